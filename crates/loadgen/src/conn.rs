@@ -1,0 +1,283 @@
+//! One connection's life: connect, drive a hyper `client::conn::http1` connection and its request
+//! loop in the same task, reconnect after errors, and record every measured request into the
+//! thread's statistics.
+
+use std::cell::{Cell, RefCell};
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::header::HOST;
+use http::Request;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::Sleep;
+
+use crate::config::LoadConfig;
+use crate::schedule::Schedule;
+use crate::stats::{ErrorKind, ThreadStats};
+use crate::timer::PreciseTimer;
+use crate::validate::{Failure, Validation};
+
+/// Bodies longer than this are counted but only their first bytes are kept for validation.
+const MAX_KEPT_BODY: usize = 1 << 20;
+/// Longest pause between reconnection attempts after connect errors.
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What every thread of a run shares (read-only, but for the stop flag).
+pub(crate) struct RunShared {
+    pub cfg: LoadConfig,
+    /// When load starts (the warm-up, if any, starts here).
+    pub load_start: Instant,
+    /// When measuring starts.
+    pub measure_start: Instant,
+    /// When measuring ends: no request is sent at or after this instant in a closed loop, and no
+    /// slot scheduled at or after it in an open loop.
+    pub deadline: Instant,
+    /// No request at all is sent at or after this instant (the deadline, plus
+    /// [`crate::config::OPEN_LOOP_GRACE`] in an open loop).
+    pub cutoff: Instant,
+    /// Set to stop early (Ctrl-C).
+    pub stop: Arc<AtomicBool>,
+}
+
+/// A cache-line-sized progress counter, one per thread, written only by its thread.
+#[repr(align(64))]
+#[derive(Default)]
+pub(crate) struct Counter(pub AtomicU64);
+
+/// What the connection tasks of one thread share.
+pub(crate) struct ThreadCtx {
+    pub run: Arc<RunShared>,
+    pub stats: RefCell<ThreadStats>,
+    /// Measured requests this thread may still send (count mode only).
+    pub budget: Cell<Option<u64>>,
+    /// Completed measured requests, published for the progress bar.
+    pub progress: Arc<[Counter]>,
+    pub thread_index: usize,
+}
+
+impl ThreadCtx {
+    fn should_stop(&self, now: Instant) -> bool {
+        now >= self.run.cutoff
+            || self.run.stop.load(Ordering::Relaxed)
+            || (self.budget.get() == Some(0) && now >= self.run.measure_start)
+    }
+
+    fn take_budget(&self) -> bool {
+        match self.budget.get() {
+            None => true,
+            Some(0) => false,
+            Some(n) => {
+                self.budget.set(Some(n - 1));
+                true
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Stop,
+    Reconnect,
+}
+
+/// Runs connection `index` until the run stops.
+pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize) {
+    let ctx = &*ctx;
+    let run = &*ctx.run;
+    let cfg = &run.cfg;
+    let mut schedule = cfg
+        .rate
+        .map(|r| Schedule::new(run.load_start, index, cfg.connections, r));
+    let mut timer = match schedule {
+        Some(_) => match PreciseTimer::new() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                ctx.stats.borrow_mut().notes.push(format!(
+                    "precise timer unavailable ({e}); using tokio's 1 ms timer"
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let mut sleep = pin!(tokio::time::sleep(Duration::ZERO));
+    let mut backoff = Duration::from_millis(1);
+
+    while !ctx.should_stop(Instant::now()) {
+        let stream = match connect(cfg).await {
+            Ok(s) => {
+                backoff = Duration::from_millis(1);
+                s
+            }
+            Err(kind) => {
+                if Instant::now() >= run.measure_start {
+                    ctx.stats.borrow_mut().record_error(kind);
+                }
+                let wake = (Instant::now() + backoff).min(run.cutoff);
+                tokio::time::sleep_until(wake.into()).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        let (mut sender, conn) = match http1::handshake(TokioIo::new(stream)).await {
+            Ok(pair) => pair,
+            Err(e) => {
+                if Instant::now() >= run.measure_start {
+                    ctx.stats.borrow_mut().record_error(ErrorKind::of_hyper(&e));
+                }
+                continue;
+            }
+        };
+        let mut conn = pin!(conn);
+        let mut work = pin!(request_loop(
+            ctx,
+            &mut sender,
+            schedule.as_mut(),
+            timer.as_mut(),
+            sleep.as_mut()
+        ));
+        // The connection future does the socket I/O; the request loop waits on it. Both live in
+        // this one task. If the connection ends first (the server closed it), the loop still gets
+        // the response it may be waiting for, then finds the sender closed and reconnects.
+        let outcome = tokio::select! {
+            biased;
+            o = &mut work => o,
+            _ = &mut conn => work.await,
+        };
+        if outcome == Outcome::Stop {
+            break;
+        }
+    }
+
+    if let Some(s) = &schedule {
+        // A run that ran its course accounts for its whole window; one stopped early (Ctrl-C, or
+        // its request count reached) only for the time until it stopped.
+        let cut_short = run.stop.load(Ordering::Relaxed) || ctx.budget.get() == Some(0);
+        let end = if cut_short {
+            run.deadline.min(Instant::now())
+        } else {
+            run.deadline
+        };
+        let mut stats = ctx.stats.borrow_mut();
+        stats.scheduled += s.slots_in(run.measure_start, end);
+        stats.missed += s.unsent_in(run.measure_start, end);
+    }
+}
+
+async fn connect(cfg: &LoadConfig) -> Result<TcpStream, ErrorKind> {
+    let stream = tokio::time::timeout(cfg.timeout, TcpStream::connect(cfg.target.addr))
+        .await
+        .map_err(|_| ErrorKind::Connect)?
+        .map_err(|_| ErrorKind::Connect)?;
+    stream.set_nodelay(true).map_err(|_| ErrorKind::Io)?;
+    Ok(stream)
+}
+
+fn build_request(cfg: &LoadConfig) -> Request<Empty<Bytes>> {
+    let mut req = Request::new(Empty::new());
+    *req.uri_mut() = cfg.target.path.clone();
+    let headers = req.headers_mut();
+    headers.insert(HOST, cfg.target.host_header.clone());
+    for (k, v) in &cfg.headers {
+        headers.append(k.clone(), v.clone());
+    }
+    req
+}
+
+async fn request_loop(
+    ctx: &ThreadCtx,
+    sender: &mut http1::SendRequest<Empty<Bytes>>,
+    mut schedule: Option<&mut Schedule>,
+    mut timer: Option<&mut PreciseTimer>,
+    mut sleep: Pin<&mut Sleep>,
+) -> Outcome {
+    let run = &*ctx.run;
+    let cfg = &run.cfg;
+    loop {
+        let scheduled = schedule.as_deref().map(Schedule::peek);
+        if scheduled.is_some_and(|t| t >= run.deadline) || ctx.should_stop(Instant::now()) {
+            return Outcome::Stop;
+        }
+        if sender.ready().await.is_err() {
+            return Outcome::Reconnect;
+        }
+        if let Some(t) = scheduled {
+            let precise = match timer.as_deref_mut() {
+                Some(timer) => timer.sleep_until(t).await.is_ok(),
+                None => false,
+            };
+            if !precise {
+                tokio::time::sleep_until(t.into()).await;
+            }
+        }
+        if ctx.should_stop(Instant::now()) {
+            return Outcome::Stop;
+        }
+        let measured = scheduled.unwrap_or_else(Instant::now) >= run.measure_start;
+        if measured && !ctx.take_budget() {
+            return Outcome::Stop;
+        }
+        if let Some(s) = schedule.as_deref_mut() {
+            s.advance();
+        }
+        let req = build_request(cfg);
+        let sent = Instant::now();
+        sleep.as_mut().reset((sent + cfg.timeout).into());
+        let result = tokio::select! {
+            biased;
+            r = exchange(sender, req, &cfg.validation) => r,
+            _ = sleep.as_mut() => Err(ErrorKind::Timeout),
+        };
+        let done = Instant::now();
+        if measured {
+            let mut stats = ctx.stats.borrow_mut();
+            stats.sent += 1;
+            match result {
+                Ok((status, len, verdict)) => {
+                    stats.record_response(sent, scheduled, done, status, len, verdict);
+                    let counter = &ctx.progress[ctx.thread_index].0;
+                    counter.store(stats.completed, Ordering::Relaxed);
+                }
+                Err(kind) => stats.record_error(kind),
+            }
+        }
+        if result.is_err() {
+            return Outcome::Reconnect;
+        }
+    }
+}
+
+/// Sends one request and reads the whole response.
+async fn exchange(
+    sender: &mut http1::SendRequest<Empty<Bytes>>,
+    req: Request<Empty<Bytes>>,
+    validation: &Validation,
+) -> Result<(u16, u64, Result<(), Failure>), ErrorKind> {
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| ErrorKind::of_hyper(&e))?;
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body();
+    let keep = validation.needs_body();
+    let mut kept = BytesMut::new();
+    let mut len = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ErrorKind::of_hyper(&e))?;
+        if let Ok(data) = frame.into_data() {
+            len += data.len() as u64;
+            if keep && kept.len() < MAX_KEPT_BODY {
+                let room = MAX_KEPT_BODY - kept.len();
+                kept.extend_from_slice(&data[..data.len().min(room)]);
+            }
+        }
+    }
+    Ok((status, len, validation.check(status, &kept)))
+}

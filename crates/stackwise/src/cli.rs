@@ -1,0 +1,160 @@
+//! The command line, declared with clap's derive API. Values arrive here as text or plain numbers;
+//! [`crate::commands`] turns them into typed configurations so that every error can name its flag.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stackwise",
+    version,
+    about = "Settles 'Node.js or Python for our backend?' with measurements made on your own machine.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load one HTTP/1.1 endpoint and report throughput, latency percentiles and errors
+    /// (like wrk, wrk2 or oha).
+    Load(Box<LoadArgs>),
+    /// Print the JSON schema of a report format.
+    Schema {
+        /// Which schema: `load-report` (the output of `stackwise load --json`).
+        #[arg(value_parser = ["load-report"], default_value = "load-report")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stackwise load http://127.0.0.1:8080/ -c 50 -d 10s
+  stackwise load http://127.0.0.1:8080/ --rate 2000 -d 30s --warmup 5s --pin 0
+  stackwise load http://127.0.0.1:8080/json -n 10000 --expect-status 200 \\
+      --expect-body-regex '^\\{\"message\":\"Hello, World!\"\\}$' --json
+
+Without --rate the run is a closed loop: each connection sends its next request when the last one
+is answered, and latency is measured from the actual send (as wrk, oha and autocannon do). With
+--rate it is an open loop: requests follow a constant schedule and latency is also measured from
+the scheduled send time, which counts the time requests waited behind a slow server
+(coordinated-omission correction, as in wrk2).")]
+pub struct LoadArgs {
+    /// The URL to load (http:// only; loopback hosts only unless --allow-remote).
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    /// Connections to keep open, each with one request in flight.
+    #[arg(short = 'c', long, value_name = "N", default_value_t = 50)]
+    pub connections: usize,
+
+    /// Engine threads [default: the number of --pin CPUs, else of available CPUs; at most -c].
+    #[arg(short = 't', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// How long to measure, e.g. 10s, 500ms, 2m [default: 10s when -n is not given].
+    #[arg(short = 'd', long, value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// How many requests to measure (the run also stops after -d, or after 10 minutes).
+    #[arg(short = 'n', long, value_name = "N")]
+    pub requests: Option<u64>,
+
+    /// Load applied before measuring, not recorded (warms caches, JITs and pools).
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub warmup: String,
+
+    /// Open loop: send this many requests per second in total, on a constant schedule. Needs -d.
+    #[arg(
+        short = 'r',
+        long,
+        value_name = "REQ_PER_S",
+        allow_negative_numbers = true
+    )]
+    pub rate: Option<f64>,
+
+    /// Per-request timeout.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub timeout: String,
+
+    /// Pin the engine's threads to these CPUs, e.g. 0 or 0-1 or 0,2.
+    #[arg(long, value_name = "CPUS")]
+    pub pin: Option<String>,
+
+    /// A response is correct only with this status: a code (200) or a class (2xx).
+    #[arg(long, value_name = "STATUS", default_value = "2xx")]
+    pub expect_status: String,
+
+    /// A response is correct only with exactly this body.
+    #[arg(long, value_name = "TEXT", conflicts_with = "expect_body_regex")]
+    pub expect_body: Option<String>,
+
+    /// A response is correct only if its body matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub expect_body_regex: Option<String>,
+
+    /// Add a request header, e.g. -H 'Accept: application/json'. Repeatable.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Allow a target that is not on this machine (non-loopback address).
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// Print the report as JSON (schema: `stackwise schema load-report`) instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<std::path::PathBuf>,
+
+    /// Never show a progress bar (it is shown only when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Prints a clap error as one line (the line that names the argument) and returns exit code 2;
+/// help and version requests print in full and succeed.
+pub fn exit_on_clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("error: invalid arguments");
+            // clap puts the missing argument's name on the next line for this kind.
+            let detail = match e.kind() {
+                ErrorKind::MissingRequiredArgument => lines.next().map(|l| format!(" {l}")),
+                _ => None,
+            };
+            eprintln!("{first}{} (see --help)", detail.unwrap_or_default());
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

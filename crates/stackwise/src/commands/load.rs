@@ -1,0 +1,242 @@
+//! `stackwise load`: arguments → [`loadgen::LoadConfig`] → a run with a progress bar and Ctrl-C
+//! handling → a report on stdout (summary or JSON).
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use loadgen::engine::Phase;
+use loadgen::{BodyExpectation, LoadConfig, StatusExpectation, StopCondition, Target, Validation};
+
+use crate::cli::LoadArgs;
+use crate::reports;
+use crate::UsageError;
+
+/// Used when neither -d nor -n is given.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
+pub fn run(args: LoadArgs) -> anyhow::Result<()> {
+    let cfg = config_from_args(&args)?;
+    let handle = loadgen::start(cfg).map_err(|e| match e {
+        loadgen::engine::EngineError::Config(c) => anyhow::Error::new(UsageError::from(c)),
+        other => anyhow::Error::new(other),
+    })?;
+
+    install_ctrl_c(handle.stop_flag());
+    let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(new_bar);
+    while !handle.is_finished() {
+        if let Some(bar) = &bar {
+            update_bar(bar, &handle.progress());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = handle.join()?;
+
+    if let Some(path) = &args.export_json {
+        let mut text = serde_json::to_string_pretty(&report)?;
+        text.push('\n');
+        std::fs::write(path, text)
+            .with_context(|| format!("--export-json: cannot write {}", path.display()))?;
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", reports::load::summary(&report))?;
+    }
+    Ok(())
+}
+
+/// Turns arguments into a checked configuration; every error names its flag.
+pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
+    let target = Target::parse(&a.url, a.allow_remote)?;
+    let duration = a
+        .duration
+        .as_deref()
+        .map(|d| parse_duration("--duration", d))
+        .transpose()?;
+    // A closed loop defaults to 10 s; an open loop must say how long it runs.
+    let stop = match (duration, a.requests) {
+        (None, None) if a.rate.is_none() => StopCondition {
+            duration: Some(DEFAULT_DURATION),
+            requests: None,
+        },
+        (duration, requests) => StopCondition { duration, requests },
+    };
+    let pin = a
+        .pin
+        .as_deref()
+        .map(|p| loadgen::cpu::parse_cpu_list(p).map_err(|e| flag_error("--pin", e)))
+        .transpose()?;
+    let threads = a.threads.unwrap_or_else(|| match &pin {
+        Some(p) => p.len(),
+        None => loadgen::cpu::allowed_cpus().len().max(1),
+    });
+    let status: StatusExpectation = a
+        .expect_status
+        .parse()
+        .map_err(|e| flag_error("--expect-status", e))?;
+    let body = match (&a.expect_body, &a.expect_body_regex) {
+        (Some(text), _) => Some(BodyExpectation::Exact(bytes::Bytes::from(text.clone()))),
+        (None, Some(re)) => Some(BodyExpectation::regex(re)?),
+        (None, None) => None,
+    };
+    let headers = a
+        .headers
+        .iter()
+        .map(|h| parse_header(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cfg = LoadConfig {
+        target,
+        connections: a.connections,
+        threads: threads.min(a.connections.max(1)),
+        pin,
+        stop,
+        warmup: parse_duration("--warmup", &a.warmup)?,
+        rate: a.rate,
+        timeout: parse_duration("--timeout", &a.timeout)?,
+        validation: Validation { status, body },
+        headers,
+    };
+    if a.threads == Some(0) {
+        return Err(flag_error("--threads", "must be at least 1 (got 0)"));
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn flag_error(flag: &str, msg: impl std::fmt::Display) -> UsageError {
+    UsageError(format!("{flag}: {msg}"))
+}
+
+fn parse_duration(flag: &str, s: &str) -> Result<Duration, UsageError> {
+    humantime::parse_duration(s.trim()).map_err(|e| {
+        flag_error(
+            flag,
+            format!("'{s}' is not a duration ({e}); use e.g. 10s, 500ms, 2m"),
+        )
+    })
+}
+
+fn parse_header(h: &str) -> Result<(http::HeaderName, http::HeaderValue), UsageError> {
+    let bad = |why: String| flag_error("--header", format!("'{h}': {why}; expected 'Name: value'"));
+    let (name, value) = h.split_once(':').ok_or_else(|| bad("no ':'".into()))?;
+    let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|e| bad(format!("bad name ({e})")))?;
+    let value =
+        http::HeaderValue::from_str(value.trim()).map_err(|e| bad(format!("bad value ({e})")))?;
+    Ok((name, value))
+}
+
+/// First Ctrl-C: stop the run and report what was measured. Second: exit at once.
+fn install_ctrl_c(stop: Arc<AtomicBool>) {
+    let _ = ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: reporting what was measured so far (Ctrl-C again to quit)");
+    });
+}
+
+fn new_bar() -> ProgressBar {
+    let bar = ProgressBar::new(1000).with_style(
+        ProgressStyle::with_template("{prefix:>9} [{bar:30}] {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(10));
+    bar
+}
+
+fn update_bar(bar: &ProgressBar, p: &loadgen::Progress) {
+    bar.set_prefix(match p.phase {
+        Phase::WarmUp => "warm-up",
+        Phase::Measuring => "measuring",
+    });
+    let by_time = p
+        .planned
+        .filter(|d| !d.is_zero())
+        .map(|d| p.elapsed.as_secs_f64() / d.as_secs_f64());
+    let by_count = match (p.phase, p.requests) {
+        (Phase::Measuring, Some(n)) => Some(p.completed as f64 / n as f64),
+        _ => None,
+    };
+    let fraction = by_time.into_iter().chain(by_count).fold(0.0, f64::max);
+    bar.set_position((fraction.min(1.0) * 1000.0) as u64);
+    bar.set_message(format!(
+        "{:.1}s, {} responses",
+        p.elapsed.as_secs_f64(),
+        p.completed
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(extra: &[&str]) -> Result<LoadConfig, UsageError> {
+        let mut argv = vec!["stackwise", "load", "http://127.0.0.1:9/"];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Load(a) => config_from_args(&a),
+            _ => unreachable!(),
+        }
+    }
+
+    fn flag_of(r: Result<LoadConfig, UsageError>) -> String {
+        let e = r.unwrap_err().0;
+        assert!(!e.contains('\n'), "multi-line error: {e}");
+        e.split(':').next().unwrap().to_string()
+    }
+
+    #[test]
+    fn defaults_to_ten_seconds_closed_loop() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.stop.duration, Some(DEFAULT_DURATION));
+        assert!(c.rate.is_none());
+        assert_eq!(c.connections, 50);
+    }
+
+    #[test]
+    fn errors_name_their_flag() {
+        assert_eq!(flag_of(parse(&["-c", "0"])), "--connections");
+        assert_eq!(flag_of(parse(&["-t", "0"])), "--threads");
+        assert_eq!(flag_of(parse(&["--rate", "100", "-n", "5"])), "--rate");
+        assert_eq!(flag_of(parse(&["-d", "ten"])), "--duration");
+        assert_eq!(flag_of(parse(&["--warmup", "x"])), "--warmup");
+        assert_eq!(flag_of(parse(&["--pin", "0-"])), "--pin");
+        assert_eq!(
+            flag_of(parse(&["--expect-status", "abc"])),
+            "--expect-status"
+        );
+        assert_eq!(
+            flag_of(parse(&["--expect-body-regex", "("])),
+            "--expect-body-regex"
+        );
+        assert_eq!(flag_of(parse(&["-H", "nocolon"])), "--header");
+    }
+
+    #[test]
+    fn threads_follow_pinned_cpus_and_never_exceed_connections() {
+        let c = parse(&["--pin", "0", "-c", "8"]).unwrap();
+        assert_eq!(c.threads, 1);
+        let c = parse(&["-t", "4", "-c", "2"]).unwrap();
+        assert_eq!(c.threads, 2);
+    }
+
+    #[test]
+    fn headers_and_body_checks_are_parsed() {
+        let c = parse(&["-H", "Accept: application/json", "--expect-body", "hi"]).unwrap();
+        assert_eq!(c.headers[0].0, "accept");
+        assert_eq!(c.headers[0].1, "application/json");
+        assert!(c.validation.body.unwrap().matches(b"hi"));
+    }
+}

@@ -1,0 +1,20 @@
+//! The commands: each turns its parsed arguments into a typed configuration, runs the core, and
+//! hands the result to [`crate::reports`].
+
+mod load;
+
+use crate::cli::{Cli, Command};
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Load(args) => load::run(*args),
+        Command::Schema { name } => {
+            debug_assert_eq!(name, "load-report");
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&loadgen::Report::json_schema())?
+            );
+            Ok(())
+        }
+    }
+}

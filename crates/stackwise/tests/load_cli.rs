@@ -1,0 +1,262 @@
+//! End-to-end tests of `stackwise load`: the real binary against real servers on loopback.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+fn schema() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemas/load-report.schema.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn assert_valid(report: &serde_json::Value) {
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "report violates its schema: {errors:#?}");
+}
+
+#[test]
+fn committed_schema_matches_the_code() {
+    let out = stackwise()
+        .args(["schema", "load-report"])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let generated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        generated,
+        schema(),
+        "schemas/load-report.schema.json is stale: regenerate it with \
+         `cargo run -p stackwise -- schema load-report > schemas/load-report.schema.json`"
+    );
+}
+
+#[test]
+fn closed_loop_count_run_is_exact_and_valid_json() {
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/"),
+        &["-c", "4", "-n", "2000", "--expect-body", "Hello, World!"],
+    );
+    assert_valid(&r);
+    assert_eq!(r["config"]["mode"], "closed");
+    assert_eq!(r["requests"]["sent"], 2000);
+    assert_eq!(r["requests"]["completed"], 2000);
+    assert_eq!(r["requests"]["succeeded"], 2000);
+    assert_eq!(r["status_codes"]["200"], 2000);
+    assert_eq!(r["body_bytes"], 2000 * "Hello, World!".len());
+    assert_eq!(r["latency"]["from_send"]["count"], 2000);
+    assert!(r["latency"]["from_schedule"].is_null());
+    assert!(r["engine_cpu"]["per_request_us"].as_f64().unwrap() > 0.0);
+    assert!(r["throughput_rps"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_report_with_errors_and_rate_is_valid_json_too() {
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/status/503"),
+        &["-c", "2", "-d", "500ms", "--rate", "200"],
+    );
+    assert_valid(&r);
+    assert!(r["rate"]["target_rps"].as_f64().unwrap() == 200.0);
+    assert!(!r["warnings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn validation_failures_are_counted_not_fatal() {
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/"),
+        &["-c", "2", "-n", "300", "--expect-body", "nope"],
+    );
+    assert_eq!(r["requests"]["completed"], 300);
+    assert_eq!(r["requests"]["failed_body"], 300);
+    assert_eq!(r["requests"]["succeeded"], 0);
+
+    let r = load_json(&server.url("/status/500"), &["-c", "2", "-n", "300"]);
+    assert_eq!(r["requests"]["failed_status"], 300);
+    assert_eq!(r["status_codes"]["500"], 300);
+
+    let r = load_json(
+        &server.url("/"),
+        &[
+            "-c",
+            "2",
+            "-n",
+            "300",
+            "--expect-body-regex",
+            "^Hello, \\w+!$",
+        ],
+    );
+    assert_eq!(r["requests"]["succeeded"], 300);
+
+    let r = load_json(
+        &server.url("/status/404"),
+        &["-n", "50", "--expect-status", "404"],
+    );
+    assert_eq!(r["requests"]["succeeded"], 50);
+}
+
+#[test]
+fn headers_are_sent() {
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/header/x-probe"),
+        &[
+            "-c",
+            "1",
+            "-n",
+            "20",
+            "-H",
+            "X-Probe: 42",
+            "--expect-body",
+            "42",
+        ],
+    );
+    assert_eq!(r["requests"]["succeeded"], 20);
+}
+
+#[test]
+fn errors_are_counted_by_kind_and_the_run_goes_on() {
+    let addr = start_closing_server(Duration::from_secs(10));
+    let r = load_json(&format!("http://{addr}/"), &["-c", "2", "-d", "500ms"]);
+    assert_eq!(r["requests"]["completed"], 0);
+    let closed = r["requests"]["errors"]["closed"].as_u64().unwrap();
+    let io = r["requests"]["errors"]["io"].as_u64().unwrap();
+    assert!(closed + io > 0, "{}", r["requests"]);
+    assert_eq!(r["requests"]["total_errors"], closed + io);
+    let warnings = r["warnings"].to_string();
+    assert!(warnings.contains("got no response"), "{warnings}");
+}
+
+#[test]
+fn open_loop_reaches_the_target_rate_within_one_percent() {
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/"),
+        &["-c", "8", "-d", "3s", "--rate", "2000", "--warmup", "500ms"],
+    );
+    let achieved = r["rate"]["achieved_rps"].as_f64().unwrap();
+    assert!(
+        (achieved - 2000.0).abs() <= 20.0,
+        "achieved {achieved} req/s for a target of 2000"
+    );
+    assert_eq!(r["rate"]["missed"], 0);
+    assert_eq!(r["rate"]["reached"], true);
+    assert_eq!(r["rate"]["scheduled"], 6000);
+    assert_eq!(r["requests"]["completed"], 6000);
+}
+
+/// The server freezes for 500 ms every second. A closed-loop tool sees one slow request per
+/// connection per freeze; the requests that *should* have been sent during the freeze are what
+/// the corrected latency counts.
+#[test]
+fn corrected_latency_shows_stalls_that_uncorrected_latency_hides() {
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/stall"),
+        &["-c", "2", "-d", "4s", "--rate", "1000"],
+    );
+    let corrected_p99 = percentile(&r, "from_schedule", 99.0);
+    let uncorrected_p99 = percentile(&r, "from_send", 99.0);
+    assert!(
+        corrected_p99 >= 100_000.0,
+        "corrected p99 {corrected_p99} µs does not show the 500 ms stalls"
+    );
+    assert!(
+        uncorrected_p99 < corrected_p99 / 2.0,
+        "uncorrected p99 {uncorrected_p99} µs vs corrected {corrected_p99} µs"
+    );
+    // The stalls are visible in the uncorrected maximum all the same.
+    assert!(percentile(&r, "from_send", 100.0) >= 100_000.0);
+}
+
+#[test]
+fn nothing_but_the_report_on_stdout_and_no_progress_bar_off_a_tty() {
+    let server = TestServer::start();
+    let out = stackwise()
+        .args(["load", &server.url("/"), "-c", "2", "-n", "100"])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Throughput"), "{stdout}");
+    assert!(stdout.contains("p99.99"), "{stdout}");
+    assert!(
+        out.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn ctrl_c_stops_early_and_keeps_what_was_measured() {
+    let server = TestServer::start();
+    let child = stackwise()
+        .args(["load", &server.url("/"), "-c", "2", "-d", "30s", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_success(&out);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["interrupted"], true);
+    assert!(r["requests"]["completed"].as_u64().unwrap() > 0);
+    assert!(r["elapsed_s"].as_f64().unwrap() < 10.0);
+}
+
+/// Every bad input: one line on stderr that names the flag, exit code 2, nothing on stdout.
+#[test]
+fn bad_input_is_one_line_naming_the_flag_with_exit_2() {
+    let server = TestServer::start();
+    let ok = server.url("/");
+    let closed = format!("http://127.0.0.1:{}/", closed_port());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["load", "not-a-url"], "URL"),
+        (vec!["load", "http://127.0.0.1:1:2/"], "URL"),
+        (vec!["load", &closed, "-n", "1"], "cannot connect"),
+        (
+            vec!["load", "http://10.1.2.3:8080/", "-n", "1"],
+            "--allow-remote",
+        ),
+        (vec!["load", &ok, "-c", "0"], "--connections"),
+        (vec!["load", &ok, "--rate", "100"], "--rate"),
+        (vec!["load", &ok, "--rate", "100", "-n", "10"], "--rate"),
+        (vec!["load", &ok, "--rate", "-5", "-d", "1s"], "--rate"),
+        (vec!["load", &ok, "-d", "soon"], "--duration"),
+        (vec!["load", &ok, "--pin", "9999"], "--pin"),
+        (vec!["load", &ok, "-c", "many"], "--connections"),
+        (vec!["load", &ok, "--bogus"], "--bogus"),
+        (vec!["load"], "URL"),
+    ];
+    for (args, needle) in cases {
+        let out = stackwise().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: expected '{needle}' in {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
