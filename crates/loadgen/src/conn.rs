@@ -126,7 +126,11 @@ pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize) {
                 continue;
             }
         };
-        let (mut sender, conn) = match http1::handshake(TokioIo::new(stream)).await {
+        let (mut sender, conn) = match http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(stream))
+            .await
+        {
             Ok(pair) => pair,
             Err(e) => {
                 if Instant::now() >= run.measure_start {
@@ -229,11 +233,22 @@ async fn request_loop(
         }
         let req = build_request(cfg);
         let sent = Instant::now();
-        sleep.as_mut().reset((sent + cfg.timeout).into());
-        let result = tokio::select! {
-            biased;
-            r = exchange(sender, req, &cfg.validation) => r,
-            _ = sleep.as_mut() => Err(ErrorKind::Timeout),
+        let due = sent + cfg.timeout;
+        let mut response = pin!(exchange(sender, req, &cfg.validation));
+        // The timeout timer is re-armed lazily: when it fires early (it was armed for an earlier
+        // request), it is pushed to this request's due time. Most requests never touch the timer
+        // wheel, and no request is timed out before its own due time.
+        let result = loop {
+            tokio::select! {
+                biased;
+                r = &mut response => break r,
+                _ = sleep.as_mut() => {
+                    if Instant::now() >= due {
+                        break Err(ErrorKind::Timeout);
+                    }
+                    sleep.as_mut().reset(due.into());
+                }
+            }
         };
         let done = Instant::now();
         if measured {
