@@ -206,7 +206,7 @@ async fn request_loop(
     let cfg = &run.cfg;
     loop {
         let scheduled = schedule.as_deref().map(Schedule::peek);
-        if scheduled.is_some_and(|t| t >= run.deadline) || ctx.should_stop(Instant::now()) {
+        if scheduled.is_some_and(|t| t >= run.deadline) {
             return Outcome::Stop;
         }
         if sender.ready().await.is_err() {
@@ -221,18 +221,19 @@ async fn request_loop(
                 tokio::time::sleep_until(t.into()).await;
             }
         }
-        if ctx.should_stop(Instant::now()) {
+        let req = build_request(cfg);
+        // One clock read serves the stop check, the measuring-window check and the send time.
+        let sent = Instant::now();
+        if ctx.should_stop(sent) {
             return Outcome::Stop;
         }
-        let measured = scheduled.unwrap_or_else(Instant::now) >= run.measure_start;
+        let measured = scheduled.unwrap_or(sent) >= run.measure_start;
         if measured && !ctx.take_budget() {
             return Outcome::Stop;
         }
         if let Some(s) = schedule.as_deref_mut() {
             s.advance();
         }
-        let req = build_request(cfg);
-        let sent = Instant::now();
         let due = sent + cfg.timeout;
         let mut response = pin!(exchange(sender, req, &cfg.validation));
         // The timeout timer is re-armed lazily: when it fires early (it was armed for an earlier

@@ -260,3 +260,19 @@ fn bad_input_is_one_line_naming_the_flag_with_exit_2() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn an_unreachable_rate_is_reported_as_not_reached() {
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/"),
+        &["-c", "1", "-d", "1s", "--rate", "1000000"],
+    );
+    assert_eq!(r["rate"]["reached"], false);
+    assert!(r["rate"]["missed"].as_u64().unwrap() > 0);
+    assert!(r["rate"]["achieved_rps"].as_f64().unwrap() < 990_000.0);
+    let warnings = r["warnings"].to_string();
+    assert!(warnings.contains("target rate not reached"), "{warnings}");
+    // Latency from the schedule grows with the backlog; from the send it does not.
+    assert!(percentile(&r, "from_schedule", 50.0) > percentile(&r, "from_send", 50.0));
+}
