@@ -5,7 +5,8 @@
 # load generator in turn is pinned to CPU 0 and loads it closed-loop with the same connections for
 # the same time. For each tool it prints requests/s and the tool's CPU time per request (user+system,
 # measured from outside by GNU time, the same way for every tool), then the ratio stackwise/wrk.
-# Runs are interleaved and repeated; the median run of each tool is reported.
+# Runs are interleaved and repeated; medians are reported, and the ratio is the median of the
+# per-repeat ratios.
 #
 # Usage: bench/load-engine.sh [DURATION_S] [CONNECTIONS] [REPEATS]   (defaults: 10 50 3)
 # Installs what it needs if missing: wrk and GNU time (Debian packages), oha (cargo install).
@@ -73,31 +74,35 @@ run_tool() {
   echo "$reqs $cpu"
 }
 
-declare -A RESULTS
+RESULTS="$OUT/results.txt"
+: >"$RESULTS"
 for r in $(seq "$REPEATS"); do
   for tool in stackwise wrk oha; do
-    res=$(run_tool "$tool" "$r")
-    RESULTS[$tool]+="$res"$'\n'
-    echo "  run $r $tool: $(awk -v d="$DURATION" '{printf "%.0f req/s, %.2f µs CPU/request", $1/d, $2*1e6/$1}' <<<"$res")" >&2
+    read -r reqs cpu <<<"$(run_tool "$tool" "$r")"
+    echo "$r $tool $reqs $cpu" >>"$RESULTS"
+    awk -v d="$DURATION" -v t="$tool" -v r="$r" -v n="$reqs" -v c="$cpu" \
+      'BEGIN {printf "  run %d %-9s %8.0f req/s %6.2f µs CPU/request\n", r, t, n/d, c*1e6/n}' >&2
   done
 done
 
-# Median run (by CPU per request) of each tool.
-median() {
-  printf '%s' "${RESULTS[$1]}" | awk 'NF==2 {print $2*1e6/$1, $1}' | sort -n |
-    awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'
-}
-read -r sw_us sw_n <<<"$(median stackwise)"
-read -r wrk_us wrk_n <<<"$(median wrk)"
-read -r oha_us oha_n <<<"$(median oha)"
-
-printf '\n%-10s %12s %18s %16s\n' tool "req/s" "CPU µs/request" "vs wrk (CPU)"
-for t in stackwise wrk oha; do
-  case $t in stackwise) us=$sw_us n=$sw_n;; wrk) us=$wrk_us n=$wrk_n;; oha) us=$oha_us n=$oha_n;; esac
-  printf '%-10s %12.0f %18.2f %15.2fx\n' "$t" "$(awk -v n="$n" -v d="$DURATION" 'BEGIN{print n/d}')" \
-    "$us" "$(awk -v a="$us" -v b="$wrk_us" 'BEGIN{print a/b}')"
-done
-ratio=$(awk -v a="$sw_us" -v b="$wrk_us" 'BEGIN{printf "%.2f", a/b}')
-echo
-echo "stackwise/wrk CPU per request: ${ratio}x (target <= 1.00x)"
+# Runs are interleaved, so each repeat gives a stackwise/wrk ratio measured under the same machine
+# conditions; the median of those ratios is the robust figure (the machine's speed drifts).
+python3 - "$RESULTS" "$DURATION" <<'PY'
+import statistics, sys
+path, duration = sys.argv[1], float(sys.argv[2])
+runs = {}
+for line in open(path):
+    r, tool, reqs, cpu = line.split()
+    runs.setdefault(tool, {})[int(r)] = (int(reqs), float(cpu))
+us = {t: {r: cpu * 1e6 / n for r, (n, cpu) in v.items()} for t, v in runs.items()}
+print(f"\n{'tool':<10} {'req/s (median)':>15} {'CPU µs/request (median)':>24} {'vs wrk, median of per-run ratios':>33}")
+for t in ("stackwise", "wrk", "oha"):
+    rps = statistics.median(n / duration for n, _ in runs[t].values())
+    ratios = [us[t][r] / us["wrk"][r] for r in us[t]]
+    print(f"{t:<10} {rps:>15.0f} {statistics.median(us[t].values()):>24.2f} "
+          f"{statistics.median(ratios):>20.2f}x (range {min(ratios):.2f}-{max(ratios):.2f})")
+ratios = [us["stackwise"][r] / us["wrk"][r] for r in us["stackwise"]]
+print(f"\nstackwise/wrk CPU per request: {statistics.median(ratios):.2f}x median over "
+      f"{len(ratios)} paired runs (target <= 1.00x)")
+PY
 echo "versions: $("$SW" --version); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); $(oha --version)"

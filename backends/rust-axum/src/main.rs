@@ -1,8 +1,17 @@
 //! `stackwise-axum`: the Rust baseline reference backend of the stackwise lab (axum on hyper).
 //!
 //! Routes: `GET /` → `Hello, World!` (text/plain), `GET /json` → `{"message":"Hello, World!"}`.
-//! Usage: `stackwise-axum [--port N] [--workers N]`; it prints `listening on ADDR` once bound, on
-//! 127.0.0.1 only. `--workers 1` runs a current-thread runtime (one core's worth of server).
+//! Usage: `stackwise-axum [--port N] [--workers N] [--stall-ms MS --stall-every-ms MS]`; it prints
+//! `listening on ADDR` once bound, on 127.0.0.1 only. `--workers 1` runs a current-thread runtime
+//! (one core's worth of server).
+//!
+//! Fault injection, for checking that a load generator reports pauses honestly: with
+//! `--stall-ms 500 --stall-every-ms 1000` the first request handled after each 1 s mark blocks its
+//! worker thread for 500 ms, like a stop-the-world garbage-collector pause; with `--workers 1` the
+//! whole server freezes.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -11,13 +20,16 @@ use axum::{Json, Router};
 struct Opts {
     port: u16,
     workers: usize,
+    stall: Option<(Duration, Duration)>,
 }
 
 fn parse_opts() -> Result<Opts, String> {
     let mut opts = Opts {
         port: 0,
         workers: 1,
+        stall: None,
     };
+    let (mut stall_ms, mut every_ms) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -35,14 +47,59 @@ fn parse_opts() -> Result<Opts, String> {
                     _ => return Err(format!("--workers: '{v}' is not a positive number")),
                 };
             }
+            "--stall-ms" | "--stall-every-ms" => {
+                let v = value(&a)?;
+                let ms: u64 = v
+                    .parse()
+                    .map_err(|_| format!("{a}: '{v}' is not a number of milliseconds"))?;
+                if a == "--stall-ms" {
+                    stall_ms = Some(ms);
+                } else {
+                    every_ms = Some(ms);
+                }
+            }
             "-h" | "--help" => {
-                println!("usage: stackwise-axum [--port N] [--workers N]");
+                println!(
+                    "usage: stackwise-axum [--port N] [--workers N] [--stall-ms MS --stall-every-ms MS]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument '{other}' (see --help)")),
         }
     }
+    opts.stall = match (stall_ms, every_ms) {
+        (None, None) => None,
+        (Some(s), Some(e)) if s > 0 && e > 0 => {
+            Some((Duration::from_millis(s), Duration::from_millis(e)))
+        }
+        _ => {
+            return Err("--stall-ms and --stall-every-ms go together, both above zero".to_string())
+        }
+    };
     Ok(opts)
+}
+
+/// Blocks the calling worker thread for `stall` once per `every` (the first request after each
+/// mark pays for it).
+#[derive(Clone)]
+struct Staller {
+    stall: Duration,
+    every: Duration,
+    next: Arc<Mutex<Instant>>,
+}
+
+impl Staller {
+    fn maybe_stall(&self) {
+        let now = Instant::now();
+        let mut next = self.next.lock().expect("stall clock");
+        if now >= *next {
+            while *next <= now {
+                *next += self.every;
+            }
+            drop(next);
+            std::thread::sleep(self.stall);
+        }
+    }
 }
 
 fn main() {
@@ -65,12 +122,25 @@ fn main() {
     }
     .expect("tokio runtime");
     rt.block_on(async move {
-        let app = Router::new()
+        let mut app = Router::new()
             .route("/", get(|| async { "Hello, World!" }))
             .route(
                 "/json",
                 get(|| async { Json(serde_json::json!({"message": "Hello, World!"})) }),
             );
+        if let Some((stall, every)) = opts.stall {
+            let staller = Staller {
+                stall,
+                every,
+                next: Arc::new(Mutex::new(Instant::now() + every)),
+            };
+            app = app.layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| {
+                    staller.maybe_stall();
+                    next.run(req)
+                },
+            ));
+        }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
             .await
             .unwrap_or_else(|e| {

@@ -148,12 +148,14 @@ pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize) {
             sleep.as_mut()
         ));
         // The connection future does the socket I/O; the request loop waits on it. Both live in
-        // this one task. If the connection ends first (the server closed it), the loop still gets
-        // the response it may be waiting for, then finds the sender closed and reconnects.
+        // this one task, and the connection is polled first, so that a response it reads is
+        // consumed by the loop in the same poll. If the connection ends first (the server closed
+        // it), the loop still gets the response it may be waiting for, then finds the sender
+        // closed and reconnects.
         let outcome = tokio::select! {
             biased;
-            o = &mut work => o,
             _ = &mut conn => work.await,
+            o = &mut work => o,
         };
         if outcome == Outcome::Stop {
             break;

@@ -21,6 +21,7 @@ pub mod config;
 pub mod conn;
 pub mod cpu;
 pub mod engine;
+pub mod limits;
 pub mod report;
 pub mod schedule;
 pub mod stats;

@@ -238,6 +238,10 @@ fn bad_input_is_one_line_naming_the_flag_with_exit_2() {
             "--allow-remote",
         ),
         (vec!["load", &ok, "-c", "0"], "--connections"),
+        (
+            vec!["load", &ok, "-c", "10000000", "-n", "1"],
+            "--connections",
+        ),
         (vec!["load", &ok, "--rate", "100"], "--rate"),
         (vec!["load", &ok, "--rate", "100", "-n", "10"], "--rate"),
         (vec!["load", &ok, "--rate", "-5", "-d", "1s"], "--rate"),
