@@ -61,6 +61,10 @@ pub struct RunHandle {
 /// Validates `cfg`, checks the target answers, and starts the load in background threads.
 pub fn start(cfg: LoadConfig) -> Result<RunHandle, EngineError> {
     cfg.validate()?;
+    crate::limits::ensure_fd_limit(crate::limits::fds_needed(
+        cfg.connections,
+        cfg.is_open_loop(),
+    ))?;
     cfg.target
         .preflight(cfg.timeout.min(Duration::from_secs(5)))?;
     let threads = cfg.threads.min(cfg.connections);
