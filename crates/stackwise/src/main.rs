@@ -12,11 +12,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-// The load engine allocates a little per request (hyper's request and header map); mimalloc makes
-// that cheaper than glibc's allocator (see docs/benchmarks.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// An error that tells the user what to change: printed on one line, exit code 2.
 #[derive(Debug)]
 pub struct UsageError(pub String);
