@@ -8,14 +8,14 @@
 # Runs are interleaved and repeated; medians are reported, and the ratio is the median of the
 # per-repeat ratios.
 #
-# Usage: bench/load-engine.sh [DURATION_S] [CONNECTIONS] [REPEATS]   (defaults: 10 50 3)
+# Usage: bench/load-engine.sh [DURATION_S] [CONNECTIONS] [REPEATS]   (defaults: 10 50 6)
 # Installs what it needs if missing: wrk and GNU time (Debian packages), oha (cargo install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${1:-10}
 CONNS=${2:-50}
-REPEATS=${3:-3}
+REPEATS=${3:-6}
 SERVER_CPU=1
 CLIENT_CPU=0
 OUT=bench/out
@@ -77,7 +77,10 @@ run_tool() {
 RESULTS="$OUT/results.txt"
 : >"$RESULTS"
 for r in $(seq "$REPEATS"); do
-  for tool in stackwise wrk oha; do
+  # Alternate the order so that a drift in the machine's speed does not always favour one tool.
+  order="stackwise wrk oha"
+  [ $((r % 2)) -eq 0 ] && order="oha wrk stackwise"
+  for tool in $order; do
     read -r reqs cpu <<<"$(run_tool "$tool" "$r")"
     echo "$r $tool $reqs $cpu" >>"$RESULTS"
     awk -v d="$DURATION" -v t="$tool" -v r="$r" -v n="$reqs" -v c="$cpu" \

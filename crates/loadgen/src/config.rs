@@ -47,8 +47,12 @@ pub struct LoadConfig {
     /// Per-request timeout, from the actual send.
     pub timeout: Duration,
     pub validation: Validation,
+    /// Request method.
+    pub method: http::Method,
     /// Extra request headers.
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Request body (empty: none, and no `Content-Length`).
+    pub body: bytes::Bytes,
 }
 
 /// A configuration that cannot run. `flag` names the command-line flag at fault so that a front
@@ -144,7 +148,9 @@ mod tests {
             rate: None,
             timeout: Duration::from_secs(1),
             validation: Validation::default(),
+            method: http::Method::GET,
             headers: vec![],
+            body: bytes::Bytes::new(),
         }
     }
 

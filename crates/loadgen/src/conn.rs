@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::header::HOST;
 use http::Request;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -69,6 +69,14 @@ impl ThreadCtx {
             || (self.budget.get() == Some(0) && now >= self.run.measure_start)
     }
 
+    /// Counts a connection attempt that failed before a request could be sent. In count mode it
+    /// uses up one request, so that `-n` bounds attempts even when the server is down.
+    fn failed_attempt(&self, kind: ErrorKind) {
+        if Instant::now() >= self.run.measure_start && self.take_budget() {
+            self.stats.borrow_mut().record_error(kind);
+        }
+    }
+
     fn take_budget(&self) -> bool {
         match self.budget.get() {
             None => true,
@@ -88,7 +96,7 @@ enum Outcome {
 }
 
 /// Runs connection `index` until the run stops.
-pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize) {
+pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: usize) {
     let ctx = &*ctx;
     let run = &*ctx.run;
     let cfg = &run.cfg;
@@ -117,9 +125,7 @@ pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize) {
                 s
             }
             Err(kind) => {
-                if Instant::now() >= run.measure_start {
-                    ctx.stats.borrow_mut().record_error(kind);
-                }
+                ctx.failed_attempt(kind);
                 let wake = (Instant::now() + backoff).min(run.cutoff);
                 tokio::time::sleep_until(wake.into()).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -133,14 +139,12 @@ pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize) {
         {
             Ok(pair) => pair,
             Err(e) => {
-                if Instant::now() >= run.measure_start {
-                    ctx.stats.borrow_mut().record_error(ErrorKind::of_hyper(&e));
-                }
+                ctx.failed_attempt(ErrorKind::of_hyper(&e));
                 continue;
             }
         };
         let mut conn = pin!(conn);
-        let mut work = pin!(request_loop(
+        let mut work = pin!(request_loop::<B>(
             ctx,
             &mut sender,
             schedule.as_mut(),
@@ -186,8 +190,30 @@ async fn connect(cfg: &LoadConfig) -> Result<TcpStream, ErrorKind> {
     Ok(stream)
 }
 
-fn build_request(cfg: &LoadConfig) -> Request<Empty<Bytes>> {
-    let mut req = Request::new(Empty::new());
+/// A request body type the engine can send. Requests without a body use [`Empty`], which keeps
+/// hyper's request path (and the engine's CPU per request) as lean as it can be; requests with
+/// one use [`Full`]. The connection code is generic over the two.
+pub(crate) trait RequestBody:
+    hyper::body::Body<Data = Bytes, Error = std::convert::Infallible> + Send + 'static
+{
+    fn from_config(body: &Bytes) -> Self;
+}
+
+impl RequestBody for Empty<Bytes> {
+    fn from_config(_: &Bytes) -> Self {
+        Empty::new()
+    }
+}
+
+impl RequestBody for Full<Bytes> {
+    fn from_config(body: &Bytes) -> Self {
+        Full::new(body.clone())
+    }
+}
+
+fn build_request<B: RequestBody>(cfg: &LoadConfig) -> Request<B> {
+    let mut req = Request::new(B::from_config(&cfg.body));
+    *req.method_mut() = cfg.method.clone();
     *req.uri_mut() = cfg.target.path.clone();
     let headers = req.headers_mut();
     headers.insert(HOST, cfg.target.host_header.clone());
@@ -197,9 +223,9 @@ fn build_request(cfg: &LoadConfig) -> Request<Empty<Bytes>> {
     req
 }
 
-async fn request_loop(
+async fn request_loop<B: RequestBody>(
     ctx: &ThreadCtx,
-    sender: &mut http1::SendRequest<Empty<Bytes>>,
+    sender: &mut http1::SendRequest<B>,
     mut schedule: Option<&mut Schedule>,
     mut timer: Option<&mut PreciseTimer>,
     mut sleep: Pin<&mut Sleep>,
@@ -223,7 +249,7 @@ async fn request_loop(
                 tokio::time::sleep_until(t.into()).await;
             }
         }
-        let req = build_request(cfg);
+        let req = build_request::<B>(cfg);
         // One clock read serves the stop check, the measuring-window check and the send time.
         let sent = Instant::now();
         if ctx.should_stop(sent) {
@@ -273,9 +299,9 @@ async fn request_loop(
 }
 
 /// Sends one request and reads the whole response.
-async fn exchange(
-    sender: &mut http1::SendRequest<Empty<Bytes>>,
-    req: Request<Empty<Bytes>>,
+async fn exchange<B: RequestBody>(
+    sender: &mut http1::SendRequest<B>,
+    req: Request<B>,
     validation: &Validation,
 ) -> Result<(u16, u64, Result<(), Failure>), ErrorKind> {
     let resp = sender

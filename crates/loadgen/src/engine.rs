@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
+use http_body_util::{Empty, Full};
+
 use crate::config::{ConfigError, LoadConfig};
 use crate::conn::{run_connection, Counter, RunShared, ThreadCtx};
 use crate::cpu;
@@ -161,7 +164,14 @@ fn worker(
         };
         let tasks: Vec<_> = conns
             .into_iter()
-            .map(|i| tokio::task::spawn_local(run_connection(ctx.clone(), i)))
+            .map(|i| {
+                let ctx = ctx.clone();
+                if ctx.run.cfg.body.is_empty() {
+                    tokio::task::spawn_local(run_connection::<Empty<Bytes>>(ctx, i))
+                } else {
+                    tokio::task::spawn_local(run_connection::<Full<Bytes>>(ctx, i))
+                }
+            })
             .collect();
         for t in tasks {
             if let Err(e) = t.await {
@@ -335,6 +345,8 @@ fn build_report(
         },
         config: RunConfig {
             mode: if open { Mode::Open } else { Mode::Closed },
+            method: cfg.method.to_string(),
+            request_body_bytes: cfg.body.len() as u64,
             connections: cfg.connections,
             threads,
             pinned_cpus: cfg.pin.clone(),

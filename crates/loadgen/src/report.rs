@@ -82,6 +82,10 @@ pub enum Mode {
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     pub mode: Mode,
+    /// Request method.
+    pub method: String,
+    /// Request body size in bytes (0: no body).
+    pub request_body_bytes: u64,
     pub connections: usize,
     pub threads: usize,
     /// CPUs the engine threads were pinned to, if any.

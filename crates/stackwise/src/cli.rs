@@ -60,7 +60,8 @@ pub struct LoadArgs {
     #[arg(short = 'd', long, value_name = "DURATION")]
     pub duration: Option<String>,
 
-    /// How many requests to measure (the run also stops after -d, or after 10 minutes).
+    /// How many requests to measure; failed connection attempts count too (the run also stops
+    /// after -d, or after 10 minutes).
     #[arg(short = 'n', long, value_name = "N")]
     pub requests: Option<u64>,
 
@@ -96,6 +97,18 @@ pub struct LoadArgs {
     /// A response is correct only if its body matches this regular expression.
     #[arg(long, value_name = "REGEX")]
     pub expect_body_regex: Option<String>,
+
+    /// Request method.
+    #[arg(short = 'm', long, value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+
+    /// Request body, e.g. -b '{"n":1}' (add -H 'Content-Type: ...' as needed).
+    #[arg(short = 'b', long, value_name = "TEXT", conflicts_with = "body_file")]
+    pub body: Option<String>,
+
+    /// Request body read from a file.
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<std::path::PathBuf>,
 
     /// Add a request header, e.g. -H 'Accept: application/json'. Repeatable.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]

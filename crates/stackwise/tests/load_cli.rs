@@ -280,3 +280,45 @@ fn an_unreachable_rate_is_reported_as_not_reached() {
     // Latency from the schedule grows with the backlog; from the send it does not.
     assert!(percentile(&r, "from_schedule", 50.0) > percentile(&r, "from_send", 50.0));
 }
+
+#[test]
+fn methods_and_bodies_are_sent() {
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/echo"),
+        &[
+            "-c",
+            "2",
+            "-n",
+            "50",
+            "-m",
+            "POST",
+            "-b",
+            "{\"n\":1}",
+            "--expect-body",
+            "{\"n\":1}",
+        ],
+    );
+    assert_eq!(r["requests"]["succeeded"], 50);
+    assert_eq!(r["config"]["method"], "POST");
+    assert_eq!(r["config"]["request_body_bytes"], 7);
+    // A GET carries no body and so no Content-Length.
+    let r = load_json(
+        &server.url("/header/content-length"),
+        &["-c", "1", "-n", "5", "--expect-body", ""],
+    );
+    assert_eq!(r["requests"]["succeeded"], 5);
+}
+
+#[test]
+fn a_request_count_also_bounds_failed_connection_attempts() {
+    // Accepts the pre-flight connection, then stops listening: every later connect is refused.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || drop(listener.accept()));
+    let started = std::time::Instant::now();
+    let r = load_json(&format!("http://{addr}/"), &["-c", "2", "-n", "20"]);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(r["requests"]["total_errors"], 20);
+    assert_eq!(r["requests"]["completed"], 0);
+}

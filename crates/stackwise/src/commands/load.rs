@@ -83,7 +83,7 @@ pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
         .expect_status
         .parse()
         .map_err(|e| flag_error("--expect-status", e))?;
-    let body = match (&a.expect_body, &a.expect_body_regex) {
+    let expected_body = match (&a.expect_body, &a.expect_body_regex) {
         (Some(text), _) => Some(BodyExpectation::Exact(bytes::Bytes::from(text.clone()))),
         (None, Some(re)) => Some(BodyExpectation::regex(re)?),
         (None, None) => None,
@@ -93,6 +93,18 @@ pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
         .iter()
         .map(|h| parse_header(h))
         .collect::<Result<Vec<_>, _>>()?;
+    let method = http::Method::from_bytes(a.method.trim().as_bytes())
+        .map_err(|_| flag_error("--method", format!("'{}' is not an HTTP method", a.method)))?;
+    let body = match (&a.body, &a.body_file) {
+        (Some(text), _) => bytes::Bytes::from(text.clone()),
+        (None, Some(path)) => std::fs::read(path).map(bytes::Bytes::from).map_err(|e| {
+            flag_error(
+                "--body-file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?,
+        (None, None) => bytes::Bytes::new(),
+    };
     let cfg = LoadConfig {
         target,
         connections: a.connections,
@@ -102,8 +114,13 @@ pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
         warmup: parse_duration("--warmup", &a.warmup)?,
         rate: a.rate,
         timeout: parse_duration("--timeout", &a.timeout)?,
-        validation: Validation { status, body },
+        validation: Validation {
+            status,
+            body: expected_body,
+        },
+        method,
         headers,
+        body,
     };
     if a.threads == Some(0) {
         return Err(flag_error("--threads", "must be at least 1 (got 0)"));
@@ -222,6 +239,11 @@ mod tests {
             "--expect-body-regex"
         );
         assert_eq!(flag_of(parse(&["-H", "nocolon"])), "--header");
+        assert_eq!(flag_of(parse(&["-m", "GE T"])), "--method");
+        assert_eq!(
+            flag_of(parse(&["--body-file", "/no/such/file"])),
+            "--body-file"
+        );
     }
 
     #[test]

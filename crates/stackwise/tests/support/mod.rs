@@ -16,6 +16,7 @@ use axum::Router;
 /// - `/` → `Hello, World!`
 /// - `/status/{code}` → an empty response with that status
 /// - `/header/{name}` → the value of that request header
+/// - `POST /echo` → the request body
 /// - `/stall` → `ok`, but the whole server is frozen for the first 500 ms of every second
 ///   (every request that arrives during a freeze is answered when it ends), like a stop-the-world
 ///   pause.
@@ -54,6 +55,10 @@ impl TestServer {
                                     .unwrap_or("")
                                     .to_string()
                             }),
+                        )
+                        .route(
+                            "/echo",
+                            axum::routing::post(|body: String| async move { body }),
                         )
                         .route(
                             "/stall",
