@@ -322,3 +322,23 @@ fn a_request_count_also_bounds_failed_connection_attempts() {
     assert_eq!(r["requests"]["total_errors"], 20);
     assert_eq!(r["requests"]["completed"], 0);
 }
+
+/// On a terminal (a pseudo-terminal made by util-linux `script`) the progress bar is drawn on
+/// stderr, and the summary still follows it.
+#[test]
+fn a_progress_bar_on_a_terminal() {
+    let server = TestServer::start();
+    let cmd = format!(
+        "{} load {} -c 2 -d 1s",
+        env!("CARGO_BIN_EXE_stackwise"),
+        server.url("/")
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .output()
+        .expect("util-linux `script` (Debian package bsdutils) is needed for this test");
+    assert_success(&out);
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("measuring ["), "no progress bar in: {screen}");
+    assert!(screen.contains("Throughput"), "no summary in: {screen}");
+}
