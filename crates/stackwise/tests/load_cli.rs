@@ -339,6 +339,9 @@ fn a_progress_bar_on_a_terminal() {
         .expect("util-linux `script` (Debian package bsdutils) is needed for this test");
     assert_success(&out);
     let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(screen.contains("measuring ["), "no progress bar in: {screen}");
+    assert!(
+        screen.contains("measuring ["),
+        "no progress bar in: {screen}"
+    );
     assert!(screen.contains("Throughput"), "no summary in: {screen}");
 }
