@@ -1,0 +1,77 @@
+//! End-to-end tests of `stackwise load`'s open loop whose assertions depend on timing (rate
+//! accuracy, latency under stalls). They live in their own test binary, which cargo runs after the
+//! others, and take a lock so that they never run beside each other: on a 2-core machine a
+//! concurrent closed-loop test would compete with the engine for the CPU.
+
+mod support;
+
+use std::sync::Mutex;
+
+use support::*;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn open_loop_reaches_the_target_rate_within_one_percent() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/"),
+        &["-c", "8", "-d", "3s", "--rate", "2000", "--warmup", "500ms"],
+    );
+    let achieved = r["rate"]["achieved_rps"].as_f64().unwrap();
+    assert!(
+        (achieved - 2000.0).abs() <= 20.0,
+        "achieved {achieved} req/s for a target of 2000"
+    );
+    assert_eq!(r["rate"]["missed"], 0);
+    assert_eq!(r["rate"]["reached"], true);
+    assert_eq!(r["rate"]["scheduled"], 6000);
+    assert_eq!(r["requests"]["completed"], 6000);
+}
+
+/// The server freezes for 500 ms every second. A closed-loop tool sees one slow request per
+/// connection per freeze; the requests that *should* have been sent during the freeze are what
+/// the corrected latency counts.
+#[test]
+fn corrected_latency_shows_stalls_that_uncorrected_latency_hides() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/stall"),
+        &["-c", "2", "-d", "4s", "--rate", "1000"],
+    );
+    let corrected_p99 = percentile(&r, "from_schedule", 99.0);
+    let uncorrected_p99 = percentile(&r, "from_send", 99.0);
+    assert!(
+        corrected_p99 >= 100_000.0,
+        "corrected p99 {corrected_p99} µs does not show the 500 ms stalls"
+    );
+    assert!(
+        uncorrected_p99 < corrected_p99 / 2.0,
+        "uncorrected p99 {uncorrected_p99} µs vs corrected {corrected_p99} µs"
+    );
+    // The stalls are visible in the uncorrected maximum all the same.
+    assert!(percentile(&r, "from_send", 100.0) >= 100_000.0);
+}
+
+#[test]
+fn an_unreachable_rate_is_reported_as_not_reached() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/"),
+        &["-c", "1", "-d", "1s", "--rate", "1000000"],
+    );
+    assert_eq!(r["rate"]["reached"], false);
+    assert!(r["rate"]["missed"].as_u64().unwrap() > 0);
+    assert!(r["rate"]["achieved_rps"].as_f64().unwrap() < 990_000.0);
+    let warnings = r["warnings"].to_string();
+    assert!(warnings.contains("target rate not reached"), "{warnings}");
+    // Latency from the schedule grows with the backlog; from the send it does not.
+    assert!(percentile(&r, "from_schedule", 50.0) > percentile(&r, "from_send", 50.0));
+}
