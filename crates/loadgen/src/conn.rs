@@ -143,7 +143,9 @@ pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: us
                 continue;
             }
         };
-        let mut conn = pin!(conn);
+        // Boxed so that it can be dropped as soon as it ends: a finished connection future still
+        // owns hyper's request channel, and the sender would wait on it forever.
+        let mut conn = Some(Box::pin(conn));
         let mut work = pin!(request_loop::<B>(
             ctx,
             &mut sender,
@@ -158,7 +160,10 @@ pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: us
         // closed and reconnects.
         let outcome = tokio::select! {
             biased;
-            _ = &mut conn => work.await,
+            _ = conn.as_mut().expect("present until it ends") => {
+                drop(conn.take());
+                work.await
+            }
             o = &mut work => o,
         };
         if outcome == Outcome::Stop {

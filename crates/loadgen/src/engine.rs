@@ -184,13 +184,29 @@ fn worker(
                 }
             })
             .collect();
-        for t in tasks {
-            if let Err(e) = t.await {
-                ctx.stats
+        // However a connection behaves, the thread is done by this instant: the last request
+        // may be sent at the cutoff and may take the timeout; a second more is slack.
+        let hard_stop = shared.cutoff + shared.cfg.timeout + Duration::from_secs(1);
+        let mut abandoned = 0;
+        for mut t in tasks {
+            match tokio::time::timeout_at(hard_stop.into(), &mut t).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => ctx
+                    .stats
                     .borrow_mut()
                     .notes
-                    .push(format!("thread {index}: a connection task failed: {e}"));
+                    .push(format!("thread {index}: a connection task failed: {e}")),
+                Err(_) => {
+                    t.abort();
+                    abandoned += 1;
+                }
             }
+        }
+        if abandoned > 0 {
+            ctx.stats.borrow_mut().notes.push(format!(
+                "thread {index}: {abandoned} connections were still busy past the run's end plus \
+                 the timeout and were abandoned"
+            ));
         }
         let end = cpu::thread_cpu_time();
         sampler.abort();

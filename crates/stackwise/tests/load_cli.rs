@@ -287,3 +287,39 @@ fn a_progress_bar_on_a_terminal() {
     );
     assert!(screen.contains("Throughput"), "no summary in: {screen}");
 }
+
+/// Servers without keep-alive (gunicorn's sync workers, for one) close the connection after
+/// every response: the engine reconnects and counts no error.
+#[test]
+fn servers_that_close_after_each_response_are_not_errors() {
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/close"),
+        &["-c", "4", "-n", "300", "--expect-body", "bye"],
+    );
+    assert_eq!(r["requests"]["succeeded"], 300, "{}", r);
+    assert_eq!(r["requests"]["total_errors"], 0, "{}", r["requests"]);
+}
+
+/// A server that never answers: every request times out, is counted, and the run still ends on
+/// time (its duration plus the timeout at most).
+#[test]
+fn a_silent_server_yields_timeouts_and_a_run_that_ends_on_time() {
+    let addr = start_silent_server(Duration::from_secs(20));
+    let started = std::time::Instant::now();
+    let r = load_json(
+        &format!("http://{addr}/"),
+        &["-c", "2", "-d", "1s", "--timeout", "300ms"],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        r["requests"]["errors"]["timeout"].as_u64().unwrap() >= 2,
+        "{}",
+        r["requests"]
+    );
+    assert_eq!(r["requests"]["completed"], 0);
+}

@@ -17,6 +17,8 @@ use axum::Router;
 /// - `/status/{code}` → an empty response with that status
 /// - `/header/{name}` → the value of that request header
 /// - `POST /echo` → the request body
+/// - `/close` → `bye`, with `Connection: close` (the server closes after every response)
+/// - `/close` → `bye`, with `Connection: close` (the server closes after every response)
 /// - `/stall` → `ok`, but the whole server is frozen for the first 500 ms of every second
 ///   (every request that arrives during a freeze is answered when it ends), like a stop-the-world
 ///   pause.
@@ -59,6 +61,10 @@ impl TestServer {
                         .route(
                             "/echo",
                             axum::routing::post(|body: String| async move { body }),
+                        )
+                        .route(
+                            "/close",
+                            get(|| async { ([(axum::http::header::CONNECTION, "close")], "bye") }),
                         )
                         .route(
                             "/stall",
@@ -148,4 +154,22 @@ pub fn percentile(report: &serde_json::Value, which: &str, p: f64) -> f64 {
         .unwrap()["us"]
         .as_f64()
         .unwrap()
+}
+
+/// A TCP server that accepts connections and never answers nor closes them, for this long.
+pub fn start_silent_server(for_how_long: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let end = Instant::now() + for_how_long;
+        let mut held = Vec::new();
+        while Instant::now() < end {
+            match listener.accept() {
+                Ok((s, _)) => held.push(s),
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    });
+    addr
 }
