@@ -242,9 +242,6 @@ async fn request_loop<B: RequestBody>(
         if scheduled.is_some_and(|t| t >= run.deadline) {
             return Outcome::Stop;
         }
-        if sender.ready().await.is_err() {
-            return Outcome::Reconnect;
-        }
         if let Some(t) = scheduled {
             let precise = match timer.as_deref_mut() {
                 Some(timer) => timer.sleep_until(t).await.is_ok(),
@@ -253,6 +250,11 @@ async fn request_loop<B: RequestBody>(
             if !precise {
                 tokio::time::sleep_until(t.into()).await;
             }
+        }
+        // Checked after the wait: a server that closed an idle connection meanwhile (keep-alive
+        // timeout) costs a reconnect, which the slot's latency includes, not an error.
+        if sender.ready().await.is_err() {
+            return Outcome::Reconnect;
         }
         let req = build_request::<B>(cfg);
         // One clock read serves the stop check, the measuring-window check and the send time.

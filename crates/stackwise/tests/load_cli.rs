@@ -323,3 +323,16 @@ fn a_silent_server_yields_timeouts_and_a_run_that_ends_on_time() {
     );
     assert_eq!(r["requests"]["completed"], 0);
 }
+
+/// A server that closes connections idle for 30 ms, loaded at one request per 100 ms per
+/// connection: every request finds its connection closed, and reconnecting is not an error.
+#[test]
+fn an_idle_connection_closed_by_the_server_is_reopened_without_an_error() {
+    let addr = start_short_keepalive_server(Duration::from_millis(30), Duration::from_secs(20));
+    let r = load_json(
+        &format!("http://{addr}/"),
+        &["-c", "1", "-d", "1s", "--rate", "10", "--expect-body", "ok"],
+    );
+    assert_eq!(r["requests"]["total_errors"], 0, "{}", r["requests"]);
+    assert_eq!(r["requests"]["succeeded"], 10, "{}", r["requests"]);
+}
