@@ -5,6 +5,12 @@ use std::time::Duration;
 use crate::target::Target;
 use crate::validate::Validation;
 
+/// The longest duration, warm-up or timeout a run accepts (30 days).
+pub const MAX_SPAN: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The lowest open-loop rate accepted: one request per 1,000 seconds.
+pub const MIN_RATE: f64 = 0.001;
+
 /// How long after the end of the measuring window an open-loop connection that is behind may
 /// still send the slots scheduled before the end; slots it cannot send by then count as missed.
 pub const OPEN_LOOP_GRACE: Duration = Duration::from_millis(100);
@@ -89,14 +95,28 @@ impl LoadConfig {
         if self.stop.duration == Some(Duration::ZERO) {
             return Err(ConfigError::new("--duration", "must be longer than zero"));
         }
+        for (flag, span) in [
+            ("--duration", self.stop.duration.unwrap_or_default()),
+            ("--warmup", self.warmup),
+            ("--timeout", self.timeout),
+        ] {
+            if span > MAX_SPAN {
+                return Err(ConfigError::new(
+                    flag,
+                    format!("{span:?} is longer than the 30 days stackwise accepts"),
+                ));
+            }
+        }
         if self.stop.requests == Some(0) {
             return Err(ConfigError::new("--requests", "must be at least 1 (got 0)"));
         }
         if let Some(rate) = self.rate {
-            if !(rate.is_finite() && rate > 0.0) {
+            if !(rate.is_finite() && rate >= MIN_RATE) {
                 return Err(ConfigError::new(
                     "--rate",
-                    format!("must be a positive number of requests per second (got {rate})"),
+                    format!(
+                        "must be a number of requests per second of at least {MIN_RATE} (got {rate})"
+                    ),
                 ));
             }
             if self.stop.duration.is_none() {
@@ -181,11 +201,25 @@ mod tests {
 
     #[test]
     fn negative_or_nan_rate_is_refused() {
-        for r in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        for r in [0.0, -1.0, 1e-20, f64::NAN, f64::INFINITY] {
             let mut c = base();
             c.rate = Some(r);
             assert_eq!(c.validate().unwrap_err().flag, "--rate");
         }
+    }
+
+    #[test]
+    fn absurd_spans_are_refused_with_their_flag() {
+        let huge = Duration::from_secs(u64::MAX / 4);
+        let mut c = base();
+        c.stop.duration = Some(huge);
+        assert_eq!(c.validate().unwrap_err().flag, "--duration");
+        let mut c = base();
+        c.warmup = huge;
+        assert_eq!(c.validate().unwrap_err().flag, "--warmup");
+        let mut c = base();
+        c.timeout = huge;
+        assert_eq!(c.validate().unwrap_err().flag, "--timeout");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::pin::{pin, Pin};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,11 +21,15 @@ use tokio::time::Sleep;
 use crate::config::LoadConfig;
 use crate::schedule::Schedule;
 use crate::stats::{ErrorKind, ThreadStats};
+use crate::stop::StopSignal;
 use crate::timer::PreciseTimer;
 use crate::validate::{Failure, Validation};
 
-/// Bodies longer than this are counted but only their first bytes are kept for validation.
-const MAX_KEPT_BODY: usize = 1 << 20;
+/// At most this much of a body is kept for a body check; a longer body fails the check (it is
+/// still read and counted in full).
+pub const MAX_CHECKED_BODY: usize = 8 << 20;
+/// A connection waiting for its next slot checks for a stop at least this often.
+const STOP_CHECK_EVERY: Duration = Duration::from_millis(100);
 /// Longest pause between reconnection attempts after connect errors.
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -43,7 +47,7 @@ pub(crate) struct RunShared {
     /// [`crate::config::OPEN_LOOP_GRACE`] in an open loop).
     pub cutoff: Instant,
     /// Set to stop early (Ctrl-C).
-    pub stop: Arc<AtomicBool>,
+    pub stop: Arc<StopSignal>,
 }
 
 /// A cache-line-sized progress counter, one per thread, written only by its thread.
@@ -65,7 +69,7 @@ pub(crate) struct ThreadCtx {
 impl ThreadCtx {
     fn should_stop(&self, now: Instant) -> bool {
         now >= self.run.cutoff
-            || self.run.stop.load(Ordering::Relaxed)
+            || self.run.stop.is_set()
             || (self.budget.get() == Some(0) && now >= self.run.measure_start)
     }
 
@@ -83,6 +87,9 @@ impl ThreadCtx {
             Some(0) => false,
             Some(n) => {
                 self.budget.set(Some(n - 1));
+                if n == 1 {
+                    self.stats.borrow_mut().budget_spent_at = Some(Instant::now());
+                }
                 true
             }
         }
@@ -92,7 +99,10 @@ impl ThreadCtx {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Stop,
-    Reconnect,
+    /// The connection must be replaced; `answered` tells whether it got any response at all.
+    Reconnect {
+        answered: bool,
+    },
 }
 
 /// Runs connection `index` until the run stops.
@@ -120,10 +130,7 @@ pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: us
 
     while !ctx.should_stop(Instant::now()) {
         let stream = match connect(cfg).await {
-            Ok(s) => {
-                backoff = Duration::from_millis(1);
-                s
-            }
+            Ok(s) => s,
             Err(kind) => {
                 ctx.failed_attempt(kind);
                 let wake = (Instant::now() + backoff).min(run.cutoff);
@@ -166,21 +173,28 @@ pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: us
             }
             o = &mut work => o,
         };
-        if outcome == Outcome::Stop {
-            break;
+        match outcome {
+            Outcome::Stop => break,
+            Outcome::Reconnect { answered: true } => backoff = Duration::from_millis(1),
+            // A server that accepts and then closes or resets without answering would otherwise
+            // be hammered with connections (and the machine's ephemeral ports with them).
+            Outcome::Reconnect { answered: false } => {
+                let wake = (Instant::now() + backoff).min(run.cutoff);
+                tokio::time::sleep_until(wake.into()).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
         }
     }
 
     if let Some(s) = &schedule {
         // A run that ran its course accounts for its whole window; one stopped early (Ctrl-C, or
-        // its request count reached) only for the time until it stopped.
-        let cut_short = run.stop.load(Ordering::Relaxed) || ctx.budget.get() == Some(0);
-        let end = if cut_short {
-            run.deadline.min(Instant::now())
-        } else {
-            run.deadline
-        };
+        // its request count reached) only until the instant it was stopped: the slot a
+        // connection was waiting for then is not "missed".
         let mut stats = ctx.stats.borrow_mut();
+        let end = [run.stop.at(), stats.budget_spent_at]
+            .into_iter()
+            .flatten()
+            .fold(run.deadline, Instant::min);
         stats.scheduled += s.slots_in(run.measure_start, end);
         stats.missed += s.unsent_in(run.measure_start, end);
     }
@@ -237,24 +251,35 @@ async fn request_loop<B: RequestBody>(
 ) -> Outcome {
     let run = &*ctx.run;
     let cfg = &run.cfg;
+    let mut answered = false;
     loop {
         let scheduled = schedule.as_deref().map(Schedule::peek);
         if scheduled.is_some_and(|t| t >= run.deadline) {
             return Outcome::Stop;
         }
         if let Some(t) = scheduled {
-            let precise = match timer.as_deref_mut() {
-                Some(timer) => timer.sleep_until(t).await.is_ok(),
-                None => false,
-            };
-            if !precise {
-                tokio::time::sleep_until(t.into()).await;
+            // Long waits are cut into steps so that a stop (Ctrl-C) is seen within one step.
+            loop {
+                let step = t.min(Instant::now() + STOP_CHECK_EVERY);
+                let precise = match timer.as_deref_mut() {
+                    Some(timer) => timer.sleep_until(step).await.is_ok(),
+                    None => false,
+                };
+                if !precise {
+                    tokio::time::sleep_until(step.into()).await;
+                }
+                if step >= t {
+                    break;
+                }
+                if ctx.should_stop(Instant::now()) {
+                    return Outcome::Stop;
+                }
             }
         }
         // Checked after the wait: a server that closed an idle connection meanwhile (keep-alive
         // timeout) costs a reconnect, which the slot's latency includes, not an error.
         if sender.ready().await.is_err() {
-            return Outcome::Reconnect;
+            return Outcome::Reconnect { answered };
         }
         let req = build_request::<B>(cfg);
         // One clock read serves the stop check, the measuring-window check and the send time.
@@ -299,8 +324,9 @@ async fn request_loop<B: RequestBody>(
                 Err(kind) => stats.record_error(kind),
             }
         }
+        answered |= result.is_ok();
         if result.is_err() {
-            return Outcome::Reconnect;
+            return Outcome::Reconnect { answered };
         }
     }
 }
@@ -324,11 +350,18 @@ async fn exchange<B: RequestBody>(
         let frame = frame.map_err(|e| ErrorKind::of_hyper(&e))?;
         if let Ok(data) = frame.into_data() {
             len += data.len() as u64;
-            if keep && kept.len() < MAX_KEPT_BODY {
-                let room = MAX_KEPT_BODY - kept.len();
+            if keep && kept.len() < MAX_CHECKED_BODY {
+                let room = MAX_CHECKED_BODY - kept.len();
                 kept.extend_from_slice(&data[..data.len().min(room)]);
             }
         }
     }
-    Ok((status, len, validation.check(status, &kept)))
+    let verdict = validation
+        .check(status, &kept)
+        .and(if keep && len > kept.len() as u64 {
+            Err(Failure::Body)
+        } else {
+            Ok(())
+        });
+    Ok((status, len, verdict))
 }

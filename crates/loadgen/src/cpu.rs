@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use crate::config::ConfigError;
 
-/// Parses a CPU list such as `0`, `0,2` or `0-3,6`.
+/// CPU numbers must be below this (the size of Linux's `cpu_set_t`).
+pub const MAX_CPUS: usize = 1024;
+
+/// Parses a CPU list such as `0`, `0,2` or `0-3,6` into sorted, distinct CPU numbers.
 pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     let mut cpus = Vec::new();
     for part in s.split(',').map(str::trim) {
@@ -14,9 +17,16 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
             ));
         }
         let parse = |x: &str| {
-            x.trim()
+            let cpu = x
+                .trim()
                 .parse::<usize>()
-                .map_err(|_| format!("'{x}' is not a CPU number (in '{s}')"))
+                .map_err(|_| format!("'{x}' is not a CPU number (in '{s}')"))?;
+            if cpu >= MAX_CPUS {
+                return Err(format!(
+                    "CPU {cpu} is beyond the {MAX_CPUS} CPUs pinning supports"
+                ));
+            }
+            Ok(cpu)
         };
         match part.split_once('-') {
             Some((a, b)) => {
@@ -29,6 +39,7 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
             None => cpus.push(parse(part)?),
         }
     }
+    cpus.sort_unstable();
     cpus.dedup();
     Ok(cpus)
 }
@@ -164,6 +175,8 @@ mod tests {
         assert!(parse_cpu_list("3-1").is_err());
         assert!(parse_cpu_list("a").is_err());
         assert!(parse_cpu_list("1,,2").is_err());
+        assert_eq!(parse_cpu_list("1,0,1").unwrap(), vec![0, 1]);
+        assert!(parse_cpu_list("0-100000000000").is_err());
     }
 
     #[test]

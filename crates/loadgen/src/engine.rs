@@ -3,7 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,6 +19,7 @@ use crate::report::{
     RunConfig, TargetInfo, SCHEMA_VERSION,
 };
 use crate::stats::{ErrorKind, ThreadStats};
+use crate::stop::StopSignal;
 
 /// Engine utilisation above which the report warns that the engine, not the server, may have
 /// been the bottleneck.
@@ -62,13 +63,14 @@ pub struct RunHandle {
 }
 
 /// Validates `cfg`, checks the target answers, and starts the load in background threads.
-pub fn start(cfg: LoadConfig) -> Result<RunHandle, EngineError> {
+pub fn start(mut cfg: LoadConfig) -> Result<RunHandle, EngineError> {
     cfg.validate()?;
     crate::limits::ensure_fd_limit(crate::limits::fds_needed(
         cfg.connections,
         cfg.is_open_loop(),
     ))?;
-    cfg.target
+    cfg.target.addr = cfg
+        .target
         .preflight(cfg.timeout.min(Duration::from_secs(5)))?;
     let threads = cfg.threads.min(cfg.connections);
     let now = Instant::now();
@@ -84,14 +86,18 @@ pub fn start(cfg: LoadConfig) -> Result<RunHandle, EngineError> {
         cutoff: deadline + grace,
         measure_start,
         load_start: now,
-        stop: Arc::new(AtomicBool::new(false)),
+        stop: Arc::new(StopSignal::new()),
         cfg,
     });
     let progress: Arc<[Counter]> = (0..threads).map(|_| Counter::default()).collect();
     let mut handles = Vec::with_capacity(threads);
     for t in 0..threads {
         let conns: Vec<usize> = (t..shared.cfg.connections).step_by(threads).collect();
-        let budget = shared.cfg.stop.requests.map(|n| share(n, t, threads));
+        let budget = shared
+            .cfg
+            .stop
+            .requests
+            .map(|n| share(n, t, threads, shared.cfg.connections));
         let (shared, progress) = (shared.clone(), progress.clone());
         let handle = std::thread::Builder::new()
             .name(format!("loadgen-{t}"))
@@ -112,10 +118,16 @@ pub fn run(cfg: LoadConfig) -> Result<Report, EngineError> {
     start(cfg)?.join()
 }
 
-/// Thread `t`'s share of `n` requests over `threads` threads.
-fn share(n: u64, t: usize, threads: usize) -> u64 {
-    let threads = threads as u64;
-    n / threads + u64::from((t as u64) < n % threads)
+/// Thread `t`'s share of `n` requests, in proportion to its connections (connection `i` runs on
+/// thread `i % threads`), so that every thread finishes at about the same time.
+fn share(n: u64, t: usize, threads: usize, connections: usize) -> u64 {
+    // Connections on threads before `t`, then on threads up to and including `t`.
+    let on_thread = |u: usize| (connections + threads - 1 - u) / threads;
+    let before: usize = (0..t).map(on_thread).sum();
+    let through = before + on_thread(t);
+    let (n, c) = (u128::from(n), connections as u128);
+    let cut = |k: usize| n * k as u128 / c;
+    (cut(through) - cut(before)) as u64
 }
 
 fn worker(
@@ -219,11 +231,11 @@ fn worker(
 impl RunHandle {
     /// Asks the run to stop early; what was measured is kept and reported.
     pub fn stop(&self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.trigger();
     }
 
-    /// A flag that stops the run when set (for signal handlers).
-    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+    /// The signal that stops the run (for signal handlers).
+    pub fn stop_signal(&self) -> Arc<StopSignal> {
         self.shared.stop.clone()
     }
 
@@ -262,12 +274,22 @@ impl RunHandle {
     pub fn join(self) -> Result<Report, EngineError> {
         let mut total = ThreadStats::default();
         let mut failure = None;
+        // Count mode: the run's requests were all taken when the last thread used up its share.
+        let mut all_spent: Option<Instant> = None;
+        let mut spent = 0;
         for (i, h) in self.threads.into_iter().enumerate() {
             match h.join() {
-                Ok(stats) => total.merge(&stats),
+                Ok(stats) => {
+                    if let Some(at) = stats.budget_spent_at {
+                        spent += 1;
+                        all_spent = Some(all_spent.map_or(at, |a| a.max(at)));
+                    }
+                    total.merge(&stats);
+                }
                 Err(_) => failure = Some(i),
             }
         }
+        total.budget_spent_at = all_spent.filter(|_| spent == self.progress.len());
         if let Some(i) = failure {
             return Err(EngineError::Thread(i, "panicked".into()));
         }
@@ -290,31 +312,36 @@ fn build_report(
     threads: usize,
 ) -> Report {
     let cfg = &s.cfg;
-    let end = t.last_done.unwrap_or(joined).max(s.measure_start);
+    // The measuring window closes at the deadline, or earlier when the run was stopped or its
+    // request count was used up; the elapsed time also covers responses that arrived later.
+    let window_end = [s.stop.at(), t.budget_spent_at]
+        .into_iter()
+        .flatten()
+        .fold(s.deadline, Instant::min)
+        .max(s.measure_start)
+        .min(joined);
+    let end = t.last_done.map_or(window_end, |d| d.max(window_end));
     let elapsed = (end - s.measure_start).as_secs_f64();
-    let per_sec = |n: u64| {
-        if elapsed > 0.0 {
-            n as f64 / elapsed
-        } else {
-            0.0
-        }
-    };
-    let interrupted = s.stop.load(Ordering::Relaxed);
-    let throughput = per_sec(t.completed);
+    let window = (window_end - s.measure_start).as_secs_f64();
+    let per = |n: u64, secs: f64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+    let interrupted = s.stop.is_set();
+    let throughput = per(t.completed, elapsed);
     let mut warnings: Vec<String> = t.notes.clone();
 
     let rate = cfg.rate.map(|target| {
-        let reached = t.missed == 0 && throughput >= 0.99 * target;
+        // Responses to the slots of the window, per second of the window.
+        let achieved = per(t.completed, window);
+        let reached = t.missed == 0 && achieved >= 0.99 * target;
         if !reached && !interrupted {
             warnings.push(format!(
-                "target rate not reached: {throughput:.1} of {target:.1} req/s achieved, {} of {} \
+                "target rate not reached: {achieved:.1} of {target:.1} req/s achieved, {} of {} \
                  scheduled requests never sent; the server (or the engine) could not keep up",
                 t.missed, t.scheduled
             ));
         }
         RateOutcome {
             target_rps: target,
-            achieved_rps: throughput,
+            achieved_rps: achieved,
             scheduled: t.scheduled,
             missed: t.missed,
             reached,
@@ -438,10 +465,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_shares_add_up() {
-        for (n, threads) in [(10u64, 3usize), (1, 4), (1000, 7), (5, 5)] {
-            let sum: u64 = (0..threads).map(|t| share(n, t, threads)).sum();
-            assert_eq!(sum, n);
+    fn request_shares_add_up_and_follow_connections() {
+        for (n, threads, conns) in [(10u64, 3usize, 3usize), (1, 4, 4), (1000, 7, 50), (5, 5, 9)] {
+            let sum: u64 = (0..threads).map(|t| share(n, t, threads, conns)).sum();
+            assert_eq!(sum, n, "{n} {threads} {conns}");
         }
+        // 3 connections on 2 threads: thread 0 has two of them, so two thirds of the requests.
+        assert_eq!(share(60, 0, 2, 3), 40);
+        assert_eq!(share(60, 1, 2, 3), 20);
     }
 }

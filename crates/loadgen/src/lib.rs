@@ -25,6 +25,7 @@ pub mod limits;
 pub mod report;
 pub mod schedule;
 pub mod stats;
+pub mod stop;
 pub mod target;
 pub mod timer;
 pub mod validate;

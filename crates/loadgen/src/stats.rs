@@ -91,6 +91,8 @@ pub struct ThreadStats {
     pub missed: u64,
     /// When the last measured response finished.
     pub last_done: Option<Instant>,
+    /// Count mode: when this thread used up its share of the requests.
+    pub budget_spent_at: Option<Instant>,
     /// This thread's CPU time during the measuring window.
     pub cpu: CpuTime,
     /// Problems the thread met that are not request errors (e.g. pinning failed).
@@ -114,6 +116,7 @@ impl Default for ThreadStats {
             scheduled: 0,
             missed: 0,
             last_done: None,
+            budget_spent_at: None,
             cpu: CpuTime::default(),
             notes: Vec::new(),
         }

@@ -15,8 +15,11 @@ use crate::config::ConfigError;
 pub struct Target {
     /// The URL as the user gave it (normalised).
     pub url: String,
-    /// The address connections go to (the first one the host resolved to).
+    /// The address connections go to: the first the host resolved to, or, after
+    /// [`Target::preflight`], the first that accepted a connection.
     pub addr: SocketAddr,
+    /// Every address the host resolved to (all loopback unless remote targets were allowed).
+    pub addrs: Vec<SocketAddr>,
     /// The `Host` header value.
     pub host_header: HeaderValue,
     /// Path and query, as sent on the request line.
@@ -88,6 +91,7 @@ impl Target {
         Ok(Target {
             url: parsed.to_string(),
             addr: addrs[0],
+            addrs: addrs.clone(),
             host_header: HeaderValue::from_str(&host_header)
                 .map_err(|e| ConfigError::new(FLAG, format!("bad host '{host}': {e}")))?,
             path: path
@@ -97,19 +101,22 @@ impl Target {
     }
 
     /// Opens (and closes) one TCP connection, so that a run against a closed port fails at once
-    /// with a clear message instead of measuring nothing but errors.
-    pub fn preflight(&self, timeout: Duration) -> Result<(), ConfigError> {
-        TcpStream::connect_timeout(&self.addr, timeout)
-            .map(drop)
-            .map_err(|e| {
-                ConfigError::new(
-                    "URL",
-                    format!(
-                        "cannot connect to {} ({e}); is the server running?",
-                        self.addr
-                    ),
-                )
-            })
+    /// with a clear message instead of measuring nothing but errors. Tries every resolved
+    /// address (`localhost` may resolve to `::1` first while the server listens on 127.0.0.1)
+    /// and returns the first that accepts.
+    pub fn preflight(&self, timeout: Duration) -> Result<SocketAddr, ConfigError> {
+        let mut last = None;
+        for addr in &self.addrs {
+            match TcpStream::connect_timeout(addr, timeout) {
+                Ok(_) => return Ok(*addr),
+                Err(e) => last = Some((addr, e)),
+            }
+        }
+        let (addr, e) = last.expect("a target has at least one address");
+        Err(ConfigError::new(
+            "URL",
+            format!("cannot connect to {addr} ({e}); is the server running?"),
+        ))
     }
 }
 

@@ -90,7 +90,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "STATUS", default_value = "2xx")]
     pub expect_status: String,
 
-    /// A response is correct only with exactly this body.
+    /// A response is correct only with exactly this body (bodies over 8 MiB fail body checks).
     #[arg(long, value_name = "TEXT", conflicts_with = "expect_body_regex")]
     pub expect_body: Option<String>,
 
@@ -110,7 +110,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<std::path::PathBuf>,
 
-    /// Add a request header, e.g. -H 'Accept: application/json'. Repeatable.
+    /// Add a request header, e.g. -H 'Accept: application/json'. Repeatable. A Host header
+    /// replaces the one taken from the URL.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
 

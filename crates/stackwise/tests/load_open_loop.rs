@@ -75,3 +75,34 @@ fn an_unreachable_rate_is_reported_as_not_reached() {
     // Latency from the schedule grows with the backlog; from the send it does not.
     assert!(percentile(&r, "from_schedule", 50.0) > percentile(&r, "from_send", 50.0));
 }
+
+/// A slow server (50 ms per response) that keeps up with the rate: the rate is reached even
+/// though the last responses arrive after the window closes.
+#[test]
+fn a_slow_server_that_keeps_up_reaches_the_rate() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/slow"),
+        &["-c", "10", "-d", "1s", "--rate", "100"],
+    );
+    assert_eq!(r["rate"]["missed"], 0, "{}", r["rate"]);
+    assert_eq!(r["rate"]["reached"], true, "{}", r["rate"]);
+    assert_eq!(r["requests"]["completed"], 100);
+}
+
+/// A run that ends on its request count before its duration: the slots after the last request
+/// are not "missed".
+#[test]
+fn an_open_loop_run_ended_by_its_request_count_misses_nothing() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/"),
+        &["-c", "10", "-d", "10s", "-n", "1000", "--rate", "1000"],
+    );
+    assert_eq!(r["requests"]["completed"], 1000);
+    assert_eq!(r["rate"]["missed"], 0, "{}", r["rate"]);
+    assert_eq!(r["rate"]["reached"], true, "{}", r["rate"]);
+    assert!(r["elapsed_s"].as_f64().unwrap() < 2.0);
+}

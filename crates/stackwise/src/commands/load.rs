@@ -2,13 +2,13 @@
 //! handling → a report on stdout (summary or JSON).
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use loadgen::engine::Phase;
+use loadgen::stop::StopSignal;
 use loadgen::{BodyExpectation, LoadConfig, StatusExpectation, StopCondition, Target, Validation};
 
 use crate::cli::LoadArgs;
@@ -25,7 +25,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<()> {
         other => anyhow::Error::new(other),
     })?;
 
-    install_ctrl_c(handle.stop_flag());
+    install_ctrl_c(handle.stop_signal());
     let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(new_bar);
     while !handle.is_finished() {
         if let Some(bar) = &bar {
@@ -56,7 +56,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<()> {
 
 /// Turns arguments into a checked configuration; every error names its flag.
 pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
-    let target = Target::parse(&a.url, a.allow_remote)?;
+    let mut target = Target::parse(&a.url, a.allow_remote)?;
     let duration = a
         .duration
         .as_deref()
@@ -88,11 +88,16 @@ pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
         (None, Some(re)) => Some(BodyExpectation::regex(re)?),
         (None, None) => None,
     };
-    let headers = a
+    let mut headers = a
         .headers
         .iter()
         .map(|h| parse_header(h))
         .collect::<Result<Vec<_>, _>>()?;
+    // A Host header given with -H replaces the URL's (a request must carry exactly one).
+    if let Some(i) = headers.iter().rposition(|(k, _)| k == http::header::HOST) {
+        target.host_header = headers[i].1.clone();
+        headers.retain(|(k, _)| k != http::header::HOST);
+    }
     let method = http::Method::from_bytes(a.method.trim().as_bytes())
         .map_err(|_| flag_error("--method", format!("'{}' is not an HTTP method", a.method)))?;
     let body = match (&a.body, &a.body_file) {
@@ -153,9 +158,9 @@ fn parse_header(h: &str) -> Result<(http::HeaderName, http::HeaderValue), UsageE
 }
 
 /// First Ctrl-C: stop the run and report what was measured. Second: exit at once.
-fn install_ctrl_c(stop: Arc<AtomicBool>) {
+fn install_ctrl_c(stop: Arc<StopSignal>) {
     let _ = ctrlc::set_handler(move || {
-        if stop.swap(true, Ordering::Relaxed) {
+        if stop.trigger() {
             std::process::exit(130);
         }
         eprintln!("\nstopping: reporting what was measured so far (Ctrl-C again to quit)");

@@ -17,7 +17,9 @@ use axum::Router;
 /// - `/status/{code}` → an empty response with that status
 /// - `/header/{name}` → the value of that request header
 /// - `POST /echo` → the request body
+/// - `/slow` → `slow`, after 50 ms
 /// - `/close` → `bye`, with `Connection: close` (the server closes after every response)
+/// - `/slow` → `slow`, after 50 ms
 /// - `/close` → `bye`, with `Connection: close` (the server closes after every response)
 /// - `/stall` → `ok`, but the whole server is frozen for the first 500 ms of every second
 ///   (every request that arrives during a freeze is answered when it ends), like a stop-the-world
@@ -61,6 +63,13 @@ impl TestServer {
                         .route(
                             "/echo",
                             axum::routing::post(|body: String| async move { body }),
+                        )
+                        .route(
+                            "/slow",
+                            get(|| async {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                "slow"
+                            }),
                         )
                         .route(
                             "/close",
