@@ -98,8 +98,12 @@ impl TestServer {
     }
 }
 
-/// A TCP server that accepts connections and closes them without answering, for this long.
-pub fn start_closing_server(for_how_long: Duration) -> SocketAddr {
+/// A raw TCP server on 127.0.0.1 that hands every accepted connection to `on_accept`, for
+/// this long.
+fn raw_server(
+    for_how_long: Duration,
+    mut on_accept: impl FnMut(std::net::TcpStream) + Send + 'static,
+) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -107,12 +111,17 @@ pub fn start_closing_server(for_how_long: Duration) -> SocketAddr {
         let end = Instant::now() + for_how_long;
         while Instant::now() < end {
             match listener.accept() {
-                Ok((s, _)) => drop(s),
+                Ok((s, _)) => on_accept(s),
                 Err(_) => std::thread::sleep(Duration::from_millis(1)),
             }
         }
     });
     addr
+}
+
+/// A TCP server that accepts connections and closes them without answering, for this long.
+pub fn start_closing_server(for_how_long: Duration) -> SocketAddr {
+    raw_server(for_how_long, drop)
 }
 
 /// A loopback port nothing listens on.
@@ -167,54 +176,31 @@ pub fn percentile(report: &serde_json::Value, which: &str, p: f64) -> f64 {
 
 /// A TCP server that accepts connections and never answers nor closes them, for this long.
 pub fn start_silent_server(for_how_long: Duration) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let end = Instant::now() + for_how_long;
-        let mut held = Vec::new();
-        while Instant::now() < end {
-            match listener.accept() {
-                Ok((s, _)) => held.push(s),
-                Err(_) => std::thread::sleep(Duration::from_millis(1)),
-            }
-        }
-    });
-    addr
+    let mut held = Vec::new();
+    raw_server(for_how_long, move |s| held.push(s))
 }
 
 /// A minimal HTTP/1.1 server that answers `ok` with keep-alive but closes a connection after it
 /// has been idle for `idle`, as servers with a short keep-alive timeout do. Runs for `for_how_long`.
 pub fn start_short_keepalive_server(idle: Duration, for_how_long: Duration) -> SocketAddr {
     use std::io::{Read, Write};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let end = Instant::now() + for_how_long;
-        while Instant::now() < end {
-            let Ok((mut s, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(1));
-                continue;
-            };
-            std::thread::spawn(move || {
-                s.set_nonblocking(false).unwrap();
-                s.set_read_timeout(Some(idle)).unwrap();
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                // Answer each request head; an idle read timeout or EOF closes the connection.
-                while let Ok(n @ 1..) = s.read(&mut chunk) {
-                    buf.extend_from_slice(&chunk[..n]);
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..end + 4);
-                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                        if s.write_all(reply).is_err() {
-                            return;
-                        }
+    raw_server(for_how_long, move |mut s| {
+        std::thread::spawn(move || {
+            s.set_nonblocking(false).unwrap();
+            s.set_read_timeout(Some(idle)).unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Answer each request head; an idle read timeout or EOF closes the connection.
+            while let Ok(n @ 1..) = s.read(&mut chunk) {
+                buf.extend_from_slice(&chunk[..n]);
+                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    buf.drain(..end + 4);
+                    let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if s.write_all(reply).is_err() {
+                        return;
                     }
                 }
-            });
-        }
-    });
-    addr
+            }
+        });
+    })
 }
