@@ -30,7 +30,7 @@ use crate::validate::{Failure, Validation};
 pub const MAX_CHECKED_BODY: usize = 8 << 20;
 /// A connection waiting for its next slot checks for a stop at least this often.
 const STOP_CHECK_EVERY: Duration = Duration::from_millis(100);
-/// Longest pause between reconnection attempts after connect errors.
+/// Longest pause between reconnection attempts that got nowhere.
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What every thread of a run shares (read-only, but for the stop flag).
@@ -48,6 +48,35 @@ pub(crate) struct RunShared {
     pub cutoff: Instant,
     /// Set to stop early (Ctrl-C).
     pub stop: Arc<StopSignal>,
+}
+
+impl RunShared {
+    /// When the measuring window closes: at the deadline, or earlier when the run was stopped
+    /// (Ctrl-C) or its request count was used up at `budget_spent_at`.
+    pub fn window_end(&self, budget_spent_at: Option<Instant>) -> Instant {
+        [self.stop.at(), budget_spent_at]
+            .into_iter()
+            .flatten()
+            .fold(self.deadline, Instant::min)
+    }
+}
+
+/// Exponential back-off between reconnections that got nowhere, capped at [`MAX_BACKOFF`] and
+/// never past the run's cutoff.
+struct Backoff(Duration);
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(1);
+
+    async fn wait(&mut self, cutoff: Instant) {
+        let wake = (Instant::now() + self.0).min(cutoff);
+        tokio::time::sleep_until(wake.into()).await;
+        self.0 = (self.0 * 2).min(MAX_BACKOFF);
+    }
+
+    fn reset(&mut self) {
+        self.0 = Self::FIRST;
+    }
 }
 
 /// A cache-line-sized progress counter, one per thread, written only by its thread.
@@ -126,16 +155,14 @@ pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: us
         None => None,
     };
     let mut sleep = pin!(tokio::time::sleep(Duration::ZERO));
-    let mut backoff = Duration::from_millis(1);
+    let mut backoff = Backoff(Backoff::FIRST);
 
     while !ctx.should_stop(Instant::now()) {
         let stream = match connect(cfg).await {
             Ok(s) => s,
             Err(kind) => {
                 ctx.failed_attempt(kind);
-                let wake = (Instant::now() + backoff).min(run.cutoff);
-                tokio::time::sleep_until(wake.into()).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                backoff.wait(run.cutoff).await;
                 continue;
             }
         };
@@ -175,14 +202,10 @@ pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: us
         };
         match outcome {
             Outcome::Stop => break,
-            Outcome::Reconnect { answered: true } => backoff = Duration::from_millis(1),
+            Outcome::Reconnect { answered: true } => backoff.reset(),
             // A server that accepts and then closes or resets without answering would otherwise
             // be hammered with connections (and the machine's ephemeral ports with them).
-            Outcome::Reconnect { answered: false } => {
-                let wake = (Instant::now() + backoff).min(run.cutoff);
-                tokio::time::sleep_until(wake.into()).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
+            Outcome::Reconnect { answered: false } => backoff.wait(run.cutoff).await,
         }
     }
 
@@ -191,10 +214,7 @@ pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: us
         // its request count reached) only until the instant it was stopped: the slot a
         // connection was waiting for then is not "missed".
         let mut stats = ctx.stats.borrow_mut();
-        let end = [run.stop.at(), stats.budget_spent_at]
-            .into_iter()
-            .flatten()
-            .fold(run.deadline, Instant::min);
+        let end = run.window_end(stats.budget_spent_at);
         stats.scheduled += s.slots_in(run.measure_start, end);
         stats.missed += s.unsent_in(run.measure_start, end);
     }

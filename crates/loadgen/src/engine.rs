@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http_body_util::{Empty, Full};
 
 use crate::config::{ConfigError, LoadConfig};
-use crate::conn::{run_connection, Counter, RunShared, ThreadCtx};
+use crate::conn::{run_connection, Counter, RequestBody, RunShared, ThreadCtx};
 use crate::cpu;
 use crate::report::{
     EngineCpu, EngineInfo, Latencies, LatencyStats, Mode, RateOutcome, Report, RequestCounts,
@@ -91,13 +91,15 @@ pub fn start(mut cfg: LoadConfig) -> Result<RunHandle, EngineError> {
     });
     let progress: Arc<[Counter]> = (0..threads).map(|_| Counter::default()).collect();
     let mut handles = Vec::with_capacity(threads);
+    let mut placed = 0; // connections on the threads before this one
     for t in 0..threads {
         let conns: Vec<usize> = (t..shared.cfg.connections).step_by(threads).collect();
         let budget = shared
             .cfg
             .stop
             .requests
-            .map(|n| share(n, t, threads, shared.cfg.connections));
+            .map(|n| share(n, placed, conns.len(), shared.cfg.connections));
+        placed += conns.len();
         let (shared, progress) = (shared.clone(), progress.clone());
         let handle = std::thread::Builder::new()
             .name(format!("loadgen-{t}"))
@@ -118,16 +120,13 @@ pub fn run(cfg: LoadConfig) -> Result<Report, EngineError> {
     start(cfg)?.join()
 }
 
-/// Thread `t`'s share of `n` requests, in proportion to its connections (connection `i` runs on
-/// thread `i % threads`), so that every thread finishes at about the same time.
-fn share(n: u64, t: usize, threads: usize, connections: usize) -> u64 {
-    // Connections on threads before `t`, then on threads up to and including `t`.
-    let on_thread = |u: usize| (connections + threads - 1 - u) / threads;
-    let before: usize = (0..t).map(on_thread).sum();
-    let through = before + on_thread(t);
+/// A thread's share of `n` requests, in proportion to its connections, so that every thread
+/// finishes at about the same time: the thread runs `mine` of `connections` connections, and the
+/// threads before it run `before`. The shares of all threads add up to `n`.
+fn share(n: u64, before: usize, mine: usize, connections: usize) -> u64 {
     let (n, c) = (u128::from(n), connections as u128);
     let cut = |k: usize| n * k as u128 / c;
-    (cut(through) - cut(before)) as u64
+    (cut(before + mine) - cut(before)) as u64
 }
 
 fn worker(
@@ -180,19 +179,10 @@ fn worker(
             // network anyway, so they yield on their own, and the budget's bookkeeping costs
             // ~100 instructions per request (bench/instructions-per-request.sh).
             .map(|i| {
-                let ctx = ctx.clone();
                 if ctx.run.cfg.body.is_empty() {
-                    tokio::task::spawn_local(tokio::task::unconstrained(run_connection::<
-                        Empty<Bytes>,
-                    >(
-                        ctx, i
-                    )))
+                    spawn_connection::<Empty<Bytes>>(ctx.clone(), i)
                 } else {
-                    tokio::task::spawn_local(tokio::task::unconstrained(run_connection::<
-                        Full<Bytes>,
-                    >(
-                        ctx, i
-                    )))
+                    spawn_connection::<Full<Bytes>>(ctx.clone(), i)
                 }
             })
             .collect();
@@ -226,6 +216,13 @@ fn worker(
         stats.cpu = end.since(cpu_at_start.get().unwrap_or(end));
         stats
     })
+}
+
+fn spawn_connection<B: RequestBody>(
+    ctx: Rc<ThreadCtx>,
+    index: usize,
+) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_local(tokio::task::unconstrained(run_connection::<B>(ctx, index)))
 }
 
 impl RunHandle {
@@ -312,12 +309,9 @@ fn build_report(
     threads: usize,
 ) -> Report {
     let cfg = &s.cfg;
-    // The measuring window closes at the deadline, or earlier when the run was stopped or its
-    // request count was used up; the elapsed time also covers responses that arrived later.
-    let window_end = [s.stop.at(), t.budget_spent_at]
-        .into_iter()
-        .flatten()
-        .fold(s.deadline, Instant::min)
+    // The elapsed time also covers responses that arrived after the window closed.
+    let window_end = s
+        .window_end(t.budget_spent_at)
         .max(s.measure_start)
         .min(joined);
     let end = t.last_done.map_or(window_end, |d| d.max(window_end));
@@ -466,12 +460,23 @@ mod tests {
 
     #[test]
     fn request_shares_add_up_and_follow_connections() {
-        for (n, threads, conns) in [(10u64, 3usize, 3usize), (1, 4, 4), (1000, 7, 50), (5, 5, 9)] {
-            let sum: u64 = (0..threads).map(|t| share(n, t, threads, conns)).sum();
-            assert_eq!(sum, n, "{n} {threads} {conns}");
+        for (n, per_thread) in [
+            (10u64, vec![1usize, 1, 1]),
+            (1, vec![1, 1, 1, 1]),
+            (1000, vec![8, 7, 7, 7, 7, 7, 7]),
+            (5, vec![2, 2, 2, 2, 1]),
+        ] {
+            let conns: usize = per_thread.iter().sum();
+            let mut before = 0;
+            let mut sum = 0;
+            for mine in &per_thread {
+                sum += share(n, before, *mine, conns);
+                before += mine;
+            }
+            assert_eq!(sum, n, "{n} {per_thread:?}");
         }
-        // 3 connections on 2 threads: thread 0 has two of them, so two thirds of the requests.
+        // 3 connections on 2 threads: the first has two of them, so two thirds of the requests.
         assert_eq!(share(60, 0, 2, 3), 40);
-        assert_eq!(share(60, 1, 2, 3), 20);
+        assert_eq!(share(60, 2, 1, 3), 20);
     }
 }
