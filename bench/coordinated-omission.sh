@@ -23,12 +23,8 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 command -v oha >/dev/null || { cargo install oha --locked --quiet; export PATH="$HOME/.cargo/bin:$PATH"; }
 
 cargo build --release --locked --quiet -p stackwise -p stackwise-axum
-taskset -c 1 target/release/stackwise-axum --workers 1 --stall-ms 500 --stall-every-ms 1000 \
-  >"$OUT/server.log" 2>&1 &
-SERVER_PID=$!
-trap 'kill $SERVER_PID 2>/dev/null || true; wait $SERVER_PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$OUT/server.log" && break; sleep 0.05; done
-URL="http://$(sed -n 's/^listening on //p' "$OUT/server.log")/"
+. bench/lib.sh
+start_axum "$OUT/server.log" taskset -c 1 -- --stall-ms 500 --stall-every-ms 1000
 echo "server freezes 500 ms every 1 s at $URL; $CONNS connections, ${DURATION}s per tool" >&2
 
 taskset -c 0 wrk -t1 -c$CONNS -d"${DURATION}s" --latency "$URL" >"$OUT/wrk.txt"

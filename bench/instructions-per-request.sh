@@ -13,11 +13,8 @@ mkdir -p "$OUT"
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 cargo build --release --locked --quiet -p stackwise -p stackwise-axum
 
-target/release/stackwise-axum --workers 1 >"$OUT/server.log" 2>&1 &
-SERVER_PID=$!
-trap 'kill $SERVER_PID 2>/dev/null || true; wait $SERVER_PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$OUT/server.log" && break; sleep 0.05; done
-URL="http://$(sed -n 's/^listening on //p' "$OUT/server.log")/"
+. bench/lib.sh
+start_axum "$OUT/server.log"
 
 count() {
   valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$1" \

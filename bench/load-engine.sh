@@ -43,13 +43,8 @@ cargo build --release --locked --quiet -p stackwise -p stackwise-axum
 SW=target/release/stackwise
 
 # The server: one core, loopback only, killed on exit whatever happens.
-taskset -c "$SERVER_CPU" target/release/stackwise-axum --workers 1 >"$OUT/server.log" 2>&1 &
-SERVER_PID=$!
-trap 'kill $SERVER_PID 2>/dev/null || true; wait $SERVER_PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$OUT/server.log" && break; sleep 0.05; done
-ADDR=$(sed -n 's/^listening on //p' "$OUT/server.log")
-[ -n "$ADDR" ] || { echo "error: the axum server did not start: $(cat "$OUT/server.log")" >&2; exit 1; }
-URL="http://$ADDR/"
+. bench/lib.sh
+start_axum "$OUT/server.log" taskset -c "$SERVER_CPU"
 echo "server: stackwise-axum on CPU $SERVER_CPU at $URL; clients on CPU $CLIENT_CPU;" \
      "${CONNS} connections, ${DURATION}s closed loop, ${REPEATS} repeats" >&2
 
