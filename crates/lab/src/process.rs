@@ -282,6 +282,12 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
     out
 }
 
+/// The process `pid` started at `start` (clock ticks after boot) is alive (not a zombie).
+fn alive_as(pid: i32, start: u64) -> bool {
+    crate::sample::read_stat(pid)
+        .is_some_and(|s| s.starttime == start && s.state != 'Z' && s.state != 'X')
+}
+
 fn cmdline(pid: i32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| {
@@ -501,37 +507,75 @@ impl Supervised {
         let t0 = Instant::now();
         let ended_before_stop = self.try_exit().is_some();
         let mut forced = false;
-        // SAFETY: signals to our own process group.
+        // Descendants that left the process group (setsid, setpgid) are found by parentage now,
+        // while their parents are alive, and signalled with the group.
+        let escaped: Vec<(i32, u64)> = self
+            .tree()
+            .pids()
+            .into_iter()
+            .filter_map(crate::sample::read_stat)
+            .filter(|s| s.pgrp != self.pgid)
+            .map(|s| (s.pid, s.starttime))
+            .collect();
+        // SAFETY: signals to our own process group and its descendants.
         unsafe {
             libc::kill(-self.pgid, libc::SIGTERM);
+            for &(pid, _) in &escaped {
+                libc::kill(pid, libc::SIGTERM);
+            }
         }
-        if !self.wait_gone(grace) {
+        let gone = self.wait_gone(grace);
+        // Outside the process group and still alive after SIGTERM: a plain group stop would have
+        // left these behind. They are reported as leaked (and killed below).
+        let mut leaked_pids: Vec<i32> = Vec::new();
+        for &(pid, start) in &escaped {
+            if alive_as(pid, start) {
+                leaked_pids.push(pid);
+            }
+        }
+        if let Some(cg) = &self.cgroup {
+            let members = group_members(self.pgid);
+            for p in cg.pids() {
+                if !members.contains(&p) && !leaked_pids.contains(&p) {
+                    leaked_pids.push(p);
+                }
+            }
+        }
+        let mut leaked: Vec<Leaked> = leaked_pids
+            .iter()
+            .map(|&pid| Leaked {
+                pid,
+                cmdline: cmdline(pid),
+            })
+            .collect();
+        if !gone {
             forced = true;
             // SAFETY: as above.
             unsafe {
                 libc::kill(-self.pgid, libc::SIGKILL);
             }
-            if let Some(cg) = &self.cgroup {
-                cg.kill_all();
+        }
+        for &pid in &leaked_pids {
+            // SAFETY: killing a process of the tree we started.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
             }
+        }
+        if let Some(cg) = &self.cgroup {
+            cg.kill_all();
+        }
+        if !gone || !leaked_pids.is_empty() {
             self.wait_gone(Duration::from_secs(2));
         }
-        // Verify: anything left in the group, or in the cgroup (escaped the group)?
-        let mut leaked = Vec::new();
-        let mut pids = group_members(self.pgid);
-        if let Some(cg) = &self.cgroup {
-            for p in cg.pids() {
-                if !pids.contains(&p) {
-                    pids.push(p);
-                }
+        // Verify: anything of the group still there after SIGKILL is leaked too.
+        for pid in group_members(self.pgid) {
+            if !leaked.iter().any(|l| l.pid == pid) {
+                leaked.push(Leaked {
+                    pid,
+                    cmdline: cmdline(pid),
+                });
             }
-        }
-        for pid in pids {
-            leaked.push(Leaked {
-                pid,
-                cmdline: cmdline(pid),
-            });
-            // SAFETY: killing a process of the tree we started.
+            // SAFETY: as above.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
             }
@@ -971,6 +1015,43 @@ mod tests {
         assert!(r.leaked.is_empty(), "{r:?}");
         assert!(group_members(pgid).is_empty());
         assert!(group_members(pgid).is_empty());
+    }
+
+    #[test]
+    fn a_child_that_left_the_group_is_found_and_killed() {
+        for cgroup in [true, false] {
+            // setsid puts the sleeper in its own session and group: SIGTERM to our group misses
+            // it; it ignores SIGTERM anyway.
+            let mut p = Supervised::spawn(&SpawnSpec {
+                cgroup,
+                ..sh(
+                    "escaper",
+                    "setsid sh -c 'trap \"\" TERM; echo $$; exec sleep 30' & wait",
+                )
+            })
+            .unwrap();
+            let t0 = Instant::now();
+            while p.output().stdout(1).is_empty() {
+                assert!(t0.elapsed() < Duration::from_secs(5));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let escaped: i32 = p.output().stdout(1)[0].trim().parse().unwrap();
+            let r = p.stop(Duration::from_millis(300));
+            assert_eq!(
+                r.leaked.iter().map(|l| l.pid).collect::<Vec<_>>(),
+                vec![escaped],
+                "cgroup={cgroup}: {r:?}"
+            );
+            assert!(r.leaked[0].cmdline.contains("sleep 30"), "{r:?}");
+            let t0 = Instant::now();
+            while crate::sample::read_stat(escaped).is_some_and(|s| s.state != 'Z') {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(2),
+                    "{escaped} still alive"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct ProcStat {
     pub stime: u64,
     pub cutime: u64,
     pub cstime: u64,
+    /// Start time after boot (clock ticks): with the pid, identifies a process across pid reuse.
+    pub starttime: u64,
 }
 
 /// Reads `/proc/<pid>/stat` (None if the process is gone).
@@ -53,6 +55,7 @@ fn parse_stat(s: &str) -> Option<ProcStat> {
         stime: num(15)?,
         cutime: num(16)?,
         cstime: num(17)?,
+        starttime: num(22)?,
     })
 }
 
@@ -433,10 +436,12 @@ mod tests {
 
     #[test]
     fn parses_stat_with_spaces_in_the_name() {
-        let s = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 1 0";
+        let s =
+            "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 1 0 777 0";
         let st = parse_stat(s).unwrap();
         assert_eq!((st.pid, st.state, st.ppid, st.pgrp), (1234, 'S', 1, 1234));
         assert_eq!((st.utime, st.stime, st.cutime, st.cstime), (250, 50, 7, 3));
+        assert_eq!(st.starttime, 777);
     }
 
     #[test]

@@ -348,3 +348,65 @@ fn rust_axum_passes_check() {
 fn a_node_and_a_python_target_pass_check() {
     check_shipped(&["node-http", "python-fastapi"]);
 }
+
+/// `serve` with a port in use picks another one and says so.
+#[test]
+fn serve_on_a_busy_port_moves_to_another_and_a_crash_is_reported() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let dir = fixtures("targets");
+    let mut child = stackwise()
+        .args([
+            "targets",
+            "--targets-dir",
+            dir.to_str().unwrap(),
+            "serve",
+            "py-crash",
+            "--port",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a banner").unwrap();
+    assert!(first.contains("serving on http://127.0.0.1:"), "{first}");
+    assert!(
+        !first.contains(&format!(":{port}")),
+        "not on the busy port: {first}"
+    );
+    let groups: Vec<i32> = processes()
+        .iter()
+        .filter(|(_, ppid, _)| *ppid == pid)
+        .map(|(_, _, pgrp)| *pgrp)
+        .collect();
+    // The root dies after 1.5 s: serve reports it and stops the rest.
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "serve did not notice the crash"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("port {port} is in use: serving on")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("py-crash exited with status 3"), "{stderr}");
+    assert!(stderr.contains("| fatal: out of cheese"), "{stderr}");
+    let left: Vec<_> = processes()
+        .into_iter()
+        .filter(|(_, _, g)| groups.contains(g))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    drop(busy);
+}
