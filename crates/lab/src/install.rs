@@ -387,7 +387,8 @@ fn run_step(
 pub struct Footprint {
     /// Bytes on disk (allocated blocks; hard links counted once).
     pub bytes: u64,
-    /// Packages: `node_modules/<pkg>/package.json` (scoped too, nested too) + `*.dist-info`.
+    /// Packages: `node_modules/<pkg>/package.json` (scoped too, nested too) + `*.dist-info`
+    /// (except pip's and setuptools', which every venv brings).
     pub packages: u64,
 }
 
@@ -401,6 +402,11 @@ pub fn footprint(target: &Target) -> Footprint {
     fp
 }
 
+/// pip and setuptools come with every venv (`python -m venv`), not from the requirements.
+fn is_venv_bootstrap(dist_info: &str) -> bool {
+    dist_info.starts_with("pip-") || dist_info.starts_with("setuptools-")
+}
+
 fn walk(p: &Path, seen: &mut HashSet<(u64, u64)>, fp: &mut Footprint) {
     let Ok(meta) = std::fs::symlink_metadata(p) else {
         return;
@@ -412,7 +418,10 @@ fn walk(p: &Path, seen: &mut HashSet<(u64, u64)>, fp: &mut Footprint) {
         return;
     }
     let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-    if name.as_deref().is_some_and(|n| n.ends_with(".dist-info")) {
+    if name
+        .as_deref()
+        .is_some_and(|n| n.ends_with(".dist-info") && !is_venv_bootstrap(n))
+    {
         fp.packages += 1;
     }
     // A package folder directly under node_modules (or node_modules/@scope).
@@ -473,6 +482,7 @@ mod tests {
             "node_modules/.bin",
             ".venv/lib/python3.11/site-packages/flask-3.1.0.dist-info",
             ".venv/lib/python3.11/site-packages/flask",
+            ".venv/lib/python3.11/site-packages/pip-24.0.dist-info",
         ] {
             std::fs::create_dir_all(d.join(p)).unwrap();
         }
