@@ -177,7 +177,10 @@ fn registry_problem(lines: &[String]) -> Option<String> {
         "Network is unreachable",
         "failed to query replaced source registry",
     ];
-    let hit = lines.iter().find(|l| SIGNS.iter().any(|s| l.contains(s)))?;
+    let strong = lines.iter().find(|l| SIGNS.iter().any(|s| l.contains(s)));
+    // pip without retries only says it found no versions at all: most often an unreachable index.
+    let weak = lines.iter().find(|l| l.contains("(from versions: none)"));
+    let hit = strong.or(weak)?;
     let joined = lines.join("\n");
     let registry = if joined.contains("npmjs") || joined.contains("npm ") {
         "npm registry"
@@ -188,6 +191,12 @@ fn registry_problem(lines: &[String]) -> Option<String> {
     } else {
         "registry"
     };
+    if strong.is_none() {
+        return Some(format!(
+            "{registry} listed no versions at all, which usually means it was not reached: {}",
+            hit.trim()
+        ));
+    }
     Some(format!("{registry}: {}", hit.trim()))
 }
 
@@ -470,6 +479,33 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn registry_problems_are_recognised() {
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let npm = registry_problem(&l(&[
+            "npm error code ECONNREFUSED",
+            "npm error FetchError: request to http://127.0.0.1:9/undici failed",
+        ]))
+        .unwrap();
+        assert!(
+            npm.starts_with("npm registry: npm error code ECONNREFUSED"),
+            "{npm}"
+        );
+        let pip = registry_problem(&l(&[
+            "Looking in indexes: https://pypi.org/simple",
+            "WARNING: Retrying (Retry(total=1)) after connection broken by 'NewConnectionError(Failed to establish a new connection: [Errno 111] Connection refused)'",
+        ]))
+        .unwrap();
+        assert!(pip.starts_with("PyPI: WARNING: Retrying"), "{pip}");
+        let none = registry_problem(&l(&[
+            "Looking in indexes: http://127.0.0.1:9/simple",
+            "ERROR: Could not find a version that satisfies the requirement blinker==1.9.0 (from versions: none)",
+        ]))
+        .unwrap();
+        assert!(none.contains("listed no versions at all"), "{none}");
+        assert!(registry_problem(&l(&["SyntaxError: bad code"])).is_none());
     }
 
     #[test]

@@ -410,3 +410,39 @@ fn serve_on_a_busy_port_moves_to_another_and_a_crash_is_reported() {
     assert!(left.is_empty(), "left behind: {left:?}");
     drop(busy);
 }
+
+/// An install whose registry cannot be reached says so (npm pointed at a closed port, no cache).
+#[test]
+fn an_unreachable_registry_is_named() {
+    let dir = std::env::temp_dir().join(format!("sw-targets-registry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = dir.join("targets/node-http");
+    std::fs::create_dir_all(&t).unwrap();
+    for f in ["target.toml", "package.json", "package-lock.json"] {
+        std::fs::copy(repo_targets().join("node-http").join(f), t.join(f)).unwrap();
+    }
+    let cache = dir.join("npm-cache");
+    let out = stackwise()
+        .args(["targets", "--targets-dir"])
+        .arg(dir.join("targets"))
+        .args(["install", "node-http"])
+        .env("npm_config_registry", format!("http://127.0.0.1:{}/", closed_port()))
+        .env("npm_config_cache", &cache)
+        .env("npm_config_fetch_retries", "0")
+        .env("npm_config_offline", "false")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("node-http: install step `npm ci --omit=dev --no-audit --no-fund` exited with status 1; the package registry could not be reached (npm registry: "),
+        "{stderr}"
+    );
+    assert!(!t.join("node_modules/.package-lock.json").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    free_port()
+}
