@@ -510,6 +510,58 @@ mod tests {
         }
     }
 
+    fn rss_bytes(pid: i32) -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    }
+
+    /// A master touching 64 MiB then forking two workers: summing RSS counts the shared pages three
+    /// times, PSS once.
+    #[test]
+    fn pss_counts_pages_shared_by_forked_workers_once() {
+        let mut p = Supervised::spawn(&SpawnSpec {
+            name: "forker".into(),
+            command: vec![
+                "python3".into(),
+                "-c".into(),
+                "import os, time\nb = b'x' * (64 << 20)\nfor _ in range(2):\n    if os.fork() == 0:\n        time.sleep(60)\n        os._exit(0)\nprint('forked', flush=True)\ntime.sleep(60)\n".into(),
+            ],
+            cwd: std::env::temp_dir(),
+            env: vec![],
+            cpus: vec![],
+            cgroup: true,
+        })
+        .unwrap();
+        let t0 = Instant::now();
+        while p.output().stdout(1).is_empty() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "{:?}",
+                p.output().best(5)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let tree = p.tree();
+        let pids = tree.pids();
+        assert_eq!(pids.len(), 3, "{pids:?}");
+        let rss: u64 = pids.iter().map(|&pid| rss_bytes(pid)).sum();
+        let pss = tree.pss_bytes();
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        assert!(mib(rss) > 3.0 * 64.0 * 0.95, "RSS sum {:.1} MiB", mib(rss));
+        assert!(
+            mib(pss) > 64.0 && mib(pss) < 64.0 * 1.5,
+            "PSS {:.1} MiB (RSS sum {:.1} MiB)",
+            mib(pss),
+            mib(rss)
+        );
+        p.stop(Duration::from_millis(500));
+    }
+
     #[test]
     fn sampler_window_reports_pss_and_cpu() {
         let mut p = spawn("sleep 30", true);

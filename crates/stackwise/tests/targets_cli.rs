@@ -426,7 +426,10 @@ fn an_unreachable_registry_is_named() {
         .args(["targets", "--targets-dir"])
         .arg(dir.join("targets"))
         .args(["install", "node-http"])
-        .env("npm_config_registry", format!("http://127.0.0.1:{}/", closed_port()))
+        .env(
+            "npm_config_registry",
+            format!("http://127.0.0.1:{}/", closed_port()),
+        )
         .env("npm_config_cache", &cache)
         .env("npm_config_fetch_retries", "0")
         .env("npm_config_offline", "false")

@@ -304,6 +304,13 @@ fn check_one(
     if let Some(c) = crashed {
         println!("  the target crashed during the check: {c}");
     }
+    if stop.forced {
+        eprintln!(
+            "warning: {} did not stop within {} s of SIGTERM and was killed (SIGKILL)",
+            t.name(),
+            GRACE.as_secs()
+        );
+    }
     if !stop.leaked.is_empty() {
         eprintln!(
             "warning: {}: {} process(es) were left after stopping it (killed): {:?}",
