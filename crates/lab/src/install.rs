@@ -146,6 +146,14 @@ impl fmt::Display for InstallError {
                          connection or proxy settings and retry"
                     )?;
                 }
+                if tail.iter().any(|l| {
+                    l.contains("ensurepip is not available") || l.contains("No module named venv")
+                }) {
+                    write!(
+                        f,
+                        "; Python's venv module is missing: install it (`apt-get install python3-venv`)"
+                    )?;
+                }
                 if !tail.is_empty() {
                     write!(f, "; its last output lines:")?;
                     for l in tail {

@@ -401,6 +401,14 @@ impl Supervised {
             Err(e) => {
                 if let Some(cg) = &cgroup {
                     cg.remove();
+                    // Joining the cgroup can fail where creating it did not (delegation rules):
+                    // run without one (CPU accounting falls back to /proc).
+                    if e.kind() != io::ErrorKind::NotFound {
+                        return Supervised::spawn(&SpawnSpec {
+                            cgroup: false,
+                            ..spec.clone()
+                        });
+                    }
                 }
                 let reason = if e.kind() == io::ErrorKind::NotFound {
                     if program.contains('/') {

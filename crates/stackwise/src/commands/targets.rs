@@ -38,7 +38,6 @@ pub(crate) fn install_interrupt_handler() {
 
 pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
     install_interrupt_handler();
-    lab::cgroup::sweep_stale();
     let dir = TargetsDir::discover(args.targets_dir.as_deref()).map_err(UsageError)?;
     match args.command {
         TargetsCommand::List => list(&dir),
