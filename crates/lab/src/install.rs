@@ -61,8 +61,7 @@ pub struct Missing {
     pub hint: String,
 }
 
-/// Required programs not found on PATH (`python3 -m venv` is checked for Python targets that need
-/// `python3`).
+/// Required programs not found on PATH, and Python's venv module when a step makes a venv.
 pub fn missing_requirements(target: &Target) -> Vec<Missing> {
     let mut out = Vec::new();
     for p in &target.manifest.install.requires {
@@ -71,6 +70,31 @@ pub fn missing_requirements(target: &Target) -> Vec<Missing> {
                 program: p.clone(),
                 hint: install_hint(p).into(),
             });
+        }
+    }
+    // A step running `python -m venv` needs the venv module and ensurepip (a separate package
+    // on Debian and Ubuntu).
+    let makes_venv = target
+        .manifest
+        .install
+        .steps
+        .iter()
+        .any(|s| s.windows(2).any(|w| w[0] == "-m" && w[1] == "venv"));
+    if makes_venv && out.is_empty() {
+        if let Some(py) = find_program("python3") {
+            let ok = Command::new(py)
+                .args(["-c", "import venv, ensurepip"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                out.push(Missing {
+                    program: "python3 -m venv".into(),
+                    hint: "install Python's venv module (`apt-get install python3-venv`)".into(),
+                });
+            }
         }
     }
     out

@@ -968,13 +968,17 @@ pub fn http_get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<(
 mod tests {
     use super::*;
 
+    fn first_cpu() -> usize {
+        loadgen::cpu::allowed_cpus()[0]
+    }
+
     fn sh(name: &str, script: &str) -> SpawnSpec {
         SpawnSpec {
             name: name.into(),
             command: vec!["sh".into(), "-c".into(), script.into()],
             cwd: std::env::temp_dir(),
             env: vec![("SW_TEST".into(), "yes".into())],
-            cpus: vec![0],
+            cpus: vec![first_cpu()],
             cgroup: true,
         }
     }
@@ -1075,7 +1079,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(
-            p.output().stdout(1)[0].ends_with("\t0"),
+            p.output().stdout(1)[0].ends_with(&format!("\t{}", first_cpu())),
             "{:?}",
             p.output().stdout(1)
         );
