@@ -225,6 +225,10 @@ pub fn kill_all(grace: Duration) -> usize {
             cg.kill_all();
         }
     }
+    // Remove the emptied cgroups too (the process may exit before the handles' drops run).
+    for cg in groups.iter().filter_map(|g| g.cgroup.as_ref()) {
+        cg.remove();
+    }
     groups.len()
 }
 

@@ -323,6 +323,18 @@ fn sigint_during_serve_leaves_no_process_behind() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     assert!(TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err());
+    // No cgroup of that stackwise process is left either.
+    let prefix = format!("stackwise-{pid}-");
+    if let Some(base) = lab::cgroup::own_cgroup_dir() {
+        for e in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.starts_with(&prefix),
+                "cgroup left: {}/{name}",
+                base.display()
+            );
+        }
+    }
 }
 
 /// The shipped targets (installed by `stackwise targets install` before the tests in CI; a missing
