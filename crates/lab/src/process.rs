@@ -893,10 +893,10 @@ fn wait_ready(
             return Err(Ready::Timeout(last));
         }
         // Poll finely at first so the cold start is precise, then back off a little.
-        let pause = if start.elapsed() < Duration::from_secs(3) {
-            Duration::from_millis(2)
-        } else {
-            Duration::from_millis(20)
+        let pause = match start.elapsed().as_millis() {
+            0..=999 => Duration::from_millis(1),
+            1000..=4999 => Duration::from_millis(5),
+            _ => Duration::from_millis(20),
         };
         std::thread::sleep(pause);
     }
