@@ -246,6 +246,16 @@ fn install_runs_steps_once_and_names_missing_programs() {
 /// `targets serve` runs a multi-process target and the upstream: everything stops, nothing is left.
 #[test]
 fn sigint_during_serve_leaves_no_process_behind() {
+    serve_then_signal(libc::SIGINT);
+}
+
+/// The same for SIGTERM (e.g. `timeout`, a CI runner or a service manager stopping stackwise).
+#[test]
+fn sigterm_during_serve_leaves_no_process_behind() {
+    serve_then_signal(libc::SIGTERM);
+}
+
+fn serve_then_signal(signal: i32) {
     let dir = fixtures("targets");
     let port = free_port();
     let mut child = stackwise()
@@ -303,7 +313,7 @@ fn sigint_during_serve_leaves_no_process_behind() {
 
     // SAFETY: signalling the child we started.
     unsafe {
-        libc::kill(pid, libc::SIGINT);
+        libc::kill(pid, signal);
     }
     let t0 = Instant::now();
     let status = loop {
