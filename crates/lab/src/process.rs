@@ -342,9 +342,12 @@ impl Supervised {
         let Some(program) = spec.command.first() else {
             return Err(fail("empty command".into()));
         };
-        for &c in &spec.cpus {
-            if c >= libc::CPU_SETSIZE as usize {
-                return Err(fail(format!("CPU {c} is out of range")));
+        if !spec.cpus.is_empty() {
+            let allowed = loadgen::cpu::allowed_cpus();
+            if let Some(c) = spec.cpus.iter().find(|c| !allowed.contains(c)) {
+                return Err(fail(format!(
+                    "CPU {c} is not available to this process (available: {allowed:?})"
+                )));
             }
         }
         let program_path = if program.contains('/') && !program.starts_with('/') {
@@ -1096,6 +1099,12 @@ mod tests {
         let pgid = p.pid();
         drop(p);
         assert!(group_members(pgid).is_empty());
+        let e = Supervised::spawn(&SpawnSpec {
+            cpus: vec![100_000],
+            ..sh("unpinnable", "true")
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("CPU 100000 is not available"), "{e}");
         let missing = Supervised::spawn(&SpawnSpec {
             command: vec!["definitely-not-a-program-xyz".into()],
             ..sh("missing", "")
