@@ -1,7 +1,8 @@
 //! Installing a target: its `requires` programs are checked first (a missing one is named with how
 //! to get it), then its `[install] steps` run in the target folder with their output captured; a
 //! registry that cannot be reached is said so. An install whose `check` paths all exist is skipped
-//! unless forced. Also the install footprint: bytes on disk of the `installed` paths and the number
+//! unless forced or stale (its lockfile changed: a SHA-256 stamp is kept in the installed folder;
+//! Rust targets are always handed to cargo, which rebuilds only what changed). Also the install footprint: bytes on disk of the `installed` paths and the number
 //! of packages (`package.json` files of `node_modules` packages, Python `*.dist-info` folders).
 
 use std::collections::HashSet;
@@ -107,6 +108,57 @@ pub fn is_installed(target: &Target) -> bool {
         return true;
     }
     !i.check.is_empty() && i.check.iter().all(|c| target.install_path(c).exists())
+}
+
+/// Name of the file, inside the first installed folder, holding the SHA-256 of the lockfile the
+/// install was made from.
+pub const LOCK_STAMP: &str = ".stackwise-lockfile.sha256";
+
+fn stamp_path(target: &Target) -> Option<PathBuf> {
+    target
+        .manifest
+        .install
+        .installed
+        .iter()
+        .map(|p| target.install_path(p))
+        .find(|p| p.is_dir())
+        .map(|d| d.join(LOCK_STAMP))
+}
+
+fn lock_digest(target: &Target) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let lock = target.manifest.install.lockfile.as_ref()?;
+    let bytes = std::fs::read(target.install_path(lock)).ok()?;
+    Some(
+        Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+/// Why an existing install must be redone, if it must: its lockfile changed since (or it was made
+/// before stamps were kept). Rust targets are always handed to cargo, which rebuilds only what
+/// changed (sources as well as the lockfile).
+pub fn stale_reason(target: &Target) -> Option<String> {
+    if target.manifest.install.steps.is_empty() {
+        return None;
+    }
+    if target.manifest.language == crate::manifest::Language::Rust {
+        return Some("cargo rebuilds what changed".into());
+    }
+    let digest = lock_digest(target)?;
+    let stamp = stamp_path(target)?;
+    match std::fs::read_to_string(&stamp) {
+        Ok(s) if s.trim() == digest => None,
+        Ok(_) => Some("its lockfile changed since it was installed".into()),
+        Err(_) => Some("it was installed without a lockfile stamp".into()),
+    }
+}
+
+/// Installed and not stale: [`install`] would skip it.
+pub fn is_up_to_date(target: &Target) -> bool {
+    is_installed(target) && stale_reason(target).is_none()
 }
 
 /// What an install did.
@@ -257,7 +309,7 @@ pub fn install(
 ) -> Result<InstallOutcome, InstallError> {
     let t0 = Instant::now();
     let name = target.name().to_string();
-    if !force && is_installed(target) {
+    if !force && is_up_to_date(target) {
         return Ok(InstallOutcome {
             skipped: true,
             took: t0.elapsed(),
@@ -306,6 +358,12 @@ pub fn install(
                 target.file.display()
             ),
         });
+    }
+    if let (Some(digest), Some(stamp)) = (lock_digest(target), stamp_path(target)) {
+        std::fs::write(&stamp, format!("{digest}\n")).map_err(|e| InstallError::Config {
+            target: target.name().to_string(),
+            message: format!("cannot write {}: {e}", stamp.display()),
+        })?;
     }
     Ok(InstallOutcome {
         skipped: false,
@@ -511,6 +569,41 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn a_changed_lockfile_makes_the_install_stale() {
+        let d = tmp("stale");
+        std::fs::write(d.join("lock.txt"), "v1").unwrap();
+        let t = target_in(
+            &d,
+            "[install]\nsteps = [[\"sh\", \"-c\", \"mkdir -p deps && echo run >> runs\"]]\nlockfile = \"lock.txt\"\ninstalled = [\"deps\"]\ncheck = [\"deps\"]",
+        );
+        let runs = || {
+            std::fs::read_to_string(d.join("runs"))
+                .unwrap()
+                .lines()
+                .count()
+        };
+        let go = || install(&t, &d, false, Duration::from_secs(10), &mut |_| {}).unwrap();
+        assert!(!go().skipped);
+        assert!(d.join("deps").join(LOCK_STAMP).is_file());
+        assert!(is_up_to_date(&t));
+        assert!(go().skipped);
+        assert_eq!(runs(), 1);
+        std::fs::write(d.join("lock.txt"), "v2").unwrap();
+        assert!(is_installed(&t) && !is_up_to_date(&t));
+        assert_eq!(
+            stale_reason(&t).unwrap(),
+            "its lockfile changed since it was installed"
+        );
+        assert!(!go().skipped);
+        assert_eq!(runs(), 2);
+        assert!(go().skipped);
+        std::fs::remove_file(d.join("lock.txt")).unwrap();
+        let e = install(&t, &d, true, Duration::from_secs(10), &mut |_| {}).unwrap_err();
+        assert!(e.to_string().contains("lockfile"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

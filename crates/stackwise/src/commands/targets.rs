@@ -147,6 +147,10 @@ fn cpus(server_cpus: Option<&str>) -> anyhow::Result<(Vec<usize>, Vec<usize>)> {
     }
 }
 
+fn packages(n: u64) -> String {
+    format!("{n} package{}", if n == 1 { "" } else { "s" })
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
@@ -168,10 +172,15 @@ fn list(dir: &TargetsDir) -> anyhow::Result<()> {
                     m.name,
                     m.language.as_str(),
                     m.framework,
-                    if lab::install::is_installed(&t) {
-                        "yes"
-                    } else {
-                        "no"
+                    match (
+                        lab::install::is_installed(&t),
+                        lab::install::is_up_to_date(&t),
+                    ) {
+                        (false, _) => "no",
+                        (true, false) if t.manifest.language != lab::manifest::Language::Rust => {
+                            "stale"
+                        }
+                        _ => "yes",
                     },
                     endpoints.join(" "),
                     m.summary
@@ -192,19 +201,23 @@ fn list(dir: &TargetsDir) -> anyhow::Result<()> {
 /// Installs one target (printing its step output when `verbose`, else only on failure).
 fn install_one(dir: &TargetsDir, t: &Target, force: bool, verbose: bool) -> anyhow::Result<()> {
     let name = t.name().to_string();
-    let installed = lab::install::is_installed(t);
-    if installed && !force {
+    if !force && lab::install::is_up_to_date(t) {
         let fp = lab::install::footprint(t);
         if verbose {
             eprintln!(
-                "{name}: already installed ({} packages, {} on disk; --force to reinstall)",
-                fp.packages,
+                "{name}: already installed ({}, {} on disk; --force to reinstall)",
+                packages(fp.packages),
                 mb(fp.bytes)
             );
         }
         return Ok(());
     }
-    eprintln!("{name}: installing…");
+    match lab::install::stale_reason(t) {
+        Some(why) if !force && lab::install::is_installed(t) => {
+            eprintln!("{name}: updating ({why})…")
+        }
+        _ => eprintln!("{name}: installing…"),
+    }
     let mut on_line = |l: &str| {
         if verbose {
             eprintln!("  {name} | {l}");
@@ -214,9 +227,9 @@ fn install_one(dir: &TargetsDir, t: &Target, force: bool, verbose: bool) -> anyh
         .map_err(anyhow::Error::new)?;
     let fp = lab::install::footprint(t);
     eprintln!(
-        "{name}: installed in {:.1} s ({} packages, {} on disk)",
+        "{name}: installed in {:.1} s ({}, {} on disk)",
         out.took.as_secs_f64(),
-        fp.packages,
+        packages(fp.packages),
         mb(fp.bytes)
     );
     Ok(())
