@@ -161,6 +161,34 @@ pub fn is_up_to_date(target: &Target) -> bool {
     is_installed(target) && stale_reason(target).is_none()
 }
 
+/// An exclusive `flock` on a file in the temporary directory named after the target folder.
+struct InstallLock {
+    _file: std::fs::File,
+}
+
+impl InstallLock {
+    fn acquire(target: &Target) -> std::io::Result<InstallLock> {
+        use sha2::{Digest, Sha256};
+        use std::os::fd::AsRawFd;
+        let key: String = Sha256::digest(target.dir.to_string_lossy().as_bytes())
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let path = std::env::temp_dir().join(format!("stackwise-install-{key}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        // SAFETY: flock on an fd we own; released when the file is closed.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(InstallLock { _file: file })
+    }
+}
+
 /// What an install did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstallOutcome {
@@ -309,6 +337,11 @@ pub fn install(
 ) -> Result<InstallOutcome, InstallError> {
     let t0 = Instant::now();
     let name = target.name().to_string();
+    // One install of a folder at a time, across processes (parallel tests, two terminals).
+    let _lock = InstallLock::acquire(target).map_err(|e| InstallError::Config {
+        target: name.clone(),
+        message: format!("cannot take the install lock: {e}"),
+    })?;
     if !force && is_up_to_date(target) {
         return Ok(InstallOutcome {
             skipped: true,
@@ -603,6 +636,24 @@ mod tests {
         std::fs::remove_file(d.join("lock.txt")).unwrap();
         let e = install(&t, &d, true, Duration::from_secs(10), &mut |_| {}).unwrap_err();
         assert!(e.to_string().contains("lockfile"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn concurrent_installs_of_one_target_take_turns() {
+        let d = tmp("turns");
+        let t = target_in(
+            &d,
+            "[install]\nsteps = [[\"sh\", \"-c\", \"if [ -e busy ]; then echo overlap >&2; exit 1; fi; touch busy; sleep 0.3; rm busy; mkdir -p deps\"]]\ninstalled = [\"deps\"]\ncheck = [\"deps\"]",
+        );
+        let results: Vec<_> = std::thread::scope(|s| {
+            let a = s.spawn(|| install(&t, &d, true, Duration::from_secs(10), &mut |_| {}));
+            let b = s.spawn(|| install(&t, &d, true, Duration::from_secs(10), &mut |_| {}));
+            vec![a.join().unwrap(), b.join().unwrap()]
+        });
+        for r in results {
+            assert!(r.is_ok(), "{:?}", r.unwrap_err().to_string());
+        }
         std::fs::remove_dir_all(&d).unwrap();
     }
 
