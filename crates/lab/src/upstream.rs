@@ -88,6 +88,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn answers_after_the_delay_and_counts() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::from_std(l).unwrap();
+                axum::serve(l, router(Arc::new(AtomicU64::new(0)))).await
+            })
+        });
+        let get = |p: &str| crate::process::http_get(addr, p, Duration::from_secs(5)).unwrap();
+        let t0 = std::time::Instant::now();
+        let (status, body) = get("/delay?ms=30");
+        assert!(t0.elapsed() >= Duration::from_millis(30));
+        assert_eq!((status, &body[..]), (200, &br#"{"ms":30,"seq":1}"#[..]));
+        let (_, body) = get("/delay?ms=0");
+        assert_eq!(&body[..], br#"{"ms":0,"seq":2}"#);
+        assert_eq!(get("/delay?ms=x").0, 400);
+        assert_eq!(&get("/count").1[..], br#"{"count":2}"#);
+    }
+
+    #[test]
     fn parses_ms() {
         let u = |s: &str| s.parse::<Uri>().unwrap();
         assert_eq!(query_ms(&u("/delay?ms=15")).unwrap(), 15);
