@@ -1,5 +1,5 @@
 //! The upstream service the targets' `/io` endpoint calls (docs/contract.md): a small Rust HTTP
-//! server (axum on a current-thread tokio runtime) answering `GET /delay?ms=N` after N ms with
+//! server (axum on tokio, one runtime thread per CPU it is pinned to) answering `GET /delay?ms=N` after N ms with
 //! `{"ms":N,"seq":K}` (K: its request counter) and `GET /count` with `{"count":K}` (delay requests
 //! received, for the checker). It runs as a separate pinned process (`stackwise upstream --port P`)
 //! so that its CPU is measured apart from the load engine's; [`crate::services::Upstream`] starts it.
@@ -71,11 +71,21 @@ pub fn router(counter: Arc<AtomicU64>) -> Router {
         )
 }
 
-/// Serves on 127.0.0.1:`port` until killed; prints `listening on ADDR` once bound.
+/// Serves on 127.0.0.1:`port` until killed; prints `listening on ADDR` once bound. It runs one
+/// runtime thread per CPU it may use (its pinning), so that its busy share over those CPUs
+/// ([`crate::sample::BusyMeter::share`]) reaches 100% only when it is really saturated.
 pub fn serve(port: u16) -> io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let threads = loadgen::cpu::allowed_cpus().len().max(1);
+    let rt = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         println!("listening on {}", listener.local_addr()?);
