@@ -812,7 +812,7 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
     let mut preferred = spec.port;
     for _ in 0..attempts {
         let port = match preferred.take() {
-            Some(p) if port_is_free(p) => p,
+            Some(p) if p != 0 && port_is_free(p) => p,
             _ => free_port().map_err(|e| StartError::Config {
                 name: spec.name.clone(),
                 message: format!("cannot find a free port: {e}"),

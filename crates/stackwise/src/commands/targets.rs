@@ -354,7 +354,7 @@ fn serve(
         }
     };
     let base = running.base_url();
-    if running.server.port != port {
+    if port != 0 && running.server.port != port {
         eprintln!(
             "port {port} is in use: serving on {} instead",
             running.server.port
