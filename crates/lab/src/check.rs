@@ -89,29 +89,37 @@ pub struct CheckReport {
     pub base_url: String,
     pub seed: u64,
     pub endpoints: Vec<EndpointResult>,
+    /// Failures of the target as a whole (e.g. it listens on more than 127.0.0.1).
+    pub target_failures: Vec<String>,
 }
 
 impl CheckReport {
     /// Every declared endpoint passed (and at least one is declared).
     pub fn passed(&self) -> bool {
-        self.endpoints.iter().any(|e| e.declared) && self.endpoints.iter().all(|e| e.passed())
+        self.target_failures.is_empty()
+            && self.endpoints.iter().any(|e| e.declared)
+            && self.endpoints.iter().all(|e| e.passed())
     }
 
     /// One line per failure, `endpoint: problem`.
     pub fn failures(&self) -> Vec<String> {
-        self.endpoints
+        self.target_failures
             .iter()
-            .flat_map(|e| {
+            .cloned()
+            .chain(self.endpoints.iter().flat_map(|e| {
                 e.failures
                     .iter()
                     .map(move |f| format!("/{}: {f}", e.endpoint))
-            })
+            }))
             .collect()
     }
 }
 
 impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for t in &self.target_failures {
+            writeln!(f, "  FAIL: {t}")?;
+        }
         for e in &self.endpoints {
             if !e.declared {
                 writeln!(
@@ -206,7 +214,51 @@ pub fn check(
         base_url: format!("http://{addr}"),
         seed,
         endpoints,
+        target_failures: binding_problems(addr.port()),
     }
+}
+
+/// Listening sockets on `port` bound to anything but loopback (from /proc/net/tcp and tcp6): the
+/// contract says servers bind 127.0.0.1 only.
+pub fn binding_problems(port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st …; st 0A = LISTEN.
+            if f.len() < 4 || f[3] != "0A" {
+                continue;
+            }
+            let Some((addr_hex, port_hex)) = f[1].split_once(':') else {
+                continue;
+            };
+            if u16::from_str_radix(port_hex, 16).ok() != Some(port) {
+                continue;
+            }
+            let loopback = if v6 {
+                // ::1, or ::ffff:127.x.x.x
+                addr_hex == "00000000000000000000000001000000"
+                    || (addr_hex.starts_with("0000000000000000FFFF0000")
+                        && addr_hex.ends_with("7F"))
+            } else {
+                addr_hex.ends_with("7F")
+            };
+            if !loopback {
+                out.push(format!(
+                    "listens on {} port {port} ({file} address {addr_hex}); the contract says 127.0.0.1 only",
+                    if addr_hex.chars().all(|c| c == '0') {
+                        "all interfaces"
+                    } else {
+                        "a non-loopback address"
+                    }
+                ));
+            }
+        }
+    }
+    out
 }
 
 struct Resp {
@@ -665,6 +717,16 @@ mod tests {
             all.contains("expected Content-Type text/plain, got \"text/html\""),
             "{all}"
         );
+    }
+
+    #[test]
+    fn a_server_on_all_interfaces_is_refused() {
+        let any = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let p = binding_problems(any.local_addr().unwrap().port());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("listens on all interfaces"), "{p:?}");
+        let lo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(binding_problems(lo.local_addr().unwrap().port()).is_empty());
     }
 
     #[test]
