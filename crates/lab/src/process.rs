@@ -802,6 +802,7 @@ fn says_port_in_use(lines: &[String]) -> bool {
         l.contains("eaddrinuse")
             || l.contains("address already in use")
             || l.contains("address in use")
+            || l.contains("connection in use") // gunicorn
     })
 }
 
@@ -844,6 +845,10 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
                     crash,
                 });
             }
+            Err(Ready::PortInUse) => {
+                process.stop(Duration::from_millis(500));
+                continue;
+            }
             Err(Ready::Timeout(last_answer)) => {
                 let tail = process.output().best(20);
                 process.stop(Duration::from_secs(2));
@@ -867,6 +872,8 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
 enum Ready {
     Exited(Crash),
     Timeout(String),
+    /// It said its port is in use (it may stay alive retrying, as gunicorn does).
+    PortInUse,
 }
 
 fn wait_ready(
@@ -879,9 +886,17 @@ fn wait_ready(
     let start = p.spawned_at();
     let deadline = start + timeout;
     let mut last = "no connection".to_string();
+    let mut output_checked = Instant::now();
     loop {
         if let Err(crash) = p.check_alive() {
             return Err(Ready::Exited(crash));
+        }
+        if output_checked.elapsed() >= Duration::from_millis(50) {
+            output_checked = Instant::now();
+            if says_port_in_use(&p.output().stderr(20)) || says_port_in_use(&p.output().stdout(20))
+            {
+                return Err(Ready::PortInUse);
+            }
         }
         match http_status(addr, path, Duration::from_secs(2)) {
             Ok(200) => return Ok(start.elapsed()),
@@ -1140,6 +1155,25 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(e, StartError::NoPort { attempts: 2, .. }), "{e}");
+        // Alive, retrying, saying its port is in use (gunicorn's way): moved on quickly.
+        let t0 = Instant::now();
+        let make = |_port: u16| {
+            Ok(sh(
+                "retrier",
+                "echo \"[ERROR] Connection in use: ('127.0.0.1', 1)\" >&2; sleep 30",
+            ))
+        };
+        let e = start_server(&ServerSpec {
+            name: "retrier".into(),
+            make: &make,
+            port: None,
+            ready_path: "/".into(),
+            ready_timeout: Duration::from_secs(20),
+            attempts: 2,
+        })
+        .unwrap_err();
+        assert!(matches!(e, StartError::NoPort { attempts: 2, .. }), "{e}");
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
         let make = |_port: u16| Ok(sh("bad", "echo 'SyntaxError: nope' >&2; exit 1"));
         let e = start_server(&ServerSpec {
             name: "bad".into(),
