@@ -423,8 +423,8 @@ impl BusyMeter {
     }
 }
 
-/// This process's own CPU busy share since a start point (for the load engine running in-process):
-/// `(cpu_seconds, instant)` from [`own_cpu_seconds`] and `Instant::now()`.
+/// CPU seconds this process has used so far (all threads): for the busy share of an in-process
+/// load engine, take it with `Instant::now()` at both ends of a window.
 pub fn own_cpu_seconds() -> f64 {
     loadgen::cpu::process_cpu_time().total().as_secs_f64()
 }
