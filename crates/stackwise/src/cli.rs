@@ -22,6 +22,9 @@ pub enum Command {
     /// Load one HTTP/1.1 endpoint and report throughput, latency percentiles and errors
     /// (like wrk, wrk2 or oha).
     Load(Box<LoadArgs>),
+    /// Report a stored lab run: Markdown, JSON, or one self-contained HTML file with charts;
+    /// --compare shows two runs side by side.
+    Report(ReportArgs),
     /// Print the JSON schema of a report format.
     Schema {
         /// Which schema: `load-report` (the output of `stackwise load --json`).
@@ -130,6 +133,53 @@ pub struct LoadArgs {
     /// Never show a progress bar (it is shown only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stackwise report                          # the latest run, as Markdown on stdout
+  stackwise report --run 7 --html run7.html --md run7.md
+  stackwise report --run 7 --compare 5 --html compare.html
+  stackwise report --json > run.json
+
+The HTML file is self-contained (inline CSS and SVG charts, no script, nothing loaded from the
+network): it opens from an e-mail attachment, in dark and light mode, and prints. With --compare a
+difference is marked only when the repeats' ranges do not overlap and the medians differ by more
+than 5%; the rule is printed in the report.")]
+pub struct ReportArgs {
+    /// The run to report [default: the latest run in the store].
+    #[arg(long, value_name = "ID")]
+    pub run: Option<i64>,
+
+    /// The store to read [default: the lab's store under the user's data directory].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+
+    /// Write the Markdown report to this file (`-`: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub md: Option<std::path::PathBuf>,
+
+    /// Write the self-contained HTML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+
+    /// Print the report as JSON on stdout (the run summary and derived figures).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Compare with this run (the baseline): both side by side, differences beyond noise marked.
+    #[arg(long, value_name = "ID")]
+    pub compare: Option<i64>,
+
+    /// Read the run from a JSON file (a RunSummary, or a report input with details) instead of
+    /// the store (for tests and for runs exported elsewhere).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub summary_json: Option<std::path::PathBuf>,
+
+    /// Read the baseline of a comparison from a JSON file, like --summary-json.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub baseline_json: Option<std::path::PathBuf>,
 }
 
 /// Prints a clap error as one line (the line that names the argument) and returns exit code 2;

@@ -2,12 +2,14 @@
 //! hands the result to [`crate::reports`].
 
 mod load;
+mod report;
 
 use crate::cli::{Cli, Command};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Load(args) => load::run(*args),
+        Command::Report(args) => report::run(args),
         Command::Schema { name } => {
             debug_assert_eq!(name, "load-report");
             println!(

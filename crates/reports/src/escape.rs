@@ -1,0 +1,94 @@
+//! Escaping of user-provided text (target names, profile text, warnings, settings) for every output
+//! format. Everything that did not come from this crate's own string literals goes through here.
+
+/// Escapes text for HTML element content and for attribute values (double- or single-quoted).
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Control characters other than tab and newline have no business in a report.
+            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes text for Markdown, inline (a paragraph, a list item or a table cell): Markdown's
+/// control characters are backslash-escaped, HTML is neutralised (renderers pass raw HTML through),
+/// and newlines become spaces so that a value can never end a table row or start a heading.
+pub fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
+            | '!' | '|' | '~' | '=' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\r' | '\n' => out.push(' '),
+            c if c.is_control() && c != '\t' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A value for an HTML `id` or URL fragment: ASCII letters, digits and `-` only; anything else
+/// becomes `-` followed by its code point, so distinct inputs stay distinct.
+pub fn id(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if c == '-' {
+            out.push('-');
+        } else {
+            out.push_str(&format!("_{:x}", c as u32));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_markup_and_quotes() {
+        assert_eq!(
+            html(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+        assert_eq!(html("a\u{0}b"), "a\u{FFFD}b");
+        assert_eq!(html("plain µs – text"), "plain µs – text");
+    }
+
+    #[test]
+    fn md_escapes_control_characters_and_html() {
+        let e = md("a|b *c* _d_ `e`\nf <script>");
+        assert_eq!(e, r"a\|b \*c\* \_d\_ \`e\` f &lt;script&gt;");
+        assert!(!e.contains('\n'));
+        // A value can never start a heading, a list or a link.
+        assert_eq!(md("# h"), r"\# h");
+        assert_eq!(md("[x](http://e)"), r"\[x\]\(http://e\)");
+    }
+
+    #[test]
+    fn ids_are_safe_and_distinct() {
+        assert_eq!(id("node-http"), "node-http");
+        assert_eq!(id("io slo"), "io_20slo");
+        assert_ne!(id("a b"), id("a_b"));
+        assert!(id("<script>\"")
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+    }
+}
