@@ -320,8 +320,10 @@ pub struct Judgement {
 /// Applies [`COMPARE_RULE`] to two spreads (`this` against `baseline`).
 pub fn judge(this: &Spread, baseline: &Spread, higher_is_better: bool) -> Judgement {
     let change = change_pct(this.median, baseline.median);
+    let repeated = this.values.len() > 1 && baseline.values.len() > 1;
     let disjoint = this.min > baseline.max || this.max < baseline.min;
-    let marked = disjoint && change.is_some_and(|c| c.abs() > COMPARE_MIN_CHANGE * 100.0);
+    let marked =
+        repeated && disjoint && change.is_some_and(|c| c.abs() > COMPARE_MIN_CHANGE * 100.0);
     Judgement {
         change_pct: change,
         marked,
@@ -467,8 +469,14 @@ mod tests {
         let j = judge(&s(&[102.9, 103.0, 103.1]), &s(&[99.9, 100.0, 100.1]), true);
         assert!(!j.marked);
         // Exactly at 5%: not beyond.
-        let j = judge(&s(&[105.0]), &s(&[100.0]), true);
+        let j = judge(&s(&[105.0, 105.0]), &s(&[100.0, 100.0]), true);
         assert!(!j.marked);
+        let j = judge(&s(&[105.1, 105.1]), &s(&[100.0, 100.0]), true);
+        assert!(j.marked);
+        // A single repeat on either side: never marked, however large the change.
+        let j = judge(&s(&[200.0]), &s(&[99.0, 100.0, 101.0]), true);
+        assert!(!j.marked);
+        assert!((j.change_pct.unwrap() - 100.0).abs() < 1e-9);
         // One measurement: change shown, never marked.
         let j = judge_single(200.0, 100.0);
         assert_eq!((j.change_pct, j.marked), (Some(100.0), false));

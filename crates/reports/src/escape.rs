@@ -19,15 +19,28 @@ pub fn html(s: &str) -> String {
     out
 }
 
-/// Escapes text for Markdown, inline (a paragraph, a list item or a table cell): Markdown's
-/// control characters are backslash-escaped, HTML is neutralised (renderers pass raw HTML through),
-/// and newlines become spaces so that a value can never end a table row or start a heading.
+/// Escapes text for Markdown, inline (a paragraph, a list item or a table cell): the characters
+/// that format or link (`\\ ` * _ [ ] | ~`) are backslash-escaped everywhere, those that only
+/// act at the start of a line (`#`, `-`, `+`, `=`, `>`, `1.`) where the value starts, HTML is
+/// neutralised (renderers pass raw HTML through), and newlines become spaces so that a value can
+/// never end a table row or start a block. Figures such as `16,931 (16,492–17,268)` stay readable.
 pub fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
+    // A leading ordered-list marker: digits then `.` or `)`.
+    let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let ordered = !digits.is_empty() && matches!(s[digits.len()..].chars().next(), Some('.' | ')'));
+    let mut first = true;
+    let mut pos = 0;
     for c in s.chars() {
+        let at_start = first || (ordered && pos == digits.len());
         match c {
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
-            | '!' | '|' | '~' | '=' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // `http://…` would become a link in GitHub's Markdown (autolinks): break the scheme.
+            ':' if s[pos..].starts_with("://") => out.push_str("\\:"),
+            '#' | '-' | '+' | '=' | '.' | ')' if at_start => {
                 out.push('\\');
                 out.push(c);
             }
@@ -38,6 +51,8 @@ pub fn md(s: &str) -> String {
             c if c.is_control() && c != '\t' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
+        first = false;
+        pos += c.len_utf8();
     }
     out
 }
@@ -79,7 +94,14 @@ mod tests {
         assert!(!e.contains('\n'));
         // A value can never start a heading, a list or a link.
         assert_eq!(md("# h"), r"\# h");
-        assert_eq!(md("[x](http://e)"), r"\[x\]\(http://e\)");
+        assert_eq!(md("- x"), r"\- x");
+        assert_eq!(md("12. x"), r"12\. x");
+        assert_eq!(md("[x](http://e)"), r"\[x\](http\://e)");
+        // Figures stay readable.
+        assert_eq!(
+            md("16,931 (16,492–17,268) node-http 1.5"),
+            "16,931 (16,492–17,268) node-http 1.5"
+        );
     }
 
     #[test]

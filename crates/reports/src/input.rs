@@ -32,14 +32,31 @@ impl ReportInput {
         }
     }
 
-    /// Reads either a bare `RunSummary` or a whole `ReportInput` from JSON text.
-    pub fn from_json(text: &str) -> Result<ReportInput, serde_json::Error> {
-        let v: serde_json::Value = serde_json::from_str(text)?;
-        if v.get("summary").is_some() {
-            serde_json::from_value(v)
+    /// Reads either a bare `RunSummary` or a whole `ReportInput` from JSON text. An error names
+    /// the field (`summary.cells[3].status`), the line and the column.
+    pub fn from_json(text: &str) -> Result<ReportInput, InputError> {
+        let probe: serde_json::Value = serde_json::from_str(text).map_err(|e| InputError {
+            path: String::new(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let res = if probe.get("summary").is_some() {
+            serde_path_to_error::deserialize::<_, ReportInput>(&mut de)
         } else {
-            serde_json::from_value(v).map(ReportInput::new)
-        }
+            serde_path_to_error::deserialize::<_, RunSummary>(&mut de).map(ReportInput::new)
+        };
+        res.map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            InputError {
+                path,
+                line: inner.line(),
+                column: inner.column(),
+                message: inner.to_string(),
+            }
+        })
     }
 
     pub fn detail(&self, target: &str, workload: &str) -> Option<&CellDetail> {
@@ -48,6 +65,29 @@ impl ReportInput {
             .find(|d| d.target == target && d.workload == workload)
     }
 }
+
+/// Why a JSON input is not a run: where (field path, line, column) and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputError {
+    /// The field, e.g. `summary.cells[3].status`; empty when the JSON itself is malformed.
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // serde_json's message already ends with "at line L column C".
+        if self.path.is_empty() || self.path == "." {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "field `{}`: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
 
 /// Detail of one (target, workload) cell, from one engine report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

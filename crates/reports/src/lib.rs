@@ -18,4 +18,6 @@ pub mod markdown;
 pub mod svg;
 pub mod tables;
 
-pub use input::{CellDetail, PercentilePoint, ReportInput, SecondSample, Section, Table};
+pub use input::{
+    CellDetail, InputError, PercentilePoint, ReportInput, SecondSample, Section, Table,
+};

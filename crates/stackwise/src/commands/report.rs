@@ -77,10 +77,8 @@ fn read_json(path: &Path, flag: &str) -> anyhow::Result<ReportInput> {
         .map_err(|e| UsageError(format!("{flag}: cannot read {}: {e}", path.display())))?;
     ReportInput::from_json(&text).map_err(|e| {
         UsageError(format!(
-            "{flag}: {} is not a run summary: {e} (line {}, column {})",
-            path.display(),
-            e.line(),
-            e.column()
+            "{flag}: {} is not a run summary: {e}",
+            path.display()
         ))
         .into()
     })
