@@ -232,7 +232,7 @@ impl Store {
         }
     }
 
-    fn from_json<T: serde::de::DeserializeOwned>(&self, what: &'static str, s: &str) -> Result<T> {
+    fn parse_json<T: serde::de::DeserializeOwned>(&self, what: &'static str, s: &str) -> Result<T> {
         serde_json::from_str(s).map_err(|e| self.json_err(what, e))
     }
 
@@ -290,7 +290,7 @@ impl Store {
                 path: self.path.clone(),
                 id: run_id,
             })?;
-        let mut list: Vec<String> = self.from_json("run warnings", &current)?;
+        let mut list: Vec<String> = self.parse_json("run warnings", &current)?;
         if !list.iter().any(|w| w == warning) {
             list.push(warning.to_string());
             let text =
@@ -476,7 +476,7 @@ impl Store {
                 path: self.path.clone(),
                 id: run_id,
             })?;
-        self.from_json("settings", &text)
+        self.parse_json("settings", &text)
     }
 
     /// The planned cells of a run.
@@ -492,7 +492,7 @@ impl Store {
                 path: self.path.clone(),
                 id: run_id,
             })?;
-        self.from_json("plan", &text)
+        self.parse_json("plan", &text)
     }
 
     /// The planned cells of a run that have no stored result yet, in plan order.
@@ -564,7 +564,7 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         rows.into_iter()
             .map(|(run_id, started_at, finished_at, plan, stored)| {
-                let plan: Vec<PlannedCell> = self.from_json("plan", &plan)?;
+                let plan: Vec<PlannedCell> = self.parse_json("plan", &plan)?;
                 let mut targets: Vec<String> = plan.iter().map(|c| c.target.clone()).collect();
                 targets.dedup();
                 let mut seen = std::collections::BTreeSet::new();
@@ -605,11 +605,11 @@ impl Store {
             run_id,
             started_at,
             finished_at,
-            machine: self.from_json("machine", &machine)?,
-            settings: self.from_json("settings", &settings)?,
+            machine: self.parse_json("machine", &machine)?,
+            settings: self.parse_json("settings", &settings)?,
             targets: self.targets_of(run_id)?,
             cells: self.cells_of(run_id)?,
-            warnings: self.from_json("run warnings", &warnings)?,
+            warnings: self.parse_json("run warnings", &warnings)?,
         })
     }
 
@@ -671,7 +671,7 @@ impl Store {
                 )| {
                     let cold_start_ms = match cold {
                         Some(text) => {
-                            Spread::of(&self.from_json::<Vec<f64>>("cold starts", &text)?)
+                            Spread::of(&self.parse_json::<Vec<f64>>("cold starts", &text)?)
                         }
                         None => None,
                     };
@@ -686,8 +686,8 @@ impl Store {
                         name,
                         language,
                         framework,
-                        versions: self.from_json("versions", &versions)?,
-                        config: self.from_json("config", &config)?,
+                        versions: self.parse_json("versions", &versions)?,
+                        config: self.parse_json("config", &config)?,
                         cold_start_ms,
                         idle_pss_mb: idle,
                         install_bytes: bytes.map(|v| v as u64),
@@ -782,12 +782,12 @@ impl Store {
                 server_cpu_us_per_req: spread(|r| r.server_cpu_us_per_req),
                 pss_mean_mb: spread(|r| r.pss_mean_mb),
                 pss_peak_mb: spread(|r| r.pss_peak_mb),
-                ladder: self.from_json("ladder", &ladder)?,
+                ladder: self.parse_json("ladder", &ladder)?,
                 capacity_rps: capacity,
                 slo_p99_ms: slo,
                 lower_bound,
-                params: self.from_json("params", &params)?,
-                warnings: self.from_json("cell warnings", &warnings)?,
+                params: self.parse_json("params", &params)?,
+                warnings: self.parse_json("cell warnings", &warnings)?,
             });
         }
         Ok(cells)
