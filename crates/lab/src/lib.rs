@@ -1,0 +1,4 @@
+//! `lab`: the reference backends run through the same workloads, measured and stored.
+
+pub mod search;
+pub mod stats;
