@@ -2,4 +2,5 @@
 
 pub mod search;
 pub mod stats;
+pub mod suite;
 pub mod workload;
