@@ -158,6 +158,10 @@ impl SuiteOptions {
             ),
             ("max_rungs".into(), self.timing.max_rungs.to_string()),
             ("slo_p99_ms".into(), self.timing.slo_p99_ms.to_string()),
+            (
+                "idle_settle_s".into(),
+                self.timing.idle_settle.as_secs_f64().to_string(),
+            ),
             ("server_cpus".into(), list(&self.server_cpus)),
             ("client_cpus".into(), list(&self.client_cpus)),
             (
@@ -220,6 +224,7 @@ impl SuiteOptions {
                 rung_warmup: secs("rung_warmup_s")?,
                 max_rungs: num("max_rungs")? as usize,
                 slo_p99_ms: num("slo_p99_ms")?,
+                idle_settle: secs("idle_settle_s")?,
             },
             quick: get("quick")? == "true",
             cold_starts: num("cold_starts")? as usize,
@@ -386,7 +391,7 @@ pub fn run(
     let need_per_target = |t: &str| {
         stored
             .target(t)
-            .is_none_or(|r| r.failure.is_none() && r.cold_start_ms.is_none())
+            .map_or(true, |r| r.failure.is_none() && r.cold_start_ms.is_none())
     };
     let todo_targets: Vec<&TargetInfo> = plan
         .targets
@@ -617,7 +622,7 @@ impl TargetRun<'_, '_> {
         }
         if per_target {
             self.emit(Event::Live(format!("{}: idle memory", t.name)));
-            if self.sleep(Duration::from_secs(1)).is_err() {
+            if self.sleep(self.opts.timing.idle_settle).is_err() {
                 server.stop();
                 return Err(Stopped);
             }

@@ -56,6 +56,8 @@ pub struct Timing {
     /// Most rungs in one capacity search.
     pub max_rungs: usize,
     pub slo_p99_ms: f64,
+    /// How long a freshly started server is left alone before its idle memory is read.
+    pub idle_settle: Duration,
 }
 
 impl Timing {
@@ -68,6 +70,7 @@ impl Timing {
             rung_warmup: Duration::from_millis(500),
             max_rungs: 6,
             slo_p99_ms: 100.0,
+            idle_settle: Duration::from_secs(1),
         }
     }
 
@@ -80,6 +83,7 @@ impl Timing {
             rung_warmup: Duration::from_millis(500),
             max_rungs: 4,
             slo_p99_ms: 100.0,
+            idle_settle: Duration::from_secs(1),
         }
     }
 }
