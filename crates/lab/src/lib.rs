@@ -1,6 +1,6 @@
 //! `lab`: the reference backends run through the same workloads, measured and stored.
 
-pub mod machine;
+pub mod placement;
 pub mod search;
 pub mod stats;
 pub mod suite;

@@ -351,7 +351,7 @@ fn options(workloads: &[&str], repeats: u32) -> SuiteOptions {
 }
 
 fn machine() -> Machine {
-    lab::machine::fingerprint(&[], &[])
+    lab::placement::fingerprint(&[], &[])
 }
 
 #[test]
