@@ -158,8 +158,15 @@ fn bad_input_names_the_flag() {
         .unwrap();
     usage_error(&out, "--run 3");
 
-    let out = stackwise().args(["report", "--run", "3"]).output().unwrap();
-    usage_error(&out, "--run");
+    let empty = dir.join("empty-data-home");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = stackwise()
+        .args(["report", "--run", "3"])
+        .env("XDG_DATA_HOME", &empty)
+        .env("HOME", &empty)
+        .output()
+        .unwrap();
+    usage_error(&out, "--run: there is no lab database yet");
 
     let out = stackwise()
         .args([
@@ -174,5 +181,238 @@ fn bad_input_names_the_flag() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("--html: cannot write /nonexistent/dir/r.html"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An engine report in the layout the lab stores (the fields the report reads).
+fn engine_report(rate: Option<f64>, rps: f64, p99_ms: f64) -> serde_json::Value {
+    let pcts = |scale: f64| {
+        serde_json::json!([
+            {"p": 50.0, "us": p99_ms * 250.0 * scale}, {"p": 90.0, "us": p99_ms * 600.0 * scale},
+            {"p": 99.0, "us": p99_ms * 1000.0 * scale}, {"p": 99.9, "us": p99_ms * 1500.0 * scale},
+            {"p": 100.0, "us": p99_ms * 2000.0 * scale}
+        ])
+    };
+    let series: Vec<serde_json::Value> = (0..5)
+        .map(|s| {
+            serde_json::json!({"start_s": s as f64, "duration_s": 1.0, "responses": rps as u64, "errors": 0,
+                "from_send": {"p50_us": p99_ms * 250.0, "p99_us": p99_ms * 1000.0, "max_us": p99_ms * 2000.0},
+                "from_schedule": if rate.is_some() { serde_json::json!({"p50_us": p99_ms * 300.0, "p99_us": p99_ms * 1200.0, "max_us": p99_ms * 2400.0}) } else { serde_json::Value::Null }})
+        })
+        .collect();
+    serde_json::json!({
+        "config": {"rate_rps": rate},
+        "throughput_rps": rps,
+        "latency": {
+            "from_send": {"percentiles": pcts(1.0)},
+            "from_schedule": if rate.is_some() { serde_json::json!({"percentiles": pcts(1.3)}) } else { serde_json::Value::Null },
+        },
+        "series": series,
+    })
+}
+
+/// Writes a small run into a real store with the store's own write API: two targets, a
+/// saturation cell with three repeats and a capacity cell with its ladder (TEST DATA).
+fn write_store(path: &std::path::Path, speed: f64) -> i64 {
+    use std::collections::BTreeMap;
+    use store::{
+        CellRecord, LadderPoint, Machine, NewRun, PlannedCell, RepeatRecord, Store, TargetRecord,
+    };
+    let store = Store::open(path).unwrap();
+    let machine = Machine {
+        cpu_model: "TEST CPU (report end-to-end test)".into(),
+        cores: 2,
+        kernel: "6.1".into(),
+        os: "Debian".into(),
+        memory_mb: 4096,
+        runtimes: BTreeMap::from([("node".to_string(), "v22.1.0".to_string())]),
+        server_cpus: vec![1],
+        client_cpus: vec![0],
+    };
+    let targets = ["node-http", "python-fastapi"];
+    let plan: Vec<PlannedCell> = targets
+        .iter()
+        .flat_map(|t| {
+            ["json", "io-slo"].map(|w| PlannedCell {
+                target: t.to_string(),
+                workload: w.to_string(),
+            })
+        })
+        .collect();
+    let id = store
+        .begin_run(&NewRun {
+            machine,
+            settings: BTreeMap::from([("repeats".into(), "3".into())]),
+            plan,
+        })
+        .unwrap();
+    let mut store = store;
+    for (i, t) in targets.iter().enumerate() {
+        let lang = if i == 0 { "node" } else { "python" };
+        store
+            .save_target(
+                id,
+                &TargetRecord {
+                    name: t.to_string(),
+                    language: lang.into(),
+                    framework: t.to_string(),
+                    versions: BTreeMap::new(),
+                    config: BTreeMap::new(),
+                    cold_starts_ms: vec![40.0, 42.0, 45.0],
+                    idle_pss_mb: Some(50.0),
+                    install_bytes: Some(1_000_000),
+                    install_packages: Some(3),
+                    failure: None,
+                    stderr_tail: None,
+                },
+            )
+            .unwrap();
+        let base = if i == 0 { 10_000.0 } else { 3_000.0 } * speed;
+        let repeats: Vec<RepeatRecord> = [0.98, 1.0, 1.02]
+            .iter()
+            .map(|f| RepeatRecord {
+                clean: true,
+                throughput_rps: Some(base * f),
+                p50_ms: Some(2.0),
+                p99_ms: Some(8.0),
+                server_cpu_us_per_req: Some(1e6 / base),
+                pss_mean_mb: Some(60.0),
+                pss_peak_mb: Some(70.0),
+                report_json: engine_report(None, base * f, 8.0).to_string(),
+                ..Default::default()
+            })
+            .collect();
+        store
+            .save_cell(
+                id,
+                &CellRecord {
+                    target: t.to_string(),
+                    workload: "json".into(),
+                    params: BTreeMap::new(),
+                    status: store::CellStatus::Ok,
+                    warnings: vec![],
+                    lower_bound: false,
+                    slo_p99_ms: None,
+                    capacity_rps: None,
+                    ladder: vec![],
+                    repeats,
+                    elapsed_s: Some(30.0),
+                },
+            )
+            .unwrap();
+        let rates = [0.25, 0.5, 0.75].map(|f| base * f);
+        let ladder: Vec<LadderPoint> = rates
+            .iter()
+            .enumerate()
+            .map(|(k, r)| LadderPoint {
+                offered_rps: *r,
+                achieved_rps: *r,
+                p50_ms: 2.0,
+                p99_ms: 20.0 * (k as f64 + 1.0).powi(3),
+                errors: 0,
+                server_cores: None,
+            })
+            .collect();
+        let cap = rates[1];
+        let rungs: Vec<serde_json::Value> = rates
+            .iter()
+            .zip(&ladder)
+            .map(|(r, p)| engine_report(Some(*r), *r, p.p99_ms))
+            .collect();
+        store
+            .save_cell(
+                id,
+                &CellRecord {
+                    target: t.to_string(),
+                    workload: "io-slo".into(),
+                    params: BTreeMap::new(),
+                    status: store::CellStatus::Ok,
+                    warnings: vec![],
+                    lower_bound: false,
+                    slo_p99_ms: Some(100.0),
+                    capacity_rps: Some(cap),
+                    ladder,
+                    repeats: vec![RepeatRecord {
+                        clean: true,
+                        p50_ms: Some(2.0),
+                        p99_ms: Some(80.0),
+                        capacity_rps: Some(cap),
+                        report_json: serde_json::Value::from(rungs).to_string(),
+                        ..Default::default()
+                    }],
+                    elapsed_s: Some(30.0),
+                },
+            )
+            .unwrap();
+    }
+    store.finish_run(id).unwrap();
+    id
+}
+
+#[test]
+fn reads_runs_from_a_real_store_with_curves_series_and_a_comparison() {
+    let dir = out_dir("store");
+    let db = dir.join("lab.sqlite3");
+    let first = write_store(&db, 1.0);
+    let second = write_store(&db, 1.3);
+    let html = dir.join("r.html");
+    // The latest run by default.
+    let out = stackwise()
+        .args(["report", "--db"])
+        .arg(&db)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    ok(&out);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains(&format!("run #{second}")), "the latest run");
+    // Curves and series came from the stored engine reports.
+    assert!(page.contains("aria-label=\"json: latency by percentile"));
+    assert!(page.contains("aria-label=\"json: responses per second over the run"));
+    assert!(page.contains("aria-label=\"io-slo: latency by percentile"));
+    assert!(page.contains("aria-label=\"io-slo: corrected p99 latency vs offered rate"));
+    assert!(page.contains("repeat 2 of 3"), "the median repeat is shown");
+    assert!(
+        page.contains("ladder rung at 6,500 req/s"),
+        "the rung at capacity"
+    );
+
+    let out = stackwise()
+        .args(["report", "--db"])
+        .arg(&db)
+        .args([
+            "--run",
+            &second.to_string(),
+            "--compare",
+            &first.to_string(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let figs = v["comparison"]["figures"].as_array().unwrap();
+    let tp = figs
+        .iter()
+        .find(|f| {
+            f["target"] == "node-http" && f["workload"] == "json" && f["figure"] == "throughput_rps"
+        })
+        .unwrap();
+    assert_eq!(tp["marked"], true, "+30% with disjoint ranges: {tp}");
+
+    let out = stackwise()
+        .args(["report", "--db"])
+        .arg(&db)
+        .args(["--run", "99"])
+        .output()
+        .unwrap();
+    usage_error(&out, "--run 99");
+    let out = stackwise()
+        .args(["report", "--db"])
+        .arg(dir.join("none.sqlite3"))
+        .output()
+        .unwrap();
+    usage_error(&out, "--db: no lab database at");
     let _ = std::fs::remove_dir_all(&dir);
 }

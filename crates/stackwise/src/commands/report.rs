@@ -1,16 +1,17 @@
 //! `stackwise report`: a run (from the store, or a JSON file) → Markdown, JSON or the
 //! self-contained HTML report; `--compare` puts a baseline run beside it.
 //!
-//! INTEGRATOR: reading runs from the SQLite store (`--run`, `--db`, `--compare`, the latest run)
-//! waits for the store's read API (branch `suite`); until then [`load_from_store`] says so and the
-//! hidden `--summary-json` / `--baseline-json` inputs feed the report. Claims and advice enter
-//! through [`reports::ReportInput`]'s `claims` and `advice` sections once those commands exist.
+//! Runs come from the lab's SQLite store (`--run`, `--db`, `--compare`; the latest run by default)
+//! or, hidden, from JSON files (`--summary-json`, `--baseline-json`: tests, runs exported elsewhere).
+//!
+//! INTEGRATOR: claims and advice enter through [`reports::ReportInput`]'s `claims` and `advice`
+//! sections (plain tables and text) once those commands exist on this branch.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use reports::{CellDetail, PercentilePoint, ReportInput};
+use reports::{CellDetail, ReportInput};
 
 use crate::cli::ReportArgs;
 use crate::UsageError;
@@ -84,20 +85,94 @@ fn read_json(path: &Path, flag: &str) -> anyhow::Result<ReportInput> {
     })
 }
 
-/// Reads a run from the lab's store. Not available until the store's read API is merged.
+/// Reads a run from the lab's store (`--db`, else the default database): the summary, and the
+/// detail of each cell (curves and per-second series) from the engine report of one repeat.
 fn load_from_store(db: Option<&Path>, run: Option<i64>, flag: &str) -> anyhow::Result<ReportInput> {
-    let what = match run {
-        Some(id) => format!("run {id}"),
-        None => "the latest run".to_string(),
+    let path = match db {
+        Some(p) if !p.is_file() => {
+            return Err(UsageError(format!("--db: no lab database at {}", p.display())).into())
+        }
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = store::default_path().map_err(|e| UsageError(format!("{flag}: {e}")))?;
+            if !p.is_file() {
+                return Err(UsageError(format!(
+                    "{flag}: there is no lab database yet ({}); run `stackwise lab` first, or pass --db PATH",
+                    p.display()
+                ))
+                .into());
+            }
+            p
+        }
     };
-    let db = db
-        .map(|p| format!(" in {}", p.display()))
-        .unwrap_or_default();
-    Err(UsageError(format!(
-        "{flag}: cannot read {what}{db}: this build of stackwise cannot read the lab's store yet \
-         (the store's read API is not merged); give the run as JSON with --summary-json FILE"
-    ))
-    .into())
+    let store = store::Store::open(&path)?;
+    let summary = match run {
+        Some(id) => match store.run(id) {
+            Ok(r) => r,
+            Err(e @ store::StoreError::NoSuchRun { .. }) => {
+                return Err(UsageError(format!("{flag} {id}: {e}")).into())
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => store.latest_run()?.ok_or_else(|| {
+            UsageError(format!(
+                "{flag}: the lab database {} holds no run yet; run `stackwise lab` first",
+                path.display()
+            ))
+        })?,
+    };
+    let mut input = ReportInput::new(summary);
+    for c in &input.summary.cells {
+        let repeats = store.cell_repeats(input.summary.run_id, &c.target, &c.workload)?;
+        if let Some((i, r)) = representative(&repeats, c) {
+            let stored: serde_json::Value = match serde_json::from_str(&r.report_json) {
+                Ok(v) => v,
+                Err(_) => continue, // A repeat without a readable report has no curves to show.
+            };
+            let source = format!("repeat {} of {}", i + 1, repeats.len());
+            input.details.extend(CellDetail::from_engine_json(
+                &c.target,
+                &c.workload,
+                &source,
+                &stored,
+                c.capacity_rps,
+            ));
+        }
+    }
+    Ok(input)
+}
+
+type Get = fn(&store::RepeatRecord) -> Option<f64>;
+
+/// The repeat whose curves represent the cell: the clean repeat closest to the median throughput
+/// (or p99 when there is no throughput), else the first one.
+fn representative<'a>(
+    repeats: &'a [store::RepeatRecord],
+    c: &store::CellSummary,
+) -> Option<(usize, &'a store::RepeatRecord)> {
+    let target = c
+        .throughput_rps
+        .as_ref()
+        .map(|s| {
+            (
+                s.median,
+                Get::from(|r: &store::RepeatRecord| r.throughput_rps),
+            )
+        })
+        .or_else(|| {
+            c.p99_ms
+                .as_ref()
+                .map(|s| (s.median, Get::from(|r: &store::RepeatRecord| r.p99_ms)))
+        });
+    let clean = repeats.iter().enumerate().filter(|(_, r)| r.clean);
+    let best = target.and_then(|(median, get)| {
+        clean
+            .filter_map(|(i, r)| get(r).map(|v| (i, r, (v - median).abs())))
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|(i, r, _)| (i, r))
+    });
+    best.or_else(|| repeats.iter().enumerate().find(|(_, r)| r.clean))
+        .or_else(|| repeats.iter().enumerate().next())
 }
 
 fn write_out(path: &Path, text: &str, flag: &str) -> anyhow::Result<()> {
@@ -107,36 +182,4 @@ fn write_out(path: &Path, text: &str, flag: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     std::fs::write(path, text).with_context(|| format!("{flag}: cannot write {}", path.display()))
-}
-
-/// The report's detail of a cell from one engine report (the store keeps each cell's full
-/// report): its latency percentile curves, corrected and uncorrected.
-#[allow(dead_code)] // INTEGRATOR: used once the store hands back engine reports (branch `suite`).
-pub fn detail_from_load_report(
-    target: &str,
-    workload: &str,
-    source: &str,
-    r: &loadgen::Report,
-) -> CellDetail {
-    let curve = |s: &Option<loadgen::report::LatencyStats>| {
-        s.as_ref()
-            .map(|s| {
-                s.percentiles
-                    .iter()
-                    .map(|p| PercentilePoint {
-                        p: p.p,
-                        ms: p.us / 1000.0,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    CellDetail {
-        target: target.to_string(),
-        workload: workload.to_string(),
-        source: source.to_string(),
-        from_send: curve(&r.latency.from_send),
-        from_schedule: curve(&r.latency.from_schedule),
-        per_second: Vec::new(),
-    }
 }
