@@ -1,0 +1,928 @@
+//! The rules that turn a run's measurements into a verdict on a claim. Each is a small function with
+//! the parameters the catalogue gives it ([`RuleSpec`]); each returns the figures it read (per
+//! target, with their spread), the verdict and a one-line reason.
+//!
+//! How they decide, and why:
+//! - **Evidence.** Only cells with status `ok` of targets that did not fail count. Flagged and failed
+//!   cells are shown, never counted. A figure whose engine, upstream or connection count was the
+//!   bottleneck is a *lower bound*: it can show "at least", never "at most".
+//! - **Groups.** A claim about "Node.js" is a claim about the frameworks people run on it: every target
+//!   of the language in the run is compared, not a hand-picked fastest one. Comparisons are per pair
+//!   (each subject target against each compared target), on the same run, so on the same server CPUs.
+//! - **Noise.** Two figures differ only when the repeats' min–max ranges do not overlap; otherwise the
+//!   pair is "within noise".
+//! - **`faster` / `lighter`** (X better than Y): supported when every decided pair is better; refuted
+//!   when none is (worse or within noise); `depends` when frameworks disagree.
+//! - **`range`** (a claimed figure range for a group): the article names no machine, so the range is
+//!   tested as stated on this run's server CPUs (the per-core figure is shown beside it). Supported
+//!   when every framework's range overlaps the claim; refuted when none does; else `depends`.
+//! - **`ratio`**: every pair's ratio range overlapping the claimed range → supported; right direction
+//!   but another size → `partly`; no difference or the other way → refuted; pairs disagreeing → `depends`.
+//! - **`loop_blocking`**: in `mixed`, a target blocks when every repeat's `/io` p99 exceeds `factor` ×
+//!   the `/io` upstream delay; it is clear when no repeat does.
+//! - **Several workloads or metrics**: each judged alone, then combined: all alike → that verdict; some
+//!   supported (or partly) → `partly`; else `depends` if any part depends, else refuted.
+//! - **Missing**: no figure on a side → no verdict (`not-measured`) and the lab command that would
+//!   supply it.
+
+use std::collections::BTreeSet;
+
+use store::{CellStatus, RunSummary, Spread, TargetSummary};
+
+use crate::catalogue::{fmt_num, Catalogue, Metric, RuleSpec};
+use crate::report::{Measured, Part, Side, Verdict};
+use crate::workloads;
+
+/// What a rule found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// `NotMeasured` when a side had no evidence.
+    pub verdict: Verdict,
+    pub reason: String,
+    pub parts: Vec<Part>,
+    pub measured: Vec<Measured>,
+    /// What a lab run would need to measure to complete the evidence.
+    pub missing: Missing,
+}
+
+/// Targets and workloads without evidence.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Missing {
+    pub targets: BTreeSet<String>,
+    pub workloads: BTreeSet<String>,
+}
+
+impl Missing {
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    fn add(&mut self, target: &str, workload: &str) {
+        self.targets.insert(target.to_string());
+        self.workloads.insert(workload.to_string());
+    }
+
+    fn merge(&mut self, other: Missing) {
+        self.targets.extend(other.targets);
+        self.workloads.extend(other.workloads);
+    }
+
+    /// The `stackwise lab` command that measures what is missing.
+    pub fn lab_command(&self) -> Option<String> {
+        if self.targets.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "stackwise lab --targets {} --workloads {}",
+            self.targets.iter().cloned().collect::<Vec<_>>().join(","),
+            self.workloads.iter().cloned().collect::<Vec<_>>().join(",")
+        ))
+    }
+}
+
+/// Evaluate `rule` on `workloads` of `run`.
+pub fn evaluate(
+    rule: &RuleSpec,
+    workloads: &[String],
+    run: &RunSummary,
+    cat: &Catalogue,
+) -> Outcome {
+    let ctx = Ctx { run, cat };
+    match rule {
+        RuleSpec::Range {
+            group,
+            metric,
+            min,
+            max,
+        } => per_workload(&ctx, workloads, *metric, |ctx, w| {
+            range(ctx, group, w, *metric, *min, *max)
+        }),
+        RuleSpec::Faster {
+            better,
+            than,
+            metric,
+            context,
+        } => per_workload(&ctx, workloads, *metric, |ctx, w| {
+            faster(ctx, better, than, context, w, *metric)
+        }),
+        RuleSpec::Ratio {
+            numerator,
+            denominator,
+            metric,
+            min,
+            max,
+        } => per_workload(&ctx, workloads, *metric, |ctx, w| {
+            ratio(ctx, numerator, denominator, w, *metric, *min, *max)
+        }),
+        RuleSpec::Lighter {
+            better,
+            than,
+            metrics,
+        } => {
+            let outs: Vec<(String, Metric, Outcome)> = metrics
+                .iter()
+                .map(|m| {
+                    (
+                        "cold-start".to_string(),
+                        *m,
+                        faster(&ctx, better, than, &[], "cold-start", *m),
+                    )
+                })
+                .collect();
+            combine(outs)
+        }
+        RuleSpec::LoopBlocking {
+            group,
+            factor,
+            context,
+        } => loop_blocking(&ctx, group, context, *factor),
+    }
+}
+
+struct Ctx<'a> {
+    run: &'a RunSummary,
+    cat: &'a Catalogue,
+}
+
+impl Ctx<'_> {
+    /// Cores the servers ran on (the pinned server CPUs, else the whole machine).
+    fn server_cores(&self) -> usize {
+        match self.run.machine.server_cpus.len() {
+            0 => self.run.machine.cores.max(1) as usize,
+            n => n,
+        }
+    }
+
+    /// The run's targets a group names (languages or target names), in run order, and the lab
+    /// targets to suggest for selectors that match nothing in the run.
+    fn members(&self, selectors: &[String]) -> (Vec<&TargetSummary>, Vec<String>) {
+        let mut found = vec![];
+        let mut absent = vec![];
+        for s in selectors {
+            let matching: Vec<&TargetSummary> = self
+                .run
+                .targets
+                .iter()
+                .filter(|t| &t.language == s || &t.name == s)
+                .collect();
+            if matching.is_empty() {
+                match self.cat.lab.get(s) {
+                    Some(names) => absent.extend(names.iter().cloned()),
+                    None => absent.push(s.clone()),
+                }
+            }
+            for t in matching {
+                if !found.iter().any(|f: &&TargetSummary| f.name == t.name) {
+                    found.push(t);
+                }
+            }
+        }
+        (found, absent)
+    }
+}
+
+/// A figure that counts as evidence.
+#[derive(Debug, Clone)]
+struct Fig {
+    target: String,
+    median: f64,
+    min: f64,
+    max: f64,
+    lower_bound: bool,
+}
+
+/// The figures of one group on one (workload, metric): evidence, everything shown, what is missing.
+struct Collected {
+    figs: Vec<Fig>,
+    shown: Vec<Measured>,
+    missing: Missing,
+}
+
+fn collect(
+    ctx: &Ctx,
+    selectors: &[String],
+    workload: &str,
+    metric: Metric,
+    side: Side,
+) -> Collected {
+    let (members, absent) = ctx.members(selectors);
+    let mut out = Collected {
+        figs: vec![],
+        shown: vec![],
+        missing: Missing::default(),
+    };
+    if side != Side::Context {
+        for a in absent {
+            out.missing.add(&a, workload);
+        }
+    }
+    for t in members {
+        match figure(ctx, t, workload, metric, side) {
+            Look::Evidence(fig, shown) => {
+                if side != Side::Context {
+                    out.figs.push(fig);
+                }
+                out.shown.push(shown);
+            }
+            Look::Excluded(shown) => {
+                if side != Side::Context {
+                    out.missing.add(&t.name, workload);
+                }
+                out.shown.push(shown);
+            }
+            Look::Missing => {
+                if side != Side::Context {
+                    out.missing.add(&t.name, workload);
+                }
+            }
+        }
+    }
+    out
+}
+
+enum Look {
+    Evidence(Fig, Measured),
+    Excluded(Measured),
+    Missing,
+}
+
+fn measured(
+    ctx: &Ctx,
+    t: &TargetSummary,
+    workload: &str,
+    metric: Metric,
+    side: Side,
+    spread: Option<&Spread>,
+) -> Measured {
+    let per_core = match (metric.higher_is_better(), spread) {
+        (true, Some(s)) => Some(s.median / ctx.server_cores() as f64),
+        _ => None,
+    };
+    Measured {
+        target: t.name.clone(),
+        language: t.language.clone(),
+        framework: t.framework.clone(),
+        workload: workload.to_string(),
+        metric,
+        unit: metric.unit().to_string(),
+        side,
+        median: spread.map(|s| s.median),
+        min: spread.map(|s| s.min),
+        max: spread.map(|s| s.max),
+        values: spread.map(|s| s.values.clone()).unwrap_or_default(),
+        per_core,
+        lower_bound: false,
+        evidence: false,
+        note: None,
+    }
+}
+
+/// One target's figure for (workload, metric), and whether it counts.
+fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Side) -> Look {
+    if let Some(f) = &t.failure {
+        let mut m = measured(ctx, t, workload, metric, side, None);
+        m.note = Some(format!("target failed: {f}"));
+        return Look::Excluded(m);
+    }
+    let (spread, lower_bound, status_note, mut note) = if metric.per_target() {
+        let s = match metric {
+            Metric::ColdStartMs => t.cold_start_ms.clone(),
+            Metric::IdlePssMb => t.idle_pss_mb.and_then(|v| Spread::of(&[v])),
+            Metric::InstallBytes => t.install_bytes.and_then(|v| Spread::of(&[v as f64])),
+            _ => unreachable!("per-target metrics only"),
+        };
+        (s, false, None, None)
+    } else {
+        let Some(cell) = ctx.run.cell(&t.name, workload) else {
+            return Look::Missing;
+        };
+        let s = match metric {
+            Metric::ThroughputRps => cell.throughput_rps.clone(),
+            Metric::CapacityRps => cell.capacity_rps.and_then(|v| Spread::of(&[v])),
+            Metric::P50Ms => cell.p50_ms.clone(),
+            Metric::P99Ms => cell.p99_ms.clone(),
+            Metric::ServerCpuUsPerReq => cell.server_cpu_us_per_req.clone(),
+            Metric::PssMeanMb => cell.pss_mean_mb.clone(),
+            Metric::PssPeakMb => cell.pss_peak_mb.clone(),
+            _ => unreachable!("cell metrics only"),
+        };
+        let status_note = match &cell.status {
+            CellStatus::Ok => None,
+            CellStatus::Flagged(r) => Some(format!("flagged, not counted: {r}")),
+            CellStatus::Failed(r) => Some(format!("failed, not counted: {r}")),
+        };
+        let mut lb = cell.lower_bound;
+        let mut note = lb.then(|| "lower bound: the load engine or upstream was ≥ 90% busy".into());
+        // A closed loop on /io?ms=M with C connections cannot exceed C × 1000 / M req/s.
+        if metric == Metric::ThroughputRps {
+            if let (Some(c), Some(ms), Some(s)) = (
+                cell.params
+                    .get("connections")
+                    .and_then(|v| v.parse::<f64>().ok()),
+                cell.params.get("ms").and_then(|v| v.parse::<f64>().ok()),
+                s.as_ref(),
+            ) {
+                let cap = c * 1000.0 / ms;
+                if ms > 0.0 && s.median >= 0.9 * cap {
+                    lb = true;
+                    note = Some(format!(
+                        "lower bound: at the workload's ceiling ({} connections × 1000 / {} ms = {} req/s)",
+                        fmt_num(c),
+                        fmt_num(ms),
+                        fmt_num(cap)
+                    ));
+                }
+            }
+        }
+        (s, lb, status_note, note)
+    };
+    let mut m = measured(ctx, t, workload, metric, side, spread.as_ref());
+    if let Some(sn) = status_note {
+        m.note = Some(sn);
+        return Look::Excluded(m);
+    }
+    let Some(s) = spread else {
+        return Look::Missing;
+    };
+    m.lower_bound = lower_bound;
+    m.evidence = side != Side::Context;
+    if side == Side::Context {
+        note = Some(note.map_or("context, not counted".into(), |n| {
+            format!("context, not counted; {n}")
+        }));
+    }
+    m.note = note;
+    Look::Evidence(
+        Fig {
+            target: t.name.clone(),
+            median: s.median,
+            min: s.min,
+            max: s.max,
+            lower_bound,
+        },
+        m,
+    )
+}
+
+/// Run a single-workload rule over each workload and combine.
+fn per_workload(
+    ctx: &Ctx,
+    workloads: &[String],
+    metric: Metric,
+    f: impl Fn(&Ctx, &str) -> Outcome,
+) -> Outcome {
+    let outs = workloads
+        .iter()
+        .map(|w| (w.clone(), metric, f(ctx, w)))
+        .collect();
+    combine(outs)
+}
+
+/// Combine the verdicts of several parts (see the module doc). One part is returned as it is.
+fn combine(mut outs: Vec<(String, Metric, Outcome)>) -> Outcome {
+    if outs.len() == 1 {
+        return outs.pop().unwrap().2;
+    }
+    let mut missing = Missing::default();
+    let mut measured = vec![];
+    let mut parts = vec![];
+    for (w, m, o) in outs {
+        missing.merge(o.missing);
+        measured.extend(o.measured);
+        parts.push(Part {
+            workload: w,
+            metric: m,
+            verdict: o.verdict,
+            reason: o.reason,
+        });
+    }
+    let judged: Vec<Verdict> = parts
+        .iter()
+        .map(|p| p.verdict)
+        .filter(|v| v.is_measured())
+        .collect();
+    let name = |p: &Part| {
+        if p.metric.per_target() {
+            p.metric.as_str().to_string()
+        } else {
+            p.workload.clone()
+        }
+    };
+    let verdict = if judged.is_empty() {
+        Verdict::NotMeasured
+    } else if judged.iter().all(|v| *v == judged[0]) {
+        judged[0]
+    } else if judged
+        .iter()
+        .any(|v| matches!(v, Verdict::Supported | Verdict::Partly))
+    {
+        Verdict::Partly
+    } else if judged.contains(&Verdict::Depends) {
+        Verdict::Depends
+    } else {
+        Verdict::Refuted
+    };
+    let reason = parts
+        .iter()
+        .map(|p| format!("{}: {}", name(p), p.verdict.label()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Outcome {
+        verdict,
+        reason,
+        parts,
+        measured,
+        missing,
+    }
+}
+
+fn group_name(selectors: &[String]) -> String {
+    selectors.join("+")
+}
+
+fn not_measured(reason: String, measured: Vec<Measured>, missing: Missing) -> Outcome {
+    Outcome {
+        verdict: Verdict::NotMeasured,
+        reason,
+        parts: vec![],
+        measured,
+        missing,
+    }
+}
+
+/// How one pair compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pair {
+    Better,
+    Worse,
+    Tie,
+    /// A lower bound stands where it cannot settle the question.
+    Undecided,
+}
+
+fn compare(a: &Fig, b: &Fig, higher_is_better: bool) -> Pair {
+    let overlap = a.min <= b.max && b.min <= a.max;
+    if !higher_is_better {
+        return if overlap {
+            Pair::Tie
+        } else if a.max < b.min {
+            Pair::Better
+        } else {
+            Pair::Worse
+        };
+    }
+    if overlap {
+        return if a.lower_bound || b.lower_bound {
+            Pair::Undecided
+        } else {
+            Pair::Tie
+        };
+    }
+    if a.min > b.max {
+        if b.lower_bound {
+            Pair::Undecided
+        } else {
+            Pair::Better
+        }
+    } else if a.lower_bound {
+        Pair::Undecided
+    } else {
+        Pair::Worse
+    }
+}
+
+/// `better` beats `than` on (workload, metric), pair by pair.
+fn faster(
+    ctx: &Ctx,
+    better: &[String],
+    than: &[String],
+    context: &[String],
+    workload: &str,
+    metric: Metric,
+) -> Outcome {
+    let a = collect(ctx, better, workload, metric, Side::Subject);
+    let b = collect(ctx, than, workload, metric, Side::Compared);
+    let c = collect(ctx, context, workload, metric, Side::Context);
+    let mut missing = a.missing;
+    missing.merge(b.missing);
+    let measured: Vec<Measured> = a.shown.into_iter().chain(b.shown).chain(c.shown).collect();
+    let (an, bn) = (group_name(better), group_name(than));
+    if a.figs.is_empty() || b.figs.is_empty() {
+        let who = if a.figs.is_empty() { &an } else { &bn };
+        return not_measured(
+            format!("no valid {workload} {} figure for {who}", metric.as_str()),
+            measured,
+            missing,
+        );
+    }
+    let hib = metric.higher_is_better();
+    let (mut win, mut lose, mut tie, mut und) = (0, 0, 0, 0);
+    let mut ties = vec![];
+    let mut losses = vec![];
+    for x in &a.figs {
+        for y in &b.figs {
+            match compare(x, y, hib) {
+                Pair::Better => win += 1,
+                Pair::Worse => {
+                    lose += 1;
+                    losses.push(format!("{} vs {}", x.target, y.target));
+                }
+                Pair::Tie => {
+                    tie += 1;
+                    ties.push(format!("{} vs {}", x.target, y.target));
+                }
+                Pair::Undecided => und += 1,
+            }
+        }
+    }
+    let decided = win + lose + tie;
+    let best = |f: &[Fig]| -> Fig {
+        f.iter()
+            .cloned()
+            .reduce(|p, q| if (q.median > p.median) == hib { q } else { p })
+            .unwrap()
+    };
+    let (ba, bb) = (best(&a.figs), best(&b.figs));
+    let word = if hib { "higher" } else { "lower" };
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            String::new()
+        } else if v.len() <= 2 {
+            format!(" ({})", v.join(", "))
+        } else {
+            format!(" ({}, … {} more)", v[..2].join(", "), v.len() - 2)
+        }
+    };
+    let mut reason = format!(
+        "{an} {word} in {win} of {} pairs, {} in {lose}{}, within noise in {tie}{}",
+        a.figs.len() * b.figs.len(),
+        if hib { "lower" } else { "higher" },
+        list(&losses),
+        list(&ties),
+    );
+    if und > 0 {
+        reason.push_str(&format!(", {und} undecided (lower bounds)"));
+    }
+    let ratio = if bb.median != 0.0 {
+        format!(" ({}×)", fmt_num(ba.median / bb.median))
+    } else {
+        String::new()
+    };
+    reason.push_str(&format!(
+        "; best {} {} vs {} {} {}{ratio}",
+        ba.target,
+        fmt_num(ba.median),
+        bb.target,
+        fmt_num(bb.median),
+        metric.unit()
+    ));
+    if !missing.is_empty() {
+        reason.push_str(&format!(
+            "; not measured: {}",
+            missing
+                .targets
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let verdict = if decided == 0 {
+        reason = format!("every pair is undecided: {reason}");
+        Verdict::NotMeasured
+    } else if win == decided {
+        Verdict::Supported
+    } else if win == 0 {
+        Verdict::Refuted
+    } else {
+        Verdict::Depends
+    };
+    Outcome {
+        verdict,
+        reason: format!("{workload}: {reason}"),
+        parts: vec![],
+        measured,
+        missing,
+    }
+}
+
+/// Each framework of `group` measures within `[lo, hi]`.
+fn range(ctx: &Ctx, group: &[String], workload: &str, metric: Metric, lo: f64, hi: f64) -> Outcome {
+    let g = collect(ctx, group, workload, metric, Side::Subject);
+    let name = group_name(group);
+    if g.figs.is_empty() {
+        return not_measured(
+            format!("no valid {workload} {} figure for {name}", metric.as_str()),
+            g.shown,
+            g.missing,
+        );
+    }
+    let (mut within, mut above, mut below, mut und) = (0, 0, 0, 0);
+    for f in &g.figs {
+        if f.min > hi {
+            above += 1;
+        } else if f.lower_bound {
+            und += 1;
+        } else if f.max < lo {
+            below += 1;
+        } else {
+            within += 1;
+        }
+    }
+    let cores = ctx.server_cores();
+    let lo_m = g
+        .figs
+        .iter()
+        .map(|f| f.median)
+        .fold(f64::INFINITY, f64::min);
+    let hi_m = g
+        .figs
+        .iter()
+        .map(|f| f.median)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut reason = format!(
+        "{workload}: {within} of {} {name} frameworks within {}–{} {}, {below} below, {above} above{}; \
+         medians {}–{} on {cores} server CPU{} (per core {}–{})",
+        g.figs.len(),
+        fmt_num(lo),
+        fmt_num(hi),
+        metric.unit(),
+        if und > 0 {
+            format!(", {und} undecided (lower bounds)")
+        } else {
+            String::new()
+        },
+        fmt_num(lo_m),
+        fmt_num(hi_m),
+        if cores == 1 { "" } else { "s" },
+        fmt_num(lo_m / cores as f64),
+        fmt_num(hi_m / cores as f64),
+    );
+    if !g.missing.is_empty() {
+        reason.push_str(&format!(
+            "; not measured: {}",
+            g.missing
+                .targets
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let decided = within + above + below;
+    let verdict = if decided == 0 {
+        Verdict::NotMeasured
+    } else if within == decided {
+        Verdict::Supported
+    } else if within == 0 {
+        Verdict::Refuted
+    } else {
+        Verdict::Depends
+    };
+    Outcome {
+        verdict,
+        reason,
+        parts: vec![],
+        measured: g.shown,
+        missing: g.missing,
+    }
+}
+
+/// `numerator / denominator` lies in `[lo, hi]` for each pair.
+fn ratio(
+    ctx: &Ctx,
+    numerator: &[String],
+    denominator: &[String],
+    workload: &str,
+    metric: Metric,
+    lo: f64,
+    hi: f64,
+) -> Outcome {
+    let a = collect(ctx, numerator, workload, metric, Side::Subject);
+    let b = collect(ctx, denominator, workload, metric, Side::Compared);
+    let mut missing = a.missing;
+    missing.merge(b.missing);
+    let measured: Vec<Measured> = a.shown.into_iter().chain(b.shown).collect();
+    if a.figs.is_empty() || b.figs.is_empty() {
+        let who = if a.figs.is_empty() {
+            group_name(numerator)
+        } else {
+            group_name(denominator)
+        };
+        return not_measured(
+            format!("no valid {workload} {} figure for {who}", metric.as_str()),
+            measured,
+            missing,
+        );
+    }
+    // The claimed direction: below 1 (a reduction), above 1 (a multiple), or none.
+    let down = hi < 1.0;
+    let up = lo > 1.0;
+    let (mut inside, mut off, mut wrong, mut und) = (0, 0, 0, 0);
+    let mut ratios = vec![];
+    for x in &a.figs {
+        for y in &b.figs {
+            if x.lower_bound || y.lower_bound || y.min <= 0.0 || y.median <= 0.0 {
+                und += 1;
+                continue;
+            }
+            let (r, rlo, rhi) = (x.median / y.median, x.min / y.max, x.max / y.min);
+            ratios.push(r);
+            if rlo <= hi && lo <= rhi {
+                inside += 1;
+            } else if (down && rhi >= 1.0) || (up && rlo <= 1.0) {
+                wrong += 1;
+            } else {
+                off += 1;
+            }
+        }
+    }
+    let decided = inside + off + wrong;
+    let verdict = if decided == 0 {
+        Verdict::NotMeasured
+    } else if inside == decided {
+        Verdict::Supported
+    } else if wrong == 0 {
+        Verdict::Partly
+    } else if wrong == decided {
+        Verdict::Refuted
+    } else {
+        Verdict::Depends
+    };
+    let rmin = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let rmax = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut reason = format!(
+        "{workload}: {} / {} {} ratio {}–{} claimed; {inside} of {} pairs inside, {off} outside in the claimed \
+         direction, {wrong} with no such difference{}",
+        group_name(numerator),
+        group_name(denominator),
+        metric.as_str(),
+        fmt_num(lo),
+        fmt_num(hi),
+        a.figs.len() * b.figs.len(),
+        if und > 0 {
+            format!(", {und} undecided (lower bounds)")
+        } else {
+            String::new()
+        }
+    );
+    if !ratios.is_empty() {
+        reason.push_str(&format!(
+            "; measured ratios {}–{}",
+            fmt_num(rmin),
+            fmt_num(rmax)
+        ));
+    }
+    if !missing.is_empty() {
+        reason.push_str(&format!(
+            "; not measured: {}",
+            missing
+                .targets
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Outcome {
+        verdict,
+        reason,
+        parts: vec![],
+        measured,
+        missing,
+    }
+}
+
+/// In `mixed`, the /io p99 of each target of `group` against `factor` × the /io delay.
+fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], factor: f64) -> Outcome {
+    const W: &str = "mixed";
+    let a = collect(ctx, group, W, Metric::P99Ms, Side::Subject);
+    let c = collect(ctx, context, W, Metric::P99Ms, Side::Context);
+    let mut missing = a.missing;
+    let mut measured = vec![];
+    // Classify a target: Some(true) blocked, Some(false) clear, None straddling the threshold.
+    let delay = |target: &str| -> Option<f64> {
+        ctx.run
+            .cell(target, W)?
+            .params
+            .get("ms")?
+            .parse::<f64>()
+            .ok()
+            .filter(|v| *v > 0.0)
+    };
+    let classify = |f: &Fig, limit: f64| -> Option<bool> {
+        if f.min > limit {
+            Some(true)
+        } else if f.max <= limit {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    let (mut blocked, mut clear, mut straddle) = (vec![], vec![], vec![]);
+    for mut m in a.shown {
+        let Some(f) = a.figs.iter().find(|f| f.target == m.target) else {
+            measured.push(m);
+            continue;
+        };
+        let Some(ms) = delay(&f.target) else {
+            m.evidence = false;
+            m.note = Some("the mixed cell does not give its /io delay (`ms`)".into());
+            missing.add(&f.target, W);
+            measured.push(m);
+            continue;
+        };
+        let limit = factor * ms;
+        let (class, word) = match classify(f, limit) {
+            Some(true) => (&mut blocked, "blocked"),
+            Some(false) => (&mut clear, "clear"),
+            None => (&mut straddle, "repeats straddle the threshold"),
+        };
+        class.push(f.target.clone());
+        m.note = Some(format!(
+            "{word}: /io p99 {} ms against {} ms ({}× the {} ms delay)",
+            fmt_num(f.median),
+            fmt_num(limit),
+            fmt_num(factor),
+            fmt_num(ms)
+        ));
+        measured.push(m);
+    }
+    let mut ctx_notes = vec![];
+    for mut m in c.shown {
+        if let (Some(med), Some(min), Some(max), Some(ms)) =
+            (m.median, m.min, m.max, delay(&m.target))
+        {
+            let f = Fig {
+                target: m.target.clone(),
+                median: med,
+                min,
+                max,
+                lower_bound: false,
+            };
+            let word = match classify(&f, factor * ms) {
+                Some(true) => "blocked",
+                Some(false) => "clear",
+                None => "straddles",
+            };
+            if m.note.as_deref().is_some_and(|n| n.starts_with("context")) {
+                ctx_notes.push(format!("{} {word}", m.target));
+                m.note = Some(format!("context, not counted: {word}"));
+            }
+        }
+        measured.push(m);
+    }
+    let decided = blocked.len() + clear.len();
+    let name = group_name(group);
+    let mut reason = format!(
+        "mixed: {} of {} {name} targets blocked (/io p99 > {}× its upstream delay in every repeat), {} clear{}",
+        blocked.len(),
+        decided + straddle.len(),
+        fmt_num(factor),
+        clear.len(),
+        if straddle.is_empty() {
+            String::new()
+        } else {
+            format!(", {} straddling", straddle.len())
+        }
+    );
+    if !clear.is_empty() && !blocked.is_empty() {
+        reason.push_str(&format!(" ({} clear)", clear.join(", ")));
+    }
+    if !ctx_notes.is_empty() {
+        reason.push_str(&format!("; context: {}", ctx_notes.join(", ")));
+    }
+    if !missing.is_empty() {
+        reason.push_str(&format!(
+            "; not measured: {}",
+            missing
+                .targets
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let verdict = if decided == 0 {
+        Verdict::NotMeasured
+    } else if blocked.len() == decided {
+        Verdict::Supported
+    } else if blocked.is_empty() {
+        Verdict::Refuted
+    } else {
+        Verdict::Depends
+    };
+    Outcome {
+        verdict,
+        reason,
+        parts: vec![],
+        measured,
+        missing,
+    }
+}
+
+/// Whether every workload the claim names is available (for callers deciding "not testable yet").
+pub fn all_available(ws: &[String]) -> bool {
+    ws.iter()
+        .all(|w| workloads::lookup(w).is_some_and(|x| x.available))
+}
