@@ -326,8 +326,21 @@ impl Catalogue {
 
     /// Parse and check catalogue text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Catalogue, CatalogueError> {
-        let cat: Catalogue = toml::from_str(text)
-            .map_err(|e| CatalogueError(format!("{origin}: {}", e.to_string().trim_end())))?;
+        let cat: Catalogue = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let before = &text[..s.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {col}: ")
+                })
+                .unwrap_or_default();
+            CatalogueError(format!(
+                "{origin}: {at}{}",
+                e.message().trim_end().replace('\n', "; ")
+            ))
+        })?;
         cat.validate()
             .map_err(|e| CatalogueError(format!("{origin}: {e}")))?;
         Ok(cat)

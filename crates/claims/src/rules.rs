@@ -122,11 +122,11 @@ pub fn evaluate(
             let outs: Vec<(String, Metric, Outcome)> = metrics
                 .iter()
                 .map(|m| {
-                    (
-                        "cold-start".to_string(),
-                        *m,
-                        faster(&ctx, better, than, &[], "cold-start", *m),
-                    )
+                    let mut o = faster(&ctx, better, than, &[], "cold-start", *m);
+                    if let Some(rest) = o.reason.strip_prefix("cold-start: ") {
+                        o.reason = format!("{}: {rest}", m.as_str());
+                    }
+                    ("cold-start".to_string(), *m, o)
                 })
                 .collect();
             combine(outs)
@@ -925,4 +925,590 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], factor: f64) -
 pub fn all_available(ws: &[String]) -> bool {
     ws.iter()
         .all(|w| workloads::lookup(w).is_some_and(|x| x.available))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each rule on small fixture runs built here, one per verdict the rule can give.
+
+    use std::collections::BTreeMap;
+
+    use store::{CellSummary, Machine};
+
+    use super::*;
+
+    /// A fixture run: targets, cells, machine with one server CPU.
+    struct Fx(RunSummary);
+
+    impl Fx {
+        fn new() -> Fx {
+            Fx(RunSummary {
+                run_id: 7,
+                started_at: "2026-11-24T09:00:00Z".into(),
+                finished_at: Some("2026-11-24T09:30:00Z".into()),
+                machine: Machine {
+                    cpu_model: "Test CPU".into(),
+                    cores: 2,
+                    kernel: "6.1".into(),
+                    os: "Debian 12".into(),
+                    memory_mb: 4096,
+                    runtimes: BTreeMap::new(),
+                    server_cpus: vec![1],
+                    client_cpus: vec![0],
+                },
+                settings: BTreeMap::new(),
+                targets: vec![],
+                cells: vec![],
+                warnings: vec![],
+            })
+        }
+
+        fn target(mut self, name: &str, language: &str) -> Fx {
+            self.0.targets.push(TargetSummary {
+                name: name.into(),
+                language: language.into(),
+                framework: name.into(),
+                versions: BTreeMap::new(),
+                config: BTreeMap::new(),
+                cold_start_ms: None,
+                idle_pss_mb: None,
+                install_bytes: None,
+                install_packages: None,
+                failure: None,
+            });
+            self
+        }
+
+        fn per_target(mut self, name: &str, f: impl FnOnce(&mut TargetSummary)) -> Fx {
+            f(self.0.targets.iter_mut().find(|t| t.name == name).unwrap());
+            self
+        }
+
+        fn cell(mut self, target: &str, workload: &str, f: impl FnOnce(&mut CellSummary)) -> Fx {
+            let mut c = CellSummary {
+                target: target.into(),
+                workload: workload.into(),
+                status: CellStatus::Ok,
+                repeats: 3,
+                throughput_rps: None,
+                p50_ms: None,
+                p99_ms: None,
+                server_cpu_us_per_req: None,
+                pss_mean_mb: None,
+                pss_peak_mb: None,
+                ladder: vec![],
+                capacity_rps: None,
+                slo_p99_ms: None,
+                lower_bound: false,
+                params: BTreeMap::new(),
+                warnings: vec![],
+            };
+            f(&mut c);
+            self.0.cells.push(c);
+            self
+        }
+
+        fn rps(self, target: &str, workload: &str, v: &[f64]) -> Fx {
+            self.cell(target, workload, |c| c.throughput_rps = Spread::of(v))
+        }
+
+        fn p50(self, target: &str, workload: &str, v: &[f64]) -> Fx {
+            self.cell(target, workload, |c| c.p50_ms = Spread::of(v))
+        }
+
+        fn mixed(self, target: &str, p99: &[f64]) -> Fx {
+            self.cell(target, "mixed", |c| {
+                c.p99_ms = Spread::of(p99);
+                c.params.insert("ms".into(), "10".into());
+            })
+        }
+    }
+
+    fn langs() -> Fx {
+        Fx::new()
+            .target("node-a", "node")
+            .target("node-b", "node")
+            .target("python-a", "python")
+            .target("python-b", "python")
+    }
+
+    fn sel(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn run_rule(fx: &Fx, rule: RuleSpec, workloads: &[&str]) -> Outcome {
+        evaluate(&rule, &sel(workloads), &fx.0, &Catalogue::builtin())
+    }
+
+    fn faster_rps() -> RuleSpec {
+        RuleSpec::Faster {
+            better: sel(&["node"]),
+            than: sel(&["python"]),
+            metric: Metric::ThroughputRps,
+            context: sel(&["rust"]),
+        }
+    }
+
+    #[test]
+    fn faster_supported_when_every_pair_is_better_beyond_noise() {
+        let fx = langs()
+            .target("rust-a", "rust")
+            .rps("node-a", "io", &[9000.0, 9100.0, 9200.0])
+            .rps("node-b", "io", &[7000.0, 7100.0, 7200.0])
+            .rps("python-a", "io", &[4000.0, 4100.0, 4200.0])
+            .rps("python-b", "io", &[1000.0, 1100.0, 1200.0])
+            .rps("rust-a", "io", &[20000.0]);
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(o.reason.contains("higher in 4 of 4 pairs"), "{}", o.reason);
+        assert!(
+            o.reason
+                .contains("best node-a 9,100 vs python-a 4,100 req/s (2.22×)"),
+            "{}",
+            o.reason
+        );
+        // Context is shown, not counted.
+        let rust = o.measured.iter().find(|m| m.target == "rust-a").unwrap();
+        assert_eq!(rust.side, Side::Context);
+        assert!(!rust.evidence);
+        // Per-core figures on the one server CPU.
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert_eq!(na.per_core, Some(9100.0));
+        assert!(o.missing.is_empty());
+    }
+
+    #[test]
+    fn faster_refuted_when_no_pair_is_better_including_ties() {
+        let fx = langs()
+            .rps("node-a", "io", &[4000.0, 4100.0])
+            .rps("node-b", "io", &[1000.0, 1100.0])
+            .rps("python-a", "io", &[4050.0, 4300.0])
+            .rps("python-b", "io", &[5000.0, 5100.0]);
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Refuted, "{}", o.reason);
+        assert!(
+            o.reason.contains("within noise in 1 (node-a vs python-a)"),
+            "{}",
+            o.reason
+        );
+        // All ties is refuted too: "faster" needs a difference beyond noise.
+        let fx = langs()
+            .rps("node-a", "io", &[1000.0, 1200.0])
+            .rps("node-b", "io", &[1000.0, 1200.0])
+            .rps("python-a", "io", &[1100.0, 1300.0])
+            .rps("python-b", "io", &[1050.0, 1150.0]);
+        assert_eq!(
+            run_rule(&fx, faster_rps(), &["io"]).verdict,
+            Verdict::Refuted
+        );
+    }
+
+    #[test]
+    fn faster_depends_when_frameworks_disagree() {
+        let fx = langs()
+            .rps("node-a", "io", &[9000.0])
+            .rps("node-b", "io", &[2000.0])
+            .rps("python-a", "io", &[4000.0])
+            .rps("python-b", "io", &[1000.0]);
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Depends, "{}", o.reason);
+        assert!(
+            o.reason
+                .contains("higher in 3 of 4 pairs, lower in 1 (node-b vs python-a)"),
+            "{}",
+            o.reason
+        );
+    }
+
+    #[test]
+    fn faster_lower_is_better_for_cpu_per_request() {
+        let rule = RuleSpec::Faster {
+            better: sel(&["node"]),
+            than: sel(&["python"]),
+            metric: Metric::ServerCpuUsPerReq,
+            context: vec![],
+        };
+        let fx = langs()
+            .cell("node-a", "json", |c| {
+                c.server_cpu_us_per_req = Spread::of(&[50.0, 52.0])
+            })
+            .cell("node-b", "json", |c| {
+                c.server_cpu_us_per_req = Spread::of(&[70.0])
+            })
+            .cell("python-a", "json", |c| {
+                c.server_cpu_us_per_req = Spread::of(&[150.0])
+            })
+            .cell("python-b", "json", |c| {
+                c.server_cpu_us_per_req = Spread::of(&[300.0])
+            });
+        let o = run_rule(&fx, rule, &["json"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(o.reason.contains("lower in 4 of 4 pairs"), "{}", o.reason);
+    }
+
+    #[test]
+    fn flagged_and_failed_cells_never_count_and_missing_ones_give_the_lab_command() {
+        let fx = langs()
+            .rps("node-a", "io", &[9000.0])
+            .cell("node-b", "io", |c| {
+                c.throughput_rps = Spread::of(&[100.0]);
+                c.status = CellStatus::Flagged("12 wrong bodies".into());
+            })
+            .rps("python-a", "io", &[4000.0])
+            .per_target("python-b", |t| {
+                t.failure = Some("pip install failed".into())
+            });
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        // node-b's 100 req/s would have made it "depends"; flagged, it does not count.
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        let nb = o.measured.iter().find(|m| m.target == "node-b").unwrap();
+        assert!(!nb.evidence && nb.note.as_deref().unwrap().contains("flagged"));
+        let pb = o.measured.iter().find(|m| m.target == "python-b").unwrap();
+        assert!(!pb.evidence && pb.note.as_deref().unwrap().contains("target failed"));
+        assert_eq!(
+            o.missing.lab_command().unwrap(),
+            "stackwise lab --targets node-b,python-b --workloads io"
+        );
+        assert!(
+            o.reason.contains("not measured: node-b, python-b"),
+            "{}",
+            o.reason
+        );
+
+        // No Python target at all in the run: no verdict, and the lab's Python targets to run.
+        let fx = Fx::new()
+            .target("node-a", "node")
+            .rps("node-a", "io", &[9000.0]);
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::NotMeasured);
+        assert_eq!(
+            o.missing.lab_command().unwrap(),
+            "stackwise lab --targets python-django,python-fastapi,python-flask-gthread,python-flask-sync --workloads io"
+        );
+    }
+
+    #[test]
+    fn lower_bounds_only_count_where_they_settle_the_question() {
+        // node-a is a lower bound above python: still better. python-a is a lower bound: undecided.
+        let fx = langs()
+            .cell("node-a", "io", |c| {
+                c.throughput_rps = Spread::of(&[9000.0]);
+                c.lower_bound = true;
+            })
+            .rps("node-b", "io", &[8000.0])
+            .rps("python-b", "io", &[1000.0])
+            .cell("python-a", "io", |c| {
+                c.throughput_rps = Spread::of(&[3000.0]);
+                c.lower_bound = true;
+            });
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(
+            o.reason.contains("2 undecided (lower bounds)"),
+            "{}",
+            o.reason
+        );
+        // The workload's own ceiling (connections × 1000 / ms) makes a figure a lower bound.
+        let fx = langs().cell("node-a", "io", |c| {
+            c.throughput_rps = Spread::of(&[6350.0]);
+            c.params.insert("connections".into(), "64".into());
+            c.params.insert("ms".into(), "10".into());
+        });
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert!(na.lower_bound, "{na:?}");
+        assert!(
+            na.note.as_deref().unwrap().contains("6,400 req/s"),
+            "{na:?}"
+        );
+    }
+
+    #[test]
+    fn several_workloads_combine_into_partly() {
+        let rule = RuleSpec::Faster {
+            better: sel(&["python"]),
+            than: sel(&["node"]),
+            metric: Metric::ThroughputRps,
+            context: vec![],
+        };
+        let fx = langs()
+            .rps("node-a", "cpu", &[900.0])
+            .rps("node-b", "cpu", &[800.0])
+            .rps("python-a", "cpu", &[90.0])
+            .rps("python-b", "cpu", &[80.0])
+            .rps("node-a", "hash", &[500.0])
+            .rps("node-b", "hash", &[400.0])
+            .rps("python-a", "hash", &[600.0])
+            .rps("python-b", "hash", &[700.0]);
+        let o = run_rule(&fx, rule.clone(), &["cpu", "hash"]);
+        assert_eq!(o.verdict, Verdict::Partly, "{}", o.reason);
+        assert_eq!(o.parts.len(), 2);
+        assert_eq!(o.parts[0].verdict, Verdict::Refuted);
+        assert_eq!(o.parts[1].verdict, Verdict::Supported);
+        assert_eq!(o.reason, "cpu: refuted; hash: supported");
+        // One workload missing: judged on the other, and the command names the missing one.
+        let fx = langs()
+            .rps("node-a", "cpu", &[900.0])
+            .rps("node-b", "cpu", &[800.0])
+            .rps("python-a", "cpu", &[90.0])
+            .rps("python-b", "cpu", &[80.0]);
+        let o = run_rule(&fx, rule, &["cpu", "hash"]);
+        assert_eq!(o.verdict, Verdict::Refuted, "{}", o.reason);
+        assert!(o
+            .missing
+            .lab_command()
+            .unwrap()
+            .ends_with("--workloads hash"));
+    }
+
+    fn node_range() -> RuleSpec {
+        RuleSpec::Range {
+            group: sel(&["node"]),
+            metric: Metric::ThroughputRps,
+            min: 15000.0,
+            max: 20000.0,
+        }
+    }
+
+    #[test]
+    fn range_supported_refuted_depends() {
+        let fx = langs()
+            .rps("node-a", "io", &[14000.0, 15500.0])
+            .rps("node-b", "io", &[19000.0]);
+        let o = run_rule(&fx, node_range(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(
+            o.reason
+                .contains("2 of 2 node frameworks within 15,000–20,000 req/s"),
+            "{}",
+            o.reason
+        );
+
+        let fx = langs()
+            .rps("node-a", "io", &[6000.0])
+            .rps("node-b", "io", &[25000.0]);
+        let o = run_rule(&fx, node_range(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Refuted, "{}", o.reason);
+        assert!(o.reason.contains("1 below, 1 above"), "{}", o.reason);
+
+        let fx = langs()
+            .rps("node-a", "io", &[6000.0])
+            .rps("node-b", "io", &[16000.0]);
+        assert_eq!(
+            run_rule(&fx, node_range(), &["io"]).verdict,
+            Verdict::Depends
+        );
+
+        // Per-core figures: two server CPUs halve them.
+        let mut fx = langs()
+            .rps("node-a", "io", &[30000.0])
+            .rps("node-b", "io", &[32000.0]);
+        fx.0.machine.server_cpus = vec![2, 3];
+        let o = run_rule(&fx, node_range(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Refuted);
+        assert!(
+            o.reason
+                .contains("on 2 server CPUs (per core 15,000–16,000)"),
+            "{}",
+            o.reason
+        );
+
+        // A lower bound below the range cannot refute it.
+        let fx = langs().cell("node-a", "io", |c| {
+            c.throughput_rps = Spread::of(&[6000.0]);
+            c.lower_bound = true;
+        });
+        let o = run_rule(&fx, node_range(), &["io"]);
+        assert_eq!(o.verdict, Verdict::NotMeasured, "{}", o.reason);
+
+        let o = run_rule(&Fx::new(), node_range(), &["io"]);
+        assert_eq!(o.verdict, Verdict::NotMeasured);
+        assert!(o.missing.lab_command().unwrap().contains("node-http"));
+    }
+
+    fn ratio_rule() -> RuleSpec {
+        RuleSpec::Ratio {
+            numerator: sel(&["node"]),
+            denominator: sel(&["python"]),
+            metric: Metric::P50Ms,
+            min: 0.4,
+            max: 0.5,
+        }
+    }
+
+    #[test]
+    fn ratio_supported_partly_refuted_depends() {
+        let fx = langs()
+            .p50("node-a", "io", &[11.0])
+            .p50("node-b", "io", &[12.0])
+            .p50("python-a", "io", &[25.0])
+            .p50("python-b", "io", &[26.0]);
+        let o = run_rule(&fx, ratio_rule(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+
+        // A reduction, but much bigger than claimed: partly.
+        let fx = langs()
+            .p50("node-a", "io", &[11.0])
+            .p50("node-b", "io", &[12.0])
+            .p50("python-a", "io", &[100.0])
+            .p50("python-b", "io", &[25.0]);
+        let o = run_rule(&fx, ratio_rule(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Partly, "{}", o.reason);
+        assert!(
+            o.reason.contains("2 of 4 pairs inside, 2 outside"),
+            "{}",
+            o.reason
+        );
+
+        // No reduction at all: refuted.
+        let fx = langs()
+            .p50("node-a", "io", &[11.0])
+            .p50("node-b", "io", &[12.0])
+            .p50("python-a", "io", &[11.0])
+            .p50("python-b", "io", &[10.0]);
+        assert_eq!(
+            run_rule(&fx, ratio_rule(), &["io"]).verdict,
+            Verdict::Refuted
+        );
+
+        // Some pairs reduce as claimed, others not at all: depends.
+        let fx = langs()
+            .p50("node-a", "io", &[11.0])
+            .p50("node-b", "io", &[12.0])
+            .p50("python-a", "io", &[25.0])
+            .p50("python-b", "io", &[11.0]);
+        assert_eq!(
+            run_rule(&fx, ratio_rule(), &["io"]).verdict,
+            Verdict::Depends
+        );
+
+        assert_eq!(
+            run_rule(&langs(), ratio_rule(), &["io"]).verdict,
+            Verdict::NotMeasured
+        );
+    }
+
+    fn lighter_rule(metrics: &[Metric]) -> RuleSpec {
+        RuleSpec::Lighter {
+            better: sel(&["node"]),
+            than: sel(&["python"]),
+            metrics: metrics.to_vec(),
+        }
+    }
+
+    fn starts(fx: Fx, v: [(&str, f64, f64); 4]) -> Fx {
+        v.into_iter().fold(fx, |fx, (t, cold, mem)| {
+            fx.per_target(t, |t| {
+                t.cold_start_ms = Spread::of(&[cold, cold * 1.05]);
+                t.idle_pss_mb = Some(mem);
+            })
+        })
+    }
+
+    #[test]
+    fn lighter_supported_refuted_depends_partly() {
+        let both = [Metric::ColdStartMs, Metric::IdlePssMb];
+        let fx = starts(
+            langs(),
+            [
+                ("node-a", 40.0, 45.0),
+                ("node-b", 60.0, 50.0),
+                ("python-a", 300.0, 60.0),
+                ("python-b", 500.0, 90.0),
+            ],
+        );
+        let o = run_rule(&fx, lighter_rule(&both), &["cold-start"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert_eq!(o.reason, "cold_start_ms: supported; idle_pss_mb: supported");
+
+        let fx = starts(
+            langs(),
+            [
+                ("node-a", 400.0, 10.0),
+                ("node-b", 600.0, 12.0),
+                ("python-a", 300.0, 30.0),
+                ("python-b", 200.0, 20.0),
+            ],
+        );
+        let o = run_rule(&fx, lighter_rule(&both), &["cold-start"]);
+        assert_eq!(o.verdict, Verdict::Partly, "{}", o.reason);
+        assert_eq!(
+            run_rule(&fx, lighter_rule(&[Metric::ColdStartMs]), &["cold-start"]).verdict,
+            Verdict::Refuted
+        );
+
+        let fx = starts(
+            langs(),
+            [
+                ("node-a", 40.0, 45.0),
+                ("node-b", 600.0, 50.0),
+                ("python-a", 300.0, 60.0),
+                ("python-b", 500.0, 90.0),
+            ],
+        );
+        assert_eq!(
+            run_rule(&fx, lighter_rule(&[Metric::ColdStartMs]), &["cold-start"]).verdict,
+            Verdict::Depends
+        );
+        let o = run_rule(
+            &langs(),
+            lighter_rule(&[Metric::InstallBytes]),
+            &["cold-start"],
+        );
+        assert_eq!(o.verdict, Verdict::NotMeasured);
+        assert!(o
+            .missing
+            .lab_command()
+            .unwrap()
+            .ends_with("--workloads cold-start"));
+    }
+
+    fn blocking_rule() -> RuleSpec {
+        RuleSpec::LoopBlocking {
+            group: sel(&["node"]),
+            factor: 2.0,
+            context: sel(&["python"]),
+        }
+    }
+
+    #[test]
+    fn loop_blocking_supported_refuted_depends() {
+        let fx = langs()
+            .mixed("node-a", &[180.0, 200.0])
+            .mixed("node-b", &[90.0, 95.0])
+            .mixed("python-a", &[14.0, 15.0]);
+        let o = run_rule(&fx, blocking_rule(), &["mixed"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(
+            o.reason.contains("2 of 2 node targets blocked"),
+            "{}",
+            o.reason
+        );
+        assert!(o.reason.contains("context: python-a clear"), "{}", o.reason);
+
+        let fx = langs()
+            .mixed("node-a", &[12.0, 13.0])
+            .mixed("node-b", &[15.0]);
+        assert_eq!(
+            run_rule(&fx, blocking_rule(), &["mixed"]).verdict,
+            Verdict::Refuted
+        );
+
+        let fx = langs().mixed("node-a", &[120.0]).mixed("node-b", &[15.0]);
+        let o = run_rule(&fx, blocking_rule(), &["mixed"]);
+        assert_eq!(o.verdict, Verdict::Depends, "{}", o.reason);
+        assert!(o.reason.contains("(node-b clear)"), "{}", o.reason);
+
+        // Repeats on both sides of the threshold decide nothing.
+        let fx = langs().mixed("node-a", &[15.0, 25.0]);
+        assert_eq!(
+            run_rule(&fx, blocking_rule(), &["mixed"]).verdict,
+            Verdict::NotMeasured
+        );
+
+        // Without the /io delay the cell cannot be judged.
+        let fx = langs().cell("node-a", "mixed", |c| c.p99_ms = Spread::of(&[200.0]));
+        let o = run_rule(&fx, blocking_rule(), &["mixed"]);
+        assert_eq!(o.verdict, Verdict::NotMeasured, "{}", o.reason);
+    }
 }

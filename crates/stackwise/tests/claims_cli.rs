@@ -1,0 +1,175 @@
+//! End-to-end tests of `stackwise claims`: the real binary on the stored fixture run
+//! (crates/claims/tests/fixtures/run.json, synthetic figures) prints the verdict table and JSON that
+//! validates against schemas/claims.schema.json; bad input exits 2 naming the flag.
+
+use std::process::{Command, Output};
+
+fn stackwise() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stackwise"))
+}
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../claims/tests/fixtures/run.json"
+);
+
+fn run(args: &[&str]) -> Output {
+    stackwise().arg("claims").args(args).output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn schema() -> serde_json::Value {
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemas/claims.schema.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+#[test]
+fn table_on_the_fixture_shows_claimed_measured_verdict_and_reason() {
+    let text = stdout(&run(&["--summary-json", FIXTURE]));
+    assert!(text.starts_with("Claims checked against run 1 "), "{text}");
+    assert!(text.contains("FIXTURE: synthetic figures"), "{text}");
+    assert!(text.contains("VERDICT") && text.contains("CLAIMED") && text.contains("MEASURED"));
+    // The range claim: its claimed figure, the measured figures with spread, the verdict, why.
+    let block: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("a1-node-io-range"))
+        .take(9)
+        .collect();
+    assert!(block[0].starts_with("refuted "), "{block:#?}");
+    assert!(
+        block[0].contains("Node.js: 15,000–20,000 req/s on"),
+        "{block:#?}"
+    );
+    assert!(
+        block[0].contains("node-http     5,200 req/s (5,044–5,356)"),
+        "{block:#?}"
+    );
+    assert!(
+        block
+            .iter()
+            .any(|l| l.contains("why   io: 0 of 5 node frameworks within 15,000–20,000 req/s")),
+        "{block:#?}"
+    );
+    // Cited facts and opinions are listed as such.
+    assert!(text.contains("\nCited, not measured ("), "{text}");
+    assert!(text.contains("a3-so-survey-48-7"));
+    assert!(text.contains("source: Stack Overflow Developer Survey 2025"));
+    assert!(text.contains("\nOpinions ("));
+    // Claims the lab cannot test yet say what they need.
+    assert!(text.contains("needs The `ws-hold` workload"), "{text}");
+}
+
+#[test]
+fn json_on_the_fixture_validates_and_filters_apply() {
+    let out = run(&[
+        "--summary-json",
+        FIXTURE,
+        "--json",
+        "--kind",
+        "testable",
+        "--verdict",
+        "refuted",
+        "--verdict",
+        "depends",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&v)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "claims JSON violates its schema: {errors:#?}"
+    );
+    let claims = v["claims"].as_array().unwrap();
+    assert!(!claims.is_empty());
+    for c in claims {
+        assert_eq!(c["kind"], "testable");
+        assert!(
+            c["verdict"] == "refuted" || c["verdict"] == "depends",
+            "{c}"
+        );
+        assert!(!c["measured"].as_array().unwrap().is_empty());
+    }
+    assert_eq!(v["run"]["run_id"], 1);
+    assert_eq!(v["run"]["server_cpus"], serde_json::json!([1]));
+}
+
+#[test]
+fn without_a_run_the_table_gives_lab_commands() {
+    let text = stdout(&run(&["--kind", "testable"]));
+    assert!(text.starts_with("No lab run to check against"), "{text}");
+    assert!(
+        text.contains(
+            "run   stackwise lab --targets node-express,node-fastify,node-http,node-koa,node-nestjs --workloads io"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("\nOpinions ("));
+}
+
+#[test]
+fn committed_schema_matches_the_binary() {
+    let out = stackwise().args(["schema", "claims"]).output().unwrap();
+    let generated: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        generated,
+        schema(),
+        "schemas/claims.schema.json is stale: regenerate it with \
+         `cargo run -p stackwise -- schema claims > schemas/claims.schema.json`"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_flag() {
+    let dir = std::env::temp_dir().join(format!("claims-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_run = dir.join("not-a-run.json");
+    std::fs::write(&not_run, "{\"run_id\": 1}").unwrap();
+    let bad_cat = dir.join("cat.toml");
+    std::fs::write(
+        &bad_cat,
+        "[lab]\nnode = [\"node-http\"]\n[[claim]]\nid = \"Bad Id\"\n",
+    )
+    .unwrap();
+    for (args, needle) in [
+        (
+            vec!["--summary-json", not_run.to_str().unwrap()],
+            "--summary-json",
+        ),
+        (
+            vec!["--summary-json", "/nonexistent/run.json"],
+            "--summary-json",
+        ),
+        (
+            vec!["--catalogue", bad_cat.to_str().unwrap()],
+            "--catalogue",
+        ),
+        (vec!["--verdict", "maybe"], "--verdict"),
+        (vec!["--kind", "rumour"], "--kind"),
+    ] {
+        let out = run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{args:?}: not one line: {err}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
