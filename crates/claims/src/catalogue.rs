@@ -112,11 +112,12 @@ pub enum RuleSpec {
         than: Vec<String>,
         metrics: Vec<Metric>,
     },
-    /// In the `mixed` workload, the `/io` p99 of each target of `group` exceeds `factor` × the /io
-    /// upstream delay (the loop was blocked by heavy requests).
+    /// In the `mixed` workload, the `/io` requests of each target of `group` waited for the heavy
+    /// `/cpu` requests: `/io` p99 minus the upstream delay is at least `share` × the CPU time of one
+    /// heavy request (measured on the target's `cpu` cell, scaled by the `n` ratio).
     LoopBlocking {
         group: Vec<String>,
-        factor: f64,
+        share: f64,
         #[serde(default)]
         context: Vec<String>,
     },
@@ -188,10 +189,10 @@ impl RuleSpec {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            RuleSpec::LoopBlocking { group, factor, .. } => format!(
-                "loop_blocking({} /io p99 > {}× the /io delay in mixed)",
+            RuleSpec::LoopBlocking { group, share, .. } => format!(
+                "loop_blocking({}: mixed /io p99 − delay ≥ {} × one heavy /cpu's CPU time)",
                 j(group),
-                fmt_num(*factor)
+                fmt_num(*share)
             ),
         }
     }
@@ -497,17 +498,20 @@ impl Catalogue {
                 RuleSpec::Lighter { metrics, .. } if metrics.is_empty() => {
                     return Err(at("test.rule.metrics", "is empty".into()))
                 }
-                RuleSpec::LoopBlocking { factor, .. } => {
-                    if !(factor.is_finite() && *factor > 1.0) {
+                RuleSpec::LoopBlocking { share, .. } => {
+                    if !(share.is_finite() && *share > 0.0 && *share <= 1.0) {
                         return Err(at(
-                            "test.rule.factor",
-                            format!("must be > 1 (got {factor})"),
+                            "test.rule.share",
+                            format!("must be in (0, 1] (got {share})"),
                         ));
                     }
-                    if t.workloads != ["mixed"] {
+                    let mut w = t.workloads.clone();
+                    w.sort();
+                    if w != ["cpu", "mixed"] {
                         return Err(at(
                             "test.workloads",
-                            "loop_blocking reads the `mixed` workload alone".into(),
+                            "loop_blocking reads the `mixed` and `cpu` workloads: [\"mixed\", \"cpu\"]"
+                                .into(),
                         ));
                     }
                 }

@@ -116,7 +116,7 @@ pub fn evaluate_claim(cat: &Catalogue, c: &Claim, run: Option<&RunSummary>) -> C
                         .map(String::as_str)
                         .collect();
                     r.reason = if future.is_empty() {
-                        "not testable yet: see what it needs".into()
+                        "not testable yet with this lab: see what it needs".into()
                     } else {
                         format!("not testable yet: needs the {} workload", future.join(", "))
                     };

@@ -18,8 +18,10 @@
 //!   when every framework's range overlaps the claim; refuted when none does; else `depends`.
 //! - **`ratio`**: every pair's ratio range overlapping the claimed range → supported; right direction
 //!   but another size → `partly`; no difference or the other way → refuted; pairs disagreeing → `depends`.
-//! - **`loop_blocking`**: in `mixed`, a target blocks when every repeat's `/io` p99 exceeds `factor` ×
-//!   the `/io` upstream delay; it is clear when no repeat does.
+//! - **`loop_blocking`**: in `mixed`, a target blocks when, in every repeat, its `/io` p99 minus the
+//!   upstream delay is at least `share` × the CPU time of one heavy `/cpu` request (from the target's
+//!   own `cpu` cell): the cheap requests waited for the heavy one. It is clear when no repeat does.
+//!   The heavy request costs each language what its own loop costs, so the threshold is per target.
 //! - **Several workloads or metrics**: each judged alone, then combined: all alike → that verdict; some
 //!   supported (or partly) → `partly`; else `depends` if any part depends, else refuted.
 //! - **Missing**: no figure on a side → no verdict (`not-measured`) and the lab command that would
@@ -133,9 +135,9 @@ pub fn evaluate(
         }
         RuleSpec::LoopBlocking {
             group,
-            factor,
+            share,
             context,
-        } => loop_blocking(&ctx, group, context, *factor),
+        } => loop_blocking(&ctx, group, context, *share),
     }
 }
 
@@ -793,81 +795,118 @@ fn ratio(
     }
 }
 
-/// In `mixed`, the /io p99 of each target of `group` against `factor` × the /io delay.
-fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], factor: f64) -> Outcome {
+/// The CPU time of one heavy `/cpu` request of `mixed` for `target`, in ms: its `cpu` cell's server
+/// CPU per request scaled by the ratio of the heavy request's `n` to the cpu cell's `n`.
+fn heavy_ms(ctx: &Ctx, target: &str) -> Result<f64, String> {
+    let mixed = ctx.run.cell(target, "mixed").ok_or("no mixed cell")?;
+    let heavy_n = mixed
+        .params
+        .get("heavy_n")
+        .cloned()
+        .or_else(|| {
+            let path = mixed.params.get("heavy_path")?;
+            Some(path.split("n=").nth(1)?.split('&').next()?.to_string())
+        })
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or("the mixed cell does not give its heavy request's n (`heavy_path` or `heavy_n`)")?;
+    let cpu = ctx.run.cell(target, "cpu").ok_or("no cpu cell")?;
+    if cpu.status != CellStatus::Ok {
+        return Err("its cpu cell is flagged or failed".into());
+    }
+    let us = cpu
+        .server_cpu_us_per_req
+        .as_ref()
+        .ok_or("its cpu cell has no server CPU per request")?
+        .median;
+    let n = cpu
+        .params
+        .get("n")
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|n| *n > 0.0)
+        .ok_or("its cpu cell does not give its `n`")?;
+    Ok(us * heavy_n / n / 1000.0)
+}
+
+/// In `mixed`, whether the `/io` requests of each target of `group` waited for the heavy requests.
+fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) -> Outcome {
     const W: &str = "mixed";
     let a = collect(ctx, group, W, Metric::P99Ms, Side::Subject);
     let c = collect(ctx, context, W, Metric::P99Ms, Side::Context);
     let mut missing = a.missing;
-    let mut measured = vec![];
-    // Classify a target: Some(true) blocked, Some(false) clear, None straddling the threshold.
-    let delay = |target: &str| -> Option<f64> {
+    let delay = |target: &str| -> Result<f64, String> {
         ctx.run
-            .cell(target, W)?
-            .params
-            .get("ms")?
-            .parse::<f64>()
-            .ok()
+            .cell(target, W)
+            .and_then(|c| c.params.get("ms"))
+            .and_then(|v| v.parse::<f64>().ok())
             .filter(|v| *v > 0.0)
+            .ok_or_else(|| "the mixed cell does not give its /io delay (`ms`)".to_string())
     };
-    let classify = |f: &Fig, limit: f64| -> Option<bool> {
-        if f.min > limit {
+    // Some(true) blocked, Some(false) clear, None: the repeats straddle the threshold.
+    let judge = |target: &str, min: f64, max: f64| -> Result<(Option<bool>, String), String> {
+        let ms = delay(target)?;
+        let heavy = heavy_ms(ctx, target)?;
+        let limit = share * heavy;
+        let class = if min - ms >= limit {
             Some(true)
-        } else if f.max <= limit {
+        } else if max - ms < limit {
             Some(false)
         } else {
             None
-        }
+        };
+        let word = match class {
+            Some(true) => "blocked",
+            Some(false) => "clear",
+            None => "repeats straddle the threshold",
+        };
+        Ok((
+            class,
+            format!(
+                "{word}: /io p99 − {} ms delay = {}–{} ms; one heavy /cpu takes {} ms of CPU",
+                fmt_num(ms),
+                fmt_num(min - ms),
+                fmt_num(max - ms),
+                fmt_num(heavy)
+            ),
+        ))
     };
     let (mut blocked, mut clear, mut straddle) = (vec![], vec![], vec![]);
+    let mut measured = vec![];
     for mut m in a.shown {
         let Some(f) = a.figs.iter().find(|f| f.target == m.target) else {
             measured.push(m);
             continue;
         };
-        let Some(ms) = delay(&f.target) else {
-            m.evidence = false;
-            m.note = Some("the mixed cell does not give its /io delay (`ms`)".into());
-            missing.add(&f.target, W);
-            measured.push(m);
-            continue;
-        };
-        let limit = factor * ms;
-        let (class, word) = match classify(f, limit) {
-            Some(true) => (&mut blocked, "blocked"),
-            Some(false) => (&mut clear, "clear"),
-            None => (&mut straddle, "repeats straddle the threshold"),
-        };
-        class.push(f.target.clone());
-        m.note = Some(format!(
-            "{word}: /io p99 {} ms against {} ms ({}× the {} ms delay)",
-            fmt_num(f.median),
-            fmt_num(limit),
-            fmt_num(factor),
-            fmt_num(ms)
-        ));
+        match judge(&f.target, f.min, f.max) {
+            Ok((class, note)) => {
+                match class {
+                    Some(true) => blocked.push(f.target.clone()),
+                    Some(false) => clear.push(f.target.clone()),
+                    None => straddle.push(f.target.clone()),
+                }
+                m.note = Some(note);
+            }
+            Err(why) => {
+                m.evidence = false;
+                m.note = Some(format!("not judged: {why}"));
+                missing.add(&f.target, W);
+                missing.add(&f.target, "cpu");
+            }
+        }
         measured.push(m);
     }
     let mut ctx_notes = vec![];
     for mut m in c.shown {
-        if let (Some(med), Some(min), Some(max), Some(ms)) =
-            (m.median, m.min, m.max, delay(&m.target))
-        {
-            let f = Fig {
-                target: m.target.clone(),
-                median: med,
-                min,
-                max,
-                lower_bound: false,
-            };
-            let word = match classify(&f, factor * ms) {
-                Some(true) => "blocked",
-                Some(false) => "clear",
-                None => "straddles",
-            };
+        if let (Some(min), Some(max), true) = (m.min, m.max, m.side == Side::Context) {
             if m.note.as_deref().is_some_and(|n| n.starts_with("context")) {
-                ctx_notes.push(format!("{} {word}", m.target));
-                m.note = Some(format!("context, not counted: {word}"));
+                if let Ok((class, note)) = judge(&m.target, min, max) {
+                    let word = match class {
+                        Some(true) => "blocked",
+                        Some(false) => "clear",
+                        None => "straddles",
+                    };
+                    ctx_notes.push(format!("{} {word}", m.target));
+                    m.note = Some(format!("context, not counted; {note}"));
+                }
             }
         }
         measured.push(m);
@@ -875,10 +914,10 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], factor: f64) -
     let decided = blocked.len() + clear.len();
     let name = group_name(group);
     let mut reason = format!(
-        "mixed: {} of {} {name} targets blocked (/io p99 > {}× its upstream delay in every repeat), {} clear{}",
+        "mixed: {} of {} {name} targets blocked (/io p99 − delay ≥ {} × one heavy request's CPU time), {} clear{}",
         blocked.len(),
         decided + straddle.len(),
-        fmt_num(factor),
+        fmt_num(share),
         clear.len(),
         if straddle.is_empty() {
             String::new()
@@ -1016,10 +1055,18 @@ mod tests {
             self.cell(target, workload, |c| c.p50_ms = Spread::of(v))
         }
 
-        fn mixed(self, target: &str, p99: &[f64]) -> Fx {
+        /// A mixed cell (/io at 10 ms, heavy /cpu?n=1000000) and the cpu cell that prices the heavy
+        /// request: `heavy_ms` of CPU for n = 1,000,000.
+        fn mixed(self, target: &str, p99: &[f64], heavy_ms: f64) -> Fx {
             self.cell(target, "mixed", |c| {
                 c.p99_ms = Spread::of(p99);
                 c.params.insert("ms".into(), "10".into());
+                c.params
+                    .insert("heavy_path".into(), "/cpu?n=1000000".into());
+            })
+            .cell(target, "cpu", |c| {
+                c.server_cpu_us_per_req = Spread::of(&[heavy_ms * 100.0]);
+                c.params.insert("n".into(), "100000".into());
             })
         }
     }
@@ -1466,18 +1513,21 @@ mod tests {
     fn blocking_rule() -> RuleSpec {
         RuleSpec::LoopBlocking {
             group: sel(&["node"]),
-            factor: 2.0,
+            share: 0.5,
             context: sel(&["python"]),
         }
     }
 
     #[test]
     fn loop_blocking_supported_refuted_depends() {
+        let w = &["mixed", "cpu"];
+        // Node: heavy requests of 2.5 ms; /io p99 12.5–13 ms over a 10 ms delay: it waited.
+        // Python: heavy requests of 80 ms, /io p99 14 ms: other workers served /io.
         let fx = langs()
-            .mixed("node-a", &[180.0, 200.0])
-            .mixed("node-b", &[90.0, 95.0])
-            .mixed("python-a", &[14.0, 15.0]);
-        let o = run_rule(&fx, blocking_rule(), &["mixed"]);
+            .mixed("node-a", &[12.5, 13.0], 2.5)
+            .mixed("node-b", &[30.0, 32.0], 25.0)
+            .mixed("python-a", &[14.0, 15.0], 80.0);
+        let o = run_rule(&fx, blocking_rule(), w);
         assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
         assert!(
             o.reason.contains("2 of 2 node targets blocked"),
@@ -1485,30 +1535,45 @@ mod tests {
             o.reason
         );
         assert!(o.reason.contains("context: python-a clear"), "{}", o.reason);
-
-        let fx = langs()
-            .mixed("node-a", &[12.0, 13.0])
-            .mixed("node-b", &[15.0]);
-        assert_eq!(
-            run_rule(&fx, blocking_rule(), &["mixed"]).verdict,
-            Verdict::Refuted
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert!(
+            na.note.as_deref().unwrap().contains(
+                "blocked: /io p99 − 10 ms delay = 2.5–3 ms; one heavy /cpu takes 2.5 ms of CPU"
+            ),
+            "{na:?}"
         );
 
-        let fx = langs().mixed("node-a", &[120.0]).mixed("node-b", &[15.0]);
-        let o = run_rule(&fx, blocking_rule(), &["mixed"]);
+        let fx = langs()
+            .mixed("node-a", &[10.5, 11.0], 20.0)
+            .mixed("node-b", &[12.0], 20.0);
+        assert_eq!(run_rule(&fx, blocking_rule(), w).verdict, Verdict::Refuted);
+
+        let fx = langs()
+            .mixed("node-a", &[40.0], 20.0)
+            .mixed("node-b", &[11.0], 20.0);
+        let o = run_rule(&fx, blocking_rule(), w);
         assert_eq!(o.verdict, Verdict::Depends, "{}", o.reason);
         assert!(o.reason.contains("(node-b clear)"), "{}", o.reason);
 
         // Repeats on both sides of the threshold decide nothing.
-        let fx = langs().mixed("node-a", &[15.0, 25.0]);
+        let fx = langs().mixed("node-a", &[15.0, 25.0], 20.0);
         assert_eq!(
-            run_rule(&fx, blocking_rule(), &["mixed"]).verdict,
+            run_rule(&fx, blocking_rule(), w).verdict,
             Verdict::NotMeasured
         );
 
-        // Without the /io delay the cell cannot be judged.
-        let fx = langs().cell("node-a", "mixed", |c| c.p99_ms = Spread::of(&[200.0]));
-        let o = run_rule(&fx, blocking_rule(), &["mixed"]);
+        // Without the cpu cell the heavy request has no price: not judged, and the command says so.
+        let fx = langs().cell("node-a", "mixed", |c| {
+            c.p99_ms = Spread::of(&[200.0]);
+            c.params.insert("ms".into(), "10".into());
+            c.params
+                .insert("heavy_path".into(), "/cpu?n=1000000".into());
+        });
+        let o = run_rule(&fx, blocking_rule(), w);
         assert_eq!(o.verdict, Verdict::NotMeasured, "{}", o.reason);
+        assert_eq!(
+            o.missing.lab_command().unwrap(),
+            "stackwise lab --targets node-a,node-b --workloads cpu,mixed"
+        );
     }
 }

@@ -6,6 +6,7 @@ use claims::catalogue::fmt_num;
 use claims::{ClaimResult, ClaimsReport, Kind, Measured, Metric, Side, Verdict};
 
 const VERDICT_W: usize = 17;
+/// The claim column's least width; it grows to fit the longest id shown.
 const CLAIM_W: usize = 34;
 const CLAIMED_W: usize = 34;
 const WIDTH: usize = 120;
@@ -49,6 +50,13 @@ pub fn render(r: &ClaimsReport) -> String {
         }
     }
     testable.sort_by_key(|c| c.verdict);
+    let claim_w = r
+        .claims
+        .iter()
+        .map(|c| c.id.chars().count() + 2)
+        .max()
+        .unwrap_or(0)
+        .max(CLAIM_W);
 
     if !testable.is_empty() {
         let counts: Vec<String> = Verdict::ALL
@@ -65,17 +73,17 @@ pub fn render(r: &ClaimsReport) -> String {
             counts.join(" · ")
         ));
         out.push_str(&format!(
-            "{:<VERDICT_W$}{:<CLAIM_W$}{:<CLAIMED_W$}{}\n",
+            "{:<VERDICT_W$}{:<claim_w$}{:<CLAIMED_W$}{}\n",
             "VERDICT", "CLAIM", "CLAIMED", "MEASURED (median, min–max of repeats)"
         ));
         for c in testable {
-            render_testable(&mut out, c);
+            render_testable(&mut out, c, claim_w);
         }
     }
     if !cited.is_empty() {
         out.push_str(&format!("\nCited, not measured ({})\n", cited.len()));
         for c in cited {
-            let head = format!("{:<CLAIM_W$}", c.id);
+            let head = format!("{:<claim_w$}", c.id);
             let body = format!(
                 "[{}] \"{}\" — source: {}{}",
                 short_article(&c.article),
@@ -92,7 +100,7 @@ pub fn render(r: &ClaimsReport) -> String {
     if !opinions.is_empty() {
         out.push_str(&format!("\nOpinions ({})\n", opinions.len()));
         for c in opinions {
-            let head = format!("{:<CLAIM_W$}", c.id);
+            let head = format!("{:<claim_w$}", c.id);
             let body = format!(
                 "[{}] \"{}\"{}",
                 short_article(&c.article),
@@ -112,11 +120,11 @@ fn short_article(a: &str) -> &str {
     a.split('_').next().unwrap_or(a)
 }
 
-fn render_testable(out: &mut String, c: &ClaimResult) {
+fn render_testable(out: &mut String, c: &ClaimResult, claim_w: usize) {
     let claim_col = {
         let mut v = vec![c.id.clone()];
         let quote = format!("[{}] \"{}\"", short_article(&c.article), c.quote);
-        let mut q = wrap(&quote, CLAIM_W - 2);
+        let mut q = wrap(&quote, claim_w - 2);
         if q.len() > 3 {
             q.truncate(3);
             q[2].push('…');
@@ -143,9 +151,14 @@ fn render_testable(out: &mut String, c: &ClaimResult) {
         } else {
             0
         };
+        // Loop blocking judges each target against its own heavy request: show why.
+        let notes = c
+            .rule
+            .as_deref()
+            .is_some_and(|r| r.starts_with("loop_blocking"));
         c.measured
             .iter()
-            .map(|m| measured_line(m, pw, tw))
+            .map(|m| measured_line(m, pw, tw, notes))
             .collect()
     };
     let rows = claim_col
@@ -155,7 +168,7 @@ fn render_testable(out: &mut String, c: &ClaimResult) {
     for i in 0..rows {
         let v = if i == 0 { c.verdict.label() } else { "" };
         let line = format!(
-            "{:<VERDICT_W$}{:<CLAIM_W$}{:<CLAIMED_W$}{}",
+            "{:<VERDICT_W$}{:<claim_w$}{:<CLAIMED_W$}{}",
             v,
             claim_col.get(i).map(String::as_str).unwrap_or(""),
             claimed_col.get(i).map(String::as_str).unwrap_or(""),
@@ -192,7 +205,7 @@ fn prefix(m: &Measured) -> String {
     }
 }
 
-fn measured_line(m: &Measured, pw: usize, tw: usize) -> String {
+fn measured_line(m: &Measured, pw: usize, tw: usize, notes: bool) -> String {
     let prefix = if pw > 0 {
         format!("{:<pw$}", prefix(m))
     } else {
@@ -215,7 +228,9 @@ fn measured_line(m: &Measured, pw: usize, tw: usize) -> String {
         }
         _ => "no figure".into(),
     };
-    let tag = if !m.evidence {
+    let tag = if notes && m.note.is_some() {
+        format!(" ({})", m.note.as_deref().unwrap_or_default())
+    } else if !m.evidence {
         match m.side {
             Side::Context => " (context)".to_string(),
             _ => format!(" [{}]", m.note.as_deref().unwrap_or("not counted")),
