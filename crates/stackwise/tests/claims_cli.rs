@@ -110,7 +110,16 @@ fn json_on_the_fixture_validates_and_filters_apply() {
 
 #[test]
 fn without_a_run_the_table_gives_lab_commands() {
-    let text = stdout(&run(&["--kind", "testable"]));
+    // An empty data directory: no default store.
+    let data = std::env::temp_dir().join(format!("claims-nodata-{}", std::process::id()));
+    std::fs::create_dir_all(&data).unwrap();
+    let out = stackwise()
+        .args(["claims", "--kind", "testable"])
+        .env("XDG_DATA_HOME", &data)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+    let text = stdout(&out);
     assert!(text.starts_with("No lab run to check against"), "{text}");
     assert!(
         text.contains(
@@ -171,5 +180,132 @@ fn bad_input_exits_2_naming_the_flag() {
             "{args:?}: not one line: {err}"
         );
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Writes the fixture run into a real lab store (the lab's write API), as the lab would.
+fn fixture_store(dir: &std::path::Path) -> std::path::PathBuf {
+    use store::{CellRecord, NewRun, PlannedCell, RepeatRecord, RunSummary, Store, TargetRecord};
+    let run: RunSummary = serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+    let path = dir.join("lab.sqlite3");
+    let mut db = Store::open(&path).unwrap();
+    let id = db
+        .begin_run(&NewRun {
+            machine: run.machine.clone(),
+            settings: run.settings.clone(),
+            plan: run
+                .cells
+                .iter()
+                .map(|c| PlannedCell {
+                    target: c.target.clone(),
+                    workload: c.workload.clone(),
+                })
+                .collect(),
+        })
+        .unwrap();
+    for t in &run.targets {
+        db.save_target(
+            id,
+            &TargetRecord {
+                name: t.name.clone(),
+                language: t.language.clone(),
+                framework: t.framework.clone(),
+                versions: t.versions.clone(),
+                config: t.config.clone(),
+                cold_starts_ms: t
+                    .cold_start_ms
+                    .as_ref()
+                    .map(|s| s.values.clone())
+                    .unwrap_or_default(),
+                idle_pss_mb: t.idle_pss_mb,
+                install_bytes: t.install_bytes,
+                install_packages: t.install_packages,
+                failure: t.failure.clone(),
+                stderr_tail: None,
+            },
+        )
+        .unwrap();
+    }
+    for c in &run.cells {
+        let at = |s: &Option<store::Spread>, i: usize| s.as_ref().map(|s| s.values[i]);
+        let repeats = (0..c.repeats as usize)
+            .map(|i| RepeatRecord {
+                clean: c.status == store::CellStatus::Ok,
+                throughput_rps: at(&c.throughput_rps, i),
+                p50_ms: at(&c.p50_ms, i),
+                p99_ms: at(&c.p99_ms, i),
+                server_cpu_us_per_req: at(&c.server_cpu_us_per_req, i),
+                pss_mean_mb: at(&c.pss_mean_mb, i),
+                pss_peak_mb: at(&c.pss_peak_mb, i),
+                capacity_rps: c.capacity_rps,
+                report_json: "{}".into(),
+                samples_json: "[]".into(),
+                ..Default::default()
+            })
+            .collect();
+        db.save_cell(
+            id,
+            &CellRecord {
+                target: c.target.clone(),
+                workload: c.workload.clone(),
+                params: c.params.clone(),
+                status: c.status.clone(),
+                warnings: c.warnings.clone(),
+                lower_bound: c.lower_bound,
+                slo_p99_ms: c.slo_p99_ms,
+                capacity_rps: c.capacity_rps,
+                ladder: c.ladder.clone(),
+                repeats,
+                elapsed_s: None,
+            },
+        )
+        .unwrap();
+    }
+    db.finish_run(id).unwrap();
+    path
+}
+
+fn verdicts(json: &str) -> Vec<(String, String)> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn reads_the_latest_or_a_given_run_from_a_real_store() {
+    let dir = std::env::temp_dir().join(format!("claims-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = fixture_store(&dir);
+    let db_s = db.to_str().unwrap();
+    let from_store = stdout(&run(&["--db", db_s, "--json"]));
+    let from_fixture = stdout(&run(&["--summary-json", FIXTURE, "--json"]));
+    assert_eq!(verdicts(&from_store), verdicts(&from_fixture));
+    let v: serde_json::Value = serde_json::from_str(&from_store).unwrap();
+    assert_eq!(v["run"]["run_id"], 1);
+    let by_id = stdout(&run(&["--db", db_s, "--run", "1", "--kind", "testable"]));
+    assert!(
+        by_id.starts_with("Claims checked against run 1 "),
+        "{by_id}"
+    );
+
+    let out = run(&["--db", db_s, "--run", "2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--run 2") && err.contains("no run with id 2"),
+        "{err}"
+    );
+    let out = run(&["--db", dir.join("nope.sqlite3").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--db: no lab database"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

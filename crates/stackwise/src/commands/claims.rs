@@ -1,6 +1,7 @@
-//! `stackwise claims`: the catalogue (built in or `--catalogue FILE`) checked against a lab run
-//! (`--summary-json FILE`, hidden, for tests and fixtures; the store once the lab has one), filtered
-//! by `--kind` / `--verdict`, printed as a table or `--json`.
+//! `stackwise claims`: the catalogue (built in or `--catalogue FILE`) checked against a lab run (the
+//! latest in the lab's store, `--run ID`, `--db PATH`; or `--summary-json FILE`, hidden, for tests
+//! and fixtures), filtered by `--kind` / `--verdict`, printed as a table or `--json`. Without a
+//! stored run, testable claims come with the lab command that would measure them.
 
 use std::path::Path;
 
@@ -49,15 +50,43 @@ fn load_run(args: &ClaimsArgs) -> anyhow::Result<Option<RunSummary>> {
     if let Some(p) = &args.summary_json {
         return read_summary(p).map(Some);
     }
-    if args.run.is_some() || args.db.is_some() {
-        return Err(UsageError(
-            "--run/--db: this build cannot read the lab's store yet (it arrives with `stackwise lab`); \
-             without them the claims are listed with the lab commands that would measure them"
-                .into(),
-        )
-        .into());
+    let path = match &args.db {
+        Some(p) => {
+            if !p.is_file() {
+                return Err(UsageError(format!("--db: no lab database at {}", p.display())).into());
+            }
+            p.clone()
+        }
+        None => {
+            let p = match (store::default_path(), args.run) {
+                (Ok(p), _) => p,
+                (Err(e), Some(_)) => return Err(UsageError(format!("--run: {e}")).into()),
+                (Err(_), None) => return Ok(None),
+            };
+            if !p.is_file() {
+                if let Some(id) = args.run {
+                    return Err(UsageError(format!(
+                        "--run {id}: there is no lab database yet ({}); run `stackwise lab` first",
+                        p.display()
+                    ))
+                    .into());
+                }
+                return Ok(None);
+            }
+            p
+        }
+    };
+    let db = store::Store::open(&path)?;
+    match args.run {
+        Some(id) => match db.run(id) {
+            Ok(r) => Ok(Some(r)),
+            Err(e @ store::StoreError::NoSuchRun { .. }) => {
+                Err(UsageError(format!("--run {id}: {e}")).into())
+            }
+            Err(e) => Err(e.into()),
+        },
+        None => Ok(db.latest_run()?),
     }
-    Ok(None)
 }
 
 fn read_summary(p: &Path) -> anyhow::Result<RunSummary> {
