@@ -69,15 +69,26 @@ impl Missing {
         self.workloads.extend(other.workloads);
     }
 
-    /// The `stackwise lab` command that measures what is missing.
+    /// The `stackwise lab` command that measures what is missing. Per-target measures (`cold-start`:
+    /// cold start, idle memory, install footprint) are not workloads of the lab: it measures them for
+    /// every target of a run, so a command that needs only them runs the cheapest workload, `json`.
     pub fn lab_command(&self) -> Option<String> {
         if self.targets.is_empty() {
             return None;
         }
+        let mut cells: Vec<String> = self
+            .workloads
+            .iter()
+            .filter(|w| !matches!(workloads::lookup(w), Some(x) if x.per_target))
+            .cloned()
+            .collect();
+        if cells.is_empty() {
+            cells.push("json".into());
+        }
         Some(format!(
             "stackwise lab --targets {} --workloads {}",
             self.targets.iter().cloned().collect::<Vec<_>>().join(","),
-            self.workloads.iter().cloned().collect::<Vec<_>>().join(",")
+            cells.join(",")
         ))
     }
 }
@@ -1503,11 +1514,12 @@ mod tests {
             &["cold-start"],
         );
         assert_eq!(o.verdict, Verdict::NotMeasured);
+        // Cold starts come with every target the lab runs: the cheapest workload brings them.
         assert!(o
             .missing
             .lab_command()
             .unwrap()
-            .ends_with("--workloads cold-start"));
+            .ends_with("--workloads json"));
     }
 
     fn blocking_rule() -> RuleSpec {
