@@ -157,3 +157,23 @@ fn a_catalogue_file_can_be_loaded_from_a_path_and_errors_name_it() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn readme_counts_match_the_catalogue() {
+    let cat = Catalogue::builtin();
+    let n = |k: Kind| cat.claims.iter().filter(|c| c.kind == k).count();
+    let not_yet = cat
+        .claims
+        .iter()
+        .filter(|c| c.test.as_ref().is_some_and(|t| t.rule.is_none()))
+        .count();
+    let readme = normalise(&std::fs::read_to_string(repo().join("README.md")).unwrap());
+    let want = format!(
+        "{} testable performance claims ({not_yet} of them not testable yet, each saying what it needs), {} cited facts",
+        n(Kind::Testable),
+        n(Kind::Cited)
+    );
+    assert!(readme.contains(&want), "README.md should say: {want}");
+    let want = format!("and {} opinions", n(Kind::Opinion));
+    assert!(readme.contains(&want), "README.md should say: {want}");
+}
