@@ -178,6 +178,9 @@ fn render_testable(out: &mut String, c: &ClaimResult, claim_w: usize) {
         out.push('\n');
     }
     let pad = " ".repeat(VERDICT_W);
+    if let Some(how) = &c.reading {
+        push_hanging(out, &format!("{pad}how   "), how);
+    }
     push_hanging(out, &format!("{pad}why   "), &c.reason);
     for p in &c.parts {
         push_hanging(out, &format!("{pad}      · "), &p.reason);
