@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use store::RunSummary;
 
 pub use catalogue::{Catalogue, CatalogueError, Claim, Kind, Metric, RuleSpec};
-pub use report::{ClaimResult, ClaimsReport, Measured, Part, RunRef, Side, Verdict};
+pub use report::{ClaimResult, ClaimedFigure, ClaimsReport, Measured, Part, RunRef, Side, Verdict};
 
 /// Which claims to show.
 #[derive(Debug, Clone, Default)]
@@ -74,6 +74,7 @@ pub fn evaluate_claim(cat: &Catalogue, c: &Claim, run: Option<&RunSummary>) -> C
         verdict: Verdict::Opinion,
         reason: String::new(),
         claimed: None,
+        claimed_figure: None,
         reading: None,
         workloads: vec![],
         rule: None,
@@ -106,6 +107,27 @@ pub fn evaluate_claim(cat: &Catalogue, c: &Claim, run: Option<&RunSummary>) -> C
             r.workloads = t.workloads.clone();
             r.needs = t.needs.clone();
             r.rule = t.rule.as_ref().map(|x| x.describe());
+            r.claimed_figure = match &t.rule {
+                Some(RuleSpec::Range {
+                    metric, min, max, ..
+                }) => Some(ClaimedFigure {
+                    metric: *metric,
+                    of: "value".into(),
+                    min: *min,
+                    max: *max,
+                    unit: metric.unit().into(),
+                }),
+                Some(RuleSpec::Ratio {
+                    metric, min, max, ..
+                }) => Some(ClaimedFigure {
+                    metric: *metric,
+                    of: "ratio".into(),
+                    min: *min,
+                    max: *max,
+                    unit: String::new(),
+                }),
+                _ => None,
+            };
             match (&t.rule, run) {
                 (None, _) => {
                     r.verdict = Verdict::NotTestableYet;

@@ -126,6 +126,8 @@ pub struct ClaimResult {
     pub reason: String,
     /// Testable claims: the claimed figure or statement.
     pub claimed: Option<String>,
+    /// The claimed figure as numbers, where the claim gives one (a range or a ratio).
+    pub claimed_figure: Option<ClaimedFigure>,
     /// Testable claims: how the rule reads the claim.
     pub reading: Option<String>,
     /// Testable claims: the workloads that test it.
@@ -143,6 +145,17 @@ pub struct ClaimResult {
     /// Cited facts: the source the article names.
     pub source: Option<String>,
     pub note: Option<String>,
+}
+
+/// A claimed figure: a range of values, or of the ratio between two groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ClaimedFigure {
+    pub metric: Metric,
+    /// `value` (the metric itself, in `unit`) or `ratio` (subject / compared, no unit).
+    pub of: String,
+    pub min: f64,
+    pub max: f64,
+    pub unit: String,
 }
 
 /// The verdict on one workload or metric of a claim.

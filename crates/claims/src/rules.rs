@@ -347,6 +347,11 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
                 }
             }
         }
+        // The lab's own warnings on the cell (noise, steal time…) travel with the figure.
+        if !cell.warnings.is_empty() {
+            let w = format!("lab warnings: {}", cell.warnings.join("; "));
+            note = Some(note.map_or(w.clone(), |n| format!("{n}; {w}")));
+        }
         (s, lb, status_note, note)
     };
     let mut m = measured(ctx, t, workload, metric, side, spread.as_ref());
@@ -1207,7 +1212,10 @@ mod tests {
     #[test]
     fn flagged_and_failed_cells_never_count_and_missing_ones_give_the_lab_command() {
         let fx = langs()
-            .rps("node-a", "io", &[9000.0])
+            .cell("node-a", "io", |c| {
+                c.throughput_rps = Spread::of(&[9000.0]);
+                c.warnings.push("spread 14% > 10%".into());
+            })
             .cell("node-b", "io", |c| {
                 c.throughput_rps = Spread::of(&[100.0]);
                 c.status = CellStatus::Flagged("12 wrong bodies".into());
@@ -1219,6 +1227,8 @@ mod tests {
         let o = run_rule(&fx, faster_rps(), &["io"]);
         // node-b's 100 req/s would have made it "depends"; flagged, it does not count.
         assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert_eq!(na.note.as_deref(), Some("lab warnings: spread 14% > 10%"));
         let nb = o.measured.iter().find(|m| m.target == "node-b").unwrap();
         assert!(!nb.evidence && nb.note.as_deref().unwrap().contains("flagged"));
         let pb = o.measured.iter().find(|m| m.target == "python-b").unwrap();

@@ -72,6 +72,16 @@ fn representative_verdicts_on_the_fixture() {
     let r = report(Some(&run));
     // Node 3,500–5,200 req/s on /io, all below the claimed 15,000–20,000.
     assert_eq!(verdict(&r, "a1-node-io-range"), Verdict::Refuted);
+    let range = r
+        .claims
+        .iter()
+        .find(|c| c.id == "a1-node-io-range")
+        .unwrap();
+    let fig = range.claimed_figure.as_ref().unwrap();
+    assert_eq!(
+        (fig.of.as_str(), fig.min, fig.max, fig.unit.as_str()),
+        ("value", 15000.0, 20000.0, "req/s")
+    );
     // Python 290–2,900: two frameworks inside 500–2,000, one below, one above.
     assert_eq!(verdict(&r, "a1-python-io-range"), Verdict::Depends);
     // A far bigger latency cut than the claimed 50–60%: right direction, wrong size.
