@@ -27,10 +27,56 @@ pub enum Command {
     Report(ReportArgs),
     /// Print the JSON schema of a report format.
     Schema {
-        /// Which schema: `load-report` (the output of `stackwise load --json`).
-        #[arg(value_parser = ["load-report"], default_value = "load-report")]
+        /// Which schema: `load-report` (the output of `stackwise load --json`), `claims` (the output
+        /// of `stackwise claims --json`).
+        #[arg(value_parser = ["load-report", "claims"], default_value = "load-report")]
         name: String,
     },
+    /// Check every claim of the articles against the lab's measurements: claimed vs measured,
+    /// verdict and reason; cited facts and opinions listed as such.
+    Claims(ClaimsArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Verdicts: supported, refuted, partly, depends (frameworks disagree), not-measured (the lab command
+that would measure it is shown), not-testable-yet (what it needs is shown), cited, opinion.
+
+Examples:
+  stackwise claims                      # against the latest stored run
+  stackwise claims --run 3 --kind testable
+  stackwise claims --verdict refuted --verdict depends --json")]
+pub struct ClaimsArgs {
+    /// The stored run to check against (default: the latest).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<i64>,
+
+    /// The lab's SQLite store (default: the lab's default store).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+
+    /// Show only claims of this kind (repeatable): testable, cited, opinion.
+    #[arg(long, value_name = "KIND", value_parser = ["testable", "cited", "opinion"])]
+    pub kind: Vec<String>,
+
+    /// Show only claims with this verdict (repeatable): supported, refuted, partly, depends,
+    /// not-measured, not-testable-yet, cited, opinion.
+    #[arg(long, value_name = "VERDICT", value_parser = [
+        "supported", "refuted", "partly", "depends", "not-measured", "not-testable-yet", "cited", "opinion"
+    ])]
+    pub verdict: Vec<String>,
+
+    /// Use this claims catalogue (TOML) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub catalogue: Option<std::path::PathBuf>,
+
+    /// Print the result as JSON (schema: `stackwise schema claims`).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Read the run from a RunSummary JSON file instead of the store (tests and fixtures).
+    #[arg(long, value_name = "FILE", hide = true, conflicts_with_all = ["run", "db"])]
+    pub summary_json: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! The commands: each turns its parsed arguments into a typed configuration, runs the core, and
 //! hands the result to [`crate::reports`].
 
+mod claims;
 mod load;
 mod report;
 
@@ -11,12 +12,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Load(args) => load::run(*args),
         Command::Report(args) => report::run(args),
         Command::Schema { name } => {
-            debug_assert_eq!(name, "load-report");
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&loadgen::Report::json_schema())?
-            );
+            let schema = match name.as_str() {
+                "claims" => ::claims::ClaimsReport::json_schema(),
+                _ => loadgen::Report::json_schema(),
+            };
+            println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(())
         }
+        Command::Claims(args) => claims::run(args),
     }
 }
