@@ -1,6 +1,7 @@
 //! The commands: each turns its parsed arguments into a typed configuration, runs the core, and
 //! hands the result to [`crate::reports`].
 
+mod advise;
 mod load;
 
 use crate::cli::{Cli, Command};
@@ -8,6 +9,11 @@ use crate::cli::{Cli, Command};
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Load(args) => load::run(*args),
+        Command::Advise(args) => advise::run(*args),
+        Command::Schema { name } if name == "advice" => {
+            println!("{}", adviser::advice::schema_json());
+            Ok(())
+        }
         Command::Schema { name } => {
             debug_assert_eq!(name, "load-report");
             println!(
