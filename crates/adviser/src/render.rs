@@ -352,11 +352,20 @@ fn option_pros_cons(a: &Advice, option: Choice) -> (Vec<&Reason>, Vec<&Reason>) 
     (good, bad)
 }
 
+/// The sentence with its first letter in lower case (after "because").
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 fn cite(r: &Reason) -> String {
     let s = &r.sources[0];
     format!(
         "{} (rule `{}`, {}: \"{}\")",
-        r.says.trim_end_matches('.'),
+        lower_first(r.says.trim_end_matches('.')),
         r.rule,
         s.article,
         s.quote
@@ -447,11 +456,29 @@ pub fn adr(a: &Advice, date: &str) -> String {
         );
     }
     let _ = writeln!(out, "\n## Decision Outcome\n");
+    let because: Vec<String> = a
+        .reasons
+        .iter()
+        .filter(|x| is_vote(x))
+        .take(2)
+        .map(|x| lower_first(x.says.trim_end_matches('.')))
+        .collect();
     let _ = writeln!(
         out,
-        "Chosen option: \"{}\", because {} Confidence: {} ({}).",
+        "Chosen option: \"{}\", because {}. {} Confidence: {} ({}).",
         r.label,
-        r.summary.trim_start_matches(&format!("{}: ", r.label)),
+        if because.is_empty() {
+            "no rule argues for another option".to_string()
+        } else {
+            because.join("; and ")
+        },
+        {
+            let rest = r.summary.trim_start_matches(&format!("{}: ", r.label));
+            let mut c = rest.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        },
         a.confidence.level.as_str(),
         a.confidence.explanation
     );
