@@ -18,6 +18,13 @@ fn quote_lines(out: &mut String, r: &Reason, indent: &str) {
     for s in &r.sources {
         let _ = writeln!(out, "{indent}{}: \"{}\"", s.article, s.quote);
     }
+    if !r.measure.is_empty() {
+        let _ = writeln!(
+            out,
+            "{indent}lab workloads that test it: {}",
+            r.measure.join(", ")
+        );
+    }
 }
 
 fn profile_line(a: &Advice) -> Vec<String> {
