@@ -1,6 +1,6 @@
 //! End-to-end tests of `stackwise advise`: the real binary on an example profile and the fixture
-//! run (a RunSummary JSON file: the store's reader is not merged yet), its JSON against the
-//! committed schema, the ADR file, and bad input.
+//! run (as a RunSummary JSON file, and written into a real SQLite store read back with --db/--run),
+//! its JSON against the committed schema, the ADR file, and bad input.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -11,7 +11,12 @@ fn repo() -> PathBuf {
 
 fn stackwise() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stackwise"));
-    c.current_dir(repo()).stdin(Stdio::null());
+    // No lab database at the default path: the tests never read the user's own store.
+    let data = std::env::temp_dir().join(format!("stackwise-advise-data-{}", std::process::id()));
+    c.current_dir(repo())
+        .stdin(Stdio::null())
+        .env("XDG_DATA_HOME", data)
+        .env("HOME", "/nonexistent");
     c
 }
 
@@ -166,4 +171,133 @@ fn the_questionnaire_without_a_terminal_says_to_use_profile() {
         e.contains("needs a terminal") && e.contains("--profile FILE"),
         "{e}"
     );
+}
+
+/// Writes the fixture run into a fresh SQLite store with the store's own write API; returns its path.
+fn fixture_store(dir: &std::path::Path) -> PathBuf {
+    let run: store::RunSummary =
+        serde_json::from_str(&std::fs::read_to_string(repo().join(FIXTURE)).unwrap()).unwrap();
+    let path = dir.join("lab.sqlite3");
+    let mut db = store::Store::open(&path).unwrap();
+    let plan: Vec<store::PlannedCell> = run
+        .cells
+        .iter()
+        .map(|c| store::PlannedCell {
+            target: c.target.clone(),
+            workload: c.workload.clone(),
+        })
+        .collect();
+    let id = db
+        .begin_run(&store::NewRun {
+            machine: run.machine.clone(),
+            settings: run.settings.clone(),
+            plan,
+        })
+        .unwrap();
+    for t in &run.targets {
+        db.save_target(
+            id,
+            &store::TargetRecord {
+                name: t.name.clone(),
+                language: t.language.clone(),
+                framework: t.framework.clone(),
+                versions: t.versions.clone(),
+                config: t.config.clone(),
+                cold_starts_ms: vec![],
+                idle_pss_mb: t.idle_pss_mb,
+                install_bytes: None,
+                install_packages: None,
+                failure: None,
+                stderr_tail: None,
+            },
+        )
+        .unwrap();
+    }
+    for c in &run.cells {
+        db.save_cell(
+            id,
+            &store::CellRecord {
+                target: c.target.clone(),
+                workload: c.workload.clone(),
+                params: c.params.clone(),
+                status: c.status.clone(),
+                warnings: c.warnings.clone(),
+                lower_bound: c.lower_bound,
+                slo_p99_ms: c.slo_p99_ms,
+                capacity_rps: None,
+                ladder: c.ladder.clone(),
+                repeats: vec![store::RepeatRecord {
+                    clean: true,
+                    report_json: "{}".into(),
+                    samples_json: "[]".into(),
+                    ..Default::default()
+                }],
+                elapsed_s: None,
+            },
+        )
+        .unwrap();
+    }
+    db.finish_run(id).unwrap();
+    path
+}
+
+#[test]
+fn reads_the_run_from_the_lab_store() {
+    let dir = std::env::temp_dir().join(format!("stackwise-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = fixture_store(&dir);
+    let db = db.to_str().unwrap();
+    let from_file = run(&[
+        "advise",
+        "--profile",
+        PROFILE,
+        "--summary-json",
+        FIXTURE,
+        "--json",
+    ]);
+    for args in [
+        vec!["advise", "--profile", PROFILE, "--db", db, "--json"],
+        vec![
+            "advise",
+            "--profile",
+            PROFILE,
+            "--db",
+            db,
+            "--run",
+            "1",
+            "--json",
+        ],
+    ] {
+        let o = run(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(a["cost"]["run"]["run_id"], 1);
+        assert!(a["cost"]["run"]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("store "));
+        // The same capacities as read from the JSON file of the same run.
+        let f: serde_json::Value = serde_json::from_slice(&from_file.stdout).unwrap();
+        assert_eq!(a["cost"]["stacks"], f["cost"]["stacks"]);
+    }
+    let o = run(&["advise", "--profile", PROFILE, "--db", db, "--run", "9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--run 9") && stderr(&o).contains("no run with id 9"),
+        "{}",
+        stderr(&o)
+    );
+    let missing = dir.join("none.sqlite3");
+    let o = run(&[
+        "advise",
+        "--profile",
+        PROFILE,
+        "--db",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no lab database"), "{}", stderr(&o));
+    assert!(!missing.exists(), "reading never creates a database");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -55,7 +55,8 @@ pub fn run(args: AdviseArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The measured run: from `--summary-json`, else from the store (not merged yet: see below).
+/// The measured run: from `--summary-json`, else from the lab's store (`--run`, default the latest;
+/// `--db`, default the store's default path). No database means no measurements.
 fn load_run(args: &AdviseArgs) -> anyhow::Result<Option<(store::RunSummary, String)>> {
     if let Some(path) = &args.summary_json {
         let text = std::fs::read_to_string(path)
@@ -80,13 +81,32 @@ fn load_run(args: &AdviseArgs) -> anyhow::Result<Option<(store::RunSummary, Stri
         }
         return Ok(Some((run, format!("file {}", path.display()))));
     }
-    if args.run.is_some() || args.db.is_some() {
-        // The SQLite store's read API lives on the lab's branch; until it is merged, runs can only
-        // be read from a RunSummary JSON file.
-        return Err(UsageError(
-            "--run/--db: this build has no store reader yet (the lab's store is not merged); pass the run as JSON with --summary-json FILE".into(),
-        )
-        .into());
+    let explicit = args.db.is_some();
+    let path = match &args.db {
+        Some(p) => p.clone(),
+        None => store::default_path().map_err(|e| UsageError(e.to_string()))?,
+    };
+    if !path.exists() {
+        // Reading never creates a database: without one there are no measurements.
+        if explicit || args.run.is_some() {
+            return Err(UsageError(format!(
+                "{}{}: no lab database there; run `stackwise lab` first, or pass another with --db",
+                if explicit { "--db " } else { "" },
+                path.display()
+            ))
+            .into());
+        }
+        return Ok(None);
     }
-    Ok(None)
+    let db = store::Store::open(&path).map_err(|e| UsageError(e.to_string()))?;
+    let run = match args.run {
+        Some(id) => Some(db.run(id).map_err(|e| match e {
+            store::StoreError::NoSuchRun { .. } => {
+                anyhow::Error::from(UsageError(format!("--run {id}: {e}")))
+            }
+            other => anyhow::Error::from(other),
+        })?),
+        None => db.latest_run()?,
+    };
+    Ok(run.map(|r| (r, format!("store {}", path.display()))))
 }

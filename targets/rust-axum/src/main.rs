@@ -1,7 +1,10 @@
 //! `stackwise-axum`: the Rust baseline reference backend of the stackwise lab (axum on hyper).
 //!
-//! Routes: `GET /` → `Hello, World!` (text/plain), `GET /json` → `{"message":"Hello, World!"}`.
-//! Usage: `stackwise-axum [--port N] [--workers N] [--stall-ms MS --stall-every-ms MS]`; it prints
+//! Routes: `GET /` → `Hello, World!` (text/plain) and the contract endpoints of docs/contract.md
+//! (`/plaintext`, `/json`, `/io`, `/cpu`, `/hash`; see `contract.rs`). Usage: `stackwise-axum [--port N]
+//! [--workers N] [--upstream URL] [--stall-ms MS --stall-every-ms MS]` (the lab's `PORT`, `WORKERS` and
+//! `UPSTREAM_URL` environment variables stand in for absent flags), or `stackwise-axum versions` (JSON
+//! of the versions built with). It prints
 //! `listening on ADDR` once bound, on 127.0.0.1 only. `--workers 1` runs a current-thread runtime
 //! (one core's worth of server).
 //!
@@ -14,19 +17,36 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
+
+mod contract;
 
 #[derive(Debug)]
 struct Opts {
     port: u16,
     workers: usize,
+    upstream: Option<String>,
     stall: Option<(Duration, Duration)>,
+}
+
+/// A positive integer from the environment variable `name`, if set.
+fn env_number<T: std::str::FromStr + PartialOrd + Default>(
+    name: &str,
+) -> Result<Option<T>, String> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => match v.parse::<T>() {
+            Ok(n) if n > T::default() => Ok(Some(n)),
+            _ => Err(format!("{name}='{v}' is not a positive number")),
+        },
+        _ => Ok(None),
+    }
 }
 
 fn parse_opts() -> Result<Opts, String> {
     let mut opts = Opts {
-        port: 0,
-        workers: 1,
+        port: env_number("PORT")?.unwrap_or(0),
+        workers: env_number("WORKERS")?.unwrap_or(1),
+        upstream: std::env::var("UPSTREAM_URL").ok().filter(|u| !u.is_empty()),
         stall: None,
     };
     let (mut stall_ms, mut every_ms) = (None, None);
@@ -47,6 +67,11 @@ fn parse_opts() -> Result<Opts, String> {
                     _ => return Err(format!("--workers: '{v}' is not a positive number")),
                 };
             }
+            "--upstream" => opts.upstream = Some(value("--upstream")?),
+            "versions" | "--versions" => {
+                println!("{}", contract::versions_json());
+                std::process::exit(0);
+            }
             "--stall-ms" | "--stall-every-ms" => {
                 let v = value(&a)?;
                 let ms: u64 = v
@@ -60,7 +85,7 @@ fn parse_opts() -> Result<Opts, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: stackwise-axum [--port N] [--workers N] [--stall-ms MS --stall-every-ms MS]"
+                    "usage: stackwise-axum [--port N] [--workers N] [--upstream URL] [--stall-ms MS --stall-every-ms MS]\n       stackwise-axum versions"
                 );
                 std::process::exit(0);
             }
@@ -124,10 +149,7 @@ fn main() {
     rt.block_on(async move {
         let mut app = Router::new()
             .route("/", get(|| async { "Hello, World!" }))
-            .route(
-                "/json",
-                get(|| async { Json(serde_json::json!({"message": "Hello, World!"})) }),
-            );
+            .merge(contract::router(opts.upstream.clone()));
         if let Some((stall, every)) = opts.stall {
             let staller = Staller {
                 stall,

@@ -1,0 +1,53 @@
+'use strict';
+// server.js: the node-express target, Express 5 on node:cluster (contract: docs/contract.md).
+
+const express = require('express');
+const { LIMITS, parseN, cpu, hash, io, UpstreamError, runCluster } = require('./contract');
+
+const app = express();
+
+app.use((req, res, next) => {
+  res.set('Server', 'express');
+  next();
+});
+
+/** Express middleware that validates the integer query parameter `key` into res.locals.n. */
+const intParam = (key, max) => (req, res, next) => {
+  const n = parseN(req.query[key], max);
+  if (n === null) return res.status(400).json({ error: `${key} must be an integer from 0 to ${max}` });
+  res.locals.n = n;
+  next();
+};
+
+app.get('/plaintext', async (req, res) => {
+  res.type('text/plain').send('Hello, World!');
+});
+
+app.get('/json', async (req, res) => {
+  res.json({ message: 'Hello, World!' });
+});
+
+app.get('/io', intParam('ms', LIMITS.io), async (req, res) => {
+  res.json(await io(res.locals.n));
+});
+
+app.get('/cpu', intParam('n', LIMITS.cpu), async (req, res) => {
+  const n = res.locals.n;
+  res.json({ n, result: cpu(n) });
+});
+
+app.get('/hash', intParam('n', LIMITS.hash), async (req, res) => {
+  const n = res.locals.n;
+  res.json({ n, sha256: hash(n) });
+});
+
+app.use((err, req, res, next) => {
+  if (err instanceof UpstreamError || err.code?.startsWith?.('UND_ERR') || err.cause) {
+    return res.status(502).json({ error: `upstream: ${err.message}` });
+  }
+  next(err);
+});
+
+runCluster((port) => {
+  app.listen(port, '127.0.0.1');
+});

@@ -1,0 +1,59 @@
+'use strict';
+// server.js: the node-http target, node:http with no framework, on node:cluster (contract: docs/contract.md).
+
+const http = require('node:http');
+const { LIMITS, parseN, cpu, hash, io, UpstreamError, runCluster } = require('./contract');
+
+function send(res, status, type, body) {
+  res.writeHead(status, { 'Content-Type': type, Server: 'node-http' });
+  res.end(body);
+}
+
+function sendJson(res, status, value) {
+  send(res, status, 'application/json', JSON.stringify(value));
+}
+
+/** The n query parameter of endpoint `name`, or null after answering 400. */
+function nParam(res, params, key, max) {
+  const n = parseN(params.get(key), max);
+  if (n === null) sendJson(res, 400, { error: `${key} must be an integer from 0 to ${max}` });
+  return n;
+}
+
+async function handle(req, res) {
+  const q = req.url.indexOf('?');
+  const path = q < 0 ? req.url : req.url.slice(0, q);
+  const params = new URLSearchParams(q < 0 ? '' : req.url.slice(q + 1));
+  if (req.method !== 'GET') return sendJson(res, 405, { error: 'only GET is served' });
+  switch (path) {
+    case '/plaintext':
+      return send(res, 200, 'text/plain', 'Hello, World!');
+    case '/json':
+      return sendJson(res, 200, { message: 'Hello, World!' });
+    case '/io': {
+      const ms = nParam(res, params, 'ms', LIMITS.io);
+      if (ms === null) return;
+      try {
+        return sendJson(res, 200, await io(ms));
+      } catch (e) {
+        return sendJson(res, 502, { error: `upstream: ${e.message}` });
+      }
+    }
+    case '/cpu': {
+      const n = nParam(res, params, 'n', LIMITS.cpu);
+      if (n === null) return;
+      return sendJson(res, 200, { n, result: cpu(n) });
+    }
+    case '/hash': {
+      const n = nParam(res, params, 'n', LIMITS.hash);
+      if (n === null) return;
+      return sendJson(res, 200, { n, sha256: hash(n) });
+    }
+    default:
+      return sendJson(res, 404, { error: 'not found' });
+  }
+}
+
+runCluster((port) => {
+  http.createServer(handle).listen(port, '127.0.0.1');
+});
