@@ -4,10 +4,13 @@
 //! invented: without a measurement the model names the lab command to run and gives no number.
 //!
 //! Reading a ladder ([`capacity_at`]): rungs sorted by offered rate; a rung meets the target when its
-//! corrected p99 ≤ the target and it had no errors. Capacity is interpolated linearly (in p99)
+//! corrected p99 ≤ the target, it had no errors and it achieved ≥ 97% of the offered rate (the lab's
+//! own pass rule). Capacity is interpolated linearly (in p99)
 //! between the last rung that meets the target and the first that does not, using achieved rates.
 //! If every rung meets it, capacity is only known to be at least the highest achieved rate (no
-//! extrapolation); if the first rung already misses it, no figure is given.
+//! extrapolation); if the first rung already misses it, no figure is given. The `mixed` workload
+//! measures one open-loop rate (cheap `/io` plus a share of heavy `/cpu`), not a ladder: it is read
+//! as a single rung, so it can only give a lower bound or no figure.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -18,6 +21,10 @@ use crate::rules::Choice;
 
 /// Hours in the month used for monthly prices.
 pub const HOURS_PER_MONTH: f64 = 730.0;
+
+/// A rung whose achieved rate is under this share of the offered rate missed it (as in the lab's
+/// capacity search).
+pub const ACHIEVED_SHARE: f64 = 0.97;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Cost {
@@ -180,7 +187,11 @@ pub fn capacity_at(ladder: &[LadderPoint], p99_target_ms: f64) -> CapacityReadin
         .filter(|p| p.offered_rps.is_finite() && p.achieved_rps.is_finite() && p.p99_ms.is_finite())
         .collect();
     pts.sort_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps));
-    let meets = |p: &LadderPoint| p.errors == 0 && p.p99_ms <= p99_target_ms;
+    let meets = |p: &LadderPoint| {
+        p.errors == 0
+            && p.p99_ms <= p99_target_ms
+            && p.achieved_rps >= ACHIEVED_SHARE * p.offered_rps
+    };
     let Some(first) = pts.first() else {
         return CapacityReading {
             kind: CapacityKind::NoLadder,
@@ -192,6 +203,12 @@ pub fn capacity_at(ladder: &[LadderPoint], p99_target_ms: f64) -> CapacityReadin
     if !meets(first) {
         let why = if first.errors > 0 {
             format!("{} errors", first.errors)
+        } else if first.achieved_rps < ACHIEVED_SHARE * first.offered_rps {
+            format!(
+                "only {} of {} req/s achieved",
+                fmt_num(first.achieved_rps),
+                fmt_num(first.offered_rps)
+            )
         } else {
             format!("p99 {} ms", fmt_num(first.p99_ms))
         };
@@ -221,9 +238,19 @@ pub fn capacity_at(ladder: &[LadderPoint], p99_target_ms: f64) -> CapacityReadin
         };
     };
     let (lo, hi) = (pts[i - 1], pts[i]);
-    if hi.errors > 0 || hi.p99_ms <= lo.p99_ms || hi.achieved_rps <= lo.achieved_rps {
+    if hi.errors > 0
+        || hi.p99_ms <= lo.p99_ms
+        || hi.achieved_rps <= lo.achieved_rps
+        || hi.achieved_rps < ACHIEVED_SHARE * hi.offered_rps
+    {
         let why = if hi.errors > 0 {
             format!("{} errors", hi.errors)
+        } else if hi.achieved_rps < ACHIEVED_SHARE * hi.offered_rps {
+            format!(
+                "only {} of {} req/s achieved",
+                fmt_num(hi.achieved_rps),
+                fmt_num(hi.offered_rps)
+            )
         } else {
             "no rise in achieved rate or p99 to interpolate along".to_string()
         };
@@ -360,7 +387,18 @@ fn size_target(
     cell: &CellSummary,
     rps: Option<f64>,
 ) -> TargetEstimate {
-    let capacity = capacity_at(&cell.ladder, profile.load.p99_ms);
+    let capacity = if cell.ladder.is_empty() {
+        match single_rung(cell) {
+            Some(point) => {
+                let mut r = capacity_at(std::slice::from_ref(&point), profile.load.p99_ms);
+                r.text = format!("one measured open-loop rate, not a ladder: {}", r.text);
+                r
+            }
+            None => capacity_at(&[], profile.load.p99_ms),
+        }
+    } else {
+        capacity_at(&cell.ladder, profile.load.p99_ms)
+    };
     let cpus = run.machine.server_cpus.len();
     let mut warnings = cell.warnings.clone();
     let per_core = match (capacity.rps, cpus) {
@@ -406,6 +444,28 @@ fn size_target(
         monthly_usd: monthly,
         warnings,
     }
+}
+
+/// A cell measured at one open-loop rate (`mixed`: `io_rate_rps` plus `heavy_rate_rps`) as one rung:
+/// total offered and achieved rate, and its corrected p99.
+fn single_rung(cell: &CellSummary) -> Option<LadderPoint> {
+    let rate = |k: &str| cell.params.get(k).and_then(|v| v.parse::<f64>().ok());
+    let io = rate("io_rate_rps")?;
+    let heavy = rate("heavy_rate_rps").unwrap_or(0.0);
+    let p99 = cell.p99_ms.as_ref()?.median;
+    let achieved = cell
+        .throughput_rps
+        .as_ref()
+        .map(|t| t.median + heavy)
+        .unwrap_or(io + heavy);
+    Some(LadderPoint {
+        offered_rps: io + heavy,
+        achieved_rps: achieved,
+        p50_ms: cell.p50_ms.as_ref().map(|s| s.median).unwrap_or(f64::NAN),
+        p99_ms: p99,
+        errors: 0,
+        server_cores: None,
+    })
 }
 
 /// The cost section for a profile and an answer, from a run if there is one.
@@ -666,6 +726,16 @@ mod tests {
         assert_eq!(r.kind, CapacityKind::AtRung);
         assert_eq!(r.rps, Some(1000.0));
         assert!(r.text.contains("3 errors"), "{}", r.text);
+    }
+
+    #[test]
+    fn a_rung_that_did_not_achieve_its_rate_misses_the_target() {
+        let mut slow = pt(2000.0, 20.0, 0);
+        slow.achieved_rps = 1500.0;
+        let r = capacity_at(&[pt(1000.0, 5.0, 0), slow], 100.0);
+        assert_eq!(r.kind, CapacityKind::AtRung);
+        assert_eq!(r.rps, Some(1000.0));
+        assert!(r.text.contains("only 1500 of 2000"), "{}", r.text);
     }
 
     #[test]

@@ -76,12 +76,31 @@ fn profile_line(a: &Advice) -> Vec<String> {
     ]
 }
 
+/// What the measured requests were: the path, and for `mixed` the two open loops.
+fn describe_params(p: &std::collections::BTreeMap<String, String>) -> String {
+    let get = |k: &str| p.get(k).map(String::as_str);
+    match (get("path"), get("heavy_path")) {
+        (Some(path), Some(heavy)) => format!(
+            "GET {path} at {} req/s + GET {heavy} at {} req/s",
+            get("io_rate_rps").unwrap_or("?"),
+            get("heavy_rate_rps").unwrap_or("?")
+        ),
+        (Some(path), None) => format!("GET {path}"),
+        _ => p
+            .iter()
+            .filter(|(k, _)| ["ms", "n", "connections"].contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
 fn target_line(t: &TargetEstimate, role: &str) -> String {
-    let params: Vec<String> = t.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let params = describe_params(&t.params);
     let params = if params.is_empty() {
         String::new()
     } else {
-        format!(" [{}]", params.join(" "))
+        format!(" [{params}]")
     };
     let head = format!("{role:<8} {}{params}", t.target);
     match (t.bound, t.per_core_rps, t.cores_needed) {

@@ -383,18 +383,31 @@ fn compute_shows_in_language_and_native_apart_and_skips_flagged_cells() {
     assert!(py[1].note.as_deref().unwrap().contains("flagged"));
     // fastapi hash-slo: the rung after 400 req/s had errors → capacity at that rung, no interpolation.
     assert_eq!(py[1].targets[0].capacity.kind, CapacityKind::AtRung);
-    // Mixed data flow reads the loop-blocking workload; a lower-bound cell gives "at most" cores.
+    // Mixed data flow reads the loop-blocking workload: one open-loop rate, not a ladder, so at
+    // best a lower bound on capacity ("at most" so many cores), else no figure.
     let p = with(neutral(), &[("product.data_flow", "mixed")]);
     let a = adviser::advise(&p, Some((&run, FIXTURE)));
-    let fastapi = a
-        .cost
-        .stacks
-        .iter()
-        .flat_map(|s| s.targets.iter().map(move |t| (s, t)))
-        .find(|(_, t)| t.target == "python-fastapi")
-        .unwrap();
-    assert_eq!(fastapi.0.workload, "mixed");
-    assert_eq!(fastapi.1.bound, Bound::AtMost);
+    let find = |name: &str| {
+        a.cost
+            .stacks
+            .iter()
+            .flat_map(|s| s.targets.iter().map(move |t| (s, t)))
+            .find(|(_, t)| t.target == name)
+            .unwrap()
+    };
+    let (s, express) = find("node-express");
+    assert_eq!(s.workload, "mixed");
+    assert_eq!(express.capacity.kind, CapacityKind::LowerBound);
+    assert_eq!(express.bound, Bound::AtMost);
+    assert!(express
+        .capacity
+        .text
+        .starts_with("one measured open-loop rate"));
+    assert_eq!(express.capacity.rps, Some(99.6 + 2.0));
+    let (_, fastapi) = find("python-fastapi");
+    assert_eq!(fastapi.capacity.kind, CapacityKind::Unattainable);
+    assert_eq!(fastapi.bound, Bound::None);
+    assert!(fastapi.monthly_usd.is_none());
 }
 
 #[test]
