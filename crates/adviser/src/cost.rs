@@ -513,7 +513,7 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
     };
     let mut assumptions = vec![
         format!(
-            "Capacity is read from each open-loop ladder at the profile's p99 ≤ {} ms (latency corrected for coordinated omission), interpolated linearly between the two measured rates around it and never extrapolated beyond the measured range; a rung with errors counts as missing the target.",
+            "Capacity is read from each open-loop ladder at the profile's p99 ≤ {} ms (latency corrected for coordinated omission), interpolated linearly between the two measured rates around it and never extrapolated beyond the measured range; a rung with errors, or under 97% of its offered rate achieved, counts as missing the target.",
             fmt_num(profile.load.p99_ms)
         ),
         format!(

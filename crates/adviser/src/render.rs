@@ -112,13 +112,14 @@ fn target_line(t: &TargetEstimate, role: &str) -> String {
         ),
         (b, Some(pc), Some(c)) => {
             let at_most = if b == Bound::AtMost { "at most " } else { "" };
+            let n = t.provisioned_cores.unwrap_or(0);
             format!(
-                "{head}: {} req/s per core ({}) → {at_most}{} cores, {} with headroom → {at_most}{} cores, {at_most}{} USD/month",
+                "{head}: {} req/s per core ({}) → {at_most}{} cores needed, {} with headroom → {at_most}{n} core{}, {at_most}{} USD/month",
                 fmt_num(pc),
                 t.capacity.text,
                 fmt_num(c),
                 fmt_num(t.cores_with_headroom.unwrap_or(c)),
-                t.provisioned_cores.unwrap_or(0),
+                if n == 1 { "" } else { "s" },
                 t.monthly_usd.map(|m| format!("{m:.2}")).unwrap_or_default()
             )
         }
