@@ -25,11 +25,14 @@ pub enum Command {
     /// Report a stored lab run: Markdown, JSON, or one self-contained HTML file with charts;
     /// --compare shows two runs side by side.
     Report(ReportArgs),
+    /// Recommend Node.js, Python or a hybrid for your backend: the articles' decision framework as
+    /// rules with their sources, conflicts and confidence, and the cost from measured capacity.
+    Advise(Box<AdviseArgs>),
     /// Print the JSON schema of a report format.
     Schema {
         /// Which schema: `load-report` (the output of `stackwise load --json`), `claims` (the output
-        /// of `stackwise claims --json`).
-        #[arg(value_parser = ["load-report", "claims"], default_value = "load-report")]
+        /// of `stackwise claims --json`), `advice` (the output of `stackwise advise --json`).
+        #[arg(value_parser = ["load-report", "claims", "advice"], default_value = "load-report")]
         name: String,
     },
     /// Check every claim of the articles against the lab's measurements: claimed vs measured,
@@ -226,6 +229,45 @@ pub struct ReportArgs {
     /// Read the baseline of a comparison from a JSON file, like --summary-json.
     #[arg(long, value_name = "FILE", hide = true)]
     pub baseline_json: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stackwise advise --profile examples/startup-chat-mvp.toml
+  stackwise advise --profile examples/startup-chat-mvp.toml --ai-ml core --stage post-pmf --json
+  stackwise advise --profile examples/enterprise-analytics.toml --adr docs/adr/0001-backend-stack.md
+  stackwise advise            (asks the articles' questions in the terminal)
+
+The profile format is in docs/profile.md. Flags override the same keys of --profile; keys given by
+neither are asked interactively on a terminal. Cost figures come from the latest lab run (or --run).")]
+pub struct AdviseArgs {
+    /// The profile (TOML; see docs/profile.md and examples/).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub values: adviser::ProfileFlags,
+
+    /// Print the advice as JSON (schema: `stackwise schema advice`).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the decision as an Architecture Decision Record (MADR, Markdown) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub adr: Option<std::path::PathBuf>,
+
+    /// The lab run whose measurements price the answer [default: the latest].
+    #[arg(long, value_name = "ID")]
+    pub run: Option<i64>,
+
+    /// The lab's SQLite store.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+
+    /// Read the run from a RunSummary JSON file instead of the store (for tests and fixtures).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub summary_json: Option<std::path::PathBuf>,
 }
 
 /// Prints a clap error as one line (the line that names the argument) and returns exit code 2;

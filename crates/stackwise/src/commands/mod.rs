@@ -1,6 +1,7 @@
 //! The commands: each turns its parsed arguments into a typed configuration, runs the core, and
 //! hands the result to [`crate::reports`].
 
+mod advise;
 mod claims;
 mod load;
 mod report;
@@ -11,6 +12,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Load(args) => load::run(*args),
         Command::Report(args) => report::run(args),
+        Command::Advise(args) => advise::run(*args),
+        Command::Schema { name } if name == "advice" => {
+            println!("{}", adviser::advice::schema_json());
+            Ok(())
+        }
         Command::Schema { name } => {
             let schema = match name.as_str() {
                 "claims" => ::claims::ClaimsReport::json_schema(),
