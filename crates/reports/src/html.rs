@@ -356,14 +356,14 @@ pub fn render(input: &ReportInput, opts: &Options) -> String {
         "claims",
         "Claims checked",
         input.claims.as_ref(),
-        "No claims table was included in this report (run `stackwise claims` for the verdicts).",
+        "No claims table was included in this report (stackwise claims gives the verdicts).",
     );
     section_html(
         &mut p,
         "advice",
         "Advice",
         input.advice.as_ref(),
-        "No advice was included in this report (give a profile to `stackwise advise`).",
+        "No advice was included in this report: give a profile with --profile FILE.",
     );
     p.h2("reading", "How to read this report");
     p.p(&format!(

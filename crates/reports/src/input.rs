@@ -2,10 +2,10 @@
 //! the summary does not carry: per-cell latency percentile curves and per-second series (from the
 //! load engine's reports), and the claims and advice sections (from `stackwise claims` / `advise`).
 //!
-//! INTEGRATOR: the store (branch `suite`) keeps each cell's full engine report; [`CellDetail`] is
-//! what the report needs from it. The claims verdicts and the advice enter as [`Section`]s, plain
-//! tables and text that this crate escapes and lays out; the claims and adviser crates convert
-//! their own results into them.
+//! The store keeps each repeat's engine report(s) as JSON; [`CellDetail::from_engine_json`] reads
+//! what the report needs from them. The claims verdicts and the advice enter as [`Section`]s,
+//! plain tables and text that this crate escapes and lays out (the `stackwise` binary converts the
+//! claims and adviser crates' results), so this crate depends on neither.
 
 use serde::{Deserialize, Serialize};
 use store::model::RunSummary;

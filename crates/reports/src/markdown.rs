@@ -137,13 +137,13 @@ pub fn render(input: &ReportInput) -> String {
         &mut out,
         "Claims checked",
         input.claims.as_ref(),
-        "No claims table was included in this report (run `stackwise claims` for the verdicts).",
+        "No claims table was included in this report (`stackwise claims` gives the verdicts).",
     );
     section_md(
         &mut out,
         "Advice",
         input.advice.as_ref(),
-        "No advice was included in this report (give a profile to `stackwise advise`).",
+        "No advice was included in this report: give a profile with `--profile FILE`.",
     );
     let _ = writeln!(
         out,

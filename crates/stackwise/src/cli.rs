@@ -190,6 +190,7 @@ Examples:
   stackwise report                          # the latest run, as Markdown on stdout
   stackwise report --run 7 --html run7.html --md run7.md
   stackwise report --run 7 --compare 5 --html compare.html
+  stackwise report --profile examples/startup-chat-mvp.toml --html report.html
   stackwise report --json > run.json
 
 The HTML file is self-contained (inline CSS and SVG charts, no script, nothing loaded from the
@@ -220,6 +221,10 @@ pub struct ReportArgs {
     /// Compare with this run (the baseline): both side by side, differences beyond noise marked.
     #[arg(long, value_name = "ID")]
     pub compare: Option<i64>,
+
+    /// Add the advice for this profile (TOML, as for `stackwise advise`), priced from the run.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<std::path::PathBuf>,
 
     /// Read the run from a JSON file (a RunSummary, or a report input with details) instead of
     /// the store (for tests and for runs exported elsewhere).

@@ -416,3 +416,73 @@ fn reads_runs_from_a_real_store_with_curves_series_and_a_comparison() {
     usage_error(&out, "--db: no lab database at");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn claims_always_and_advice_with_a_profile() {
+    let dir = out_dir("profile");
+    let html = dir.join("r.html");
+    let profile = format!(
+        "{}/../../examples/startup-chat-mvp.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = stackwise()
+        .args([
+            "report",
+            "--summary-json",
+            &fixture("run-a.json"),
+            "--profile",
+            &profile,
+            "--html",
+        ])
+        .arg(&html)
+        .output()
+        .unwrap();
+    ok(&out);
+    let page = std::fs::read_to_string(&html).unwrap();
+    let claims = &page[page.find("id=\"claims\"").unwrap()..page.find("id=\"advice\"").unwrap()];
+    assert!(claims.contains("testable claims of the articles checked against this run"));
+    assert!(claims.contains("class=\"v-supported\"") || claims.contains("class=\"v-refuted\""));
+    let advice = &page[page.find("id=\"advice\"").unwrap()..];
+    assert!(advice.contains("Recommendation for the profile startup-chat-mvp.toml"));
+    assert!(advice.contains("Cores with headroom"), "the cost table");
+    assert!(advice.contains("<pre>"), "the profile as given");
+
+    // A profile's own text is escaped; a broken profile is refused naming the flag.
+    let hostile = dir.join("hostile.toml");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    std::fs::write(
+        &hostile,
+        format!("# <script>alert('p')</script> | *x*\n{text}"),
+    )
+    .unwrap();
+    let out = stackwise()
+        .args([
+            "report",
+            "--summary-json",
+            &fixture("run-a.json"),
+            "--profile",
+        ])
+        .arg(&hostile)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    ok(&out);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains("<script"));
+    assert!(page.contains("# &lt;script&gt;alert(&#39;p&#39;)&lt;/script&gt; | *x*"));
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[team]\njavascript = 3\ncolour = \"red\"\n").unwrap();
+    let out = stackwise()
+        .args([
+            "report",
+            "--summary-json",
+            &fixture("run-a.json"),
+            "--profile",
+        ])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    usage_error(&out, "--profile");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,6 +5,7 @@ mod advise;
 mod claims;
 mod load;
 mod report;
+mod report_sections;
 
 use crate::cli::{Cli, Command};
 

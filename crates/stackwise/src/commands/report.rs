@@ -3,9 +3,8 @@
 //!
 //! Runs come from the lab's SQLite store (`--run`, `--db`, `--compare`; the latest run by default)
 //! or, hidden, from JSON files (`--summary-json`, `--baseline-json`: tests, runs exported elsewhere).
-//!
-//! INTEGRATOR: claims and advice enter through [`reports::ReportInput`]'s `claims` and `advice`
-//! sections (plain tables and text) once those commands exist on this branch.
+//! Every report of one run carries the claims verdicts against it; `--profile FILE` adds the advice
+//! ([`super::report_sections`]). A comparison shows figures only.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use reports::{CellDetail, ReportInput};
 
+use super::report_sections;
 use crate::cli::ReportArgs;
 use crate::UsageError;
 
@@ -38,6 +38,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         }
         None => load_from_store(args.db.as_deref(), args.run, "--run")?,
     };
+    let mut this = this;
+    add_sections(&mut this, args.profile.as_deref())?;
     let baseline = match (&args.baseline_json, args.compare) {
         (Some(path), _) => Some(read_json(path, "--baseline-json")?),
         (None, Some(id)) => Some(load_from_store(args.db.as_deref(), Some(id), "--compare")?),
@@ -69,6 +71,35 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     if args.json {
         let json = reports::json::render(&this, baseline.as_ref());
         write_out(Path::new("-"), &json, "--json")?;
+    }
+    Ok(())
+}
+
+/// The claims verdicts against the run, and the advice when a profile is given (unless the
+/// input already carries them).
+fn add_sections(input: &mut ReportInput, profile: Option<&Path>) -> anyhow::Result<()> {
+    if input.claims.is_none() {
+        input.claims = Some(report_sections::claims_section(&input.summary));
+    }
+    if let Some(path) = profile {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("--profile: cannot read {}: {e}", path.display())))?;
+        let partial = adviser::parse_profile(&text, &path.display().to_string())
+            .map_err(|e| UsageError(format!("--profile: {e}")))?;
+        let profile = partial.complete().map_err(|incomplete| {
+            UsageError(format!(
+                "--profile: {}: {incomplete} (the report asks no questions: complete the file, \
+                 or use `stackwise advise`)",
+                path.display()
+            ))
+        })?;
+        let source = format!("lab run #{}", input.summary.run_id);
+        let advice = adviser::advise(&profile, Some((&input.summary, source.as_str())));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        input.advice = Some(report_sections::advice_section(&advice, &name, &text));
     }
     Ok(())
 }
