@@ -26,13 +26,31 @@ pub fn html(s: &str) -> String {
 /// never end a table row or start a block. Figures such as `16,931 (16,492–17,268)` stay readable.
 pub fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    // A leading ordered-list marker: digits then `.` or `)`.
+    // Block markers act only at the start of a line and only when followed by a space or the end:
+    // `# h`, `- x`, `+ x`, `12. x`, `1) x`; a value made only of `-` or `=` is a rule or a setext
+    // underline.
+    let spaced = |rest: &str| rest.is_empty() || rest.starts_with(char::is_whitespace);
     let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let ordered = !digits.is_empty() && matches!(s[digits.len()..].chars().next(), Some('.' | ')'));
+    let ordered = !digits.is_empty()
+        && matches!(s[digits.len()..].chars().next(), Some('.' | ')'))
+        && spaced(&s[digits.len() + 1..]);
+    let trimmed = s.trim();
+    let rule_line = !trimmed.is_empty()
+        && (trimmed.chars().all(|c| c == '-' || c == ' ')
+            || trimmed.chars().all(|c| c == '=' || c == ' '));
     let mut first = true;
     let mut pos = 0;
     for c in s.chars() {
-        let at_start = first || (ordered && pos == digits.len());
+        let marker = if first {
+            match c {
+                '#' => true,
+                '-' | '+' => spaced(&s[1..]) || rule_line,
+                '=' => rule_line,
+                _ => false,
+            }
+        } else {
+            ordered && pos == digits.len()
+        };
         match c {
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 out.push('\\');
@@ -40,7 +58,7 @@ pub fn md(s: &str) -> String {
             }
             // `http://…` would become a link in GitHub's Markdown (autolinks): break the scheme.
             ':' if s[pos..].starts_with("://") => out.push_str("\\:"),
-            '#' | '-' | '+' | '=' | '.' | ')' if at_start => {
+            '#' | '-' | '+' | '=' | '.' | ')' if marker => {
                 out.push('\\');
                 out.push(c);
             }
@@ -96,6 +114,13 @@ mod tests {
         assert_eq!(md("# h"), r"\# h");
         assert_eq!(md("- x"), r"\- x");
         assert_eq!(md("12. x"), r"12\. x");
+        assert_eq!(md("1) x"), r"1\) x");
+        assert_eq!(md("==="), r"\===");
+        assert_eq!(md("---"), r"\---");
+        // Not markers: versions, negative numbers, hyphenated names.
+        assert_eq!(md("6.1.0-fixture"), "6.1.0-fixture");
+        assert_eq!(md("-3.5%"), "-3.5%");
+        assert_eq!(md("node-http"), "node-http");
         assert_eq!(md("[x](http://e)"), r"\[x\](http\://e)");
         // Figures stay readable.
         assert_eq!(
