@@ -459,3 +459,23 @@ pub fn render_compare(this: &ReportInput, base: &ReportInput, opts: &Options) ->
     );
     p.finish(&title, &head, opts)
 }
+
+/// A page in the report's style around `body` (HTML this crate's caller built, with every
+/// user-provided text already escaped): for the local web UI's own pages.
+pub fn page(title: &str, body: &str, opts: &Options) -> String {
+    let mut p = Page::new();
+    p.out.push_str(body);
+    p.nav_at = 0;
+    let head = format!("<header><h1>{}</h1></header>", esc(title));
+    let mut html = p.finish(title, &head, opts);
+    // No contents list on a short page.
+    html = html.replacen("<nav><strong>Contents</strong><ol></ol></nav>", "", 1);
+    html
+}
+
+/// One [`Section`] (claims, advice) as HTML, its texts escaped.
+pub fn section(anchor: &str, title: &str, sec: &Section) -> String {
+    let mut p = Page::new();
+    section_html(&mut p, anchor, title, Some(sec), "");
+    p.out
+}

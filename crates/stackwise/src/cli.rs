@@ -25,6 +25,9 @@ pub enum Command {
     /// Report a stored lab run: Markdown, JSON, or one self-contained HTML file with charts;
     /// --compare shows two runs side by side.
     Report(ReportArgs),
+    /// A local web UI: browse the stored runs, open a report, compare two runs, get the advice for
+    /// a profile (bound to 127.0.0.1 unless --allow-remote).
+    Serve(ServeArgs),
     /// Recommend Node.js, Python or a hybrid for your backend: the articles' decision framework as
     /// rules with their sources, conflicts and confidence, and the cost from measured capacity.
     Advise(Box<AdviseArgs>),
@@ -273,6 +276,33 @@ pub struct AdviseArgs {
     /// Read the run from a RunSummary JSON file instead of the store (for tests and fixtures).
     #[arg(long, value_name = "FILE", hide = true)]
     pub summary_json: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stackwise serve                 # http://127.0.0.1:8700/
+  stackwise serve --port 0        # any free port (printed)
+
+The UI answers only requests addressed to this machine's loopback names (Host checked, against DNS
+rebinding); a form is accepted only from its own pages (Origin checked) with the token the page
+carries.")]
+pub struct ServeArgs {
+    /// Port to listen on (0: any free port).
+    #[arg(long, value_name = "PORT", default_value_t = 8700)]
+    pub port: u16,
+
+    /// Address to bind; anything but a loopback address needs --allow-remote.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub bind: String,
+
+    /// Allow binding a non-loopback address (anyone who can reach it can use the UI).
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// The lab's SQLite store [default: the lab's default store].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
 }
 
 /// Prints a clap error as one line (the line that names the argument) and returns exit code 2;

@@ -486,3 +486,226 @@ fn claims_always_and_advice_with_a_profile() {
     usage_error(&out, "--profile");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---- `stackwise serve`: the same reports through the local web UI ----
+
+/// A running `stackwise serve`, killed when dropped.
+struct Served {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(db: &std::path::Path) -> Served {
+    use std::io::BufRead;
+    let mut child = stackwise()
+        .args(["serve", "--port", "0", "--db"])
+        .arg(db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Served { child, port }
+}
+
+/// One HTTP/1.1 request (raw, so that any Host or Origin can be sent); (status, whole response).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn web_ui_serves_reports_and_refuses_other_sites() {
+    let dir = out_dir("serve");
+    let db = dir.join("lab.sqlite3");
+    let first = write_store(&db, 1.0);
+    let second = write_store(&db, 1.3);
+    let ui = serve(&db);
+    let p = ui.port;
+    let host = |h: &str| vec![("Host", h.to_string())];
+    let own = format!("127.0.0.1:{p}");
+
+    let (st, page) = http(p, "GET", "/", &host(&own), "");
+    assert_eq!(st, 200, "{page}");
+    assert!(
+        page.contains(&format!("href=\"/runs/{second}\"")) && page.contains("Compare two runs")
+    );
+    assert!(page.contains("content-security-policy: default-src 'none'"));
+    let (st, _) = http(p, "GET", "/", &host(&format!("localhost:{p}")), "");
+    assert_eq!(st, 200);
+
+    let (st, page) = http(p, "GET", &format!("/runs/{second}"), &host(&own), "");
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("<svg") && page.contains("class=\"mark\"") && page.contains("id=\"claims\"")
+    );
+    let (st, page) = http(
+        p,
+        "GET",
+        &format!("/compare?run={second}&baseline={first}"),
+        &host(&own),
+        "",
+    );
+    assert_eq!(st, 200);
+    assert!(page.contains(&format!("run #{second} against baseline run #{first}")));
+    let (st, _) = http(p, "GET", "/runs/99", &host(&own), "");
+    assert_eq!(st, 404);
+
+    // DNS rebinding: a foreign name for this address is refused; so is another site's page.
+    let (st, _) = http(p, "GET", "/", &host(&format!("evil.example:{p}")), "");
+    assert_eq!(st, 421);
+    let (st, _) = http(
+        p,
+        "GET",
+        "/",
+        &[
+            ("Host", own.clone()),
+            ("Origin", "http://evil.example".into()),
+        ],
+        "",
+    );
+    assert_eq!(st, 403);
+
+    // The form: its token, from its own page only.
+    let (st, form) = http(p, "GET", "/advise", &host(&own), "");
+    assert_eq!(st, 200);
+    let token = form
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(token.len(), 64);
+    let profile = std::fs::read_to_string(format!(
+        "{}/../../examples/startup-chat-mvp.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let body = format!("csrf={token}&profile={}", enc(&profile));
+    let origin = ("Origin", format!("http://{own}"));
+    let (st, page) = http(
+        p,
+        "POST",
+        "/advise",
+        &[("Host", own.clone()), origin.clone()],
+        &body,
+    );
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains("Recommendation for the profile given in the form"));
+    assert!(page.contains(&format!("Cost from the measured capacity of run #{second}")));
+    let (st, _) = http(
+        p,
+        "POST",
+        "/advise",
+        &[("Host", own.clone()), origin.clone()],
+        &format!("csrf=0&profile={}", enc(&profile)),
+    );
+    assert_eq!(st, 403, "a wrong token");
+    let (st, _) = http(p, "POST", "/advise", &host(&own), &body);
+    assert_eq!(st, 403, "no Origin and no Referer");
+    let (st, _) = http(
+        p,
+        "POST",
+        "/advise",
+        &[
+            ("Host", own.clone()),
+            ("Origin", "http://evil.example".into()),
+        ],
+        &body,
+    );
+    assert_eq!(st, 403, "another site's form");
+    let (st, _) = http(
+        p,
+        "POST",
+        "/advise",
+        &[
+            ("Host", own.clone()),
+            ("Referer", format!("http://{own}/advise")),
+        ],
+        &body,
+    );
+    assert_eq!(st, 200, "Referer from this server's page");
+    // What the user typed comes back escaped.
+    let hostile = format!(
+        "csrf={token}&profile={}",
+        enc("[team]\njavascript = \"<script>alert(1)</script>\"\n")
+    );
+    let (st, page) = http(
+        p,
+        "POST",
+        "/advise",
+        &[("Host", own.clone()), origin],
+        &hostile,
+    );
+    assert_eq!(st, 422);
+    assert!(
+        !page.contains("<script>alert") && page.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+    );
+    drop(ui);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn web_ui_binds_loopback_unless_told() {
+    let out = stackwise()
+        .args(["serve", "--bind", "0.0.0.0", "--port", "0"])
+        .output()
+        .unwrap();
+    usage_error(&out, "--bind: 0.0.0.0 is not a loopback address");
+}

@@ -6,6 +6,7 @@ mod claims;
 mod load;
 mod report;
 mod report_sections;
+mod serve;
 
 use crate::cli::{Cli, Command};
 
@@ -13,6 +14,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Load(args) => load::run(*args),
         Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Advise(args) => advise::run(*args),
         Command::Schema { name } if name == "advice" => {
             println!("{}", adviser::advice::schema_json());

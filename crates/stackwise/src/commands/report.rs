@@ -77,7 +77,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
 
 /// The claims verdicts against the run, and the advice when a profile is given (unless the
 /// input already carries them).
-fn add_sections(input: &mut ReportInput, profile: Option<&Path>) -> anyhow::Result<()> {
+pub fn add_sections(input: &mut ReportInput, profile: Option<&Path>) -> anyhow::Result<()> {
     if input.claims.is_none() {
         input.claims = Some(report_sections::claims_section(&input.summary));
     }
@@ -118,7 +118,11 @@ fn read_json(path: &Path, flag: &str) -> anyhow::Result<ReportInput> {
 
 /// Reads a run from the lab's store (`--db`, else the default database): the summary, and the
 /// detail of each cell (curves and per-second series) from the engine report of one repeat.
-fn load_from_store(db: Option<&Path>, run: Option<i64>, flag: &str) -> anyhow::Result<ReportInput> {
+pub fn load_from_store(
+    db: Option<&Path>,
+    run: Option<i64>,
+    flag: &str,
+) -> anyhow::Result<ReportInput> {
     let path = match db {
         Some(p) if !p.is_file() => {
             return Err(UsageError(format!("--db: no lab database at {}", p.display())).into())
@@ -137,6 +141,16 @@ fn load_from_store(db: Option<&Path>, run: Option<i64>, flag: &str) -> anyhow::R
         }
     };
     let store = store::Store::open(&path)?;
+    read_run(&store, &path, run, flag)
+}
+
+/// A run and its cells' detail from an open store (`None`: the latest run).
+pub fn read_run(
+    store: &store::Store,
+    path: &Path,
+    run: Option<i64>,
+    flag: &str,
+) -> anyhow::Result<ReportInput> {
     let summary = match run {
         Some(id) => match store.run(id) {
             Ok(r) => r,
