@@ -12,6 +12,7 @@ fn fixture(name: &str) -> ReportInput {
 fn opts() -> html::Options {
     html::Options {
         generator: "stackwise test".into(),
+        home_link: None,
     }
 }
 

@@ -681,6 +681,37 @@ fn web_ui_serves_reports_and_refuses_other_sites() {
         &body,
     );
     assert_eq!(st, 200, "Referer from this server's page");
+    // The questionnaire as form fields; the form page offers every question, filled from an example.
+    assert!(
+        form.contains("name=\"product.data_flow\"")
+            && form.contains("What is the core data flow of your product?")
+    );
+    let fields = "team.javascript=0&team.python=4&team.data_science=true&product.use_case=ml-backend\
+        &product.stage=post-pmf&product.realtime=false&product.ai_ml=core&product.data_heavy=true\
+        &product.compliance=standard&product.full_stack_js=false&product.serverless=false\
+        &product.data_flow=compute&load.peak_rps=500&load.concurrent_connections=1000&load.p99_ms=200\
+        &costs.core_hour_usd=0.05";
+    let (st, page) = http(
+        p,
+        "POST",
+        "/advise",
+        &[("Host", own.clone()), origin.clone()],
+        &format!("csrf={token}&{fields}"),
+    );
+    assert_eq!(st, 200, "{page}");
+    assert!(
+        page.contains("Recommendation for the profile given in the form: Python"),
+        "{page}"
+    );
+    let (st, page) = http(
+        p,
+        "POST",
+        "/advise",
+        &[("Host", own.clone()), origin.clone()],
+        &format!("csrf={token}&team.javascript=%3Cscript%3E"),
+    );
+    assert_eq!(st, 422);
+    assert!(!page.contains("`<script>`") && page.contains("&lt;script&gt;"));
     // What the user typed comes back escaped.
     let hostile = format!(
         "csrf={token}&profile={}",

@@ -47,6 +47,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     };
     let opts = reports::html::Options {
         generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
+        home_link: None,
     };
 
     if let Some(path) = &args.html {

@@ -71,6 +71,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             csrf,
             opts: reports::html::Options {
                 generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
+                home_link: Some("/".into()),
             },
         });
         let shown = if ip.is_loopback() {
@@ -345,7 +346,15 @@ async fn compare(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response
 
 const EXAMPLE_PROFILE: &str = include_str!("../../../../examples/startup-chat-mvp.toml");
 
-fn advise_form_html(app: &App, text: &str, error: Option<&str>) -> String {
+/// The questionnaire as a form (the articles' questions with their help text), filled with
+/// `values` (key path → text); then, as an alternative, a whole profile as TOML.
+fn advise_form_html(
+    app: &App,
+    values: &[(String, String)],
+    toml: &str,
+    error: Option<&str>,
+) -> String {
+    use adviser::profile::{key_at, KeyKind};
     let err = error
         .map(|e| {
             format!(
@@ -354,16 +363,82 @@ fn advise_form_html(app: &App, text: &str, error: Option<&str>) -> String {
             )
         })
         .unwrap_or_default();
+    let value = |k: &str| {
+        values
+            .iter()
+            .find(|(p, _)| p == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let mut rows = String::new();
+    let asked: Vec<&str> = adviser::questionnaire::QUESTIONS
+        .iter()
+        .map(|q| q.key)
+        .collect();
+    let extra = adviser::profile::KEYS
+        .iter()
+        .filter(|k| !asked.contains(&k.path))
+        .map(|k| (k.path, k.path, ""));
+    let questions = adviser::questionnaire::QUESTIONS
+        .iter()
+        .map(|q| (q.key, q.ask, q.help))
+        .chain(extra);
+    for (path, ask, help) in questions {
+        let Some(key) = key_at(path) else { continue };
+        let v = value(path);
+        let name = esc(path);
+        let choice = |opts: &[&str]| {
+            let mut o = String::from(r#"<option value="">(not given)</option>"#);
+            for x in opts {
+                let sel = if *x == v { " selected" } else { "" };
+                o.push_str(&format!(r#"<option{sel}>{}</option>"#, esc(x)));
+            }
+            format!(r#"<select name="{name}" id="{name}">{o}</select>"#)
+        };
+        let field = match key.kind {
+            KeyKind::Bool => choice(&["true", "false"]),
+            KeyKind::Choice(opts) => choice(opts),
+            KeyKind::Count | KeyKind::Number => format!(
+                r#"<input name="{name}" id="{name}" value="{}" inputmode="decimal" size="10">"#,
+                esc(v)
+            ),
+        };
+        let optional = if key.optional { " (optional)" } else { "" };
+        rows.push_str(&format!(
+            r#"<tr><td><label for="{name}">{}</label><br><small>{}{optional}</small></td><td>{field}<br><small><code>{name}</code></small></td></tr>"#,
+            esc(ask),
+            esc(help),
+        ));
+    }
     format!(
-        r#"{err}<p>Write the profile (TOML, as for <code>stackwise advise --profile</code>; the keys are in docs/profile.md). The cost comes from the latest lab run.</p>
-<form method="post" action="/advise"><input type="hidden" name="csrf" value="{}"><textarea name="profile" rows="30" cols="90" spellcheck="false">{}</textarea><p><button type="submit">Advise</button> <a href="/">All runs</a></p></form>"#,
-        esc(&app.csrf),
-        esc(text)
+        r#"{err}<p>Answer the articles' questions; the cost comes from the latest lab run.</p>
+<form method="post" action="/advise"><input type="hidden" name="csrf" value="{csrf}"><div class="scroll"><table class="form"><tbody>{rows}</tbody></table></div><p><button type="submit">Advise</button> <a href="/">All runs</a></p></form>
+<h2 id="toml">Or give a whole profile</h2><p>TOML, as for <code>stackwise advise --profile</code> (docs/profile.md).</p>
+<form method="post" action="/advise"><input type="hidden" name="csrf" value="{csrf}"><textarea name="profile" rows="24" cols="90" spellcheck="false">{}</textarea><p><button type="submit">Advise</button></p></form>"#,
+        esc(toml),
+        csrf = esc(&app.csrf),
     )
 }
 
+/// The example profile's values, to start the form from.
+fn example_values() -> Vec<(String, String)> {
+    let Ok(profile) = adviser::parse_profile(EXAMPLE_PROFILE, "example")
+        .map_err(|e| e.to_string())
+        .and_then(|p| p.complete().map_err(|e| e.to_string()))
+    else {
+        return Vec::new();
+    };
+    adviser::profile::KEYS
+        .iter()
+        .filter_map(|k| match profile.get(k.path)? {
+            adviser::profile::Value::Absent => None,
+            v => Some((k.path.to_string(), v.to_string())),
+        })
+        .collect()
+}
+
 async fn advise_form(State(app): State<Arc<App>>) -> Response {
-    let body = advise_form_html(&app, EXAMPLE_PROFILE, None);
+    let body = advise_form_html(&app, &example_values(), EXAMPLE_PROFILE, None);
     page(&app, "stackwise: advice for a profile", &body)
 }
 
@@ -380,18 +455,41 @@ async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
             "the form's token is missing or wrong: reload the page and send it again",
         );
     }
-    let text = field("profile").unwrap_or("");
-    let profile = match adviser::parse_profile(text, "the profile")
-        .map_err(|e| e.to_string())
-        .and_then(|p| p.complete().map_err(|e| e.to_string()))
-    {
+    // Either a whole profile (TOML) or the questionnaire's fields (key path → value).
+    let (profile, text) = match field("profile") {
+        Some(text) => (
+            adviser::parse_profile(text, "the profile")
+                .map_err(|e| e.to_string())
+                .and_then(|p| p.complete().map_err(|e| e.to_string())),
+            text.to_string(),
+        ),
+        None => {
+            let mut partial = adviser::PartialProfile::default();
+            let mut res = Ok(());
+            for (k, v) in pairs
+                .iter()
+                .filter(|(k, v)| k != "csrf" && !v.trim().is_empty())
+            {
+                if let Err(e) = partial.set(k, v) {
+                    res = Err(e);
+                    break;
+                }
+            }
+            let done = res.and_then(|_| partial.complete().map_err(|e| e.to_string()));
+            let text = done.as_ref().map(|p| p.to_toml()).unwrap_or_default();
+            (done, text)
+        }
+    };
+    let profile = match profile {
         Ok(p) => p,
         Err(e) => {
-            let mut r = page(
-                &app,
-                "stackwise: advice for a profile",
-                &advise_form_html(&app, text, Some(&e)),
-            );
+            let values: Vec<(String, String)> = if field("profile").is_some() {
+                example_values()
+            } else {
+                pairs.clone()
+            };
+            let body = advise_form_html(&app, &values, &text, Some(&e));
+            let mut r = page(&app, "stackwise: advice for a profile", &body);
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return r;
         }
@@ -408,7 +506,7 @@ async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
         .map(|r| format!("lab run #{}", r.run_id))
         .unwrap_or_default();
     let advice = adviser::advise(&profile, run.as_ref().map(|r| (r, source.as_str())));
-    let section = super::report_sections::advice_section(&advice, "given in the form", text);
+    let section = super::report_sections::advice_section(&advice, "given in the form", &text);
     let body = format!(
         "{}<p><a href=\"/advise\">Another profile</a> · <a href=\"/\">All runs</a></p>",
         reports::html::section("advice", "Advice", &section)
