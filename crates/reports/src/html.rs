@@ -17,6 +17,7 @@ h1{font-size:1.6rem;margin:.2rem 0}h2{font-size:1.3rem;margin-top:2.2rem;border-
 .sub{opacity:.8;margin:.2rem 0 1rem}
 table{border-collapse:collapse;font-size:13px;margin:.4rem 0 1rem}
 td:first-child{white-space:nowrap}
+td:last-child:not(.n){min-width:22ch}
 table.form td:first-child{white-space:normal;max-width:70ch}
 table.form input,table.form select{font:inherit}
 th,td{padding:3px 8px;border-bottom:1px solid rgba(127,127,127,.3);text-align:left;vertical-align:top}
@@ -47,11 +48,16 @@ footer{margin-top:3rem;font-size:12px;opacity:.75}
  .box{background:rgba(230,160,0,.1)}
 }
 @media print{
- body{color:#000;background:#fff;max-width:none;padding:0;font-size:11px}
+ body{color:#000;background:#fff;max-width:none;padding:0;font-size:10.5px}
  nav{display:none}
- .charts{grid-template-columns:1fr 1fr}
- svg.chart,table,.box{break-inside:avoid}
- h2{break-before:auto;break-after:avoid}h3{break-after:avoid}
+ .scroll{overflow:visible}
+ table{font-size:9px}
+ td.n{white-space:normal}
+ th,td{padding:2px 4px}
+ tr,svg.chart,figure,.box{break-inside:avoid}
+ .charts{grid-template-columns:1fr 1fr;gap:.6rem 1rem}
+ .pair{grid-template-columns:1fr 1fr}
+ h2{break-after:avoid;margin-top:1.2rem}h3{break-after:avoid}
  .m-better{color:#0a5c2a}.m-worse{color:#8f1d16}
 }
 "#;
