@@ -17,6 +17,7 @@ h1{font-size:1.6rem;margin:.2rem 0}h2{font-size:1.3rem;margin-top:2.2rem;border-
 .sub{opacity:.8;margin:.2rem 0 1rem}
 table{border-collapse:collapse;font-size:13px;margin:.4rem 0 1rem}
 td:first-child{white-space:nowrap}
+tr.g td{border-top:2px solid rgba(127,127,127,.6)}
 td:last-child:not(.n){min-width:22ch}
 table.form td:first-child{white-space:normal;max-width:70ch}
 table.form input,table.form select{font:inherit}
@@ -155,8 +156,9 @@ pub fn table_html(t: &TableSpec) -> String {
         let _ = write!(s, "<th{cls}>{}</th>", esc(c));
     }
     s.push_str("</tr></thead><tbody>");
-    for r in &t.rows {
-        s.push_str("<tr>");
+    for (n, r) in t.rows.iter().enumerate() {
+        let group = t.groups && n > 0 && r.first().is_some_and(|c| !c.text.is_empty());
+        s.push_str(if group { r#"<tr class="g">"# } else { "<tr>" });
         for (i, c) in r.iter().enumerate() {
             let mut classes = Vec::new();
             if t.numeric.get(i).copied().unwrap_or(false) {

@@ -63,6 +63,7 @@ fn section_md(out: &mut String, title: &str, sec: Option<&Section>, missing: &st
                         .collect()
                 })
                 .collect(),
+            groups: false,
         };
         out.push_str(&table_md(&spec));
     }

@@ -51,6 +51,8 @@ pub struct TableSpec {
     /// Right-aligned (numeric) columns.
     pub numeric: Vec<bool>,
     pub rows: Vec<Vec<Cell>>,
+    /// Rows whose first cell has text start a group (a target in a comparison): drawn apart.
+    pub groups: bool,
 }
 
 impl TableSpec {
@@ -59,6 +61,7 @@ impl TableSpec {
             columns: cols.iter().map(|c| c.0.to_string()).collect(),
             numeric: cols.iter().map(|c| c.1).collect(),
             rows: Vec::new(),
+            groups: false,
         }
     }
 
@@ -324,6 +327,7 @@ pub fn workload_compare(this: &RunSummary, base: &RunSummary, w: &str) -> TableS
         ("Baseline", true),
         ("Change", true),
     ]);
+    t.groups = true;
     let names: &[(&str, &str)] = &[
         ("throughput_rps", "req/s"),
         ("p50_ms", "p50 ms"),
@@ -412,6 +416,7 @@ pub fn target_compare(this: &RunSummary, base: &RunSummary) -> TableSpec {
         ("Baseline", true),
         ("Change", true),
     ]);
+    t.groups = true;
     for x in &this.targets {
         let y = base.target(&x.name);
         let mut first = true;
