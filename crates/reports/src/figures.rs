@@ -11,32 +11,44 @@ use crate::charts::{self, Bar, BarRow, LineChart, Marker, Series, Swatch, XAxis,
 use crate::input::ReportInput;
 use crate::svg::fmt_num;
 
-/// A colour per target, stable across the charts of a report (and across two compared runs).
+/// A colour per target, stable across the charts of a report (and across two compared runs):
+/// hues of its language's family (Node greens, Python blues, Rust orange, as in the bar charts), so
+/// that a line's colour also says its language.
 pub struct Colours(BTreeMap<String, String>);
+
+const NODE_HUES: [&str; 5] = ["#2e8b3e", "#7cc36b", "#0f5c2a", "#a3a33a", "#3fb39a"];
+const PYTHON_HUES: [&str; 5] = ["#3b6fb6", "#8fb8e8", "#1f3f7a", "#8a67c2", "#2aa3d9"];
+const RUST_HUES: [&str; 2] = ["#e8743b", "#b8521c"];
 
 impl Colours {
     pub fn new<'a>(runs: impl IntoIterator<Item = &'a RunSummary>) -> Colours {
         let mut m = BTreeMap::new();
+        let mut used: BTreeMap<String, usize> = BTreeMap::new();
         for run in runs {
-            for name in run
-                .targets
-                .iter()
-                .map(|t| &t.name)
-                .chain(run.cells.iter().map(|c| &c.target))
-            {
-                let n = m.len();
-                m.entry(name.clone())
-                    .or_insert_with(|| PALETTE[n % PALETTE.len()].to_string());
+            let names = run.targets.iter().map(|t| &t.name).chain(run.cells.iter().map(|c| &c.target));
+            for name in names {
+                if m.contains_key(name) {
+                    continue;
+                }
+                let lang = language(run, name).to_string();
+                let n = used.entry(lang.clone()).or_insert(0);
+                let hues: &[&str] = match lang.as_str() {
+                    "node" => &NODE_HUES,
+                    "python" => &PYTHON_HUES,
+                    "rust" => &RUST_HUES,
+                    _ => &PALETTE[7..],
+                };
+                // Past a family's hues, fall back to the categorical palette.
+                let colour = hues.get(*n).copied().unwrap_or(PALETTE[(m.len()) % PALETTE.len()]);
+                *n += 1;
+                m.insert(name.clone(), colour.to_string());
             }
         }
         Colours(m)
     }
 
     pub fn of(&self, target: &str) -> String {
-        self.0
-            .get(target)
-            .cloned()
-            .unwrap_or_else(|| PALETTE[9].to_string())
+        self.0.get(target).cloned().unwrap_or_else(|| PALETTE[9].to_string())
     }
 }
 
