@@ -25,7 +25,11 @@ impl Colours {
         let mut m = BTreeMap::new();
         let mut used: BTreeMap<String, usize> = BTreeMap::new();
         for run in runs {
-            let names = run.targets.iter().map(|t| &t.name).chain(run.cells.iter().map(|c| &c.target));
+            let names = run
+                .targets
+                .iter()
+                .map(|t| &t.name)
+                .chain(run.cells.iter().map(|c| &c.target));
             for name in names {
                 if m.contains_key(name) {
                     continue;
@@ -39,7 +43,10 @@ impl Colours {
                     _ => &PALETTE[7..],
                 };
                 // Past a family's hues, fall back to the categorical palette.
-                let colour = hues.get(*n).copied().unwrap_or(PALETTE[(m.len()) % PALETTE.len()]);
+                let colour = hues
+                    .get(*n)
+                    .copied()
+                    .unwrap_or(PALETTE[(m.len()) % PALETTE.len()]);
                 *n += 1;
                 m.insert(name.clone(), colour.to_string());
             }
@@ -48,7 +55,10 @@ impl Colours {
     }
 
     pub fn of(&self, target: &str) -> String {
-        self.0.get(target).cloned().unwrap_or_else(|| PALETTE[9].to_string())
+        self.0
+            .get(target)
+            .cloned()
+            .unwrap_or_else(|| PALETTE[9].to_string())
     }
 }
 
@@ -64,6 +74,8 @@ pub struct BarMetric {
     pub axis: &'static str,
     pub unit: &'static str,
     pub get: fn(&CellSummary) -> Option<(f64, f64, f64)>,
+    /// The capacity at the SLO (a missing figure means none under the SLO).
+    pub capacity: bool,
 }
 
 fn sp(s: &Option<Spread>) -> Option<(f64, f64, f64)> {
@@ -77,30 +89,35 @@ pub const CELL_BARS: &[BarMetric] = &[
         axis: "responses per second",
         unit: "req/s",
         get: |c| sp(&c.throughput_rps),
+        capacity: false,
     },
     BarMetric {
         title: "Capacity at the SLO (highest rate with corrected p99 under the SLO)",
         axis: "requests per second",
         unit: "req/s",
         get: |c| c.capacity_rps.map(|v| (v, v, v)),
+        capacity: true,
     },
     BarMetric {
         title: "p99 latency (saturation: from send; open loop: corrected, at the capacity rate)",
         axis: "milliseconds",
         unit: "ms",
         get: |c| sp(&c.p99_ms),
+        capacity: false,
     },
     BarMetric {
         title: "Server CPU per response (whole process tree)",
         axis: "CPU microseconds per response",
         unit: "µs",
         get: |c| sp(&c.server_cpu_us_per_req),
+        capacity: false,
     },
     BarMetric {
         title: "Server memory during the run (PSS over the process tree, mean)",
         axis: "megabytes",
         unit: "MB",
         get: |c| sp(&c.pss_mean_mb),
+        capacity: false,
     },
 ];
 
@@ -127,7 +144,7 @@ fn cell_bar(
         return none("failed");
     }
     let Some((v, lo, hi)) = (m.get)(c) else {
-        return none(if c.ladder.is_empty() || m.unit != "req/s" {
+        return none(if c.ladder.is_empty() || !m.capacity {
             "–"
         } else {
             "none under the SLO"
@@ -147,7 +164,7 @@ fn cell_bar(
         charts::median_range(v, lo, hi, 2),
         m.unit
     );
-    let n = (m.get)(c).map(|_| c.repeats).unwrap_or(0);
+    let n = c.repeats;
     Bar {
         value: Some(v),
         min: (hi > lo).then_some(lo),
