@@ -22,6 +22,15 @@ pub enum Command {
     /// Load one HTTP/1.1 endpoint and report throughput, latency percentiles and errors
     /// (like wrk, wrk2 or oha).
     Load(Box<LoadArgs>),
+    /// The lab's reference backends: list, install, check conformance, serve one.
+    Targets(TargetsArgs),
+    /// The lab's upstream service (`/delay?ms=N`, `/count`), run by the lab as its own process.
+    #[command(hide = true)]
+    Upstream {
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Print the JSON schema of a report format.
     Schema {
         /// Which schema: `load-report` (the output of `stackwise load --json`).
@@ -130,6 +139,64 @@ pub struct LoadArgs {
     /// Never show a progress bar (it is shown only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetsArgs {
+    /// The targets directory [default: $STACKWISE_TARGETS, else targets/ in the current directory
+    /// or a parent, else next to the binary's repository].
+    #[arg(long, value_name = "DIR", global = true)]
+    pub targets_dir: Option<std::path::PathBuf>,
+
+    #[command(subcommand)]
+    pub command: TargetsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetsCommand {
+    /// List the targets, their endpoints and whether they are installed.
+    List,
+    /// Install targets' dependencies (all when no NAME is given); skipped when installed.
+    Install {
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Reinstall even when installed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Verify that targets implement the contract (docs/contract.md): random inputs, exact
+    /// results, headers, one upstream call per /io, keep-alive. Installs them first if needed.
+    Check {
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Pin the targets to these CPUs, e.g. 1 or 2-3 [default: the upper half of the CPUs].
+        #[arg(long, value_name = "CPUS")]
+        server_cpus: Option<String>,
+        /// Requests per endpoint.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        requests: u32,
+    },
+    /// Run one target (and the upstream its /io calls) in the foreground until Ctrl-C, so that
+    /// other tools can be pointed at it.
+    Serve {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Port on 127.0.0.1 (another one is picked if it is in use).
+        #[arg(long, value_name = "PORT", default_value_t = 8080)]
+        port: u16,
+        /// Pin the target to these CPUs [default: the upper half of the CPUs].
+        #[arg(long, value_name = "CPUS")]
+        server_cpus: Option<String>,
+        /// Worker processes [default: the manifest's].
+        #[arg(long, value_name = "N")]
+        workers: Option<u32>,
+        /// Threads per worker [default: the manifest's].
+        #[arg(long, value_name = "N")]
+        threads: Option<u32>,
+        /// Use the start command of this workload, where the manifest has one.
+        #[arg(long, value_name = "ID")]
+        workload: Option<String>,
+    },
 }
 
 /// Prints a clap error as one line (the line that names the argument) and returns exit code 2;

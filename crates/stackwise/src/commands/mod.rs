@@ -2,12 +2,15 @@
 //! hands the result to [`crate::reports`].
 
 mod load;
+pub(crate) mod targets;
 
 use crate::cli::{Cli, Command};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Load(args) => load::run(*args),
+        Command::Targets(args) => targets::run(args),
+        Command::Upstream { port } => Ok(lab::upstream::serve(port)?),
         Command::Schema { name } => {
             debug_assert_eq!(name, "load-report");
             println!(
