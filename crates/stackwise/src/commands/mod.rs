@@ -1,6 +1,7 @@
 //! The commands: each turns its parsed arguments into a typed configuration, runs the core, and
 //! hands the result to [`crate::reports`].
 
+mod lab_suite;
 mod load;
 pub(crate) mod targets;
 
@@ -11,6 +12,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Load(args) => load::run(*args),
         Command::Targets(args) => targets::run(args),
         Command::Upstream { port } => Ok(lab::upstream::serve(port)?),
+        Command::Lab(args) => lab_suite::run(*args),
         Command::Schema { name } => {
             debug_assert_eq!(name, "load-report");
             println!(
