@@ -82,7 +82,7 @@ pub fn is_installed(target: &Target) -> bool {
     if i.steps.is_empty() {
         return true;
     }
-    !i.check.is_empty() && i.check.iter().all(|c| target.dir.join(c).exists())
+    !i.check.is_empty() && i.check.iter().all(|c| target.install_path(c).exists())
 }
 
 /// What an install did.
@@ -229,6 +229,19 @@ pub fn install(
             target: name,
             missing,
         });
+    }
+    if let Some(lock) = &target.manifest.install.lockfile {
+        let path = target.install_path(lock);
+        if !path.exists() {
+            return Err(InstallError::Config {
+                target: name,
+                message: format!(
+                    "its lockfile {} is missing (install.lockfile in {})",
+                    path.display(),
+                    target.file.display()
+                ),
+            });
+        }
     }
     let ph = placeholders_for_install(target, repo);
     let mut done = Vec::new();
@@ -383,7 +396,7 @@ pub fn footprint(target: &Target) -> Footprint {
     let mut fp = Footprint::default();
     let mut seen = HashSet::new();
     for p in &target.manifest.install.installed {
-        walk(&target.dir.join(p), &mut seen, &mut fp);
+        walk(&target.install_path(p), &mut seen, &mut fp);
     }
     fp
 }

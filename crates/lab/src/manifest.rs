@@ -29,7 +29,7 @@ impl Language {
 
 impl fmt::Display for Language {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -66,7 +66,7 @@ impl Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -225,6 +225,33 @@ impl Target {
             }
             None => (self.manifest.start.command.clone(), env),
         }
+    }
+
+    /// The repository root: the parent of the targets directory holding this target.
+    pub fn repo(&self) -> PathBuf {
+        self.dir
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.dir.clone())
+    }
+
+    /// A path of `[install]` (`lockfile`, `installed`, `check`) with its placeholders expanded:
+    /// relative ones are relative to the target folder, absolute ones are used as they are.
+    pub fn install_path(&self, p: &str) -> PathBuf {
+        let ph = Placeholders {
+            port: 0,
+            workers: 1,
+            threads: 1,
+            upstream: String::new(),
+            cpus: 1,
+            dir: self.dir.clone(),
+            python: String::new(),
+            repo: self.repo(),
+        };
+        // Unknown placeholders were refused when the manifest was parsed.
+        let expanded = ph.expand(p).unwrap_or_else(|_| p.to_string());
+        self.dir.join(expanded)
     }
 
     /// Default worker count for `cpus` server CPUs, from `start.workers`.
@@ -574,6 +601,15 @@ fn validate(
         for s in step {
             strings.push(("install".into(), "steps", s));
         }
+    }
+    for s in &m.install.installed {
+        strings.push(("install".into(), "installed", s));
+    }
+    for s in &m.install.check {
+        strings.push(("install".into(), "check", s));
+    }
+    if let Some(s) = &m.install.lockfile {
+        strings.push(("install".into(), "lockfile", s));
     }
     for (w, ws) in &m.start.workload {
         for s in &ws.command {
