@@ -59,6 +59,7 @@ pub mod sample;
 pub mod services;
 pub mod upstream;
 // The suite.
+pub mod cpuload;
 pub mod host;
 pub mod placement;
 pub mod search;

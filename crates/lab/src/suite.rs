@@ -813,6 +813,7 @@ impl TargetRun<'_, '_> {
                 base_url,
                 timing: &self.opts.timing,
                 client_cpus: &self.opts.client_cpus,
+                server_cpus: &self.opts.server_cpus,
                 meter: server,
                 services: self.services,
                 stop: self.stop,

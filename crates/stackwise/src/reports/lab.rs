@@ -40,12 +40,23 @@ pub fn spread(s: Option<&Spread>) -> String {
     }
 }
 
+/// The first 60 characters of a reason, for a table cell (the notes have it in full).
+fn short(s: &str) -> String {
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(59).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
 fn status(c: &CellSummary) -> String {
     let mut flags = Vec::new();
     match &c.status {
         CellStatus::Ok => {}
         CellStatus::Flagged(_) => flags.push("FLAGGED".to_string()),
-        CellStatus::Failed(r) => flags.push(format!("FAILED: {}", r.lines().next().unwrap_or(""))),
+        CellStatus::Failed(r) => {
+            flags.push(format!("FAILED: {}", short(r.lines().next().unwrap_or(""))))
+        }
     }
     if c.lower_bound {
         flags.push("lower bound".into());
@@ -188,7 +199,7 @@ pub fn tables(run: &RunSummary) -> String {
                 t.idle_pss_mb.map_or("—".into(), num),
                 install,
                 match &t.failure {
-                    Some(f) => format!("FAILED: {}", f.lines().next().unwrap_or("")),
+                    Some(f) => format!("FAILED: {}", short(f.lines().next().unwrap_or(""))),
                     None => versions,
                 },
             ]);
@@ -221,8 +232,11 @@ pub fn tables(run: &RunSummary) -> String {
     notes.extend(run.warnings.iter().cloned());
     for c in &run.cells {
         let mut lines: Vec<String> = Vec::new();
+        let target_failed = run.target(&c.target).is_some_and(|t| t.failure.is_some());
         match &c.status {
             CellStatus::Flagged(r) => lines.push(format!("flagged: {r}")),
+            // A failed target's cells fail for its reason, given once below.
+            CellStatus::Failed(_) if target_failed => {}
             CellStatus::Failed(r) => lines.push(format!("failed: {}", r.replace('\n', "\n      "))),
             CellStatus::Ok => {}
         }
