@@ -247,7 +247,8 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the first cell is stored and the second is being measured, then Ctrl-C.
+    // Targets run in name order: wait until node-http's first cell is stored and its second is
+    // being measured, then Ctrl-C.
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -293,11 +294,12 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
     let run = read_run(&db);
     assert!(run.finished_at.is_none());
     assert!(
-        run.cell("rust-axum", "plaintext").is_some(),
-        "the finished cell is stored"
+        run.cell("node-http", "plaintext").is_some(),
+        "the finished cell is stored: {:#?}",
+        run.cells
     );
     assert!(
-        run.cell("rust-axum", "json").is_none(),
+        run.cell("node-http", "json").is_none(),
         "the interrupted cell is not"
     );
     let run_id = run.run_id;
