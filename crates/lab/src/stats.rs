@@ -11,19 +11,43 @@ pub const SPREAD_LIMIT: f64 = 0.10;
 /// Steal time above this share of CPU time (percent) is flagged.
 pub const STEAL_LIMIT_PCT: f64 = 2.0;
 
-/// True when the figure measured with these client-side busy fractions is only a lower bound.
-pub fn is_lower_bound(engine_busy: Option<f64>, upstream_busy: Option<f64>) -> bool {
-    engine_busy.is_some_and(|b| b >= BUSY_LIMIT) || upstream_busy.is_some_and(|b| b >= BUSY_LIMIT)
+/// Other processes' share of the server CPUs above which a figure is warned about.
+pub const FOREIGN_LIMIT: f64 = 0.10;
+
+/// What the client side (load engine, upstream, and the CPUs they share) did during a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClientLoad {
+    /// Busy fraction of the engine's threads.
+    pub engine: Option<f64>,
+    /// Busy fraction of the upstream (of its CPUs).
+    pub upstream: Option<f64>,
+    /// Busy fraction of the client CPUs, whoever used them (engine + upstream + anything else).
+    pub cpus: Option<f64>,
+}
+
+/// True when the figure measured with this client-side load is only a lower bound.
+pub fn is_lower_bound(c: &ClientLoad) -> bool {
+    [c.engine, c.upstream, c.cpus]
+        .iter()
+        .any(|b| b.is_some_and(|b| b >= BUSY_LIMIT))
 }
 
 /// The warning explaining a lower bound, if any.
-pub fn lower_bound_warning(engine_busy: Option<f64>, upstream_busy: Option<f64>) -> Option<String> {
+pub fn lower_bound_warning(c: &ClientLoad) -> Option<String> {
     let mut who = Vec::new();
-    if let Some(b) = engine_busy.filter(|b| *b >= BUSY_LIMIT) {
+    if let Some(b) = c.engine.filter(|b| *b >= BUSY_LIMIT) {
         who.push(format!("the load engine was {:.0}% busy", b * 100.0));
     }
-    if let Some(b) = upstream_busy.filter(|b| *b >= BUSY_LIMIT) {
+    if let Some(b) = c.upstream.filter(|b| *b >= BUSY_LIMIT) {
         who.push(format!("the upstream was {:.0}% busy", b * 100.0));
+    }
+    if who.is_empty() {
+        if let Some(b) = c.cpus.filter(|b| *b >= BUSY_LIMIT) {
+            who.push(format!(
+                "the load engine's and upstream's CPUs were {:.0}% busy",
+                b * 100.0
+            ));
+        }
     }
     (!who.is_empty()).then(|| {
         format!(
@@ -44,6 +68,16 @@ pub fn spread_warning(what: &str, s: &Spread) -> Option<String> {
             fmt_num(s.max),
             fmt_num(s.median),
             SPREAD_LIMIT * 100.0
+        )
+    })
+}
+
+/// A warning when other processes used more than [`FOREIGN_LIMIT`] of the server CPUs.
+pub fn foreign_warning(foreign_share: f64) -> Option<String> {
+    (foreign_share > FOREIGN_LIMIT).then(|| {
+        format!(
+            "other processes used {:.0}% of the server CPUs during the measurement: the machine was not quiet, figures are noisy",
+            foreign_share * 100.0
         )
     })
 }
@@ -83,16 +117,29 @@ mod tests {
 
     #[test]
     fn lower_bound_at_ninety_percent_busy() {
-        assert!(!is_lower_bound(Some(0.89), Some(0.5)));
-        assert!(is_lower_bound(Some(0.90), None));
-        assert!(is_lower_bound(None, Some(0.95)));
-        assert!(!is_lower_bound(None, None));
-        let w = lower_bound_warning(Some(0.97), Some(0.2)).unwrap();
+        let c = |engine, upstream, cpus| ClientLoad {
+            engine,
+            upstream,
+            cpus,
+        };
+        assert!(!is_lower_bound(&c(Some(0.89), Some(0.5), Some(0.89))));
+        assert!(is_lower_bound(&c(Some(0.90), None, None)));
+        assert!(is_lower_bound(&c(None, Some(0.95), None)));
+        assert!(!is_lower_bound(&c(None, None, None)));
+        let w = lower_bound_warning(&c(Some(0.97), Some(0.2), Some(1.0))).unwrap();
         assert!(
             w.contains("load engine was 97% busy") && !w.contains("upstream"),
             "{w}"
         );
-        assert!(lower_bound_warning(Some(0.5), None).is_none());
+        assert!(lower_bound_warning(&c(Some(0.5), None, None)).is_none());
+        // Engine and upstream sharing one CPU: each half busy, the CPU full.
+        let shared = c(Some(0.5), Some(0.45), Some(0.96));
+        assert!(is_lower_bound(&shared));
+        assert!(lower_bound_warning(&shared)
+            .unwrap()
+            .contains("CPUs were 96% busy"));
+        assert!(foreign_warning(0.05).is_none());
+        assert!(foreign_warning(0.4).unwrap().contains("40%"));
     }
 
     #[test]

@@ -308,6 +308,14 @@ pub fn plan(host: &dyn Host, opts: &SuiteOptions) -> Result<Plan, String> {
             ));
         }
     }
+    for t in opts.workers.keys() {
+        if !known.contains(t.as_str()) {
+            return Err(format!(
+                "--workers: no target named '{t}' (known: {})",
+                known.iter().copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
     let targets: Vec<TargetInfo> = all
         .into_iter()
         .filter(|t| opts.targets.is_empty() || opts.targets.contains(&t.name))
@@ -813,6 +821,7 @@ impl TargetRun<'_, '_> {
                 base_url,
                 timing: &self.opts.timing,
                 client_cpus: &self.opts.client_cpus,
+                server_cpus: &self.opts.server_cpus,
                 meter: server,
                 services: self.services,
                 stop: self.stop,

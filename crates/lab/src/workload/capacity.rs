@@ -16,7 +16,6 @@ use super::http::{self, LoadSpec};
 use super::saturation::{self, connections, endpoint, endpoint_params, measured_from};
 use super::{CellContext, Kind, MeasureError, Measured, ServiceKind, Timing, Workload};
 use crate::search::{self, Bound, SearchPlan};
-use crate::stats;
 
 /// Most connections an open-loop rung opens.
 pub const MAX_OPEN_CONNECTIONS: usize = 512;
@@ -131,8 +130,7 @@ impl Workload for CapacityAtSlo {
             let d = http::drive(cx, &[spec], &format!("{} at {rate:.0} req/s", self.id))?;
             let r = &d.reports[0];
             let achieved = r.rate.as_ref().map_or(r.throughput_rps, |o| o.achieved_rps);
-            let upstream = d.services_busy.iter().flatten().copied().reduce(f64::max);
-            let m = measured_from(r, &d.usage, upstream, achieved, true);
+            let m = measured_from(r, &d, achieved, true);
             let point = LadderPoint {
                 offered_rps: rate,
                 achieved_rps: achieved,
@@ -162,10 +160,18 @@ impl Workload for CapacityAtSlo {
             .and_then(|f| rungs.iter().find(|(p, _)| p.offered_rps == f));
         let client_bound = deciding.is_some_and(|(_, m)| m.lower_bound);
         if let Some((_, m)) = deciding.filter(|_| client_bound) {
-            if let Some(w) =
-                stats::lower_bound_warning(m.repeat.engine_busy, m.repeat.upstream_busy)
-            {
+            if let Some(w) = m.warnings.iter().find(|w| w.starts_with("lower bound")) {
                 warnings.push(format!("at the first rate over the SLO, {w}"));
+            }
+        }
+        // Noise warnings (other processes, steal) from any rung.
+        for (_, m) in &rungs {
+            for w in &m.warnings {
+                if (w.starts_with("other processes") || w.starts_with("steal"))
+                    && !warnings.contains(w)
+                {
+                    warnings.push(w.clone());
+                }
             }
         }
         let bad_rungs: Vec<String> = rungs

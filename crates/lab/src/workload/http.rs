@@ -12,6 +12,7 @@ use loadgen::{
 use sha2::{Digest, Sha256};
 
 use super::{CellContext, MeasureError, ServerUsage};
+use crate::cpuload::{self, CpuSnapshot};
 
 /// Per-request timeout of every workload run: generous against the SLO, still bounded.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -156,6 +157,21 @@ pub struct Driven {
     pub usage: ServerUsage,
     /// Busy fraction of each service, in the order of `cx.services`.
     pub services_busy: Vec<Option<f64>>,
+    /// Busy fraction of the client CPUs (engine, upstream, anything else) over the window.
+    pub client_cpus_busy: Option<f64>,
+    /// Share of the server CPUs used by other processes than the server over the window.
+    pub server_foreign: Option<f64>,
+}
+
+impl Driven {
+    /// The busiest service's busy fraction.
+    pub fn upstream_busy(&self) -> Option<f64> {
+        self.services_busy
+            .iter()
+            .flatten()
+            .copied()
+            .reduce(f64::max)
+    }
 }
 
 /// Runs `specs` at once (all with the same warm-up and duration) and measures the server over
@@ -186,6 +202,7 @@ pub fn drive(
     let total = specs[0].warmup + specs[0].duration;
     let started = Instant::now();
     let mut in_window = false;
+    let mut cpu_start: Option<(Instant, CpuSnapshot, CpuSnapshot)> = None;
     let mut last_live = Instant::now() - Duration::from_secs(1);
     loop {
         if cx.stop.is_set() {
@@ -201,6 +218,11 @@ pub fn drive(
             return Err(MeasureError::Interrupted);
         }
         if !in_window && handles[0].progress().phase == Phase::Measuring {
+            cpu_start = Some((
+                Instant::now(),
+                cpuload::snapshot(cx.client_cpus),
+                cpuload::snapshot(cx.server_cpus),
+            ));
             cx.meter.begin();
             for s in cx.services.values_mut() {
                 s.begin();
@@ -227,9 +249,33 @@ pub fn drive(
         std::thread::sleep(Duration::from_millis(if in_window { 20 } else { 2 }));
     }
     if !in_window {
+        cpu_start = Some((
+            Instant::now(),
+            cpuload::snapshot(cx.client_cpus),
+            cpuload::snapshot(cx.server_cpus),
+        ));
         cx.meter.begin();
     }
     let usage = cx.meter.end();
+    let (client_cpus_busy, server_foreign) = match cpu_start {
+        Some((at, client0, server0)) => {
+            let wall = at.elapsed().as_secs_f64();
+            let client = cpuload::busy_share(client0, cpuload::snapshot(cx.client_cpus));
+            let server = cpuload::busy_share(server0, cpuload::snapshot(cx.server_cpus));
+            let own = (wall > 0.0 && !cx.server_cpus.is_empty())
+                .then(|| usage.cpu_s / wall / cx.server_cpus.len() as f64);
+            // Only meaningful when the client and server CPUs are distinct.
+            let distinct = !cx.client_cpus.is_empty()
+                && !cx.server_cpus.is_empty()
+                && cx.client_cpus.iter().all(|c| !cx.server_cpus.contains(c));
+            let foreign = match (server, own) {
+                (Some(s), Some(o)) if distinct => Some((s - o).max(0.0)),
+                _ => None,
+            };
+            (client.filter(|_| distinct), foreign)
+        }
+        None => (None, None),
+    };
     let services_busy = cx.services.values_mut().map(|s| s.busy()).collect();
     let mut reports = Vec::with_capacity(handles.len());
     for h in handles {
@@ -243,6 +289,8 @@ pub fn drive(
         reports,
         usage,
         services_busy,
+        client_cpus_busy,
+        server_foreign,
     })
 }
 

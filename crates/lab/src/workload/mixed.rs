@@ -90,8 +90,7 @@ impl Workload for Mixed {
             .rate
             .as_ref()
             .map_or(io_r.throughput_rps, |o| o.achieved_rps);
-        let upstream = d.services_busy.iter().flatten().copied().reduce(f64::max);
-        let mut m = measured_from(io_r, &d.usage, upstream, achieved, true);
+        let mut m = measured_from(io_r, &d, achieved, true);
         // CPU per response over both streams (the server did both in the window).
         let all = io_r.requests.completed + heavy_r.requests.completed;
         m.repeat.server_cpu_us_per_req = (all > 0).then(|| d.usage.cpu_s * 1e6 / all as f64);

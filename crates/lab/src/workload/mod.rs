@@ -144,6 +144,8 @@ pub struct CellContext<'a> {
     pub timing: &'a Timing,
     /// CPUs for the workload's own client (the load engine).
     pub client_cpus: &'a [usize],
+    /// CPUs the server is pinned to.
+    pub server_cpus: &'a [usize],
     pub meter: &'a mut dyn ServerMeter,
     pub services: &'a mut BTreeMap<ServiceKind, Box<dyn ServiceHandle>>,
     pub stop: &'a StopFlag,

@@ -124,25 +124,19 @@ impl Workload for Saturation {
         };
         let d = http::drive(cx, &[spec], self.endpoint)?;
         let report = &d.reports[0];
-        Ok(measured_from(
-            report,
-            &d.usage,
-            d.services_busy.iter().flatten().copied().reduce(f64::max),
-            report.throughput_rps,
-            false,
-        ))
+        Ok(measured_from(report, &d, report.throughput_rps, false))
     }
 }
 
-/// A repeat from one report and the server's usage in the same window. `open_loop`: latency is
-/// the corrected one (from the scheduled send).
+/// A repeat from one report and what happened around it in the same window (server usage,
+/// client-side load). `open_loop`: latency is the corrected one (from the scheduled send).
 pub fn measured_from(
     report: &loadgen::Report,
-    usage: &super::ServerUsage,
-    upstream_busy: Option<f64>,
+    d: &http::Driven,
     throughput_rps: f64,
     open_loop: bool,
 ) -> Measured {
+    let usage = &d.usage;
     let lat = if open_loop {
         report.latency.from_schedule.as_ref()
     } else {
@@ -150,16 +144,28 @@ pub fn measured_from(
     };
     let completed = report.requests.completed;
     let errors = http::bad_responses(report);
-    let engine_busy = Some(report.engine_cpu.utilisation);
+    let client = stats::ClientLoad {
+        engine: Some(report.engine_cpu.utilisation),
+        upstream: d.upstream_busy(),
+        cpus: d.client_cpus_busy,
+    };
     let mut warnings = Vec::new();
     if errors > 0 {
         warnings.push(http::describe_bad(report));
     }
-    if let Some(w) = stats::lower_bound_warning(engine_busy, upstream_busy) {
+    if let Some(w) = stats::lower_bound_warning(&client) {
+        warnings.push(w);
+    }
+    if let Some(w) = d.server_foreign.and_then(stats::foreign_warning) {
         warnings.push(w);
     }
     if let Some(w) = usage.steal_pct.and_then(stats::steal_warning) {
         warnings.push(w);
+    }
+    let mut samples = usage.samples.clone();
+    if let Some(obj) = samples.as_object_mut() {
+        obj.insert("client_cpus_busy".into(), d.client_cpus_busy.into());
+        obj.insert("server_cpus_foreign".into(), d.server_foreign.into());
     }
     Measured {
         repeat: store::RepeatRecord {
@@ -170,17 +176,17 @@ pub fn measured_from(
             server_cpu_us_per_req: (completed > 0).then(|| usage.cpu_s * 1e6 / completed as f64),
             pss_mean_mb: usage.pss_mean_mb,
             pss_peak_mb: usage.pss_peak_mb,
-            engine_busy,
-            upstream_busy,
+            engine_busy: client.engine,
+            upstream_busy: client.upstream,
             steal_pct: usage.steal_pct,
             capacity_rps: None,
             report_json: serde_json::to_string(report).expect("a report serialises"),
-            samples_json: usage.samples.to_string(),
+            samples_json: samples.to_string(),
         },
         errors,
         ladder: vec![],
         capacity_rps: None,
-        lower_bound: stats::is_lower_bound(engine_busy, upstream_busy),
+        lower_bound: stats::is_lower_bound(&client),
         warnings,
     }
 }

@@ -3,16 +3,21 @@
 
 mod advise;
 mod claims;
+mod lab_suite;
 mod load;
 mod report;
 mod report_sections;
 mod serve;
+pub(crate) mod targets;
 
 use crate::cli::{Cli, Command};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Load(args) => load::run(*args),
+        Command::Targets(args) => targets::run(args),
+        Command::Upstream { port } => Ok(lab::upstream::serve(port)?),
+        Command::Lab(args) => lab_suite::run(*args),
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Advise(args) => advise::run(*args),
