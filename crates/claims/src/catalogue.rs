@@ -342,8 +342,21 @@ impl Catalogue {
                 e.message().trim_end().replace('\n', "; ")
             ))
         })?;
-        cat.validate()
-            .map_err(|e| CatalogueError(format!("{origin}: {e}")))?;
+        cat.validate().map_err(|e| {
+            // Point at the claim's line: its `id = "…"` (the last one, for a duplicate id).
+            let line = e
+                .strip_prefix("claim `")
+                .and_then(|r| r.split('`').next())
+                .and_then(|id| {
+                    let needle = format!("id = \"{id}\"");
+                    let at = text.rfind(&needle)?;
+                    Some(text[..at].matches('\n').count() + 1)
+                });
+            match line {
+                Some(l) => CatalogueError(format!("{origin}: line {l}: {e}")),
+                None => CatalogueError(format!("{origin}: {e}")),
+            }
+        })?;
         Ok(cat)
     }
 
@@ -618,6 +631,10 @@ mod tests {
         );
         assert!(
             e.contains("claim `x`") && e.contains("unknown workload `websocket`"),
+            "{e}"
+        );
+        assert!(
+            e.starts_with("test.toml: line 5: claim `x`: field `test.workloads`"),
             "{e}"
         );
         let e = test(
