@@ -586,13 +586,19 @@ fn faster(
     } else {
         String::new()
     };
+    let typical = |f: &[Fig]| -> f64 {
+        let v: Vec<f64> = f.iter().map(|x| x.median).collect();
+        Spread::of(&v).map_or(f64::NAN, |s| s.median)
+    };
     reason.push_str(&format!(
-        "; best {} {} vs {} {} {}{ratio}",
+        "; best {} {} vs {} {} {}{ratio}; typical (median framework) {} vs {}",
         ba.target,
         fmt_num(ba.median),
         bb.target,
         fmt_num(bb.median),
-        metric.unit()
+        metric.unit(),
+        fmt_num(typical(&a.figs)),
+        fmt_num(typical(&b.figs)),
     ));
     if !missing.is_empty() {
         reason.push_str(&format!(
@@ -1125,8 +1131,9 @@ mod tests {
         assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
         assert!(o.reason.contains("higher in 4 of 4 pairs"), "{}", o.reason);
         assert!(
-            o.reason
-                .contains("best node-a 9,100 vs python-a 4,100 req/s (2.22×)"),
+            o.reason.contains(
+                "best node-a 9,100 vs python-a 4,100 req/s (2.22×); typical (median framework) 8,100 vs 2,600"
+            ),
             "{}",
             o.reason
         );
