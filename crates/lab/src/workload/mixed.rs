@@ -2,7 +2,7 @@
 //! second, concurrent open loop sends a small share of heavy `/cpu` requests. The figure is the
 //! corrected `/io` latency: a server whose event loop (or worker) is blocked by the heavy request
 //! makes the cheap ones wait. The same requests go to every target; the heavy `/cpu` costs each
-//! language what its own loop costs (~60–100 ms of Python, ~2–3 ms of JavaScript).
+//! language what its own loop costs (~100 ms of Python, ~1 ms of JavaScript).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

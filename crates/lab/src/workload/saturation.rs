@@ -12,10 +12,10 @@ use crate::stats;
 /// `/io?ms=` of every io workload: long enough that the server spends its time waiting on the
 /// network, short enough that a few hundred connections keep any server busy.
 pub const IO_MS: u64 = 10;
-/// `/cpu?n=` of the cpu workloads: ~5–10 ms of Python, ~0.2 ms of JavaScript per request, so the
+/// `/cpu?n=` of the cpu workloads: ~9 ms of Python, ~0.1 ms of JavaScript per request, so the
 /// loop, not the HTTP stack, dominates in every language.
 pub const CPU_N: u64 = 100_000;
-/// `/hash?n=` of the hash workloads: 500 SHA-256 digests of 1 KiB (~1–2 ms of OpenSSL), so the
+/// `/hash?n=` of the hash workloads: 500 SHA-256 digests of 1 KiB (~2–3 ms of OpenSSL), so the
 /// native work dominates the HTTP stack.
 pub const HASH_N: u64 = 500;
 

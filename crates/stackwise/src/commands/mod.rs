@@ -2,13 +2,18 @@
 //! hands the result to [`crate::reports`].
 
 mod claims;
+mod lab_suite;
 mod load;
+pub(crate) mod targets;
 
 use crate::cli::{Cli, Command};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Load(args) => load::run(*args),
+        Command::Targets(args) => targets::run(args),
+        Command::Upstream { port } => Ok(lab::upstream::serve(port)?),
+        Command::Lab(args) => lab_suite::run(*args),
         Command::Schema { name } => {
             let schema = match name.as_str() {
                 "claims" => ::claims::ClaimsReport::json_schema(),
