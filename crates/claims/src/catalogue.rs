@@ -113,8 +113,9 @@ pub enum RuleSpec {
         metrics: Vec<Metric>,
     },
     /// In the `mixed` workload, the `/io` requests of each target of `group` waited for the heavy
-    /// `/cpu` requests: `/io` p99 minus the upstream delay is at least `share` × the CPU time of one
-    /// heavy request (measured on the target's `cpu` cell, scaled by the `n` ratio).
+    /// `/cpu` requests: `/io` p99 minus the `/io` p99 without them (io-slo ladder, else the upstream
+    /// delay) is at least `share` × the CPU time of one heavy request (measured on the target's `cpu`
+    /// cell, scaled by the `n` ratio).
     LoopBlocking {
         group: Vec<String>,
         share: f64,
@@ -190,7 +191,7 @@ impl RuleSpec {
                     .join(", ")
             ),
             RuleSpec::LoopBlocking { group, share, .. } => format!(
-                "loop_blocking({}: mixed /io p99 − delay ≥ {} × one heavy /cpu's CPU time)",
+                "loop_blocking({}: mixed /io p99 − /io p99 without heavy requests ≥ {} × one heavy /cpu's CPU time)",
                 j(group),
                 fmt_num(*share)
             ),
