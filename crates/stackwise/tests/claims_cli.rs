@@ -106,6 +106,16 @@ fn json_on_the_fixture_validates_and_filters_apply() {
     }
     assert_eq!(v["run"]["run_id"], 1);
     assert_eq!(v["run"]["server_cpus"], serde_json::json!([1]));
+
+    let none = stdout(&run(&[
+        "--summary-json",
+        FIXTURE,
+        "--kind",
+        "testable",
+        "--verdict",
+        "cited",
+    ]));
+    assert!(none.contains("No claim matches the filters"), "{none}");
 }
 
 #[test]

@@ -40,6 +40,10 @@ pub fn render(r: &ClaimsReport) -> String {
         ),
     }
     out.push_str(&format!("Catalogue   {}\n", r.catalogue));
+    if r.claims.is_empty() {
+        out.push_str("\nNo claim matches the filters (--kind, --verdict).\n");
+        return out;
+    }
 
     let (mut testable, mut cited, mut opinions) = (vec![], vec![], vec![]);
     for c in &r.claims {
