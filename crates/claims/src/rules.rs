@@ -683,6 +683,17 @@ fn range(ctx: &Ctx, group: &[String], workload: &str, metric: Metric, lo: f64, h
         fmt_num(lo_m / cores as f64),
         fmt_num(hi_m / cores as f64),
     );
+    // For a higher-is-better figure below the range: how many such cores the claim would take,
+    // a hint only (it assumes linear scaling per core, which the run did not measure).
+    if below > 0 && metric.higher_is_better() && hi_m > 0.0 && hi_m < lo {
+        let per_core = hi_m / cores as f64;
+        reason.push_str(&format!(
+            "; the fastest would need about {} server CPUs for {} at its per-core rate, if it scaled linearly \
+             (not measured)",
+            fmt_num((lo / per_core).ceil()),
+            fmt_num(lo)
+        ));
+    }
     if !g.missing.is_empty() {
         reason.push_str(&format!(
             "; not measured: {}",
@@ -1418,6 +1429,16 @@ mod tests {
             .rps("node-b", "io", &[25000.0]);
         let o = run_rule(&fx, node_range(), &["io"]);
         assert_eq!(o.verdict, Verdict::Refuted, "{}", o.reason);
+        let fx2 = langs()
+            .rps("node-a", "io", &[6000.0])
+            .rps("node-b", "io", &[4000.0]);
+        let o2 = run_rule(&fx2, node_range(), &["io"]);
+        assert!(
+            o2.reason
+                .contains("the fastest would need about 3 server CPUs for 15,000"),
+            "{}",
+            o2.reason
+        );
         assert!(o.reason.contains("1 below, 1 above"), "{}", o.reason);
 
         let fx = langs()
