@@ -113,8 +113,9 @@ pub enum RuleSpec {
         metrics: Vec<Metric>,
     },
     /// In the `mixed` workload, the `/io` requests of each target of `group` waited for the heavy
-    /// `/cpu` requests: `/io` p99 minus the upstream delay is at least `share` × the CPU time of one
-    /// heavy request (measured on the target's `cpu` cell, scaled by the `n` ratio).
+    /// `/cpu` requests: `/io` p99 minus the `/io` p99 without them (io-slo ladder, else the upstream
+    /// delay) is at least `share` × the CPU time of one heavy request (measured on the target's `cpu`
+    /// cell, scaled by the `n` ratio).
     LoopBlocking {
         group: Vec<String>,
         share: f64,
@@ -190,7 +191,7 @@ impl RuleSpec {
                     .join(", ")
             ),
             RuleSpec::LoopBlocking { group, share, .. } => format!(
-                "loop_blocking({}: mixed /io p99 − delay ≥ {} × one heavy /cpu's CPU time)",
+                "loop_blocking({}: mixed /io p99 − /io p99 without heavy requests ≥ {} × one heavy /cpu's CPU time)",
                 j(group),
                 fmt_num(*share)
             ),
@@ -342,8 +343,21 @@ impl Catalogue {
                 e.message().trim_end().replace('\n', "; ")
             ))
         })?;
-        cat.validate()
-            .map_err(|e| CatalogueError(format!("{origin}: {e}")))?;
+        cat.validate().map_err(|e| {
+            // Point at the claim's line: its `id = "…"` (the last one, for a duplicate id).
+            let line = e
+                .strip_prefix("claim `")
+                .and_then(|r| r.split('`').next())
+                .and_then(|id| {
+                    let needle = format!("id = \"{id}\"");
+                    let at = text.rfind(&needle)?;
+                    Some(text[..at].matches('\n').count() + 1)
+                });
+            match line {
+                Some(l) => CatalogueError(format!("{origin}: line {l}: {e}")),
+                None => CatalogueError(format!("{origin}: {e}")),
+            }
+        })?;
         Ok(cat)
     }
 
@@ -618,6 +632,10 @@ mod tests {
         );
         assert!(
             e.contains("claim `x`") && e.contains("unknown workload `websocket`"),
+            "{e}"
+        );
+        assert!(
+            e.starts_with("test.toml: line 5: claim `x`: field `test.workloads`"),
             "{e}"
         );
         let e = test(

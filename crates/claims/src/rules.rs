@@ -18,9 +18,10 @@
 //!   when every framework's range overlaps the claim; refuted when none does; else `depends`.
 //! - **`ratio`**: every pair's ratio range overlapping the claimed range → supported; right direction
 //!   but another size → `partly`; no difference or the other way → refuted; pairs disagreeing → `depends`.
-//! - **`loop_blocking`**: in `mixed`, a target blocks when, in every repeat, its `/io` p99 minus the
-//!   upstream delay is at least `share` × the CPU time of one heavy `/cpu` request (from the target's
-//!   own `cpu` cell): the cheap requests waited for the heavy one. It is clear when no repeat does.
+//! - **`loop_blocking`**: in `mixed`, a target blocks when, in every repeat, its `/io` p99 minus its
+//!   `/io` p99 without heavy requests (its `io-slo` ladder at that rate, else the upstream delay) is at
+//!   least `share` × the CPU time of one heavy `/cpu` request (from the target's own `cpu` cell): the
+//!   cheap requests waited for the heavy one. It is clear when no repeat does.
 //!   The heavy request costs each language what its own loop costs, so the threshold is per target.
 //! - **Several workloads or metrics**: each judged alone, then combined: all alike → that verdict; some
 //!   supported (or partly) → `partly`; else `depends` if any part depends, else refuted.
@@ -586,13 +587,19 @@ fn faster(
     } else {
         String::new()
     };
+    let typical = |f: &[Fig]| -> f64 {
+        let v: Vec<f64> = f.iter().map(|x| x.median).collect();
+        Spread::of(&v).map_or(f64::NAN, |s| s.median)
+    };
     reason.push_str(&format!(
-        "; best {} {} vs {} {} {}{ratio}",
+        "; best {} {} vs {} {} {}{ratio}; typical (median framework) {} vs {}",
         ba.target,
         fmt_num(ba.median),
         bb.target,
         fmt_num(bb.median),
-        metric.unit()
+        metric.unit(),
+        fmt_num(typical(&a.figs)),
+        fmt_num(typical(&b.figs)),
     ));
     if !missing.is_empty() {
         reason.push_str(&format!(
@@ -676,6 +683,17 @@ fn range(ctx: &Ctx, group: &[String], workload: &str, metric: Metric, lo: f64, h
         fmt_num(lo_m / cores as f64),
         fmt_num(hi_m / cores as f64),
     );
+    // For a higher-is-better figure below the range: how many such cores the claim would take,
+    // a hint only (it assumes linear scaling per core, which the run did not measure).
+    if below > 0 && metric.higher_is_better() && hi_m > 0.0 && hi_m < lo {
+        let per_core = hi_m / cores as f64;
+        reason.push_str(&format!(
+            "; the fastest would need about {} server CPUs for {} at its per-core rate, if it scaled linearly \
+             (not measured)",
+            fmt_num((lo / per_core).ceil()),
+            fmt_num(lo)
+        ));
+    }
     if !g.missing.is_empty() {
         reason.push_str(&format!(
             "; not measured: {}",
@@ -843,6 +861,40 @@ fn heavy_ms(ctx: &Ctx, target: &str) -> Result<f64, String> {
     Ok(us * heavy_n / n / 1000.0)
 }
 
+/// What `/io` latency would be without the heavy requests: the target's own corrected p99 on the
+/// `io-slo` ladder at the lowest rate at or above the `mixed` /io rate that it achieved (≥ 97%), when
+/// the run has one; else the upstream delay itself.
+fn baseline(ctx: &Ctx, target: &str, delay_ms: f64) -> (f64, String, bool) {
+    let rate = ctx
+        .run
+        .cell(target, "mixed")
+        .and_then(|c| c.params.get("io_rate_rps"))
+        .and_then(|v| v.parse::<f64>().ok());
+    let rung = ctx
+        .run
+        .cell(target, "io-slo")
+        .filter(|c| c.status == CellStatus::Ok)
+        .zip(rate)
+        .and_then(|(c, rate)| {
+            c.ladder
+                .iter()
+                .filter(|r| r.offered_rps >= rate && r.achieved_rps >= 0.97 * r.offered_rps)
+                .min_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps))
+        });
+    match rung {
+        Some(r) => (
+            r.p99_ms,
+            format!(
+                "{} ms (its io-slo p99 at {} req/s without heavy requests)",
+                fmt_num(r.p99_ms),
+                fmt_num(r.offered_rps)
+            ),
+            true,
+        ),
+        None => (delay_ms, format!("{} ms delay", fmt_num(delay_ms)), false),
+    }
+}
+
 /// In `mixed`, whether the `/io` requests of each target of `group` waited for the heavy requests.
 fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) -> Outcome {
     const W: &str = "mixed";
@@ -859,12 +911,24 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) ->
     };
     // Some(true) blocked, Some(false) clear, None: the repeats straddle the threshold.
     let judge = |target: &str, min: f64, max: f64| -> Result<(Option<bool>, String), String> {
-        let ms = delay(target)?;
+        let (base, base_what, measured_base) = baseline(ctx, target, delay(target)?);
         let heavy = heavy_ms(ctx, target)?;
         let limit = share * heavy;
-        let class = if min - ms >= limit {
+        // Waiting behind the heavy requests in flight explains a few heavy requests' worth at most.
+        let unexplained = min - base > 4.0 * heavy.max(1.0);
+        if unexplained && !measured_base {
+            return Err(format!(
+                "/io p99 − {base_what} = {}–{} ms, {}× one heavy /cpu ({} ms of CPU): more than \
+                 blocking explains, and no /io latency without heavy requests to compare with (io-slo)",
+                fmt_num(min - base),
+                fmt_num(max - base),
+                fmt_num((min - base) / heavy),
+                fmt_num(heavy)
+            ));
+        }
+        let class = if min - base >= limit {
             Some(true)
-        } else if max - ms < limit {
+        } else if max - base < limit {
             Some(false)
         } else {
             None
@@ -874,16 +938,19 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) ->
             Some(false) => "clear",
             None => "repeats straddle the threshold",
         };
-        Ok((
-            class,
-            format!(
-                "{word}: /io p99 − {} ms delay = {}–{} ms; one heavy /cpu takes {} ms of CPU",
-                fmt_num(ms),
-                fmt_num(min - ms),
-                fmt_num(max - ms),
-                fmt_num(heavy)
-            ),
-        ))
+        let mut note = format!(
+            "{word}: /io p99 − {base_what} = {}–{} ms; one heavy /cpu takes {} ms of CPU",
+            fmt_num(min - base),
+            fmt_num(max - base),
+            fmt_num(heavy)
+        );
+        if unexplained {
+            note.push_str(&format!(
+                " (the rise is {}× one heavy request: more than blocking alone explains; see the run's warnings)",
+                fmt_num((min - base) / heavy)
+            ));
+        }
+        Ok((class, note))
     };
     let (mut blocked, mut clear, mut straddle) = (vec![], vec![], vec![]);
     let mut measured = vec![];
@@ -906,6 +973,9 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) ->
                 m.note = Some(format!("not judged: {why}"));
                 missing.add(&f.target, W);
                 missing.add(&f.target, "cpu");
+                if why.contains("(io-slo)") {
+                    missing.add(&f.target, "io-slo");
+                }
             }
         }
         measured.push(m);
@@ -930,7 +1000,7 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) ->
     let decided = blocked.len() + clear.len();
     let name = group_name(group);
     let mut reason = format!(
-        "mixed: {} of {} {name} targets blocked (/io p99 − delay ≥ {} × one heavy request's CPU time), {} clear{}",
+        "mixed: {} of {} {name} targets blocked (/io p99 − /io p99 without heavy requests ≥ {} × one heavy request's CPU time), {} clear{}",
         blocked.len(),
         decided + straddle.len(),
         fmt_num(share),
@@ -1079,6 +1149,7 @@ mod tests {
                 c.params.insert("ms".into(), "10".into());
                 c.params
                     .insert("heavy_path".into(), "/cpu?n=1000000".into());
+                c.params.insert("io_rate_rps".into(), "100".into());
             })
             .cell(target, "cpu", |c| {
                 c.server_cpu_us_per_req = Spread::of(&[heavy_ms * 100.0]);
@@ -1125,8 +1196,9 @@ mod tests {
         assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
         assert!(o.reason.contains("higher in 4 of 4 pairs"), "{}", o.reason);
         assert!(
-            o.reason
-                .contains("best node-a 9,100 vs python-a 4,100 req/s (2.22×)"),
+            o.reason.contains(
+                "best node-a 9,100 vs python-a 4,100 req/s (2.22×); typical (median framework) 8,100 vs 2,600"
+            ),
             "{}",
             o.reason
         );
@@ -1357,6 +1429,16 @@ mod tests {
             .rps("node-b", "io", &[25000.0]);
         let o = run_rule(&fx, node_range(), &["io"]);
         assert_eq!(o.verdict, Verdict::Refuted, "{}", o.reason);
+        let fx2 = langs()
+            .rps("node-a", "io", &[6000.0])
+            .rps("node-b", "io", &[4000.0]);
+        let o2 = run_rule(&fx2, node_range(), &["io"]);
+        assert!(
+            o2.reason
+                .contains("the fastest would need about 3 server CPUs for 15,000"),
+            "{}",
+            o2.reason
+        );
         assert!(o.reason.contains("1 below, 1 above"), "{}", o.reason);
 
         let fx = langs()
@@ -1564,6 +1646,53 @@ mod tests {
             ),
             "{na:?}"
         );
+        // With an io-slo ladder, the baseline is the target's own /io p99 at the lowest rate at or
+        // above the mixed /io rate (100 req/s) that it achieved.
+        let fx = langs()
+            .mixed("node-a", &[14.0, 14.5], 2.5)
+            .cell("node-a", "io-slo", |c| {
+                for (rate, achieved, p99) in [
+                    (50.0, 50.0, 10.5),
+                    (120.0, 90.0, 11.0),
+                    (150.0, 150.0, 12.5),
+                    (400.0, 400.0, 30.0),
+                ] {
+                    c.ladder.push(store::LadderPoint {
+                        offered_rps: rate,
+                        achieved_rps: achieved,
+                        p50_ms: 10.2,
+                        p99_ms: p99,
+                        errors: 0,
+                        server_cores: None,
+                    });
+                }
+            });
+        let o = run_rule(&fx, blocking_rule(), w);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert!(
+            na.note.as_deref().unwrap().contains(
+                "blocked: /io p99 − 12.5 ms (its io-slo p99 at 150 req/s without heavy requests) = 1.5–2 ms"
+            ),
+            "{na:?}"
+        );
+        // A rise far beyond what the heavy requests explain, with no baseline: not judged, and the
+        // command adds the io-slo ladder that gives one.
+        let fx = langs().mixed("node-a", &[50.0], 1.2);
+        let o = run_rule(&fx, blocking_rule(), w);
+        assert_eq!(o.verdict, Verdict::NotMeasured, "{}", o.reason);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert!(
+            na.note
+                .as_deref()
+                .unwrap()
+                .contains("more than blocking explains"),
+            "{na:?}"
+        );
+        assert!(o
+            .missing
+            .lab_command()
+            .unwrap()
+            .ends_with("--workloads cpu,io-slo,mixed"));
 
         let fx = langs()
             .mixed("node-a", &[10.5, 11.0], 20.0)

@@ -69,16 +69,16 @@ pub struct ClaimsArgs {
     #[arg(long, value_name = "ID")]
     pub run: Option<i64>,
 
-    /// The lab's SQLite store (default: the lab's default store).
+    /// The lab's SQLite store (default: <data dir>/stackwise/lab.sqlite3, e.g.
+    /// ~/.local/share/stackwise/lab.sqlite3).
     #[arg(long, value_name = "PATH")]
     pub db: Option<std::path::PathBuf>,
 
-    /// Show only claims of this kind (repeatable): testable, cited, opinion.
+    /// Show only claims of this kind (repeatable).
     #[arg(long, value_name = "KIND", value_parser = ["testable", "cited", "opinion"])]
     pub kind: Vec<String>,
 
-    /// Show only claims with this verdict (repeatable): supported, refuted, partly, depends,
-    /// not-measured, not-testable-yet, cited, opinion.
+    /// Show only claims with this verdict (repeatable).
     #[arg(long, value_name = "VERDICT", value_parser = [
         "supported", "refuted", "partly", "depends", "not-measured", "not-testable-yet", "cited", "opinion"
     ])]

@@ -45,7 +45,7 @@ fn table_on_the_fixture_shows_claimed_measured_verdict_and_reason() {
     let block: Vec<&str> = text
         .lines()
         .skip_while(|l| !l.contains("a1-node-io-range"))
-        .take(9)
+        .take(16)
         .collect();
     assert!(block[0].starts_with("refuted "), "{block:#?}");
     assert!(
@@ -61,6 +61,11 @@ fn table_on_the_fixture_shows_claimed_measured_verdict_and_reason() {
             .iter()
             .any(|l| l.contains("why   io: 0 of 5 node frameworks within 15,000–20,000 req/s")),
         "{block:#?}"
+    );
+    // A claim judged on several metrics shows each part's reason.
+    assert!(
+        text.contains("· cold_start_ms: node lower in 18 of 20 pairs"),
+        "{text}"
     );
     // Cited facts and opinions are listed as such.
     assert!(text.contains("\nCited, not measured ("), "{text}");
@@ -106,6 +111,16 @@ fn json_on_the_fixture_validates_and_filters_apply() {
     }
     assert_eq!(v["run"]["run_id"], 1);
     assert_eq!(v["run"]["server_cpus"], serde_json::json!([1]));
+
+    let none = stdout(&run(&[
+        "--summary-json",
+        FIXTURE,
+        "--kind",
+        "testable",
+        "--verdict",
+        "cited",
+    ]));
+    assert!(none.contains("No claim matches the filters"), "{none}");
 }
 
 #[test]

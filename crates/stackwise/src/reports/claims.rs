@@ -40,6 +40,10 @@ pub fn render(r: &ClaimsReport) -> String {
         ),
     }
     out.push_str(&format!("Catalogue   {}\n", r.catalogue));
+    if r.claims.is_empty() {
+        out.push_str("\nNo claim matches the filters (--kind, --verdict).\n");
+        return out;
+    }
 
     let (mut testable, mut cited, mut opinions) = (vec![], vec![], vec![]);
     for c in &r.claims {
@@ -232,11 +236,11 @@ fn measured_line(m: &Measured, pw: usize, tw: usize, notes: bool) -> String {
         _ => "no figure".into(),
     };
     let tag = if notes && m.note.is_some() {
-        format!(" ({})", m.note.as_deref().unwrap_or_default())
+        format!(" ({})", short(m.note.as_deref().unwrap_or_default()))
     } else if !m.evidence {
         match m.side {
             Side::Context => " (context)".to_string(),
-            _ => format!(" [{}]", m.note.as_deref().unwrap_or("not counted")),
+            _ => format!(" [{}]", short(m.note.as_deref().unwrap_or("not counted"))),
         }
     } else {
         String::new()
@@ -250,6 +254,16 @@ fn short_metric(m: &Measured) -> &'static str {
         Metric::IdlePssMb => "idle mem",
         Metric::InstallBytes => "install",
         other => other.as_str(),
+    }
+}
+
+/// A note cut to one readable line (failure reasons can be long; `--json` has them whole).
+fn short(note: &str) -> String {
+    const MAX: usize = 160;
+    if note.chars().count() <= MAX {
+        note.to_string()
+    } else {
+        format!("{}…", note.chars().take(MAX).collect::<String>())
     }
 }
 
