@@ -1,5 +1,65 @@
-//! `lab`: the reference backends run through the same workloads, measured and stored.
+//! `lab`: the reference backends (targets) run as real processes through the same workloads,
+//! measured and stored.
+//!
+//! The core (this crate's lab-core modules):
+//! - [`manifest`]: `targets/<name>/target.toml` parsed and validated ([`manifest::TargetsDir`]
+//!   finds the folder; [`manifest::Target`] is one target; errors name file, line and field).
+//! - [`install`]: required programs, install steps (skipped when installed), install footprint.
+//! - [`process`]: the supervisor: process groups, CPU pinning, cgroups, output tails, free ports,
+//!   readiness and cold start, stop with leak check, a registry of live groups for Ctrl-C/panics.
+//! - [`launch`]: starts a target with its placeholders filled ([`launch::launch`]).
+//! - [`sample`]: server cost of a process tree (CPU incl. exited workers, PSS), steal, busy share.
+//! - [`services`]: services a workload brings (trait [`services::Service`]); the upstream.
+//! - [`upstream`]: the upstream HTTP server itself (run by `stackwise upstream --port P`).
+//! - [`check`]: the conformance verifier (`stackwise targets check`).
+//! - [`machine`]: the machine fingerprint and a target's reported versions.
+//!
+//! The suite (the suite engineer's modules):
+//! - [`workload`]: the workload catalogue and abstraction (endpoints, services, own client).
+//! - [`search`]: the bounded capacity-at-SLO search; [`stats`]: the trust rules.
+//! - [`suite`]: the runner (plan, cells, repeats, store, resume) over a [`suite::Host`];
+//!   [`host`]: the real host over the core modules; [`placement`]: CPU split, runtime notes.
+//!
+//! Typical use (what `stackwise targets check` and the suite do):
+//!
+//! ```no_run
+//! use lab::{launch, manifest::TargetsDir, services::UpstreamSpec, sample::Sampler};
+//! use std::time::Duration;
+//! let dir = TargetsDir::discover(None)?;
+//! let target = dir.load("rust-axum")?;
+//! lab::install::install(&target, &dir.repo(), false, Duration::from_secs(600), &mut |l| eprintln!("{l}"))?;
+//! let mut upstream = UpstreamSpec::current_exe(vec![0])?.start_upstream()?;
+//! let opts = launch::LaunchOptions {
+//!     server_cpus: vec![1],
+//!     services_env: lab::services::Service::env(&upstream),
+//!     ..Default::default()
+//! };
+//! let mut running = launch::launch(&target, &dir.repo(), &opts)?;
+//! println!("cold start {:?} at {}", running.server.cold_start, running.base_url());
+//! let sampler = Sampler::start(running.server.process.tree(), Duration::from_millis(200));
+//! let window = sampler.window_start();
+//! // … run load against running.base_url() …
+//! let cost = sampler.window_end(&window);
+//! println!("{:.3} CPU s, peak PSS {:?} bytes", cost.cpu_seconds, cost.pss_peak_bytes);
+//! running.server.check_alive()?; // crashed mid-run? exit status + last stderr lines
+//! let report = running.server.stop(Duration::from_secs(5));
+//! assert!(report.leaked.is_empty());
+//! lab::services::Service::stop(&mut upstream);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+pub mod cgroup;
+pub mod check;
+pub mod install;
+pub mod launch;
+pub mod machine;
+pub mod manifest;
+pub mod process;
+pub mod sample;
+pub mod services;
+pub mod upstream;
+// The suite.
+pub mod host;
 pub mod placement;
 pub mod search;
 pub mod stats;

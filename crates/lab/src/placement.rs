@@ -1,11 +1,5 @@
-//! The machine fingerprint stored with every run (CPU model, cores, kernel, OS, memory, runtime
-//! versions) and the split of CPUs between the servers and the client side (load engine and
-//! services).
-
-use std::collections::BTreeMap;
-use std::process::Command;
-
-use store::Machine;
+//! Where things run: the split of CPUs between the servers and the client side (load engine and
+//! services), and the runtime notes readers need (Node.js past its end of life).
 
 /// Server CPUs, client CPUs, and a warning when they had to be shared.
 pub type CpuSplit = (Vec<usize>, Vec<usize>, Option<String>);
@@ -56,84 +50,6 @@ fn list(v: &[usize]) -> String {
     v.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
 }
 
-fn read(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok()
-}
-
-/// First line of `cmd args` on stdout (or stderr), trimmed; `None` when it cannot run.
-pub fn command_version(cmd: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(cmd).args(args).output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = if out.stdout.is_empty() {
-        out.stderr
-    } else {
-        out.stdout
-    };
-    String::from_utf8_lossy(&text)
-        .lines()
-        .next()
-        .map(|l| l.trim().to_string())
-}
-
-/// The fingerprint of this machine.
-pub fn fingerprint(server_cpus: &[usize], client_cpus: &[usize]) -> Machine {
-    let cpuinfo = read("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k.trim() == "model name").then(|| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-    let kernel = read("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let os = read("/etc/os-release")
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("PRETTY_NAME=")
-                    .map(|v| v.trim_matches('"').to_string())
-            })
-        })
-        .unwrap_or_else(|| std::env::consts::OS.to_string());
-    let memory_mb = read("/proc/meminfo")
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                let rest = l.strip_prefix("MemTotal:")?;
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-        })
-        .map_or(0, |kb| kb / 1024);
-    let mut runtimes = BTreeMap::new();
-    if let Some(v) = command_version("node", &["--version"]) {
-        runtimes.insert("node".into(), v.trim_start_matches('v').to_string());
-    }
-    if let Some(v) = command_version("python3", &["--version"]) {
-        runtimes.insert("python".into(), v.trim_start_matches("Python ").to_string());
-    }
-    if let Some(v) = command_version("rustc", &["--version"]) {
-        runtimes.insert("rustc".into(), v.trim_start_matches("rustc ").to_string());
-    }
-    runtimes.insert("stackwise".into(), env!("CARGO_PKG_VERSION").to_string());
-    Machine {
-        cpu_model,
-        cores,
-        kernel,
-        os,
-        memory_mb,
-        runtimes,
-        server_cpus: server_cpus.to_vec(),
-        client_cpus: client_cpus.to_vec(),
-    }
-}
-
 /// The note readers need when a run used Node.js 20 (end of life on 2026-04-30).
 pub fn node_eol_note(node_version: &str) -> Option<String> {
     let major: u32 = node_version
@@ -179,13 +95,5 @@ mod tests {
         assert!(node_eol_note("v18.1.0").is_some());
         assert!(node_eol_note("22.3.0").is_none());
         assert!(node_eol_note("garbage").is_none());
-    }
-
-    #[test]
-    fn fingerprint_names_this_machine() {
-        let m = fingerprint(&[1], &[0]);
-        assert!(m.cores >= 1);
-        assert_eq!(m.runtimes["stackwise"], env!("CARGO_PKG_VERSION"));
-        assert_eq!(m.server_cpus, vec![1]);
     }
 }

@@ -351,7 +351,16 @@ fn options(workloads: &[&str], repeats: u32) -> SuiteOptions {
 }
 
 fn machine() -> Machine {
-    lab::placement::fingerprint(&[], &[])
+    Machine {
+        cpu_model: "test".into(),
+        cores: 2,
+        kernel: "test".into(),
+        os: "test".into(),
+        memory_mb: 1,
+        runtimes: BTreeMap::new(),
+        server_cpus: vec![],
+        client_cpus: vec![],
+    }
 }
 
 #[test]

@@ -25,6 +25,18 @@ pub enum Command {
     /// Recommend Node.js, Python or a hybrid for your backend: the articles' decision framework as
     /// rules with their sources, conflicts and confidence, and the cost from measured capacity.
     Advise(Box<AdviseArgs>),
+    /// The lab's reference backends: list, install, check conformance, serve one.
+    Targets(TargetsArgs),
+    /// The lab's upstream service (`/delay?ms=N`, `/count`), run by the lab as its own process.
+    #[command(hide = true)]
+    Upstream {
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+    /// Run the reference backends (Node.js, Python, Rust) through the same workloads on this
+    /// machine, store every result, and print a table per workload.
+    Lab(Box<LabArgs>),
     /// Print the JSON schema of a report format.
     Schema {
         /// Which schema: `load-report` (the output of `stackwise load --json`), `advice` (the
@@ -173,6 +185,143 @@ pub struct AdviseArgs {
     /// Read the run from a RunSummary JSON file instead of the store (for tests and fixtures).
     #[arg(long, value_name = "FILE", hide = true)]
     pub summary_json: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetsArgs {
+    /// The targets directory [default: $STACKWISE_TARGETS, else targets/ in the current directory
+    /// or a parent, else next to the binary's repository].
+    #[arg(long, value_name = "DIR", global = true)]
+    pub targets_dir: Option<std::path::PathBuf>,
+
+    #[command(subcommand)]
+    pub command: TargetsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetsCommand {
+    /// List the targets, their endpoints and whether they are installed.
+    List,
+    /// Install targets' dependencies (all when no NAME is given); skipped when installed.
+    Install {
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Reinstall even when installed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Verify that targets implement the contract (docs/contract.md): random inputs, exact
+    /// results, headers, one upstream call per /io, keep-alive. Installs them first if needed.
+    Check {
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Pin the targets to these CPUs, e.g. 1 or 2-3 [default: the upper half of the CPUs].
+        #[arg(long, value_name = "CPUS")]
+        server_cpus: Option<String>,
+        /// Requests per endpoint.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        requests: u32,
+    },
+    /// Run one target (and the upstream its /io calls) in the foreground until Ctrl-C, so that
+    /// other tools can be pointed at it.
+    Serve {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Port on 127.0.0.1 (another one is picked if it is in use).
+        #[arg(long, value_name = "PORT", default_value_t = 8080)]
+        port: u16,
+        /// Pin the target to these CPUs [default: the upper half of the CPUs].
+        #[arg(long, value_name = "CPUS")]
+        server_cpus: Option<String>,
+        /// Worker processes [default: the manifest's].
+        #[arg(long, value_name = "N")]
+        workers: Option<u32>,
+        /// Threads per worker [default: the manifest's].
+        #[arg(long, value_name = "N")]
+        threads: Option<u32>,
+        /// Use the start command of this workload, where the manifest has one.
+        #[arg(long, value_name = "ID")]
+        workload: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stackwise lab --quick                      # all targets: json, io, cpu, capacity on io (~5 min)
+  stackwise lab                              # the full suite (~30 min on 2 cores)
+  stackwise lab --plan                       # the cells and the ETA, without running
+  stackwise lab --targets rust-axum,node-http --workloads json,io-slo --duration 2s --repeats 1
+  stackwise lab --resume                     # complete the last interrupted run
+
+Workloads: plaintext json io cpu hash (saturation), json-slo io-slo cpu-slo hash-slo (capacity at
+SLO), mixed (loop blocking); see docs/workloads.md. Results go to an SQLite database under your
+data directory (or --db); Ctrl-C keeps every finished cell.")]
+pub struct LabArgs {
+    /// The quick suite: all targets; json, io and cpu saturation, one capacity search on io,
+    /// 3 cold starts, one repeat.
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Print the planned cells and the ETA, and exit without running anything.
+    #[arg(long)]
+    pub plan: bool,
+
+    /// Complete the most recent unfinished run with its own settings, measuring only what is missing.
+    #[arg(long, conflicts_with_all = ["quick", "targets", "workloads", "repeats", "duration", "warmup", "server_cpus", "workers", "slo_p99", "cold_starts"])]
+    pub resume: bool,
+
+    /// Targets to run, comma-separated [default: all].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub targets: Vec<String>,
+
+    /// Workload ids to run, comma-separated [default: all, or the quick set with --quick].
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub workloads: Vec<String>,
+
+    /// Repeats per cell (capacity searches run once) [default: 3, 1 with --quick].
+    #[arg(long, value_name = "N")]
+    pub repeats: Option<u32>,
+
+    /// Measuring window of each saturation and mixed repeat [default: 4s, 3s with --quick].
+    #[arg(short = 'd', long, value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// Warm-up before each measuring window [default: 1s].
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<String>,
+
+    /// Measuring window of each capacity rung [default: 1.5s].
+    #[arg(long, value_name = "DURATION")]
+    pub rung: Option<String>,
+
+    /// Fresh starts measured per target [default: 10, 3 with --quick].
+    #[arg(long, value_name = "N")]
+    pub cold_starts: Option<usize>,
+
+    /// CPUs for the servers, e.g. 1 or 2-3 [default: the upper half; the engine and upstream get the rest].
+    #[arg(long, value_name = "CPUS")]
+    pub server_cpus: Option<String>,
+
+    /// Workers (processes) for a target, e.g. --workers python-flask-sync=4. Repeatable.
+    #[arg(long, value_name = "NAME=N")]
+    pub workers: Vec<String>,
+
+    /// The latency objective of the capacity searches: corrected p99 under this [default: 100ms].
+    #[arg(long, value_name = "DURATION")]
+    pub slo_p99: Option<String>,
+
+    /// The SQLite database [default: <data dir>/stackwise/lab.sqlite3].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+
+    /// Print the run (the RunSummary read model) as JSON on stdout instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Never show progress bars (they are shown only when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// Prints a clap error as one line (the line that names the argument) and returns exit code 2;

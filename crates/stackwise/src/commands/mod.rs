@@ -2,7 +2,9 @@
 //! hands the result to [`crate::reports`].
 
 mod advise;
+mod lab_suite;
 mod load;
+pub(crate) mod targets;
 
 use crate::cli::{Cli, Command};
 
@@ -14,6 +16,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             println!("{}", adviser::advice::schema_json());
             Ok(())
         }
+        Command::Targets(args) => targets::run(args),
+        Command::Upstream { port } => Ok(lab::upstream::serve(port)?),
+        Command::Lab(args) => lab_suite::run(*args),
         Command::Schema { name } => {
             debug_assert_eq!(name, "load-report");
             println!(

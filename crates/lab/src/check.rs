@@ -1,0 +1,555 @@
+//! The conformance verifier (`stackwise targets check`), in the spirit of TechEmpower's toolset: for
+//! every endpoint a target declares, several requests over one keep-alive connection with random
+//! inputs (so nothing can be cached or hard-coded), exact results computed here from
+//! docs/contract.md (`/cpu`'s loop, `/hash`'s SHA-256 chain), the Content-Type, Date and Server
+//! headers, and for `/io` exactly one upstream request per call (the upstream's `/count`). The
+//! result is a pass/fail per endpoint with what was expected and what was received.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use sha2::{Digest, Sha256};
+
+use crate::manifest::Endpoint;
+use crate::services::Upstream;
+
+/// `/cpu?n=N`'s result: `x = (x * 31 + i) mod 2^32` for i in 0..n.
+pub fn cpu_result(n: u64) -> u32 {
+    let mut x: u32 = 0;
+    for i in 0..n {
+        x = x.wrapping_mul(31).wrapping_add(i as u32);
+    }
+    x
+}
+
+/// `/hash?n=N`'s result: the last of N chained SHA-256 digests of the 1 KiB buffer (64 zeros for 0).
+pub fn hash_hex(n: u64) -> String {
+    let mut buf = [0u8; 1024];
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    let mut last = [0u8; 32];
+    for _ in 0..n {
+        let d = Sha256::digest(buf);
+        last.copy_from_slice(&d);
+        buf[..32].copy_from_slice(&d);
+    }
+    last.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Settings of a check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckOptions {
+    /// Requests per endpoint (over one keep-alive connection), at least 2.
+    pub requests: u32,
+    /// Seed of the random inputs (None: from the clock), reported for reproduction.
+    pub seed: Option<u64>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            requests: 4,
+            seed: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The verdict for one endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointResult {
+    pub endpoint: Endpoint,
+    /// Whether the target declares it (undeclared endpoints are not checked).
+    pub declared: bool,
+    pub requests: u32,
+    /// What was expected and what was received, one entry per problem.
+    pub failures: Vec<String>,
+}
+
+impl EndpointResult {
+    pub fn passed(&self) -> bool {
+        !self.declared || self.failures.is_empty()
+    }
+}
+
+/// The verdict for a target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckReport {
+    pub target: String,
+    pub base_url: String,
+    pub seed: u64,
+    pub endpoints: Vec<EndpointResult>,
+}
+
+impl CheckReport {
+    /// Every declared endpoint passed (and at least one is declared).
+    pub fn passed(&self) -> bool {
+        self.endpoints.iter().any(|e| e.declared) && self.endpoints.iter().all(|e| e.passed())
+    }
+
+    /// One line per failure, `endpoint: problem`.
+    pub fn failures(&self) -> Vec<String> {
+        self.endpoints
+            .iter()
+            .flat_map(|e| {
+                e.failures
+                    .iter()
+                    .map(move |f| format!("/{}: {f}", e.endpoint))
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.endpoints {
+            if !e.declared {
+                writeln!(
+                    f,
+                    "  /{:<10} not served (not declared in the manifest)",
+                    e.endpoint
+                )?;
+            } else if e.failures.is_empty() {
+                writeln!(f, "  /{:<10} ok ({} requests)", e.endpoint, e.requests)?;
+            } else {
+                writeln!(f, "  /{:<10} FAIL", e.endpoint)?;
+                for fl in &e.failures {
+                    writeln!(f, "      {fl}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A small xorshift generator (inputs need only be unpredictable to the target, not secure).
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform-ish in lo..=hi.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+}
+
+fn clock_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    t ^ ((std::process::id() as u64) << 32)
+}
+
+/// Checks every endpoint in `declared` of the target at `addr`. `/io` needs the upstream the
+/// target was started with (else it fails saying so).
+pub fn check(
+    target: &str,
+    addr: SocketAddr,
+    declared: &[Endpoint],
+    upstream: Option<&Upstream>,
+    opts: &CheckOptions,
+) -> CheckReport {
+    let seed = opts.seed.unwrap_or_else(clock_seed);
+    let mut rng = Rng::new(seed);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut endpoints = Vec::new();
+    for e in Endpoint::ALL {
+        let is_declared = declared.contains(&e);
+        let mut result = EndpointResult {
+            endpoint: e,
+            declared: is_declared,
+            requests: 0,
+            failures: vec![],
+        };
+        if is_declared {
+            rt.block_on(check_endpoint(
+                e,
+                addr,
+                upstream,
+                opts,
+                &mut rng,
+                &mut result,
+            ));
+        }
+        endpoints.push(result);
+    }
+    CheckReport {
+        target: target.to_string(),
+        base_url: format!("http://{addr}"),
+        seed,
+        endpoints,
+    }
+}
+
+struct Resp {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Bytes,
+    took: Duration,
+}
+
+async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, String> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("HTTP handshake with {addr} failed: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+async fn get(
+    sender: &mut SendRequest<Empty<Bytes>>,
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> Result<Resp, String> {
+    let t0 = Instant::now();
+    let fut = async {
+        sender
+            .ready()
+            .await
+            .map_err(|e| format!("connection not usable: {e}"))?;
+        let req = http::Request::get(path)
+            .header(http::header::HOST, addr.to_string())
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| e.to_string())?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("no response: {e}"))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("body could not be read: {e}"))?
+            .to_bytes();
+        Ok(Resp {
+            status,
+            headers,
+            body,
+            took: t0.elapsed(),
+        })
+    };
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no response within {:.1}s", timeout.as_secs_f64())),
+    }
+}
+
+fn shown(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    if s.len() > 200 {
+        let mut cut = 200;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{:?}…", &s[..cut])
+    } else {
+        format!("{s:?}")
+    }
+}
+
+fn header(r: &Resp, name: http::header::HeaderName) -> Option<&str> {
+    r.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Content-Type's media type (before any parameter), lowercased.
+fn media_type(r: &Resp) -> Option<String> {
+    header(r, http::header::CONTENT_TYPE).map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
+fn common(r: &Resp, content_type: &str, out: &mut Vec<String>, what: &str) {
+    if r.status != 200 {
+        out.push(format!(
+            "{what}: expected status 200, got {} (body {})",
+            r.status,
+            shown(&r.body)
+        ));
+    }
+    match media_type(r) {
+        Some(t) if t == content_type => {}
+        Some(_) => out.push(format!(
+            "{what}: expected Content-Type {content_type}, got {:?}",
+            header(r, http::header::CONTENT_TYPE).unwrap_or("")
+        )),
+        None => out.push(format!(
+            "{what}: expected Content-Type {content_type}, got none"
+        )),
+    }
+    for h in [http::header::DATE, http::header::SERVER] {
+        if header(r, h.clone()).is_none_or_empty() {
+            out.push(format!("{what}: expected a {h} header, got none"));
+        }
+    }
+    if header(r, http::header::CONNECTION).is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+        out.push(format!(
+            "{what}: the response says Connection: close (keep-alive expected)"
+        ));
+    }
+}
+
+trait NoneOrEmpty {
+    fn is_none_or_empty(&self) -> bool;
+}
+
+impl NoneOrEmpty for Option<&str> {
+    fn is_none_or_empty(&self) -> bool {
+        self.map_or(true, |s| s.trim().is_empty())
+    }
+}
+
+fn json_body(r: &Resp, what: &str, out: &mut Vec<String>) -> Option<serde_json::Value> {
+    match serde_json::from_slice::<serde_json::Value>(&r.body) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            out.push(format!(
+                "{what}: expected a JSON body, got {} ({e})",
+                shown(&r.body)
+            ));
+            None
+        }
+    }
+}
+
+/// The request paths and inputs of one endpoint's requests.
+fn inputs(e: Endpoint, rng: &mut Rng, count: u32) -> Vec<(String, u64)> {
+    (0..count)
+        .map(|k| match e {
+            Endpoint::Plaintext => ("/plaintext".to_string(), 0),
+            Endpoint::Json => ("/json".to_string(), 0),
+            Endpoint::Io => {
+                let ms = rng.range(0, 15);
+                (format!("/io?ms={ms}"), ms)
+            }
+            Endpoint::Cpu => {
+                // A small, a medium and a large n (random within each), then random ones.
+                let n = match k % 3 {
+                    0 => rng.range(2, 999),
+                    1 => rng.range(1000, 99_999),
+                    _ => rng.range(100_000, 1_000_000),
+                };
+                (format!("/cpu?n={n}"), n)
+            }
+            Endpoint::Hash => {
+                let n = match k % 2 {
+                    0 => rng.range(1, 50),
+                    _ => rng.range(51, 3000),
+                };
+                (format!("/hash?n={n}"), n)
+            }
+        })
+        .collect()
+}
+
+async fn check_endpoint(
+    e: Endpoint,
+    addr: SocketAddr,
+    upstream: Option<&Upstream>,
+    opts: &CheckOptions,
+    rng: &mut Rng,
+    result: &mut EndpointResult,
+) {
+    let out = &mut result.failures;
+    if e == Endpoint::Io && upstream.is_none() {
+        out.push("cannot be checked without the upstream service".into());
+        return;
+    }
+    let mut sender = match connect(addr).await {
+        Ok(s) => s,
+        Err(err) => {
+            out.push(err);
+            return;
+        }
+    };
+    for (k, (path, input)) in inputs(e, rng, opts.requests.max(2)).into_iter().enumerate() {
+        let what = format!("request {} (GET {path})", k + 1);
+        let before = match (e, upstream) {
+            (Endpoint::Io, Some(u)) => match u.count() {
+                Ok(c) => Some(c),
+                Err(err) => {
+                    out.push(format!("{what}: cannot read the upstream's count: {err}"));
+                    return;
+                }
+            },
+            _ => None,
+        };
+        if sender.is_closed() {
+            out.push(format!(
+                "{what}: the server closed the keep-alive connection after the previous response"
+            ));
+            match connect(addr).await {
+                Ok(s) => sender = s,
+                Err(err) => {
+                    out.push(err);
+                    return;
+                }
+            }
+        }
+        let r = match get(&mut sender, addr, &path, opts.timeout).await {
+            Ok(r) => r,
+            Err(err) => {
+                out.push(format!("{what}: {err}"));
+                // Try again on a fresh connection for the remaining requests.
+                match connect(addr).await {
+                    Ok(s) => sender = s,
+                    Err(err) => {
+                        out.push(err);
+                        return;
+                    }
+                }
+                continue;
+            }
+        };
+        result.requests += 1;
+        match e {
+            Endpoint::Plaintext => {
+                common(&r, "text/plain", out, &what);
+                if &r.body[..] != b"Hello, World!" {
+                    out.push(format!(
+                        "{what}: expected body \"Hello, World!\", got {}",
+                        shown(&r.body)
+                    ));
+                }
+            }
+            Endpoint::Json => {
+                common(&r, "application/json", out, &what);
+                let expected = serde_json::json!({"message": "Hello, World!"});
+                if let Some(v) = json_body(&r, &what, out) {
+                    if v != expected {
+                        out.push(format!("{what}: expected {expected}, got {v}"));
+                    }
+                }
+            }
+            Endpoint::Cpu => {
+                common(&r, "application/json", out, &what);
+                let expected = serde_json::json!({"n": input, "result": cpu_result(input)});
+                if let Some(v) = json_body(&r, &what, out) {
+                    if v != expected {
+                        out.push(format!("{what}: expected {expected}, got {v}"));
+                    }
+                }
+            }
+            Endpoint::Hash => {
+                common(&r, "application/json", out, &what);
+                let expected = serde_json::json!({"n": input, "sha256": hash_hex(input)});
+                if let Some(v) = json_body(&r, &what, out) {
+                    if v != expected {
+                        out.push(format!("{what}: expected {expected}, got {v}"));
+                    }
+                }
+            }
+            Endpoint::Io => {
+                common(&r, "application/json", out, &what);
+                let u = upstream.expect("checked above");
+                let after = match u.count() {
+                    Ok(c) => c,
+                    Err(err) => {
+                        out.push(format!("{what}: cannot read the upstream's count: {err}"));
+                        return;
+                    }
+                };
+                let before = before.unwrap_or(0);
+                let calls = after.saturating_sub(before);
+                if calls != 1 {
+                    out.push(format!(
+                        "{what}: expected exactly 1 upstream request, the upstream counted {calls}"
+                    ));
+                }
+                if let Some(v) = json_body(&r, &what, out) {
+                    let ms_ok = v.get("ms").and_then(|x| x.as_u64()) == Some(input);
+                    let seq = v.get("seq").and_then(|x| x.as_u64());
+                    let seq_ok = seq.is_some_and(|s| s > before && s <= after);
+                    let only = v.as_object().is_some_and(|o| o.len() == 2);
+                    if !(ms_ok && seq_ok && only) {
+                        out.push(format!(
+                            "{what}: expected the upstream's answer {{\"ms\":{input},\"seq\":K}} with {} ≤ K ≤ {after}, got {v}",
+                            before + 1
+                        ));
+                    }
+                }
+                if r.took < Duration::from_millis(input) {
+                    out.push(format!(
+                        "{what}: answered in {:.1} ms, before the upstream's {input} ms delay",
+                        r.took.as_secs_f64() * 1000.0
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_matches_the_contract_examples() {
+        assert_eq!([0, 1, 2, 3, 10].map(cpu_result), [0, 0, 1, 33, 165_029_893]);
+    }
+
+    #[test]
+    fn hash_chain_matches_an_independent_computation() {
+        assert_eq!(hash_hex(0), "0".repeat(64));
+        // n = 1 is SHA-256 of the buffer itself; check it against a digest computed by a
+        // different route (one update per byte).
+        let mut h = Sha256::new();
+        for i in 0..1024 {
+            h.update([(i % 251) as u8]);
+        }
+        let one: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hash_hex(1), one);
+        assert_ne!(hash_hex(2), hash_hex(1));
+        assert_eq!(hash_hex(3).len(), 64);
+    }
+
+    #[test]
+    fn inputs_are_random_and_in_range() {
+        let mut a = Rng::new(1);
+        let mut b = Rng::new(2);
+        let ia = inputs(Endpoint::Cpu, &mut a, 6);
+        let ib = inputs(Endpoint::Cpu, &mut b, 6);
+        assert_ne!(ia, ib);
+        assert!(ia.iter().all(|(_, n)| *n <= 1_000_000));
+        assert!(inputs(Endpoint::Hash, &mut a, 10)
+            .iter()
+            .all(|(_, n)| (1..=3000).contains(n)));
+        assert!(inputs(Endpoint::Io, &mut a, 10)
+            .iter()
+            .all(|(_, n)| *n <= 15));
+    }
+}

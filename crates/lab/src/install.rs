@@ -1,0 +1,548 @@
+//! Installing a target: its `requires` programs are checked first (a missing one is named with how
+//! to get it), then its `[install] steps` run in the target folder with their output captured; a
+//! registry that cannot be reached is said so. An install whose `check` paths all exist is skipped
+//! unless forced. Also the install footprint: bytes on disk of the `installed` paths and the number
+//! of packages (`package.json` files of `node_modules` packages, Python `*.dist-info` folders).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::manifest::{Placeholders, Target};
+
+/// Finds a program on PATH (an absolute or relative path is checked as is).
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return is_executable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
+}
+
+/// The python3 on PATH, for the `{python}` placeholder (`python3` if none is found).
+pub fn python() -> String {
+    find_program("python3")
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "python3".into())
+}
+
+/// How to get a program the manifest requires.
+pub fn install_hint(program: &str) -> &'static str {
+    match program {
+        "node" | "npm" | "npx" => {
+            "install Node.js 20 or newer with npm (https://nodejs.org, or `apt-get install nodejs npm`)"
+        }
+        "python3" | "python" => {
+            "install Python 3.11 or newer with venv (`apt-get install python3 python3-venv`)"
+        }
+        "pip" | "pip3" => "install pip (`apt-get install python3-pip`, or `python3 -m ensurepip`)",
+        "cargo" | "rustc" => "install Rust with rustup (https://rustup.rs)",
+        _ => "install it and make sure it is on PATH",
+    }
+}
+
+/// A required program that is missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Missing {
+    pub program: String,
+    pub hint: String,
+}
+
+/// Required programs not found on PATH (`python3 -m venv` is checked for Python targets that need
+/// `python3`).
+pub fn missing_requirements(target: &Target) -> Vec<Missing> {
+    let mut out = Vec::new();
+    for p in &target.manifest.install.requires {
+        if find_program(p).is_none() {
+            out.push(Missing {
+                program: p.clone(),
+                hint: install_hint(p).into(),
+            });
+        }
+    }
+    out
+}
+
+/// Whether every `check` path exists (a target with no steps is always installed).
+pub fn is_installed(target: &Target) -> bool {
+    let i = &target.manifest.install;
+    if i.steps.is_empty() {
+        return true;
+    }
+    !i.check.is_empty() && i.check.iter().all(|c| target.install_path(c).exists())
+}
+
+/// What an install did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstallOutcome {
+    /// Already installed: nothing ran.
+    pub skipped: bool,
+    pub took: Duration,
+    /// The steps run, as shell-like text.
+    pub steps: Vec<String>,
+}
+
+/// Why an install failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InstallError {
+    /// Required programs are missing.
+    Missing {
+        target: String,
+        missing: Vec<Missing>,
+    },
+    /// A step could not start or failed.
+    Step {
+        target: String,
+        step: String,
+        status: String,
+        /// The registry could not be reached (network), as its output says.
+        registry_unreachable: Option<String>,
+        tail: Vec<String>,
+    },
+    Config {
+        target: String,
+        message: String,
+    },
+}
+
+impl fmt::Display for InstallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InstallError::Missing { target, missing } => {
+                write!(f, "{target} cannot be installed: ")?;
+                for (i, m) in missing.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, "; ")?;
+                    }
+                    write!(f, "`{}` is not on PATH: {}", m.program, m.hint)?;
+                }
+                Ok(())
+            }
+            InstallError::Step {
+                target,
+                step,
+                status,
+                registry_unreachable,
+                tail,
+            } => {
+                write!(f, "{target}: install step `{step}` {status}")?;
+                if let Some(r) = registry_unreachable {
+                    write!(
+                        f,
+                        "; the package registry could not be reached ({r}): check the network \
+                         connection or proxy settings and retry"
+                    )?;
+                }
+                if !tail.is_empty() {
+                    write!(f, "; its last output lines:")?;
+                    for l in tail {
+                        write!(f, "\n  | {l}")?;
+                    }
+                }
+                Ok(())
+            }
+            InstallError::Config { target, message } => write!(f, "{target}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for InstallError {}
+
+/// Output lines that mean the registry was not reachable, with the registry named.
+fn registry_problem(lines: &[String]) -> Option<String> {
+    const SIGNS: [&str; 12] = [
+        "ENOTFOUND",
+        "EAI_AGAIN",
+        "ECONNREFUSED",
+        "ECONNRESET",
+        "ETIMEDOUT",
+        "network request to",
+        "Temporary failure in name resolution",
+        "Failed to establish a new connection",
+        "Could not fetch URL",
+        "No route to host",
+        "Network is unreachable",
+        "failed to query replaced source registry",
+    ];
+    let hit = lines.iter().find(|l| SIGNS.iter().any(|s| l.contains(s)))?;
+    let joined = lines.join("\n");
+    let registry = if joined.contains("npmjs") || joined.contains("npm ") {
+        "npm registry"
+    } else if joined.contains("pypi") || joined.contains("pip") {
+        "PyPI"
+    } else if joined.contains("crates.io") || joined.contains("index.crates") {
+        "crates.io"
+    } else {
+        "registry"
+    };
+    Some(format!("{registry}: {}", hit.trim()))
+}
+
+fn placeholders_for_install(target: &Target, repo: &Path) -> Placeholders {
+    Placeholders {
+        port: 0,
+        workers: 1,
+        threads: 1,
+        upstream: String::new(),
+        cpus: 1,
+        dir: target.dir.clone(),
+        python: python(),
+        repo: repo.to_path_buf(),
+    }
+}
+
+/// Installs `target` (unless already installed and not `force`d). Each output line of the steps is
+/// passed to `on_line`. Steps are bounded by `step_timeout` each and run in their own process group
+/// (killed on Ctrl-C through [`crate::process::kill_all`]).
+pub fn install(
+    target: &Target,
+    repo: &Path,
+    force: bool,
+    step_timeout: Duration,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<InstallOutcome, InstallError> {
+    let t0 = Instant::now();
+    let name = target.name().to_string();
+    if !force && is_installed(target) {
+        return Ok(InstallOutcome {
+            skipped: true,
+            took: t0.elapsed(),
+            steps: vec![],
+        });
+    }
+    let missing = missing_requirements(target);
+    if !missing.is_empty() {
+        return Err(InstallError::Missing {
+            target: name,
+            missing,
+        });
+    }
+    if let Some(lock) = &target.manifest.install.lockfile {
+        let path = target.install_path(lock);
+        if !path.exists() {
+            return Err(InstallError::Config {
+                target: name,
+                message: format!(
+                    "its lockfile {} is missing (install.lockfile in {})",
+                    path.display(),
+                    target.file.display()
+                ),
+            });
+        }
+    }
+    let ph = placeholders_for_install(target, repo);
+    let mut done = Vec::new();
+    for step in &target.manifest.install.steps {
+        let argv = ph
+            .expand_all(step)
+            .map_err(|message| InstallError::Config {
+                target: name.clone(),
+                message,
+            })?;
+        let text = argv.join(" ");
+        run_step(&name, &argv, &target.dir, &text, step_timeout, on_line)?;
+        done.push(text);
+    }
+    if !is_installed(target) {
+        return Err(InstallError::Config {
+            target: name,
+            message: format!(
+                "the install steps succeeded but the check paths are missing: {} (fix [install] check in {})",
+                target.manifest.install.check.join(", "),
+                target.file.display()
+            ),
+        });
+    }
+    Ok(InstallOutcome {
+        skipped: false,
+        took: t0.elapsed(),
+        steps: done,
+    })
+}
+
+fn run_step(
+    target: &str,
+    argv: &[String],
+    dir: &Path,
+    text: &str,
+    timeout: Duration,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<(), InstallError> {
+    let fail = |status: String, tail: Vec<String>| InstallError::Step {
+        target: target.into(),
+        step: text.into(),
+        registry_unreachable: registry_problem(&tail),
+        status,
+        tail,
+    };
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd.spawn().map_err(|e| {
+        let reason = if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "could not start: `{}` is not on PATH ({})",
+                argv[0],
+                install_hint(&argv[0])
+            )
+        } else {
+            format!("could not start: {e}")
+        };
+        fail(reason, vec![])
+    })?;
+    let pgid = child.id() as i32;
+    let guard = crate::process::ExternalGroup::register(pgid);
+    let (tx, rx) = mpsc::channel::<String>();
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let deadline = Instant::now() + timeout;
+    let mut tail: Vec<String> = Vec::new();
+    let status = loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(line) => {
+                on_line(&line);
+                tail.push(line);
+                if tail.len() > 40 {
+                    tail.remove(0);
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) | Err(mpsc::RecvTimeoutError::Disconnected) => {}
+        }
+        if let Ok(Some(s)) = child.try_wait() {
+            // Drain what is left.
+            while let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                on_line(&line);
+                tail.push(line);
+                if tail.len() > 40 {
+                    tail.remove(0);
+                }
+            }
+            break s;
+        }
+        if Instant::now() >= deadline {
+            // SAFETY: killing the step's own group.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+            let _ = child.wait();
+            drop(guard);
+            return Err(fail(
+                format!(
+                    "did not finish within {}s and was killed",
+                    timeout.as_secs()
+                ),
+                tail,
+            ));
+        }
+    };
+    drop(guard);
+    if status.success() {
+        Ok(())
+    } else {
+        Err(fail(crate::process::describe_exit(&status), tail))
+    }
+}
+
+/// Install footprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Footprint {
+    /// Bytes on disk (allocated blocks; hard links counted once).
+    pub bytes: u64,
+    /// Packages: `node_modules/<pkg>/package.json` (scoped too, nested too) + `*.dist-info`.
+    pub packages: u64,
+}
+
+/// The footprint of the target's `installed` paths (missing paths count zero).
+pub fn footprint(target: &Target) -> Footprint {
+    let mut fp = Footprint::default();
+    let mut seen = HashSet::new();
+    for p in &target.manifest.install.installed {
+        walk(&target.install_path(p), &mut seen, &mut fp);
+    }
+    fp
+}
+
+fn walk(p: &Path, seen: &mut HashSet<(u64, u64)>, fp: &mut Footprint) {
+    let Ok(meta) = std::fs::symlink_metadata(p) else {
+        return;
+    };
+    if seen.insert((meta.dev(), meta.ino())) {
+        fp.bytes += meta.blocks() * 512;
+    }
+    if !meta.is_dir() {
+        return;
+    }
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+    if name.as_deref().is_some_and(|n| n.ends_with(".dist-info")) {
+        fp.packages += 1;
+    }
+    // A package folder directly under node_modules (or node_modules/@scope).
+    if p.join("package.json").is_file() {
+        let parent = p
+            .parent()
+            .and_then(|x| x.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        let grand = p
+            .parent()
+            .and_then(|x| x.parent())
+            .and_then(|x| x.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        let scoped = parent.as_deref().is_some_and(|n| n.starts_with('@'))
+            && grand.as_deref() == Some("node_modules");
+        if parent.as_deref() == Some("node_modules")
+            && !name.as_deref().is_some_and(|n| n.starts_with('.'))
+            || scoped
+        {
+            fp.packages += 1;
+        }
+    }
+    for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+        walk(&e.path(), seen, fp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::parse_str;
+
+    fn target_in(dir: &Path, extra: &str) -> Target {
+        let text = format!(
+            "name = \"t\"\nlanguage = \"node\"\nframework = \"x\"\nsummary = \"s\"\nendpoints = [\"json\"]\n{extra}\n[start]\ncommand = [\"true\"]\n"
+        );
+        Target {
+            manifest: parse_str(&text, &dir.join("target.toml"), None).unwrap(),
+            dir: dir.to_path_buf(),
+            file: dir.join("target.toml"),
+        }
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sw-install-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn footprint_counts_node_and_python_packages() {
+        let d = tmp("fp");
+        for p in [
+            "node_modules/express",
+            "node_modules/@fastify/ajv",
+            "node_modules/express/node_modules/debug",
+            "node_modules/.bin",
+            ".venv/lib/python3.11/site-packages/flask-3.1.0.dist-info",
+            ".venv/lib/python3.11/site-packages/flask",
+        ] {
+            std::fs::create_dir_all(d.join(p)).unwrap();
+        }
+        for p in [
+            "node_modules/express/package.json",
+            "node_modules/@fastify/ajv/package.json",
+            "node_modules/express/node_modules/debug/package.json",
+        ] {
+            std::fs::write(d.join(p), "{}").unwrap();
+        }
+        std::fs::write(
+            d.join(".venv/lib/python3.11/site-packages/flask/app.py"),
+            vec![b'x'; 10000],
+        )
+        .unwrap();
+        let t = target_in(
+            &d,
+            "[install]\ninstalled = [\"node_modules\", \".venv\", \"missing\"]",
+        );
+        let fp = footprint(&t);
+        assert_eq!(fp.packages, 4, "{fp:?}");
+        assert!(fp.bytes >= 10000, "{fp:?}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn install_runs_steps_skips_when_installed_and_reports_failures() {
+        let d = tmp("steps");
+        let t = target_in(
+            &d,
+            "[install]\nrequires = [\"sh\"]\nsteps = [[\"sh\", \"-c\", \"echo hello; touch done\"]]\ncheck = [\"done\"]",
+        );
+        assert!(!is_installed(&t));
+        let mut lines = Vec::new();
+        let out = install(&t, &d, false, Duration::from_secs(10), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        assert!(!out.skipped);
+        assert_eq!(lines, vec!["hello"]);
+        assert!(
+            install(&t, &d, false, Duration::from_secs(10), &mut |_| {})
+                .unwrap()
+                .skipped
+        );
+        assert!(
+            !install(&t, &d, true, Duration::from_secs(10), &mut |_| {})
+                .unwrap()
+                .skipped
+        );
+
+        let t = target_in(
+            &d,
+            "[install]\nsteps = [[\"sh\", \"-c\", \"echo 'npm error code ENOTFOUND' >&2; echo 'npm error network request to https://registry.npmjs.org/x failed' >&2; exit 1\"]]\ncheck = [\"never\"]",
+        );
+        let e = install(&t, &d, false, Duration::from_secs(10), &mut |_| {}).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("exited with status 1"), "{s}");
+        assert!(
+            s.contains("npm registry could not be reached")
+                || s.contains("registry could not be reached (npm registry"),
+            "{s}"
+        );
+
+        let t = target_in(&d, "[install]\nrequires = [\"no-such-node-xyz\", \"npm-nope\"]\nsteps=[[\"true\"]]\ncheck=[\"x\"]");
+        let e = install(&t, &d, false, Duration::from_secs(10), &mut |_| {}).unwrap_err();
+        assert!(
+            e.to_string().contains("`no-such-node-xyz` is not on PATH"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

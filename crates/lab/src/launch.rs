@@ -1,0 +1,223 @@
+//! Starting a target as the lab runs it: placeholders filled from the manifest and the run's
+//! settings (port, workers, threads, server CPUs, services' URLs), the server pinned to the server
+//! CPUs in its own process group/cgroup, and readiness awaited (cold start measured). The
+//! configuration actually used is returned for storing with every result.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::manifest::{Placeholders, Target};
+use crate::process::{self, Server, ServerSpec, SpawnSpec, StartError};
+
+/// How to start a target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchOptions {
+    /// CPUs the server is pinned to (its `{cpus}` is their count); empty: not pinned, `{cpus}` =
+    /// the CPUs this process may use.
+    pub server_cpus: Vec<usize>,
+    /// Override of the manifest's `start.workers`.
+    pub workers: Option<u32>,
+    /// Override of the manifest's `start.threads`.
+    pub threads: Option<u32>,
+    /// The workload id, for a `[start.workload.<id>]` command.
+    pub workload: Option<String>,
+    /// Preferred port (another one if in use).
+    pub port: Option<u16>,
+    /// Services' environment (e.g. `UPSTREAM_URL` from [`crate::services::Service::env`]); the
+    /// `UPSTREAM_URL` value also fills `{upstream}`.
+    pub services_env: Vec<(String, String)>,
+    pub ready_timeout: Duration,
+    /// Run in a cgroup v2 where one can be made.
+    pub cgroup: bool,
+}
+
+impl Default for LaunchOptions {
+    fn default() -> Self {
+        LaunchOptions {
+            server_cpus: vec![],
+            workers: None,
+            threads: None,
+            workload: None,
+            port: None,
+            services_env: vec![],
+            ready_timeout: Duration::from_secs(60),
+            cgroup: true,
+        }
+    }
+}
+
+/// The configuration a target was started with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedConfig {
+    pub workers: u32,
+    pub threads: u32,
+    pub cpus: Vec<usize>,
+    /// The command with placeholders expanded (for the port actually used).
+    pub command: Vec<String>,
+    /// The manifest environment, expanded.
+    pub env: Vec<(String, String)>,
+}
+
+impl ResolvedConfig {
+    /// What to store with a result: the manifest's `[config]` plus workers, threads, server CPUs
+    /// and the command.
+    pub fn to_map(&self, target: &Target) -> BTreeMap<String, String> {
+        let mut m = target.manifest.config.clone();
+        m.insert("workers".into(), self.workers.to_string());
+        m.insert("threads".into(), self.threads.to_string());
+        m.insert(
+            "server_cpus".into(),
+            self.cpus
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        m.insert("command".into(), self.command.join(" "));
+        m
+    }
+}
+
+/// A running target.
+#[derive(Debug)]
+pub struct Launched {
+    pub server: Server,
+    pub config: ResolvedConfig,
+}
+
+impl Launched {
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+}
+
+/// The number of CPUs `{cpus}` stands for.
+pub fn cpu_count(server_cpus: &[usize]) -> usize {
+    if server_cpus.is_empty() {
+        loadgen::cpu::allowed_cpus().len().max(1)
+    } else {
+        server_cpus.len()
+    }
+}
+
+/// The placeholders for `target` on `port` with these settings.
+pub fn placeholders(
+    target: &Target,
+    repo: &std::path::Path,
+    port: u16,
+    workers: u32,
+    threads: u32,
+    cpus: usize,
+    upstream: &str,
+) -> Placeholders {
+    Placeholders {
+        port,
+        workers,
+        threads,
+        upstream: upstream.to_string(),
+        cpus,
+        dir: target.dir.clone(),
+        python: crate::install::python(),
+        repo: repo.to_path_buf(),
+    }
+}
+
+/// Resolves the configuration for `port` (without starting anything).
+pub fn resolve(
+    target: &Target,
+    repo: &std::path::Path,
+    opts: &LaunchOptions,
+    port: u16,
+) -> Result<ResolvedConfig, String> {
+    let cpus = cpu_count(&opts.server_cpus);
+    let workers = opts.workers.unwrap_or_else(|| target.default_workers(cpus));
+    let threads = opts.threads.unwrap_or_else(|| target.default_threads(cpus));
+    let upstream = opts
+        .services_env
+        .iter()
+        .find(|(k, _)| k == "UPSTREAM_URL")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let ph = placeholders(target, repo, port, workers, threads, cpus, &upstream);
+    let (command, env) = target.start_for(opts.workload.as_deref());
+    let file = target.file.display();
+    let command = ph
+        .expand_all(&command)
+        .map_err(|e| format!("{file}: start command: {e}"))?;
+    let mut expanded = Vec::new();
+    for (k, v) in env {
+        expanded.push((
+            k.clone(),
+            ph.expand(&v)
+                .map_err(|e| format!("{file}: start.env.{k}: {e}"))?,
+        ));
+    }
+    Ok(ResolvedConfig {
+        workers,
+        threads,
+        cpus: opts.server_cpus.clone(),
+        command,
+        env: expanded,
+    })
+}
+
+/// Starts `target` and waits until its ready path answers 200 (cold start in
+/// `Launched::server.cold_start`). `repo` fills `{repo}`.
+pub fn launch(
+    target: &Target,
+    repo: &std::path::Path,
+    opts: &LaunchOptions,
+) -> Result<Launched, StartError> {
+    let resolved = std::cell::RefCell::new(None);
+    let make = |port: u16| -> Result<SpawnSpec, String> {
+        let r = resolve(target, repo, opts, port)?;
+        let mut env = opts.services_env.clone();
+        env.extend(r.env.iter().cloned());
+        let spec = SpawnSpec {
+            name: target.name().to_string(),
+            command: r.command.clone(),
+            cwd: target.dir.clone(),
+            env,
+            cpus: opts.server_cpus.clone(),
+            cgroup: opts.cgroup,
+        };
+        *resolved.borrow_mut() = Some(r);
+        Ok(spec)
+    };
+    let server = process::start_server(&ServerSpec {
+        name: target.name().to_string(),
+        make: &make,
+        port: opts.port,
+        ready_path: target.manifest.start.ready.clone(),
+        ready_timeout: opts.ready_timeout,
+        attempts: 3,
+    })?;
+    let config = resolved.into_inner().expect("resolved before start");
+    Ok(Launched { server, config })
+}
+
+/// The default split of `allowed` CPUs between the server (the upper half, at least one) and the
+/// client side (load engine and upstream: the rest; on one CPU both share it). On 2 cores: server
+/// [1], client [0].
+pub fn split_cpus(allowed: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    match allowed.len() {
+        0 => (vec![], vec![]),
+        1 => (allowed.to_vec(), allowed.to_vec()),
+        n => {
+            let client = n / 2;
+            (allowed[client..].to_vec(), allowed[..client].to_vec())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_split() {
+        assert_eq!(split_cpus(&[0, 1]), (vec![1], vec![0]));
+        assert_eq!(split_cpus(&[0, 1, 2, 3, 4]), (vec![2, 3, 4], vec![0, 1]));
+        assert_eq!(split_cpus(&[3]), (vec![3], vec![3]));
+    }
+}

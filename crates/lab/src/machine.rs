@@ -1,0 +1,187 @@
+//! The machine fingerprint stored with every run ([`store::model::Machine`]: CPU model, cores,
+//! kernel, OS, memory, versions of node/python/rustc found on PATH) and the versions a target
+//! reports through its manifest's `[versions] command`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::manifest::Target;
+
+/// The fingerprint of this machine. `stackwise_version` is recorded among the runtimes.
+pub fn fingerprint(
+    server_cpus: &[usize],
+    client_cpus: &[usize],
+    stackwise_version: &str,
+) -> store::model::Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            matches!(k.trim(), "model name" | "Model" | "cpu model").then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        })
+        .unwrap_or_else(|| std::env::consts::OS.to_string());
+    let memory_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        })
+        .map(|kb| kb / 1024)
+        .unwrap_or(0);
+    let mut runtimes = runtime_versions();
+    runtimes.insert("stackwise".into(), stackwise_version.to_string());
+    store::model::Machine {
+        cpu_model,
+        cores,
+        kernel,
+        os,
+        memory_mb,
+        runtimes,
+        server_cpus: server_cpus.to_vec(),
+        client_cpus: client_cpus.to_vec(),
+    }
+}
+
+/// Versions of `node`, `python` (python3) and `rustc` found on PATH (absent ones are left out).
+pub fn runtime_versions() -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for (key, prog) in [("node", "node"), ("python", "python3"), ("rustc", "rustc")] {
+        if let Some(v) = version_of(prog) {
+            m.insert(key.to_string(), v);
+        }
+    }
+    m
+}
+
+/// `prog --version`, reduced to the version number (`v20.19.1` → `20.19.1`, `Python 3.11.2` →
+/// `3.11.2`, `rustc 1.95.0 (…)` → `1.95.0`).
+pub fn version_of(prog: &str) -> Option<String> {
+    let out = run_bounded(
+        &[prog.to_string(), "--version".to_string()],
+        None,
+        Duration::from_secs(10),
+    )
+    .ok()?;
+    let text = out.trim();
+    let word = text.split_whitespace().find(|w| {
+        w.trim_start_matches('v')
+            .starts_with(|c: char| c.is_ascii_digit())
+    })?;
+    Some(word.trim_start_matches('v').to_string())
+}
+
+fn run_bounded(argv: &[String], dir: Option<&Path>, timeout: Duration) -> Result<String, String> {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run `{}`: {e}", argv[0]))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "`{}` did not finish within {timeout:?}",
+                    argv.join(" ")
+                ));
+            }
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{}` {}: {}",
+            argv.join(" "),
+            crate::process::describe_exit(&out.status),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+    if s.trim().is_empty() {
+        s = String::from_utf8_lossy(&out.stderr).into_owned();
+    }
+    Ok(s)
+}
+
+/// The versions the target reports (its `[versions] command`, run in its folder, printing a JSON
+/// object); values that are not strings are kept as their JSON text. Empty without a command.
+pub fn target_versions(target: &Target, repo: &Path) -> Result<BTreeMap<String, String>, String> {
+    let Some(v) = &target.manifest.versions else {
+        return Ok(BTreeMap::new());
+    };
+    let ph = crate::launch::placeholders(target, repo, 0, 1, 1, 1, "");
+    let argv = ph.expand_all(&v.command)?;
+    let out = run_bounded(&argv, Some(&target.dir), Duration::from_secs(30))
+        .map_err(|e| format!("{}: versions command: {e}", target.name()))?;
+    let json: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| {
+        format!(
+            "{}: versions command printed no JSON object ({e}): {}",
+            target.name(),
+            out.trim()
+        )
+    })?;
+    let obj = json.as_object().ok_or_else(|| {
+        format!(
+            "{}: versions command printed {json}, not an object",
+            target.name()
+        )
+    })?;
+    Ok(obj
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_filled() {
+        let m = fingerprint(&[1], &[0], "0.1.0");
+        assert!(m.cores >= 1);
+        assert!(m.memory_mb > 0);
+        assert!(!m.kernel.is_empty() && m.kernel != "unknown");
+        assert_eq!(m.runtimes["stackwise"], "0.1.0");
+        // rustc is here (we are being built by it).
+        assert!(m.runtimes["rustc"].starts_with("1."), "{:?}", m.runtimes);
+        assert_eq!((m.server_cpus, m.client_cpus), (vec![1], vec![0]));
+    }
+}
