@@ -454,6 +454,20 @@ fn a_hybrid_splits_the_load_between_its_services() {
     assert!(a.cost.hybrid[1..]
         .iter()
         .all(|s| s.stack == Choice::Python && s.required_rps == Some(1000.0)));
+    // The typical parts add up, once per kind of Python work.
+    assert_eq!(a.cost.hybrid_totals.len(), 2);
+    let t = &a.cost.hybrid_totals[0];
+    assert_eq!(t.python_workload, "cpu-slo (in-language)");
+    let part = |i: usize| {
+        a.cost.hybrid[i]
+            .targets
+            .iter()
+            .find(|t| t.roles.iter().any(|r| r == "typical"))
+            .unwrap()
+            .monthly_usd
+            .unwrap()
+    };
+    assert!((t.monthly_usd - (part(0) + part(1))).abs() < 1e-9);
     let stacks: Vec<Choice> = a.recommendation.services.iter().map(|s| s.stack).collect();
     assert!(stacks.contains(&Choice::Node) && stacks.contains(&Choice::Python));
 }
