@@ -36,6 +36,8 @@ pub struct Cost {
     pub stacks: Vec<StackEstimate>,
     /// For a hybrid: each stack sized for its own share of the load.
     pub hybrid: Vec<StackEstimate>,
+    /// For a hybrid: the typical targets' parts added up, per kind of Python work.
+    pub hybrid_totals: Vec<HybridTotal>,
     pub memory: MemoryEstimate,
     /// Measurements that are missing, with the lab command that would supply them.
     pub missing: Vec<Missing>,
@@ -134,6 +136,17 @@ pub struct TargetEstimate {
     pub monthly_usd: Option<f64>,
     /// The cell's own warnings, and why a figure is a bound.
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HybridTotal {
+    /// The Python part's workload and variant, e.g. `cpu-slo (in-language)`.
+    pub python_workload: String,
+    pub node_cores: u64,
+    pub python_cores: u64,
+    pub monthly_usd: f64,
+    /// `at-most` when a part is an upper bound.
+    pub bound: Bound,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -506,6 +519,7 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
             ],
             stacks: vec![],
             hybrid: vec![],
+            hybrid_totals: vec![],
             memory: memory(profile, None),
             missing,
             team,
@@ -588,6 +602,36 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
             ),
         });
     }
+    let typical = |e: &StackEstimate| {
+        e.targets
+            .iter()
+            .find(|t| t.roles.iter().any(|r| r == "typical"))
+            .filter(|t| t.bound != Bound::None)
+            .and_then(|t| Some((t.provisioned_cores?, t.monthly_usd?, t.bound)))
+    };
+    let mut hybrid_totals = Vec::new();
+    if let Some((node, rest)) = hybrid.split_first() {
+        if let Some((nc, nm, nb)) = typical(node) {
+            for py in rest {
+                if let Some((pc, pm, pb)) = typical(py) {
+                    hybrid_totals.push(HybridTotal {
+                        python_workload: match &py.variant {
+                            Some(v) => format!("{} ({v})", py.workload),
+                            None => py.workload.clone(),
+                        },
+                        node_cores: nc,
+                        python_cores: pc,
+                        monthly_usd: nm + pm,
+                        bound: if nb == Bound::AtMost || pb == Bound::AtMost {
+                            Bound::AtMost
+                        } else {
+                            Bound::Estimate
+                        },
+                    });
+                }
+            }
+        }
+    }
     missing.sort_by(|a, b| a.command.cmp(&b.command).then(a.what.cmp(&b.what)));
     missing.dedup();
     Cost {
@@ -604,6 +648,7 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
         assumptions,
         stacks,
         hybrid,
+        hybrid_totals,
         memory: memory(profile, Some(run)),
         missing,
         team,

@@ -334,6 +334,18 @@ fn cost_text(out: &mut String, a: &Advice) {
         for s in &c.hybrid {
             stack_block(out, s, a.profile.load.p99_ms);
         }
+        for t in &c.hybrid_totals {
+            let at_most = if t.bound == Bound::AtMost {
+                "at most "
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  Hybrid total (typical targets, Python work as {}): {} Node.js + {} Python cores, {at_most}{:.2} USD/month",
+                t.python_workload, t.node_cores, t.python_cores, t.monthly_usd
+            );
+        }
     }
     let _ = writeln!(out, "  Memory: {}", c.memory.text);
     for m in &c.memory.per_stack {
@@ -592,6 +604,19 @@ pub fn adr(a: &Advice, date: &str) -> String {
         };
         for line in costs {
             let _ = writeln!(out, "* {line}");
+        }
+        if o == Choice::Hybrid {
+            for t in &a.cost.hybrid_totals {
+                let _ = writeln!(
+                    out,
+                    "* Measured total (typical targets, Python work as {}): {} Node.js + {} Python cores, {}{:.2} USD/month",
+                    t.python_workload,
+                    t.node_cores,
+                    t.python_cores,
+                    if t.bound == Bound::AtMost { "at most " } else { "" },
+                    t.monthly_usd
+                );
+            }
         }
         let _ = writeln!(out);
     }

@@ -12,7 +12,10 @@ pub fn find_seeds(repo: &Path) -> Result<PathBuf, String> {
         if dir.is_dir() {
             return Ok(dir);
         }
-        tried.push(format!("$STACKWISE_SEEDS={}", dir.display()));
+        return Err(format!(
+            "STACKWISE_SEEDS={} is not a directory: point it at the folder of the articles (shared/seeds)",
+            dir.display()
+        ));
     }
     for dir in [
         repo.join("../shared/seeds"),

@@ -454,6 +454,65 @@ fn a_hybrid_splits_the_load_between_its_services() {
     assert!(a.cost.hybrid[1..]
         .iter()
         .all(|s| s.stack == Choice::Python && s.required_rps == Some(1000.0)));
+    // The typical parts add up, once per kind of Python work.
+    assert_eq!(a.cost.hybrid_totals.len(), 2);
+    let t = &a.cost.hybrid_totals[0];
+    assert_eq!(t.python_workload, "cpu-slo (in-language)");
+    let part = |i: usize| {
+        a.cost.hybrid[i]
+            .targets
+            .iter()
+            .find(|t| t.roles.iter().any(|r| r == "typical"))
+            .unwrap()
+            .monthly_usd
+            .unwrap()
+    };
+    assert!((t.monthly_usd - (part(0) + part(1))).abs() < 1e-9);
     let stacks: Vec<Choice> = a.recommendation.services.iter().map(|s| s.stack).collect();
     assert!(stacks.contains(&Choice::Node) && stacks.contains(&Choice::Python));
+}
+
+/// A RunSummary written by the real lab (`stackwise lab --targets node-fastify,python-fastapi
+/// --workloads io,io-slo,cpu,cpu-slo,hash,hash-slo,mixed --repeats 1 --duration 2s --cold-starts 1`
+/// on a shared 2-vCPU VM), read back from its store: the adviser reads the lab's real output.
+#[test]
+fn the_adviser_reads_a_real_lab_run() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lab-run-1.json"),
+    )
+    .unwrap();
+    let run: store::RunSummary = serde_json::from_str(&text).unwrap();
+    for path in examples() {
+        let a = adviser::advise(&load(&path), Some((&run, "lab run 1")));
+        assert!(a.cost.run.is_some());
+        let _ = adviser::render::text(&a);
+    }
+    let p = load(&repo().join("examples/startup-chat-mvp.toml"));
+    let a = adviser::advise(&p, Some((&run, "lab run 1")));
+    for s in &a.cost.stacks {
+        assert_eq!(s.workload, "io-slo");
+        let t = &s.targets[0];
+        let cell = run.cell(&t.target, "io-slo").unwrap();
+        // The lab's capacity is the highest rung under its 100 ms SLO; at the profile's 100 ms the
+        // adviser's reading lies between that rung and the next (interpolated, not extrapolated).
+        let lab = cell.capacity_rps.unwrap();
+        let rps = t.capacity.rps.unwrap();
+        let max = cell
+            .ladder
+            .iter()
+            .map(|p| p.achieved_rps)
+            .fold(0.0, f64::max);
+        assert!(
+            rps >= lab * 0.97 && rps <= max,
+            "{}: {rps} vs lab {lab}",
+            t.target
+        );
+        assert!(t.monthly_usd.unwrap() > 0.0);
+    }
+    // The mixed workload is one open-loop rate: a bound or no figure, never an estimate.
+    let p = with(p, &[("product.data_flow", "mixed")]);
+    let a = adviser::advise(&p, Some((&run, "lab run 1")));
+    for s in &a.cost.stacks {
+        assert!(s.targets.iter().all(|t| t.bound != Bound::Estimate));
+    }
 }

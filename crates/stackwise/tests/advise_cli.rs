@@ -301,3 +301,63 @@ fn reads_the_run_from_the_lab_store() {
     assert!(!missing.exists(), "reading never creates a database");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// On a terminal (a pseudo-terminal made by util-linux `script`) the keys neither the profile nor
+/// the flags give are asked: here the stage (a list: Enter takes the first, pre-pmf) and the peak
+/// load (typed), with the articles' help text.
+#[test]
+fn the_questionnaire_asks_for_what_is_missing_on_a_terminal() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("stackwise-ask-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let partial = dir.join("partial.toml");
+    let text = std::fs::read_to_string(repo().join(PROFILE)).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("stage") && !l.starts_with("peak_rps"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        .replace(
+            "data_science = false",
+            "data_science = false\nlearning = false",
+        )
+        .replace(
+            "data_flow = \"io\"",
+            "data_flow = \"io\"\nlegacy = \"none\"",
+        )
+        .replace("p99_ms = 100", "p99_ms = 100\npython_share = 0.5");
+    std::fs::write(&partial, text).unwrap();
+    let cmd = format!(
+        "{} advise --profile {} --json",
+        env!("CARGO_BIN_EXE_stackwise"),
+        partial.display()
+    );
+    let mut child = Command::new("timeout")
+        .args(["60", "script", "-qefc", &cmd, "/dev/null"])
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` (Debian package bsdutils) is needed for this test");
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        for keys in ["\r", "2000\r"] {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            stdin.write_all(keys.as_bytes()).unwrap();
+            stdin.flush().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("Where is the company?"), "{screen}");
+    assert!(
+        screen.contains("pick one and ship"),
+        "no help text: {screen}"
+    );
+    assert!(screen.contains("Peak requests per second"), "{screen}");
+    assert!(screen.contains("\"stage\": \"pre-pmf\""), "{screen}");
+    assert!(screen.contains("\"peak_rps\": 2000.0"), "{screen}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

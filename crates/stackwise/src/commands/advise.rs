@@ -14,28 +14,27 @@ pub fn run(args: AdviseArgs) -> anyhow::Result<()> {
         None => adviser::PartialProfile::default(),
     };
     partial.overlay(&args.values.to_partial());
-    let profile = {
-        match partial.complete() {
-            Ok(p) => p,
-            Err(incomplete) if incomplete.invalid.is_empty() && questionnaire::available() => {
-                questionnaire::ask(&partial).map_err(UsageError)?
-            }
-            Err(incomplete) => {
-                let from = match &args.profile {
-                    Some(p) => format!("{}", p.display()),
-                    None if args.values.any() => "the flags".to_string(),
-                    None => return Err(UsageError(questionnaire::NO_TERMINAL.to_string()).into()),
-                };
-                let hint = if incomplete.invalid.is_empty() {
-                    format!("; {}", questionnaire::NO_TERMINAL)
-                } else {
-                    String::new()
-                };
-                return Err(UsageError(format!("{from}: {incomplete}{hint}")).into());
-            }
+    // The run first: a bad --db or --run is reported before any question is asked.
+    let run = load_run(&args)?;
+    let profile = match partial.complete() {
+        Ok(p) => p,
+        Err(incomplete) if incomplete.invalid.is_empty() && questionnaire::available() => {
+            questionnaire::ask(&partial).map_err(UsageError)?
+        }
+        Err(incomplete) => {
+            let from = match &args.profile {
+                Some(p) => format!("{}", p.display()),
+                None if args.values.any() => "the flags".to_string(),
+                None => return Err(UsageError(questionnaire::NO_TERMINAL.to_string()).into()),
+            };
+            let hint = if incomplete.invalid.is_empty() {
+                format!("; {}", questionnaire::NO_TERMINAL)
+            } else {
+                String::new()
+            };
+            return Err(UsageError(format!("{from}: {incomplete}{hint}")).into());
         }
     };
-    let run = load_run(&args)?;
     let advice = adviser::advise(&profile, run.as_ref().map(|(r, s)| (r, s.as_str())));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&advice)?);
