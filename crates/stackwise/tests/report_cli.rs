@@ -740,3 +740,88 @@ fn web_ui_binds_loopback_unless_told() {
         .unwrap();
     usage_error(&out, "--bind: 0.0.0.0 is not a loopback address");
 }
+
+#[test]
+fn web_ui_starts_a_lab_run_and_streams_its_output() {
+    let dir = out_dir("serve-lab");
+    let db = dir.join("lab.sqlite3");
+    let ui = serve(&db);
+    let p = ui.port;
+    let own = format!("127.0.0.1:{p}");
+    let origin = ("Origin", format!("http://{own}"));
+    let (st, page) = http(p, "GET", "/lab", &[("Host", own.clone())], "");
+    assert_eq!(st, 200);
+    assert!(page.contains("Start the lab"));
+    // The page's script runs only with this response's nonce.
+    let csp = page
+        .lines()
+        .find(|l| l.starts_with("content-security-policy:"))
+        .unwrap();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    assert!(page.contains(&format!("<script nonce=\"{nonce}\">")));
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+
+    let (st, _) = http(
+        p,
+        "POST",
+        "/lab/stop",
+        &[("Host", own.clone()), origin.clone()],
+        &format!("csrf={token}"),
+    );
+    assert_eq!(st, 409, "nothing to stop");
+    let (st, _) = http(
+        p,
+        "POST",
+        "/lab/start",
+        &[("Host", own.clone()), origin.clone()],
+        "csrf=bad&quick=1",
+    );
+    assert_eq!(st, 403);
+    let (st, _) = http(
+        p,
+        "POST",
+        "/lab/start",
+        &[("Host", own.clone()), origin.clone()],
+        &format!("csrf={token}&targets=a;rm"),
+    );
+    assert_eq!(st, 422, "names are checked before anything starts");
+    // A lab run that the lab itself refuses at once: its error line and its end are streamed.
+    let (st, resp) = http(
+        p,
+        "POST",
+        "/lab/start",
+        &[("Host", own.clone()), origin.clone()],
+        &format!("csrf={token}&targets=no-such-target&workloads=json"),
+    );
+    assert_eq!(st, 303, "{resp}");
+    let (st, events) = http(p, "GET", "/lab/events?from=0", &[("Host", own.clone())], "");
+    assert_eq!(st, 200);
+    assert!(
+        events.contains("content-type: text/event-stream"),
+        "{events}"
+    );
+    assert!(
+        events.contains("event: line\ndata: error: --targets: no target named 'no-such-target'"),
+        "{events}"
+    );
+    assert!(events.contains("event: end\ndata: exit code 2"), "{events}");
+    let (_, page) = http(p, "GET", "/lab", &[("Host", own.clone())], "");
+    assert!(
+        page.contains("Ended: exit code 2.") && page.contains("stackwise lab --no-progress --db")
+    );
+    drop(ui);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,14 +1,16 @@
 //! `stackwise serve`: a local web UI on 127.0.0.1 (another address only with --allow-remote):
 //! the stored runs, a run's HTML report, two runs compared, and the advice for a profile typed
-//! into a form.
+//! into a form (the questionnaire), and a lab run started, watched (server-sent events) and
+//! stopped from the browser.
 //!
 //! A web page elsewhere must not drive it: every request must be addressed to one of this
 //! server's own names (the Host header is checked, so a DNS-rebinding name is refused); a request
 //! that carries an Origin must come from this server's own pages; a state-changing request (POST)
 //! must come from them (Origin, else Referer) and carry the token its form was served with (CSRF).
 //! Responses forbid scripts and framing (Content-Security-Policy).
-//!
-//! Later (issue 8): start a lab run and watch its progress (server-sent events), stop it.
+//! The lab run is `stackwise lab` as a child process (the same binary), its output lines kept
+//! and streamed; Stop sends it SIGINT, as Ctrl-C would (finished cells stay stored); stopping the
+//! UI stops it too.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -38,7 +40,26 @@ struct App {
     /// The token every form carries; random per server start.
     csrf: String,
     opts: reports::html::Options,
+    /// The lab run started from the UI (one at a time).
+    lab: std::sync::Mutex<Option<LabJob>>,
 }
+
+/// A `stackwise lab` child process and what it printed.
+struct LabJob {
+    pid: u32,
+    /// The child has been waited for: its pid may belong to another process now.
+    reaped: bool,
+    command: String,
+    /// Output lines, oldest first (at most [`LOG_LINES`]; `skipped` counts those dropped).
+    log: Vec<String>,
+    skipped: usize,
+    /// How it ended, once it has.
+    ended: Option<String>,
+    /// (event kind, text): `line` or `end`.
+    tx: tokio::sync::broadcast::Sender<(String, String)>,
+}
+
+const LOG_LINES: usize = 5000;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let ip: IpAddr = args
@@ -69,6 +90,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             hosts: host_names(local),
             db,
             csrf,
+            lab: std::sync::Mutex::new(None),
             opts: reports::html::Options {
                 generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
                 home_link: Some("/".into()),
@@ -91,11 +113,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 let _ = tx.send(());
             }
         })?;
-        axum::serve(listener, router(app))
+        axum::serve(listener, router(app.clone()))
             .with_graceful_shutdown(async {
                 let _ = stop_rx.await;
             })
             .await?;
+        stop_lab_and_wait(&app);
         Ok::<(), anyhow::Error>(())
     })
 }
@@ -106,6 +129,10 @@ fn router(app: Arc<App>) -> Router {
         .route("/runs/{id}", get(run_report))
         .route("/compare", get(compare))
         .route("/advise", get(advise_form).post(advise_post))
+        .route("/lab", get(lab_page))
+        .route("/lab/start", axum::routing::post(lab_start))
+        .route("/lab/stop", axum::routing::post(lab_stop))
+        .route("/lab/events", get(lab_events))
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
@@ -184,7 +211,20 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
     resp
 }
 
+/// Security headers; a handler that sets its own Content-Security-Policy (a script nonce) keeps it.
 fn secure(h: &mut HeaderMap) {
+    if h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        return;
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -246,7 +286,7 @@ async fn index(State(app): State<Arc<App>>) -> Response {
         Err(e) => return error_page(&app, StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
     let mut b = String::new();
-    b.push_str(r#"<p><a href="/advise">Get the advice for a profile</a></p>"#);
+    b.push_str(r#"<p><a href="/advise">Get the advice for a profile</a> · <a href="/lab">Run the lab</a></p>"#);
     if runs.is_empty() {
         b.push_str(&format!(
             "<p>No lab run in {} yet: run <code>stackwise lab</code> first.</p>",
@@ -512,4 +552,342 @@ async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
         reports::html::section("advice", "Advice", &section)
     );
     page(&app, "stackwise: advice", &body)
+}
+
+fn csrf_ok(app: &App, pairs: &[(String, String)]) -> bool {
+    pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .is_some_and(|(_, t)| constant_time_eq(t.as_bytes(), app.csrf.as_bytes()))
+}
+
+/// A comma-separated list of ids (target names, workload ids): letters, digits, `-`, `_`, `,`.
+fn id_list(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ',')))
+    .then(|| v.to_string())
+}
+
+async fn lab_page(State(app): State<Arc<App>>) -> Response {
+    let nonce = match random_token() {
+        Ok(t) => t,
+        Err(e) => return error_page(&app, StatusCode::INTERNAL_SERVER_ERROR, &e),
+    };
+    let csrf = esc(&app.csrf);
+    let mut b = String::new();
+    let (running, shown) = {
+        let g = app.lab.lock().expect("lab state");
+        match &*g {
+            Some(j) => (
+                j.ended.is_none(),
+                Some((j.command.clone(), j.log.clone(), j.skipped, j.ended.clone())),
+            ),
+            None => (false, None),
+        }
+    };
+    if running {
+        b.push_str(&format!(
+            r#"<form method="post" action="/lab/stop"><input type="hidden" name="csrf" value="{csrf}"><p><button type="submit">Stop the run</button> (finished cells stay stored)</p></form>"#
+        ));
+    } else {
+        b.push_str(&format!(
+            r#"<p>Starts <code>stackwise lab</code> on this machine with the store {}; its output appears below as it runs. A full suite takes up to 30 minutes; <code>quick</code> about 5.</p>
+<form method="post" action="/lab/start"><input type="hidden" name="csrf" value="{csrf}"><table class="form"><tbody>
+<tr><td><label for="quick">Quick suite</label></td><td><input type="checkbox" name="quick" id="quick" value="1" checked></td></tr>
+<tr><td><label for="targets">Targets (comma-separated; empty: all)</label></td><td><input name="targets" id="targets" size="50"></td></tr>
+<tr><td><label for="workloads">Workloads (comma-separated; empty: the suite's)</label></td><td><input name="workloads" id="workloads" size="50"></td></tr>
+<tr><td><label for="repeats">Repeats (empty: the suite's)</label></td><td><input name="repeats" id="repeats" size="4" inputmode="numeric"></td></tr>
+</tbody></table><p><button type="submit">Start the lab</button></p></form>"#,
+            esc(&app.db.display().to_string())
+        ));
+    }
+    let mut from = 0;
+    if let Some((command, log, skipped, ended)) = shown {
+        from = skipped + log.len();
+        b.push_str(&format!(
+            r#"<h2 id="run">{}</h2><p><code>{}</code></p>"#,
+            if running { "Running" } else { "Last run" },
+            esc(&command)
+        ));
+        let status = ended
+            .map(|e| format!("Ended: {e}."))
+            .unwrap_or_else(|| "Running…".into());
+        b.push_str(&format!(
+            r#"<p id="status">{}</p><pre id="log">"#,
+            esc(&status)
+        ));
+        for l in &log {
+            b.push_str(&esc(l));
+            b.push('\n');
+        }
+        b.push_str("</pre>");
+        if running {
+            b.push_str(r#"<noscript><p>Reload the page to see new lines.</p></noscript>"#);
+        }
+    }
+    b.push_str(&format!(
+        r#"<script nonce="{nonce}">(function(){{var log=document.getElementById('log');var st=document.getElementById('status');if(!log||!st||st.textContent.indexOf('Running')!==0)return;var es=new EventSource('/lab/events?from={from}');es.addEventListener('line',function(e){{log.appendChild(document.createTextNode(e.data+'\n'));}});es.addEventListener('end',function(e){{st.textContent='Ended: '+e.data+'.';es.close();}});}})();</script>"#
+    ));
+    let mut r = page(&app, "stackwise: lab run", &b);
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'nonce-{nonce}'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    r
+}
+
+fn see_other(to: &'static str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+}
+
+async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    if !csrf_ok(&app, &pairs) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "the form's token is missing or wrong: reload the page and send it again",
+        );
+    }
+    let field = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let mut args: Vec<String> = vec![
+        "lab".into(),
+        "--no-progress".into(),
+        "--db".into(),
+        app.db.display().to_string(),
+    ];
+    if field("quick").is_some() {
+        args.push("--quick".into());
+    }
+    for (name, flag) in [("targets", "--targets"), ("workloads", "--workloads")] {
+        if let Some(v) = field(name) {
+            match id_list(v) {
+                Some(v) => args.extend([flag.to_string(), v]),
+                None => {
+                    return refuse(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &format!("{name}: names are letters, digits, - and _, separated by commas"),
+                    )
+                }
+            }
+        }
+    }
+    if let Some(v) = field("repeats") {
+        match v.parse::<u32>() {
+            Ok(n) if n >= 1 => args.extend(["--repeats".to_string(), n.to_string()]),
+            _ => {
+                return refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "repeats: a whole number ≥ 1",
+                )
+            }
+        }
+    }
+    let mut g = app.lab.lock().expect("lab state");
+    if g.as_ref().is_some_and(|j| j.ended.is_none()) {
+        return refuse(
+            StatusCode::CONFLICT,
+            "a lab run is already running: stop it first",
+        );
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return error_page(&app, StatusCode::INTERNAL_SERVER_ERROR, &e.into()),
+    };
+    let mut child = match std::process::Command::new(&exe)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return error_page(
+                &app,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &anyhow::anyhow!("cannot start stackwise lab: {e}"),
+            )
+        }
+    };
+    let (tx, _) = tokio::sync::broadcast::channel(1024);
+    *g = Some(LabJob {
+        pid: child.id(),
+        reaped: false,
+        command: format!("stackwise {}", args.join(" ")),
+        log: Vec::new(),
+        skipped: 0,
+        ended: None,
+        tx,
+    });
+    drop(g);
+    let readers: Vec<std::thread::JoinHandle<()>> = [
+        child
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|e| Box::new(e) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|pipe| {
+        let app = app.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                // Progress redraws use \r; an event's data must not contain it.
+                let line = line.replace('\r', " ");
+                let mut g = app.lab.lock().expect("lab state");
+                if let Some(j) = g.as_mut() {
+                    if j.log.len() == LOG_LINES {
+                        j.log.remove(0);
+                        j.skipped += 1;
+                    }
+                    j.log.push(line.clone());
+                    let _ = j.tx.send(("line".into(), line));
+                }
+            }
+        })
+    })
+    .collect();
+    let app2 = app.clone();
+    std::thread::spawn(move || {
+        let status = child.wait();
+        if let Some(j) = app2.lab.lock().expect("lab state").as_mut() {
+            j.reaped = true;
+        }
+        for r in readers {
+            let _ = r.join();
+        }
+        let ended = match status {
+            Ok(s) if s.success() => "finished".to_string(),
+            Ok(s) => match s.code() {
+                Some(c) => format!("exit code {c}"),
+                None => "stopped by a signal".to_string(),
+            },
+            Err(e) => format!("cannot wait for it: {e}"),
+        };
+        let mut g = app2.lab.lock().expect("lab state");
+        if let Some(j) = g.as_mut() {
+            j.ended = Some(ended.clone());
+            let _ = j.tx.send(("end".into(), ended));
+        }
+    });
+    see_other("/lab")
+}
+
+async fn lab_stop(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    if !csrf_ok(&app, &pairs) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "the form's token is missing or wrong: reload the page and send it again",
+        );
+    }
+    let g = app.lab.lock().expect("lab state");
+    match g.as_ref().filter(|j| j.ended.is_none() && !j.reaped) {
+        Some(j) => {
+            // SAFETY: kill(2) with a pid this server started and has not reaped yet.
+            unsafe { libc::kill(j.pid as libc::pid_t, libc::SIGINT) };
+            drop(g);
+            see_other("/lab")
+        }
+        None => refuse(StatusCode::CONFLICT, "no lab run is running"),
+    }
+}
+
+/// The lab run's output as server-sent events: `line` for each line (from the `from`-th), `end`
+/// when it has ended.
+async fn lab_events(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures_util::StreamExt;
+    let from: usize = query_pairs(q.as_deref())
+        .iter()
+        .find(|(k, _)| k == "from")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    // History and subscription under one lock, so that no line is lost or repeated.
+    let (history, ended, rx) = {
+        let g = app.lab.lock().expect("lab state");
+        match &*g {
+            Some(j) => {
+                let start = from.saturating_sub(j.skipped).min(j.log.len());
+                (
+                    j.log[start..].to_vec(),
+                    j.ended.clone(),
+                    Some(j.tx.subscribe()),
+                )
+            }
+            None => (Vec::new(), Some("no lab run".to_string()), None),
+        }
+    };
+    let past = futures_util::stream::iter(
+        history
+            .into_iter()
+            .map(|l| ("line".to_string(), l))
+            .chain(ended.clone().map(|e| ("end".to_string(), e))),
+    );
+    let live = futures_util::stream::unfold((rx, ended.is_some()), |(rx, done)| async move {
+        if done {
+            return None;
+        }
+        let mut rx = rx?;
+        loop {
+            match rx.recv().await {
+                Ok((kind, text)) => {
+                    let end = kind == "end";
+                    return Some(((kind, text), (Some(rx), end)));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let events = past.chain(live).map(|(kind, text)| {
+        Ok::<Event, std::convert::Infallible>(Event::default().event(kind).data(text))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// Stops a lab run the UI started (SIGINT, as Ctrl-C) and waits for it, so that none outlives the UI.
+fn stop_lab_and_wait(app: &App) {
+    let pid = {
+        let g = app.lab.lock().expect("lab state");
+        match g.as_ref().filter(|j| j.ended.is_none() && !j.reaped) {
+            Some(j) => j.pid,
+            None => return,
+        }
+    };
+    eprintln!("stopping the lab run (pid {pid}): finished cells are kept");
+    // SAFETY: kill(2) with a pid this server started and has not reaped yet.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+    for _ in 0..600 {
+        if app
+            .lab
+            .lock()
+            .map(|g| g.as_ref().map_or(true, |j| j.ended.is_some()))
+            .unwrap_or(true)
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    eprintln!("the lab run did not stop within 30 s; sending SIGKILL");
+    // SAFETY: as above.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
 }
