@@ -257,7 +257,12 @@ fn warnings(run: &RunSummary, wls: &[WorkloadDerived]) -> Vec<Warning> {
                 ),
                 CellStatus::Failed(r) => push(scope.clone(), "failed", format!("Failed: {r}")),
             }
-            if c.lower_bound {
+            // The lab usually says why itself; the derived line is for runs where it did not.
+            let lab_says_bound = c
+                .warnings
+                .iter()
+                .any(|w| w.to_ascii_lowercase().contains("lower bound"));
+            if c.lower_bound && !lab_says_bound {
                 push(
                     scope.clone(),
                     "lower-bound",
@@ -283,7 +288,12 @@ fn warnings(run: &RunSummary, wls: &[WorkloadDerived]) -> Vec<Warning> {
                 }
             }
             for m in &c.warnings {
-                push(scope.clone(), "lab", m.clone());
+                let kind = if m.to_ascii_lowercase().contains("lower bound") {
+                    "lower-bound"
+                } else {
+                    "lab"
+                };
+                push(scope.clone(), kind, m.clone());
             }
         }
     }

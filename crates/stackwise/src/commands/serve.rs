@@ -749,7 +749,11 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
             for line in std::io::BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
                 // Progress redraws use \r; an event's data must not contain it.
-                let line = line.replace('\r', " ");
+                // An event with empty data is never delivered: a blank line is sent as a space.
+                let line = match line.replace('\r', " ") {
+                    l if l.is_empty() => " ".to_string(),
+                    l => l,
+                };
                 let mut g = app.lab.lock().expect("lab state");
                 if let Some(j) = g.as_mut() {
                     if j.log.len() == LOG_LINES {
