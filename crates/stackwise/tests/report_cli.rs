@@ -484,6 +484,22 @@ fn claims_always_and_advice_with_a_profile() {
         .output()
         .unwrap();
     usage_error(&out, "--profile");
+    let out = stackwise()
+        .args([
+            "report",
+            "--summary-json",
+            &fixture("run-a.json"),
+            "--baseline-json",
+            &fixture("run-b.json"),
+            "--profile",
+            &profile,
+        ])
+        .output()
+        .unwrap();
+    usage_error(
+        &out,
+        "--profile: a comparison shows the figures of two runs",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

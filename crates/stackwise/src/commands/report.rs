@@ -17,6 +17,13 @@ use crate::cli::ReportArgs;
 use crate::UsageError;
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    if args.profile.is_some() && (args.compare.is_some() || args.baseline_json.is_some()) {
+        return Err(UsageError(
+            "--profile: a comparison shows the figures of two runs, not advice; report one run for the advice"
+                .into(),
+        )
+        .into());
+    }
     if args.compare.is_some() && args.baseline_json.is_some() {
         return Err(UsageError(
             "--compare and --baseline-json both name a baseline: give one".into(),
