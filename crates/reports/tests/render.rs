@@ -358,3 +358,43 @@ fn user_text_is_escaped_in_markdown() {
         .expect("a fence longer than the text's backticks");
     assert!(md[fence_start..].contains("\n````\n"));
 }
+
+#[test]
+fn an_empty_or_degenerate_run_still_renders() {
+    let mut input = fixture("run-a.json");
+    input.details.clear();
+    input.summary.cells.clear();
+    input.summary.targets.clear();
+    input.summary.finished_at = None;
+    let page = html::render(&input, &opts());
+    assert!(page.contains("<strong>unfinished</strong>"));
+    assert_self_contained(&page);
+    let _ = markdown::render(&input);
+    let _ = json::render(&input, Some(&input));
+    let _ = html::render_compare(&input, &input, &opts());
+
+    // Zeros, a single point and equal values: no NaN or infinity reaches the SVG.
+    let mut input = fixture("run-a.json");
+    for c in &mut input.summary.cells {
+        for p in &mut c.ladder {
+            p.p99_ms = 0.0;
+        }
+        if let Some(s) = c.throughput_rps.as_mut() {
+            s.median = 0.0;
+            s.min = 0.0;
+            s.max = 0.0;
+        }
+    }
+    for d in &mut input.details {
+        d.per_second.truncate(1);
+        for p in &mut d.from_send {
+            p.ms = 1.0;
+        }
+    }
+    let page = html::render(&input, &opts());
+    for bad in [
+        "NaN", "=\"inf", "=\"-inf", ",inf", ",-inf", " inf,", " -inf,",
+    ] {
+        assert!(!page.contains(bad), "non-finite coordinate {bad:?}");
+    }
+}
