@@ -258,6 +258,10 @@ pub struct Svg {
 
 /// A coordinate with one decimal, without a trailing `.0`.
 pub fn c(v: f64) -> String {
+    if !v.is_finite() {
+        // Never a broken attribute; scales keep data finite, this is the last guard.
+        return "0".to_string();
+    }
     let r = (v * 10.0).round() / 10.0;
     if r == r.trunc() {
         format!("{}", r as i64)
@@ -471,6 +475,8 @@ mod tests {
         assert_eq!(fmt_tick(0.30000000000000004), "0.3");
         assert_eq!(c(12.0), "12");
         assert_eq!(c(12.345), "12.3");
+        assert_eq!(c(f64::INFINITY), "0");
+        assert_eq!(c(f64::NAN), "0");
     }
 
     #[test]
