@@ -124,7 +124,9 @@ pub struct Warning {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CellDerived {
     pub target: String,
-    /// Median throughput ÷ the best median of the workload (1.0 for the best).
+    /// Median throughput ÷ the best median of the workload's compared targets (1.0 for the best):
+    /// the Rust baseline is left out of "best" when other languages were measured, so that the
+    /// ratio compares Node.js and Python frameworks; the baseline's own ratio is then above 1.
     pub throughput_vs_best: Option<f64>,
     pub capacity_vs_best: Option<f64>,
     /// Responses per second of one fully used server CPU core: 1e6 ÷ CPU µs per request.
@@ -154,19 +156,29 @@ fn usable(status: &CellStatus) -> bool {
     matches!(status, CellStatus::Ok)
 }
 
+/// The language of the reference baseline, left out of "best" (see [`CellDerived`]).
+pub const BASELINE_LANGUAGE: &str = "rust";
+
 pub fn derive(run: &RunSummary) -> Derived {
     let mut wls = Vec::new();
     for w in workloads(run) {
         let (kind, description) = kind_of(&w);
         let cells: Vec<_> = run.cells.iter().filter(|c| c.workload == w).collect();
+        let is_baseline = |c: &&&store::model::CellSummary| {
+            run.target(&c.target)
+                .is_some_and(|t| t.language == BASELINE_LANGUAGE)
+        };
+        let others = cells.iter().any(|c| !is_baseline(&c));
+        let compared =
+            |c: &&&store::model::CellSummary| usable(&c.status) && !(others && is_baseline(c));
         let best_tp = cells
             .iter()
-            .filter(|c| usable(&c.status))
+            .filter(compared)
             .filter_map(|c| c.throughput_rps.as_ref().map(|s| s.median))
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         let best_cap = cells
             .iter()
-            .filter(|c| usable(&c.status))
+            .filter(compared)
             .filter_map(|c| c.capacity_rps)
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         let derived = cells

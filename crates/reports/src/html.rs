@@ -384,7 +384,7 @@ pub fn render(input: &ReportInput, opts: &Options) -> String {
     );
     p.h2("reading", "How to read this report");
     p.p(&format!(
-        "Figures over repeats are the median with the range (min–max) of the repeats; repeats spread by more than {:.0}% of the median are flagged as noisy. Flagged cells (errors or wrong answers) are shown but never ranked; failed cells are not measured. A figure marked ≥ is a lower bound: the load engine or upstream was at least 90% busy. Corrected latency is measured from the scheduled send time (coordinated omission corrected); uncorrected latency from the actual send. Memory is PSS summed over the server's process tree.",
+        "Figures over repeats are the median with the range (min–max) of the repeats; repeats spread by more than {:.0}% of the median are flagged as noisy. Flagged cells (errors or wrong answers) are shown but never ranked; failed cells are not measured. A figure marked ≥ is a lower bound: the load engine or upstream was at least 90% busy. The ratio to the best compares each target with the best Node.js or Python target (the Rust baseline is left out of \"best\"). Corrected latency is measured from the scheduled send time (coordinated omission corrected); uncorrected latency from the actual send. Memory is PSS summed over the server's process tree.",
         derive::NOISE_RELATIVE_RANGE * 100.0
     ));
     let head = header(run, &title, "");

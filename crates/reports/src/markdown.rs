@@ -148,7 +148,7 @@ pub fn render(input: &ReportInput) -> String {
     );
     let _ = writeln!(
         out,
-        "## How to read this report\n\nFigures over repeats are the median with the range (min–max) of the repeats; repeats spread by more than {:.0}% of the median are flagged as noisy. Flagged cells are shown but never ranked; a figure marked ≥ is a lower bound (the load engine or upstream was at least 90% busy). Corrected latency is measured from the scheduled send time.",
+        "## How to read this report\n\nFigures over repeats are the median with the range (min–max) of the repeats; repeats spread by more than {:.0}% of the median are flagged as noisy. Flagged cells are shown but never ranked; a figure marked ≥ is a lower bound (the load engine or upstream was at least 90% busy). The ratio to the best compares each target with the best Node.js or Python target (the Rust baseline is left out of \"best\"). Corrected latency is measured from the scheduled send time.",
         derive::NOISE_RELATIVE_RANGE * 100.0
     );
     out

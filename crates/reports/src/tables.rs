@@ -240,7 +240,7 @@ pub fn workload(run: &RunSummary, derived: &Derived, w: &str) -> TableSpec {
     let mut t = TableSpec::new(&[
         ("Target", false),
         ("req/s", true),
-        ("vs best", true),
+        ("× best Node/Python", true),
         ("Capacity req/s at the SLO", true),
         ("p50 ms", true),
         ("p99 ms", true),
