@@ -14,6 +14,12 @@
 //! - [`check`]: the conformance verifier (`stackwise targets check`).
 //! - [`machine`]: the machine fingerprint and a target's reported versions.
 //!
+//! The suite (the suite engineer's modules):
+//! - [`workload`]: the workload catalogue and abstraction (endpoints, services, own client).
+//! - [`search`]: the bounded capacity-at-SLO search; [`stats`]: the trust rules.
+//! - [`suite`]: the runner (plan, cells, repeats, store, resume) over a [`suite::Host`];
+//!   [`host`]: the real host over the core modules; [`placement`]: CPU split, runtime notes.
+//!
 //! Typical use (what `stackwise targets check` and the suite do):
 //!
 //! ```no_run
@@ -52,3 +58,11 @@ pub mod process;
 pub mod sample;
 pub mod services;
 pub mod upstream;
+// The suite.
+pub mod cpuload;
+pub mod host;
+pub mod placement;
+pub mod search;
+pub mod stats;
+pub mod suite;
+pub mod workload;

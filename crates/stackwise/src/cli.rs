@@ -22,6 +22,15 @@ pub enum Command {
     /// Load one HTTP/1.1 endpoint and report throughput, latency percentiles and errors
     /// (like wrk, wrk2 or oha).
     Load(Box<LoadArgs>),
+    /// Report a stored lab run: Markdown, JSON, or one self-contained HTML file with charts;
+    /// --compare shows two runs side by side.
+    Report(ReportArgs),
+    /// A local web UI: browse the stored runs, open a report, compare two runs, get the advice for
+    /// a profile (bound to 127.0.0.1 unless --allow-remote).
+    Serve(ServeArgs),
+    /// Recommend Node.js, Python or a hybrid for your backend: the articles' decision framework as
+    /// rules with their sources, conflicts and confidence, and the cost from measured capacity.
+    Advise(Box<AdviseArgs>),
     /// The lab's reference backends: list, install, check conformance, serve one.
     Targets(TargetsArgs),
     /// The lab's upstream service (`/delay?ms=N`, `/count`), run by the lab as its own process.
@@ -31,12 +40,61 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+    /// Run the reference backends (Node.js, Python, Rust) through the same workloads on this
+    /// machine, store every result, and print a table per workload.
+    Lab(Box<LabArgs>),
     /// Print the JSON schema of a report format.
     Schema {
-        /// Which schema: `load-report` (the output of `stackwise load --json`).
-        #[arg(value_parser = ["load-report"], default_value = "load-report")]
+        /// Which schema: `load-report` (the output of `stackwise load --json`), `claims` (the output
+        /// of `stackwise claims --json`), `advice` (the output of `stackwise advise --json`).
+        #[arg(value_parser = ["load-report", "claims", "advice"], default_value = "load-report")]
         name: String,
     },
+    /// Check every claim of the articles against the lab's measurements: claimed vs measured,
+    /// verdict and reason; cited facts and opinions listed as such.
+    Claims(ClaimsArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Verdicts: supported, refuted, partly, depends (frameworks disagree), not-measured (the lab command
+that would measure it is shown), not-testable-yet (what it needs is shown), cited, opinion.
+
+Examples:
+  stackwise claims                      # against the latest stored run
+  stackwise claims --run 3 --kind testable
+  stackwise claims --verdict refuted --verdict depends --json")]
+pub struct ClaimsArgs {
+    /// The stored run to check against (default: the latest).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<i64>,
+
+    /// The lab's SQLite store (default: <data dir>/stackwise/lab.sqlite3, e.g.
+    /// ~/.local/share/stackwise/lab.sqlite3).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+
+    /// Show only claims of this kind (repeatable).
+    #[arg(long, value_name = "KIND", value_parser = ["testable", "cited", "opinion"])]
+    pub kind: Vec<String>,
+
+    /// Show only claims with this verdict (repeatable).
+    #[arg(long, value_name = "VERDICT", value_parser = [
+        "supported", "refuted", "partly", "depends", "not-measured", "not-testable-yet", "cited", "opinion"
+    ])]
+    pub verdict: Vec<String>,
+
+    /// Use this claims catalogue (TOML) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub catalogue: Option<std::path::PathBuf>,
+
+    /// Print the result as JSON (schema: `stackwise schema claims`).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Read the run from a RunSummary JSON file instead of the store (tests and fixtures).
+    #[arg(long, value_name = "FILE", hide = true, conflicts_with_all = ["run", "db"])]
+    pub summary_json: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +200,124 @@ pub struct LoadArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stackwise report                          # the latest run, as Markdown on stdout
+  stackwise report --run 7 --html run7.html --md run7.md
+  stackwise report --run 7 --compare 5 --html compare.html
+  stackwise report --profile examples/startup-chat-mvp.toml --html report.html
+  stackwise report --json > run.json
+
+The HTML file is self-contained (inline CSS and SVG charts, no script, nothing loaded from the
+network): it opens from an e-mail attachment, in dark and light mode, and prints. With --compare a
+difference is marked only when the repeats' ranges do not overlap and the medians differ by more
+than 5%; the rule is printed in the report.")]
+pub struct ReportArgs {
+    /// The run to report [default: the latest run in the store].
+    #[arg(long, value_name = "ID")]
+    pub run: Option<i64>,
+
+    /// The store to read [default: the lab's store under the user's data directory].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+
+    /// Write the Markdown report to this file (`-`: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub md: Option<std::path::PathBuf>,
+
+    /// Write the self-contained HTML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+
+    /// Print the report as JSON on stdout (the run summary and derived figures).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Compare with this run (the baseline): both side by side, differences beyond noise marked.
+    #[arg(long, value_name = "ID")]
+    pub compare: Option<i64>,
+
+    /// Add the advice for this profile (TOML, as for `stackwise advise`), priced from the run.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<std::path::PathBuf>,
+
+    /// Read the run from a JSON file (a RunSummary, or a report input with details) instead of
+    /// the store (for tests and for runs exported elsewhere).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub summary_json: Option<std::path::PathBuf>,
+
+    /// Read the baseline of a comparison from a JSON file, like --summary-json.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub baseline_json: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stackwise advise --profile examples/startup-chat-mvp.toml
+  stackwise advise --profile examples/startup-chat-mvp.toml --ai-ml core --stage post-pmf --json
+  stackwise advise --profile examples/enterprise-analytics.toml --adr docs/adr/0001-backend-stack.md
+  stackwise advise            (asks the articles' questions in the terminal)
+
+The profile format is in docs/profile.md. Flags override the same keys of --profile; keys given by
+neither are asked interactively on a terminal. Cost figures come from the latest lab run (or --run).")]
+pub struct AdviseArgs {
+    /// The profile (TOML; see docs/profile.md and examples/).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub values: adviser::ProfileFlags,
+
+    /// Print the advice as JSON (schema: `stackwise schema advice`).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the decision as an Architecture Decision Record (MADR, Markdown) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub adr: Option<std::path::PathBuf>,
+
+    /// The lab run whose measurements price the answer [default: the latest].
+    #[arg(long, value_name = "ID")]
+    pub run: Option<i64>,
+
+    /// The lab's SQLite store.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+
+    /// Read the run from a RunSummary JSON file instead of the store (for tests and fixtures).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub summary_json: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stackwise serve                 # http://127.0.0.1:8700/
+  stackwise serve --port 0        # any free port (printed)
+
+The UI answers only requests addressed to this machine's loopback names (Host checked, against DNS
+rebinding); a form is accepted only from its own pages (Origin checked) with the token the page
+carries.")]
+pub struct ServeArgs {
+    /// Port to listen on (0: any free port).
+    #[arg(long, value_name = "PORT", default_value_t = 8700)]
+    pub port: u16,
+
+    /// Address to bind; anything but a loopback address needs --allow-remote.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub bind: String,
+
+    /// Allow binding a non-loopback address (anyone who can reach it can use the UI).
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// The lab's SQLite store [default: the lab's default store].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct TargetsArgs {
     /// The targets directory [default: $STACKWISE_TARGETS, else targets/ in the current directory
     /// or a parent, else next to the binary's repository].
@@ -197,6 +373,85 @@ pub enum TargetsCommand {
         #[arg(long, value_name = "ID")]
         workload: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stackwise lab --quick                      # all targets: json, io, cpu, capacity on io (~5 min)
+  stackwise lab                              # the full suite (~30 min on 2 cores)
+  stackwise lab --plan                       # the cells and the ETA, without running
+  stackwise lab --targets rust-axum,node-http --workloads json,io-slo --duration 2s --repeats 1
+  stackwise lab --resume                     # complete the last interrupted run
+
+Workloads: plaintext json io cpu hash (saturation), json-slo io-slo cpu-slo hash-slo (capacity at
+SLO), mixed (loop blocking); see docs/workloads.md. Results go to an SQLite database under your
+data directory (or --db); Ctrl-C keeps every finished cell.")]
+pub struct LabArgs {
+    /// The quick suite: all targets; json, io and cpu saturation, one capacity search on io,
+    /// 3 cold starts, one repeat.
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Print the planned cells and the ETA, and exit without running anything.
+    #[arg(long)]
+    pub plan: bool,
+
+    /// Complete the most recent unfinished run with its own settings, measuring only what is missing.
+    #[arg(long, conflicts_with_all = ["quick", "targets", "workloads", "repeats", "duration", "warmup", "server_cpus", "workers", "slo_p99", "cold_starts"])]
+    pub resume: bool,
+
+    /// Targets to run, comma-separated [default: all].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub targets: Vec<String>,
+
+    /// Workload ids to run, comma-separated [default: all, or the quick set with --quick].
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub workloads: Vec<String>,
+
+    /// Repeats per cell (capacity searches run once) [default: 3, 1 with --quick].
+    #[arg(long, value_name = "N")]
+    pub repeats: Option<u32>,
+
+    /// Measuring window of each saturation and mixed repeat [default: 4s, 3s with --quick].
+    #[arg(short = 'd', long, value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// Warm-up before each measuring window [default: 1s].
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<String>,
+
+    /// Measuring window of each capacity rung [default: 1.5s].
+    #[arg(long, value_name = "DURATION")]
+    pub rung: Option<String>,
+
+    /// Fresh starts measured per target [default: 10, 3 with --quick].
+    #[arg(long, value_name = "N")]
+    pub cold_starts: Option<usize>,
+
+    /// CPUs for the servers, e.g. 1 or 2-3 [default: the upper half; the engine and upstream get the rest].
+    #[arg(long, value_name = "CPUS")]
+    pub server_cpus: Option<String>,
+
+    /// Workers (processes) for a target, e.g. --workers python-flask-sync=4. Repeatable.
+    #[arg(long, value_name = "NAME=N")]
+    pub workers: Vec<String>,
+
+    /// The latency objective of the capacity searches: corrected p99 under this [default: 100ms].
+    #[arg(long, value_name = "DURATION")]
+    pub slo_p99: Option<String>,
+
+    /// The SQLite database [default: <data dir>/stackwise/lab.sqlite3].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+
+    /// Print the run (the RunSummary read model) as JSON on stdout instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Never show progress bars (they are shown only when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// Prints a clap error as one line (the line that names the argument) and returns exit code 2;

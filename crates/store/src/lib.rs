@@ -1,8 +1,15 @@
-//! `store`: what the lab measured, kept in SQLite (versioned schema) and read back as a
-//! [`model::RunSummary`], the one read model that the claims, the adviser and the reports use.
+//! `store`: what the lab measured, kept in SQLite (versioned schema, [`schema`]) by [`Store`]
+//! ([`db`]) and read back as a [`model::RunSummary`], the one read model that the claims, the
+//! adviser and the reports use.
 //!
 //! The model is plain serde data so that consumers can be tested on JSON fixtures without a database.
 
+pub mod db;
 pub mod model;
+pub mod schema;
 
+pub use db::{
+    default_path, now_rfc3339, CellRecord, NewRun, PlannedCell, RepeatRecord, RunListing, Store,
+    StoreError, TargetRecord,
+};
 pub use model::{CellStatus, CellSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary};

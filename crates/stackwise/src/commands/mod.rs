@@ -1,7 +1,13 @@
 //! The commands: each turns its parsed arguments into a typed configuration, runs the core, and
 //! hands the result to [`crate::reports`].
 
+mod advise;
+mod claims;
+mod lab_suite;
 mod load;
+mod report;
+mod report_sections;
+mod serve;
 pub(crate) mod targets;
 
 use crate::cli::{Cli, Command};
@@ -11,13 +17,22 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Load(args) => load::run(*args),
         Command::Targets(args) => targets::run(args),
         Command::Upstream { port } => Ok(lab::upstream::serve(port)?),
-        Command::Schema { name } => {
-            debug_assert_eq!(name, "load-report");
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&loadgen::Report::json_schema())?
-            );
+        Command::Lab(args) => lab_suite::run(*args),
+        Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Advise(args) => advise::run(*args),
+        Command::Schema { name } if name == "advice" => {
+            println!("{}", adviser::advice::schema_json());
             Ok(())
         }
+        Command::Schema { name } => {
+            let schema = match name.as_str() {
+                "claims" => ::claims::ClaimsReport::json_schema(),
+                _ => loadgen::Report::json_schema(),
+            };
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(())
+        }
+        Command::Claims(args) => claims::run(args),
     }
 }

@@ -1,0 +1,793 @@
+//! The cost model: CPU cores (and their monthly price) each stack needs to serve the profile's peak
+//! load under its p99 target, read from measured open-loop ladders in a lab run
+//! ([`store::RunSummary`]); memory only where a measurement supports it. Nothing here is cited or
+//! invented: without a measurement the model names the lab command to run and gives no number.
+//!
+//! Reading a ladder ([`capacity_at`]): rungs sorted by offered rate; a rung meets the target when its
+//! corrected p99 ≤ the target, it had no errors and it achieved ≥ 97% of the offered rate (the lab's
+//! own pass rule). Capacity is interpolated linearly (in p99)
+//! between the last rung that meets the target and the first that does not, using achieved rates.
+//! If every rung meets it, capacity is only known to be at least the highest achieved rate (no
+//! extrapolation); if the first rung already misses it, no figure is given. The `mixed` workload
+//! measures one open-loop rate (cheap `/io` plus a share of heavy `/cpu`), not a ladder: it is read
+//! as a single rung, so it can only give a lower bound or no figure.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use store::{CellStatus, CellSummary, LadderPoint, RunSummary};
+
+use crate::profile::{DataFlow, Profile};
+use crate::rules::Choice;
+
+/// Hours in the month used for monthly prices.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+/// A rung whose achieved rate is under this share of the offered rate missed it (as in the lab's
+/// capacity search).
+pub const ACHIEVED_SHARE: f64 = 0.97;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Cost {
+    pub hours_per_month: f64,
+    /// The run the figures come from; `None` without measurements.
+    pub run: Option<RunRef>,
+    pub assumptions: Vec<String>,
+    /// Each stack serving the whole peak load, per workload that matches the data flow.
+    pub stacks: Vec<StackEstimate>,
+    /// For a hybrid: each stack sized for its own share of the load.
+    pub hybrid: Vec<StackEstimate>,
+    /// For a hybrid: the typical targets' parts added up, per kind of Python work.
+    pub hybrid_totals: Vec<HybridTotal>,
+    pub memory: MemoryEstimate,
+    /// Measurements that are missing, with the lab command that would supply them.
+    pub missing: Vec<Missing>,
+    /// Team costs: only from the user's own inputs.
+    pub team: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunRef {
+    pub run_id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// Where the run was read from: the store, or a JSON file.
+    pub source: String,
+    pub cpu_model: String,
+    pub server_cpus: Vec<usize>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StackEstimate {
+    /// `node` or `python`.
+    pub stack: Choice,
+    /// For a hybrid: the services this part runs.
+    pub service: Option<String>,
+    /// Requests per second this part must serve at the peak (`None` when unknown).
+    pub required_rps: Option<f64>,
+    pub workload: String,
+    /// `in-language` (cpu-slo) or `native` (hash-slo) for compute workloads.
+    pub variant: Option<String>,
+    /// Measured targets of this stack, best first.
+    pub targets: Vec<TargetEstimate>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CapacityKind {
+    /// Between two measured rungs.
+    Interpolated,
+    /// At a measured rung (the next one failed with errors or did not rise).
+    AtRung,
+    /// Every rung met the target: capacity is at least this.
+    LowerBound,
+    /// The lowest measured rate already missed the target: no figure.
+    Unattainable,
+    /// No ladder in the cell.
+    NoLadder,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CapacityReading {
+    pub kind: CapacityKind,
+    /// Requests per second served within the p99 target, over all server CPUs.
+    pub rps: Option<f64>,
+    /// The rungs the reading lies between (or at).
+    pub rungs: Vec<LadderRung>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LadderRung {
+    pub offered_rps: f64,
+    pub achieved_rps: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bound {
+    /// An estimate from an interpolated or measured capacity.
+    Estimate,
+    /// An upper bound on cores (the capacity was a lower bound).
+    AtMost,
+    /// No figure.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TargetEstimate {
+    pub target: String,
+    pub framework: String,
+    /// `best`, `typical` (median), both, or neither.
+    pub roles: Vec<String>,
+    /// Server CPUs the target had in the run.
+    pub server_cpus: usize,
+    /// Workload parameters of the measured cell (`ms`, `n`…).
+    pub params: std::collections::BTreeMap<String, String>,
+    pub capacity: CapacityReading,
+    pub per_core_rps: Option<f64>,
+    pub bound: Bound,
+    pub cores_needed: Option<f64>,
+    pub cores_with_headroom: Option<f64>,
+    pub provisioned_cores: Option<u64>,
+    pub monthly_usd: Option<f64>,
+    /// The cell's own warnings, and why a figure is a bound.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HybridTotal {
+    /// The Python part's workload and variant, e.g. `cpu-slo (in-language)`.
+    pub python_workload: String,
+    pub node_cores: u64,
+    pub python_cores: u64,
+    pub monthly_usd: f64,
+    /// `at-most` when a part is an upper bound.
+    pub bound: Bound,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MemoryEstimate {
+    /// `measured`, `not-measured` or `no-price`.
+    pub status: String,
+    pub text: String,
+    pub per_stack: Vec<MemoryLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MemoryLine {
+    pub stack: Choice,
+    pub target: String,
+    pub mb_per_connection: f64,
+    pub gb_total: f64,
+    pub monthly_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Missing {
+    pub what: String,
+    pub command: String,
+}
+
+/// The workloads whose capacity matches a data flow, with their variant label.
+pub fn workloads_for(flow: DataFlow) -> Vec<(&'static str, Option<&'static str>)> {
+    match flow {
+        DataFlow::Io => vec![("io-slo", None)],
+        DataFlow::Compute => vec![
+            ("cpu-slo", Some("in-language")),
+            ("hash-slo", Some("native")),
+        ],
+        DataFlow::Mixed => vec![("mixed", None)],
+    }
+}
+
+fn rung(p: &LadderPoint) -> LadderRung {
+    LadderRung {
+        offered_rps: p.offered_rps,
+        achieved_rps: p.achieved_rps,
+        p99_ms: p.p99_ms,
+        errors: p.errors,
+    }
+}
+
+/// Reads the capacity at a p99 target from a latency-vs-rate ladder (see the module doc).
+pub fn capacity_at(ladder: &[LadderPoint], p99_target_ms: f64) -> CapacityReading {
+    let mut pts: Vec<&LadderPoint> = ladder
+        .iter()
+        .filter(|p| p.offered_rps.is_finite() && p.achieved_rps.is_finite() && p.p99_ms.is_finite())
+        .collect();
+    pts.sort_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps));
+    let meets = |p: &LadderPoint| {
+        p.errors == 0
+            && p.p99_ms <= p99_target_ms
+            && p.achieved_rps >= ACHIEVED_SHARE * p.offered_rps
+    };
+    let Some(first) = pts.first() else {
+        return CapacityReading {
+            kind: CapacityKind::NoLadder,
+            rps: None,
+            rungs: vec![],
+            text: "no latency-vs-rate ladder in this cell".into(),
+        };
+    };
+    if !meets(first) {
+        let why = if first.errors > 0 {
+            format!("{} errors", first.errors)
+        } else if first.achieved_rps < ACHIEVED_SHARE * first.offered_rps {
+            format!(
+                "only {} of {} req/s achieved",
+                fmt_num(first.achieved_rps),
+                fmt_num(first.offered_rps)
+            )
+        } else {
+            format!("p99 {} ms", fmt_num(first.p99_ms))
+        };
+        return CapacityReading {
+            kind: CapacityKind::Unattainable,
+            rps: None,
+            rungs: vec![rung(first)],
+            text: format!(
+                "the lowest measured rate ({} req/s) already missed p99 ≤ {} ms ({why}); no figure below the measured range",
+                fmt_num(first.achieved_rps),
+                fmt_num(p99_target_ms)
+            ),
+        };
+    }
+    let Some(i) = pts.iter().position(|p| !meets(p)) else {
+        let last = pts[pts.len() - 1];
+        return CapacityReading {
+            kind: CapacityKind::LowerBound,
+            rps: Some(last.achieved_rps),
+            rungs: vec![rung(last)],
+            text: format!(
+                "p99 stayed ≤ {} ms up to the highest measured rate ({} req/s, p99 {} ms): capacity is at least that; not extrapolated",
+                fmt_num(p99_target_ms),
+                fmt_num(last.achieved_rps),
+                fmt_num(last.p99_ms)
+            ),
+        };
+    };
+    let (lo, hi) = (pts[i - 1], pts[i]);
+    if hi.errors > 0
+        || hi.p99_ms <= lo.p99_ms
+        || hi.achieved_rps <= lo.achieved_rps
+        || hi.achieved_rps < ACHIEVED_SHARE * hi.offered_rps
+    {
+        let why = if hi.errors > 0 {
+            format!("{} errors", hi.errors)
+        } else if hi.achieved_rps < ACHIEVED_SHARE * hi.offered_rps {
+            format!(
+                "only {} of {} req/s achieved",
+                fmt_num(hi.achieved_rps),
+                fmt_num(hi.offered_rps)
+            )
+        } else {
+            "no rise in achieved rate or p99 to interpolate along".to_string()
+        };
+        return CapacityReading {
+            kind: CapacityKind::AtRung,
+            rps: Some(lo.achieved_rps),
+            rungs: vec![rung(lo), rung(hi)],
+            text: format!(
+                "{} req/s (p99 {} ms), the last rung within target; the next ({} req/s offered) missed it with {why}",
+                fmt_num(lo.achieved_rps),
+                fmt_num(lo.p99_ms),
+                fmt_num(hi.offered_rps)
+            ),
+        };
+    }
+    let frac = (p99_target_ms - lo.p99_ms) / (hi.p99_ms - lo.p99_ms);
+    let rps = lo.achieved_rps + frac * (hi.achieved_rps - lo.achieved_rps);
+    CapacityReading {
+        kind: CapacityKind::Interpolated,
+        rps: Some(rps),
+        rungs: vec![rung(lo), rung(hi)],
+        text: format!(
+            "{} req/s, interpolated between {} req/s (p99 {} ms) and {} req/s (p99 {} ms)",
+            fmt_num(rps),
+            fmt_num(lo.achieved_rps),
+            fmt_num(lo.p99_ms),
+            fmt_num(hi.achieved_rps),
+            fmt_num(hi.p99_ms)
+        ),
+    }
+}
+
+/// A number with up to 3 significant decimals, no trailing zeros.
+pub fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let s = if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.3}")
+    };
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn lab_command(workload: &str) -> String {
+    format!("stackwise lab --workloads {workload}")
+}
+
+/// Sizes each stack's measured targets for `rps` on one workload.
+#[allow(clippy::too_many_arguments)]
+fn estimate(
+    run: &RunSummary,
+    profile: &Profile,
+    stack: Choice,
+    service: Option<String>,
+    rps: Option<f64>,
+    workload: &str,
+    variant: Option<&str>,
+    missing: &mut Vec<Missing>,
+) -> StackEstimate {
+    let lang = stack.as_str();
+    let mut targets = Vec::new();
+    let mut skipped = Vec::new();
+    for t in run.targets.iter().filter(|t| t.language == lang) {
+        let Some(cell) = run.cell(&t.name, workload) else {
+            continue;
+        };
+        match &cell.status {
+            CellStatus::Ok => {}
+            CellStatus::Flagged(why) => {
+                skipped.push(format!("{} flagged ({why}), not used", t.name));
+                continue;
+            }
+            CellStatus::Failed(why) => {
+                skipped.push(format!("{} failed ({why})", t.name));
+                continue;
+            }
+        }
+        targets.push(size_target(run, profile, &t.framework, cell, rps));
+    }
+    // Best first; typical = the median (the lower middle for an even count: conservative).
+    targets.sort_by(|a, b| {
+        b.per_core_rps
+            .unwrap_or(-1.0)
+            .total_cmp(&a.per_core_rps.unwrap_or(-1.0))
+            .then(a.target.cmp(&b.target))
+    });
+    if !targets.is_empty() {
+        targets[0].roles.push("best".into());
+        let mid = targets.len() / 2;
+        targets[mid].roles.push("typical".into());
+    }
+    let mut note = None;
+    if targets.is_empty() {
+        let what = format!("{lang} capacity on {workload}");
+        note = Some(format!(
+            "no usable {workload} measurement for a {lang} target in run {}{}",
+            run.run_id,
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", skipped.join("; "))
+            }
+        ));
+        missing.push(Missing {
+            what,
+            command: lab_command(workload),
+        });
+    } else if !skipped.is_empty() {
+        note = Some(skipped.join("; "));
+    }
+    StackEstimate {
+        stack,
+        service,
+        required_rps: rps,
+        workload: workload.into(),
+        variant: variant.map(str::to_string),
+        targets,
+        note,
+    }
+}
+
+fn size_target(
+    run: &RunSummary,
+    profile: &Profile,
+    framework: &str,
+    cell: &CellSummary,
+    rps: Option<f64>,
+) -> TargetEstimate {
+    let capacity = if cell.ladder.is_empty() {
+        match single_rung(cell) {
+            Some(point) => {
+                let mut r = capacity_at(std::slice::from_ref(&point), profile.load.p99_ms);
+                r.text = format!("one measured open-loop rate, not a ladder: {}", r.text);
+                r
+            }
+            None => capacity_at(&[], profile.load.p99_ms),
+        }
+    } else {
+        capacity_at(&cell.ladder, profile.load.p99_ms)
+    };
+    let cpus = run.machine.server_cpus.len();
+    let mut warnings = cell.warnings.clone();
+    let per_core = match (capacity.rps, cpus) {
+        (Some(c), n) if n > 0 && c > 0.0 => Some(c / n as f64),
+        (Some(_), 0) => {
+            warnings.push("the run does not record its server CPUs: no per-core figure".into());
+            None
+        }
+        _ => None,
+    };
+    let mut bound = match (capacity.kind, per_core) {
+        (_, None) => Bound::None,
+        (CapacityKind::LowerBound, _) => Bound::AtMost,
+        _ => Bound::Estimate,
+    };
+    if cell.lower_bound && bound == Bound::Estimate {
+        bound = Bound::AtMost;
+        warnings.push(
+            "the load engine or upstream was ≥ 90% busy: the capacity is a lower bound, the cores an upper bound"
+                .into(),
+        );
+    }
+    let h = profile.costs.headroom;
+    let cores_needed = match (per_core, rps) {
+        (Some(pc), Some(r)) => Some(r / pc),
+        _ => None,
+    };
+    let with_headroom = cores_needed.map(|c| c / (1.0 - h));
+    let provisioned = with_headroom.map(|c| (c - 1e-9).ceil().max(1.0) as u64);
+    let monthly = provisioned.map(|n| n as f64 * profile.costs.core_hour_usd * HOURS_PER_MONTH);
+    TargetEstimate {
+        target: cell.target.clone(),
+        framework: framework.to_string(),
+        roles: vec![],
+        server_cpus: cpus,
+        params: cell.params.clone(),
+        capacity,
+        per_core_rps: per_core,
+        bound,
+        cores_needed,
+        cores_with_headroom: with_headroom,
+        provisioned_cores: provisioned,
+        monthly_usd: monthly,
+        warnings,
+    }
+}
+
+/// A cell measured at one open-loop rate (`mixed`: `io_rate_rps` plus `heavy_rate_rps`) as one rung:
+/// total offered and achieved rate, and its corrected p99.
+fn single_rung(cell: &CellSummary) -> Option<LadderPoint> {
+    let rate = |k: &str| cell.params.get(k).and_then(|v| v.parse::<f64>().ok());
+    let io = rate("io_rate_rps")?;
+    let heavy = rate("heavy_rate_rps").unwrap_or(0.0);
+    let p99 = cell.p99_ms.as_ref()?.median;
+    let achieved = cell
+        .throughput_rps
+        .as_ref()
+        .map(|t| t.median + heavy)
+        .unwrap_or(io + heavy);
+    Some(LadderPoint {
+        offered_rps: io + heavy,
+        achieved_rps: achieved,
+        p50_ms: cell.p50_ms.as_ref().map(|s| s.median).unwrap_or(f64::NAN),
+        p99_ms: p99,
+        errors: 0,
+        server_cores: None,
+    })
+}
+
+/// The cost section for a profile and an answer, from a run if there is one.
+pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>) -> Cost {
+    let h = profile.costs.headroom;
+    let flow = profile.product.data_flow;
+    let mut missing = Vec::new();
+    let team = format!(
+        "Team costs: the profile gives no salary or hiring figures, so none are estimated. Team as given: {} JavaScript, {} Python engineer(s){}.",
+        profile.team.javascript,
+        profile.team.python,
+        if profile.team.data_science {
+            ", data-science background"
+        } else {
+            ""
+        }
+    );
+    let Some((run, source)) = run else {
+        let mut needed: Vec<&str> = workloads_for(flow).into_iter().map(|(w, _)| w).collect();
+        if choice == Choice::Hybrid {
+            for w in ["io-slo", "cpu-slo", "hash-slo"] {
+                if !needed.contains(&w) {
+                    needed.push(w);
+                }
+            }
+        }
+        for w in needed {
+            missing.push(Missing {
+                what: format!("node and python capacity on {w}"),
+                command: lab_command(w),
+            });
+        }
+        return Cost {
+            hours_per_month: HOURS_PER_MONTH,
+            run: None,
+            assumptions: vec![
+                "No lab run was found, so no cost figure is given: run the commands below, then `stackwise advise` again.".into(),
+            ],
+            stacks: vec![],
+            hybrid: vec![],
+            hybrid_totals: vec![],
+            memory: memory(profile, None),
+            missing,
+            team,
+        };
+    };
+    let mut assumptions = vec![
+        format!(
+            "Capacity is read from each open-loop ladder at the profile's p99 ≤ {} ms (latency corrected for coordinated omission), interpolated linearly between the two measured rates around it and never extrapolated beyond the measured range; a rung with errors, or under 97% of its offered rate achieved, counts as missing the target.",
+            fmt_num(profile.load.p99_ms)
+        ),
+        format!(
+            "Capacity scales linearly with cores from the {} server CPU(s) of run {} (scaling across more cores was not measured).",
+            run.machine.server_cpus.len(),
+            run.run_id
+        ),
+        "Your requests cost what the workload's requests cost (its parameters are shown with each figure); the measuring machine's CPU stands in for production CPUs.".into(),
+        format!(
+            "Headroom {} (costs.headroom; {} when not given): cores provisioned = cores needed / (1 − {}), rounded up to whole cores.",
+            fmt_num(h),
+            fmt_num(crate::profile::DEFAULT_HEADROOM),
+            fmt_num(h),
+        ),
+        format!(
+            "Monthly cost = provisioned cores × {} USD per core-hour × {} hours per month.",
+            fmt_num(profile.costs.core_hour_usd),
+            HOURS_PER_MONTH
+        ),
+        "Best = the target needing the fewest cores; typical = the median target of the stack.".into(),
+    ];
+    let mut stacks = Vec::new();
+    for stack in [Choice::Node, Choice::Python] {
+        for (w, variant) in workloads_for(flow) {
+            stacks.push(estimate(
+                run,
+                profile,
+                stack,
+                None,
+                Some(profile.load.peak_rps),
+                w,
+                variant,
+                &mut missing,
+            ));
+        }
+    }
+    let mut hybrid = Vec::new();
+    if choice == Choice::Hybrid {
+        hybrid.push(estimate(
+            run,
+            profile,
+            Choice::Node,
+            Some("API gateway, client-facing and real-time endpoints".into()),
+            Some(profile.load.peak_rps),
+            "io-slo",
+            None,
+            &mut missing,
+        ));
+        let py_rps = profile.load.python_share.map(|s| s * profile.load.peak_rps);
+        for (w, variant) in workloads_for(DataFlow::Compute) {
+            hybrid.push(estimate(
+                run,
+                profile,
+                Choice::Python,
+                Some("ML inference and data processing".into()),
+                py_rps,
+                w,
+                variant,
+                &mut missing,
+            ));
+        }
+        assumptions.push(match profile.load.python_share {
+            Some(s) => format!(
+                "Hybrid split: every request enters through the Node.js gateway ({} req/s, sized on io-slo); a share of {} reaches the Python services ({} req/s, sized on compute workloads).",
+                fmt_num(profile.load.peak_rps),
+                fmt_num(s),
+                fmt_num(s * profile.load.peak_rps)
+            ),
+            None => format!(
+                "Hybrid split: every request enters through the Node.js gateway ({} req/s, sized on io-slo); the share reaching the Python services is unknown (set load.python_share), so they are not sized.",
+                fmt_num(profile.load.peak_rps)
+            ),
+        });
+    }
+    let typical = |e: &StackEstimate| {
+        e.targets
+            .iter()
+            .find(|t| t.roles.iter().any(|r| r == "typical"))
+            .filter(|t| t.bound != Bound::None)
+            .and_then(|t| Some((t.provisioned_cores?, t.monthly_usd?, t.bound)))
+    };
+    let mut hybrid_totals = Vec::new();
+    if let Some((node, rest)) = hybrid.split_first() {
+        if let Some((nc, nm, nb)) = typical(node) {
+            for py in rest {
+                if let Some((pc, pm, pb)) = typical(py) {
+                    hybrid_totals.push(HybridTotal {
+                        python_workload: match &py.variant {
+                            Some(v) => format!("{} ({v})", py.workload),
+                            None => py.workload.clone(),
+                        },
+                        node_cores: nc,
+                        python_cores: pc,
+                        monthly_usd: nm + pm,
+                        bound: if nb == Bound::AtMost || pb == Bound::AtMost {
+                            Bound::AtMost
+                        } else {
+                            Bound::Estimate
+                        },
+                    });
+                }
+            }
+        }
+    }
+    missing.sort_by(|a, b| a.command.cmp(&b.command).then(a.what.cmp(&b.what)));
+    missing.dedup();
+    Cost {
+        hours_per_month: HOURS_PER_MONTH,
+        run: Some(RunRef {
+            run_id: run.run_id,
+            started_at: run.started_at.clone(),
+            finished_at: run.finished_at.clone(),
+            source: source.to_string(),
+            cpu_model: run.machine.cpu_model.clone(),
+            server_cpus: run.machine.server_cpus.clone(),
+            warnings: run.warnings.clone(),
+        }),
+        assumptions,
+        stacks,
+        hybrid,
+        hybrid_totals,
+        memory: memory(profile, Some(run)),
+        missing,
+        team,
+    }
+}
+
+/// Memory for the profile's held connections: only from a measurement of held connections.
+fn memory(profile: &Profile, run: Option<&RunSummary>) -> MemoryEstimate {
+    let conns = profile.load.concurrent_connections;
+    let mut lines = Vec::new();
+    if let Some(run) = run {
+        for stack in [Choice::Node, Choice::Python] {
+            let mut best: Option<MemoryLine> = None;
+            for t in run.targets.iter().filter(|t| t.language == stack.as_str()) {
+                let Some(cell) = run.cell(&t.name, "ws-hold") else {
+                    continue;
+                };
+                let held: Option<f64> = cell.params.get("connections").and_then(|c| c.parse().ok());
+                let (Some(held), Some(peak), Some(idle)) =
+                    (held, cell.pss_peak_mb.as_ref(), t.idle_pss_mb)
+                else {
+                    continue;
+                };
+                if cell.status != CellStatus::Ok || held <= 0.0 {
+                    continue;
+                }
+                let per = ((peak.median - idle) / held).max(0.0);
+                let gb = (idle + per * conns as f64) / 1024.0;
+                let line = MemoryLine {
+                    stack,
+                    target: t.name.clone(),
+                    mb_per_connection: per,
+                    gb_total: gb,
+                    monthly_usd: profile.costs.gb_hour_usd.map(|p| gb * p * HOURS_PER_MONTH),
+                };
+                if best.as_ref().map_or(true, |b| line.gb_total < b.gb_total) {
+                    best = Some(line);
+                }
+            }
+            lines.extend(best);
+        }
+    }
+    if lines.is_empty() {
+        return MemoryEstimate {
+            status: "not-measured".into(),
+            text: format!(
+                "No measurement of memory per held connection: the planned `ws-hold` workload (held WebSocket connections, `stackwise lab --workloads ws-hold`) would supply it; no memory figure is given for {conns} connections."
+            ),
+            per_stack: vec![],
+        };
+    }
+    let status = if profile.costs.gb_hour_usd.is_some() {
+        "measured"
+    } else {
+        "no-price"
+    };
+    MemoryEstimate {
+        status: status.into(),
+        text: format!(
+            "Memory for {conns} held connections = idle PSS + connections × (PSS with the ws-hold connections − idle PSS) / those connections, per stack's leanest target{}.",
+            if profile.costs.gb_hour_usd.is_none() {
+                "; no price given (costs.gb_hour_usd)"
+            } else {
+                ""
+            }
+        ),
+        per_stack: lines,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pt(rate: f64, p99: f64, errors: u64) -> LadderPoint {
+        LadderPoint {
+            offered_rps: rate,
+            achieved_rps: rate,
+            p50_ms: p99 / 2.0,
+            p99_ms: p99,
+            errors,
+            server_cores: None,
+        }
+    }
+
+    #[test]
+    fn interpolates_between_the_rungs_around_the_target() {
+        let ladder = vec![
+            pt(1000.0, 5.0, 0),
+            pt(2000.0, 50.0, 0),
+            pt(3000.0, 150.0, 0),
+        ];
+        let r = capacity_at(&ladder, 100.0);
+        assert_eq!(r.kind, CapacityKind::Interpolated);
+        assert!((r.rps.unwrap() - 2500.0).abs() < 1e-9, "{r:?}");
+        // Unsorted input gives the same reading.
+        let mut rev = ladder.clone();
+        rev.reverse();
+        assert_eq!(capacity_at(&rev, 100.0), r);
+        // Exactly at a rung's p99.
+        assert!((capacity_at(&ladder, 50.0).rps.unwrap() - 2000.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn never_extrapolates_past_the_measured_range() {
+        let ladder = vec![pt(1000.0, 5.0, 0), pt(2000.0, 8.0, 0)];
+        let r = capacity_at(&ladder, 100.0);
+        assert_eq!(r.kind, CapacityKind::LowerBound);
+        assert_eq!(r.rps, Some(2000.0));
+        let r = capacity_at(&ladder, 1.0);
+        assert_eq!(r.kind, CapacityKind::Unattainable);
+        assert_eq!(r.rps, None);
+        assert_eq!(capacity_at(&[], 100.0).kind, CapacityKind::NoLadder);
+    }
+
+    #[test]
+    fn a_rung_with_errors_misses_the_target_and_is_not_interpolated_along() {
+        let ladder = vec![pt(1000.0, 5.0, 0), pt(2000.0, 20.0, 3)];
+        let r = capacity_at(&ladder, 100.0);
+        assert_eq!(r.kind, CapacityKind::AtRung);
+        assert_eq!(r.rps, Some(1000.0));
+        assert!(r.text.contains("3 errors"), "{}", r.text);
+    }
+
+    #[test]
+    fn a_rung_that_did_not_achieve_its_rate_misses_the_target() {
+        let mut slow = pt(2000.0, 20.0, 0);
+        slow.achieved_rps = 1500.0;
+        let r = capacity_at(&[pt(1000.0, 5.0, 0), slow], 100.0);
+        assert_eq!(r.kind, CapacityKind::AtRung);
+        assert_eq!(r.rps, Some(1000.0));
+        assert!(r.text.contains("only 1500 of 2000"), "{}", r.text);
+    }
+
+    #[test]
+    fn numbers_are_formatted_compactly() {
+        assert_eq!(fmt_num(2500.0), "2500");
+        assert_eq!(fmt_num(12.25), "12.2");
+        assert_eq!(fmt_num(0.04), "0.04");
+        assert_eq!(fmt_num(0.3), "0.3");
+    }
+}

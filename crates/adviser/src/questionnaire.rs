@@ -1,0 +1,154 @@
+//! The interactive questionnaire: the articles' questions, each with help text, asking for every
+//! profile key not already given by `--profile` or flags (dialoguer, on the terminal's stderr).
+//! Without a terminal it refuses and says to use `--profile`.
+
+use std::io::IsTerminal;
+
+use dialoguer::{theme::ColorfulTheme, Confirm, Input, Select};
+
+use crate::profile::{key_at, KeyKind, PartialProfile, Profile, KEYS};
+
+/// A question for one profile key.
+pub struct Question {
+    pub key: &'static str,
+    pub ask: &'static str,
+    pub help: &'static str,
+}
+
+/// The questions, in the order asked. The first five are the articles' own five questions.
+pub const QUESTIONS: &[Question] = &[
+    q("product.data_flow", "What is the core data flow of your product?",
+      "io: requests mostly wait on databases, APIs, files; compute: requests trigger computation (ML inference, data transformation); mixed: both. \"If requests mostly wait on I/O (databases, APIs, file reads), Node.js shines.\" (003)"),
+    q("product.ai_ml", "Does your product require AI or ML features now or in the next 12 months?",
+      "\"If yes, the Python ecosystem's advantage is significant enough to make Python the strong default.\" (003)"),
+    q("team.javascript", "How many of your engineers write JavaScript/TypeScript fluently?",
+      "\"What language does your engineering team already write best? Familiarity compounds.\" (003)"),
+    q("team.python", "How many of your engineers write Python fluently?",
+      "Counted separately: someone fluent in both counts in both."),
+    q("product.full_stack_js", "Do you need a unified full-stack JavaScript experience?",
+      "Your frontend is JavaScript (React, Vue…) and you want code sharing across frontend and backend. (003)"),
+    q("product.compliance", "What are your security and compliance requirements?",
+      "high: strict guarantees wanted out of the box (\"Django (Python) provides more built-in protection\", 003); standard otherwise."),
+    q("product.realtime", "Is real-time speed critical (chat, live notifications, collaboration, WebSockets)?",
+      "\"Is real-time speed critical? → Go for Node.js\" (002)"),
+    q("product.data_heavy", "Are you working with large datasets or analytics pipelines?",
+      "\"Working with large datasets or data visualization? → Python\" (002)"),
+    q("product.use_case", "What are you building?",
+      "The articles' use-case map (002, 003); choose other if nothing fits."),
+    q("product.stage", "Where is the company?",
+      "pre-pmf: before product-market fit (\"pick one and ship\", 003); post-pmf; enterprise."),
+    q("team.data_science", "Does the team have a data-science or research background?",
+      "\"Your team has data science or research backgrounds\" is a Python signal (003)."),
+    q("team.learning", "Are the developers learning their first backend language?",
+      "\"Learning first language → Python\" (001, individual developers)."),
+    q("product.serverless", "Will the backend run as serverless functions?",
+      "Cold start matters there (000); the lab measures it per target."),
+    q("product.legacy", "Must the backend integrate with an existing system? Which stack is it on?",
+      "\"Legacy system integration → Consider stack compatibility\" (001)."),
+    q("load.peak_rps", "Peak requests per second the backend must serve?",
+      "Used with measured capacity to size CPU cores."),
+    q("load.concurrent_connections", "Connections held open at the peak?",
+      "Thousands of concurrent connections are a Node.js signal (003)."),
+    q("load.p99_ms", "p99 latency target in milliseconds?",
+      "Capacity is read from the measured ladders at this p99."),
+    q("load.python_share", "For a hybrid: share of requests reaching the Python services (0–1)? Empty if unknown.",
+      "Sizes the Python part of a hybrid."),
+    q("costs.core_hour_usd", "Price of one CPU core-hour in USD?",
+      "Your cloud's price; monthly cost = cores × price × 730 h."),
+    q("costs.gb_hour_usd", "Price of one GB-hour of memory in USD? Empty if unknown.",
+      "Used only where a measurement of memory per connection exists."),
+    q("costs.headroom", "Share of capacity to keep spare (0–0.95)? Empty for 0.3.",
+      "Cores provisioned = cores needed / (1 − headroom)."),
+];
+
+const fn q(key: &'static str, ask: &'static str, help: &'static str) -> Question {
+    Question { key, ask, help }
+}
+
+/// The message when there is no terminal to ask on.
+pub const NO_TERMINAL: &str = "the questionnaire needs a terminal; without one, use --profile FILE (see docs/profile.md and examples/) or give the values as flags";
+
+/// Whether the questionnaire can run (stdin and stderr are terminals).
+pub fn available() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Asks for every key `start` does not give, and returns the complete profile.
+pub fn ask(start: &PartialProfile) -> Result<Profile, String> {
+    if !available() {
+        return Err(NO_TERMINAL.to_string());
+    }
+    debug_assert_eq!(QUESTIONS.len(), KEYS.len());
+    let theme = ColorfulTheme::default();
+    let mut p = start.clone();
+    eprintln!("stackwise advise: the articles' questions (Ctrl-C to stop). Each answer can also be given as a flag.\n");
+    for qn in QUESTIONS {
+        if p.has(qn.key) {
+            continue;
+        }
+        let key = key_at(qn.key).expect("every question has a key");
+        eprintln!("  {} ({}, flag {})", qn.help, qn.key, key.flag);
+        let err = |e: dialoguer::Error| format!("questionnaire: {e}");
+        match key.kind {
+            KeyKind::Bool => {
+                let v = Confirm::with_theme(&theme)
+                    .with_prompt(qn.ask)
+                    .default(false)
+                    .interact()
+                    .map_err(err)?;
+                p.set(qn.key, &v.to_string())?;
+            }
+            KeyKind::Choice(names) => {
+                let i = Select::with_theme(&theme)
+                    .with_prompt(qn.ask)
+                    .items(names)
+                    .default(0)
+                    .interact()
+                    .map_err(err)?;
+                p.set(qn.key, names[i])?;
+            }
+            KeyKind::Count | KeyKind::Number => {
+                let optional = key.optional;
+                let path = qn.key;
+                let text: String = Input::with_theme(&theme)
+                    .with_prompt(qn.ask)
+                    .allow_empty(optional)
+                    .validate_with(move |s: &String| -> Result<(), String> {
+                        if s.trim().is_empty() && optional {
+                            return Ok(());
+                        }
+                        let mut probe = PartialProfile::default();
+                        probe.set(path, s)?;
+                        match probe.range_errors().into_iter().next() {
+                            Some((_, why)) => Err(why),
+                            None => Ok(()),
+                        }
+                    })
+                    .interact_text()
+                    .map_err(err)?;
+                if !text.trim().is_empty() {
+                    p.set(qn.key, &text)?;
+                }
+            }
+        }
+    }
+    p.complete().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_has_one_question() {
+        for k in KEYS {
+            assert_eq!(
+                QUESTIONS.iter().filter(|q| q.key == k.path).count(),
+                1,
+                "{}",
+                k.path
+            );
+        }
+        assert_eq!(QUESTIONS.len(), KEYS.len());
+    }
+}

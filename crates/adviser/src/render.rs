@@ -1,0 +1,695 @@
+//! Rendering advice: the terminal summary ([`text`]) and the Architecture Decision Record in the
+//! MADR layout ([`adr`]). Both read only the [`Advice`] data, so JSON, terminal and ADR agree.
+
+use std::fmt::Write;
+
+use crate::advice::{Advice, Reason};
+use crate::cost::{fmt_num, Bound, StackEstimate, TargetEstimate};
+use crate::rules::{Choice, Favours};
+
+fn is_vote(r: &Reason) -> bool {
+    !matches!(
+        r.favours,
+        Favours::Caution | Favours::Either | Favours::Placement
+    )
+}
+
+fn quote_lines(out: &mut String, r: &Reason, indent: &str) {
+    for s in &r.sources {
+        let _ = writeln!(out, "{indent}{}: \"{}\"", s.article, s.quote);
+    }
+    if !r.measure.is_empty() {
+        let _ = writeln!(
+            out,
+            "{indent}lab workloads that test it: {}",
+            r.measure.join(", ")
+        );
+    }
+}
+
+fn profile_line(a: &Advice) -> Vec<String> {
+    let p = &a.profile;
+    let mut flags = Vec::new();
+    if p.product.realtime {
+        flags.push("real-time");
+    }
+    if p.product.data_heavy {
+        flags.push("data-heavy");
+    }
+    if p.product.full_stack_js {
+        flags.push("full-stack JS");
+    }
+    if p.product.serverless {
+        flags.push("serverless");
+    }
+    if p.product.compliance == crate::profile::Compliance::High {
+        flags.push("high compliance");
+    }
+    vec![
+        format!(
+            "{}, {}; team {} JS / {} Python{}{}",
+            p.product.use_case,
+            p.product.stage,
+            p.team.javascript,
+            p.team.python,
+            if p.team.data_science {
+                ", data science"
+            } else {
+                ""
+            },
+            if p.team.learning { ", learning" } else { "" }
+        ),
+        format!(
+            "AI/ML {}; data flow {}{}{}",
+            p.product.ai_ml,
+            p.product.data_flow,
+            if flags.is_empty() { "" } else { "; " },
+            flags.join(", ")
+        ),
+        format!(
+            "peak {} req/s, {} connections, p99 ≤ {} ms; {} USD per core-hour",
+            fmt_num(p.load.peak_rps),
+            p.load.concurrent_connections,
+            fmt_num(p.load.p99_ms),
+            fmt_num(p.costs.core_hour_usd)
+        ),
+    ]
+}
+
+/// What the measured requests were: the path, and for `mixed` the two open loops.
+fn describe_params(p: &std::collections::BTreeMap<String, String>) -> String {
+    let get = |k: &str| p.get(k).map(String::as_str);
+    match (get("path"), get("heavy_path")) {
+        (Some(path), Some(heavy)) => format!(
+            "GET {path} at {} req/s + GET {heavy} at {} req/s",
+            get("io_rate_rps").unwrap_or("?"),
+            get("heavy_rate_rps").unwrap_or("?")
+        ),
+        (Some(path), None) => format!("GET {path}"),
+        _ => p
+            .iter()
+            .filter(|(k, _)| ["ms", "n", "connections"].contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn target_line(t: &TargetEstimate, role: &str) -> String {
+    let params = describe_params(&t.params);
+    let params = if params.is_empty() {
+        String::new()
+    } else {
+        format!(" [{params}]")
+    };
+    let head = format!("{role:<8} {}{params}", t.target);
+    match (t.bound, t.per_core_rps, t.cores_needed) {
+        (Bound::None, _, _) | (_, None, _) => format!("{head}: no figure — {}", t.capacity.text),
+        (_, Some(pc), None) => format!(
+            "{head}: {} req/s per core ({}); load for this part unknown",
+            fmt_num(pc),
+            t.capacity.text
+        ),
+        (b, Some(pc), Some(c)) => {
+            let at_most = if b == Bound::AtMost { "at most " } else { "" };
+            let n = t.provisioned_cores.unwrap_or(0);
+            format!(
+                "{head}: {} req/s per core ({}) → {at_most}{} cores needed, {} with headroom → {at_most}{n} core{}, {at_most}{} USD/month",
+                fmt_num(pc),
+                t.capacity.text,
+                fmt_num(c),
+                fmt_num(t.cores_with_headroom.unwrap_or(c)),
+                if n == 1 { "" } else { "s" },
+                t.monthly_usd.map(|m| format!("{m:.2}")).unwrap_or_default()
+            )
+        }
+    }
+}
+
+fn stack_block(out: &mut String, s: &StackEstimate, p99: f64) {
+    let variant = s
+        .variant
+        .as_deref()
+        .map(|v| format!(", {v}"))
+        .unwrap_or_default();
+    let service = s
+        .service
+        .as_deref()
+        .map(|v| format!(" — {v}"))
+        .unwrap_or_default();
+    let rps = s
+        .required_rps
+        .map(|r| format!("{} req/s", fmt_num(r)))
+        .unwrap_or_else(|| "load unknown".into());
+    let _ = writeln!(
+        out,
+        "  {}{service} on {}{variant}: {rps} at p99 ≤ {} ms",
+        s.stack.label(),
+        s.workload,
+        fmt_num(p99)
+    );
+    for t in &s.targets {
+        if t.roles.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "    {}", target_line(t, &t.roles.join("+")));
+        for w in &t.warnings {
+            let _ = writeln!(out, "             warning: {w}");
+        }
+    }
+    if let Some(n) = &s.note {
+        let _ = writeln!(out, "    note: {n}");
+    }
+}
+
+/// The terminal summary.
+pub fn text(a: &Advice) -> String {
+    let mut out = String::new();
+    let r = &a.recommendation;
+    let _ = writeln!(
+        out,
+        "Recommendation  {}  (confidence {}, {:.0}% of the fired rules' weight)",
+        r.label,
+        a.confidence.level.as_str(),
+        a.confidence.support_share * 100.0
+    );
+    let _ = writeln!(out, "                {}", r.summary);
+    for (i, l) in profile_line(a).iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{}{l}",
+            if i == 0 {
+                "Profile         "
+            } else {
+                "                "
+            }
+        );
+    }
+    if !r.services.is_empty() {
+        let _ = writeln!(out, "\nServices");
+        for s in &r.services {
+            let _ = writeln!(out, "  {:<8} {}  ({})", s.stack.label(), s.service, s.rule);
+        }
+        if let Some(ls) = &r.load_split {
+            let _ = writeln!(out, "  Load split: {}", ls.note);
+        }
+    }
+    let _ = writeln!(out, "\nReasons");
+    for x in &a.reasons {
+        let sign = if is_vote(x) { "+" } else { "·" };
+        let _ = writeln!(
+            out,
+            "  {sign} {} [{}, weight {}]: {}",
+            x.rule, x.tier_name, x.weight, x.says
+        );
+        quote_lines(&mut out, x, "      ");
+    }
+    let _ = writeln!(out, "\nCounter-arguments");
+    if a.counter_arguments.is_empty() {
+        let _ = writeln!(out, "  (none fired)");
+    }
+    for x in &a.counter_arguments {
+        if is_vote(x) {
+            let met: Vec<&str> = x.met_by.iter().map(|c| c.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "  - {} [{}, weight {}, for {}]: {}",
+                x.rule,
+                x.tier_name,
+                x.weight,
+                met.join("/"),
+                x.says
+            );
+        } else {
+            let _ = writeln!(out, "  ! {} [caution]: {}", x.rule, x.says);
+        }
+        quote_lines(&mut out, x, "      ");
+    }
+    let _ = writeln!(out, "\nConflicts");
+    if a.conflicts.is_empty() {
+        let _ = writeln!(out, "  (none: no fired rule argues for another option)");
+    }
+    for (i, c) in a.conflicts.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. {}: {} over {}",
+            i + 1,
+            c.title,
+            c.prevailing.as_str(),
+            c.overruled.as_str()
+        );
+        let _ = writeln!(
+            out,
+            "     for {}: {}",
+            c.prevailing.as_str(),
+            if c.rules_for_prevailing.is_empty() {
+                "(none)".to_string()
+            } else {
+                c.rules_for_prevailing.join(", ")
+            }
+        );
+        let _ = writeln!(
+            out,
+            "     for {}: {}",
+            c.overruled.as_str(),
+            c.rules_for_overruled.join(", ")
+        );
+        let _ = writeln!(out, "     resolved: {}", c.resolution.explanation);
+    }
+    let _ = writeln!(out, "\nDecision by tier");
+    for s in &a.tiers {
+        let scores: Vec<String> = s
+            .scores
+            .iter()
+            .map(|o| format!("{} {}", o.option.as_str(), o.score))
+            .collect();
+        let elim = if s.eliminated.is_empty() {
+            String::new()
+        } else {
+            let e: Vec<&str> = s.eliminated.iter().map(|c| c.as_str()).collect();
+            format!("  → out: {}", e.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {} {:<22} {}{elim}",
+            s.rank,
+            s.name,
+            scores.join(", ")
+        );
+    }
+    if !a
+        .tiers
+        .iter()
+        .any(|s| s.scores.iter().any(|o| o.option == Choice::Hybrid))
+    {
+        let _ = writeln!(
+            out,
+            "  (hybrid not considered: no fired rule calls for two stacks)"
+        );
+    }
+    let _ = writeln!(out, "  Confidence: {}", a.confidence.explanation);
+    let _ = writeln!(out, "\nWhat would change the answer");
+    if a.what_would_change.is_empty() {
+        let _ = writeln!(out, "  no single change of one profile key");
+    }
+    for c in &a.what_would_change {
+        let _ = writeln!(
+            out,
+            "  {} = {} (now {}) → {}",
+            c.key,
+            c.to,
+            c.from,
+            c.choice.as_str()
+        );
+    }
+    cost_text(&mut out, a);
+    out
+}
+
+fn cost_text(out: &mut String, a: &Advice) {
+    let c = &a.cost;
+    match &c.run {
+        Some(run) => {
+            let _ = writeln!(
+                out,
+                "\nCost  (measured: run {} started {}, {}; server CPUs {:?}; read from {})",
+                run.run_id, run.started_at, run.cpu_model, run.server_cpus, run.source
+            );
+            if run.finished_at.is_none() {
+                let _ = writeln!(out, "  warning: the run is unfinished");
+            }
+            for w in &run.warnings {
+                let _ = writeln!(out, "  run warning: {w}");
+            }
+        }
+        None => {
+            let _ = writeln!(out, "\nCost  (no measurements: no figure)");
+        }
+    }
+    for s in &c.stacks {
+        stack_block(out, s, a.profile.load.p99_ms);
+    }
+    if !c.hybrid.is_empty() {
+        let _ = writeln!(out, "  Hybrid, each part sized for its own load:");
+        for s in &c.hybrid {
+            stack_block(out, s, a.profile.load.p99_ms);
+        }
+        for t in &c.hybrid_totals {
+            let at_most = if t.bound == Bound::AtMost {
+                "at most "
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  Hybrid total (typical targets, Python work as {}): {} Node.js + {} Python cores, {at_most}{:.2} USD/month",
+                t.python_workload, t.node_cores, t.python_cores, t.monthly_usd
+            );
+        }
+    }
+    let _ = writeln!(out, "  Memory: {}", c.memory.text);
+    for m in &c.memory.per_stack {
+        let _ = writeln!(
+            out,
+            "    {} ({}): {} MB per connection, {} GB{}",
+            m.stack.label(),
+            m.target,
+            fmt_num(m.mb_per_connection),
+            fmt_num(m.gb_total),
+            m.monthly_usd
+                .map(|u| format!(", {u:.2} USD/month"))
+                .unwrap_or_default()
+        );
+    }
+    if !c.missing.is_empty() {
+        let _ = writeln!(out, "  Missing measurements:");
+        for m in &c.missing {
+            let _ = writeln!(out, "    {}: run `{}`", m.what, m.command);
+        }
+    }
+    let _ = writeln!(out, "  Assumptions:");
+    for x in &c.assumptions {
+        let _ = writeln!(out, "    - {x}");
+    }
+    let _ = writeln!(out, "  {}", c.team);
+}
+
+fn option_pros_cons(a: &Advice, option: Choice) -> (Vec<&Reason>, Vec<&Reason>) {
+    let all = a
+        .reasons
+        .iter()
+        .chain(a.counter_arguments.iter())
+        .filter(|r| is_vote(r));
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    for r in all {
+        if r.met_by.contains(&option) {
+            good.push(r);
+        } else {
+            bad.push(r);
+        }
+    }
+    (good, bad)
+}
+
+/// The sentence with its first letter in lower case (after "because").
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn cite(r: &Reason) -> String {
+    let s = &r.sources[0];
+    format!(
+        "{} (rule `{}`, {}: \"{}\")",
+        lower_first(r.says.trim_end_matches('.')),
+        r.rule,
+        s.article,
+        s.quote
+    )
+}
+
+fn cost_summary(a: &Advice, stack: Choice) -> Vec<String> {
+    let mut out = Vec::new();
+    let run = a.cost.run.as_ref().map(|r| r.run_id);
+    for s in a.cost.stacks.iter().filter(|s| s.stack == stack) {
+        for t in s.targets.iter().filter(|t| !t.roles.is_empty()) {
+            let variant = s
+                .variant
+                .as_deref()
+                .map(|v| format!(" ({v})"))
+                .unwrap_or_default();
+            out.push(format!(
+                "Measured ({}{variant}, {} target {}, run {}): {}",
+                s.workload,
+                t.roles.join("+"),
+                t.target,
+                run.map(|r| r.to_string()).unwrap_or_default(),
+                target_line(t, "").trim_start()
+            ));
+        }
+        if let Some(n) = &s.note {
+            out.push(format!("Measured ({}): {n}", s.workload));
+        }
+    }
+    out
+}
+
+/// The decision as an Architecture Decision Record in the MADR layout. `date` is `YYYY-MM-DD`.
+pub fn adr(a: &Advice, date: &str) -> String {
+    let mut out = String::new();
+    let r = &a.recommendation;
+    let p = &a.profile;
+    let _ = writeln!(
+        out,
+        "# Backend stack for our {} product: {}\n",
+        p.product.use_case, r.label
+    );
+    let _ = writeln!(out, "* Status: proposed");
+    let _ = writeln!(out, "* Date: {date}");
+    let _ = writeln!(out, "* Produced by: `stackwise advise` (rules with their article quotes; cost from measured lab runs)\n");
+    let _ = writeln!(out, "## Context and Problem Statement\n");
+    let lines = profile_line(a);
+    let _ = writeln!(
+        out,
+        "Which backend stack should we build on: Node.js, Python, or a hybrid of both? Our situation: {}; {}; {}.\n",
+        lines[0], lines[1], lines[2]
+    );
+    let _ = writeln!(out, "## Decision Drivers\n");
+    for x in a
+        .reasons
+        .iter()
+        .chain(a.counter_arguments.iter())
+        .filter(|x| is_vote(x))
+    {
+        let _ = writeln!(out, "* {}", cite(x));
+    }
+    if let Some(run) = &a.cost.run {
+        let _ = writeln!(
+            out,
+            "* Measured capacity at our p99 target of {} ms and peak of {} req/s (lab run {}, {})",
+            fmt_num(p.load.p99_ms),
+            fmt_num(p.load.peak_rps),
+            run.run_id,
+            run.cpu_model
+        );
+    }
+    let hybrid_considered = a
+        .tiers
+        .iter()
+        .any(|s| s.scores.iter().any(|o| o.option == Choice::Hybrid));
+    let _ = writeln!(out, "\n## Considered Options\n");
+    let _ = writeln!(out, "* Node.js");
+    let _ = writeln!(out, "* Python");
+    if hybrid_considered {
+        let _ = writeln!(
+            out,
+            "* Hybrid: Node.js for the gateway and real time, Python for ML and data"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "* Hybrid (not a candidate: no rule called for two stacks)"
+        );
+    }
+    let _ = writeln!(out, "\n## Decision Outcome\n");
+    let because: Vec<String> = a
+        .reasons
+        .iter()
+        .filter(|x| is_vote(x))
+        .take(2)
+        .map(|x| lower_first(x.says.trim_end_matches('.')))
+        .collect();
+    let _ = writeln!(
+        out,
+        "Chosen option: \"{}\", because {}. {} Confidence: {} ({}).",
+        r.label,
+        if because.is_empty() {
+            "no rule argues for another option".to_string()
+        } else {
+            because.join("; and ")
+        },
+        {
+            let rest = r.summary.trim_start_matches(&format!("{}: ", r.label));
+            let mut c = rest.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        },
+        a.confidence.level.as_str(),
+        a.confidence.explanation
+    );
+    if !r.services.is_empty() {
+        let _ = writeln!(out, "\nServices:\n");
+        for s in &r.services {
+            let _ = writeln!(
+                out,
+                "* {}: {} (rule `{}`)",
+                s.stack.label(),
+                s.service,
+                s.rule
+            );
+        }
+        if let Some(ls) = &r.load_split {
+            let _ = writeln!(out, "\n{}", ls.note);
+        }
+    }
+    if !a.conflicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nConflicts between drivers, and how they were resolved:\n"
+        );
+        for c in &a.conflicts {
+            let _ = writeln!(
+                out,
+                "* {} ({} over {}; for {}: {}; for {}: {}): {}",
+                c.title,
+                c.prevailing.as_str(),
+                c.overruled.as_str(),
+                c.prevailing.as_str(),
+                c.rules_for_prevailing.join(", "),
+                c.overruled.as_str(),
+                c.rules_for_overruled.join(", "),
+                c.resolution.explanation
+            );
+        }
+    }
+    let _ = writeln!(out, "\n### Consequences\n");
+    for x in a.reasons.iter().filter(|x| is_vote(x)) {
+        let _ = writeln!(out, "* Good, because {}", cite(x));
+    }
+    for x in &a.counter_arguments {
+        let _ = writeln!(out, "* Bad, because {}", cite(x));
+    }
+    for line in cost_summary(a, r.choice) {
+        let _ = writeln!(out, "* {line}");
+    }
+    let _ = writeln!(out, "\n## Pros and Cons of the Options\n");
+    let mut options = vec![Choice::Node, Choice::Python];
+    if hybrid_considered {
+        options.push(Choice::Hybrid);
+    }
+    for o in options {
+        let _ = writeln!(out, "### {}\n", o.label());
+        let (good, bad) = option_pros_cons(a, o);
+        for x in good {
+            let _ = writeln!(out, "* Good, because {}", cite(x));
+        }
+        for x in bad {
+            let _ = writeln!(out, "* Bad, because {}", cite(x));
+        }
+        let costs = if o == Choice::Hybrid {
+            let mut v = Vec::new();
+            for s in &a.cost.hybrid {
+                for t in s.targets.iter().filter(|t| !t.roles.is_empty()) {
+                    v.push(format!(
+                        "Measured ({} on {}{}, {} target {}): {}",
+                        s.stack.label(),
+                        s.workload,
+                        s.variant
+                            .as_deref()
+                            .map(|v| format!(" ({v})"))
+                            .unwrap_or_default(),
+                        t.roles.join("+"),
+                        t.target,
+                        target_line(t, "").trim_start()
+                    ));
+                }
+            }
+            v
+        } else {
+            cost_summary(a, o)
+        };
+        for line in costs {
+            let _ = writeln!(out, "* {line}");
+        }
+        if o == Choice::Hybrid {
+            for t in &a.cost.hybrid_totals {
+                let _ = writeln!(
+                    out,
+                    "* Measured total (typical targets, Python work as {}): {} Node.js + {} Python cores, {}{:.2} USD/month",
+                    t.python_workload,
+                    t.node_cores,
+                    t.python_cores,
+                    if t.bound == Bound::AtMost { "at most " } else { "" },
+                    t.monthly_usd
+                );
+            }
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "## More Information\n");
+    match &a.cost.run {
+        Some(run) => {
+            let _ = writeln!(
+                out,
+                "* Evidence: lab run {} (started {}, finished {}), {}, server CPUs {:?}, read from {}.",
+                run.run_id,
+                run.started_at,
+                run.finished_at.as_deref().unwrap_or("unfinished"),
+                run.cpu_model,
+                run.server_cpus,
+                run.source
+            );
+        }
+        None => {
+            let _ = writeln!(out, "* Evidence: no lab run yet; no cost figure is given.");
+        }
+    }
+    for m in &a.cost.missing {
+        let _ = writeln!(
+            out,
+            "* Missing measurement: {} (run `{}`)",
+            m.what, m.command
+        );
+    }
+    let _ = writeln!(out, "* Memory: {}", a.cost.memory.text);
+    for x in &a.cost.assumptions {
+        let _ = writeln!(out, "* Assumption: {x}");
+    }
+    let _ = writeln!(out, "* {}", a.cost.team);
+    if a.what_would_change.is_empty() {
+        let _ = writeln!(
+            out,
+            "* Revisit if: no single change of one profile key changes the answer."
+        );
+    }
+    for c in &a.what_would_change {
+        let _ = writeln!(
+            out,
+            "* Revisit if {} becomes {} (now {}): the answer would be {}.",
+            c.key,
+            c.to,
+            c.from,
+            c.choice.label()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nThe profile this decision was made for:\n\n```toml\n{}```",
+        p.to_toml()
+    );
+    out
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}

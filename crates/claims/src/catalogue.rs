@@ -1,0 +1,680 @@
+//! The claims catalogue: its data types, loading (the built-in `catalogue.toml`, or a file), and the
+//! checks that make a catalogue usable (unique ids, known workloads and targets, a rule or a stated
+//! need for every testable claim, metrics that fit their workloads). Errors name the file, the claim
+//! and the field; TOML syntax errors also give the line and column.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::workloads;
+
+/// The catalogue shipped with stackwise (crates/claims/catalogue.toml).
+pub const BUILTIN: &str = include_str!("../catalogue.toml");
+
+/// A claims catalogue: the lab's reference targets per language, and the claims.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalogue {
+    /// Reference target names per language (`node`, `python`, `rust`), used to write lab commands.
+    pub lab: BTreeMap<String, Vec<String>>,
+    #[serde(rename = "claim")]
+    pub claims: Vec<Claim>,
+}
+
+/// One claim of one article.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    pub id: String,
+    /// The seed article's file name, e.g. `001_d394cce293d5c253.txt`.
+    pub article: String,
+    pub topic: String,
+    pub kind: Kind,
+    /// The article's exact words.
+    pub quote: String,
+    /// For cited facts: the source the article names (or says it names none).
+    pub source: Option<String>,
+    pub note: Option<String>,
+    /// For testable claims.
+    pub test: Option<TestSpec>,
+}
+
+/// What kind of claim it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A performance claim the lab measures (or will).
+    Testable,
+    /// A fact about the world the lab cannot measure (adoption, company stories…).
+    Cited,
+    /// A judgement or recommendation.
+    Opinion,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Testable => "testable",
+            Kind::Cited => "cited",
+            Kind::Opinion => "opinion",
+        }
+    }
+}
+
+/// How a testable claim is tested.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    /// Workload ids (docs/workloads.md), including future ones.
+    pub workloads: Vec<String>,
+    /// The claimed figure or statement, short.
+    pub claimed: String,
+    /// How the rule reads the claim: which figures, which frameworks, what counts.
+    pub reading: String,
+    /// What is missing to test it (future workloads, other runtimes…). Required without a rule.
+    pub needs: Option<String>,
+    pub rule: Option<RuleSpec>,
+}
+
+/// A rule and its parameters; the functions are in [`crate::rules`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RuleSpec {
+    /// Each framework of `group` measures within `[min, max]` on `metric`.
+    Range {
+        group: Vec<String>,
+        metric: Metric,
+        min: f64,
+        max: f64,
+    },
+    /// Every target of `better` beats every target of `than` on `metric` (per workload).
+    Faster {
+        better: Vec<String>,
+        than: Vec<String>,
+        metric: Metric,
+        #[serde(default)]
+        context: Vec<String>,
+    },
+    /// `numerator / denominator` on `metric` lies in `[min, max]` for every pair.
+    Ratio {
+        numerator: Vec<String>,
+        denominator: Vec<String>,
+        metric: Metric,
+        min: f64,
+        max: f64,
+    },
+    /// Every target of `better` is lower than every target of `than` on each per-target metric.
+    Lighter {
+        better: Vec<String>,
+        than: Vec<String>,
+        metrics: Vec<Metric>,
+    },
+    /// In the `mixed` workload, the `/io` requests of each target of `group` waited for the heavy
+    /// `/cpu` requests: `/io` p99 minus the `/io` p99 without them (io-slo ladder, else the upstream
+    /// delay) is at least `share` × the CPU time of one heavy request (measured on the target's `cpu`
+    /// cell, scaled by the `n` ratio).
+    LoopBlocking {
+        group: Vec<String>,
+        share: f64,
+        #[serde(default)]
+        context: Vec<String>,
+    },
+}
+
+impl RuleSpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            RuleSpec::Range { .. } => "range",
+            RuleSpec::Faster { .. } => "faster",
+            RuleSpec::Ratio { .. } => "ratio",
+            RuleSpec::Lighter { .. } => "lighter",
+            RuleSpec::LoopBlocking { .. } => "loop_blocking",
+        }
+    }
+
+    /// The rule with its parameters, one line, as shown in reports.
+    pub fn describe(&self) -> String {
+        let j = |v: &[String]| v.join("+");
+        match self {
+            RuleSpec::Range {
+                group,
+                metric,
+                min,
+                max,
+            } => format!(
+                "range({} {} in {}–{})",
+                j(group),
+                metric.as_str(),
+                fmt_num(*min),
+                fmt_num(*max)
+            ),
+            RuleSpec::Faster {
+                better,
+                than,
+                metric,
+                ..
+            } => format!(
+                "faster({} better than {} on {})",
+                j(better),
+                j(than),
+                metric.as_str()
+            ),
+            RuleSpec::Ratio {
+                numerator,
+                denominator,
+                metric,
+                min,
+                max,
+            } => format!(
+                "ratio({} / {} on {} in {}–{})",
+                j(numerator),
+                j(denominator),
+                metric.as_str(),
+                fmt_num(*min),
+                fmt_num(*max)
+            ),
+            RuleSpec::Lighter {
+                better,
+                than,
+                metrics,
+            } => format!(
+                "lighter({} lower than {} on {})",
+                j(better),
+                j(than),
+                metrics
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            RuleSpec::LoopBlocking { group, share, .. } => format!(
+                "loop_blocking({}: mixed /io p99 − /io p99 without heavy requests ≥ {} × one heavy /cpu's CPU time)",
+                j(group),
+                fmt_num(*share)
+            ),
+        }
+    }
+
+    /// Every group selector the rule names (for validation).
+    fn selectors(&self) -> Vec<(&'static str, &[String])> {
+        match self {
+            RuleSpec::Range { group, .. } => vec![("group", group)],
+            RuleSpec::Faster {
+                better,
+                than,
+                context,
+                ..
+            } => vec![("better", better), ("than", than), ("context", context)],
+            RuleSpec::Ratio {
+                numerator,
+                denominator,
+                ..
+            } => vec![("numerator", numerator), ("denominator", denominator)],
+            RuleSpec::Lighter { better, than, .. } => vec![("better", better), ("than", than)],
+            RuleSpec::LoopBlocking { group, context, .. } => {
+                vec![("group", group), ("context", context)]
+            }
+        }
+    }
+
+    fn metrics(&self) -> Vec<Metric> {
+        match self {
+            RuleSpec::Range { metric, .. }
+            | RuleSpec::Faster { metric, .. }
+            | RuleSpec::Ratio { metric, .. } => vec![*metric],
+            RuleSpec::Lighter { metrics, .. } => metrics.clone(),
+            RuleSpec::LoopBlocking { .. } => vec![Metric::P99Ms],
+        }
+    }
+}
+
+/// A measured figure a rule reads.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Closed-loop saturation responses per second (cell).
+    ThroughputRps,
+    /// Highest offered rate with corrected p99 under the SLO (capacity cells).
+    CapacityRps,
+    /// Median latency (cell).
+    P50Ms,
+    /// 99th percentile latency (cell).
+    P99Ms,
+    /// Server CPU time per response, whole process tree (cell).
+    ServerCpuUsPerReq,
+    /// Mean memory (PSS of the process tree) during the measurement (cell).
+    PssMeanMb,
+    /// Peak memory during the measurement (cell).
+    PssPeakMb,
+    /// Spawn → first correct response (per target).
+    ColdStartMs,
+    /// Memory when idle after start (per target).
+    IdlePssMb,
+    /// Bytes on disk of the installed dependencies (per target).
+    InstallBytes,
+}
+
+impl Metric {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::ThroughputRps => "throughput_rps",
+            Metric::CapacityRps => "capacity_rps",
+            Metric::P50Ms => "p50_ms",
+            Metric::P99Ms => "p99_ms",
+            Metric::ServerCpuUsPerReq => "server_cpu_us_per_req",
+            Metric::PssMeanMb => "pss_mean_mb",
+            Metric::PssPeakMb => "pss_peak_mb",
+            Metric::ColdStartMs => "cold_start_ms",
+            Metric::IdlePssMb => "idle_pss_mb",
+            Metric::InstallBytes => "install_bytes",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::ThroughputRps | Metric::CapacityRps => "req/s",
+            Metric::P50Ms | Metric::P99Ms | Metric::ColdStartMs => "ms",
+            Metric::ServerCpuUsPerReq => "µs CPU/req",
+            Metric::PssMeanMb | Metric::PssPeakMb | Metric::IdlePssMb => "MB",
+            Metric::InstallBytes => "bytes",
+        }
+    }
+
+    /// Whether more is better (req/s) or less is (latency, CPU, memory, bytes).
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Metric::ThroughputRps | Metric::CapacityRps)
+    }
+
+    /// Stored with the target (cold start, idle memory, install footprint), not in a cell.
+    pub fn per_target(self) -> bool {
+        matches!(
+            self,
+            Metric::ColdStartMs | Metric::IdlePssMb | Metric::InstallBytes
+        )
+    }
+}
+
+/// A catalogue that cannot be used: what is wrong and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogueError(pub String);
+
+impl std::fmt::Display for CatalogueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CatalogueError {}
+
+impl Catalogue {
+    /// The built-in catalogue (crates/claims/catalogue.toml, embedded at build time).
+    pub fn builtin() -> Catalogue {
+        Catalogue::parse(BUILTIN, "catalogue.toml (built in)")
+            .expect("the built-in catalogue is valid (checked by its tests)")
+    }
+
+    /// Read and check a catalogue file.
+    pub fn load(path: &Path) -> Result<Catalogue, CatalogueError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CatalogueError(format!("cannot read catalogue {}: {e}", path.display()))
+        })?;
+        Catalogue::parse(&text, &path.display().to_string())
+    }
+
+    /// Parse and check catalogue text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Catalogue, CatalogueError> {
+        let cat: Catalogue = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let before = &text[..s.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {col}: ")
+                })
+                .unwrap_or_default();
+            CatalogueError(format!(
+                "{origin}: {at}{}",
+                e.message().trim_end().replace('\n', "; ")
+            ))
+        })?;
+        cat.validate().map_err(|e| {
+            // Point at the claim's line: its `id = "…"` (the last one, for a duplicate id).
+            let line = e
+                .strip_prefix("claim `")
+                .and_then(|r| r.split('`').next())
+                .and_then(|id| {
+                    let needle = format!("id = \"{id}\"");
+                    let at = text.rfind(&needle)?;
+                    Some(text[..at].matches('\n').count() + 1)
+                });
+            match line {
+                Some(l) => CatalogueError(format!("{origin}: line {l}: {e}")),
+                None => CatalogueError(format!("{origin}: {e}")),
+            }
+        })?;
+        Ok(cat)
+    }
+
+    pub fn claim(&self, id: &str) -> Option<&Claim> {
+        self.claims.iter().find(|c| c.id == id)
+    }
+
+    /// Whether `selector` is a language of the `[lab]` table.
+    pub fn is_language(&self, selector: &str) -> bool {
+        self.lab.contains_key(selector)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let known_targets: BTreeSet<&str> = self
+            .lab
+            .values()
+            .flat_map(|v| v.iter().map(String::as_str))
+            .collect();
+        let mut ids = BTreeSet::new();
+        for c in &self.claims {
+            let at = |field: &str, msg: String| format!("claim `{}`: field `{field}`: {msg}", c.id);
+            if c.id.is_empty()
+                || !c
+                    .id
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+            {
+                return Err(at(
+                    "id",
+                    "must be non-empty lowercase letters, digits and hyphens".into(),
+                ));
+            }
+            if !ids.insert(c.id.as_str()) {
+                return Err(at("id", "duplicate id".into()));
+            }
+            if c.article.is_empty() || c.article.contains('/') || !c.article.ends_with(".txt") {
+                return Err(at(
+                    "article",
+                    format!("`{}` is not a seed file name (e.g. `001_….txt`)", c.article),
+                ));
+            }
+            if c.quote.trim().is_empty() {
+                return Err(at("quote", "is empty".into()));
+            }
+            match c.kind {
+                Kind::Cited if c.source.is_none() => {
+                    return Err(at(
+                        "source",
+                        "a cited claim needs its source (or \"none named in the article\")".into(),
+                    ))
+                }
+                Kind::Testable if c.test.is_none() => {
+                    return Err(at("test", "a testable claim needs [claim.test]".into()))
+                }
+                Kind::Cited | Kind::Opinion if c.test.is_some() => {
+                    return Err(at(
+                        "test",
+                        format!(
+                            "only testable claims have a test (kind is {})",
+                            c.kind.as_str()
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            let Some(t) = &c.test else { continue };
+            if t.workloads.is_empty() {
+                return Err(at("test.workloads", "is empty".into()));
+            }
+            let mut future = vec![];
+            for w in &t.workloads {
+                match workloads::lookup(w) {
+                    None => {
+                        return Err(at(
+                            "test.workloads",
+                            format!("unknown workload `{w}` (known: {})", workloads::known_ids()),
+                        ))
+                    }
+                    Some(wl) if !wl.available => future.push(w.as_str()),
+                    Some(_) => {}
+                }
+            }
+            if !future.is_empty() && t.rule.is_some() {
+                return Err(at(
+                    "test.rule",
+                    format!(
+                        "workload {} is not available yet: give `needs` and no rule",
+                        future.join(", ")
+                    ),
+                ));
+            }
+            let Some(rule) = &t.rule else {
+                if !t.needs.as_deref().is_some_and(|n| !n.trim().is_empty()) {
+                    return Err(at(
+                        "test.needs",
+                        "a testable claim without a rule must say what testing it needs".into(),
+                    ));
+                }
+                continue;
+            };
+            for (field, sel) in rule.selectors() {
+                if sel.is_empty() && field != "context" {
+                    return Err(at(&format!("test.rule.{field}"), "is empty".into()));
+                }
+                for s in sel {
+                    if !self.is_language(s) && !known_targets.contains(s.as_str()) {
+                        return Err(at(
+                            &format!("test.rule.{field}"),
+                            format!(
+                                "`{s}` is neither a language ({}) nor a target of [lab]",
+                                self.lab.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            let per_target_workload = t.workloads.iter().all(|w| w == "cold-start");
+            for m in rule.metrics() {
+                if m.per_target() != per_target_workload {
+                    return Err(at(
+                        "test.rule",
+                        format!(
+                            "metric `{}` does not fit workloads {:?}: per-target metrics \
+                             (cold_start_ms, idle_pss_mb, install_bytes) go with [\"cold-start\"] alone",
+                            m.as_str(),
+                            t.workloads
+                        ),
+                    ));
+                }
+                if m == Metric::CapacityRps
+                    && !t
+                        .workloads
+                        .iter()
+                        .all(|w| workloads::lookup(w).is_some_and(|x| x.capacity))
+                {
+                    return Err(at(
+                        "test.rule.metric",
+                        "capacity_rps exists only for capacity workloads (json-slo, io-slo…)"
+                            .into(),
+                    ));
+                }
+            }
+            match rule {
+                RuleSpec::Range { min, max, .. } | RuleSpec::Ratio { min, max, .. }
+                    if !(min.is_finite() && max.is_finite() && min < max && *min >= 0.0) =>
+                {
+                    return Err(at(
+                        "test.rule",
+                        format!("needs 0 ≤ min < max (got {min}–{max})"),
+                    ));
+                }
+                RuleSpec::Lighter { metrics, .. } if metrics.is_empty() => {
+                    return Err(at("test.rule.metrics", "is empty".into()))
+                }
+                RuleSpec::LoopBlocking { share, .. } => {
+                    if !(share.is_finite() && *share > 0.0 && *share <= 1.0) {
+                        return Err(at(
+                            "test.rule.share",
+                            format!("must be in (0, 1] (got {share})"),
+                        ));
+                    }
+                    let mut w = t.workloads.clone();
+                    w.sort();
+                    if w != ["cpu", "mixed"] {
+                        return Err(at(
+                            "test.workloads",
+                            "loop_blocking reads the `mixed` and `cpu` workloads: [\"mixed\", \"cpu\"]"
+                                .into(),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A number for humans: thousands separated, at most 2 decimals for small values.
+pub fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v.abs() >= 100.0 {
+        let r = v.round() as i64;
+        let s = r.unsigned_abs().to_string();
+        let mut out = String::new();
+        for (i, ch) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        if r < 0 {
+            format!("-{out}")
+        } else {
+            out
+        }
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}").trim_end_matches(".0").to_string()
+    } else {
+        let s = format!("{v:.2}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "[lab]\nnode = [\"node-http\"]\npython = [\"python-fastapi\"]\n";
+
+    fn parse(claims: &str) -> Result<Catalogue, CatalogueError> {
+        Catalogue::parse(&format!("{HEAD}{claims}"), "test.toml")
+    }
+
+    #[test]
+    fn builtin_catalogue_is_valid_and_has_every_kind() {
+        let c = Catalogue::builtin();
+        for k in [Kind::Testable, Kind::Cited, Kind::Opinion] {
+            assert!(c.claims.iter().any(|x| x.kind == k), "no {k:?} claim");
+        }
+        for r in ["range", "faster", "ratio", "lighter", "loop_blocking"] {
+            assert!(
+                c.claims
+                    .iter()
+                    .filter_map(|x| x.test.as_ref()?.rule.as_ref())
+                    .any(|x| x.name() == r),
+                "the catalogue never uses rule {r}"
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let e = parse("[[claim]]\nid = \"x\"\nkind = testable\n").unwrap_err();
+        assert!(e.0.starts_with("test.toml: "), "{e}");
+        assert!(e.0.contains("line 6"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_and_rules_are_refused() {
+        let base = "[[claim]]\nid = \"x\"\narticle = \"a.txt\"\ntopic = \"t\"\nquote = \"q\"\n";
+        let e = parse(&format!(
+            "{base}kind = \"cited\"\nsource = \"s\"\ncolour = 1\n"
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("colour"), "{e}");
+        let e = parse(&format!(
+            "{base}kind = \"testable\"\n[claim.test]\nworkloads = [\"io\"]\nclaimed = \"c\"\nreading = \"r\"\n\
+             rule = {{ name = \"fastest\", group = [\"node\"] }}\n"
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("fastest"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_name_claim_and_field() {
+        let base = "[[claim]]\nid = \"x\"\narticle = \"a.txt\"\ntopic = \"t\"\nquote = \"q\"\n";
+        let test = |rule: &str, workloads: &str| {
+            parse(&format!(
+                "{base}kind = \"testable\"\n[claim.test]\nworkloads = {workloads}\nclaimed = \"c\"\n\
+                 reading = \"r\"\n{rule}\n"
+            ))
+            .unwrap_err()
+            .0
+        };
+        let e = test(
+            "rule = { name = \"faster\", better = [\"node\"], than = [\"python\"], metric = \"throughput_rps\" }",
+            "[\"websocket\"]",
+        );
+        assert!(
+            e.contains("claim `x`") && e.contains("unknown workload `websocket`"),
+            "{e}"
+        );
+        assert!(
+            e.starts_with("test.toml: line 5: claim `x`: field `test.workloads`"),
+            "{e}"
+        );
+        let e = test(
+            "rule = { name = \"faster\", better = [\"node\"], than = [\"python\"], metric = \"throughput_rps\" }",
+            "[\"ws-hold\"]",
+        );
+        assert!(e.contains("not available yet"), "{e}");
+        let e = test("", "[\"io\"]");
+        assert!(e.contains("test.needs"), "{e}");
+        let e = test(
+            "rule = { name = \"faster\", better = [\"node\"], than = [\"pyhton\"], metric = \"throughput_rps\" }",
+            "[\"io\"]",
+        );
+        assert!(e.contains("`pyhton`"), "{e}");
+        let e = test(
+            "rule = { name = \"faster\", better = [\"node\"], than = [\"python\"], metric = \"cold_start_ms\" }",
+            "[\"io\"]",
+        );
+        assert!(e.contains("cold_start_ms"), "{e}");
+        let e = test(
+            "rule = { name = \"range\", group = [\"node\"], metric = \"throughput_rps\", min = 5, max = 1 }",
+            "[\"io\"]",
+        );
+        assert!(e.contains("min < max"), "{e}");
+        let e = parse(&format!("{base}kind = \"cited\"\n")).unwrap_err();
+        assert!(e.0.contains("`source`"), "{e}");
+        let e = parse(&format!(
+            "{base}kind = \"opinion\"\n{base}kind = \"opinion\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("duplicate id"), "{e}");
+    }
+
+    #[test]
+    fn numbers_for_humans() {
+        assert_eq!(fmt_num(15000.0), "15,000");
+        assert_eq!(fmt_num(1234567.4), "1,234,567");
+        assert_eq!(fmt_num(42.25), "42.2");
+        assert_eq!(fmt_num(0.4), "0.4");
+        assert_eq!(fmt_num(2.0), "2");
+    }
+}

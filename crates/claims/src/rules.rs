@@ -1,0 +1,1730 @@
+//! The rules that turn a run's measurements into a verdict on a claim. Each is a small function with
+//! the parameters the catalogue gives it ([`RuleSpec`]); each returns the figures it read (per
+//! target, with their spread), the verdict and a one-line reason.
+//!
+//! How they decide, and why:
+//! - **Evidence.** Only cells with status `ok` of targets that did not fail count. Flagged and failed
+//!   cells are shown, never counted. A figure whose engine, upstream or connection count was the
+//!   bottleneck is a *lower bound*: it can show "at least", never "at most".
+//! - **Groups.** A claim about "Node.js" is a claim about the frameworks people run on it: every target
+//!   of the language in the run is compared, not a hand-picked fastest one. Comparisons are per pair
+//!   (each subject target against each compared target), on the same run, so on the same server CPUs.
+//! - **Noise.** Two figures differ only when the repeats' min–max ranges do not overlap; otherwise the
+//!   pair is "within noise".
+//! - **`faster` / `lighter`** (X better than Y): supported when every decided pair is better; refuted
+//!   when none is (worse or within noise); `depends` when frameworks disagree.
+//! - **`range`** (a claimed figure range for a group): the article names no machine, so the range is
+//!   tested as stated on this run's server CPUs (the per-core figure is shown beside it). Supported
+//!   when every framework's range overlaps the claim; refuted when none does; else `depends`.
+//! - **`ratio`**: every pair's ratio range overlapping the claimed range → supported; right direction
+//!   but another size → `partly`; no difference or the other way → refuted; pairs disagreeing → `depends`.
+//! - **`loop_blocking`**: in `mixed`, a target blocks when, in every repeat, its `/io` p99 minus its
+//!   `/io` p99 without heavy requests (its `io-slo` ladder at that rate, else the upstream delay) is at
+//!   least `share` × the CPU time of one heavy `/cpu` request (from the target's own `cpu` cell): the
+//!   cheap requests waited for the heavy one. It is clear when no repeat does.
+//!   The heavy request costs each language what its own loop costs, so the threshold is per target.
+//! - **Several workloads or metrics**: each judged alone, then combined: all alike → that verdict; some
+//!   supported (or partly) → `partly`; else `depends` if any part depends, else refuted.
+//! - **Missing**: no figure on a side → no verdict (`not-measured`) and the lab command that would
+//!   supply it.
+
+use std::collections::BTreeSet;
+
+use store::{CellStatus, RunSummary, Spread, TargetSummary};
+
+use crate::catalogue::{fmt_num, Catalogue, Metric, RuleSpec};
+use crate::report::{Measured, Part, Side, Verdict};
+use crate::workloads;
+
+/// What a rule found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// `NotMeasured` when a side had no evidence.
+    pub verdict: Verdict,
+    pub reason: String,
+    pub parts: Vec<Part>,
+    pub measured: Vec<Measured>,
+    /// What a lab run would need to measure to complete the evidence.
+    pub missing: Missing,
+}
+
+/// Targets and workloads without evidence.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Missing {
+    pub targets: BTreeSet<String>,
+    pub workloads: BTreeSet<String>,
+}
+
+impl Missing {
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    fn add(&mut self, target: &str, workload: &str) {
+        self.targets.insert(target.to_string());
+        self.workloads.insert(workload.to_string());
+    }
+
+    fn merge(&mut self, other: Missing) {
+        self.targets.extend(other.targets);
+        self.workloads.extend(other.workloads);
+    }
+
+    /// The `stackwise lab` command that measures what is missing. Per-target measures (`cold-start`:
+    /// cold start, idle memory, install footprint) are not workloads of the lab: it measures them for
+    /// every target of a run, so a command that needs only them runs the cheapest workload, `json`.
+    pub fn lab_command(&self) -> Option<String> {
+        if self.targets.is_empty() {
+            return None;
+        }
+        let mut cells: Vec<String> = self
+            .workloads
+            .iter()
+            .filter(|w| !matches!(workloads::lookup(w), Some(x) if x.per_target))
+            .cloned()
+            .collect();
+        if cells.is_empty() {
+            cells.push("json".into());
+        }
+        Some(format!(
+            "stackwise lab --targets {} --workloads {}",
+            self.targets.iter().cloned().collect::<Vec<_>>().join(","),
+            cells.join(",")
+        ))
+    }
+}
+
+/// Evaluate `rule` on `workloads` of `run`.
+pub fn evaluate(
+    rule: &RuleSpec,
+    workloads: &[String],
+    run: &RunSummary,
+    cat: &Catalogue,
+) -> Outcome {
+    let ctx = Ctx { run, cat };
+    match rule {
+        RuleSpec::Range {
+            group,
+            metric,
+            min,
+            max,
+        } => per_workload(&ctx, workloads, *metric, |ctx, w| {
+            range(ctx, group, w, *metric, *min, *max)
+        }),
+        RuleSpec::Faster {
+            better,
+            than,
+            metric,
+            context,
+        } => per_workload(&ctx, workloads, *metric, |ctx, w| {
+            faster(ctx, better, than, context, w, *metric)
+        }),
+        RuleSpec::Ratio {
+            numerator,
+            denominator,
+            metric,
+            min,
+            max,
+        } => per_workload(&ctx, workloads, *metric, |ctx, w| {
+            ratio(ctx, numerator, denominator, w, *metric, *min, *max)
+        }),
+        RuleSpec::Lighter {
+            better,
+            than,
+            metrics,
+        } => {
+            let outs: Vec<(String, Metric, Outcome)> = metrics
+                .iter()
+                .map(|m| {
+                    let mut o = faster(&ctx, better, than, &[], "cold-start", *m);
+                    if let Some(rest) = o.reason.strip_prefix("cold-start: ") {
+                        o.reason = format!("{}: {rest}", m.as_str());
+                    }
+                    ("cold-start".to_string(), *m, o)
+                })
+                .collect();
+            combine(outs)
+        }
+        RuleSpec::LoopBlocking {
+            group,
+            share,
+            context,
+        } => loop_blocking(&ctx, group, context, *share),
+    }
+}
+
+struct Ctx<'a> {
+    run: &'a RunSummary,
+    cat: &'a Catalogue,
+}
+
+impl Ctx<'_> {
+    /// Cores the servers ran on (the pinned server CPUs, else the whole machine).
+    fn server_cores(&self) -> usize {
+        match self.run.machine.server_cpus.len() {
+            0 => self.run.machine.cores.max(1) as usize,
+            n => n,
+        }
+    }
+
+    /// The run's targets a group names (languages or target names), in run order, and the lab
+    /// targets to suggest for selectors that match nothing in the run.
+    fn members(&self, selectors: &[String]) -> (Vec<&TargetSummary>, Vec<String>) {
+        let mut found = vec![];
+        let mut absent = vec![];
+        for s in selectors {
+            let matching: Vec<&TargetSummary> = self
+                .run
+                .targets
+                .iter()
+                .filter(|t| &t.language == s || &t.name == s)
+                .collect();
+            if matching.is_empty() {
+                match self.cat.lab.get(s) {
+                    Some(names) => absent.extend(names.iter().cloned()),
+                    None => absent.push(s.clone()),
+                }
+            }
+            for t in matching {
+                if !found.iter().any(|f: &&TargetSummary| f.name == t.name) {
+                    found.push(t);
+                }
+            }
+        }
+        (found, absent)
+    }
+}
+
+/// A figure that counts as evidence.
+#[derive(Debug, Clone)]
+struct Fig {
+    target: String,
+    median: f64,
+    min: f64,
+    max: f64,
+    lower_bound: bool,
+}
+
+/// The figures of one group on one (workload, metric): evidence, everything shown, what is missing.
+struct Collected {
+    figs: Vec<Fig>,
+    shown: Vec<Measured>,
+    missing: Missing,
+}
+
+fn collect(
+    ctx: &Ctx,
+    selectors: &[String],
+    workload: &str,
+    metric: Metric,
+    side: Side,
+) -> Collected {
+    let (members, absent) = ctx.members(selectors);
+    let mut out = Collected {
+        figs: vec![],
+        shown: vec![],
+        missing: Missing::default(),
+    };
+    if side != Side::Context {
+        for a in absent {
+            out.missing.add(&a, workload);
+        }
+    }
+    for t in members {
+        match figure(ctx, t, workload, metric, side) {
+            Look::Evidence(fig, shown) => {
+                if side != Side::Context {
+                    out.figs.push(fig);
+                }
+                out.shown.push(shown);
+            }
+            Look::Excluded(shown) => {
+                if side != Side::Context {
+                    out.missing.add(&t.name, workload);
+                }
+                out.shown.push(shown);
+            }
+            Look::Missing => {
+                if side != Side::Context {
+                    out.missing.add(&t.name, workload);
+                }
+            }
+        }
+    }
+    out
+}
+
+enum Look {
+    Evidence(Fig, Measured),
+    Excluded(Measured),
+    Missing,
+}
+
+fn measured(
+    ctx: &Ctx,
+    t: &TargetSummary,
+    workload: &str,
+    metric: Metric,
+    side: Side,
+    spread: Option<&Spread>,
+) -> Measured {
+    let per_core = match (metric.higher_is_better(), spread) {
+        (true, Some(s)) => Some(s.median / ctx.server_cores() as f64),
+        _ => None,
+    };
+    Measured {
+        target: t.name.clone(),
+        language: t.language.clone(),
+        framework: t.framework.clone(),
+        workload: workload.to_string(),
+        metric,
+        unit: metric.unit().to_string(),
+        side,
+        median: spread.map(|s| s.median),
+        min: spread.map(|s| s.min),
+        max: spread.map(|s| s.max),
+        values: spread.map(|s| s.values.clone()).unwrap_or_default(),
+        per_core,
+        lower_bound: false,
+        evidence: false,
+        note: None,
+    }
+}
+
+/// One target's figure for (workload, metric), and whether it counts.
+fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Side) -> Look {
+    if let Some(f) = &t.failure {
+        let mut m = measured(ctx, t, workload, metric, side, None);
+        m.note = Some(format!("target failed: {f}"));
+        return Look::Excluded(m);
+    }
+    let (spread, lower_bound, status_note, mut note) = if metric.per_target() {
+        let s = match metric {
+            Metric::ColdStartMs => t.cold_start_ms.clone(),
+            Metric::IdlePssMb => t.idle_pss_mb.and_then(|v| Spread::of(&[v])),
+            Metric::InstallBytes => t.install_bytes.and_then(|v| Spread::of(&[v as f64])),
+            _ => unreachable!("per-target metrics only"),
+        };
+        (s, false, None, None)
+    } else {
+        let Some(cell) = ctx.run.cell(&t.name, workload) else {
+            return Look::Missing;
+        };
+        let s = match metric {
+            Metric::ThroughputRps => cell.throughput_rps.clone(),
+            Metric::CapacityRps => cell.capacity_rps.and_then(|v| Spread::of(&[v])),
+            Metric::P50Ms => cell.p50_ms.clone(),
+            Metric::P99Ms => cell.p99_ms.clone(),
+            Metric::ServerCpuUsPerReq => cell.server_cpu_us_per_req.clone(),
+            Metric::PssMeanMb => cell.pss_mean_mb.clone(),
+            Metric::PssPeakMb => cell.pss_peak_mb.clone(),
+            _ => unreachable!("cell metrics only"),
+        };
+        let status_note = match &cell.status {
+            CellStatus::Ok => None,
+            CellStatus::Flagged(r) => Some(format!("flagged, not counted: {r}")),
+            CellStatus::Failed(r) => Some(format!("failed, not counted: {r}")),
+        };
+        let mut lb = cell.lower_bound;
+        let mut note = lb.then(|| "lower bound: the load engine or upstream was ≥ 90% busy".into());
+        // A closed loop on /io?ms=M with C connections cannot exceed C × 1000 / M req/s.
+        if metric == Metric::ThroughputRps {
+            if let (Some(c), Some(ms), Some(s)) = (
+                cell.params
+                    .get("connections")
+                    .and_then(|v| v.parse::<f64>().ok()),
+                cell.params.get("ms").and_then(|v| v.parse::<f64>().ok()),
+                s.as_ref(),
+            ) {
+                let cap = c * 1000.0 / ms;
+                if ms > 0.0 && s.median >= 0.9 * cap {
+                    lb = true;
+                    note = Some(format!(
+                        "lower bound: at the workload's ceiling ({} connections × 1000 / {} ms = {} req/s)",
+                        fmt_num(c),
+                        fmt_num(ms),
+                        fmt_num(cap)
+                    ));
+                }
+            }
+        }
+        // The lab's own warnings on the cell (noise, steal time…) travel with the figure.
+        if !cell.warnings.is_empty() {
+            let w = format!("lab warnings: {}", cell.warnings.join("; "));
+            note = Some(note.map_or(w.clone(), |n| format!("{n}; {w}")));
+        }
+        (s, lb, status_note, note)
+    };
+    let mut m = measured(ctx, t, workload, metric, side, spread.as_ref());
+    if let Some(sn) = status_note {
+        m.note = Some(sn);
+        return Look::Excluded(m);
+    }
+    let Some(s) = spread else {
+        return Look::Missing;
+    };
+    m.lower_bound = lower_bound;
+    m.evidence = side != Side::Context;
+    if side == Side::Context {
+        note = Some(note.map_or("context, not counted".into(), |n| {
+            format!("context, not counted; {n}")
+        }));
+    }
+    m.note = note;
+    Look::Evidence(
+        Fig {
+            target: t.name.clone(),
+            median: s.median,
+            min: s.min,
+            max: s.max,
+            lower_bound,
+        },
+        m,
+    )
+}
+
+/// Run a single-workload rule over each workload and combine.
+fn per_workload(
+    ctx: &Ctx,
+    workloads: &[String],
+    metric: Metric,
+    f: impl Fn(&Ctx, &str) -> Outcome,
+) -> Outcome {
+    let outs = workloads
+        .iter()
+        .map(|w| (w.clone(), metric, f(ctx, w)))
+        .collect();
+    combine(outs)
+}
+
+/// Combine the verdicts of several parts (see the module doc). One part is returned as it is.
+fn combine(mut outs: Vec<(String, Metric, Outcome)>) -> Outcome {
+    if outs.len() == 1 {
+        return outs.pop().unwrap().2;
+    }
+    let mut missing = Missing::default();
+    let mut measured = vec![];
+    let mut parts = vec![];
+    for (w, m, o) in outs {
+        missing.merge(o.missing);
+        measured.extend(o.measured);
+        parts.push(Part {
+            workload: w,
+            metric: m,
+            verdict: o.verdict,
+            reason: o.reason,
+        });
+    }
+    let judged: Vec<Verdict> = parts
+        .iter()
+        .map(|p| p.verdict)
+        .filter(|v| v.is_measured())
+        .collect();
+    let name = |p: &Part| {
+        if p.metric.per_target() {
+            p.metric.as_str().to_string()
+        } else {
+            p.workload.clone()
+        }
+    };
+    let verdict = if judged.is_empty() {
+        Verdict::NotMeasured
+    } else if judged.iter().all(|v| *v == judged[0]) {
+        judged[0]
+    } else if judged
+        .iter()
+        .any(|v| matches!(v, Verdict::Supported | Verdict::Partly))
+    {
+        Verdict::Partly
+    } else if judged.contains(&Verdict::Depends) {
+        Verdict::Depends
+    } else {
+        Verdict::Refuted
+    };
+    let reason = parts
+        .iter()
+        .map(|p| format!("{}: {}", name(p), p.verdict.label()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Outcome {
+        verdict,
+        reason,
+        parts,
+        measured,
+        missing,
+    }
+}
+
+fn group_name(selectors: &[String]) -> String {
+    selectors.join("+")
+}
+
+fn not_measured(reason: String, measured: Vec<Measured>, missing: Missing) -> Outcome {
+    Outcome {
+        verdict: Verdict::NotMeasured,
+        reason,
+        parts: vec![],
+        measured,
+        missing,
+    }
+}
+
+/// How one pair compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pair {
+    Better,
+    Worse,
+    Tie,
+    /// A lower bound stands where it cannot settle the question.
+    Undecided,
+}
+
+fn compare(a: &Fig, b: &Fig, higher_is_better: bool) -> Pair {
+    let overlap = a.min <= b.max && b.min <= a.max;
+    if !higher_is_better {
+        return if overlap {
+            Pair::Tie
+        } else if a.max < b.min {
+            Pair::Better
+        } else {
+            Pair::Worse
+        };
+    }
+    if overlap {
+        return if a.lower_bound || b.lower_bound {
+            Pair::Undecided
+        } else {
+            Pair::Tie
+        };
+    }
+    if a.min > b.max {
+        if b.lower_bound {
+            Pair::Undecided
+        } else {
+            Pair::Better
+        }
+    } else if a.lower_bound {
+        Pair::Undecided
+    } else {
+        Pair::Worse
+    }
+}
+
+/// `better` beats `than` on (workload, metric), pair by pair.
+fn faster(
+    ctx: &Ctx,
+    better: &[String],
+    than: &[String],
+    context: &[String],
+    workload: &str,
+    metric: Metric,
+) -> Outcome {
+    let a = collect(ctx, better, workload, metric, Side::Subject);
+    let b = collect(ctx, than, workload, metric, Side::Compared);
+    let c = collect(ctx, context, workload, metric, Side::Context);
+    let mut missing = a.missing;
+    missing.merge(b.missing);
+    let measured: Vec<Measured> = a.shown.into_iter().chain(b.shown).chain(c.shown).collect();
+    let (an, bn) = (group_name(better), group_name(than));
+    if a.figs.is_empty() || b.figs.is_empty() {
+        let who = if a.figs.is_empty() { &an } else { &bn };
+        return not_measured(
+            format!("no valid {workload} {} figure for {who}", metric.as_str()),
+            measured,
+            missing,
+        );
+    }
+    let hib = metric.higher_is_better();
+    let (mut win, mut lose, mut tie, mut und) = (0, 0, 0, 0);
+    let mut ties = vec![];
+    let mut losses = vec![];
+    for x in &a.figs {
+        for y in &b.figs {
+            match compare(x, y, hib) {
+                Pair::Better => win += 1,
+                Pair::Worse => {
+                    lose += 1;
+                    losses.push(format!("{} vs {}", x.target, y.target));
+                }
+                Pair::Tie => {
+                    tie += 1;
+                    ties.push(format!("{} vs {}", x.target, y.target));
+                }
+                Pair::Undecided => und += 1,
+            }
+        }
+    }
+    let decided = win + lose + tie;
+    let best = |f: &[Fig]| -> Fig {
+        f.iter()
+            .cloned()
+            .reduce(|p, q| if (q.median > p.median) == hib { q } else { p })
+            .unwrap()
+    };
+    let (ba, bb) = (best(&a.figs), best(&b.figs));
+    let word = if hib { "higher" } else { "lower" };
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            String::new()
+        } else if v.len() <= 2 {
+            format!(" ({})", v.join(", "))
+        } else {
+            format!(" ({}, … {} more)", v[..2].join(", "), v.len() - 2)
+        }
+    };
+    let mut reason = format!(
+        "{an} {word} in {win} of {} pairs, {} in {lose}{}, within noise in {tie}{}",
+        a.figs.len() * b.figs.len(),
+        if hib { "lower" } else { "higher" },
+        list(&losses),
+        list(&ties),
+    );
+    if und > 0 {
+        reason.push_str(&format!(", {und} undecided (lower bounds)"));
+    }
+    let ratio = if bb.median != 0.0 {
+        format!(" ({}×)", fmt_num(ba.median / bb.median))
+    } else {
+        String::new()
+    };
+    let typical = |f: &[Fig]| -> f64 {
+        let v: Vec<f64> = f.iter().map(|x| x.median).collect();
+        Spread::of(&v).map_or(f64::NAN, |s| s.median)
+    };
+    reason.push_str(&format!(
+        "; best {} {} vs {} {} {}{ratio}; typical (median framework) {} vs {}",
+        ba.target,
+        fmt_num(ba.median),
+        bb.target,
+        fmt_num(bb.median),
+        metric.unit(),
+        fmt_num(typical(&a.figs)),
+        fmt_num(typical(&b.figs)),
+    ));
+    if !missing.is_empty() {
+        reason.push_str(&format!(
+            "; not measured: {}",
+            missing
+                .targets
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let verdict = if decided == 0 {
+        reason = format!("every pair is undecided: {reason}");
+        Verdict::NotMeasured
+    } else if win == decided {
+        Verdict::Supported
+    } else if win == 0 {
+        Verdict::Refuted
+    } else {
+        Verdict::Depends
+    };
+    Outcome {
+        verdict,
+        reason: format!("{workload}: {reason}"),
+        parts: vec![],
+        measured,
+        missing,
+    }
+}
+
+/// Each framework of `group` measures within `[lo, hi]`.
+fn range(ctx: &Ctx, group: &[String], workload: &str, metric: Metric, lo: f64, hi: f64) -> Outcome {
+    let g = collect(ctx, group, workload, metric, Side::Subject);
+    let name = group_name(group);
+    if g.figs.is_empty() {
+        return not_measured(
+            format!("no valid {workload} {} figure for {name}", metric.as_str()),
+            g.shown,
+            g.missing,
+        );
+    }
+    let (mut within, mut above, mut below, mut und) = (0, 0, 0, 0);
+    for f in &g.figs {
+        if f.min > hi {
+            above += 1;
+        } else if f.lower_bound {
+            und += 1;
+        } else if f.max < lo {
+            below += 1;
+        } else {
+            within += 1;
+        }
+    }
+    let cores = ctx.server_cores();
+    let lo_m = g
+        .figs
+        .iter()
+        .map(|f| f.median)
+        .fold(f64::INFINITY, f64::min);
+    let hi_m = g
+        .figs
+        .iter()
+        .map(|f| f.median)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut reason = format!(
+        "{workload}: {within} of {} {name} frameworks within {}–{} {}, {below} below, {above} above{}; \
+         medians {}–{} on {cores} server CPU{} (per core {}–{})",
+        g.figs.len(),
+        fmt_num(lo),
+        fmt_num(hi),
+        metric.unit(),
+        if und > 0 {
+            format!(", {und} undecided (lower bounds)")
+        } else {
+            String::new()
+        },
+        fmt_num(lo_m),
+        fmt_num(hi_m),
+        if cores == 1 { "" } else { "s" },
+        fmt_num(lo_m / cores as f64),
+        fmt_num(hi_m / cores as f64),
+    );
+    // For a higher-is-better figure below the range: how many such cores the claim would take,
+    // a hint only (it assumes linear scaling per core, which the run did not measure).
+    if below > 0 && metric.higher_is_better() && hi_m > 0.0 && hi_m < lo {
+        let per_core = hi_m / cores as f64;
+        reason.push_str(&format!(
+            "; the fastest would need about {} server CPUs for {} at its per-core rate, if it scaled linearly \
+             (not measured)",
+            fmt_num((lo / per_core).ceil()),
+            fmt_num(lo)
+        ));
+    }
+    if !g.missing.is_empty() {
+        reason.push_str(&format!(
+            "; not measured: {}",
+            g.missing
+                .targets
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let decided = within + above + below;
+    let verdict = if decided == 0 {
+        Verdict::NotMeasured
+    } else if within == decided {
+        Verdict::Supported
+    } else if within == 0 {
+        Verdict::Refuted
+    } else {
+        Verdict::Depends
+    };
+    Outcome {
+        verdict,
+        reason,
+        parts: vec![],
+        measured: g.shown,
+        missing: g.missing,
+    }
+}
+
+/// `numerator / denominator` lies in `[lo, hi]` for each pair.
+fn ratio(
+    ctx: &Ctx,
+    numerator: &[String],
+    denominator: &[String],
+    workload: &str,
+    metric: Metric,
+    lo: f64,
+    hi: f64,
+) -> Outcome {
+    let a = collect(ctx, numerator, workload, metric, Side::Subject);
+    let b = collect(ctx, denominator, workload, metric, Side::Compared);
+    let mut missing = a.missing;
+    missing.merge(b.missing);
+    let measured: Vec<Measured> = a.shown.into_iter().chain(b.shown).collect();
+    if a.figs.is_empty() || b.figs.is_empty() {
+        let who = if a.figs.is_empty() {
+            group_name(numerator)
+        } else {
+            group_name(denominator)
+        };
+        return not_measured(
+            format!("no valid {workload} {} figure for {who}", metric.as_str()),
+            measured,
+            missing,
+        );
+    }
+    // The claimed direction: below 1 (a reduction), above 1 (a multiple), or none.
+    let down = hi < 1.0;
+    let up = lo > 1.0;
+    let (mut inside, mut off, mut wrong, mut und) = (0, 0, 0, 0);
+    let mut ratios = vec![];
+    for x in &a.figs {
+        for y in &b.figs {
+            if x.lower_bound || y.lower_bound || y.min <= 0.0 || y.median <= 0.0 {
+                und += 1;
+                continue;
+            }
+            let (r, rlo, rhi) = (x.median / y.median, x.min / y.max, x.max / y.min);
+            ratios.push(r);
+            if rlo <= hi && lo <= rhi {
+                inside += 1;
+            } else if (down && rhi >= 1.0) || (up && rlo <= 1.0) {
+                wrong += 1;
+            } else {
+                off += 1;
+            }
+        }
+    }
+    let decided = inside + off + wrong;
+    let verdict = if decided == 0 {
+        Verdict::NotMeasured
+    } else if inside == decided {
+        Verdict::Supported
+    } else if wrong == 0 {
+        Verdict::Partly
+    } else if wrong == decided {
+        Verdict::Refuted
+    } else {
+        Verdict::Depends
+    };
+    let rmin = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let rmax = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut reason = format!(
+        "{workload}: {} / {} {} ratio {}–{} claimed; {inside} of {} pairs inside, {off} outside in the claimed \
+         direction, {wrong} with no such difference{}",
+        group_name(numerator),
+        group_name(denominator),
+        metric.as_str(),
+        fmt_num(lo),
+        fmt_num(hi),
+        a.figs.len() * b.figs.len(),
+        if und > 0 {
+            format!(", {und} undecided (lower bounds)")
+        } else {
+            String::new()
+        }
+    );
+    if !ratios.is_empty() {
+        reason.push_str(&format!(
+            "; measured ratios {}–{}",
+            fmt_num(rmin),
+            fmt_num(rmax)
+        ));
+    }
+    if !missing.is_empty() {
+        reason.push_str(&format!(
+            "; not measured: {}",
+            missing
+                .targets
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Outcome {
+        verdict,
+        reason,
+        parts: vec![],
+        measured,
+        missing,
+    }
+}
+
+/// The CPU time of one heavy `/cpu` request of `mixed` for `target`, in ms: its `cpu` cell's server
+/// CPU per request scaled by the ratio of the heavy request's `n` to the cpu cell's `n`.
+fn heavy_ms(ctx: &Ctx, target: &str) -> Result<f64, String> {
+    let mixed = ctx.run.cell(target, "mixed").ok_or("no mixed cell")?;
+    let heavy_n = mixed
+        .params
+        .get("heavy_n")
+        .cloned()
+        .or_else(|| {
+            let path = mixed.params.get("heavy_path")?;
+            Some(path.split("n=").nth(1)?.split('&').next()?.to_string())
+        })
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or("the mixed cell does not give its heavy request's n (`heavy_path` or `heavy_n`)")?;
+    let cpu = ctx.run.cell(target, "cpu").ok_or("no cpu cell")?;
+    if cpu.status != CellStatus::Ok {
+        return Err("its cpu cell is flagged or failed".into());
+    }
+    let us = cpu
+        .server_cpu_us_per_req
+        .as_ref()
+        .ok_or("its cpu cell has no server CPU per request")?
+        .median;
+    let n = cpu
+        .params
+        .get("n")
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|n| *n > 0.0)
+        .ok_or("its cpu cell does not give its `n`")?;
+    Ok(us * heavy_n / n / 1000.0)
+}
+
+/// What `/io` latency would be without the heavy requests: the target's own corrected p99 on the
+/// `io-slo` ladder at the lowest rate at or above the `mixed` /io rate that it achieved (≥ 97%), when
+/// the run has one; else the upstream delay itself.
+fn baseline(ctx: &Ctx, target: &str, delay_ms: f64) -> (f64, String, bool) {
+    let rate = ctx
+        .run
+        .cell(target, "mixed")
+        .and_then(|c| c.params.get("io_rate_rps"))
+        .and_then(|v| v.parse::<f64>().ok());
+    let rung = ctx
+        .run
+        .cell(target, "io-slo")
+        .filter(|c| c.status == CellStatus::Ok)
+        .zip(rate)
+        .and_then(|(c, rate)| {
+            c.ladder
+                .iter()
+                .filter(|r| r.offered_rps >= rate && r.achieved_rps >= 0.97 * r.offered_rps)
+                .min_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps))
+        });
+    match rung {
+        Some(r) => (
+            r.p99_ms,
+            format!(
+                "{} ms (its io-slo p99 at {} req/s without heavy requests)",
+                fmt_num(r.p99_ms),
+                fmt_num(r.offered_rps)
+            ),
+            true,
+        ),
+        None => (delay_ms, format!("{} ms delay", fmt_num(delay_ms)), false),
+    }
+}
+
+/// In `mixed`, whether the `/io` requests of each target of `group` waited for the heavy requests.
+fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) -> Outcome {
+    const W: &str = "mixed";
+    let a = collect(ctx, group, W, Metric::P99Ms, Side::Subject);
+    let c = collect(ctx, context, W, Metric::P99Ms, Side::Context);
+    let mut missing = a.missing;
+    let delay = |target: &str| -> Result<f64, String> {
+        ctx.run
+            .cell(target, W)
+            .and_then(|c| c.params.get("ms"))
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v > 0.0)
+            .ok_or_else(|| "the mixed cell does not give its /io delay (`ms`)".to_string())
+    };
+    // Some(true) blocked, Some(false) clear, None: the repeats straddle the threshold.
+    let judge = |target: &str, min: f64, max: f64| -> Result<(Option<bool>, String), String> {
+        let (base, base_what, measured_base) = baseline(ctx, target, delay(target)?);
+        let heavy = heavy_ms(ctx, target)?;
+        let limit = share * heavy;
+        // Waiting behind the heavy requests in flight explains a few heavy requests' worth at most.
+        let unexplained = min - base > 4.0 * heavy.max(1.0);
+        if unexplained && !measured_base {
+            return Err(format!(
+                "/io p99 − {base_what} = {}–{} ms, {}× one heavy /cpu ({} ms of CPU): more than \
+                 blocking explains, and no /io latency without heavy requests to compare with (io-slo)",
+                fmt_num(min - base),
+                fmt_num(max - base),
+                fmt_num((min - base) / heavy),
+                fmt_num(heavy)
+            ));
+        }
+        let class = if min - base >= limit {
+            Some(true)
+        } else if max - base < limit {
+            Some(false)
+        } else {
+            None
+        };
+        let word = match class {
+            Some(true) => "blocked",
+            Some(false) => "clear",
+            None => "repeats straddle the threshold",
+        };
+        let mut note = format!(
+            "{word}: /io p99 − {base_what} = {}–{} ms; one heavy /cpu takes {} ms of CPU",
+            fmt_num(min - base),
+            fmt_num(max - base),
+            fmt_num(heavy)
+        );
+        if unexplained {
+            note.push_str(&format!(
+                " (the rise is {}× one heavy request: more than blocking alone explains; see the run's warnings)",
+                fmt_num((min - base) / heavy)
+            ));
+        }
+        Ok((class, note))
+    };
+    let (mut blocked, mut clear, mut straddle) = (vec![], vec![], vec![]);
+    let mut measured = vec![];
+    for mut m in a.shown {
+        let Some(f) = a.figs.iter().find(|f| f.target == m.target) else {
+            measured.push(m);
+            continue;
+        };
+        match judge(&f.target, f.min, f.max) {
+            Ok((class, note)) => {
+                match class {
+                    Some(true) => blocked.push(f.target.clone()),
+                    Some(false) => clear.push(f.target.clone()),
+                    None => straddle.push(f.target.clone()),
+                }
+                m.note = Some(note);
+            }
+            Err(why) => {
+                m.evidence = false;
+                m.note = Some(format!("not judged: {why}"));
+                missing.add(&f.target, W);
+                missing.add(&f.target, "cpu");
+                if why.contains("(io-slo)") {
+                    missing.add(&f.target, "io-slo");
+                }
+            }
+        }
+        measured.push(m);
+    }
+    let mut ctx_notes = vec![];
+    for mut m in c.shown {
+        if let (Some(min), Some(max), true) = (m.min, m.max, m.side == Side::Context) {
+            if m.note.as_deref().is_some_and(|n| n.starts_with("context")) {
+                if let Ok((class, note)) = judge(&m.target, min, max) {
+                    let word = match class {
+                        Some(true) => "blocked",
+                        Some(false) => "clear",
+                        None => "straddles",
+                    };
+                    ctx_notes.push(format!("{} {word}", m.target));
+                    m.note = Some(format!("context, not counted; {note}"));
+                }
+            }
+        }
+        measured.push(m);
+    }
+    let decided = blocked.len() + clear.len();
+    let name = group_name(group);
+    let mut reason = format!(
+        "mixed: {} of {} {name} targets blocked (/io p99 − /io p99 without heavy requests ≥ {} × one heavy request's CPU time), {} clear{}",
+        blocked.len(),
+        decided + straddle.len(),
+        fmt_num(share),
+        clear.len(),
+        if straddle.is_empty() {
+            String::new()
+        } else {
+            format!(", {} straddling", straddle.len())
+        }
+    );
+    if !clear.is_empty() && !blocked.is_empty() {
+        reason.push_str(&format!(" ({} clear)", clear.join(", ")));
+    }
+    if !ctx_notes.is_empty() {
+        reason.push_str(&format!("; context: {}", ctx_notes.join(", ")));
+    }
+    if !missing.is_empty() {
+        reason.push_str(&format!(
+            "; not measured: {}",
+            missing
+                .targets
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let verdict = if decided == 0 {
+        Verdict::NotMeasured
+    } else if blocked.len() == decided {
+        Verdict::Supported
+    } else if blocked.is_empty() {
+        Verdict::Refuted
+    } else {
+        Verdict::Depends
+    };
+    Outcome {
+        verdict,
+        reason,
+        parts: vec![],
+        measured,
+        missing,
+    }
+}
+
+/// Whether every workload the claim names is available (for callers deciding "not testable yet").
+pub fn all_available(ws: &[String]) -> bool {
+    ws.iter()
+        .all(|w| workloads::lookup(w).is_some_and(|x| x.available))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each rule on small fixture runs built here, one per verdict the rule can give.
+
+    use std::collections::BTreeMap;
+
+    use store::{CellSummary, Machine};
+
+    use super::*;
+
+    /// A fixture run: targets, cells, machine with one server CPU.
+    struct Fx(RunSummary);
+
+    impl Fx {
+        fn new() -> Fx {
+            Fx(RunSummary {
+                run_id: 7,
+                started_at: "2026-11-24T09:00:00Z".into(),
+                finished_at: Some("2026-11-24T09:30:00Z".into()),
+                machine: Machine {
+                    cpu_model: "Test CPU".into(),
+                    cores: 2,
+                    kernel: "6.1".into(),
+                    os: "Debian 12".into(),
+                    memory_mb: 4096,
+                    runtimes: BTreeMap::new(),
+                    server_cpus: vec![1],
+                    client_cpus: vec![0],
+                },
+                settings: BTreeMap::new(),
+                targets: vec![],
+                cells: vec![],
+                warnings: vec![],
+            })
+        }
+
+        fn target(mut self, name: &str, language: &str) -> Fx {
+            self.0.targets.push(TargetSummary {
+                name: name.into(),
+                language: language.into(),
+                framework: name.into(),
+                versions: BTreeMap::new(),
+                config: BTreeMap::new(),
+                cold_start_ms: None,
+                idle_pss_mb: None,
+                install_bytes: None,
+                install_packages: None,
+                failure: None,
+            });
+            self
+        }
+
+        fn per_target(mut self, name: &str, f: impl FnOnce(&mut TargetSummary)) -> Fx {
+            f(self.0.targets.iter_mut().find(|t| t.name == name).unwrap());
+            self
+        }
+
+        fn cell(mut self, target: &str, workload: &str, f: impl FnOnce(&mut CellSummary)) -> Fx {
+            let mut c = CellSummary {
+                target: target.into(),
+                workload: workload.into(),
+                status: CellStatus::Ok,
+                repeats: 3,
+                throughput_rps: None,
+                p50_ms: None,
+                p99_ms: None,
+                server_cpu_us_per_req: None,
+                pss_mean_mb: None,
+                pss_peak_mb: None,
+                ladder: vec![],
+                capacity_rps: None,
+                slo_p99_ms: None,
+                lower_bound: false,
+                params: BTreeMap::new(),
+                warnings: vec![],
+            };
+            f(&mut c);
+            self.0.cells.push(c);
+            self
+        }
+
+        fn rps(self, target: &str, workload: &str, v: &[f64]) -> Fx {
+            self.cell(target, workload, |c| c.throughput_rps = Spread::of(v))
+        }
+
+        fn p50(self, target: &str, workload: &str, v: &[f64]) -> Fx {
+            self.cell(target, workload, |c| c.p50_ms = Spread::of(v))
+        }
+
+        /// A mixed cell (/io at 10 ms, heavy /cpu?n=1000000) and the cpu cell that prices the heavy
+        /// request: `heavy_ms` of CPU for n = 1,000,000.
+        fn mixed(self, target: &str, p99: &[f64], heavy_ms: f64) -> Fx {
+            self.cell(target, "mixed", |c| {
+                c.p99_ms = Spread::of(p99);
+                c.params.insert("ms".into(), "10".into());
+                c.params
+                    .insert("heavy_path".into(), "/cpu?n=1000000".into());
+                c.params.insert("io_rate_rps".into(), "100".into());
+            })
+            .cell(target, "cpu", |c| {
+                c.server_cpu_us_per_req = Spread::of(&[heavy_ms * 100.0]);
+                c.params.insert("n".into(), "100000".into());
+            })
+        }
+    }
+
+    fn langs() -> Fx {
+        Fx::new()
+            .target("node-a", "node")
+            .target("node-b", "node")
+            .target("python-a", "python")
+            .target("python-b", "python")
+    }
+
+    fn sel(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn run_rule(fx: &Fx, rule: RuleSpec, workloads: &[&str]) -> Outcome {
+        evaluate(&rule, &sel(workloads), &fx.0, &Catalogue::builtin())
+    }
+
+    fn faster_rps() -> RuleSpec {
+        RuleSpec::Faster {
+            better: sel(&["node"]),
+            than: sel(&["python"]),
+            metric: Metric::ThroughputRps,
+            context: sel(&["rust"]),
+        }
+    }
+
+    #[test]
+    fn faster_supported_when_every_pair_is_better_beyond_noise() {
+        let fx = langs()
+            .target("rust-a", "rust")
+            .rps("node-a", "io", &[9000.0, 9100.0, 9200.0])
+            .rps("node-b", "io", &[7000.0, 7100.0, 7200.0])
+            .rps("python-a", "io", &[4000.0, 4100.0, 4200.0])
+            .rps("python-b", "io", &[1000.0, 1100.0, 1200.0])
+            .rps("rust-a", "io", &[20000.0]);
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(o.reason.contains("higher in 4 of 4 pairs"), "{}", o.reason);
+        assert!(
+            o.reason.contains(
+                "best node-a 9,100 vs python-a 4,100 req/s (2.22×); typical (median framework) 8,100 vs 2,600"
+            ),
+            "{}",
+            o.reason
+        );
+        // Context is shown, not counted.
+        let rust = o.measured.iter().find(|m| m.target == "rust-a").unwrap();
+        assert_eq!(rust.side, Side::Context);
+        assert!(!rust.evidence);
+        // Per-core figures on the one server CPU.
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert_eq!(na.per_core, Some(9100.0));
+        assert!(o.missing.is_empty());
+    }
+
+    #[test]
+    fn faster_refuted_when_no_pair_is_better_including_ties() {
+        let fx = langs()
+            .rps("node-a", "io", &[4000.0, 4100.0])
+            .rps("node-b", "io", &[1000.0, 1100.0])
+            .rps("python-a", "io", &[4050.0, 4300.0])
+            .rps("python-b", "io", &[5000.0, 5100.0]);
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Refuted, "{}", o.reason);
+        assert!(
+            o.reason.contains("within noise in 1 (node-a vs python-a)"),
+            "{}",
+            o.reason
+        );
+        // All ties is refuted too: "faster" needs a difference beyond noise.
+        let fx = langs()
+            .rps("node-a", "io", &[1000.0, 1200.0])
+            .rps("node-b", "io", &[1000.0, 1200.0])
+            .rps("python-a", "io", &[1100.0, 1300.0])
+            .rps("python-b", "io", &[1050.0, 1150.0]);
+        assert_eq!(
+            run_rule(&fx, faster_rps(), &["io"]).verdict,
+            Verdict::Refuted
+        );
+    }
+
+    #[test]
+    fn faster_depends_when_frameworks_disagree() {
+        let fx = langs()
+            .rps("node-a", "io", &[9000.0])
+            .rps("node-b", "io", &[2000.0])
+            .rps("python-a", "io", &[4000.0])
+            .rps("python-b", "io", &[1000.0]);
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Depends, "{}", o.reason);
+        assert!(
+            o.reason
+                .contains("higher in 3 of 4 pairs, lower in 1 (node-b vs python-a)"),
+            "{}",
+            o.reason
+        );
+    }
+
+    #[test]
+    fn faster_lower_is_better_for_cpu_per_request() {
+        let rule = RuleSpec::Faster {
+            better: sel(&["node"]),
+            than: sel(&["python"]),
+            metric: Metric::ServerCpuUsPerReq,
+            context: vec![],
+        };
+        let fx = langs()
+            .cell("node-a", "json", |c| {
+                c.server_cpu_us_per_req = Spread::of(&[50.0, 52.0])
+            })
+            .cell("node-b", "json", |c| {
+                c.server_cpu_us_per_req = Spread::of(&[70.0])
+            })
+            .cell("python-a", "json", |c| {
+                c.server_cpu_us_per_req = Spread::of(&[150.0])
+            })
+            .cell("python-b", "json", |c| {
+                c.server_cpu_us_per_req = Spread::of(&[300.0])
+            });
+        let o = run_rule(&fx, rule, &["json"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(o.reason.contains("lower in 4 of 4 pairs"), "{}", o.reason);
+    }
+
+    #[test]
+    fn flagged_and_failed_cells_never_count_and_missing_ones_give_the_lab_command() {
+        let fx = langs()
+            .cell("node-a", "io", |c| {
+                c.throughput_rps = Spread::of(&[9000.0]);
+                c.warnings.push("spread 14% > 10%".into());
+            })
+            .cell("node-b", "io", |c| {
+                c.throughput_rps = Spread::of(&[100.0]);
+                c.status = CellStatus::Flagged("12 wrong bodies".into());
+            })
+            .rps("python-a", "io", &[4000.0])
+            .per_target("python-b", |t| {
+                t.failure = Some("pip install failed".into())
+            });
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        // node-b's 100 req/s would have made it "depends"; flagged, it does not count.
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert_eq!(na.note.as_deref(), Some("lab warnings: spread 14% > 10%"));
+        let nb = o.measured.iter().find(|m| m.target == "node-b").unwrap();
+        assert!(!nb.evidence && nb.note.as_deref().unwrap().contains("flagged"));
+        let pb = o.measured.iter().find(|m| m.target == "python-b").unwrap();
+        assert!(!pb.evidence && pb.note.as_deref().unwrap().contains("target failed"));
+        assert_eq!(
+            o.missing.lab_command().unwrap(),
+            "stackwise lab --targets node-b,python-b --workloads io"
+        );
+        assert!(
+            o.reason.contains("not measured: node-b, python-b"),
+            "{}",
+            o.reason
+        );
+
+        // No Python target at all in the run: no verdict, and the lab's Python targets to run.
+        let fx = Fx::new()
+            .target("node-a", "node")
+            .rps("node-a", "io", &[9000.0]);
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::NotMeasured);
+        assert_eq!(
+            o.missing.lab_command().unwrap(),
+            "stackwise lab --targets python-django,python-fastapi,python-flask-gthread,python-flask-sync --workloads io"
+        );
+    }
+
+    #[test]
+    fn lower_bounds_only_count_where_they_settle_the_question() {
+        // node-a is a lower bound above python: still better. python-a is a lower bound: undecided.
+        let fx = langs()
+            .cell("node-a", "io", |c| {
+                c.throughput_rps = Spread::of(&[9000.0]);
+                c.lower_bound = true;
+            })
+            .rps("node-b", "io", &[8000.0])
+            .rps("python-b", "io", &[1000.0])
+            .cell("python-a", "io", |c| {
+                c.throughput_rps = Spread::of(&[3000.0]);
+                c.lower_bound = true;
+            });
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(
+            o.reason.contains("2 undecided (lower bounds)"),
+            "{}",
+            o.reason
+        );
+        // The workload's own ceiling (connections × 1000 / ms) makes a figure a lower bound.
+        let fx = langs().cell("node-a", "io", |c| {
+            c.throughput_rps = Spread::of(&[6350.0]);
+            c.params.insert("connections".into(), "64".into());
+            c.params.insert("ms".into(), "10".into());
+        });
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert!(na.lower_bound, "{na:?}");
+        assert!(
+            na.note.as_deref().unwrap().contains("6,400 req/s"),
+            "{na:?}"
+        );
+    }
+
+    #[test]
+    fn several_workloads_combine_into_partly() {
+        let rule = RuleSpec::Faster {
+            better: sel(&["python"]),
+            than: sel(&["node"]),
+            metric: Metric::ThroughputRps,
+            context: vec![],
+        };
+        let fx = langs()
+            .rps("node-a", "cpu", &[900.0])
+            .rps("node-b", "cpu", &[800.0])
+            .rps("python-a", "cpu", &[90.0])
+            .rps("python-b", "cpu", &[80.0])
+            .rps("node-a", "hash", &[500.0])
+            .rps("node-b", "hash", &[400.0])
+            .rps("python-a", "hash", &[600.0])
+            .rps("python-b", "hash", &[700.0]);
+        let o = run_rule(&fx, rule.clone(), &["cpu", "hash"]);
+        assert_eq!(o.verdict, Verdict::Partly, "{}", o.reason);
+        assert_eq!(o.parts.len(), 2);
+        assert_eq!(o.parts[0].verdict, Verdict::Refuted);
+        assert_eq!(o.parts[1].verdict, Verdict::Supported);
+        assert_eq!(o.reason, "cpu: refuted; hash: supported");
+        // One workload missing: judged on the other, and the command names the missing one.
+        let fx = langs()
+            .rps("node-a", "cpu", &[900.0])
+            .rps("node-b", "cpu", &[800.0])
+            .rps("python-a", "cpu", &[90.0])
+            .rps("python-b", "cpu", &[80.0]);
+        let o = run_rule(&fx, rule, &["cpu", "hash"]);
+        assert_eq!(o.verdict, Verdict::Refuted, "{}", o.reason);
+        assert!(o
+            .missing
+            .lab_command()
+            .unwrap()
+            .ends_with("--workloads hash"));
+    }
+
+    fn node_range() -> RuleSpec {
+        RuleSpec::Range {
+            group: sel(&["node"]),
+            metric: Metric::ThroughputRps,
+            min: 15000.0,
+            max: 20000.0,
+        }
+    }
+
+    #[test]
+    fn range_supported_refuted_depends() {
+        let fx = langs()
+            .rps("node-a", "io", &[14000.0, 15500.0])
+            .rps("node-b", "io", &[19000.0]);
+        let o = run_rule(&fx, node_range(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(
+            o.reason
+                .contains("2 of 2 node frameworks within 15,000–20,000 req/s"),
+            "{}",
+            o.reason
+        );
+
+        let fx = langs()
+            .rps("node-a", "io", &[6000.0])
+            .rps("node-b", "io", &[25000.0]);
+        let o = run_rule(&fx, node_range(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Refuted, "{}", o.reason);
+        let fx2 = langs()
+            .rps("node-a", "io", &[6000.0])
+            .rps("node-b", "io", &[4000.0]);
+        let o2 = run_rule(&fx2, node_range(), &["io"]);
+        assert!(
+            o2.reason
+                .contains("the fastest would need about 3 server CPUs for 15,000"),
+            "{}",
+            o2.reason
+        );
+        assert!(o.reason.contains("1 below, 1 above"), "{}", o.reason);
+
+        let fx = langs()
+            .rps("node-a", "io", &[6000.0])
+            .rps("node-b", "io", &[16000.0]);
+        assert_eq!(
+            run_rule(&fx, node_range(), &["io"]).verdict,
+            Verdict::Depends
+        );
+
+        // Per-core figures: two server CPUs halve them.
+        let mut fx = langs()
+            .rps("node-a", "io", &[30000.0])
+            .rps("node-b", "io", &[32000.0]);
+        fx.0.machine.server_cpus = vec![2, 3];
+        let o = run_rule(&fx, node_range(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Refuted);
+        assert!(
+            o.reason
+                .contains("on 2 server CPUs (per core 15,000–16,000)"),
+            "{}",
+            o.reason
+        );
+
+        // A lower bound below the range cannot refute it.
+        let fx = langs().cell("node-a", "io", |c| {
+            c.throughput_rps = Spread::of(&[6000.0]);
+            c.lower_bound = true;
+        });
+        let o = run_rule(&fx, node_range(), &["io"]);
+        assert_eq!(o.verdict, Verdict::NotMeasured, "{}", o.reason);
+
+        let o = run_rule(&Fx::new(), node_range(), &["io"]);
+        assert_eq!(o.verdict, Verdict::NotMeasured);
+        assert!(o.missing.lab_command().unwrap().contains("node-http"));
+    }
+
+    fn ratio_rule() -> RuleSpec {
+        RuleSpec::Ratio {
+            numerator: sel(&["node"]),
+            denominator: sel(&["python"]),
+            metric: Metric::P50Ms,
+            min: 0.4,
+            max: 0.5,
+        }
+    }
+
+    #[test]
+    fn ratio_supported_partly_refuted_depends() {
+        let fx = langs()
+            .p50("node-a", "io", &[11.0])
+            .p50("node-b", "io", &[12.0])
+            .p50("python-a", "io", &[25.0])
+            .p50("python-b", "io", &[26.0]);
+        let o = run_rule(&fx, ratio_rule(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+
+        // A reduction, but much bigger than claimed: partly.
+        let fx = langs()
+            .p50("node-a", "io", &[11.0])
+            .p50("node-b", "io", &[12.0])
+            .p50("python-a", "io", &[100.0])
+            .p50("python-b", "io", &[25.0]);
+        let o = run_rule(&fx, ratio_rule(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Partly, "{}", o.reason);
+        assert!(
+            o.reason.contains("2 of 4 pairs inside, 2 outside"),
+            "{}",
+            o.reason
+        );
+
+        // No reduction at all: refuted.
+        let fx = langs()
+            .p50("node-a", "io", &[11.0])
+            .p50("node-b", "io", &[12.0])
+            .p50("python-a", "io", &[11.0])
+            .p50("python-b", "io", &[10.0]);
+        assert_eq!(
+            run_rule(&fx, ratio_rule(), &["io"]).verdict,
+            Verdict::Refuted
+        );
+
+        // Some pairs reduce as claimed, others not at all: depends.
+        let fx = langs()
+            .p50("node-a", "io", &[11.0])
+            .p50("node-b", "io", &[12.0])
+            .p50("python-a", "io", &[25.0])
+            .p50("python-b", "io", &[11.0]);
+        assert_eq!(
+            run_rule(&fx, ratio_rule(), &["io"]).verdict,
+            Verdict::Depends
+        );
+
+        assert_eq!(
+            run_rule(&langs(), ratio_rule(), &["io"]).verdict,
+            Verdict::NotMeasured
+        );
+    }
+
+    fn lighter_rule(metrics: &[Metric]) -> RuleSpec {
+        RuleSpec::Lighter {
+            better: sel(&["node"]),
+            than: sel(&["python"]),
+            metrics: metrics.to_vec(),
+        }
+    }
+
+    fn starts(fx: Fx, v: [(&str, f64, f64); 4]) -> Fx {
+        v.into_iter().fold(fx, |fx, (t, cold, mem)| {
+            fx.per_target(t, |t| {
+                t.cold_start_ms = Spread::of(&[cold, cold * 1.05]);
+                t.idle_pss_mb = Some(mem);
+            })
+        })
+    }
+
+    #[test]
+    fn lighter_supported_refuted_depends_partly() {
+        let both = [Metric::ColdStartMs, Metric::IdlePssMb];
+        let fx = starts(
+            langs(),
+            [
+                ("node-a", 40.0, 45.0),
+                ("node-b", 60.0, 50.0),
+                ("python-a", 300.0, 60.0),
+                ("python-b", 500.0, 90.0),
+            ],
+        );
+        let o = run_rule(&fx, lighter_rule(&both), &["cold-start"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert_eq!(o.reason, "cold_start_ms: supported; idle_pss_mb: supported");
+
+        let fx = starts(
+            langs(),
+            [
+                ("node-a", 400.0, 10.0),
+                ("node-b", 600.0, 12.0),
+                ("python-a", 300.0, 30.0),
+                ("python-b", 200.0, 20.0),
+            ],
+        );
+        let o = run_rule(&fx, lighter_rule(&both), &["cold-start"]);
+        assert_eq!(o.verdict, Verdict::Partly, "{}", o.reason);
+        assert_eq!(
+            run_rule(&fx, lighter_rule(&[Metric::ColdStartMs]), &["cold-start"]).verdict,
+            Verdict::Refuted
+        );
+
+        let fx = starts(
+            langs(),
+            [
+                ("node-a", 40.0, 45.0),
+                ("node-b", 600.0, 50.0),
+                ("python-a", 300.0, 60.0),
+                ("python-b", 500.0, 90.0),
+            ],
+        );
+        assert_eq!(
+            run_rule(&fx, lighter_rule(&[Metric::ColdStartMs]), &["cold-start"]).verdict,
+            Verdict::Depends
+        );
+        let o = run_rule(
+            &langs(),
+            lighter_rule(&[Metric::InstallBytes]),
+            &["cold-start"],
+        );
+        assert_eq!(o.verdict, Verdict::NotMeasured);
+        // Cold starts come with every target the lab runs: the cheapest workload brings them.
+        assert!(o
+            .missing
+            .lab_command()
+            .unwrap()
+            .ends_with("--workloads json"));
+    }
+
+    fn blocking_rule() -> RuleSpec {
+        RuleSpec::LoopBlocking {
+            group: sel(&["node"]),
+            share: 0.5,
+            context: sel(&["python"]),
+        }
+    }
+
+    #[test]
+    fn loop_blocking_supported_refuted_depends() {
+        let w = &["mixed", "cpu"];
+        // Node: heavy requests of 2.5 ms; /io p99 12.5–13 ms over a 10 ms delay: it waited.
+        // Python: heavy requests of 80 ms, /io p99 14 ms: other workers served /io.
+        let fx = langs()
+            .mixed("node-a", &[12.5, 13.0], 2.5)
+            .mixed("node-b", &[30.0, 32.0], 25.0)
+            .mixed("python-a", &[14.0, 15.0], 80.0);
+        let o = run_rule(&fx, blocking_rule(), w);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(
+            o.reason.contains("2 of 2 node targets blocked"),
+            "{}",
+            o.reason
+        );
+        assert!(o.reason.contains("context: python-a clear"), "{}", o.reason);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert!(
+            na.note.as_deref().unwrap().contains(
+                "blocked: /io p99 − 10 ms delay = 2.5–3 ms; one heavy /cpu takes 2.5 ms of CPU"
+            ),
+            "{na:?}"
+        );
+        // With an io-slo ladder, the baseline is the target's own /io p99 at the lowest rate at or
+        // above the mixed /io rate (100 req/s) that it achieved.
+        let fx = langs()
+            .mixed("node-a", &[14.0, 14.5], 2.5)
+            .cell("node-a", "io-slo", |c| {
+                for (rate, achieved, p99) in [
+                    (50.0, 50.0, 10.5),
+                    (120.0, 90.0, 11.0),
+                    (150.0, 150.0, 12.5),
+                    (400.0, 400.0, 30.0),
+                ] {
+                    c.ladder.push(store::LadderPoint {
+                        offered_rps: rate,
+                        achieved_rps: achieved,
+                        p50_ms: 10.2,
+                        p99_ms: p99,
+                        errors: 0,
+                        server_cores: None,
+                    });
+                }
+            });
+        let o = run_rule(&fx, blocking_rule(), w);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert!(
+            na.note.as_deref().unwrap().contains(
+                "blocked: /io p99 − 12.5 ms (its io-slo p99 at 150 req/s without heavy requests) = 1.5–2 ms"
+            ),
+            "{na:?}"
+        );
+        // A rise far beyond what the heavy requests explain, with no baseline: not judged, and the
+        // command adds the io-slo ladder that gives one.
+        let fx = langs().mixed("node-a", &[50.0], 1.2);
+        let o = run_rule(&fx, blocking_rule(), w);
+        assert_eq!(o.verdict, Verdict::NotMeasured, "{}", o.reason);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert!(
+            na.note
+                .as_deref()
+                .unwrap()
+                .contains("more than blocking explains"),
+            "{na:?}"
+        );
+        assert!(o
+            .missing
+            .lab_command()
+            .unwrap()
+            .ends_with("--workloads cpu,io-slo,mixed"));
+
+        let fx = langs()
+            .mixed("node-a", &[10.5, 11.0], 20.0)
+            .mixed("node-b", &[12.0], 20.0);
+        assert_eq!(run_rule(&fx, blocking_rule(), w).verdict, Verdict::Refuted);
+
+        let fx = langs()
+            .mixed("node-a", &[40.0], 20.0)
+            .mixed("node-b", &[11.0], 20.0);
+        let o = run_rule(&fx, blocking_rule(), w);
+        assert_eq!(o.verdict, Verdict::Depends, "{}", o.reason);
+        assert!(o.reason.contains("(node-b clear)"), "{}", o.reason);
+
+        // Repeats on both sides of the threshold decide nothing.
+        let fx = langs().mixed("node-a", &[15.0, 25.0], 20.0);
+        assert_eq!(
+            run_rule(&fx, blocking_rule(), w).verdict,
+            Verdict::NotMeasured
+        );
+
+        // Without the cpu cell the heavy request has no price: not judged, and the command says so.
+        let fx = langs().cell("node-a", "mixed", |c| {
+            c.p99_ms = Spread::of(&[200.0]);
+            c.params.insert("ms".into(), "10".into());
+            c.params
+                .insert("heavy_path".into(), "/cpu?n=1000000".into());
+        });
+        let o = run_rule(&fx, blocking_rule(), w);
+        assert_eq!(o.verdict, Verdict::NotMeasured, "{}", o.reason);
+        assert_eq!(
+            o.missing.lab_command().unwrap(),
+            "stackwise lab --targets node-a,node-b --workloads cpu,mixed"
+        );
+    }
+}

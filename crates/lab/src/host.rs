@@ -1,0 +1,331 @@
+//! The real [`Host`] of the suite, over the lab's core modules: manifests ([`crate::manifest`]),
+//! install and footprint ([`crate::install`]), launching a target pinned to the server CPUs in its
+//! own process group ([`crate::launch`], [`crate::process`]), sampling its process tree
+//! ([`crate::sample`]: CPU including exited workers, PSS, steal), the upstream service
+//! ([`crate::services`]) and the conformance checker ([`crate::check`]).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::launch::{self, LaunchOptions, Launched};
+use crate::manifest::{Target, TargetsDir};
+use crate::sample::{BusyMeter, Sampler, StealMeter, WindowStart};
+use crate::services::{Service, Upstream, UpstreamSpec};
+use crate::suite::{Host, Installed, Server, StartOptions, TargetFailure, TargetInfo};
+use crate::workload::{ServerMeter, ServerUsage, ServiceHandle, ServiceKind};
+
+/// How often the server's PSS is sampled during a measuring window.
+const SAMPLE_EVERY: Duration = Duration::from_millis(200);
+/// How long a server gets to stop before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// The longest an install step may take.
+const INSTALL_STEP_TIMEOUT: Duration = Duration::from_secs(900);
+/// Lines of stderr kept with a failure.
+const TAIL: usize = 20;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// The lab's targets folder and the stackwise binary that runs the upstream.
+pub struct LabHost {
+    dir: TargetsDir,
+    targets: Vec<Target>,
+    upstream_exe: PathBuf,
+    /// The upstream the suite started, for the conformance check (it counts upstream calls).
+    upstream: Mutex<Option<Arc<Mutex<Upstream>>>>,
+}
+
+/// The host for `targets/` found from the current directory or the binary's location.
+pub fn default_host() -> Result<Box<dyn Host>, String> {
+    let dir = TargetsDir::discover(None)?;
+    Ok(Box::new(LabHost::new(dir)?))
+}
+
+/// Runs `handler` on Ctrl-C after stopping every target, install step and service this process
+/// started (their process groups), so nothing is left behind even while the runner is busy.
+pub fn on_interrupt(handler: Box<dyn Fn() + Send + 'static>) -> Result<(), String> {
+    crate::process::install_panic_hook();
+    ctrlc::set_handler(move || {
+        handler();
+        crate::process::kill_all(Duration::from_secs(2));
+    })
+    .map_err(|e| e.to_string())
+}
+
+impl LabHost {
+    /// Loads every manifest; a broken one is an error naming its file, line and field.
+    pub fn new(dir: TargetsDir) -> Result<LabHost, String> {
+        let mut targets = Vec::new();
+        for t in dir.load_all() {
+            targets.push(t.map_err(|e| e.to_string())?);
+        }
+        targets.sort_by(|a, b| a.name().cmp(b.name()));
+        let upstream_exe = std::env::current_exe()
+            .map_err(|e| format!("cannot find the stackwise binary: {e}"))?;
+        Ok(LabHost {
+            dir,
+            targets,
+            upstream_exe,
+            upstream: Mutex::new(None),
+        })
+    }
+
+    /// Runs the upstream with another binary (tests: the built `stackwise`).
+    pub fn with_upstream_exe(mut self, exe: PathBuf) -> LabHost {
+        self.upstream_exe = exe;
+        self
+    }
+
+    fn target(&self, name: &str) -> Result<&Target, TargetFailure> {
+        self.targets
+            .iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| TargetFailure::new(format!("no target named {name}")))
+    }
+
+    fn launch(&self, t: &Target, opts: &StartOptions) -> Result<Launched, TargetFailure> {
+        let lo = LaunchOptions {
+            server_cpus: opts.server_cpus.clone(),
+            workers: opts.workers,
+            workload: opts.workload.clone(),
+            services_env: opts
+                .upstream_url
+                .iter()
+                .map(|u| ("UPSTREAM_URL".to_string(), u.clone()))
+                .collect(),
+            ..LaunchOptions::default()
+        };
+        launch::launch(t, &self.dir.repo(), &lo).map_err(|e| TargetFailure::new(e.to_string()))
+    }
+}
+
+impl Host for LabHost {
+    fn targets(&self) -> Result<Vec<TargetInfo>, String> {
+        Ok(self
+            .targets
+            .iter()
+            .map(|t| TargetInfo {
+                name: t.name().to_string(),
+                language: t.manifest.language.as_str().to_string(),
+                framework: t.manifest.framework.clone(),
+                endpoints: t
+                    .manifest
+                    .endpoints
+                    .iter()
+                    .map(|e| e.as_str().to_string())
+                    .collect(),
+            })
+            .collect())
+    }
+
+    fn install(
+        &self,
+        target: &str,
+        progress: &mut dyn FnMut(String),
+    ) -> Result<Installed, TargetFailure> {
+        let t = self.target(target)?;
+        crate::install::install(t, &self.dir.repo(), false, INSTALL_STEP_TIMEOUT, &mut |l| {
+            progress(l.to_string())
+        })
+        .map_err(|e| TargetFailure::new(e.to_string()))?;
+        let fp = crate::install::footprint(t);
+        Ok(Installed {
+            bytes: Some(fp.bytes),
+            packages: Some(fp.packages),
+        })
+    }
+
+    fn versions(&self, target: &str) -> BTreeMap<String, String> {
+        match self.target(target) {
+            Ok(t) => crate::machine::target_versions(t, &self.dir.repo()).unwrap_or_default(),
+            Err(_) => BTreeMap::new(),
+        }
+    }
+
+    fn own_start(&self, target: &str, workload: &str) -> bool {
+        self.target(target)
+            .is_ok_and(|t| t.manifest.start.workload.contains_key(workload))
+    }
+
+    fn start(&self, target: &str, opts: &StartOptions) -> Result<Box<dyn Server>, TargetFailure> {
+        let t = self.target(target)?;
+        let launched = self.launch(t, opts)?;
+        let sampler = Sampler::start(launched.server.process.tree(), SAMPLE_EVERY);
+        Ok(Box::new(LabServer {
+            config: launched.config.to_map(t),
+            launched,
+            sampler,
+            window: None,
+        }))
+    }
+
+    fn check(&self, target: &str, server: &mut dyn Server) -> Result<(), TargetFailure> {
+        let t = self.target(target)?;
+        let base = server.base_url();
+        let addr: SocketAddr = base
+            .trim_start_matches("http://")
+            .parse()
+            .map_err(|e| TargetFailure::new(format!("{base}: {e}")))?;
+        let upstream = self.upstream.lock().expect("upstream").clone();
+        let guard = upstream.as_ref().map(|u| u.lock().expect("upstream"));
+        let report = crate::check::check(
+            target,
+            addr,
+            &t.manifest.endpoints,
+            guard.as_deref(),
+            &crate::check::CheckOptions::default(),
+        );
+        drop(guard);
+        if report.passed() {
+            return Ok(());
+        }
+        let failures = report.failures();
+        let reason = format!(
+            "conformance check failed (seed {}): {}",
+            report.seed,
+            if failures.is_empty() {
+                "no endpoint declared".to_string()
+            } else {
+                failures.join("; ")
+            }
+        );
+        Err(TargetFailure {
+            reason,
+            stderr_tail: server.check_alive().err(),
+        })
+    }
+
+    fn cold_start(&self, target: &str, opts: &StartOptions) -> Result<Duration, TargetFailure> {
+        let t = self.target(target)?;
+        let mut launched = self.launch(t, opts)?;
+        let d = launched.server.cold_start;
+        launched.server.stop(STOP_GRACE);
+        Ok(d)
+    }
+
+    fn start_service(
+        &self,
+        kind: ServiceKind,
+        cpus: &[usize],
+    ) -> Result<Box<dyn ServiceHandle>, String> {
+        match kind {
+            ServiceKind::Upstream => {
+                let spec = UpstreamSpec {
+                    exe: self.upstream_exe.clone(),
+                    cpus: cpus.to_vec(),
+                    port: None,
+                };
+                let upstream = spec.start_upstream().map_err(|e| e.to_string())?;
+                let url = upstream.url();
+                let upstream = Arc::new(Mutex::new(upstream));
+                *self.upstream.lock().expect("upstream") = Some(upstream.clone());
+                Ok(Box::new(UpstreamHandle {
+                    url,
+                    cpus: cpus.len().max(1),
+                    upstream,
+                    meter: None,
+                }))
+            }
+        }
+    }
+}
+
+/// A running target with its PSS sampler.
+struct LabServer {
+    launched: Launched,
+    sampler: Sampler,
+    config: BTreeMap<String, String>,
+    window: Option<(WindowStart, StealMeter)>,
+}
+
+impl ServerMeter for LabServer {
+    fn begin(&mut self) {
+        self.window = Some((self.sampler.window_start(), StealMeter::start()));
+    }
+
+    fn end(&mut self) -> ServerUsage {
+        let Some((start, steal)) = self.window.take() else {
+            return ServerUsage::default();
+        };
+        let cost = self.sampler.window_end(&start);
+        let steal_pct = steal.share() * 100.0;
+        ServerUsage {
+            cpu_s: cost.cpu_seconds,
+            pss_mean_mb: cost.pss_mean_bytes.map(|b| b / MIB),
+            pss_peak_mb: cost.pss_peak_bytes.map(|b| b as f64 / MIB),
+            steal_pct: Some(steal_pct),
+            samples: serde_json::json!({
+                "wall_s": cost.wall_seconds,
+                "cpu_s": cost.cpu_seconds,
+                "cores": cost.cores,
+                "pss_samples": cost.samples,
+                "pss_mean_mb": cost.pss_mean_bytes.map(|b| b / MIB),
+                "pss_peak_mb": cost.pss_peak_bytes.map(|b| b as f64 / MIB),
+                "steal_pct": steal_pct,
+                "cgroup": self.launched.server.process.has_cgroup(),
+            }),
+        }
+    }
+
+    fn check_alive(&mut self) -> Result<(), String> {
+        self.launched.server.check_alive().map_err(|c| {
+            let tail: Vec<String> = c
+                .stderr_tail
+                .iter()
+                .rev()
+                .take(TAIL)
+                .rev()
+                .cloned()
+                .collect();
+            format!("{}\n{}", c.status, tail.join("\n"))
+        })
+    }
+}
+
+impl Server for LabServer {
+    fn base_url(&self) -> String {
+        self.launched.base_url()
+    }
+
+    fn pss_mb(&mut self) -> Option<f64> {
+        let b = self.sampler.tree().pss_bytes();
+        (b > 0).then(|| b as f64 / MIB)
+    }
+
+    fn config(&self) -> BTreeMap<String, String> {
+        self.config.clone()
+    }
+
+    fn stop(mut self: Box<Self>) {
+        self.launched.server.stop(STOP_GRACE);
+    }
+}
+
+struct UpstreamHandle {
+    upstream: Arc<Mutex<Upstream>>,
+    url: String,
+    cpus: usize,
+    meter: Option<BusyMeter>,
+}
+
+impl ServiceHandle for UpstreamHandle {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn begin(&mut self) {
+        self.meter = Some(self.upstream.lock().expect("upstream").busy_meter());
+    }
+
+    fn busy(&mut self) -> Option<f64> {
+        self.meter.take().map(|m| m.share(self.cpus))
+    }
+}
+
+impl Drop for UpstreamHandle {
+    fn drop(&mut self) {
+        self.upstream.lock().expect("upstream").stop();
+    }
+}

@@ -1,0 +1,99 @@
+//! Where things run: the split of CPUs between the servers and the client side (load engine and
+//! services), and the runtime notes readers need (Node.js past its end of life).
+
+/// Server CPUs, client CPUs, and a warning when they had to be shared.
+pub type CpuSplit = (Vec<usize>, Vec<usize>, Option<String>);
+
+/// Splits the CPUs this process may use: the servers get `server` (`--server-cpus`) or the upper
+/// half, the load engine and the services the rest. On one CPU both share it (a warning says so).
+pub fn split_cpus(allowed: &[usize], server: Option<&[usize]>) -> Result<CpuSplit, String> {
+    if allowed.is_empty() {
+        return Err("no CPU is available to this process".into());
+    }
+    let server: Vec<usize> = match server {
+        Some(s) => {
+            if s.is_empty() {
+                return Err("--server-cpus: names no CPU".into());
+            }
+            for c in s {
+                if !allowed.contains(c) {
+                    return Err(format!(
+                        "--server-cpus: CPU {c} is not available to this process (available: {})",
+                        list(allowed)
+                    ));
+                }
+            }
+            s.to_vec()
+        }
+        None if allowed.len() == 1 => allowed.to_vec(),
+        None => allowed[allowed.len() / 2..].to_vec(),
+    };
+    let client: Vec<usize> = allowed
+        .iter()
+        .copied()
+        .filter(|c| !server.contains(c))
+        .collect();
+    if client.is_empty() {
+        return Ok((
+            server.clone(),
+            server,
+            Some(
+                "the server and the load engine share the same CPUs: figures are lower bounds of what a dedicated server does"
+                    .into(),
+            ),
+        ));
+    }
+    Ok((server, client, None))
+}
+
+fn list(v: &[usize]) -> String {
+    v.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The note readers need when a run used Node.js 20 (end of life on 2026-04-30).
+pub fn node_eol_note(node_version: &str) -> Option<String> {
+    let major: u32 = node_version
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()?;
+    (major <= 20).then(|| {
+        format!(
+            "Node.js {node_version} is past its end of life (Node 20: 2026-04-30; Node 18 and older earlier): \
+             no security fixes; production should use a supported release (22 or 24 LTS)"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_cores_split_one_and_one() {
+        let (s, c, w) = split_cpus(&[0, 1], None).unwrap();
+        assert_eq!((s, c, w), (vec![1], vec![0], None));
+        let (s, c, _) = split_cpus(&[0, 1, 2, 3], None).unwrap();
+        assert_eq!((s, c), (vec![2, 3], vec![0, 1]));
+        let (s, c, _) = split_cpus(&[0, 1, 2, 3], Some(&[0])).unwrap();
+        assert_eq!((s, c), (vec![0], vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn one_core_is_shared_with_a_warning_and_bad_cpus_name_the_flag() {
+        let (s, c, w) = split_cpus(&[0], None).unwrap();
+        assert_eq!((s, c), (vec![0], vec![0]));
+        assert!(w.unwrap().contains("share"));
+        let e = split_cpus(&[0, 1], Some(&[5])).unwrap_err();
+        assert!(e.starts_with("--server-cpus: CPU 5"), "{e}");
+    }
+
+    #[test]
+    fn node_20_is_past_end_of_life() {
+        assert!(node_eol_note("20.20.2").unwrap().contains("end of life"));
+        assert!(node_eol_note("v18.1.0").is_some());
+        assert!(node_eol_note("22.3.0").is_none());
+        assert!(node_eol_note("garbage").is_none());
+    }
+}

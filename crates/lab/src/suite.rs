@@ -1,0 +1,1023 @@
+//! The suite runner: plans the (target × workload) cells, installs and starts each target, runs
+//! every cell's repeats, summarises them by the trust rules ([`crate::stats`]) and saves each cell
+//! to the store the moment it is measured. Per target it also measures idle memory, the install
+//! footprint and cold starts. A target that fails to install, fails conformance or dies mid-run
+//! fails its cells (with the last lines of its stderr) and the suite goes on; Ctrl-C stops the
+//! current cell, stops everything started, keeps the stored cells, and `--resume` completes the run.
+//!
+//! The runner reaches targets and services only through [`Host`], so it does not depend on how
+//! they are installed, started and sampled (labcore's modules, see [`crate::host`]), and it can be
+//! tested with a fake host.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use store::{
+    CellRecord, CellStatus, Machine, NewRun, PlannedCell, RepeatRecord, Spread, Store, TargetRecord,
+};
+
+use crate::stats;
+use crate::workload::{
+    self, CellContext, Kind, MeasureError, Measured, ServerMeter, ServiceHandle, ServiceKind,
+    StopFlag, Timing, Workload,
+};
+
+/// A target as the suite needs to know it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetInfo {
+    pub name: String,
+    pub language: String,
+    pub framework: String,
+    /// Contract endpoints served.
+    pub endpoints: Vec<String>,
+}
+
+/// What installing a target left on disk.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Installed {
+    pub bytes: Option<u64>,
+    pub packages: Option<u64>,
+}
+
+/// A failure of a target (install, start, conformance), with the last lines of its stderr.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetFailure {
+    pub reason: String,
+    pub stderr_tail: Option<String>,
+}
+
+impl TargetFailure {
+    pub fn new(reason: impl Into<String>) -> TargetFailure {
+        TargetFailure {
+            reason: reason.into(),
+            stderr_tail: None,
+        }
+    }
+
+    /// The reason with the stderr tail, for a failed cell.
+    pub fn full(&self) -> String {
+        match self.stderr_tail.as_deref().map(str::trim_end) {
+            Some(t) if !t.is_empty() => {
+                format!("{}\n--- last lines of stderr ---\n{t}", self.reason)
+            }
+            _ => self.reason.clone(),
+        }
+    }
+}
+
+/// How a target is started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartOptions {
+    pub server_cpus: Vec<usize>,
+    /// `--workers NAME=N` for this target, if given.
+    pub workers: Option<u32>,
+    /// The upstream's base URL, when one runs.
+    pub upstream_url: Option<String>,
+    /// The workload the server is started for (a manifest may have its own start command).
+    pub workload: Option<String>,
+}
+
+/// A running target server.
+pub trait Server: ServerMeter {
+    /// `http://127.0.0.1:PORT`.
+    fn base_url(&self) -> String;
+    /// PSS of the process tree now, MB.
+    fn pss_mb(&mut self) -> Option<f64>;
+    /// The configuration it runs with (server, workers, threads…), stored with the target.
+    fn config(&self) -> BTreeMap<String, String>;
+    /// Stops the process group (also done on drop).
+    fn stop(self: Box<Self>);
+}
+
+/// Everything the suite needs from the lab's core (manifests, install, processes, sampling,
+/// services, conformance).
+pub trait Host {
+    fn targets(&self) -> Result<Vec<TargetInfo>, String>;
+    /// Installs the target if needed (a no-op when already installed), reporting progress lines.
+    fn install(
+        &self,
+        target: &str,
+        progress: &mut dyn FnMut(String),
+    ) -> Result<Installed, TargetFailure>;
+    /// Versions of the runtime, framework and server packages.
+    fn versions(&self, target: &str) -> BTreeMap<String, String>;
+    /// Whether `workload` needs a server started with its own command.
+    fn own_start(&self, target: &str, workload: &str) -> bool;
+    /// Starts the target and waits until it is ready.
+    fn start(&self, target: &str, opts: &StartOptions) -> Result<Box<dyn Server>, TargetFailure>;
+    /// The conformance checker against a running server.
+    fn check(&self, target: &str, server: &mut dyn Server) -> Result<(), TargetFailure>;
+    /// One fresh start: spawn → first correct response, then stop.
+    fn cold_start(&self, target: &str, opts: &StartOptions) -> Result<Duration, TargetFailure>;
+    /// Starts a service on the client CPUs.
+    fn start_service(
+        &self,
+        kind: ServiceKind,
+        cpus: &[usize],
+    ) -> Result<Box<dyn ServiceHandle>, String>;
+}
+
+/// What the suite runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteOptions {
+    /// Targets by name; empty: all.
+    pub targets: Vec<String>,
+    /// Workload ids, in order.
+    pub workloads: Vec<String>,
+    pub repeats: u32,
+    pub timing: Timing,
+    pub quick: bool,
+    pub cold_starts: usize,
+    pub server_cpus: Vec<usize>,
+    pub client_cpus: Vec<usize>,
+    pub workers: BTreeMap<String, u32>,
+}
+
+impl SuiteOptions {
+    /// The settings stored with the run (and read back by `--resume`).
+    pub fn to_settings(&self) -> BTreeMap<String, String> {
+        let list = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+        BTreeMap::from([
+            ("targets".into(), self.targets.join(",")),
+            ("workloads".into(), self.workloads.join(",")),
+            ("repeats".into(), self.repeats.to_string()),
+            ("quick".into(), self.quick.to_string()),
+            ("cold_starts".into(), self.cold_starts.to_string()),
+            (
+                "duration_s".into(),
+                self.timing.duration.as_secs_f64().to_string(),
+            ),
+            (
+                "warmup_s".into(),
+                self.timing.warmup.as_secs_f64().to_string(),
+            ),
+            ("rung_s".into(), self.timing.rung.as_secs_f64().to_string()),
+            (
+                "rung_warmup_s".into(),
+                self.timing.rung_warmup.as_secs_f64().to_string(),
+            ),
+            ("max_rungs".into(), self.timing.max_rungs.to_string()),
+            ("slo_p99_ms".into(), self.timing.slo_p99_ms.to_string()),
+            (
+                "idle_settle_s".into(),
+                self.timing.idle_settle.as_secs_f64().to_string(),
+            ),
+            ("server_cpus".into(), list(&self.server_cpus)),
+            ("client_cpus".into(), list(&self.client_cpus)),
+            (
+                "workers".into(),
+                self.workers
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ])
+    }
+
+    /// The options of a stored run (for `--resume`).
+    pub fn from_settings(s: &BTreeMap<String, String>) -> Result<SuiteOptions, String> {
+        let get = |k: &str| {
+            s.get(k)
+                .cloned()
+                .ok_or_else(|| format!("stored settings lack '{k}'"))
+        };
+        let num = |k: &str| -> Result<f64, String> {
+            get(k)?
+                .parse::<f64>()
+                .map_err(|e| format!("stored setting '{k}': {e}"))
+        };
+        let secs = |k: &str| num(k).map(Duration::from_secs_f64);
+        let list = |k: &str| -> Result<Vec<String>, String> {
+            Ok(get(k)?
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect())
+        };
+        let cpus = |k: &str| -> Result<Vec<usize>, String> {
+            list(k)?
+                .iter()
+                .map(|c| {
+                    c.parse::<usize>()
+                        .map_err(|e| format!("stored setting '{k}': {e}"))
+                })
+                .collect()
+        };
+        let workers = list("workers")?
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or("stored setting 'workers' malformed")?;
+                Ok((k.to_string(), v.parse::<u32>().map_err(|e| e.to_string())?))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(SuiteOptions {
+            targets: list("targets")?,
+            workloads: list("workloads")?,
+            repeats: num("repeats")? as u32,
+            timing: Timing {
+                duration: secs("duration_s")?,
+                warmup: secs("warmup_s")?,
+                rung: secs("rung_s")?,
+                rung_warmup: secs("rung_warmup_s")?,
+                max_rungs: num("max_rungs")? as usize,
+                slo_p99_ms: num("slo_p99_ms")?,
+                idle_settle: secs("idle_settle_s")?,
+            },
+            quick: get("quick")? == "true",
+            cold_starts: num("cold_starts")? as usize,
+            server_cpus: cpus("server_cpus")?,
+            client_cpus: cpus("client_cpus")?,
+            workers,
+        })
+    }
+}
+
+/// Something the suite reports as it goes (the CLI draws bars and lines from these).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Starting (or resuming) run `run_id` with `total` cells, `remaining` of them to measure.
+    Begin {
+        run_id: i64,
+        total: usize,
+        remaining: usize,
+        eta: Duration,
+    },
+    Target {
+        target: String,
+    },
+    /// A line of install progress.
+    Installing {
+        target: String,
+        line: String,
+    },
+    TargetFailed {
+        target: String,
+        reason: String,
+    },
+    CellStart {
+        target: String,
+        workload: String,
+        eta: Duration,
+    },
+    /// What the current cell is doing now.
+    Live(String),
+    CellDone {
+        target: String,
+        workload: String,
+        status: CellStatus,
+        /// A one-line result, e.g. "12,345 req/s (12,001–12,790), p99 3.1 ms".
+        line: String,
+    },
+    PerTarget {
+        target: String,
+        line: String,
+    },
+    Warning(String),
+}
+
+/// How a suite ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every planned cell is stored (some may be failed).
+    Finished { run_id: i64 },
+    /// Ctrl-C: the run can be resumed.
+    Interrupted { run_id: i64 },
+}
+
+/// The cells of a suite, with the targets' workloads that were skipped (endpoint not served).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub cells: Vec<PlannedCell>,
+    pub skipped: Vec<(PlannedCell, String)>,
+    /// Targets in the plan, in order.
+    pub targets: Vec<TargetInfo>,
+}
+
+/// Plans the cells: every selected target × every selected workload whose endpoints it serves.
+pub fn plan(host: &dyn Host, opts: &SuiteOptions) -> Result<Plan, String> {
+    let all = host.targets()?;
+    let known: BTreeSet<&str> = all.iter().map(|t| t.name.as_str()).collect();
+    for t in &opts.targets {
+        if !known.contains(t.as_str()) {
+            return Err(format!(
+                "--targets: no target named '{t}' (known: {})",
+                known.iter().copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    for t in opts.workers.keys() {
+        if !known.contains(t.as_str()) {
+            return Err(format!(
+                "--workers: no target named '{t}' (known: {})",
+                known.iter().copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    let targets: Vec<TargetInfo> = all
+        .into_iter()
+        .filter(|t| opts.targets.is_empty() || opts.targets.contains(&t.name))
+        .collect();
+    let mut cells = Vec::new();
+    let mut skipped = Vec::new();
+    for t in &targets {
+        for id in &opts.workloads {
+            let w = workload::by_id(id)
+                .ok_or_else(|| format!("--workloads: unknown workload '{id}'"))?;
+            let cell = PlannedCell {
+                target: t.name.clone(),
+                workload: id.clone(),
+            };
+            let missing: Vec<&str> = w
+                .endpoints()
+                .iter()
+                .copied()
+                .filter(|e| !t.endpoints.iter().any(|s| s == e))
+                .collect();
+            if missing.is_empty() {
+                cells.push(cell);
+            } else {
+                skipped.push((cell, format!("does not serve /{}", missing.join(", /"))));
+            }
+        }
+    }
+    Ok(Plan {
+        cells,
+        skipped,
+        targets,
+    })
+}
+
+/// Seconds between a target's cells spent starting, checking and stopping it, and per cold start.
+const START_OVERHEAD: Duration = Duration::from_secs(2);
+const COLD_START_ESTIMATE: Duration = Duration::from_millis(1500);
+
+/// Expected wall time of the cells (the workloads' own estimates from the timing settings) plus
+/// per-target overheads (start, conformance, idle memory, cold starts).
+pub fn eta(cells: &[PlannedCell], opts: &SuiteOptions, targets_with_work: usize) -> Duration {
+    let mut total = Duration::ZERO;
+    for c in cells {
+        if let Some(w) = workload::by_id(&c.workload) {
+            total += w.estimate(&opts.timing) * w.repeats(opts.repeats).max(1);
+        }
+    }
+    total
+        + (START_OVERHEAD + COLD_START_ESTIMATE * opts.cold_starts as u32)
+            * targets_with_work as u32
+}
+
+/// Runs (or, with `resume`, completes) a suite. Returns when every planned cell is stored, or on
+/// Ctrl-C.
+pub fn run(
+    host: &dyn Host,
+    store: &mut Store,
+    opts: &SuiteOptions,
+    machine: Machine,
+    resume: Option<i64>,
+    stop: &StopFlag,
+    on: &mut dyn FnMut(Event),
+) -> Result<Outcome, String> {
+    let plan = plan(host, opts)?;
+    let run_id = match resume {
+        Some(id) => id,
+        None => store
+            .begin_run(&NewRun {
+                machine,
+                settings: opts.to_settings(),
+                plan: plan.cells.clone(),
+            })
+            .map_err(|e| e.to_string())?,
+    };
+    let missing: BTreeSet<PlannedCell> = store
+        .missing_cells(run_id)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .collect();
+    let stored = store.run(run_id).map_err(|e| e.to_string())?;
+    let need_per_target = |t: &str| {
+        stored
+            .target(t)
+            .map_or(true, |r| r.failure.is_none() && r.cold_start_ms.is_none())
+    };
+    let todo_targets: Vec<&TargetInfo> = plan
+        .targets
+        .iter()
+        .filter(|t| need_per_target(&t.name) || missing.iter().any(|c| c.target == t.name))
+        .collect();
+    let remaining: Vec<PlannedCell> = plan
+        .cells
+        .iter()
+        .filter(|c| missing.contains(c))
+        .cloned()
+        .collect();
+    on(Event::Begin {
+        run_id,
+        total: plan.cells.len(),
+        remaining: remaining.len(),
+        eta: eta(&remaining, opts, todo_targets.len()),
+    });
+
+    let mut services: BTreeMap<ServiceKind, Box<dyn ServiceHandle>> = BTreeMap::new();
+    for t in todo_targets {
+        if stop.is_set() {
+            return Ok(Outcome::Interrupted { run_id });
+        }
+        let cells: Vec<PlannedCell> = plan
+            .cells
+            .iter()
+            .filter(|c| c.target == t.name && missing.contains(c))
+            .cloned()
+            .collect();
+        // Saturation figures measured earlier for this target anchor its capacity searches.
+        let mut anchors: BTreeMap<String, f64> = stored
+            .cells
+            .iter()
+            .filter(|c| c.target == t.name)
+            .filter_map(|c| {
+                c.throughput_rps
+                    .as_ref()
+                    .map(|s| (c.workload.clone(), s.median))
+            })
+            .filter(|(w, _)| workload::by_id(w).is_some_and(|w| w.kind() == Kind::Saturation))
+            .collect();
+        let mut runner = TargetRun {
+            host,
+            store,
+            opts,
+            run_id,
+            stop,
+            on: &mut *on,
+            services: &mut services,
+            anchors: &mut anchors,
+            record: None,
+        };
+        match runner.run_target(t, &cells, need_per_target(&t.name)) {
+            Ok(()) => {}
+            Err(Stopped) => return Ok(Outcome::Interrupted { run_id }),
+        }
+    }
+    drop(services);
+    if stop.is_set() {
+        return Ok(Outcome::Interrupted { run_id });
+    }
+    if store
+        .missing_cells(run_id)
+        .map_err(|e| e.to_string())?
+        .is_empty()
+    {
+        store.finish_run(run_id).map_err(|e| e.to_string())?;
+        Ok(Outcome::Finished { run_id })
+    } else {
+        Ok(Outcome::Interrupted { run_id })
+    }
+}
+
+/// Ctrl-C seen: stop everything, store nothing more.
+struct Stopped;
+
+struct TargetRun<'a, 'o> {
+    host: &'a dyn Host,
+    store: &'a mut Store,
+    opts: &'a SuiteOptions,
+    run_id: i64,
+    stop: &'a StopFlag,
+    on: &'a mut (dyn FnMut(Event) + 'o),
+    services: &'a mut BTreeMap<ServiceKind, Box<dyn ServiceHandle>>,
+    anchors: &'a mut BTreeMap<String, f64>,
+    record: Option<TargetRecord>,
+}
+
+impl TargetRun<'_, '_> {
+    fn emit(&mut self, e: Event) {
+        (self.on)(e)
+    }
+
+    fn save_record(&mut self) {
+        if let Some(r) = &self.record {
+            if let Err(e) = self.store.save_target(self.run_id, r) {
+                let msg = format!("could not store target {}: {e}", r.name);
+                self.emit(Event::Warning(msg));
+            }
+        }
+    }
+
+    fn save_cell(&mut self, c: &CellRecord) -> Result<(), Stopped> {
+        if let Err(e) = self.store.save_cell(self.run_id, c) {
+            self.emit(Event::Warning(format!(
+                "could not store cell {}/{}: {e}",
+                c.target, c.workload
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fails every cell of the target (install/conformance failure), storing why.
+    fn fail_cells(
+        &mut self,
+        t: &TargetInfo,
+        cells: &[PlannedCell],
+        f: &TargetFailure,
+    ) -> Result<(), Stopped> {
+        for c in cells {
+            let w = workload::by_id(&c.workload).expect("planned workloads exist");
+            let rec = failed_cell(&t.name, w.as_ref(), &self.opts.timing, f.full());
+            self.save_cell(&rec)?;
+            self.emit(Event::CellDone {
+                target: t.name.clone(),
+                workload: c.workload.clone(),
+                status: rec.status.clone(),
+                line: format!("failed: {}", f.reason),
+            });
+        }
+        Ok(())
+    }
+
+    fn start_opts(&self, t: &str, workload: Option<&str>) -> StartOptions {
+        StartOptions {
+            server_cpus: self.opts.server_cpus.clone(),
+            workers: self.opts.workers.get(t).copied(),
+            upstream_url: self
+                .services
+                .get(&ServiceKind::Upstream)
+                .map(|s| s.url().to_string()),
+            workload: workload.map(str::to_string),
+        }
+    }
+
+    fn ensure_services(&mut self, kinds: &[ServiceKind]) -> Result<(), TargetFailure> {
+        for k in kinds {
+            if !self.services.contains_key(k) {
+                let s = self
+                    .host
+                    .start_service(*k, &self.opts.client_cpus)
+                    .map_err(|e| {
+                        TargetFailure::new(format!("could not start the {k:?} service: {e}"))
+                    })?;
+                self.services.insert(*k, s);
+            }
+        }
+        Ok(())
+    }
+
+    fn run_target(
+        &mut self,
+        t: &TargetInfo,
+        cells: &[PlannedCell],
+        per_target: bool,
+    ) -> Result<(), Stopped> {
+        self.emit(Event::Target {
+            target: t.name.clone(),
+        });
+        self.record = Some(TargetRecord {
+            name: t.name.clone(),
+            language: t.language.clone(),
+            framework: t.framework.clone(),
+            versions: BTreeMap::new(),
+            config: BTreeMap::new(),
+            cold_starts_ms: vec![],
+            idle_pss_mb: None,
+            install_bytes: None,
+            install_packages: None,
+            failure: None,
+            stderr_tail: None,
+        });
+        // Install.
+        let name = t.name.clone();
+        let installed = {
+            let on = &mut *self.on;
+            self.host.install(&t.name, &mut |line| {
+                on(Event::Installing {
+                    target: name.clone(),
+                    line,
+                })
+            })
+        };
+        if self.stop.is_set() {
+            return Err(Stopped);
+        }
+        let installed = match installed {
+            Ok(i) => i,
+            Err(f) => return self.target_failed(t, cells, f, "install"),
+        };
+        let versions = self.host.versions(&t.name);
+        if let Some(r) = self.record.as_mut() {
+            r.install_bytes = installed.bytes;
+            r.install_packages = installed.packages;
+            r.versions = versions;
+        }
+        // Services every cell of this target needs (the upstream is also what /io conformance
+        // calls, so it runs whenever the target serves /io).
+        let mut kinds: BTreeSet<ServiceKind> = cells
+            .iter()
+            .filter_map(|c| workload::by_id(&c.workload))
+            .flat_map(|w| w.services().to_vec())
+            .collect();
+        if t.endpoints.iter().any(|e| e == "io") {
+            kinds.insert(ServiceKind::Upstream);
+        }
+        if let Err(f) = self.ensure_services(&kinds.into_iter().collect::<Vec<_>>()) {
+            return self.target_failed(t, cells, f, "services");
+        }
+        // Start, idle memory, conformance.
+        let mut server = match self.host.start(&t.name, &self.start_opts(&t.name, None)) {
+            Ok(s) => s,
+            Err(f) => return self.target_failed(t, cells, f, "start"),
+        };
+        if let Some(r) = self.record.as_mut() {
+            r.config = server.config();
+        }
+        if per_target {
+            self.emit(Event::Live(format!("{}: idle memory", t.name)));
+            if self.sleep(self.opts.timing.idle_settle).is_err() {
+                server.stop();
+                return Err(Stopped);
+            }
+            let idle = server.pss_mb();
+            if let Some(r) = self.record.as_mut() {
+                r.idle_pss_mb = idle;
+            }
+        }
+        self.emit(Event::Live(format!("{}: conformance check", t.name)));
+        if let Err(f) = self.host.check(&t.name, server.as_mut()) {
+            server.stop();
+            return self.target_failed(t, cells, f, "conformance");
+        }
+        self.save_record();
+
+        // Cells.
+        let mut server = Some(server);
+        for c in cells {
+            if self.stop.is_set() {
+                break;
+            }
+            let w = workload::by_id(&c.workload).expect("planned workloads exist");
+            let own = self.host.own_start(&t.name, &c.workload);
+            // A dead default server, or a cell with its own start command: (re)start.
+            if own || server.is_none() {
+                if let Some(s) = server.take() {
+                    s.stop();
+                }
+                match self.host.start(
+                    &t.name,
+                    &self.start_opts(&t.name, own.then_some(c.workload.as_str())),
+                ) {
+                    Ok(s) => server = Some(s),
+                    Err(f) => {
+                        let rec = failed_cell(&t.name, w.as_ref(), &self.opts.timing, f.full());
+                        self.save_cell(&rec)?;
+                        self.emit(Event::CellDone {
+                            target: t.name.clone(),
+                            workload: c.workload.clone(),
+                            status: rec.status,
+                            line: format!("failed to start: {}", f.reason),
+                        });
+                        continue;
+                    }
+                }
+            }
+            let s = server.as_mut().expect("started");
+            match self.run_cell(t, w.as_ref(), s.as_mut()) {
+                CellResult::Stored { server_died } => {
+                    if server_died || own {
+                        if let Some(s) = server.take() {
+                            s.stop();
+                        }
+                    }
+                }
+                CellResult::Interrupted => {
+                    if let Some(s) = server.take() {
+                        s.stop();
+                    }
+                    return Err(Stopped);
+                }
+            }
+        }
+        if let Some(s) = server.take() {
+            s.stop();
+        }
+        if self.stop.is_set() {
+            return Err(Stopped);
+        }
+
+        // Cold starts: fresh processes, after the cells (nothing else running on the server CPUs).
+        if per_target && self.opts.cold_starts > 0 {
+            let mut times = Vec::new();
+            for i in 0..self.opts.cold_starts {
+                if self.stop.is_set() {
+                    return Err(Stopped);
+                }
+                self.emit(Event::Live(format!(
+                    "{}: cold start {}/{}",
+                    t.name,
+                    i + 1,
+                    self.opts.cold_starts
+                )));
+                match self
+                    .host
+                    .cold_start(&t.name, &self.start_opts(&t.name, None))
+                {
+                    Ok(d) => times.push(d.as_secs_f64() * 1000.0),
+                    Err(f) => {
+                        self.emit(Event::Warning(format!(
+                            "{}: cold start {} failed: {}",
+                            t.name,
+                            i + 1,
+                            f.reason
+                        )));
+                    }
+                }
+            }
+            if self.stop.is_set() {
+                return Err(Stopped);
+            }
+            let line = match stats::median_p90(&times) {
+                Some((m, p90)) => format!(
+                    "cold start median {m:.0} ms, p90 {p90:.0} ms ({} starts); idle PSS {}",
+                    times.len(),
+                    self.record
+                        .as_ref()
+                        .and_then(|r| r.idle_pss_mb)
+                        .map_or("n/a".into(), |v| format!("{v:.1} MB"))
+                ),
+                None => "cold start: no start succeeded".into(),
+            };
+            if let Some(r) = self.record.as_mut() {
+                r.cold_starts_ms = times;
+            }
+            self.save_record();
+            self.emit(Event::PerTarget {
+                target: t.name.clone(),
+                line,
+            });
+        }
+        Ok(())
+    }
+
+    fn target_failed(
+        &mut self,
+        t: &TargetInfo,
+        cells: &[PlannedCell],
+        f: TargetFailure,
+        stage: &str,
+    ) -> Result<(), Stopped> {
+        if self.stop.is_set() {
+            return Err(Stopped);
+        }
+        let f = TargetFailure {
+            reason: format!("{stage}: {}", f.reason),
+            stderr_tail: f.stderr_tail,
+        };
+        if let Some(r) = self.record.as_mut() {
+            r.failure = Some(f.reason.clone());
+            r.stderr_tail = f.stderr_tail.clone();
+        }
+        self.save_record();
+        self.emit(Event::TargetFailed {
+            target: t.name.clone(),
+            reason: f.full(),
+        });
+        self.fail_cells(t, cells, &f)
+    }
+
+    fn sleep(&self, d: Duration) -> Result<(), Stopped> {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            if self.stop.is_set() {
+                return Err(Stopped);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    fn run_cell(
+        &mut self,
+        t: &TargetInfo,
+        w: &dyn Workload,
+        server: &mut dyn Server,
+    ) -> CellResult {
+        let started = Instant::now();
+        let repeats = w.repeats(self.opts.repeats).max(1);
+        self.emit(Event::CellStart {
+            target: t.name.clone(),
+            workload: w.id().to_string(),
+            eta: w.estimate(&self.opts.timing) * repeats,
+        });
+        let mut measured: Vec<Measured> = Vec::new();
+        let mut failure: Option<(String, bool)> = None;
+        for i in 0..repeats {
+            let base_url = server.base_url();
+            let on = &mut *self.on;
+            let label = if repeats > 1 {
+                format!("{} {} [{}/{}]", t.name, w.id(), i + 1, repeats)
+            } else {
+                format!("{} {}", t.name, w.id())
+            };
+            let mut live = |s: String| on(Event::Live(format!("{label}: {s}")));
+            let mut cx = CellContext {
+                target: &t.name,
+                base_url,
+                timing: &self.opts.timing,
+                client_cpus: &self.opts.client_cpus,
+                server_cpus: &self.opts.server_cpus,
+                meter: server,
+                services: self.services,
+                stop: self.stop,
+                anchors: self.anchors,
+                live: &mut live,
+            };
+            match w.measure(&mut cx) {
+                Ok(m) => measured.push(m),
+                Err(MeasureError::Interrupted) => return CellResult::Interrupted,
+                Err(MeasureError::ServerDied(tail)) => {
+                    failure = Some((format!("the server died during the measurement\n--- last lines of stderr ---\n{}", tail.trim_end()), true));
+                    break;
+                }
+                Err(MeasureError::Failed(e)) => {
+                    failure = Some((e, false));
+                    break;
+                }
+            }
+            if self.stop.is_set() {
+                return CellResult::Interrupted;
+            }
+        }
+        let mut rec = summarise(&t.name, w, &self.opts.timing, measured);
+        let server_died = failure.as_ref().is_some_and(|f| f.1);
+        if let Some((reason, _)) = failure {
+            rec.status = CellStatus::Failed(reason);
+        }
+        rec.elapsed_s = Some(started.elapsed().as_secs_f64());
+        if w.kind() == Kind::Saturation {
+            if let Some(s) = clean_spread(&rec.repeats, |r| r.throughput_rps) {
+                self.anchors.insert(w.id().to_string(), s.median);
+            }
+        }
+        let line = cell_line(&rec);
+        if self.save_cell(&rec).is_err() {
+            return CellResult::Interrupted;
+        }
+        self.emit(Event::CellDone {
+            target: t.name.clone(),
+            workload: w.id().to_string(),
+            status: rec.status.clone(),
+            line,
+        });
+        CellResult::Stored { server_died }
+    }
+}
+
+enum CellResult {
+    Stored { server_died: bool },
+    Interrupted,
+}
+
+fn failed_cell(target: &str, w: &dyn Workload, timing: &Timing, reason: String) -> CellRecord {
+    CellRecord {
+        target: target.to_string(),
+        workload: w.id().to_string(),
+        params: w.params(timing),
+        status: CellStatus::Failed(reason),
+        warnings: vec![],
+        lower_bound: false,
+        slo_p99_ms: (w.kind() == Kind::Capacity).then_some(timing.slo_p99_ms),
+        capacity_rps: None,
+        ladder: vec![],
+        repeats: vec![],
+        elapsed_s: None,
+    }
+}
+
+fn clean_spread(repeats: &[RepeatRecord], f: fn(&RepeatRecord) -> Option<f64>) -> Option<Spread> {
+    Spread::of(
+        &repeats
+            .iter()
+            .filter(|r| r.clean)
+            .filter_map(f)
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// A cell's record from its measured repeats, by the trust rules: errors flag the cell and keep
+/// the repeat out of the figures; repeats that spread over 10% and steal over 2% are warned about;
+/// a busy engine or upstream makes the figure a lower bound.
+pub fn summarise(
+    target: &str,
+    w: &dyn Workload,
+    timing: &Timing,
+    measured: Vec<Measured>,
+) -> CellRecord {
+    let mut warnings: Vec<String> = Vec::new();
+    let mut push = |w: String| {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    };
+    let n = measured.len();
+    let bad: Vec<usize> = (0..n).filter(|&i| measured[i].errors > 0).collect();
+    for m in &measured {
+        for w in &m.warnings {
+            push(w.clone());
+        }
+    }
+    let repeats: Vec<RepeatRecord> = measured.iter().map(|m| m.repeat.clone()).collect();
+    for (what, f) in [
+        (
+            "req/s",
+            (|r: &RepeatRecord| r.throughput_rps) as fn(&RepeatRecord) -> Option<f64>,
+        ),
+        ("p99", |r| r.p99_ms),
+        ("server CPU µs/req", |r| r.server_cpu_us_per_req),
+    ] {
+        if let Some(s) = clean_spread(&repeats, f) {
+            if let Some(w) = stats::spread_warning(what, &s) {
+                push(w);
+            }
+        }
+    }
+    let status = if bad.is_empty() {
+        CellStatus::Ok
+    } else {
+        let total: u64 = measured.iter().map(|m| m.errors).sum();
+        CellStatus::Flagged(format!(
+            "{total} errors or wrong answers in {} of {n} repeats; {}",
+            bad.len(),
+            if bad.len() == n {
+                "figures shown are of flagged repeats".to_string()
+            } else {
+                "those repeats are left out of the figures".to_string()
+            }
+        ))
+    };
+    let capacities: Vec<f64> = measured
+        .iter()
+        .filter(|m| m.errors == 0)
+        .filter_map(|m| m.capacity_rps)
+        .collect();
+    let ladder = measured.iter().flat_map(|m| m.ladder.clone()).collect();
+    CellRecord {
+        target: target.to_string(),
+        workload: w.id().to_string(),
+        params: w.params(timing),
+        status,
+        warnings,
+        lower_bound: measured.iter().any(|m| m.lower_bound),
+        slo_p99_ms: (w.kind() == Kind::Capacity).then_some(timing.slo_p99_ms),
+        capacity_rps: Spread::of(&capacities).map(|s| s.median),
+        ladder,
+        repeats,
+        elapsed_s: None,
+    }
+}
+
+/// The live line of a finished cell.
+pub fn cell_line(c: &CellRecord) -> String {
+    if let CellStatus::Failed(r) = &c.status {
+        return format!("failed: {}", r.lines().next().unwrap_or(""));
+    }
+    let mut parts = Vec::new();
+    let fmt = |s: &Spread, unit: &str| {
+        if s.values.len() > 1 {
+            format!(
+                "{} {unit} ({}–{})",
+                stats::fmt_num(s.median),
+                stats::fmt_num(s.min),
+                stats::fmt_num(s.max)
+            )
+        } else {
+            format!("{} {unit}", stats::fmt_num(s.median))
+        }
+    };
+    let used: Vec<RepeatRecord> = if c.repeats.iter().any(|r| r.clean) {
+        c.repeats.iter().filter(|r| r.clean).cloned().collect()
+    } else {
+        c.repeats.clone()
+    };
+    let spread = |f: fn(&RepeatRecord) -> Option<f64>| {
+        Spread::of(&used.iter().filter_map(f).collect::<Vec<_>>())
+    };
+    if let Some(cap) = c.capacity_rps {
+        parts.push(format!(
+            "capacity {} req/s at p99 < {} ms",
+            stats::fmt_num(cap),
+            c.slo_p99_ms.unwrap_or_default()
+        ));
+    } else if let Some(s) = spread(|r| r.throughput_rps) {
+        parts.push(fmt(&s, "req/s"));
+    }
+    if let Some(s) = spread(|r| r.p99_ms) {
+        parts.push(format!("p99 {}", fmt(&s, "ms")));
+    }
+    if let Some(s) = spread(|r| r.server_cpu_us_per_req) {
+        parts.push(format!("server CPU {}", fmt(&s, "µs/req")));
+    }
+    if c.lower_bound {
+        parts.push("lower bound".into());
+    }
+    if let CellStatus::Flagged(r) = &c.status {
+        parts.push(format!("FLAGGED: {r}"));
+    }
+    parts.join(", ")
+}

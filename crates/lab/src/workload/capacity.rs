@@ -1,0 +1,236 @@
+//! Capacity at SLO (`json-slo`, `io-slo`, `cpu-slo`, `hash-slo`): open-loop rungs at offered
+//! rates chosen by [`crate::search`], latency corrected for coordinated omission, every rung
+//! stored as a [`LadderPoint`]; the capacity is the highest rate whose corrected p99 stays under
+//! the SLO. The search is anchored on the saturation throughput of the same endpoint measured
+//! earlier in the run, or on a short closed-loop probe when there is none.
+//!
+//! One search is one repeat (its rungs near the answer are themselves repeated measurements of
+//! the knee), so the suite runs it once per cell.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use store::LadderPoint;
+
+use super::http::{self, LoadSpec};
+use super::saturation::{self, connections, endpoint, endpoint_params, measured_from};
+use super::{CellContext, Kind, MeasureError, Measured, ServiceKind, Timing, Workload};
+use crate::search::{self, Bound, SearchPlan};
+
+/// Most connections an open-loop rung opens.
+pub const MAX_OPEN_CONNECTIONS: usize = 512;
+
+/// Connections for an open-loop rung at `rate`: enough that requests answered within half the SLO
+/// never wait for a free connection (rate × SLO / 2), at least 8, at most
+/// [`MAX_OPEN_CONNECTIONS`].
+pub fn open_connections(rate: f64, slo_ms: f64) -> usize {
+    ((rate * slo_ms / 1000.0 / 2.0).ceil() as usize).clamp(8, MAX_OPEN_CONNECTIONS)
+}
+
+pub struct CapacityAtSlo {
+    pub endpoint: &'static str,
+    pub id: &'static str,
+}
+
+impl CapacityAtSlo {
+    pub fn all() -> Vec<CapacityAtSlo> {
+        [
+            ("json", "json-slo"),
+            ("io", "io-slo"),
+            ("cpu", "cpu-slo"),
+            ("hash", "hash-slo"),
+        ]
+        .into_iter()
+        .map(|(endpoint, id)| CapacityAtSlo { endpoint, id })
+        .collect()
+    }
+}
+
+impl Workload for CapacityAtSlo {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Capacity
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "open-loop ladder on GET {} → highest rate with corrected p99 under the SLO",
+            endpoint(self.endpoint).path
+        )
+    }
+
+    fn endpoints(&self) -> &'static [&'static str] {
+        Saturation(self.endpoint).endpoints()
+    }
+
+    fn services(&self) -> &'static [ServiceKind] {
+        Saturation(self.endpoint).services()
+    }
+
+    fn params(&self, t: &Timing) -> BTreeMap<String, String> {
+        let mut p = endpoint_params(self.endpoint);
+        p.insert("mode".into(), "open".into());
+        p.insert("slo_p99_ms".into(), t.slo_p99_ms.to_string());
+        p.insert("rung_s".into(), t.rung.as_secs_f64().to_string());
+        p.insert(
+            "rung_warmup_s".into(),
+            t.rung_warmup.as_secs_f64().to_string(),
+        );
+        p.insert("max_rungs".into(), t.max_rungs.to_string());
+        p.insert(
+            "anchor".into(),
+            format!("{} saturation req/s", self.endpoint),
+        );
+        p
+    }
+
+    fn repeats(&self, _requested: u32) -> u32 {
+        1
+    }
+
+    fn estimate(&self, t: &Timing) -> Duration {
+        (t.rung + t.rung_warmup + Duration::from_millis(150)) * t.max_rungs as u32
+    }
+
+    fn measure(&self, cx: &mut CellContext<'_>) -> Result<Measured, MeasureError> {
+        let mut warnings = Vec::new();
+        let anchor = match cx.anchors.get(self.endpoint) {
+            Some(&a) if a > 0.0 => a,
+            _ => {
+                let probe = LoadSpec {
+                    endpoint: endpoint(self.endpoint),
+                    connections: connections(self.endpoint),
+                    rate: None,
+                    duration: Duration::from_secs(1),
+                    warmup: Duration::from_millis(500),
+                };
+                let d = http::drive(cx, &[probe], &format!("{}: probe", self.id))?;
+                warnings.push(format!(
+                    "anchored on a 1 s closed-loop probe ({:.0} req/s): the {} saturation cell was not measured in this run",
+                    d.reports[0].throughput_rps, self.endpoint
+                ));
+                d.reports[0].throughput_rps.max(1.0)
+            }
+        };
+        let plan = SearchPlan::new(cx.timing.slo_p99_ms, anchor, cx.timing.max_rungs);
+        let mut rungs: Vec<(LadderPoint, Measured)> = Vec::new();
+        let slo = cx.timing.slo_p99_ms;
+        let (rung, rung_warmup) = (cx.timing.rung, cx.timing.rung_warmup);
+        let outcome = search::search(&plan, |rate| {
+            let spec = LoadSpec {
+                endpoint: endpoint(self.endpoint),
+                connections: open_connections(rate, slo),
+                rate: Some(rate),
+                duration: rung,
+                warmup: rung_warmup,
+            };
+            let d = http::drive(cx, &[spec], &format!("{} at {rate:.0} req/s", self.id))?;
+            let r = &d.reports[0];
+            let achieved = r.rate.as_ref().map_or(r.throughput_rps, |o| o.achieved_rps);
+            let m = measured_from(r, &d, achieved, true);
+            let point = LadderPoint {
+                offered_rps: rate,
+                achieved_rps: achieved,
+                p50_ms: m.repeat.p50_ms.unwrap_or(f64::NAN),
+                p99_ms: m.repeat.p99_ms.unwrap_or(f64::INFINITY),
+                errors: m.errors,
+                server_cores: (r.elapsed_s > 0.0).then(|| d.usage.cpu_s / r.elapsed_s),
+            };
+            rungs.push((point.clone(), m));
+            Ok::<_, MeasureError>(point)
+        })?;
+        if let Some(w) = outcome.warning() {
+            warnings.push(w);
+        }
+        // The repeat's figures are those of the capacity rung (what the cost model uses: the
+        // usable rate, its latency and its CPU per request).
+        let at_capacity = outcome.capacity_rps.and_then(|c| {
+            rungs
+                .iter()
+                .find(|(p, _)| p.offered_rps == c)
+                .map(|(_, m)| m.clone())
+        });
+        // The capacity is a lower bound when a client was the bottleneck at the rung that decided
+        // it (the first failing one), or when no rung failed.
+        let deciding = outcome
+            .first_failing_rps
+            .and_then(|f| rungs.iter().find(|(p, _)| p.offered_rps == f));
+        let client_bound = deciding.is_some_and(|(_, m)| m.lower_bound);
+        if let Some((_, m)) = deciding.filter(|_| client_bound) {
+            if let Some(w) = m.warnings.iter().find(|w| w.starts_with("lower bound")) {
+                warnings.push(format!("at the first rate over the SLO, {w}"));
+            }
+        }
+        // Noise warnings (other processes, steal) from any rung.
+        for (_, m) in &rungs {
+            for w in &m.warnings {
+                if (w.starts_with("other processes") || w.starts_with("steal"))
+                    && !warnings.contains(w)
+                {
+                    warnings.push(w.clone());
+                }
+            }
+        }
+        let bad_rungs: Vec<String> = rungs
+            .iter()
+            .filter(|(p, _)| p.errors > 0)
+            .map(|(p, m)| {
+                format!(
+                    "at {:.0} req/s: {}",
+                    p.offered_rps,
+                    m.warnings.first().cloned().unwrap_or_default()
+                )
+            })
+            .collect();
+        let errors_at_or_below_capacity: u64 = rungs
+            .iter()
+            .filter(|(p, _)| outcome.capacity_rps.is_some_and(|c| p.offered_rps <= c))
+            .map(|(p, _)| p.errors)
+            .sum();
+        warnings.extend(bad_rungs);
+        let reports: Vec<serde_json::Value> = rungs
+            .iter()
+            .map(|(_, m)| serde_json::from_str(&m.repeat.report_json).unwrap_or_default())
+            .collect();
+        let samples: Vec<serde_json::Value> = rungs
+            .iter()
+            .map(|(_, m)| serde_json::from_str(&m.repeat.samples_json).unwrap_or_default())
+            .collect();
+        let mut repeat = at_capacity.map(|m| m.repeat).unwrap_or_default();
+        repeat.clean = errors_at_or_below_capacity == 0;
+        repeat.capacity_rps = outcome.capacity_rps;
+        repeat.report_json = serde_json::Value::from(reports).to_string();
+        repeat.samples_json = serde_json::Value::from(samples).to_string();
+        let mut ladder: Vec<LadderPoint> = rungs.into_iter().map(|(p, _)| p).collect();
+        ladder.sort_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps));
+        Ok(Measured {
+            repeat,
+            errors: errors_at_or_below_capacity,
+            ladder,
+            capacity_rps: outcome.capacity_rps,
+            lower_bound: client_bound || outcome.bound == Bound::AtLeast,
+            warnings,
+        })
+    }
+}
+
+/// The saturation workload of the same endpoint (shares its endpoint list and services).
+#[allow(non_snake_case)]
+fn Saturation(endpoint: &'static str) -> saturation::Saturation {
+    saturation::Saturation { endpoint }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_loop_connections_cover_half_the_slo() {
+        assert_eq!(open_connections(10.0, 100.0), 8);
+        assert_eq!(open_connections(1000.0, 100.0), 50);
+        assert_eq!(open_connections(1e6, 100.0), MAX_OPEN_CONNECTIONS);
+    }
+}

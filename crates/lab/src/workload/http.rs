@@ -1,0 +1,380 @@
+//! The HTTP side shared by today's workloads: the contract endpoints with the exact answer every
+//! response is validated against (loadgen's `--expect-*` checks: a wrong answer is counted, never
+//! accepted), and driving one or more concurrent `loadgen` runs with Ctrl-C, a live line, and the
+//! server's measuring window aligned on the engine's.
+
+use std::time::{Duration, Instant};
+
+use loadgen::engine::Phase;
+use loadgen::{
+    BodyExpectation, LoadConfig, Report, StatusExpectation, StopCondition, Target, Validation,
+};
+use sha2::{Digest, Sha256};
+
+use super::{CellContext, MeasureError, ServerUsage};
+use crate::cpuload::{self, CpuSnapshot};
+
+/// Per-request timeout of every workload run: generous against the SLO, still bounded.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A contract endpoint with its parameters and the answer it must give.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The contract endpoint (`plaintext`, `json`, `io`, `cpu`, `hash`).
+    pub name: &'static str,
+    /// Path and query, e.g. `/cpu?n=100000`.
+    pub path: String,
+    pub validation: Validation,
+}
+
+fn regex(pattern: &str) -> Validation {
+    Validation {
+        status: StatusExpectation::Exact(200),
+        body: Some(BodyExpectation::regex(pattern).expect("the lab's own patterns compile")),
+    }
+}
+
+impl Endpoint {
+    pub fn plaintext() -> Endpoint {
+        Endpoint {
+            name: "plaintext",
+            path: "/plaintext".into(),
+            validation: Validation {
+                status: StatusExpectation::Exact(200),
+                body: Some(BodyExpectation::Exact(bytes::Bytes::from_static(
+                    b"Hello, World!",
+                ))),
+            },
+        }
+    }
+
+    pub fn json() -> Endpoint {
+        Endpoint {
+            name: "json",
+            path: "/json".into(),
+            validation: regex(r#"^\s*\{\s*"message"\s*:\s*"Hello, World!"\s*\}\s*$"#),
+        }
+    }
+
+    /// `/io?ms=N`: the upstream's `{"ms":N,"seq":K}`, keys in either order.
+    pub fn io(ms: u64) -> Endpoint {
+        Endpoint {
+            name: "io",
+            path: format!("/io?ms={ms}"),
+            validation: regex(&format!(
+                r#"^\s*\{{\s*(?:"ms"\s*:\s*{ms}\s*,\s*"seq"\s*:\s*\d+|"seq"\s*:\s*\d+\s*,\s*"ms"\s*:\s*{ms})\s*\}}\s*$"#
+            )),
+        }
+    }
+
+    /// `/cpu?n=N`: `{"n":N,"result":R}` with R computed here.
+    pub fn cpu(n: u64) -> Endpoint {
+        let r = cpu_result(n);
+        Endpoint {
+            name: "cpu",
+            path: format!("/cpu?n={n}"),
+            validation: regex(&format!(
+                r#"^\s*\{{\s*(?:"n"\s*:\s*{n}\s*,\s*"result"\s*:\s*{r}|"result"\s*:\s*{r}\s*,\s*"n"\s*:\s*{n})\s*\}}\s*$"#
+            )),
+        }
+    }
+
+    /// `/hash?n=N`: `{"n":N,"sha256":"…"}` with the digest computed here.
+    pub fn hash(n: u64) -> Endpoint {
+        let h = hash_hex(n);
+        Endpoint {
+            name: "hash",
+            path: format!("/hash?n={n}"),
+            validation: regex(&format!(
+                r#"^\s*\{{\s*(?:"n"\s*:\s*{n}\s*,\s*"sha256"\s*:\s*"{h}"|"sha256"\s*:\s*"{h}"\s*,\s*"n"\s*:\s*{n})\s*\}}\s*$"#
+            )),
+        }
+    }
+}
+
+/// The contract's `/cpu` result: x = (x·31 + i) mod 2³² for i in 0..n.
+pub fn cpu_result(n: u64) -> u32 {
+    let mut x: u32 = 0;
+    for i in 0..n {
+        x = x.wrapping_mul(31).wrapping_add(i as u32);
+    }
+    x
+}
+
+/// The contract's `/hash` answer: N chained SHA-256 digests of a 1 KiB buffer.
+pub fn hash_hex(n: u64) -> String {
+    let mut buf: Vec<u8> = (0..1024u32).map(|i| (i % 251) as u8).collect();
+    let mut d = [0u8; 32];
+    for _ in 0..n {
+        d = Sha256::digest(&buf).into();
+        buf[..32].copy_from_slice(&d);
+    }
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One load run a workload wants.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    pub endpoint: Endpoint,
+    pub connections: usize,
+    /// Open loop at this rate; `None`: closed loop.
+    pub rate: Option<f64>,
+    pub duration: Duration,
+    pub warmup: Duration,
+}
+
+impl LoadSpec {
+    pub fn config(
+        &self,
+        base_url: &str,
+        client_cpus: &[usize],
+    ) -> Result<LoadConfig, MeasureError> {
+        let url = format!("{base_url}{}", self.endpoint.path);
+        let target = Target::parse(&url, false).map_err(|e| MeasureError::Failed(e.to_string()))?;
+        Ok(LoadConfig {
+            target,
+            connections: self.connections,
+            threads: client_cpus.len().max(1).min(self.connections),
+            pin: (!client_cpus.is_empty()).then(|| client_cpus.to_vec()),
+            stop: StopCondition {
+                duration: Some(self.duration),
+                requests: None,
+            },
+            warmup: self.warmup,
+            rate: self.rate,
+            timeout: REQUEST_TIMEOUT,
+            validation: self.endpoint.validation.clone(),
+            method: http::Method::GET,
+            headers: vec![],
+            body: bytes::Bytes::new(),
+        })
+    }
+}
+
+/// Concurrent runs with the server's usage over their common measuring window.
+pub struct Driven {
+    pub reports: Vec<Report>,
+    pub usage: ServerUsage,
+    /// Busy fraction of each service, in the order of `cx.services`.
+    pub services_busy: Vec<Option<f64>>,
+    /// Busy fraction of the client CPUs (engine, upstream, anything else) over the window.
+    pub client_cpus_busy: Option<f64>,
+    /// Share of the server CPUs used by other processes than the server over the window.
+    pub server_foreign: Option<f64>,
+}
+
+impl Driven {
+    /// The busiest service's busy fraction.
+    pub fn upstream_busy(&self) -> Option<f64> {
+        self.services_busy
+            .iter()
+            .flatten()
+            .copied()
+            .reduce(f64::max)
+    }
+}
+
+/// Runs `specs` at once (all with the same warm-up and duration) and measures the server over
+/// the measuring window. Ctrl-C stops the runs and returns [`MeasureError::Interrupted`]; a server
+/// that died returns [`MeasureError::ServerDied`].
+pub fn drive(
+    cx: &mut CellContext<'_>,
+    specs: &[LoadSpec],
+    label: &str,
+) -> Result<Driven, MeasureError> {
+    let configs = specs
+        .iter()
+        .map(|s| s.config(&cx.base_url, cx.client_cpus))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut handles = Vec::with_capacity(configs.len());
+    for c in configs {
+        match loadgen::start(c) {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                for h in &handles {
+                    h.stop();
+                }
+                cx.meter.check_alive().map_err(MeasureError::ServerDied)?;
+                return Err(MeasureError::Failed(format!("load engine: {e}")));
+            }
+        }
+    }
+    let total = specs[0].warmup + specs[0].duration;
+    let started = Instant::now();
+    let mut in_window = false;
+    let mut cpu_start: Option<(Instant, CpuSnapshot, CpuSnapshot)> = None;
+    let mut last_live = Instant::now() - Duration::from_secs(1);
+    loop {
+        if cx.stop.is_set() {
+            for h in &handles {
+                h.stop();
+            }
+            for h in handles {
+                let _ = h.join();
+            }
+            if in_window {
+                let _ = cx.meter.end();
+            }
+            return Err(MeasureError::Interrupted);
+        }
+        if !in_window && handles[0].progress().phase == Phase::Measuring {
+            cpu_start = Some((
+                Instant::now(),
+                cpuload::snapshot(cx.client_cpus),
+                cpuload::snapshot(cx.server_cpus),
+            ));
+            cx.meter.begin();
+            for s in cx.services.values_mut() {
+                s.begin();
+            }
+            in_window = true;
+        }
+        if handles.iter().all(|h| h.is_finished()) {
+            break;
+        }
+        if last_live.elapsed() >= Duration::from_millis(250) {
+            let p = handles[0].progress();
+            let phase = match p.phase {
+                Phase::WarmUp => "warm-up",
+                Phase::Measuring => "measuring",
+            };
+            (cx.live)(format!(
+                "{label}: {phase} {:.0}/{:.0}s, {} responses",
+                started.elapsed().as_secs_f64().min(total.as_secs_f64()),
+                total.as_secs_f64(),
+                p.completed
+            ));
+            last_live = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(if in_window { 20 } else { 2 }));
+    }
+    if !in_window {
+        cpu_start = Some((
+            Instant::now(),
+            cpuload::snapshot(cx.client_cpus),
+            cpuload::snapshot(cx.server_cpus),
+        ));
+        cx.meter.begin();
+    }
+    let usage = cx.meter.end();
+    let (client_cpus_busy, server_foreign) = match cpu_start {
+        Some((at, client0, server0)) => {
+            let wall = at.elapsed().as_secs_f64();
+            let client = cpuload::busy_share(client0, cpuload::snapshot(cx.client_cpus));
+            let server = cpuload::busy_share(server0, cpuload::snapshot(cx.server_cpus));
+            let own = (wall > 0.0 && !cx.server_cpus.is_empty())
+                .then(|| usage.cpu_s / wall / cx.server_cpus.len() as f64);
+            // Only meaningful when the client and server CPUs are distinct.
+            let distinct = !cx.client_cpus.is_empty()
+                && !cx.server_cpus.is_empty()
+                && cx.client_cpus.iter().all(|c| !cx.server_cpus.contains(c));
+            let foreign = match (server, own) {
+                (Some(s), Some(o)) if distinct => Some((s - o).max(0.0)),
+                _ => None,
+            };
+            (client.filter(|_| distinct), foreign)
+        }
+        None => (None, None),
+    };
+    let services_busy = cx.services.values_mut().map(|s| s.busy()).collect();
+    let mut reports = Vec::with_capacity(handles.len());
+    for h in handles {
+        reports.push(
+            h.join()
+                .map_err(|e| MeasureError::Failed(format!("load engine: {e}")))?,
+        );
+    }
+    cx.meter.check_alive().map_err(MeasureError::ServerDied)?;
+    Ok(Driven {
+        reports,
+        usage,
+        services_busy,
+        client_cpus_busy,
+        server_foreign,
+    })
+}
+
+/// Errors plus wrong answers of a report.
+pub fn bad_responses(r: &Report) -> u64 {
+    r.requests.total_errors + r.requests.failed_status + r.requests.failed_body
+}
+
+/// A one-line account of what went wrong in a report, for a flagged cell.
+pub fn describe_bad(r: &Report) -> String {
+    let mut parts = Vec::new();
+    if r.requests.failed_status > 0 {
+        parts.push(format!("{} wrong status", r.requests.failed_status));
+    }
+    if r.requests.failed_body > 0 {
+        parts.push(format!("{} wrong body", r.requests.failed_body));
+    }
+    for (kind, n) in &r.requests.errors {
+        if *n > 0 {
+            parts.push(format!("{n} {kind} errors"));
+        }
+    }
+    format!(
+        "{} of {} requests: {}",
+        bad_responses(r),
+        r.requests.sent,
+        parts.join(", ")
+    )
+}
+
+/// Milliseconds at percentile `p` of a latency summary.
+pub fn ms_at(s: Option<&loadgen::report::LatencyStats>, p: f64) -> Option<f64> {
+    s.and_then(|s| s.at(p)).map(|us| us / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_result_matches_the_contract_examples() {
+        assert_eq!([0, 1, 2, 3, 10].map(cpu_result), [0, 0, 1, 33, 165029893]);
+    }
+
+    #[test]
+    fn hash_of_zero_is_zeros_and_of_one_is_the_buffer_digest() {
+        assert_eq!(hash_hex(0), "0".repeat(64));
+        let buf: Vec<u8> = (0..1024u32).map(|i| (i % 251) as u8).collect();
+        let one: String = Sha256::digest(&buf)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hash_hex(1), one);
+        assert_ne!(hash_hex(2), hash_hex(1));
+    }
+
+    #[test]
+    fn validations_accept_right_answers_in_either_serialisation_and_refuse_wrong_ones() {
+        let ok = |e: &Endpoint, body: &str| e.validation.check(200, body.as_bytes()).is_ok();
+        let j = Endpoint::json();
+        assert!(ok(&j, r#"{"message":"Hello, World!"}"#));
+        assert!(ok(&j, r#"{"message": "Hello, World!"}"#));
+        assert!(!ok(&j, r#"{"message":"Hello, World"}"#));
+        assert!(j
+            .validation
+            .check(500, br#"{"message":"Hello, World!"}"#)
+            .is_err());
+        let io = Endpoint::io(10);
+        assert!(ok(&io, r#"{"ms":10,"seq":4711}"#));
+        assert!(ok(&io, r#"{"seq": 4711, "ms": 10}"#));
+        assert!(!ok(&io, r#"{"ms":1,"seq":4711}"#));
+        let c = Endpoint::cpu(10);
+        assert!(ok(&c, r#"{"n":10,"result":165029893}"#));
+        assert!(!ok(&c, r#"{"n":10,"result":165029894}"#));
+        let h = Endpoint::hash(0);
+        assert!(ok(
+            &h,
+            &format!(r#"{{"n": 0, "sha256": "{}"}}"#, "0".repeat(64))
+        ));
+        assert!(!ok(
+            &h,
+            &format!(r#"{{"n":0,"sha256":"{}"}}"#, "1".repeat(64))
+        ));
+        assert!(ok(&Endpoint::plaintext(), "Hello, World!"));
+        assert!(!ok(&Endpoint::plaintext(), "Hello, World!\n"));
+    }
+}

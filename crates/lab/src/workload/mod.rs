@@ -1,0 +1,276 @@
+//! The workload catalogue (ids in docs/workloads.md) and the abstraction the suite runs them
+//! through.
+//!
+//! A [`Workload`] declares what it needs — the contract endpoints the target must serve and the
+//! [`ServiceKind`]s that must run beside it (today the `/io` upstream; tomorrow PostgreSQL) — and
+//! drives its own client against a running server in [`Workload::measure`]. Today's client is the
+//! load engine (`loadgen`); a WebSocket workload would bring its own, and the runner would not
+//! change: it starts the services a workload asks for, hands it a [`CellContext`], and stores the
+//! [`Measured`] repeat it returns.
+//!
+//! Parameters are chosen so that the *server* is the bottleneck on a 2-core machine with one CPU
+//! for the server and one for the engine and the upstream (see docs/workloads.md for the reasons);
+//! every figure measured while the engine or upstream was ≥ 90% busy is marked a lower bound.
+
+pub mod capacity;
+pub mod http;
+pub mod mixed;
+pub mod saturation;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::{LadderPoint, RepeatRecord};
+
+/// A service a workload needs running beside the target while it is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServiceKind {
+    /// The upstream HTTP service `/io` calls (`GET /delay?ms=N`); its URL reaches the target as
+    /// `UPSTREAM_URL`.
+    Upstream,
+}
+
+/// What kind of measurement a workload makes (for tables and plans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Closed loop at a fixed connection count → req/s.
+    Saturation,
+    /// Open-loop ladder → the capacity at the SLO.
+    Capacity,
+    /// Open loop on /io while heavy /cpu requests arrive → /io latency.
+    Mixed,
+}
+
+/// The suite's timing settings every workload reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    /// Measuring window of a saturation or mixed repeat.
+    pub duration: Duration,
+    /// Load before measuring (JITs, pools, caches), not recorded.
+    pub warmup: Duration,
+    /// Measuring window of one capacity rung (it also gets `rung_warmup`).
+    pub rung: Duration,
+    pub rung_warmup: Duration,
+    /// Most rungs in one capacity search.
+    pub max_rungs: usize,
+    pub slo_p99_ms: f64,
+    /// How long a freshly started server is left alone before its idle memory is read.
+    pub idle_settle: Duration,
+}
+
+impl Timing {
+    /// The full suite's defaults.
+    pub fn full() -> Timing {
+        Timing {
+            duration: Duration::from_secs(4),
+            warmup: Duration::from_secs(1),
+            rung: Duration::from_millis(1500),
+            rung_warmup: Duration::from_millis(500),
+            max_rungs: 6,
+            slo_p99_ms: 100.0,
+            idle_settle: Duration::from_secs(1),
+        }
+    }
+
+    /// `--quick`'s defaults.
+    pub fn quick() -> Timing {
+        Timing {
+            duration: Duration::from_secs(3),
+            warmup: Duration::from_secs(1),
+            rung: Duration::from_millis(1500),
+            rung_warmup: Duration::from_millis(500),
+            max_rungs: 4,
+            slo_p99_ms: 100.0,
+            idle_settle: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Ctrl-C for the suite: set once, seen by every loop that waits.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    pub fn new() -> StopFlag {
+        StopFlag::default()
+    }
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Server cost over a measuring window: CPU of the whole process tree and its PSS.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerUsage {
+    /// CPU seconds (user + system) of the server's process tree, exited workers included.
+    pub cpu_s: f64,
+    pub pss_mean_mb: Option<f64>,
+    pub pss_peak_mb: Option<f64>,
+    /// Steal time over the window, percent of CPU time (from /proc/stat).
+    pub steal_pct: Option<f64>,
+    /// The samples (time, CPU, PSS) as JSON, stored with the repeat.
+    pub samples: serde_json::Value,
+}
+
+/// Measures the running server; the runner implements it over labcore's sampler.
+pub trait ServerMeter {
+    /// Starts a measuring window now.
+    fn begin(&mut self);
+    /// Ends the window and returns what the server used in it.
+    fn end(&mut self) -> ServerUsage;
+    /// Whether the server is still running; when not, the last lines of its stderr.
+    fn check_alive(&mut self) -> Result<(), String>;
+}
+
+/// A running service, as a workload sees it.
+pub trait ServiceHandle {
+    fn url(&self) -> &str;
+    /// Starts a busy-fraction window now.
+    fn begin(&mut self);
+    /// The service's busy fraction (CPU seconds per second of its CPU allotment) since `begin`.
+    fn busy(&mut self) -> Option<f64>;
+}
+
+/// What a workload is given to measure one repeat.
+pub struct CellContext<'a> {
+    pub target: &'a str,
+    /// `http://127.0.0.1:PORT` of the running server.
+    pub base_url: String,
+    pub timing: &'a Timing,
+    /// CPUs for the workload's own client (the load engine).
+    pub client_cpus: &'a [usize],
+    /// CPUs the server is pinned to.
+    pub server_cpus: &'a [usize],
+    pub meter: &'a mut dyn ServerMeter,
+    pub services: &'a mut BTreeMap<ServiceKind, Box<dyn ServiceHandle>>,
+    pub stop: &'a StopFlag,
+    /// Saturation throughput (req/s) of this target per workload id, measured earlier: capacity
+    /// searches are anchored on it.
+    pub anchors: &'a BTreeMap<String, f64>,
+    /// The live line: what the workload is doing now.
+    pub live: &'a mut dyn FnMut(String),
+}
+
+/// One measured repeat.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measured {
+    pub repeat: RepeatRecord,
+    /// Errors and wrong answers (0 = clean).
+    pub errors: u64,
+    pub ladder: Vec<LadderPoint>,
+    pub capacity_rps: Option<f64>,
+    pub lower_bound: bool,
+    pub warnings: Vec<String>,
+}
+
+/// Why a repeat has no result.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MeasureError {
+    #[error("interrupted")]
+    Interrupted,
+    /// The server stopped during the cell; the text has the last lines of its stderr.
+    #[error("the server died during the measurement: {0}")]
+    ServerDied(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A workload of the catalogue.
+pub trait Workload: Send + Sync {
+    /// The stable id (docs/workloads.md).
+    fn id(&self) -> &'static str;
+    fn kind(&self) -> Kind;
+    /// One line for plans and tables.
+    fn describe(&self) -> String;
+    /// Contract endpoints the target must serve.
+    fn endpoints(&self) -> &'static [&'static str];
+    /// Services that must run while it is measured.
+    fn services(&self) -> &'static [ServiceKind] {
+        &[]
+    }
+    /// Parameters stored with the cell.
+    fn params(&self, timing: &Timing) -> BTreeMap<String, String>;
+    /// How many repeats it makes when the suite asks for `requested`.
+    fn repeats(&self, requested: u32) -> u32 {
+        requested
+    }
+    /// Expected wall time of one repeat.
+    fn estimate(&self, timing: &Timing) -> Duration;
+    /// Measures one repeat against the running server.
+    fn measure(&self, cx: &mut CellContext<'_>) -> Result<Measured, MeasureError>;
+}
+
+/// Every workload of this issue, in the order the suite runs them.
+pub fn catalogue() -> Vec<Box<dyn Workload>> {
+    let mut all: Vec<Box<dyn Workload>> = saturation::Saturation::all()
+        .into_iter()
+        .map(|w| Box::new(w) as Box<dyn Workload>)
+        .collect();
+    all.extend(
+        capacity::CapacityAtSlo::all()
+            .into_iter()
+            .map(|w| Box::new(w) as Box<dyn Workload>),
+    );
+    all.push(Box::new(mixed::Mixed));
+    all
+}
+
+/// The workload with this id.
+pub fn by_id(id: &str) -> Option<Box<dyn Workload>> {
+    catalogue().into_iter().find(|w| w.id() == id)
+}
+
+/// Workload ids of `--quick`.
+pub const QUICK: &[&str] = &["json", "io", "cpu", "io-slo"];
+
+/// Per-target measures the suite makes besides cells (not workloads: stored with the target).
+pub const COLD_STARTS_FULL: usize = 10;
+pub const COLD_STARTS_QUICK: usize = 3;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_ids_are_the_documented_ones_and_unique() {
+        let ids: Vec<&str> = catalogue().iter().map(|w| w.id()).collect();
+        assert_eq!(
+            ids,
+            vec![
+                "plaintext",
+                "json",
+                "io",
+                "cpu",
+                "hash",
+                "json-slo",
+                "io-slo",
+                "cpu-slo",
+                "hash-slo",
+                "mixed"
+            ]
+        );
+        let doc = include_str!("../../../../docs/workloads.md");
+        for id in &ids {
+            assert!(
+                doc.contains(&format!("`{id}`")),
+                "{id} missing from docs/workloads.md"
+            );
+        }
+        for q in QUICK {
+            assert!(by_id(q).is_some());
+        }
+    }
+
+    #[test]
+    fn io_workloads_need_the_upstream() {
+        for w in catalogue() {
+            let needs = w.services().contains(&ServiceKind::Upstream);
+            assert_eq!(needs, w.endpoints().contains(&"io"), "{}", w.id());
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! The suite runner end to end against a fake host: real HTTP servers in this process serving the
+//! contract (so every workload drives the real load engine and validates real answers), a target
+//! that fails conformance, one that dies mid-cell, into a real SQLite store; Ctrl-C in the middle
+//! of a cell and `--resume`. Fast (sub-second windows); the real targets are covered by the
+//! stackwise binary's end-to-end tests.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::RawQuery;
+use axum::routing::get;
+use axum::Router;
+use lab::suite::{
+    self, Event, Host, Installed, Outcome, Server, StartOptions, SuiteOptions, TargetFailure,
+    TargetInfo,
+};
+use lab::workload::http::{cpu_result, hash_hex};
+use lab::workload::{ServerMeter, ServerUsage, ServiceHandle, ServiceKind, StopFlag, Timing};
+use store::{CellStatus, Machine, Store};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Behaviour {
+    Good,
+    /// Answers /json wrongly: fails conformance.
+    WrongJson,
+    /// Stops answering after this many requests (the server "dies").
+    DiesAfter(u64),
+}
+
+struct FakeServer {
+    port: u16,
+    alive: Arc<AtomicBool>,
+    requests: Arc<AtomicU64>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    running: Arc<Mutex<u32>>,
+}
+
+fn q(query: &Option<String>, k: &str) -> u64 {
+    query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('=')?.parse().ok())
+        .unwrap_or(0)
+}
+
+impl FakeServer {
+    fn start(b: Behaviour, running: Arc<Mutex<u32>>) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let alive = Arc::new(AtomicBool::new(true));
+        let requests = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (alive2, req2) = (alive.clone(), requests.clone());
+        let seq = Arc::new(AtomicU64::new(0));
+        let crash = Arc::new(tokio::sync::Notify::new());
+        let crash2 = crash.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                // Only /json requests count towards a crash.
+                let c2 = move || req2.fetch_add(1, Ordering::SeqCst) + 1;
+                let app = Router::new()
+                    .route("/plaintext", get(|| async { "Hello, World!" }))
+                    .route(
+                        "/json",
+                        get(move || {
+                            let n = c2();
+                            async move {
+                                if let Behaviour::DiesAfter(limit) = b {
+                                    if n == limit {
+                                        // A crash: the server stops listening.
+                                        crash2.notify_one();
+                                    }
+                                }
+                                let msg = if b == Behaviour::WrongJson {
+                                    "Hello"
+                                } else {
+                                    "Hello, World!"
+                                };
+                                (
+                                    [("content-type", "application/json")],
+                                    format!("{{\"message\":\"{msg}\"}}"),
+                                )
+                            }
+                        }),
+                    )
+                    .route(
+                        "/io",
+                        get(move |RawQuery(p): RawQuery| {
+                            let seq = seq.fetch_add(1, Ordering::SeqCst);
+                            async move {
+                                let ms = q(&p, "ms");
+                                tokio::time::sleep(Duration::from_millis(ms)).await;
+                                format!("{{\"ms\":{ms},\"seq\":{seq}}}")
+                            }
+                        }),
+                    )
+                    .route(
+                        "/cpu",
+                        get(move |RawQuery(p): RawQuery| async move {
+                            let n = q(&p, "n");
+                            format!("{{\"n\":{n},\"result\":{}}}", cpu_result(n))
+                        }),
+                    )
+                    .route(
+                        "/hash",
+                        get(move |RawQuery(p): RawQuery| async move {
+                            let n = q(&p, "n");
+                            format!("{{\"n\":{n},\"sha256\":\"{}\"}}", hash_hex(n))
+                        }),
+                    );
+                let l = tokio::net::TcpListener::from_std(listener).unwrap();
+                let serve = axum::serve(l, app).with_graceful_shutdown(async {
+                    let _ = rx.await;
+                });
+                // A crash drops the server mid-flight: the runtime and its connections go with it.
+                tokio::select! {
+                    r = serve => r.unwrap(),
+                    _ = crash.notified() => {}
+                }
+            });
+            drop(rt);
+            alive2.store(false, Ordering::SeqCst);
+        });
+        *running.lock().unwrap() += 1;
+        FakeServer {
+            port,
+            alive,
+            requests,
+            shutdown: Some(tx),
+            thread: Some(thread),
+            running,
+        }
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Graceful shutdown waits for hung requests; don't join a server made to hang.
+        if let Some(t) = self.thread.take() {
+            if self.alive.load(Ordering::SeqCst) && self.requests.load(Ordering::SeqCst) < 1_000_000
+            {
+                std::thread::spawn(move || {
+                    let _ = t.join();
+                });
+            }
+        }
+        *self.running.lock().unwrap() -= 1;
+    }
+}
+
+impl ServerMeter for FakeServer {
+    fn begin(&mut self) {}
+    fn end(&mut self) -> ServerUsage {
+        ServerUsage {
+            cpu_s: 0.01,
+            pss_mean_mb: Some(10.0),
+            pss_peak_mb: Some(11.0),
+            steal_pct: Some(0.0),
+            samples: serde_json::json!([]),
+        }
+    }
+    fn check_alive(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+struct Dying(FakeServer);
+
+impl ServerMeter for Dying {
+    fn begin(&mut self) {}
+    fn end(&mut self) -> ServerUsage {
+        self.0.end()
+    }
+    fn check_alive(&mut self) -> Result<(), String> {
+        if self.0.alive.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err("Segmentation fault (core dumped)\n".into())
+        }
+    }
+}
+
+impl Server for Dying {
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.0.port)
+    }
+    fn pss_mb(&mut self) -> Option<f64> {
+        Some(9.0)
+    }
+    fn config(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([("workers".into(), "1".into())])
+    }
+    fn stop(self: Box<Self>) {}
+}
+
+struct Upstream;
+impl ServiceHandle for Upstream {
+    fn url(&self) -> &str {
+        "http://127.0.0.1:9"
+    }
+    fn begin(&mut self) {}
+    fn busy(&mut self) -> Option<f64> {
+        Some(0.1)
+    }
+}
+
+struct FakeHost {
+    targets: Vec<(TargetInfo, Behaviour)>,
+    running: Arc<Mutex<u32>>,
+    /// Trigger this stop flag when a cell of this workload starts measuring (Ctrl-C mid-cell).
+    starts: Mutex<u32>,
+}
+
+impl FakeHost {
+    fn behaviour(&self, t: &str) -> Behaviour {
+        self.targets.iter().find(|(i, _)| i.name == t).unwrap().1
+    }
+}
+
+impl Host for FakeHost {
+    fn targets(&self) -> Result<Vec<TargetInfo>, String> {
+        Ok(self.targets.iter().map(|(t, _)| t.clone()).collect())
+    }
+    fn install(
+        &self,
+        _t: &str,
+        progress: &mut dyn FnMut(String),
+    ) -> Result<Installed, TargetFailure> {
+        progress("already installed".into());
+        Ok(Installed {
+            bytes: Some(1234),
+            packages: Some(5),
+        })
+    }
+    fn versions(&self, _t: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([("fake".into(), "1.0".into())])
+    }
+    fn own_start(&self, _t: &str, _w: &str) -> bool {
+        false
+    }
+    fn start(&self, t: &str, _o: &StartOptions) -> Result<Box<dyn Server>, TargetFailure> {
+        *self.starts.lock().unwrap() += 1;
+        let b = self.behaviour(t);
+        let s = FakeServer::start(b, self.running.clone());
+        Ok(Box::new(Dying(s)))
+    }
+    fn check(&self, t: &str, s: &mut dyn Server) -> Result<(), TargetFailure> {
+        // A tiny conformance check: /json must be right.
+        let url = format!("{}/json", s.base_url());
+        let cfg = loadgen::LoadConfig {
+            target: loadgen::Target::parse(&url, false).unwrap(),
+            connections: 1,
+            threads: 1,
+            pin: None,
+            stop: loadgen::StopCondition {
+                duration: Some(Duration::from_secs(2)),
+                requests: Some(1),
+            },
+            warmup: Duration::ZERO,
+            rate: None,
+            timeout: Duration::from_secs(2),
+            validation: lab::workload::http::Endpoint::json().validation,
+            method: http::Method::GET,
+            headers: vec![],
+            body: bytes::Bytes::new(),
+        };
+        let r = loadgen::run(cfg).map_err(|e| TargetFailure::new(e.to_string()))?;
+        if r.requests.succeeded == 1 {
+            Ok(())
+        } else {
+            Err(TargetFailure {
+                reason: format!("{t}: /json answered wrongly"),
+                stderr_tail: Some("listening on 127.0.0.1\n".into()),
+            })
+        }
+    }
+    fn cold_start(&self, t: &str, o: &StartOptions) -> Result<Duration, TargetFailure> {
+        let t0 = std::time::Instant::now();
+        let s = self.start(t, o)?;
+        let d = t0.elapsed();
+        s.stop();
+        Ok(d)
+    }
+    fn start_service(
+        &self,
+        kind: ServiceKind,
+        _cpus: &[usize],
+    ) -> Result<Box<dyn ServiceHandle>, String> {
+        assert_eq!(kind, ServiceKind::Upstream);
+        Ok(Box::new(Upstream))
+    }
+}
+
+fn info(name: &str) -> TargetInfo {
+    TargetInfo {
+        name: name.into(),
+        language: "rust".into(),
+        framework: "fake".into(),
+        endpoints: ["plaintext", "json", "io", "cpu", "hash"]
+            .map(String::from)
+            .to_vec(),
+    }
+}
+
+fn host() -> FakeHost {
+    FakeHost {
+        targets: vec![
+            (info("good"), Behaviour::Good),
+            (info("wrong"), Behaviour::WrongJson),
+            (info("dies"), Behaviour::DiesAfter(300)),
+        ],
+        running: Arc::new(Mutex::new(0)),
+        starts: Mutex::new(0),
+    }
+}
+
+fn options(workloads: &[&str], repeats: u32) -> SuiteOptions {
+    SuiteOptions {
+        targets: vec![],
+        workloads: workloads.iter().map(|s| s.to_string()).collect(),
+        repeats,
+        timing: Timing {
+            duration: Duration::from_millis(400),
+            warmup: Duration::from_millis(100),
+            rung: Duration::from_millis(300),
+            rung_warmup: Duration::from_millis(100),
+            max_rungs: 3,
+            slo_p99_ms: 100.0,
+            idle_settle: Duration::from_millis(50),
+        },
+        quick: false,
+        cold_starts: 2,
+        server_cpus: vec![],
+        client_cpus: vec![],
+        workers: BTreeMap::new(),
+    }
+}
+
+fn machine() -> Machine {
+    Machine {
+        cpu_model: "test".into(),
+        cores: 2,
+        kernel: "test".into(),
+        os: "test".into(),
+        memory_mb: 1,
+        runtimes: BTreeMap::new(),
+        server_cpus: vec![],
+        client_cpus: vec![],
+    }
+}
+
+#[test]
+fn a_suite_measures_stores_and_fails_targets_without_stopping() {
+    let host = host();
+    let dir = tempdir("suite");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let opts = options(&["json", "io", "io-slo"], 2);
+    let mut events = Vec::new();
+    let out = suite::run(
+        &host,
+        &mut store,
+        &opts,
+        machine(),
+        None,
+        &StopFlag::new(),
+        &mut |e| events.push(e),
+    )
+    .unwrap();
+    let Outcome::Finished { run_id } = out else {
+        panic!("{out:?}")
+    };
+    let run = store.run(run_id).unwrap();
+    assert!(run.finished_at.is_some());
+    assert_eq!(run.cells.len(), 9, "{:#?}", run.cells);
+
+    // The good target: measured, validated, stored with its repeats.
+    let json = run.cell("good", "json").unwrap();
+    assert_eq!(json.status, CellStatus::Ok, "{json:?}");
+    assert_eq!(json.repeats, 2);
+    assert!(json.throughput_rps.as_ref().unwrap().median > 100.0);
+    assert_eq!(json.params["connections"], "64");
+    let io = run.cell("good", "io").unwrap();
+    assert!(io.p50_ms.as_ref().unwrap().median >= 10.0, "{io:?}");
+    let slo = run.cell("good", "io-slo").unwrap();
+    assert_eq!(slo.repeats, 1);
+    assert!(!slo.ladder.is_empty() && slo.ladder.len() <= 3);
+    assert!(slo.capacity_rps.is_some(), "{slo:?}");
+    assert_eq!(slo.slo_p99_ms, Some(100.0));
+    let good = run.target("good").unwrap();
+    assert_eq!(good.cold_start_ms.as_ref().unwrap().values.len(), 2);
+    assert_eq!(good.idle_pss_mb, Some(9.0));
+    assert_eq!(good.install_packages, Some(5));
+
+    // Conformance failure: every cell failed with the reason and the stderr tail; no cold start.
+    let wrong = run.target("wrong").unwrap();
+    assert!(
+        wrong.failure.as_deref().unwrap().contains("conformance"),
+        "{wrong:?}"
+    );
+    for w in ["json", "io", "io-slo"] {
+        match &run.cell("wrong", w).unwrap().status {
+            CellStatus::Failed(r) => assert!(
+                r.contains("answered wrongly") && r.contains("listening on"),
+                "{r}"
+            ),
+            s => panic!("{s:?}"),
+        }
+    }
+    // A server that dies mid-cell: that cell failed with its stderr, the next cells run on a
+    // restarted server.
+    match &run.cell("dies", "json").unwrap().status {
+        CellStatus::Failed(r) => assert!(
+            r.contains("died") && r.contains("Segmentation fault"),
+            "{r}"
+        ),
+        s => panic!("{s:?} {:?}", run.cell("dies", "json")),
+    }
+    assert_eq!(run.cell("dies", "io").unwrap().status, CellStatus::Ok);
+    assert!(events.iter().any(|e| matches!(e, Event::CellDone { .. })));
+    assert_eq!(*host.running.lock().unwrap(), 0, "every server was stopped");
+}
+
+#[test]
+fn ctrl_c_mid_cell_keeps_finished_cells_and_resume_completes() {
+    let host = FakeHost {
+        targets: vec![(info("a"), Behaviour::Good), (info("b"), Behaviour::Good)],
+        ..host()
+    };
+    let dir = tempdir("resume");
+    let path = dir.join("lab.sqlite3");
+    let mut store = Store::open(&path).unwrap();
+    let opts = options(&["plaintext", "json"], 1);
+    let stop = StopFlag::new();
+    let mut done = 0;
+    let stop2 = stop.clone();
+    let out = suite::run(
+        &host,
+        &mut store,
+        &opts,
+        machine(),
+        None,
+        &stop,
+        &mut |e| match e {
+            Event::CellDone { .. } => done += 1,
+            // Ctrl-C while the third cell (b/plaintext) is measuring.
+            Event::Live(l) if done == 2 && l.contains("measuring") => stop2.trigger(),
+            _ => {}
+        },
+    )
+    .unwrap();
+    let Outcome::Interrupted { run_id } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(*host.running.lock().unwrap(), 0, "no server left running");
+    let run = store.run(run_id).unwrap();
+    assert!(run.finished_at.is_none());
+    assert_eq!(
+        run.cells.len(),
+        2,
+        "finished cells stored, the interrupted one not"
+    );
+    assert_eq!(store.missing_cells(run_id).unwrap().len(), 2);
+    drop(store);
+
+    // --resume: the same run, its own settings, only what is missing.
+    let mut store = Store::open(&path).unwrap();
+    let id = store.latest_unfinished_run_id().unwrap().unwrap();
+    assert_eq!(id, run_id);
+    let opts2 = SuiteOptions::from_settings(&store.run_settings(id).unwrap()).unwrap();
+    assert_eq!(opts2, opts);
+    let mut measured = Vec::new();
+    let out = suite::run(
+        &host,
+        &mut store,
+        &opts2,
+        machine(),
+        Some(id),
+        &StopFlag::new(),
+        &mut |e| {
+            if let Event::CellDone {
+                target, workload, ..
+            } = e
+            {
+                measured.push(format!("{target}/{workload}"));
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(out, Outcome::Finished { run_id });
+    assert_eq!(measured, vec!["b/plaintext", "b/json"]);
+    let run = store.run(run_id).unwrap();
+    assert_eq!(run.cells.len(), 4);
+    assert!(run.finished_at.is_some());
+    assert!(run.target("a").unwrap().cold_start_ms.is_some());
+    assert!(run.target("b").unwrap().cold_start_ms.is_some());
+    assert_eq!(*host.running.lock().unwrap(), 0);
+}
+
+fn tempdir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("stackwise-lab-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

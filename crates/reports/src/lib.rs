@@ -1,0 +1,23 @@
+//! `reports`: renders a lab run (the store's [`store::model::RunSummary`], plus optional detail) as
+//! Markdown, JSON, or one self-contained HTML file whose charts are server-side SVG, and compares two
+//! runs by a stated noise rule.
+//!
+//! - [`escape`]: every user-provided text goes through it (HTML, Markdown).
+//! - [`svg`]: scales, ticks, number formats and an escaping SVG writer; [`charts`]: the charts.
+//! - [`input`]: what a report is made of; [`derive`]: derived figures, warnings, the comparison rule.
+//! - [`html`], [`markdown`], [`json`]: the three outputs.
+
+pub mod charts;
+pub mod derive;
+pub mod escape;
+pub mod figures;
+pub mod html;
+pub mod input;
+pub mod json;
+pub mod markdown;
+pub mod svg;
+pub mod tables;
+
+pub use input::{
+    CellDetail, InputError, PercentilePoint, ReportInput, SecondSample, Section, Table,
+};

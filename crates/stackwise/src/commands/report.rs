@@ -1,0 +1,238 @@
+//! `stackwise report`: a run (from the store, or a JSON file) → Markdown, JSON or the
+//! self-contained HTML report; `--compare` puts a baseline run beside it.
+//!
+//! Runs come from the lab's SQLite store (`--run`, `--db`, `--compare`; the latest run by default)
+//! or, hidden, from JSON files (`--summary-json`, `--baseline-json`: tests, runs exported elsewhere).
+//! Every report of one run carries the claims verdicts against it; `--profile FILE` adds the advice
+//! ([`super::report_sections`]). A comparison shows figures only.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use reports::{CellDetail, ReportInput};
+
+use super::report_sections;
+use crate::cli::ReportArgs;
+use crate::UsageError;
+
+pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    if args.profile.is_some() && (args.compare.is_some() || args.baseline_json.is_some()) {
+        return Err(UsageError(
+            "--profile: a comparison shows the figures of two runs, not advice; report one run for the advice"
+                .into(),
+        )
+        .into());
+    }
+    if args.compare.is_some() && args.baseline_json.is_some() {
+        return Err(UsageError(
+            "--compare and --baseline-json both name a baseline: give one".into(),
+        )
+        .into());
+    }
+    let this = match &args.summary_json {
+        Some(path) => {
+            let input = read_json(path, "--summary-json")?;
+            if let Some(id) = args.run.filter(|id| *id != input.summary.run_id) {
+                return Err(UsageError(format!(
+                    "--run {id}: {} holds run {}",
+                    path.display(),
+                    input.summary.run_id
+                ))
+                .into());
+            }
+            input
+        }
+        None => load_from_store(args.db.as_deref(), args.run, "--run")?,
+    };
+    let mut this = this;
+    add_sections(&mut this, args.profile.as_deref())?;
+    let baseline = match (&args.baseline_json, args.compare) {
+        (Some(path), _) => Some(read_json(path, "--baseline-json")?),
+        (None, Some(id)) => Some(load_from_store(args.db.as_deref(), Some(id), "--compare")?),
+        (None, None) => None,
+    };
+    let opts = reports::html::Options {
+        generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
+        home_link: None,
+    };
+
+    if let Some(path) = &args.html {
+        let html = match &baseline {
+            Some(b) => reports::html::render_compare(&this, b, &opts),
+            None => reports::html::render(&this, &opts),
+        };
+        write_out(path, &html, "--html")?;
+    }
+    let md_to_stdout = args.md.is_none() && args.html.is_none() && !args.json;
+    if let Some(path) = args
+        .md
+        .as_ref()
+        .or(md_to_stdout.then_some(&PathBuf::from("-")))
+    {
+        let md = match &baseline {
+            Some(b) => reports::markdown::render_compare(&this, b),
+            None => reports::markdown::render(&this),
+        };
+        write_out(path, &md, "--md")?;
+    }
+    if args.json {
+        let json = reports::json::render(&this, baseline.as_ref());
+        write_out(Path::new("-"), &json, "--json")?;
+    }
+    Ok(())
+}
+
+/// The claims verdicts against the run, and the advice when a profile is given (unless the
+/// input already carries them).
+pub fn add_sections(input: &mut ReportInput, profile: Option<&Path>) -> anyhow::Result<()> {
+    if input.claims.is_none() {
+        input.claims = Some(report_sections::claims_section(&input.summary));
+    }
+    if let Some(path) = profile {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("--profile: cannot read {}: {e}", path.display())))?;
+        let partial = adviser::parse_profile(&text, &path.display().to_string())
+            .map_err(|e| UsageError(format!("--profile: {e}")))?;
+        let profile = partial.complete().map_err(|incomplete| {
+            UsageError(format!(
+                "--profile: {}: {incomplete} (the report asks no questions: complete the file, \
+                 or use `stackwise advise`)",
+                path.display()
+            ))
+        })?;
+        let source = format!("lab run #{}", input.summary.run_id);
+        let advice = adviser::advise(&profile, Some((&input.summary, source.as_str())));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        input.advice = Some(report_sections::advice_section(&advice, &name, &text));
+    }
+    Ok(())
+}
+
+fn read_json(path: &Path, flag: &str) -> anyhow::Result<ReportInput> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("{flag}: cannot read {}: {e}", path.display())))?;
+    ReportInput::from_json(&text).map_err(|e| {
+        UsageError(format!(
+            "{flag}: {} is not a run summary: {e}",
+            path.display()
+        ))
+        .into()
+    })
+}
+
+/// Reads a run from the lab's store (`--db`, else the default database): the summary, and the
+/// detail of each cell (curves and per-second series) from the engine report of one repeat.
+pub fn load_from_store(
+    db: Option<&Path>,
+    run: Option<i64>,
+    flag: &str,
+) -> anyhow::Result<ReportInput> {
+    let path = match db {
+        Some(p) if !p.is_file() => {
+            return Err(UsageError(format!("--db: no lab database at {}", p.display())).into())
+        }
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = store::default_path().map_err(|e| UsageError(format!("{flag}: {e}")))?;
+            if !p.is_file() {
+                return Err(UsageError(format!(
+                    "{flag}: there is no lab database yet ({}); run `stackwise lab` first, or pass --db PATH",
+                    p.display()
+                ))
+                .into());
+            }
+            p
+        }
+    };
+    let store = store::Store::open(&path)?;
+    read_run(&store, &path, run, flag)
+}
+
+/// A run and its cells' detail from an open store (`None`: the latest run).
+pub fn read_run(
+    store: &store::Store,
+    path: &Path,
+    run: Option<i64>,
+    flag: &str,
+) -> anyhow::Result<ReportInput> {
+    let summary = match run {
+        Some(id) => match store.run(id) {
+            Ok(r) => r,
+            Err(e @ store::StoreError::NoSuchRun { .. }) => {
+                return Err(UsageError(format!("{flag} {id}: {e}")).into())
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => store.latest_run()?.ok_or_else(|| {
+            UsageError(format!(
+                "{flag}: the lab database {} holds no run yet; run `stackwise lab` first",
+                path.display()
+            ))
+        })?,
+    };
+    let mut input = ReportInput::new(summary);
+    for c in &input.summary.cells {
+        let repeats = store.cell_repeats(input.summary.run_id, &c.target, &c.workload)?;
+        if let Some((i, r)) = representative(&repeats, c) {
+            let stored: serde_json::Value = match serde_json::from_str(&r.report_json) {
+                Ok(v) => v,
+                Err(_) => continue, // A repeat without a readable report has no curves to show.
+            };
+            let source = format!("repeat {} of {}", i + 1, repeats.len());
+            input.details.extend(CellDetail::from_engine_json(
+                &c.target,
+                &c.workload,
+                &source,
+                &stored,
+                c.capacity_rps,
+            ));
+        }
+    }
+    Ok(input)
+}
+
+type Get = fn(&store::RepeatRecord) -> Option<f64>;
+
+/// The repeat whose curves represent the cell: the clean repeat closest to the median throughput
+/// (or p99 when there is no throughput), else the first one.
+fn representative<'a>(
+    repeats: &'a [store::RepeatRecord],
+    c: &store::CellSummary,
+) -> Option<(usize, &'a store::RepeatRecord)> {
+    let target = c
+        .throughput_rps
+        .as_ref()
+        .map(|s| {
+            (
+                s.median,
+                Get::from(|r: &store::RepeatRecord| r.throughput_rps),
+            )
+        })
+        .or_else(|| {
+            c.p99_ms
+                .as_ref()
+                .map(|s| (s.median, Get::from(|r: &store::RepeatRecord| r.p99_ms)))
+        });
+    let clean = repeats.iter().enumerate().filter(|(_, r)| r.clean);
+    let best = target.and_then(|(median, get)| {
+        clean
+            .filter_map(|(i, r)| get(r).map(|v| (i, r, (v - median).abs())))
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|(i, r, _)| (i, r))
+    });
+    best.or_else(|| repeats.iter().enumerate().find(|(_, r)| r.clean))
+        .or_else(|| repeats.iter().enumerate().next())
+}
+
+fn write_out(path: &Path, text: &str, flag: &str) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        return Ok(());
+    }
+    std::fs::write(path, text).with_context(|| format!("{flag}: cannot write {}", path.display()))
+}

@@ -1,0 +1,241 @@
+//! The claims and advice sections of a report: the claims crate's verdicts and the adviser's
+//! answer turned into the plain tables and text of [`reports::Section`] (which the renderers
+//! escape and lay out).
+
+use claims::{ClaimsReport, Kind, Measured, Side, Verdict};
+use reports::{Section, Table};
+
+/// Every testable claim of the built-in catalogue checked against `run`.
+pub fn claims_section(run: &store::RunSummary) -> Section {
+    let report = claims::evaluate(
+        &claims::Catalogue::builtin(),
+        "built-in",
+        Some(run),
+        &claims::Filter::default(),
+    );
+    from_claims(&report)
+}
+
+pub fn from_claims(r: &ClaimsReport) -> Section {
+    let testable: Vec<_> = r
+        .claims
+        .iter()
+        .filter(|c| c.kind == Kind::Testable)
+        .collect();
+    let count = |k: Kind| r.claims.iter().filter(|c| c.kind == k).count();
+    let verdicts: Vec<String> = Verdict::ALL
+        .iter()
+        .filter_map(|v| {
+            let n = testable.iter().filter(|c| c.verdict == *v).count();
+            (n > 0).then(|| format!("{n} {}", v.label()))
+        })
+        .collect();
+    let mut paragraphs = vec![format!(
+        "{} testable claims of the articles checked against this run: {}. {} cited facts and {} \
+         opinions are not measured (stackwise claims lists them with their sources).",
+        testable.len(),
+        verdicts.join(", "),
+        count(Kind::Cited),
+        count(Kind::Opinion)
+    )];
+    paragraphs.push(
+        "Measured: the figures the verdict rests on (median of repeats, with min–max); figures \
+         of flagged or failed cells are never evidence."
+            .to_string(),
+    );
+    let mut sorted = testable.clone();
+    sorted.sort_by_key(|c| c.verdict);
+    let rows = sorted
+        .iter()
+        .map(|c| {
+            let what = match (&c.lab_command, &c.needs) {
+                (Some(cmd), _) if !c.verdict.is_measured() => {
+                    format!("{} Measure with: {cmd}", c.reason)
+                }
+                (_, Some(n)) if !c.verdict.is_measured() => format!("{} Needs: {n}", c.reason),
+                _ => c.reason.clone(),
+            };
+            vec![
+                c.verdict.label().to_string(),
+                c.id.clone(),
+                format!("“{}” ({})", c.quote, c.article),
+                c.claimed.clone().unwrap_or_default(),
+                measured_text(&c.measured),
+                what,
+            ]
+        })
+        .collect();
+    Section {
+        paragraphs,
+        table: Some(Table {
+            columns: [
+                "Verdict",
+                "Claim",
+                "Quote (article)",
+                "Claimed",
+                "Measured",
+                "Why",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        }),
+        items: Vec::new(),
+        preformatted: None,
+    }
+}
+
+/// The evidence figures, subjects first, at most six, with how many more there are.
+fn measured_text(ms: &[Measured]) -> String {
+    const SHOWN: usize = 6;
+    let mut ev: Vec<&Measured> = ms
+        .iter()
+        .filter(|m| m.evidence && m.side != Side::Context)
+        .collect();
+    ev.sort_by_key(|m| m.side != Side::Subject);
+    let fmt = |m: &Measured| match m.median {
+        Some(v) => {
+            let range = match (m.min, m.max) {
+                (Some(lo), Some(hi)) if m.values.len() > 1 && hi > lo => {
+                    format!(
+                        " ({}–{})",
+                        reports::svg::fmt_num(lo),
+                        reports::svg::fmt_num(hi)
+                    )
+                }
+                _ => String::new(),
+            };
+            let bound = if m.lower_bound { "≥ " } else { "" };
+            format!(
+                "{} {}: {bound}{}{range} {}",
+                m.target,
+                m.workload,
+                reports::svg::fmt_num(v),
+                m.unit
+            )
+        }
+        None => format!("{} {}: not measured", m.target, m.workload),
+    };
+    let mut parts: Vec<String> = ev.iter().take(SHOWN).map(|m| fmt(m)).collect();
+    if ev.len() > SHOWN {
+        parts.push(format!("and {} more", ev.len() - SHOWN));
+    }
+    parts.join("; ")
+}
+
+/// The advice for a profile, priced from `run`; `profile_text` is the profile as the user wrote it.
+pub fn advice_section(advice: &adviser::Advice, profile_name: &str, profile_text: &str) -> Section {
+    let rec = &advice.recommendation;
+    let mut paragraphs = vec![
+        format!(
+            "Recommendation for the profile {profile_name}: {}",
+            rec.summary
+        ),
+        format!(
+            "Confidence: {} ({})",
+            advice.confidence.level.as_str(),
+            advice.confidence.explanation
+        ),
+    ];
+    if let Some(split) = &rec.load_split {
+        paragraphs.push(split.note.clone());
+    }
+    match &advice.cost.run {
+        Some(r) => paragraphs.push(format!(
+            "Cost from the measured capacity of run #{}, at the profile's p99 target. {}",
+            r.run_id,
+            advice.cost.assumptions.join(" ")
+        )),
+        None => paragraphs.push("No measured run: no cost figure is given.".to_string()),
+    }
+    let mut rows = Vec::new();
+    for s in advice.cost.stacks.iter().chain(&advice.cost.hybrid) {
+        for t in &s.targets {
+            let opt = |v: Option<f64>| v.map(reports::svg::fmt_num).unwrap_or_else(|| "–".into());
+            rows.push(vec![
+                match &s.service {
+                    Some(svc) => format!("{} ({svc})", s.stack.label()),
+                    None => s.stack.label().to_string(),
+                },
+                match &s.variant {
+                    Some(v) => format!("{} ({v})", s.workload),
+                    None => s.workload.clone(),
+                },
+                t.target.clone(),
+                t.capacity.text.clone(),
+                opt(t.cores_with_headroom),
+                t.provisioned_cores
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "–".into()),
+                t.monthly_usd
+                    .map(|u| format!("${}", reports::svg::fmt_num(u)))
+                    .unwrap_or_else(|| "–".into()),
+                t.warnings.join("; "),
+            ]);
+        }
+    }
+    let mut items = Vec::new();
+    for r in &advice.reasons {
+        items.push(format!(
+            "For: {} (rule {}{})",
+            r.says,
+            r.rule,
+            sources(&r.sources)
+        ));
+    }
+    for r in &advice.counter_arguments {
+        items.push(format!(
+            "Against: {} (rule {}{})",
+            r.says,
+            r.rule,
+            sources(&r.sources)
+        ));
+    }
+    for c in &advice.conflicts {
+        items.push(format!(
+            "Conflict, {}: {} over {}. {}",
+            c.title,
+            c.prevailing.label(),
+            c.overruled.label(),
+            c.resolution.explanation
+        ));
+    }
+    for ch in &advice.what_would_change {
+        items.push(format!(
+            "Would change the answer: {} from {} to {} gives {}.",
+            ch.key,
+            ch.from,
+            ch.to,
+            ch.choice.label()
+        ));
+    }
+    paragraphs.push(format!(
+        "The profile, as given in {profile_name}, is at the end of this section."
+    ));
+    Section {
+        paragraphs,
+        table: (!rows.is_empty()).then(|| Table {
+            columns: [
+                "Stack",
+                "Workload",
+                "Target",
+                "Capacity at the p99 target",
+                "Cores with headroom",
+                "Provisioned cores",
+                "Monthly",
+                "Notes",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        }),
+        items,
+        preformatted: Some(profile_text.to_string()),
+    }
+}
+
+fn sources(s: &[adviser::rules::Source]) -> String {
+    s.first()
+        .map(|s| format!(", {}: “{}”", s.article, s.quote))
+        .unwrap_or_default()
+}

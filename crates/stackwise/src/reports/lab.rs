@@ -1,0 +1,337 @@
+//! The end of `stackwise lab`: a table per workload (req/s, capacity at SLO, p99, server CPU
+//! µs/req, memory, each median with its min–max over repeats), the per-target measures (cold start,
+//! idle memory, install footprint, versions), flags and warnings, from the stored
+//! [`store::RunSummary`].
+
+use std::fmt::Write;
+
+use store::{CellStatus, CellSummary, RunSummary, Spread};
+
+fn num(v: f64) -> String {
+    if v.abs() >= 10_000.0 {
+        // 12,345
+        let s = format!("{v:.0}");
+        let bytes: Vec<char> = s.chars().collect();
+        let mut out = String::new();
+        for (i, c) in bytes.iter().enumerate() {
+            if i > 0 && (bytes.len() - i) % 3 == 0 && bytes[i - 1].is_ascii_digit() {
+                out.push(',');
+            }
+            out.push(*c);
+        }
+        out
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// `median (min–max)`, or the median alone for one value.
+pub fn spread(s: Option<&Spread>) -> String {
+    match s {
+        None => "—".into(),
+        Some(s) if s.values.len() > 1 => {
+            format!("{} ({}–{})", num(s.median), num(s.min), num(s.max))
+        }
+        Some(s) => num(s.median),
+    }
+}
+
+/// The first 60 characters of a reason, for a table cell (the notes have it in full).
+fn short(s: &str) -> String {
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(59).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+fn status(c: &CellSummary) -> String {
+    let mut flags = Vec::new();
+    match &c.status {
+        CellStatus::Ok => {}
+        CellStatus::Flagged(_) => flags.push("FLAGGED".to_string()),
+        CellStatus::Failed(r) => {
+            flags.push(format!("FAILED: {}", short(r.lines().next().unwrap_or(""))))
+        }
+    }
+    if c.lower_bound {
+        flags.push("lower bound".into());
+    }
+    if !c.warnings.is_empty() && !matches!(c.status, CellStatus::Failed(_)) {
+        flags.push(format!("{} warning(s)", c.warnings.len()));
+    }
+    flags.join(", ")
+}
+
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let line = |out: &mut String, cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = width[i] - c.chars().count();
+            if i == 0 || i + 1 == cells.len() {
+                l.push_str(c);
+                l.push_str(&" ".repeat(pad));
+            } else {
+                l.push_str(&" ".repeat(pad));
+                l.push_str(c);
+            }
+            l.push_str("  ");
+        }
+        let _ = writeln!(out, "{}", l.trim_end());
+    };
+    line(out, header.to_vec());
+    for r in rows {
+        line(out, r.iter().map(String::as_str).collect());
+    }
+}
+
+/// The tables of a run.
+pub fn tables(run: &RunSummary) -> String {
+    let mut out = String::new();
+    let m = &run.machine;
+    let _ = writeln!(
+        out,
+        "\nRun {} on {} ({} cores, {} MB, {}, kernel {}); servers on CPUs {:?}, load engine and upstream on {:?}",
+        run.run_id, m.cpu_model, m.cores, m.memory_mb, m.os, m.kernel, m.server_cpus, m.client_cpus
+    );
+    let mut workloads: Vec<&str> = Vec::new();
+    for c in &run.cells {
+        if !workloads.contains(&c.workload.as_str()) {
+            workloads.push(&c.workload);
+        }
+    }
+    for w in workloads {
+        let cells: Vec<&CellSummary> = run.cells.iter().filter(|c| c.workload == w).collect();
+        let first = cells[0];
+        let what = first.params.get("path").cloned().unwrap_or_default();
+        let is_capacity = cells.iter().any(|c| c.slo_p99_ms.is_some());
+        let _ = writeln!(
+            out,
+            "\n{w}  {what}{}",
+            match (is_capacity, first.slo_p99_ms) {
+                (true, Some(slo)) => format!(
+                    "  (capacity: highest rate with corrected p99 < {} ms)",
+                    num(slo)
+                ),
+                _ if first.params.get("mode").map(String::as_str) == Some("open") =>
+                    "  (open loop; latency corrected for coordinated omission)".to_string(),
+                _ => format!(
+                    "  (closed loop, {} connections; {} repeat(s): median (min–max))",
+                    first
+                        .params
+                        .get("connections")
+                        .map(String::as_str)
+                        .unwrap_or("?"),
+                    first.repeats
+                ),
+            }
+        );
+        let mut rows = Vec::new();
+        for c in &cells {
+            rows.push(vec![
+                c.target.clone(),
+                if is_capacity {
+                    c.capacity_rps.map_or("—".into(), num)
+                } else {
+                    spread(c.throughput_rps.as_ref())
+                },
+                spread(c.p99_ms.as_ref()),
+                spread(c.server_cpu_us_per_req.as_ref()),
+                spread(c.pss_mean_mb.as_ref()),
+                status(c),
+            ]);
+        }
+        let rate_col = if is_capacity {
+            "capacity req/s"
+        } else {
+            "req/s"
+        };
+        table(
+            &mut out,
+            &[
+                "target",
+                rate_col,
+                "p99 ms",
+                "server CPU µs/req",
+                "PSS MB",
+                "flags",
+            ],
+            &rows,
+        );
+    }
+
+    if !run.targets.is_empty() {
+        let _ = writeln!(out, "\nPer target");
+        let mut rows = Vec::new();
+        for t in &run.targets {
+            let cold = t
+                .cold_start_ms
+                .as_ref()
+                .and_then(|s| {
+                    let (med, p90) = lab::stats::median_p90(&s.values)?;
+                    Some(format!("{} / {} ({})", num(med), num(p90), s.values.len()))
+                })
+                .unwrap_or_else(|| "—".into());
+            let install = match (t.install_bytes, t.install_packages) {
+                (Some(b), Some(p)) => format!("{} MB, {p} pkgs", num(b as f64 / 1e6)),
+                (Some(b), None) => format!("{} MB", num(b as f64 / 1e6)),
+                _ => "—".into(),
+            };
+            let versions = t
+                .versions
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            rows.push(vec![
+                t.name.clone(),
+                cold,
+                t.idle_pss_mb.map_or("—".into(), num),
+                install,
+                match &t.failure {
+                    Some(f) => format!("FAILED: {}", short(f.lines().next().unwrap_or(""))),
+                    None => versions,
+                },
+            ]);
+        }
+        table(
+            &mut out,
+            &[
+                "target",
+                "cold start ms median / p90 (n)",
+                "idle PSS MB",
+                "install",
+                "versions",
+            ],
+            &rows,
+        );
+    }
+
+    // Notes: Node end of life, warnings, flags and failures in full.
+    let mut notes: Vec<String> = Vec::new();
+    let node = run.machine.runtimes.get("node").cloned().or_else(|| {
+        run.targets
+            .iter()
+            .find_map(|t| t.versions.get("node").cloned())
+    });
+    if let Some(v) = node.filter(|_| run.targets.iter().any(|t| t.language == "node")) {
+        if let Some(n) = lab::placement::node_eol_note(&v) {
+            notes.push(n);
+        }
+    }
+    notes.extend(run.warnings.iter().cloned());
+    for c in &run.cells {
+        let mut lines: Vec<String> = Vec::new();
+        let target_failed = run.target(&c.target).is_some_and(|t| t.failure.is_some());
+        match &c.status {
+            CellStatus::Flagged(r) => lines.push(format!("flagged: {r}")),
+            // A failed target's cells fail for its reason, given once below.
+            CellStatus::Failed(_) if target_failed => {}
+            CellStatus::Failed(r) => lines.push(format!("failed: {}", r.replace('\n', "\n      "))),
+            CellStatus::Ok => {}
+        }
+        lines.extend(c.warnings.iter().cloned());
+        for l in lines {
+            notes.push(format!("{} {}: {l}", c.target, c.workload));
+        }
+    }
+    for t in &run.targets {
+        if let Some(f) = &t.failure {
+            notes.push(format!("{}: {}", t.name, f.replace('\n', "\n      ")));
+        }
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\nNotes");
+        for n in notes {
+            let _ = writeln!(out, "  - {n}");
+        }
+    }
+    let _ = writeln!(out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use store::{Machine, TargetSummary};
+
+    fn cell(target: &str, workload: &str, rps: &[f64]) -> CellSummary {
+        CellSummary {
+            target: target.into(),
+            workload: workload.into(),
+            status: CellStatus::Ok,
+            repeats: rps.len() as u32,
+            throughput_rps: Spread::of(rps),
+            p50_ms: None,
+            p99_ms: Spread::of(&[1.5]),
+            server_cpu_us_per_req: Spread::of(&[42.0]),
+            pss_mean_mb: Spread::of(&[30.0]),
+            pss_peak_mb: None,
+            ladder: vec![],
+            capacity_rps: None,
+            slo_p99_ms: None,
+            lower_bound: false,
+            params: BTreeMap::from([
+                ("connections".into(), "64".into()),
+                ("path".into(), "/json".into()),
+            ]),
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn a_table_per_workload_with_spreads_and_notes() {
+        let mut flagged = cell("node-http", "json", &[9000.0]);
+        flagged.status = CellStatus::Flagged("3 errors".into());
+        let run = RunSummary {
+            run_id: 3,
+            started_at: "2026-11-24T10:00:00Z".into(),
+            finished_at: Some("2026-11-24T10:05:00Z".into()),
+            machine: Machine {
+                cpu_model: "Test CPU".into(),
+                cores: 2,
+                kernel: "6.1".into(),
+                os: "Debian".into(),
+                memory_mb: 4000,
+                runtimes: BTreeMap::from([("node".into(), "20.20.2".into())]),
+                server_cpus: vec![1],
+                client_cpus: vec![0],
+            },
+            settings: BTreeMap::new(),
+            targets: vec![TargetSummary {
+                name: "node-http".into(),
+                language: "node".into(),
+                framework: "node:http".into(),
+                versions: BTreeMap::from([("node".into(), "20.20.2".into())]),
+                config: BTreeMap::new(),
+                cold_start_ms: Spread::of(&[40.0, 42.0, 60.0]),
+                idle_pss_mb: Some(45.0),
+                install_bytes: Some(0),
+                install_packages: Some(0),
+                failure: None,
+            }],
+            cells: vec![
+                cell("rust-axum", "json", &[30000.0, 31000.0, 32500.0]),
+                flagged,
+            ],
+            warnings: vec![],
+        };
+        let t = tables(&run);
+        assert!(t.contains("31,000 (30,000–32,500)"), "{t}");
+        assert!(t.contains("FLAGGED"), "{t}");
+        assert!(t.contains("node-http json: flagged: 3 errors"), "{t}");
+        assert!(t.contains("past its end of life"), "{t}");
+        assert!(t.contains("42.0 / 60.0 (3)"), "{t}");
+    }
+}

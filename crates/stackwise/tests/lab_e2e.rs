@@ -1,0 +1,339 @@
+//! End-to-end tests of `stackwise lab` with real targets (rust-axum and node-http, installed on
+//! first use) into a temporary store: a short two-target run read back from the database, and an
+//! interruption (SIGINT mid-cell → no target process left, finished cells stored, `--resume`
+//! completes). These take tens of seconds, so they live in their own test binary; they run in CI
+//! with `cargo test --workspace` (CI has Node 20; the first run installs node-http's packages and
+//! builds stackwise-axum).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn stackwise() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stackwise"))
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("stackwise-lab-e2e-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Short windows so the whole run takes seconds per target.
+const SHORT: &[&str] = &[
+    "--repeats",
+    "1",
+    "--duration",
+    "1s",
+    "--warmup",
+    "300ms",
+    "--rung",
+    "500ms",
+    "--cold-starts",
+    "2",
+    "--no-progress",
+];
+
+/// Processes (other than this test) whose environment carries `marker`: everything the lab
+/// started inherits the variable, so this finds leftovers of one test run only.
+fn processes_with(marker: &str) -> Vec<(i32, String)> {
+    let needle = format!("STACKWISE_E2E_MARK={marker}");
+    let me = std::process::id() as i32;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            let cmd = std::fs::read(entry.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .unwrap_or_default();
+            // Zombies have an empty cmdline and are already dead.
+            if !cmd.trim().is_empty() {
+                found.push((pid, cmd));
+            }
+        }
+    }
+    found
+}
+
+fn read_run(db: &Path) -> store::RunSummary {
+    let s = store::Store::open(db).unwrap();
+    s.latest_run().unwrap().expect("a run is stored")
+}
+
+#[test]
+fn plan_lists_cells_and_an_eta_without_running() {
+    let dir = tempdir("plan");
+    let db = dir.join("lab.sqlite3");
+    let out = stackwise()
+        .args([
+            "lab",
+            "--plan",
+            "--targets",
+            "rust-axum,node-http",
+            "--workloads",
+            "json,io-slo,mixed",
+        ])
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("6 cells"), "{stdout}");
+    assert!(
+        stdout.contains("rust-axum") && stdout.contains("json io-slo mixed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ETA"), "{stdout}");
+    // Nothing ran: no run stored.
+    assert!(store::Store::open(&db)
+        .unwrap()
+        .latest_run()
+        .unwrap()
+        .is_none());
+
+    // Bad input names the flag and exits 2.
+    let out = stackwise()
+        .args(["lab", "--plan", "--workloads", "json,nope"])
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--workloads") && err.contains("nope"), "{err}");
+    let out = stackwise()
+        .args(["lab", "--plan", "--targets", "no-such-target"])
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-target"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_short_two_target_run_is_stored_and_read_back() {
+    let dir = tempdir("run");
+    let db = dir.join("lab.sqlite3");
+    let marker = format!("run-{}", std::process::id());
+    let out = stackwise()
+        .args([
+            "lab",
+            "--targets",
+            "rust-axum,node-http",
+            "--workloads",
+            "json,io,io-slo",
+            "--json",
+        ])
+        .args(SHORT)
+        .arg("--db")
+        .arg(&db)
+        .env("STACKWISE_E2E_MARK", &marker)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let printed: store::RunSummary = serde_json::from_slice(&out.stdout).unwrap();
+    let run = read_run(&db);
+    assert_eq!(printed, run, "--json prints what was stored");
+    assert!(run.finished_at.is_some());
+    assert_eq!(run.cells.len(), 6, "{:#?}", run.cells);
+    for t in ["rust-axum", "node-http"] {
+        for w in ["json", "io"] {
+            let c = run.cell(t, w).unwrap();
+            assert!(
+                !matches!(c.status, store::CellStatus::Failed(_)),
+                "{t} {w}: {:?}",
+                c.status
+            );
+            let rps = c.throughput_rps.as_ref().unwrap().median;
+            assert!(rps > 50.0, "{t} {w}: {rps} req/s");
+            assert!(
+                c.server_cpu_us_per_req.as_ref().unwrap().median > 0.0,
+                "{t} {w}"
+            );
+            assert!(c.pss_mean_mb.as_ref().unwrap().median > 1.0, "{t} {w}");
+        }
+        let slo = run.cell(t, "io-slo").unwrap();
+        assert!(!slo.ladder.is_empty(), "{t}: {slo:?}");
+        assert_eq!(slo.slo_p99_ms, Some(100.0));
+        let target = run.target(t).unwrap();
+        assert!(target.failure.is_none(), "{t}: {:?}", target.failure);
+        assert_eq!(
+            target.cold_start_ms.as_ref().unwrap().values.len(),
+            2,
+            "{t}"
+        );
+        assert!(target.idle_pss_mb.unwrap() > 1.0, "{t}");
+        assert!(target.install_bytes.unwrap() > 0, "{t}");
+        assert!(!target.config.is_empty(), "{t}");
+    }
+    assert!(!run.machine.server_cpus.is_empty() && !run.machine.client_cpus.is_empty());
+    assert!(
+        processes_with(&marker).is_empty(),
+        "{:?}",
+        processes_with(&marker)
+    );
+
+    // Without --json: the tables.
+    let out = stackwise()
+        .args(["lab", "--targets", "rust-axum", "--workloads", "plaintext"])
+        .args(SHORT)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("plaintext") && stdout.contains("req/s") && stdout.contains("rust-axum"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Per target") && stdout.contains("cold start"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
+    let dir = tempdir("sigint");
+    let db = dir.join("lab.sqlite3");
+    let marker = format!("sigint-{}", std::process::id());
+    let mut child = stackwise()
+        .args([
+            "lab",
+            "--targets",
+            "rust-axum,node-http",
+            "--workloads",
+            "plaintext,json",
+        ])
+        .args([
+            "--repeats",
+            "1",
+            "--duration",
+            "2s",
+            "--warmup",
+            "200ms",
+            "--cold-starts",
+            "1",
+            "--no-progress",
+        ])
+        .arg("--db")
+        .arg(&db)
+        .env("STACKWISE_E2E_MARK", &marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Targets run in name order: wait until node-http's first cell is stored and its second is
+    // being measured, then Ctrl-C.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no first cell within the deadline: {seen:#?}"));
+        let first_cell_done = line.contains("plaintext") && line.contains("req/s");
+        seen.push(line);
+        if first_cell_done {
+            break;
+        }
+    }
+    // Mid-way through the second cell (json: 0.2 s warm-up + 2 s).
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(
+        !processes_with(&marker).is_empty(),
+        "the lab is running its targets"
+    );
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert_eq!(status.code(), Some(130), "{seen:#?}\n{rest:#?}");
+    assert!(rest.iter().any(|l| l.contains("--resume")), "{rest:#?}");
+    // Nothing left behind.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(&marker).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        processes_with(&marker).is_empty(),
+        "left running: {:?}",
+        processes_with(&marker)
+    );
+    let run = read_run(&db);
+    assert!(run.finished_at.is_none());
+    assert!(
+        run.cell("node-http", "plaintext").is_some(),
+        "the finished cell is stored: {:#?}",
+        run.cells
+    );
+    assert!(
+        run.cell("node-http", "json").is_none(),
+        "the interrupted cell is not"
+    );
+    let run_id = run.run_id;
+
+    // --resume completes it, measuring only what is missing.
+    let out = stackwise()
+        .args(["lab", "--resume", "--no-progress", "--json"])
+        .arg("--db")
+        .arg(&db)
+        .env("STACKWISE_E2E_MARK", &marker)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = read_run(&db);
+    assert_eq!(run.run_id, run_id);
+    assert!(run.finished_at.is_some());
+    assert_eq!(run.cells.len(), 4);
+    assert!(
+        run.targets.iter().all(|t| t.cold_start_ms.is_some()),
+        "{:?}",
+        run.targets
+    );
+    assert!(processes_with(&marker).is_empty());
+    // Nothing left to resume.
+    let out = stackwise()
+        .args(["lab", "--resume"])
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

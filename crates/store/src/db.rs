@@ -1,0 +1,1190 @@
+//! [`Store`]: the lab's SQLite database. Writes happen the moment something is measured (a run is
+//! begun, a target's per-target measures, each cell with its repeats), each in one transaction, so
+//! an interrupted suite keeps everything it finished. Reads return the [`RunSummary`] read model.
+//!
+//! The database is in WAL mode with a busy timeout, so that the CLI and a web UI can use it at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    CellStatus, CellSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary,
+};
+use crate::schema;
+
+/// What can go wrong with the store. Messages name the database file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the database {path} has schema version {found}, newer than this stackwise understands \
+         ({supported}); use a newer stackwise, or another database with --db"
+    )]
+    TooNew {
+        path: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("cannot create the directory for the database {path}: {source}")]
+    Dir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database {path}: {source}")]
+    Sql {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("database {path}: stored JSON is unreadable ({what}): {source}")]
+    Json {
+        path: String,
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("database {path}: no run with id {id}")]
+    NoSuchRun { path: String, id: i64 },
+    #[error("no home data directory is known on this system; pass --db PATH")]
+    NoDataDir,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// One planned cell of a run: what `--resume` compares with what was stored.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PlannedCell {
+    pub target: String,
+    pub workload: String,
+}
+
+/// What a run is, before anything is measured.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub machine: Machine,
+    pub settings: BTreeMap<String, String>,
+    pub plan: Vec<PlannedCell>,
+}
+
+/// The per-target measures of a run, as written by the lab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetRecord {
+    pub name: String,
+    pub language: String,
+    pub framework: String,
+    pub versions: BTreeMap<String, String>,
+    pub config: BTreeMap<String, String>,
+    /// Each fresh start's spawn → first correct response, in ms.
+    pub cold_starts_ms: Vec<f64>,
+    pub idle_pss_mb: Option<f64>,
+    pub install_bytes: Option<u64>,
+    pub install_packages: Option<u64>,
+    pub failure: Option<String>,
+    /// The last lines of the target's stderr, when it failed.
+    pub stderr_tail: Option<String>,
+}
+
+/// One measured cell with its repeats, as written by the lab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellRecord {
+    pub target: String,
+    pub workload: String,
+    pub params: BTreeMap<String, String>,
+    pub status: CellStatus,
+    pub warnings: Vec<String>,
+    pub lower_bound: bool,
+    pub slo_p99_ms: Option<f64>,
+    /// The capacity found (capacity workloads): the median over repeats is shown.
+    pub capacity_rps: Option<f64>,
+    pub ladder: Vec<LadderPoint>,
+    pub repeats: Vec<RepeatRecord>,
+    /// Wall-clock seconds the cell took (all repeats).
+    pub elapsed_s: Option<f64>,
+}
+
+/// One repeat of a cell: its headline figures and the raw material they came from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RepeatRecord {
+    /// No errors and no wrong answers: only clean repeats make the cell's figures.
+    pub clean: bool,
+    pub throughput_rps: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub server_cpu_us_per_req: Option<f64>,
+    pub pss_mean_mb: Option<f64>,
+    pub pss_peak_mb: Option<f64>,
+    /// Busy fraction of the load engine's threads / of the upstream's CPU (0–1).
+    pub engine_busy: Option<f64>,
+    pub upstream_busy: Option<f64>,
+    /// Steal time over the repeat, percent of CPU time.
+    pub steal_pct: Option<f64>,
+    pub capacity_rps: Option<f64>,
+    /// The engine's full report(s) as JSON (a Report, or an object/array of them).
+    pub report_json: String,
+    /// Server samples (CPU and PSS over time) as JSON.
+    pub samples_json: String,
+}
+
+/// One line of `list_runs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunListing {
+    pub run_id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub planned_cells: usize,
+    pub stored_cells: usize,
+    pub targets: Vec<String>,
+}
+
+/// The lab's database.
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+/// `<data dir>/stackwise/lab.sqlite3`, e.g. `~/.local/share/stackwise/lab.sqlite3` on Linux.
+pub fn default_path() -> Result<PathBuf> {
+    let dir = dirs::data_dir().ok_or(StoreError::NoDataDir)?;
+    Ok(dir.join("stackwise").join("lab.sqlite3"))
+}
+
+/// RFC 3339 UTC, to the second: the store's timestamp format.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+impl Store {
+    /// Opens (creating it and its directory if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+        let name = path.display().to_string();
+        let conn = Connection::open(path).map_err(|source| StoreError::Sql {
+            path: name.clone(),
+            source,
+        })?;
+        Store::init(conn, name, true)
+    }
+
+    /// A private in-memory database (tests, dry runs).
+    pub fn open_in_memory() -> Result<Store> {
+        let name = ":memory:".to_string();
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Sql {
+            path: name.clone(),
+            source,
+        })?;
+        Store::init(conn, name, false)
+    }
+
+    fn init(mut conn: Connection, path: String, wal: bool) -> Result<Store> {
+        let sql = |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
+        let found = schema::version(&conn).map_err(sql)?;
+        if found > schema::CURRENT_VERSION {
+            return Err(StoreError::TooNew {
+                path,
+                found,
+                supported: schema::CURRENT_VERSION,
+            });
+        }
+        if wal {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(sql)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(sql)?;
+        }
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql)?;
+        schema::migrate(&mut conn, found, schema::CURRENT_VERSION).map_err(sql)?;
+        Ok(Store { conn, path })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<u32> {
+        schema::version(&self.conn).map_err(|e| self.sql(e))
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn json_err(&self, what: &'static str, source: serde_json::Error) -> StoreError {
+        StoreError::Json {
+            path: self.path.clone(),
+            what,
+            source,
+        }
+    }
+
+    fn parse_json<T: serde::de::DeserializeOwned>(&self, what: &'static str, s: &str) -> Result<T> {
+        serde_json::from_str(s).map_err(|e| self.json_err(what, e))
+    }
+
+    /// Records the start of a run and returns its id.
+    pub fn begin_run(&self, run: &NewRun) -> Result<i64> {
+        let machine =
+            serde_json::to_string(&run.machine).map_err(|e| self.json_err("machine", e))?;
+        let settings =
+            serde_json::to_string(&run.settings).map_err(|e| self.json_err("settings", e))?;
+        let plan = serde_json::to_string(&run.plan).map_err(|e| self.json_err("plan", e))?;
+        self.conn
+            .execute(
+                "INSERT INTO runs (started_at, machine_json, settings_json, plan_json) VALUES (?1, ?2, ?3, ?4)",
+                params![now_rfc3339(), machine, settings, plan],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Marks a run finished (every planned cell stored or given up on).
+    pub fn finish_run(&self, run_id: i64) -> Result<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE runs SET finished_at = ?1 WHERE id = ?2",
+                params![now_rfc3339(), run_id],
+            )
+            .map_err(|e| self.sql(e))?;
+        self.expect_run(n, run_id)
+    }
+
+    fn expect_run(&self, changed: usize, id: i64) -> Result<()> {
+        if changed == 0 {
+            Err(StoreError::NoSuchRun {
+                path: self.path.clone(),
+                id,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Adds a run-level warning (kept once: an identical warning is not repeated).
+    pub fn add_run_warning(&self, run_id: i64, warning: &str) -> Result<()> {
+        let current: String = self
+            .conn
+            .query_row(
+                "SELECT warnings_json FROM runs WHERE id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .ok_or_else(|| StoreError::NoSuchRun {
+                path: self.path.clone(),
+                id: run_id,
+            })?;
+        let mut list: Vec<String> = self.parse_json("run warnings", &current)?;
+        if !list.iter().any(|w| w == warning) {
+            list.push(warning.to_string());
+            let text =
+                serde_json::to_string(&list).map_err(|e| self.json_err("run warnings", e))?;
+            self.conn
+                .execute(
+                    "UPDATE runs SET warnings_json = ?1 WHERE id = ?2",
+                    params![text, run_id],
+                )
+                .map_err(|e| self.sql(e))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the plan of a run (e.g. `--resume` with the same plan after a target list change).
+    pub fn set_plan(&self, run_id: i64, plan: &[PlannedCell]) -> Result<()> {
+        let text = serde_json::to_string(plan).map_err(|e| self.json_err("plan", e))?;
+        let n = self
+            .conn
+            .execute(
+                "UPDATE runs SET plan_json = ?1, finished_at = NULL WHERE id = ?2",
+                params![text, run_id],
+            )
+            .map_err(|e| self.sql(e))?;
+        self.expect_run(n, run_id)
+    }
+
+    /// Saves (or replaces) a target's per-target measures in a run.
+    pub fn save_target(&self, run_id: i64, t: &TargetRecord) -> Result<()> {
+        let j = |what, v: &BTreeMap<String, String>| {
+            serde_json::to_string(v).map_err(|e| self.json_err(what, e))
+        };
+        let cold = if t.cold_starts_ms.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::to_string(&t.cold_starts_ms)
+                    .map_err(|e| self.json_err("cold starts", e))?,
+            )
+        };
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO run_targets (run_id, name, language, framework, versions_json,
+                   config_json, cold_start_json, idle_pss_mb, install_bytes, install_packages, failure,
+                   stderr_tail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    run_id,
+                    t.name,
+                    t.language,
+                    t.framework,
+                    j("versions", &t.versions)?,
+                    j("config", &t.config)?,
+                    cold,
+                    t.idle_pss_mb,
+                    t.install_bytes.map(|v| v as i64),
+                    t.install_packages.map(|v| v as i64),
+                    t.failure,
+                    t.stderr_tail,
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Saves (or replaces) one cell and all its repeats, atomically.
+    pub fn save_cell(&mut self, run_id: i64, c: &CellRecord) -> Result<()> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let json = |what, r: serde_json::Result<String>| {
+            r.map_err(|source| StoreError::Json {
+                path: path.clone(),
+                what,
+                source,
+            })
+        };
+        let params_json = json("params", serde_json::to_string(&c.params))?;
+        let warnings_json = json("warnings", serde_json::to_string(&c.warnings))?;
+        let ladder_json = json("ladder", serde_json::to_string(&c.ladder))?;
+        let (status, reason) = match &c.status {
+            CellStatus::Ok => ("ok", None),
+            CellStatus::Flagged(r) => ("flagged", Some(r.as_str())),
+            CellStatus::Failed(r) => ("failed", Some(r.as_str())),
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute(
+            "DELETE FROM cells WHERE run_id = ?1 AND target = ?2 AND workload = ?3",
+            params![run_id, c.target, c.workload],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "INSERT INTO cells (run_id, target, workload, params_json, status, reason, warnings_json,
+               lower_bound, slo_p99_ms, capacity_rps, ladder_json, measured_at, elapsed_s)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                run_id,
+                c.target,
+                c.workload,
+                params_json,
+                status,
+                reason,
+                warnings_json,
+                c.lower_bound,
+                c.slo_p99_ms,
+                c.capacity_rps,
+                ladder_json,
+                now_rfc3339(),
+                c.elapsed_s,
+            ],
+        )
+        .map_err(sql)?;
+        let cell_id = tx.last_insert_rowid();
+        for (i, r) in c.repeats.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO repeats (cell_id, idx, clean, throughput_rps, p50_ms, p99_ms,
+                   server_cpu_us_per_req, pss_mean_mb, pss_peak_mb, engine_busy, upstream_busy,
+                   steal_pct, capacity_rps, report_json, samples_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                params![
+                    cell_id,
+                    i as i64,
+                    r.clean,
+                    r.throughput_rps,
+                    r.p50_ms,
+                    r.p99_ms,
+                    r.server_cpu_us_per_req,
+                    r.pss_mean_mb,
+                    r.pss_peak_mb,
+                    r.engine_busy,
+                    r.upstream_busy,
+                    r.steal_pct,
+                    r.capacity_rps,
+                    r.report_json,
+                    r.samples_json,
+                ],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// The id of the most recent run, if any.
+    pub fn latest_run_id(&self) -> Result<Option<i64>> {
+        self.conn
+            .query_row("SELECT max(id) FROM runs", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The most recent unfinished run, if any (what `--resume` continues).
+    pub fn latest_unfinished_run_id(&self) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT max(id) FROM runs WHERE finished_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The most recent run, summarised.
+    pub fn latest_run(&self) -> Result<Option<RunSummary>> {
+        match self.latest_run_id()? {
+            Some(id) => self.run(id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The settings a run was started with.
+    pub fn run_settings(&self, run_id: i64) -> Result<BTreeMap<String, String>> {
+        let text: String = self
+            .conn
+            .query_row(
+                "SELECT settings_json FROM runs WHERE id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .ok_or_else(|| StoreError::NoSuchRun {
+                path: self.path.clone(),
+                id: run_id,
+            })?;
+        self.parse_json("settings", &text)
+    }
+
+    /// The planned cells of a run.
+    pub fn plan(&self, run_id: i64) -> Result<Vec<PlannedCell>> {
+        let text: String = self
+            .conn
+            .query_row("SELECT plan_json FROM runs WHERE id = ?1", [run_id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .ok_or_else(|| StoreError::NoSuchRun {
+                path: self.path.clone(),
+                id: run_id,
+            })?;
+        self.parse_json("plan", &text)
+    }
+
+    /// The planned cells of a run that have no stored result yet, in plan order.
+    pub fn missing_cells(&self, run_id: i64) -> Result<Vec<PlannedCell>> {
+        let plan = self.plan(run_id)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT target, workload FROM cells WHERE run_id = ?1")
+            .map_err(|e| self.sql(e))?;
+        let done: std::collections::BTreeSet<PlannedCell> = stmt
+            .query_map([run_id], |r| {
+                Ok(PlannedCell {
+                    target: r.get(0)?,
+                    workload: r.get(1)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(plan.into_iter().filter(|c| !done.contains(c)).collect())
+    }
+
+    /// The targets whose per-target measures are stored for a run.
+    pub fn stored_targets(&self, run_id: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM run_targets WHERE run_id = ?1 ORDER BY name")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([run_id], |r| r.get(0))
+            .map_err(|e| self.sql(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sql(e));
+        rows
+    }
+
+    /// Mean seconds per stored cell of each workload over all runs: what `--plan` estimates with.
+    pub fn mean_cell_seconds(&self) -> Result<BTreeMap<String, f64>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT workload, avg(elapsed_s) FROM cells WHERE elapsed_s IS NOT NULL GROUP BY workload",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)))
+            .map_err(|e| self.sql(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sql(e));
+        rows
+    }
+
+    /// All runs, newest first.
+    pub fn list_runs(&self) -> Result<Vec<RunListing>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.id, r.started_at, r.finished_at, r.plan_json,
+                        (SELECT count(*) FROM cells c WHERE c.run_id = r.id)
+                 FROM runs r ORDER BY r.id DESC",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows: Vec<(i64, String, Option<String>, String, i64)> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sql(e))?;
+        rows.into_iter()
+            .map(|(run_id, started_at, finished_at, plan, stored)| {
+                let plan: Vec<PlannedCell> = self.parse_json("plan", &plan)?;
+                let mut targets: Vec<String> = plan.iter().map(|c| c.target.clone()).collect();
+                targets.dedup();
+                let mut seen = std::collections::BTreeSet::new();
+                targets.retain(|t| seen.insert(t.clone()));
+                Ok(RunListing {
+                    run_id,
+                    started_at,
+                    finished_at,
+                    planned_cells: plan.len(),
+                    stored_cells: stored as usize,
+                    targets,
+                })
+            })
+            .collect()
+    }
+
+    /// One run, summarised: figures over repeats are spreads over the *clean* repeats (no errors,
+    /// no wrong answers); a cell with no clean repeat shows the spread of all its repeats and its
+    /// status says why (it is flagged).
+    pub fn run(&self, run_id: i64) -> Result<RunSummary> {
+        type RunRow = (String, Option<String>, String, String, String);
+        let row: Option<RunRow> = self
+            .conn
+            .query_row(
+                "SELECT started_at, finished_at, machine_json, settings_json, warnings_json FROM runs WHERE id = ?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        let Some((started_at, finished_at, machine, settings, warnings)) = row else {
+            return Err(StoreError::NoSuchRun {
+                path: self.path.clone(),
+                id: run_id,
+            });
+        };
+        Ok(RunSummary {
+            run_id,
+            started_at,
+            finished_at,
+            machine: self.parse_json("machine", &machine)?,
+            settings: self.parse_json("settings", &settings)?,
+            targets: self.targets_of(run_id)?,
+            cells: self.cells_of(run_id)?,
+            warnings: self.parse_json("run warnings", &warnings)?,
+        })
+    }
+
+    fn targets_of(&self, run_id: i64) -> Result<Vec<TargetSummary>> {
+        type TRow = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<f64>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT name, language, framework, versions_json, config_json, cold_start_json,
+                        idle_pss_mb, install_bytes, install_packages, failure, stderr_tail
+                 FROM run_targets WHERE run_id = ?1 ORDER BY name",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows: Vec<TRow> = stmt
+            .query_map([run_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sql(e))?;
+        rows.into_iter()
+            .map(
+                |(
+                    name,
+                    language,
+                    framework,
+                    versions,
+                    config,
+                    cold,
+                    idle,
+                    bytes,
+                    pkgs,
+                    failure,
+                    tail,
+                )| {
+                    let cold_start_ms = match cold {
+                        Some(text) => {
+                            Spread::of(&self.parse_json::<Vec<f64>>("cold starts", &text)?)
+                        }
+                        None => None,
+                    };
+                    let failure = match (failure, tail) {
+                        (Some(f), Some(t)) if !t.trim().is_empty() => Some(format!(
+                            "{f}\n--- last lines of stderr ---\n{}",
+                            t.trim_end()
+                        )),
+                        (f, _) => f,
+                    };
+                    Ok(TargetSummary {
+                        name,
+                        language,
+                        framework,
+                        versions: self.parse_json("versions", &versions)?,
+                        config: self.parse_json("config", &config)?,
+                        cold_start_ms,
+                        idle_pss_mb: idle,
+                        install_bytes: bytes.map(|v| v as u64),
+                        install_packages: pkgs.map(|v| v as u64),
+                        failure,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    fn cells_of(&self, run_id: i64) -> Result<Vec<CellSummary>> {
+        type CRow = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            bool,
+            Option<f64>,
+            Option<f64>,
+            String,
+        );
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, target, workload, params_json, status, reason, warnings_json, lower_bound,
+                        slo_p99_ms, capacity_rps, ladder_json
+                 FROM cells WHERE run_id = ?1 ORDER BY id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows: Vec<CRow> = stmt
+            .query_map([run_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sql(e))?;
+        let mut cells = Vec::with_capacity(rows.len());
+        for (
+            id,
+            target,
+            workload,
+            params,
+            status,
+            reason,
+            warnings,
+            lower_bound,
+            slo,
+            capacity,
+            ladder,
+        ) in rows
+        {
+            let reason = reason.unwrap_or_default();
+            let status = match status.as_str() {
+                "ok" => CellStatus::Ok,
+                "flagged" => CellStatus::Flagged(reason),
+                _ => CellStatus::Failed(reason),
+            };
+            let repeats = self.repeats_of(id)?;
+            let clean: Vec<&RepeatRecord> = repeats.iter().filter(|r| r.clean).collect();
+            let used: Vec<&RepeatRecord> = if clean.is_empty() {
+                repeats.iter().collect()
+            } else {
+                clean
+            };
+            let spread = |f: fn(&RepeatRecord) -> Option<f64>| {
+                Spread::of(&used.iter().filter_map(|r| f(r)).collect::<Vec<f64>>())
+            };
+            cells.push(CellSummary {
+                target,
+                workload,
+                status,
+                repeats: repeats.len() as u32,
+                throughput_rps: spread(|r| r.throughput_rps),
+                p50_ms: spread(|r| r.p50_ms),
+                p99_ms: spread(|r| r.p99_ms),
+                server_cpu_us_per_req: spread(|r| r.server_cpu_us_per_req),
+                pss_mean_mb: spread(|r| r.pss_mean_mb),
+                pss_peak_mb: spread(|r| r.pss_peak_mb),
+                ladder: self.parse_json("ladder", &ladder)?,
+                capacity_rps: capacity,
+                slo_p99_ms: slo,
+                lower_bound,
+                params: self.parse_json("params", &params)?,
+                warnings: self.parse_json("cell warnings", &warnings)?,
+            });
+        }
+        Ok(cells)
+    }
+
+    /// The stored repeats of a cell of a run (raw reports included), in order.
+    pub fn cell_repeats(
+        &self,
+        run_id: i64,
+        target: &str,
+        workload: &str,
+    ) -> Result<Vec<RepeatRecord>> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM cells WHERE run_id = ?1 AND target = ?2 AND workload = ?3",
+                params![run_id, target, workload],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        match id {
+            Some(id) => self.repeats_of(id),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn repeats_of(&self, cell_id: i64) -> Result<Vec<RepeatRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT clean, throughput_rps, p50_ms, p99_ms, server_cpu_us_per_req, pss_mean_mb,
+                        pss_peak_mb, engine_busy, upstream_busy, steal_pct, capacity_rps, report_json,
+                        samples_json
+                 FROM repeats WHERE cell_id = ?1 ORDER BY idx",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([cell_id], |r| {
+                Ok(RepeatRecord {
+                    clean: r.get(0)?,
+                    throughput_rps: r.get(1)?,
+                    p50_ms: r.get(2)?,
+                    p99_ms: r.get(3)?,
+                    server_cpu_us_per_req: r.get(4)?,
+                    pss_mean_mb: r.get(5)?,
+                    pss_peak_mb: r.get(6)?,
+                    engine_busy: r.get(7)?,
+                    upstream_busy: r.get(8)?,
+                    steal_pct: r.get(9)?,
+                    capacity_rps: r.get(10)?,
+                    report_json: r.get(11)?,
+                    samples_json: r.get(12)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sql(e));
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn machine() -> Machine {
+        Machine {
+            cpu_model: "Test CPU".into(),
+            cores: 2,
+            kernel: "6.1.0".into(),
+            os: "Debian 12".into(),
+            memory_mb: 4096,
+            runtimes: BTreeMap::from([("node".into(), "20.20.2".into())]),
+            server_cpus: vec![1],
+            client_cpus: vec![0],
+        }
+    }
+
+    fn plan() -> Vec<PlannedCell> {
+        ["rust-axum", "node-http"]
+            .iter()
+            .flat_map(|t| {
+                ["json", "io-slo"].iter().map(move |w| PlannedCell {
+                    target: t.to_string(),
+                    workload: w.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    fn new_run() -> NewRun {
+        NewRun {
+            machine: machine(),
+            settings: BTreeMap::from([("repeats".into(), "3".into())]),
+            plan: plan(),
+        }
+    }
+
+    fn repeat(rps: f64, clean: bool) -> RepeatRecord {
+        RepeatRecord {
+            clean,
+            throughput_rps: Some(rps),
+            p50_ms: Some(1.0),
+            p99_ms: Some(rps / 1000.0),
+            server_cpu_us_per_req: Some(50.0),
+            pss_mean_mb: Some(20.0),
+            pss_peak_mb: Some(22.0),
+            engine_busy: Some(0.5),
+            upstream_busy: None,
+            steal_pct: Some(0.1),
+            capacity_rps: None,
+            report_json: format!("{{\"throughput_rps\":{rps}}}"),
+            samples_json: "[]".into(),
+        }
+    }
+
+    fn cell(target: &str, workload: &str, repeats: Vec<RepeatRecord>) -> CellRecord {
+        CellRecord {
+            target: target.into(),
+            workload: workload.into(),
+            params: BTreeMap::from([("connections".into(), "64".into())]),
+            status: CellStatus::Ok,
+            warnings: vec![],
+            lower_bound: false,
+            slo_p99_ms: None,
+            capacity_rps: None,
+            ladder: vec![],
+            repeats,
+            elapsed_s: Some(12.5),
+        }
+    }
+
+    fn target(name: &str) -> TargetRecord {
+        TargetRecord {
+            name: name.into(),
+            language: "rust".into(),
+            framework: "axum".into(),
+            versions: BTreeMap::from([("axum".into(), "0.8.4".into())]),
+            config: BTreeMap::from([("workers".into(), "1".into())]),
+            cold_starts_ms: vec![12.0, 10.0, 11.0],
+            idle_pss_mb: Some(3.5),
+            install_bytes: Some(1_000_000),
+            install_packages: Some(0),
+            failure: None,
+            stderr_tail: None,
+        }
+    }
+
+    #[test]
+    fn round_trip_of_a_run() {
+        let mut s = Store::open_in_memory().unwrap();
+        let id = s.begin_run(&new_run()).unwrap();
+        s.save_target(id, &target("rust-axum")).unwrap();
+        let mut failed = target("node-http");
+        failed.failure = Some("conformance: /json body differs".into());
+        failed.stderr_tail = Some("Error: boom\n".into());
+        failed.cold_starts_ms.clear();
+        s.save_target(id, &failed).unwrap();
+        // A flagged repeat (errors) is shown but not averaged in.
+        s.save_cell(
+            id,
+            &cell(
+                "rust-axum",
+                "json",
+                vec![
+                    repeat(1000.0, true),
+                    repeat(50.0, false),
+                    repeat(1100.0, true),
+                ],
+            ),
+        )
+        .unwrap();
+        let mut slo = cell("rust-axum", "io-slo", vec![repeat(0.0, true)]);
+        slo.slo_p99_ms = Some(100.0);
+        slo.capacity_rps = Some(4200.0);
+        slo.ladder = vec![LadderPoint {
+            offered_rps: 4200.0,
+            achieved_rps: 4199.0,
+            p50_ms: 11.0,
+            p99_ms: 40.0,
+            errors: 0,
+            server_cores: Some(0.9),
+        }];
+        slo.status = CellStatus::Flagged("3 errors".into());
+        slo.lower_bound = true;
+        s.save_cell(id, &slo).unwrap();
+        s.add_run_warning(id, "steal 3%").unwrap();
+        s.add_run_warning(id, "steal 3%").unwrap();
+
+        let run = s.run(id).unwrap();
+        assert_eq!(run.run_id, id);
+        assert!(run.finished_at.is_none());
+        assert_eq!(run.machine, machine());
+        assert_eq!(run.settings["repeats"], "3");
+        assert_eq!(run.warnings, vec!["steal 3%".to_string()]);
+        let axum = run.target("rust-axum").unwrap();
+        assert_eq!(axum.cold_start_ms.as_ref().unwrap().median, 11.0);
+        assert_eq!(axum.install_bytes, Some(1_000_000));
+        let node = run.target("node-http").unwrap();
+        let f = node.failure.as_deref().unwrap();
+        assert!(
+            f.contains("conformance") && f.contains("Error: boom"),
+            "{f}"
+        );
+        assert!(node.cold_start_ms.is_none());
+
+        let json = run.cell("rust-axum", "json").unwrap();
+        assert_eq!(json.repeats, 3);
+        let t = json.throughput_rps.as_ref().unwrap();
+        assert_eq!((t.median, t.min, t.max), (1050.0, 1000.0, 1100.0));
+        assert_eq!(json.params["connections"], "64");
+        let io = run.cell("rust-axum", "io-slo").unwrap();
+        assert_eq!(io.capacity_rps, Some(4200.0));
+        assert_eq!(io.ladder.len(), 1);
+        assert!(io.lower_bound);
+        assert_eq!(io.status, CellStatus::Flagged("3 errors".into()));
+
+        // The raw reports are kept.
+        let raw = s.cell_repeats(id, "rust-axum", "json").unwrap();
+        assert_eq!(raw[1].report_json, "{\"throughput_rps\":50}");
+
+        // Saving a cell again replaces it.
+        s.save_cell(id, &cell("rust-axum", "json", vec![repeat(7.0, true)]))
+            .unwrap();
+        let run = s.run(id).unwrap();
+        assert_eq!(run.cells.len(), 2);
+        assert_eq!(run.cell("rust-axum", "json").unwrap().repeats, 1);
+
+        s.finish_run(id).unwrap();
+        assert!(s.latest_run().unwrap().unwrap().finished_at.is_some());
+        // And the read model survives JSON (what claims/adviser/reports fixtures use).
+        let text = serde_json::to_string(&run).unwrap();
+        let back: RunSummary = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, run);
+    }
+
+    #[test]
+    fn all_flagged_repeats_still_show_their_figures() {
+        let mut s = Store::open_in_memory().unwrap();
+        let id = s.begin_run(&new_run()).unwrap();
+        let mut c = cell(
+            "rust-axum",
+            "json",
+            vec![repeat(10.0, false), repeat(30.0, false)],
+        );
+        c.status = CellStatus::Flagged("errors in every repeat".into());
+        s.save_cell(id, &c).unwrap();
+        let run = s.run(id).unwrap();
+        let cell = run.cell("rust-axum", "json").unwrap();
+        assert_eq!(cell.throughput_rps.as_ref().unwrap().median, 20.0);
+        assert!(matches!(cell.status, CellStatus::Flagged(_)));
+    }
+
+    #[test]
+    fn resume_set_is_what_is_missing_in_plan_order() {
+        let mut s = Store::open_in_memory().unwrap();
+        let id = s.begin_run(&new_run()).unwrap();
+        assert_eq!(s.missing_cells(id).unwrap(), plan());
+        s.save_cell(id, &cell("rust-axum", "io-slo", vec![]))
+            .unwrap();
+        let mut failed = cell("node-http", "json", vec![]);
+        failed.status = CellStatus::Failed("crashed".into());
+        s.save_cell(id, &failed).unwrap();
+        let missing = s.missing_cells(id).unwrap();
+        assert_eq!(
+            missing,
+            vec![
+                PlannedCell {
+                    target: "rust-axum".into(),
+                    workload: "json".into()
+                },
+                PlannedCell {
+                    target: "node-http".into(),
+                    workload: "io-slo".into()
+                },
+            ]
+        );
+        assert_eq!(s.latest_unfinished_run_id().unwrap(), Some(id));
+        s.finish_run(id).unwrap();
+        assert_eq!(s.latest_unfinished_run_id().unwrap(), None);
+        let list = s.list_runs().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!((list[0].planned_cells, list[0].stored_cells), (4, 2));
+        assert_eq!(list[0].targets, vec!["rust-axum", "node-http"]);
+        assert_eq!(s.mean_cell_seconds().unwrap()["json"], 12.5);
+    }
+
+    #[test]
+    fn unknown_run_is_a_clear_error() {
+        let s = Store::open_in_memory().unwrap();
+        let e = s.run(42).unwrap_err().to_string();
+        assert!(e.contains("no run with id 42"), "{e}");
+        assert!(s.latest_run().unwrap().is_none());
+        assert!(s.finish_run(42).is_err());
+    }
+
+    /// Builds a database at every older schema version, with a run written the way that version
+    /// could, and opens it with the current binary: it must migrate and keep the data.
+    #[test]
+    fn migrates_from_every_older_version() {
+        let dir = std::env::temp_dir().join(format!("stackwise-store-mig-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for v in 0..schema::CURRENT_VERSION {
+            let path = dir.join(format!("v{v}.sqlite3"));
+            let _ = std::fs::remove_file(&path);
+            {
+                let mut conn = Connection::open(&path).unwrap();
+                schema::migrate(&mut conn, 0, v).unwrap();
+                assert_eq!(schema::version(&conn).unwrap(), v);
+                if v >= 1 {
+                    // What version 1 could store: a run, a target, a cell with a repeat.
+                    conn.execute_batch(&format!(
+                        "INSERT INTO runs (id, started_at, machine_json, settings_json, plan_json)
+                         VALUES (7, '2026-01-01T00:00:00Z', '{m}', '{{}}', '[{{\"target\":\"t\",\"workload\":\"json\"}}]');
+                         INSERT INTO run_targets (run_id, name, language, framework, versions_json, config_json)
+                         VALUES (7, 't', 'rust', 'axum', '{{}}', '{{}}');
+                         INSERT INTO cells (id, run_id, target, workload, params_json, status, warnings_json,
+                           lower_bound, ladder_json, measured_at)
+                         VALUES (3, 7, 't', 'json', '{{}}', 'ok', '[]', 0, '[]', '2026-01-01T00:00:01Z');
+                         INSERT INTO repeats (cell_id, idx, clean, throughput_rps, report_json, samples_json)
+                         VALUES (3, 0, 1, 1234.5, '{{}}', '[]');",
+                        m = serde_json::to_string(&machine()).unwrap()
+                    ))
+                    .unwrap();
+                }
+            }
+            let s = Store::open(&path).unwrap();
+            assert_eq!(
+                s.schema_version().unwrap(),
+                schema::CURRENT_VERSION,
+                "from v{v}"
+            );
+            if v >= 1 {
+                let run = s.run(7).unwrap();
+                assert_eq!(
+                    run.cell("t", "json")
+                        .unwrap()
+                        .throughput_rps
+                        .as_ref()
+                        .unwrap()
+                        .median,
+                    1234.5
+                );
+                assert!(s.missing_cells(7).unwrap().is_empty());
+            }
+            // The migrated database takes new writes.
+            let mut s = s;
+            let id = s.begin_run(&new_run()).unwrap();
+            s.save_cell(id, &cell("rust-axum", "json", vec![repeat(1.0, true)]))
+                .unwrap();
+            assert_eq!(s.run(id).unwrap().cells.len(), 1);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_with_a_clear_message() {
+        let dir = std::env::temp_dir().join(format!("stackwise-store-new-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("future.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", schema::CURRENT_VERSION + 5)
+                .unwrap();
+        }
+        let e = Store::open(&path).err().expect("refused").to_string();
+        assert!(e.contains("newer than this stackwise"), "{e}");
+        assert!(e.contains("future.sqlite3"), "{e}");
+        assert!(e.contains("--db"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn file_database_is_wal_and_readable_by_a_second_connection() {
+        let dir = std::env::temp_dir().join(format!("stackwise-store-wal-{}", std::process::id()));
+        let path = dir.join("nested").join("lab.sqlite3");
+        let mut writer = Store::open(&path).unwrap();
+        let mode: String = writer
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let id = writer.begin_run(&new_run()).unwrap();
+        let reader = Store::open(&path).unwrap();
+        writer
+            .save_cell(id, &cell("rust-axum", "json", vec![repeat(5.0, true)]))
+            .unwrap();
+        assert_eq!(reader.run(id).unwrap().cells.len(), 1);
+        drop((writer, reader));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn default_path_is_under_the_data_dir() {
+        if let Ok(p) = default_path() {
+            assert!(p.ends_with("stackwise/lab.sqlite3"), "{}", p.display());
+        }
+    }
+}
