@@ -805,3 +805,36 @@ fn exit_codes_are_documented_in_help() {
         assert!(text.contains("Exit codes"), "{args:?}: {text}");
     }
 }
+
+/// The library as the lab drives it: `loadgen::start` from code, stopped from another thread,
+/// with the series and the histograms read from the `Report`.
+#[test]
+fn the_library_runs_from_code_and_stops_from_another_thread() {
+    let server = TestServer::start();
+    let mut cfg = loadgen::LoadConfig::new(loadgen::Target::parse(&server.url("/")).unwrap());
+    cfg.connections = 4;
+    cfg.rate = Some(500.0);
+    cfg.stop.duration = Some(Duration::from_secs(60));
+    cfg.keep_histograms = true;
+    let handle = loadgen::start(cfg).unwrap();
+    let stop = handle.stop_signal();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1200));
+        stop.trigger();
+    });
+    let started = std::time::Instant::now();
+    let report = handle.join().unwrap();
+    stopper.join().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(report.interrupted);
+    assert_eq!(report.series.len(), 2, "{:?}", report.series);
+    let (from_send, from_schedule, _, _) = report.decoded_histograms().unwrap().unwrap();
+    assert_eq!(from_send.len(), report.requests.completed);
+    assert!(from_schedule.unwrap().len() >= report.requests.completed);
+    assert!(report
+        .check(&loadgen::Thresholds {
+            max_error_rate: Some(0.0),
+            max_p99_us: None
+        })
+        .is_empty());
+}
