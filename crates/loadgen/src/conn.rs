@@ -462,7 +462,9 @@ async fn request_loop<B: RequestBody>(
                 }
             }
         }
-        ctx.release_due(done);
+        if ctx.timer.is_some() {
+            ctx.release_due(done);
+        }
         free_at = done;
         answered |= result.is_ok();
         if result.is_err() {
