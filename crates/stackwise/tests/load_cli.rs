@@ -514,7 +514,8 @@ fn a_one_request_run_on_two_threads_is_timed_by_its_request() {
     let r = load_json(&server.url("/"), &["-n", "1", "-c", "2", "-t", "2"]);
     assert_eq!(r["requests"]["completed"], 1);
     let elapsed = r["elapsed_s"].as_f64().unwrap();
-    assert!(elapsed < 0.05, "elapsed {elapsed} s for one request");
+    // The bug gave the 100 ms of the join poll (or the 10-minute cap).
+    assert!(elapsed < 0.09, "elapsed {elapsed} s for one request");
 }
 
 /// Issue 5, defect 3: an unwritable --export-json path is refused before the run (exit 2), and a
@@ -586,11 +587,12 @@ fn a_body_too_long_to_check_says_so() {
 
 /// Issue 5, defect 6: the per-request timeout is not the connect timeout: `--timeout 1ns` runs
 /// and times every request out instead of blaming the server; the connect timeout has its flag.
+/// (Against the 50 ms route: tokio's timer has a 1 ms grain, so a fast answer could beat it.)
 #[test]
 fn the_request_timeout_does_not_apply_to_connecting() {
     let server = TestServer::start();
     let (r, code, stderr) = run_json(
-        &server.url("/"),
+        &server.url("/slow"),
         &["-c", "1", "-n", "5", "--timeout", "1ns"],
     );
     assert_eq!(code, Some(1), "{stderr}");
