@@ -169,7 +169,7 @@ impl ThreadCtx {
     fn failed_attempt(&self, kind: ErrorKind, message: impl FnOnce() -> String) {
         let now = Instant::now();
         if now >= self.run.measure_start && self.take_budget() {
-            self.stats.borrow_mut().record_error(kind, now, message);
+            self.stats.borrow_mut().record_error(kind, message);
         }
     }
 
@@ -455,7 +455,7 @@ async fn request_loop<B: RequestBody>(
                 }
                 Err((kind, message)) => {
                     let timeout = cfg.timeout;
-                    stats.record_error(*kind, done, || match message {
+                    stats.record_error(*kind, || match message {
                         Some(m) => m.clone(),
                         None => format!("no complete response within {timeout:?}"),
                     })

@@ -272,7 +272,7 @@ fn worker(
         driver.abort();
         watcher.abort();
         let mut stats = ctx.stats.borrow_mut();
-        stats.rotate_to(u64::MAX);
+        stats.close_windows(u64::MAX);
         let windows = std::mem::take(&mut stats.finished_windows);
         shared.series.submit(index, windows, u64::MAX);
         stats.cpu = end.since(cpu_at_start.get().unwrap_or(end));
@@ -280,8 +280,8 @@ fn worker(
     })
 }
 
-/// Once per [`WATCH_EVERY`]: hands finished per-second windows to the collector, and cuts the
-/// run off at a stop (Ctrl-C) or at the end of the drain.
+/// Once per [`WATCH_EVERY`], and at the end of every second of the window: cuts and hands over
+/// the per-second windows, and cuts the run off at a stop (Ctrl-C) or at the end of the drain.
 async fn watch(ctx: Rc<ThreadCtx>) {
     let run = &*ctx.run;
     loop {
@@ -294,15 +294,21 @@ async fn watch(ctx: Rc<ThreadCtx>) {
             ctx.cut_off(run.drain_end);
             return;
         }
+        let mut wake = (now + WATCH_EVERY).min(run.drain_end);
         if now >= run.measure_start {
             let index = run.clock.index(now);
             let mut stats = ctx.stats.borrow_mut();
-            stats.rotate_to(index);
+            stats.close_windows(index);
             let windows = std::mem::take(&mut stats.finished_windows);
             drop(stats);
-            run.series.submit(ctx.thread_index, windows, index);
+            if !windows.is_empty() {
+                run.series.submit(ctx.thread_index, windows, index);
+            }
+            if index < run.clock.last {
+                wake = wake.min(run.clock.start + Duration::from_secs(index + 1));
+            }
         }
-        tokio::time::sleep_until((now + WATCH_EVERY).min(run.drain_end).into()).await;
+        tokio::time::sleep_until(wake.into()).await;
     }
 }
 

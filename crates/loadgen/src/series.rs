@@ -191,7 +191,7 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].responses, 15);
         let p99 = s[0].from_send.as_ref().unwrap().p99_us;
-        assert!((2970.0..=3030.0).contains(&p99), "{p99}"); // 2 significant digits
+        assert!((2990.0..=3010.0).contains(&p99), "{p99}");
         assert_eq!(s[1].responses, 0);
         assert!(s[1].from_send.is_none());
         assert_eq!(s[2].responses, 1);

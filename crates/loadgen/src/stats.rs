@@ -1,7 +1,9 @@
 //! Per-thread statistics. Each engine thread owns one [`ThreadStats`] (shared by its connection
 //! tasks through an `Rc<RefCell<…>>`: one thread, no locks); the engine merges them once, at the
 //! end. Memory is fixed by the histograms' bounds, not by the number of requests: the per-second
-//! windows ([`Window`]) leave the thread once they are over (see [`crate::series`]).
+//! windows ([`Window`]) are cut from the running totals once a second (the difference from the
+//! previous cut, so recording a request costs nothing extra) and leave the thread (see
+//! [`crate::series`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -16,12 +18,6 @@ pub const HIST_MAX_NS: u64 = 3_600_000_000_000;
 
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("static histogram bounds are valid")
-}
-
-/// The per-second windows' histograms: two significant digits (1%) are plenty for a chart's
-/// p50/p99, and make them an eighth of the size (they are allocated and merged every second).
-pub fn new_window_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, HIST_MAX_NS, 2).expect("static histogram bounds are valid")
 }
 
 /// Why a request got no HTTP response.
@@ -101,7 +97,8 @@ pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// One second of the measuring window, as one thread saw it: requests are counted in the window
-/// in which they ended (response, error or cut-off).
+/// in which they ended (response, error or cut-off), to within the few milliseconds it takes the
+/// thread's watcher to cut the window at the second's end.
 #[derive(Debug, Clone)]
 pub struct Window {
     /// Seconds from the start of measuring.
@@ -118,8 +115,8 @@ impl Window {
             index,
             responses: 0,
             errors: 0,
-            from_send: new_window_histogram(),
-            from_schedule: new_window_histogram(),
+            from_send: new_histogram(),
+            from_schedule: new_histogram(),
         }
     }
 
@@ -191,22 +188,22 @@ pub struct ThreadStats {
     pub cpu: CpuTime,
     /// Problems the thread met that are not request errors (e.g. pinning failed).
     pub notes: Vec<String>,
-    /// Per-second windows: the current one, and those over but not yet handed to the collector.
+    /// Per-second windows: the totals when the current window started (`None`: all zero), and
+    /// the windows over but not yet handed to the collector.
     pub clock: Option<WindowClock>,
-    pub window: Option<Window>,
-    /// When the current window ends (`None`: it is the last one and takes everything after).
-    pub(crate) window_until: WindowEnd,
+    pub(crate) cut: Cut,
     pub finished_windows: Vec<Window>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct WindowEnd(Option<Instant>);
-
-impl WindowEnd {
-    fn is_none_or_later(self, at: Instant) -> bool {
-        self.0.map_or(true, |end| at < end)
-    }
+/// The running totals at the start of the current window.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cut {
+    index: u64,
+    totals: Option<Box<Totals>>,
 }
+
+/// From send, from schedule, responses, errors.
+type Totals = (Histogram<u64>, Histogram<u64>, u64, u64);
 
 impl Default for ThreadStats {
     fn default() -> Self {
@@ -232,8 +229,7 @@ impl Default for ThreadStats {
             cpu: CpuTime::default(),
             notes: Vec::new(),
             clock: None,
-            window: None,
-            window_until: WindowEnd::default(),
+            cut: Cut::default(),
             finished_windows: Vec::new(),
         }
     }
@@ -244,28 +240,34 @@ pub(crate) fn nanos(d: Duration) -> u64 {
 }
 
 impl ThreadStats {
-    /// The window `at` falls in (rotating the current one out when it is over).
-    fn window_at(&mut self, at: Instant) -> Option<&mut Window> {
-        // Fast path: still inside the current window (one comparison per request).
-        if self.window.is_some() && self.window_until.is_none_or_later(at) {
-            return self.window.as_mut();
+    /// Closes the current window if `index` is past it: the window is what the totals gained
+    /// since its start. Called by the thread's watcher at each second's end, and at the end.
+    pub fn close_windows(&mut self, index: u64) {
+        if self.cut.index >= index {
+            return;
         }
-        let clock = self.clock?;
-        let index = clock.index(at);
-        self.rotate_to(index);
-        self.window_until =
-            WindowEnd((index < clock.last).then(|| clock.start + Duration::from_secs(index + 1)));
-        let w = self.window.get_or_insert_with(|| Window::new(index));
-        Some(w)
-    }
-
-    /// Moves the current window out when `index` is past it.
-    pub fn rotate_to(&mut self, index: u64) {
-        if self.window.as_ref().is_some_and(|w| w.index < index) {
-            self.window_until = WindowEnd(Some(self.clock.map_or(Instant::now(), |c| c.start)));
-            let old = self.window.take().expect("checked");
-            self.finished_windows.push(old);
+        let mut w = Window::new(self.cut.index);
+        w.from_send = self.from_send.clone();
+        w.from_schedule = self.from_schedule.clone();
+        w.responses = self.completed;
+        w.errors = self.total_errors();
+        if let Some(t) = &self.cut.totals {
+            let (send, sched, responses, errors) = &**t;
+            w.from_send.subtract(send).expect("totals only grow");
+            w.from_schedule.subtract(sched).expect("totals only grow");
+            w.responses -= responses;
+            w.errors -= errors;
         }
+        self.cut = Cut {
+            index,
+            totals: Some(Box::new((
+                self.from_send.clone(),
+                self.from_schedule.clone(),
+                self.completed,
+                self.total_errors(),
+            ))),
+        };
+        self.finished_windows.push(w);
     }
 
     /// Records one HTTP response.
@@ -284,13 +286,6 @@ impl ThreadStats {
         let from_schedule = scheduled.map(|s| nanos(done.saturating_duration_since(s)));
         if let Some(v) = from_schedule {
             self.from_schedule.saturating_record(v);
-        }
-        if let Some(w) = self.window_at(done) {
-            w.responses += 1;
-            w.from_send.saturating_record(from_send);
-            if let Some(v) = from_schedule {
-                w.from_schedule.saturating_record(v);
-            }
         }
         if let Some(c) = self.status_codes.get_mut(usize::from(status)) {
             *c += 1;
@@ -314,14 +309,11 @@ impl ThreadStats {
         ));
     }
 
-    /// Records a request that got no response, at `at`; `message` is asked for only when this
-    /// kind has no sample message yet.
-    pub fn record_error(&mut self, kind: ErrorKind, at: Instant, message: impl FnOnce() -> String) {
+    /// Records a request that got no response; `message` is asked for only when this kind has
+    /// no sample message yet.
+    pub fn record_error(&mut self, kind: ErrorKind, message: impl FnOnce() -> String) {
         self.errors[kind as usize] += 1;
         self.samples.entry(kind.name()).or_insert_with(message);
-        if let Some(w) = self.window_at(at) {
-            w.errors += 1;
-        }
     }
 
     /// Records a validation failure's sample message, if it is the first of its kind.
@@ -339,9 +331,6 @@ impl ThreadStats {
     pub fn record_censored(&mut self, scheduled: Instant, cut: Instant, n: u64) {
         let v = nanos(cut.saturating_duration_since(scheduled));
         self.from_schedule.saturating_record_n(v, n);
-        if let Some(w) = self.window_at(cut) {
-            w.from_schedule.saturating_record_n(v, n);
-        }
     }
 
     pub fn error_count(&self, kind: ErrorKind) -> u64 {
@@ -398,8 +387,8 @@ mod tests {
         let t = Instant::now();
         let mut a = ThreadStats::default();
         a.record_response(t, None, t + Duration::from_micros(100), 200, 13, Ok(()));
-        a.record_error(ErrorKind::Timeout, t, || "first".into());
-        a.record_error(ErrorKind::Timeout, t, || "second".into());
+        a.record_error(ErrorKind::Timeout, || "first".into());
+        a.record_error(ErrorKind::Timeout, || "second".into());
         let mut b = ThreadStats::default();
         let sched = t - Duration::from_millis(5);
         b.record_response(
@@ -441,24 +430,26 @@ mod tests {
     }
 
     #[test]
-    fn requests_land_in_the_second_they_end_in_and_the_drain_in_the_last() {
+    fn windows_are_what_the_totals_gained_between_cuts() {
         let t = Instant::now();
-        let mut s = ThreadStats {
-            clock: Some(WindowClock { start: t, last: 2 }),
-            ..ThreadStats::default()
-        };
-        let at = |ms: u64| t + Duration::from_millis(ms);
-        s.record_response(at(100), None, at(200), 200, 0, Ok(()));
-        s.record_response(at(900), None, at(1100), 200, 0, Ok(()));
-        s.record_error(ErrorKind::Io, at(1500), String::new);
-        s.record_response(at(2900), None, at(3200), 200, 0, Ok(())); // drain: last window
-        s.rotate_to(99);
-        let w: Vec<(u64, u64, u64)> = s
+        let mut s = ThreadStats::default();
+        let ms = |ms: u64| t + Duration::from_millis(ms);
+        s.record_response(ms(100), None, ms(200), 200, 0, Ok(()));
+        s.close_windows(1);
+        s.record_response(ms(900), None, ms(1100), 200, 0, Ok(()));
+        s.record_error(ErrorKind::Io, String::new);
+        s.close_windows(1); // not past the current window: nothing
+        s.close_windows(2);
+        s.record_response(ms(2900), None, ms(3200), 200, 0, Ok(()));
+        s.close_windows(u64::MAX); // the end: the rest is the last window
+        let w: Vec<(u64, u64, u64, u64)> = s
             .finished_windows
             .iter()
-            .map(|w| (w.index, w.responses, w.errors))
+            .map(|w| (w.index, w.responses, w.errors, w.from_send.len()))
             .collect();
-        assert_eq!(w, vec![(0, 1, 0), (1, 1, 1), (2, 1, 0)]);
+        assert_eq!(w, vec![(0, 1, 0, 1), (1, 1, 1, 1), (2, 1, 0, 1)]);
+        let v = s.finished_windows[2].from_send.max();
+        assert!(s.from_send.equivalent(v, 300_000_000), "{v}");
     }
 
     #[test]

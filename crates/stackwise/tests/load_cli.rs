@@ -212,7 +212,10 @@ fn ctrl_c_stops_a_slow_open_loop_promptly() {
     );
     assert!(took < Duration::from_secs(2), "took {took:?} to stop");
     assert_eq!(r["interrupted"], true);
-    assert_eq!(r["rate"]["missed"], 0, "{}", r["rate"]);
+    // The 50 slots the connections were waiting for are after the stop: not missed. (A slot due
+    // just before the stop and woken just after it is unsent, and censored, rightly: at 10 req/s
+    // that is one slot at most, not 50.)
+    assert!(r["rate"]["missed"].as_u64().unwrap() <= 2, "{}", r["rate"]);
 }
 
 #[test]
