@@ -130,24 +130,22 @@ impl LoadSpec {
         client_cpus: &[usize],
     ) -> Result<LoadConfig, MeasureError> {
         let url = format!("{base_url}{}", self.endpoint.path);
-        let target = Target::parse(&url, false).map_err(|e| MeasureError::Failed(e.to_string()))?;
-        Ok(LoadConfig {
-            target,
-            connections: self.connections,
-            threads: client_cpus.len().max(1).min(self.connections),
-            pin: (!client_cpus.is_empty()).then(|| client_cpus.to_vec()),
-            stop: StopCondition {
-                duration: Some(self.duration),
-                requests: None,
-            },
-            warmup: self.warmup,
-            rate: self.rate,
-            timeout: REQUEST_TIMEOUT,
-            validation: self.endpoint.validation.clone(),
-            method: http::Method::GET,
-            headers: vec![],
-            body: bytes::Bytes::new(),
-        })
+        let target = Target::parse(&url).map_err(|e| MeasureError::Failed(e.to_string()))?;
+        let mut config = LoadConfig::new(target);
+        config.connections = self.connections;
+        config.threads = client_cpus.len().max(1).min(self.connections);
+        config.pin = (!client_cpus.is_empty()).then(|| client_cpus.to_vec());
+        config.stop = StopCondition {
+            duration: Some(self.duration),
+            requests: None,
+        };
+        config.warmup = self.warmup;
+        config.rate = self.rate;
+        config.timeout = REQUEST_TIMEOUT;
+        // Lossless histograms in every stored report, so repeats can be merged exactly later.
+        config.keep_histograms = true;
+        config.validation = self.endpoint.validation.clone();
+        Ok(config)
     }
 }
 
