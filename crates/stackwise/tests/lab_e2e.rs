@@ -180,7 +180,9 @@ fn a_short_two_target_run_is_stored_and_read_back() {
             2,
             "{t}"
         );
-        assert!(target.idle_pss_mb.unwrap() > 1.0, "{t}");
+        // Measured, not missing: an idle axum process's PSS is about 1.2 MB and falls below 1 MB when
+        // other processes map the same binary pages, so only "above zero" is a property of the lab.
+        assert!(target.idle_pss_mb.unwrap() > 0.0, "{t}");
         assert!(target.install_bytes.unwrap() > 0, "{t}");
         assert!(!target.config.is_empty(), "{t}");
     }
