@@ -528,7 +528,10 @@ impl TargetRun<'_, '_> {
                 target: t.name.clone(),
                 workload: c.workload.clone(),
                 status: rec.status.clone(),
-                line: format!("failed: {}", f.reason),
+                line: format!(
+                    "failed: {} (see above)",
+                    f.reason.split(':').next().unwrap_or("target failed")
+                ),
             });
         }
         Ok(())
@@ -975,7 +978,15 @@ pub fn summarise(
 /// The live line of a finished cell.
 pub fn cell_line(c: &CellRecord) -> String {
     if let CellStatus::Failed(r) = &c.status {
-        return format!("failed: {}", r.lines().next().unwrap_or(""));
+        let first = r.lines().next().unwrap_or("");
+        return if first.chars().count() > 200 {
+            format!(
+                "failed: {}… (in full in the notes)",
+                first.chars().take(200).collect::<String>()
+            )
+        } else {
+            format!("failed: {first}")
+        };
     }
     let mut parts = Vec::new();
     let fmt = |s: &Spread, unit: &str| {
