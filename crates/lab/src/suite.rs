@@ -920,9 +920,25 @@ pub fn summarise(
     };
     let n = measured.len();
     let bad: Vec<usize> = (0..n).filter(|&i| measured[i].errors > 0).collect();
+    // Per-repeat warnings, with the noise ones (lower bound, other processes) summarised once.
+    let mut lower_bound = Vec::new();
+    let mut foreign = Vec::new();
     for m in &measured {
         for w in &m.warnings {
-            push(w.clone());
+            if w.starts_with("lower bound") {
+                lower_bound.push(w.clone());
+            } else if w.starts_with("other processes") {
+                foreign.push(w.clone());
+            } else {
+                push(w.clone());
+            }
+        }
+    }
+    for (list, what) in [(lower_bound, "lower bound"), (foreign, "noise")] {
+        match list.len() {
+            0 => {}
+            1 => push(list[0].clone()),
+            k => push(format!("{what} in {k} of {n} repeats; e.g. {}", list[0])),
         }
     }
     let repeats: Vec<RepeatRecord> = measured.iter().map(|m| m.repeat.clone()).collect();
@@ -1031,4 +1047,113 @@ pub fn cell_line(c: &CellRecord) -> String {
         parts.push(format!("FLAGGED: {r}"));
     }
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repeat(rps: f64, errors: u64, warnings: &[&str]) -> Measured {
+        Measured {
+            repeat: RepeatRecord {
+                clean: errors == 0,
+                throughput_rps: Some(rps),
+                p99_ms: Some(2.0),
+                ..RepeatRecord::default()
+            },
+            errors,
+            warnings: warnings.iter().map(|w| w.to_string()).collect(),
+            lower_bound: warnings.iter().any(|w| w.starts_with("lower bound")),
+            ..Measured::default()
+        }
+    }
+
+    #[test]
+    fn a_repeat_with_errors_flags_the_cell_and_spread_is_warned() {
+        let w = workload::by_id("json").unwrap();
+        let t = Timing::full();
+        let rec = summarise(
+            "x",
+            w.as_ref(),
+            &t,
+            vec![
+                repeat(1000.0, 0, &["lower bound: a"]),
+                repeat(10.0, 7, &[]),
+                repeat(1200.0, 0, &["lower bound: b"]),
+            ],
+        );
+        match &rec.status {
+            CellStatus::Flagged(r) => {
+                assert!(
+                    r.starts_with("7 errors or wrong answers in 1 of 3 repeats"),
+                    "{r}"
+                );
+                assert!(r.contains("left out"), "{r}");
+            }
+            s => panic!("{s:?}"),
+        }
+        // The spread is over the clean repeats only (1000, 1200: 18%), not the flagged one.
+        assert!(
+            rec.warnings
+                .iter()
+                .any(|w| w.starts_with("req/s: repeats spread 18%")),
+            "{:?}",
+            rec.warnings
+        );
+        assert!(rec.lower_bound);
+        assert!(
+            rec.warnings
+                .iter()
+                .any(|w| w.starts_with("lower bound in 2 of 3 repeats")),
+            "{:?}",
+            rec.warnings
+        );
+        assert_eq!(rec.params["connections"], "64");
+    }
+
+    #[test]
+    fn clean_tight_repeats_are_ok_without_warnings() {
+        let w = workload::by_id("cpu").unwrap();
+        let rec = summarise(
+            "x",
+            w.as_ref(),
+            &Timing::full(),
+            vec![
+                repeat(100.0, 0, &[]),
+                repeat(104.0, 0, &[]),
+                repeat(101.0, 0, &[]),
+            ],
+        );
+        assert_eq!(rec.status, CellStatus::Ok);
+        assert!(rec.warnings.is_empty(), "{:?}", rec.warnings);
+        assert!(
+            cell_line(&rec).starts_with("101 req/s (100–104)"),
+            "{}",
+            cell_line(&rec)
+        );
+    }
+
+    #[test]
+    fn settings_round_trip_for_resume() {
+        let opts = SuiteOptions {
+            targets: vec!["a".into(), "b".into()],
+            workloads: vec!["json".into(), "io-slo".into()],
+            repeats: 3,
+            timing: Timing::quick(),
+            quick: true,
+            cold_starts: 3,
+            server_cpus: vec![1],
+            client_cpus: vec![0],
+            workers: BTreeMap::from([("a".into(), 4)]),
+        };
+        assert_eq!(
+            SuiteOptions::from_settings(&opts.to_settings()).unwrap(),
+            opts
+        );
+        let mut broken = opts.to_settings();
+        broken.remove("repeats");
+        assert!(SuiteOptions::from_settings(&broken)
+            .unwrap_err()
+            .contains("repeats"));
+    }
 }
