@@ -261,23 +261,14 @@ impl Host for FakeHost {
     fn check(&self, t: &str, s: &mut dyn Server) -> Result<(), TargetFailure> {
         // A tiny conformance check: /json must be right.
         let url = format!("{}/json", s.base_url());
-        let cfg = loadgen::LoadConfig {
-            target: loadgen::Target::parse(&url, false).unwrap(),
-            connections: 1,
-            threads: 1,
-            pin: None,
-            stop: loadgen::StopCondition {
-                duration: Some(Duration::from_secs(2)),
-                requests: Some(1),
-            },
-            warmup: Duration::ZERO,
-            rate: None,
-            timeout: Duration::from_secs(2),
-            validation: lab::workload::http::Endpoint::json().validation,
-            method: http::Method::GET,
-            headers: vec![],
-            body: bytes::Bytes::new(),
+        let mut cfg = loadgen::LoadConfig::new(loadgen::Target::parse(&url).unwrap());
+        cfg.connections = 1;
+        cfg.stop = loadgen::StopCondition {
+            duration: Some(Duration::from_secs(2)),
+            requests: Some(1),
         };
+        cfg.timeout = Duration::from_secs(2);
+        cfg.validation = lab::workload::http::Endpoint::json().validation;
         let r = loadgen::run(cfg).map_err(|e| TargetFailure::new(e.to_string()))?;
         if r.requests.succeeded == 1 {
             Ok(())

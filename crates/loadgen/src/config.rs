@@ -1,4 +1,7 @@
 //! The typed configuration of one load run, and the checks that make a run safe and bounded.
+//!
+//! Errors name the configuration [`Field`] at fault, never a command-line spelling: front ends
+//! (the `stackwise` CLI, the lab) decide how to tell their users what to change.
 
 use std::time::Duration;
 
@@ -11,20 +14,40 @@ pub const MAX_SPAN: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The lowest open-loop rate accepted: one request per 1,000 seconds.
 pub const MIN_RATE: f64 = 0.001;
 
+/// The highest open-loop rate accepted (a billion requests per second: far beyond any machine).
+pub const MAX_RATE: f64 = 1e9;
+
 /// How long after the end of the measuring window an open-loop connection that is behind may
-/// still send the slots scheduled before the end; slots it cannot send by then count as missed.
+/// still send the slots scheduled before the end; slots it cannot send by then are censored.
 pub const OPEN_LOOP_GRACE: Duration = Duration::from_millis(100);
+
+/// How long after the end of the measuring window an open-loop run waits for the responses to
+/// the window's requests. Whatever is unanswered then is cut off and recorded as a censored
+/// sample (see [`crate::report::Censored`]).
+pub const OPEN_LOOP_DRAIN: Duration = Duration::from_millis(500);
 
 /// The longest any run may last when the user gave only a request count (`-n`): every request
 /// loop is bounded in count *and* time.
 pub const DEFAULT_TIME_CAP: Duration = Duration::from_secs(600);
+
+/// Default open-loop timer slack: a connection waiting for its next send slot is woken at most
+/// this long after it (never before), so that slots falling close together share one thread
+/// wake-up. Latency is still measured from each slot's exact scheduled time.
+pub const DEFAULT_TIMER_SLACK: Duration = Duration::from_micros(200);
+
+/// The largest timer slack accepted.
+pub const MAX_TIMER_SLACK: Duration = Duration::from_millis(100);
+
+/// Default time allowed to open a TCP connection (the pre-run check and every reconnect).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// When a run stops. At least one of the two is always set; a run stops at whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StopCondition {
     /// Measure for this long (after the warm-up).
     pub duration: Option<Duration>,
-    /// Measure this many requests in total (after the warm-up).
+    /// Measure this many requests in total (after the warm-up): requests sent plus failed
+    /// connection attempts.
     pub requests: Option<u64>,
 }
 
@@ -35,7 +58,7 @@ impl StopCondition {
     }
 }
 
-/// Everything the engine needs for one run.
+/// Everything the engine needs for one run. [`LoadConfig::new`] fills in the defaults.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
     pub target: Target,
@@ -52,6 +75,13 @@ pub struct LoadConfig {
     pub rate: Option<f64>,
     /// Per-request timeout, from the actual send.
     pub timeout: Duration,
+    /// Time allowed to open a TCP connection (pre-run check and reconnects).
+    pub connect_timeout: Duration,
+    /// Open loop: how late a connection may be woken for its send slot so that close slots share
+    /// a wake-up (see [`DEFAULT_TIMER_SLACK`]). Zero: a wake-up per slot.
+    pub timer_slack: Duration,
+    /// Put the full latency histograms in the report (`Report::histograms`), losslessly encoded.
+    pub keep_histograms: bool,
     pub validation: Validation,
     /// Request method.
     pub method: http::Method,
@@ -61,83 +91,157 @@ pub struct LoadConfig {
     pub body: bytes::Bytes,
 }
 
-/// A configuration that cannot run. `flag` names the command-line flag at fault so that a front
-/// end can print a one-line error that tells the user what to change.
+/// The configuration field a [`ConfigError`] is about. Front ends map it to their own spelling
+/// (the CLI: `Field::Connections` → `--connections`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// The target URL.
+    Url,
+    /// The target resolves to a non-loopback address and remote targets were not allowed.
+    AllowRemote,
+    Connections,
+    Threads,
+    Pin,
+    Duration,
+    Requests,
+    Warmup,
+    Rate,
+    Timeout,
+    ConnectTimeout,
+    TimerSlack,
+    /// The expected-body regular expression.
+    BodyRegex,
+}
+
+/// A configuration that cannot run: which field is at fault, and why (in words that name no
+/// command-line flag).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{flag}: {message}")]
+#[error("{field:?}: {message}")]
 pub struct ConfigError {
-    pub flag: &'static str,
+    pub field: Field,
     pub message: String,
 }
 
 impl ConfigError {
-    pub fn new(flag: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(field: Field, message: impl Into<String>) -> Self {
         ConfigError {
-            flag,
+            field,
             message: message.into(),
         }
     }
 }
 
 impl LoadConfig {
+    /// A closed-loop configuration for `target` with the defaults: 50 connections on one thread,
+    /// 10 s, no warm-up, a 10 s timeout, any 2xx response is correct, `GET` without a body.
+    /// Change the public fields to taste, then call [`crate::run`] or [`crate::start`].
+    pub fn new(target: Target) -> LoadConfig {
+        LoadConfig {
+            target,
+            connections: 50,
+            threads: 1,
+            pin: None,
+            stop: StopCondition {
+                duration: Some(Duration::from_secs(10)),
+                requests: None,
+            },
+            warmup: Duration::ZERO,
+            rate: None,
+            timeout: Duration::from_secs(10),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timer_slack: DEFAULT_TIMER_SLACK,
+            keep_histograms: false,
+            validation: Validation::default(),
+            method: http::Method::GET,
+            headers: Vec::new(),
+            body: bytes::Bytes::new(),
+        }
+    }
+
     /// Checks the invariants the engine relies on. Front ends call this before [`crate::start`],
     /// which calls it again.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.connections == 0 {
             return Err(ConfigError::new(
-                "--connections",
+                Field::Connections,
                 "must be at least 1 (got 0)",
             ));
         }
         if self.threads == 0 {
-            return Err(ConfigError::new("--threads", "must be at least 1 (got 0)"));
+            return Err(ConfigError::new(
+                Field::Threads,
+                "must be at least 1 (got 0)",
+            ));
         }
         if self.stop.duration == Some(Duration::ZERO) {
-            return Err(ConfigError::new("--duration", "must be longer than zero"));
+            return Err(ConfigError::new(
+                Field::Duration,
+                "must be longer than zero",
+            ));
         }
-        for (flag, span) in [
-            ("--duration", self.stop.duration.unwrap_or_default()),
-            ("--warmup", self.warmup),
-            ("--timeout", self.timeout),
+        for (field, span) in [
+            (Field::Duration, self.stop.duration.unwrap_or_default()),
+            (Field::Warmup, self.warmup),
+            (Field::Timeout, self.timeout),
+            (Field::ConnectTimeout, self.connect_timeout),
         ] {
             if span > MAX_SPAN {
                 return Err(ConfigError::new(
-                    flag,
+                    field,
                     format!("{span:?} is longer than the 30 days stackwise accepts"),
                 ));
             }
         }
         if self.stop.requests == Some(0) {
-            return Err(ConfigError::new("--requests", "must be at least 1 (got 0)"));
+            return Err(ConfigError::new(
+                Field::Requests,
+                "must be at least 1 (got 0)",
+            ));
         }
         if let Some(rate) = self.rate {
-            if !(rate.is_finite() && rate >= MIN_RATE) {
+            if !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate)) {
                 return Err(ConfigError::new(
-                    "--rate",
+                    Field::Rate,
                     format!(
-                        "must be a number of requests per second of at least {MIN_RATE} (got {rate})"
+                        "must be a number of requests per second from {MIN_RATE} to {MAX_RATE:e} \
+                         (got {rate})"
                     ),
                 ));
             }
             if self.stop.duration.is_none() {
                 return Err(ConfigError::new(
-                    "--rate",
-                    "an open-loop run needs a duration: add -d, e.g. -d 30s",
+                    Field::Rate,
+                    "an open-loop run needs a duration",
                 ));
             }
         }
         if self.stop.duration.is_none() && self.stop.requests.is_none() {
             return Err(ConfigError::new(
-                "--duration",
-                "give a duration (-d) or a request count (-n)",
+                Field::Duration,
+                "give a duration or a request count",
             ));
         }
         if self.timeout.is_zero() {
-            return Err(ConfigError::new("--timeout", "must be longer than zero"));
+            return Err(ConfigError::new(Field::Timeout, "must be longer than zero"));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(ConfigError::new(
+                Field::ConnectTimeout,
+                "must be longer than zero",
+            ));
+        }
+        if self.timer_slack > MAX_TIMER_SLACK {
+            return Err(ConfigError::new(
+                Field::TimerSlack,
+                format!(
+                    "{:?} is more than the {MAX_TIMER_SLACK:?} accepted",
+                    self.timer_slack
+                ),
+            ));
         }
         if let Some(pin) = &self.pin {
             if pin.is_empty() {
-                return Err(ConfigError::new("--pin", "names no CPU"));
+                return Err(ConfigError::new(Field::Pin, "names no CPU"));
             }
             crate::cpu::check_cpus(pin)?;
         }
@@ -155,23 +259,10 @@ mod tests {
     use super::*;
 
     fn base() -> LoadConfig {
-        LoadConfig {
-            target: Target::parse("http://127.0.0.1:1/", false).unwrap(),
-            connections: 4,
-            threads: 1,
-            pin: None,
-            stop: StopCondition {
-                duration: Some(Duration::from_secs(1)),
-                requests: None,
-            },
-            warmup: Duration::ZERO,
-            rate: None,
-            timeout: Duration::from_secs(1),
-            validation: Validation::default(),
-            method: http::Method::GET,
-            headers: vec![],
-            body: bytes::Bytes::new(),
-        }
+        let mut c = LoadConfig::new(Target::parse("http://127.0.0.1:1/").unwrap());
+        c.connections = 4;
+        c.stop.duration = Some(Duration::from_secs(1));
+        c
     }
 
     #[test]
@@ -180,10 +271,10 @@ mod tests {
     }
 
     #[test]
-    fn zero_connections_names_the_flag() {
+    fn zero_connections_names_the_field() {
         let mut c = base();
         c.connections = 0;
-        assert_eq!(c.validate().unwrap_err().flag, "--connections");
+        assert_eq!(c.validate().unwrap_err().field, Field::Connections);
     }
 
     #[test]
@@ -195,31 +286,47 @@ mod tests {
             requests: Some(10),
         };
         let e = c.validate().unwrap_err();
-        assert_eq!(e.flag, "--rate");
+        assert_eq!(e.field, Field::Rate);
         assert!(e.message.contains("duration"), "{e}");
     }
 
     #[test]
-    fn negative_or_nan_rate_is_refused() {
-        for r in [0.0, -1.0, 1e-20, f64::NAN, f64::INFINITY] {
+    fn negative_nan_or_absurd_rate_is_refused() {
+        for r in [0.0, -1.0, 1e-20, 1e12, f64::NAN, f64::INFINITY] {
             let mut c = base();
             c.rate = Some(r);
-            assert_eq!(c.validate().unwrap_err().flag, "--rate");
+            assert_eq!(c.validate().unwrap_err().field, Field::Rate);
         }
     }
 
     #[test]
-    fn absurd_spans_are_refused_with_their_flag() {
+    fn absurd_spans_are_refused_with_their_field() {
         let huge = Duration::from_secs(u64::MAX / 4);
         let mut c = base();
         c.stop.duration = Some(huge);
-        assert_eq!(c.validate().unwrap_err().flag, "--duration");
+        assert_eq!(c.validate().unwrap_err().field, Field::Duration);
         let mut c = base();
         c.warmup = huge;
-        assert_eq!(c.validate().unwrap_err().flag, "--warmup");
+        assert_eq!(c.validate().unwrap_err().field, Field::Warmup);
         let mut c = base();
         c.timeout = huge;
-        assert_eq!(c.validate().unwrap_err().flag, "--timeout");
+        assert_eq!(c.validate().unwrap_err().field, Field::Timeout);
+        let mut c = base();
+        c.connect_timeout = Duration::ZERO;
+        assert_eq!(c.validate().unwrap_err().field, Field::ConnectTimeout);
+        let mut c = base();
+        c.timer_slack = Duration::from_secs(1);
+        assert_eq!(c.validate().unwrap_err().field, Field::TimerSlack);
+    }
+
+    #[test]
+    fn no_flag_spelling_in_library_errors() {
+        let mut c = base();
+        c.rate = Some(1.0);
+        c.stop.duration = None;
+        c.stop.requests = Some(1);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(!e.contains("--") && !e.contains(" -d"), "{e}");
     }
 
     #[test]

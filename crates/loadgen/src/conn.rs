@@ -1,16 +1,25 @@
 //! One connection's life: connect, drive a hyper `client::conn::http1` connection and its request
 //! loop in the same task, reconnect after errors, and record every measured request into the
 //! thread's statistics.
+//!
+//! Every wait of a connection (connecting, backing off, waiting for a send slot, waiting for a
+//! response) also ends when the thread's watcher cuts the run off (deadline, end of the open-loop
+//! drain, or a stop such as Ctrl-C): each connection task registers its waker once, and the
+//! watcher wakes them all. A request in flight at that moment is *cut off*: counted as such, and
+//! in an open loop recorded as a censored sample.
 
 use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use http::header::HOST;
+use http::header::{AUTHORIZATION, HOST};
 use http::Request;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::client::conn::http1;
@@ -20,22 +29,26 @@ use tokio::time::Sleep;
 
 use crate::config::LoadConfig;
 use crate::schedule::Schedule;
-use crate::stats::{ErrorKind, ThreadStats};
+use crate::series::SeriesCollector;
+use crate::stats::{describe_error, ErrorKind, ThreadStats, WindowClock};
 use crate::stop::StopSignal;
-use crate::timer::PreciseTimer;
-use crate::validate::{Failure, Validation};
+use crate::timer::ThreadTimer;
+use crate::validate::Failure;
 
 /// At most this much of a body is kept for a body check; a longer body fails the check (it is
 /// still read and counted in full).
 pub const MAX_CHECKED_BODY: usize = 8 << 20;
-/// A connection waiting for its next slot checks for a stop at least this often.
-const STOP_CHECK_EVERY: Duration = Duration::from_millis(100);
 /// Longest pause between reconnection attempts that got nowhere.
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
+/// Unsent open-loop slots are recorded exactly up to this many per connection, and in this many
+/// evenly sized groups beyond (each at its smallest value: a lower bound).
+const CENSOR_GROUPS: u64 = 1024;
 
-/// What every thread of a run shares (read-only, but for the stop flag).
+/// What every thread of a run shares (read-only, but for the stop flag and the series).
 pub(crate) struct RunShared {
     pub cfg: LoadConfig,
+    /// The address connections go to (resolved and checked once, before the run).
+    pub addr: SocketAddr,
     /// When load starts (the warm-up, if any, starts here).
     pub load_start: Instant,
     /// When measuring starts.
@@ -46,8 +59,14 @@ pub(crate) struct RunShared {
     /// No request at all is sent at or after this instant (the deadline, plus
     /// [`crate::config::OPEN_LOOP_GRACE`] in an open loop).
     pub cutoff: Instant,
+    /// Requests still in flight at this instant are cut off (the deadline, plus
+    /// [`crate::config::OPEN_LOOP_DRAIN`] in an open loop).
+    pub drain_end: Instant,
     /// Set to stop early (Ctrl-C).
     pub stop: Arc<StopSignal>,
+    /// Maps instants to per-second windows.
+    pub clock: WindowClock,
+    pub series: SeriesCollector,
 }
 
 impl RunShared {
@@ -68,9 +87,12 @@ struct Backoff(Duration);
 impl Backoff {
     const FIRST: Duration = Duration::from_millis(1);
 
-    async fn wait(&mut self, cutoff: Instant) {
-        let wake = (Instant::now() + self.0).min(cutoff);
-        tokio::time::sleep_until(wake.into()).await;
+    async fn wait(&mut self, ctx: &ThreadCtx) {
+        let wake = (Instant::now() + self.0).min(ctx.run.cutoff);
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake.into()) => {}
+            _ = ctx.cut() => {}
+        }
         self.0 = (self.0 * 2).min(MAX_BACKOFF);
     }
 
@@ -93,20 +115,61 @@ pub(crate) struct ThreadCtx {
     /// Completed measured requests, published for the progress bar.
     pub progress: Arc<[Counter]>,
     pub thread_index: usize,
+    /// Open loop: the thread's slot timer.
+    pub timer: Option<ThreadTimer>,
+    /// Each connection task's waker, registered once when the task starts.
+    pub wakers: RefCell<Vec<Option<Waker>>>,
+    /// Set by the watcher when the run is cut off, with the instant it counts from.
+    pub cut_at: Cell<Option<Instant>>,
 }
 
 impl ThreadCtx {
     fn should_stop(&self, now: Instant) -> bool {
         now >= self.run.cutoff
+            || self.cut_at.get().is_some()
             || self.run.stop.is_set()
             || (self.budget.get() == Some(0) && now >= self.run.measure_start)
     }
 
+    /// Cuts the run off at `at`: every waiting connection task is woken and ends.
+    pub fn cut_off(&self, at: Instant) {
+        if self.cut_at.get().is_none() {
+            self.cut_at.set(Some(at));
+        }
+        for w in self.wakers.borrow().iter().flatten() {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Ready once the run has been cut off.
+    async fn cut(&self) {
+        poll_fn(|_| match self.cut_at.get() {
+            Some(_) => Poll::Ready(()),
+            None => Poll::Pending,
+        })
+        .await
+    }
+
+    /// Wakes connection `who` (its slot is due).
+    pub fn wake(&self, who: usize) {
+        if let Some(w) = &self.wakers.borrow()[who] {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Releases the slots that are due at `now` (the thread is awake anyway).
+    fn release_due(&self, now: Instant) {
+        if let Some(t) = &self.timer {
+            t.release(now, |who| self.wake(who));
+        }
+    }
+
     /// Counts a connection attempt that failed before a request could be sent. In count mode it
     /// uses up one request, so that `-n` bounds attempts even when the server is down.
-    fn failed_attempt(&self, kind: ErrorKind) {
-        if Instant::now() >= self.run.measure_start && self.take_budget() {
-            self.stats.borrow_mut().record_error(kind);
+    fn failed_attempt(&self, kind: ErrorKind, message: impl FnOnce() -> String) {
+        let now = Instant::now();
+        if now >= self.run.measure_start && self.take_budget() {
+            self.stats.borrow_mut().record_error(kind, message);
         }
     }
 
@@ -134,35 +197,32 @@ enum Outcome {
     },
 }
 
-/// Runs connection `index` until the run stops.
-pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: usize) {
+/// Runs connection `index` (of the run; `local` within this thread) until the run stops.
+pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: usize, local: usize) {
     let ctx = &*ctx;
     let run = &*ctx.run;
     let cfg = &run.cfg;
+    poll_fn(|cx| {
+        ctx.wakers.borrow_mut()[local] = Some(cx.waker().clone());
+        Poll::Ready(())
+    })
+    .await;
     let mut schedule = cfg
         .rate
         .map(|r| Schedule::new(run.load_start, index, cfg.connections, r));
-    let mut timer = match schedule {
-        Some(_) => match PreciseTimer::new() {
-            Ok(t) => Some(t),
-            Err(e) => {
-                ctx.stats.borrow_mut().notes.push(format!(
-                    "precise timer unavailable ({e}); using tokio's 1 ms timer"
-                ));
-                None
-            }
-        },
-        None => None,
-    };
     let mut sleep = pin!(tokio::time::sleep(Duration::ZERO));
     let mut backoff = Backoff(Backoff::FIRST);
 
     while !ctx.should_stop(Instant::now()) {
-        let stream = match connect(cfg).await {
+        let stream = tokio::select! {
+            s = connect(run.addr, cfg.connect_timeout) => s,
+            _ = ctx.cut() => break,
+        };
+        let stream = match stream {
             Ok(s) => s,
-            Err(kind) => {
-                ctx.failed_attempt(kind);
-                backoff.wait(run.cutoff).await;
+            Err(message) => {
+                ctx.failed_attempt(ErrorKind::Connect, || message);
+                backoff.wait(ctx).await;
                 continue;
             }
         };
@@ -173,7 +233,8 @@ pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: us
         {
             Ok(pair) => pair,
             Err(e) => {
-                ctx.failed_attempt(ErrorKind::of_hyper(&e));
+                ctx.failed_attempt(ErrorKind::Connect, || describe_error(&e));
+                backoff.wait(ctx).await;
                 continue;
             }
         };
@@ -182,9 +243,9 @@ pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: us
         let mut conn = Some(Box::pin(conn));
         let mut work = pin!(request_loop::<B>(
             ctx,
+            local,
             &mut sender,
             schedule.as_mut(),
-            timer.as_mut(),
             sleep.as_mut()
         ));
         // The connection future does the socket I/O; the request loop waits on it. Both live in
@@ -205,27 +266,45 @@ pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: us
             Outcome::Reconnect { answered: true } => backoff.reset(),
             // A server that accepts and then closes or resets without answering would otherwise
             // be hammered with connections (and the machine's ephemeral ports with them).
-            Outcome::Reconnect { answered: false } => backoff.wait(run.cutoff).await,
+            Outcome::Reconnect { answered: false } => backoff.wait(ctx).await,
         }
     }
 
     if let Some(s) = &schedule {
         // A run that ran its course accounts for its whole window; one stopped early (Ctrl-C, or
-        // its request count reached) only until the instant it was stopped: the slot a
-        // connection was waiting for then is not "missed".
+        // its request count reached) only until the instant it was stopped. Slots of the window
+        // never sent are censored samples: no response by the end, so at least `end - slot`.
         let mut stats = ctx.stats.borrow_mut();
         let end = run.window_end(stats.budget_spent_at);
         stats.scheduled += s.slots_in(run.measure_start, end);
-        stats.missed += s.unsent_in(run.measure_start, end);
+        let first = s.next_index().max(s.slots_before(run.measure_start));
+        let last = s.slots_before(end);
+        if last > first {
+            let cut = ctx
+                .cut_at
+                .get()
+                .or(run.stop.at())
+                .unwrap_or_else(Instant::now)
+                .max(end);
+            let n = last - first;
+            stats.unsent += n;
+            let groups = n.min(CENSOR_GROUPS);
+            for g in 0..groups {
+                let (lo, hi) = (first + n * g / groups, first + n * (g + 1) / groups);
+                stats.record_censored(s.time_of(hi - 1), cut, hi - lo);
+            }
+        }
     }
 }
 
-async fn connect(cfg: &LoadConfig) -> Result<TcpStream, ErrorKind> {
-    let stream = tokio::time::timeout(cfg.timeout, TcpStream::connect(cfg.target.addr))
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, String> {
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
-        .map_err(|_| ErrorKind::Connect)?
-        .map_err(|_| ErrorKind::Connect)?;
-    stream.set_nodelay(true).map_err(|_| ErrorKind::Io)?;
+        .map_err(|_| format!("no connection to {addr} within {timeout:?}"))?
+        .map_err(|e| format!("{addr}: {e}"))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| format!("{addr}: setting TCP_NODELAY: {e}"))?;
     Ok(stream)
 }
 
@@ -256,49 +335,66 @@ fn build_request<B: RequestBody>(cfg: &LoadConfig) -> Request<B> {
     *req.uri_mut() = cfg.target.path.clone();
     let headers = req.headers_mut();
     headers.insert(HOST, cfg.target.host_header.clone());
+    if let Some(auth) = &cfg.target.authorization {
+        headers.insert(AUTHORIZATION, auth.clone());
+    }
     for (k, v) in &cfg.headers {
         headers.append(k.clone(), v.clone());
     }
     req
 }
 
+/// Waits for slot `t`: `false` when the run was cut off first.
+async fn wait_slot(ctx: &ThreadCtx, local: usize, t: Instant) -> bool {
+    let mut registered = false;
+    poll_fn(|_| {
+        if ctx.cut_at.get().is_some() {
+            return Poll::Ready(false);
+        }
+        if Instant::now() >= t {
+            return Poll::Ready(true);
+        }
+        if !registered {
+            if let Some(timer) = &ctx.timer {
+                timer.schedule(t, local);
+            }
+            registered = true;
+        }
+        Poll::Pending
+    })
+    .await
+}
+
 async fn request_loop<B: RequestBody>(
     ctx: &ThreadCtx,
+    local: usize,
     sender: &mut http1::SendRequest<B>,
     mut schedule: Option<&mut Schedule>,
-    mut timer: Option<&mut PreciseTimer>,
     mut sleep: Pin<&mut Sleep>,
 ) -> Outcome {
     let run = &*ctx.run;
     let cfg = &run.cfg;
     let mut answered = false;
+    // When this connection was last free to send: now (it has just been opened), then at every
+    // response. A slot due earlier waited for the connection, not for the engine.
+    let mut free_at = Instant::now();
     loop {
         let scheduled = schedule.as_deref().map(Schedule::peek);
         if scheduled.is_some_and(|t| t >= run.deadline) {
             return Outcome::Stop;
         }
         if let Some(t) = scheduled {
-            // Long waits are cut into steps so that a stop (Ctrl-C) is seen within one step.
-            loop {
-                let step = t.min(Instant::now() + STOP_CHECK_EVERY);
-                let precise = match timer.as_deref_mut() {
-                    Some(timer) => timer.sleep_until(step).await.is_ok(),
-                    None => false,
-                };
-                if !precise {
-                    tokio::time::sleep_until(step.into()).await;
-                }
-                if step >= t {
-                    break;
-                }
-                if ctx.should_stop(Instant::now()) {
-                    return Outcome::Stop;
-                }
+            if !wait_slot(ctx, local, t).await {
+                return Outcome::Stop;
             }
         }
         // Checked after the wait: a server that closed an idle connection meanwhile (keep-alive
         // timeout) costs a reconnect, which the slot's latency includes, not an error.
-        if sender.ready().await.is_err() {
+        let ready = tokio::select! {
+            r = sender.ready() => r,
+            _ = ctx.cut() => return Outcome::Stop,
+        };
+        if ready.is_err() {
             return Outcome::Reconnect { answered };
         }
         let req = build_request::<B>(cfg);
@@ -314,36 +410,62 @@ async fn request_loop<B: RequestBody>(
         if let Some(s) = schedule.as_deref_mut() {
             s.advance();
         }
+        if let (true, Some(t)) = (measured, scheduled) {
+            ctx.stats.borrow_mut().record_send(t, free_at, sent);
+        }
         let due = sent + cfg.timeout;
-        let mut response = pin!(exchange(sender, req, &cfg.validation));
+        let mut response = pin!(exchange(ctx, sender, req));
         // The timeout timer is re-armed lazily: when it fires early (it was armed for an earlier
         // request), it is pushed to this request's due time. Most requests never touch the timer
         // wheel, and no request is timed out before its own due time.
         let result = loop {
             tokio::select! {
                 biased;
-                r = &mut response => break r,
+                r = &mut response => break Some(r),
                 _ = sleep.as_mut() => {
                     if Instant::now() >= due {
-                        break Err(ErrorKind::Timeout);
+                        break Some(Err((ErrorKind::Timeout, None)));
                     }
                     sleep.as_mut().reset(due.into());
                 }
+                _ = ctx.cut() => break None,
             }
+        };
+        let Some(result) = result else {
+            // Cut off in flight: counted, and in an open loop a censored sample from its slot.
+            if measured {
+                let mut stats = ctx.stats.borrow_mut();
+                stats.sent += 1;
+                stats.cut_off += 1;
+                if let (Some(t), Some(cut)) = (scheduled, ctx.cut_at.get()) {
+                    stats.record_censored(t, cut.max(sent), 1);
+                }
+            }
+            return Outcome::Stop;
         };
         let done = Instant::now();
         if measured {
             let mut stats = ctx.stats.borrow_mut();
             stats.sent += 1;
-            match result {
+            match &result {
                 Ok((status, len, verdict)) => {
-                    stats.record_response(sent, scheduled, done, status, len, verdict);
+                    stats.record_response(sent, scheduled, done, *status, *len, *verdict);
                     let counter = &ctx.progress[ctx.thread_index].0;
                     counter.store(stats.completed, Ordering::Relaxed);
                 }
-                Err(kind) => stats.record_error(kind),
+                Err((kind, message)) => {
+                    let timeout = cfg.timeout;
+                    stats.record_error(*kind, || match message {
+                        Some(m) => m.clone(),
+                        None => format!("no complete response within {timeout:?}"),
+                    })
+                }
             }
         }
+        if ctx.timer.is_some() {
+            ctx.release_due(done);
+        }
+        free_at = done;
         answered |= result.is_ok();
         if result.is_err() {
             return Outcome::Reconnect { answered };
@@ -351,23 +473,29 @@ async fn request_loop<B: RequestBody>(
     }
 }
 
-/// Sends one request and reads the whole response.
+type Exchange = Result<(u16, u64, Result<(), Failure>), (ErrorKind, Option<String>)>;
+
+/// Sends one request and reads the whole response. Errors carry their message only when the
+/// report still lacks a sample for their kind.
 async fn exchange<B: RequestBody>(
+    ctx: &ThreadCtx,
     sender: &mut http1::SendRequest<B>,
     req: Request<B>,
-    validation: &Validation,
-) -> Result<(u16, u64, Result<(), Failure>), ErrorKind> {
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| ErrorKind::of_hyper(&e))?;
+) -> Exchange {
+    let fail = |e: hyper::Error| {
+        let kind = ErrorKind::of_hyper(&e);
+        let wanted = !ctx.stats.borrow().samples.contains_key(kind.name());
+        (kind, wanted.then(|| describe_error(&e)))
+    };
+    let validation = &ctx.run.cfg.validation;
+    let resp = sender.send_request(req).await.map_err(fail)?;
     let status = resp.status().as_u16();
     let mut body = resp.into_body();
     let keep = validation.needs_body();
     let mut kept = BytesMut::new();
     let mut len = 0u64;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ErrorKind::of_hyper(&e))?;
+        let frame = frame.map_err(fail)?;
         if let Ok(data) = frame.into_data() {
             len += data.len() as u64;
             if keep && kept.len() < MAX_CHECKED_BODY {
@@ -383,5 +511,11 @@ async fn exchange<B: RequestBody>(
         } else {
             Ok(())
         });
+    if let Err(f) = verdict {
+        if ctx.stats.borrow().wants_sample(f) {
+            let m = validation.explain(f, status, &kept, len, MAX_CHECKED_BODY);
+            ctx.stats.borrow_mut().add_sample(f, m);
+        }
+    }
     Ok((status, len, verdict))
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Field};
 
 /// CPU numbers must be below this (the size of Linux's `cpu_set_t`).
 pub const MAX_CPUS: usize = 1024;
@@ -66,7 +66,7 @@ pub fn check_cpus(cpus: &[usize]) -> Result<(), ConfigError> {
     let allowed = allowed_cpus();
     if let Some(bad) = cpus.iter().find(|c| !allowed.contains(c)) {
         return Err(ConfigError::new(
-            "--pin",
+            Field::Pin,
             format!("CPU {bad} is not available here (allowed: {allowed:?})"),
         ));
     }
@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn unknown_cpu_is_refused() {
         let e = check_cpus(&[100_000]).unwrap_err();
-        assert_eq!(e.flag, "--pin");
+        assert_eq!(e.field, Field::Pin);
         check_cpus(&allowed_cpus()[..1]).unwrap();
     }
 

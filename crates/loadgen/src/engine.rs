@@ -1,5 +1,10 @@
-//! The engine: spreads connections over threads (one current-thread tokio runtime each, optionally
-//! pinned), runs them, merges the threads' statistics and builds the [`Report`].
+//! The engine: resolves and checks the target, spreads connections over threads (one
+//! current-thread tokio runtime each, optionally pinned), runs them, merges the threads'
+//! statistics and builds the [`Report`].
+//!
+//! Each thread runs its connection tasks, a watcher task (it hands finished per-second windows to
+//! the series collector and cuts the run off at its end or at a stop), and in an open loop the
+//! driver of the thread's one slot timer.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -11,25 +16,35 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http_body_util::{Empty, Full};
 
-use crate::config::{ConfigError, LoadConfig};
+use crate::config::{ConfigError, LoadConfig, OPEN_LOOP_DRAIN, OPEN_LOOP_GRACE};
 use crate::conn::{run_connection, Counter, RequestBody, RunShared, ThreadCtx};
 use crate::cpu;
 use crate::report::{
-    EngineCpu, EngineInfo, Latencies, LatencyStats, Mode, RateOutcome, Report, RequestCounts,
-    RunConfig, TargetInfo, SCHEMA_VERSION,
+    Censored, EngineCpu, EngineInfo, Histograms, Latencies, LatencyStats, Mode, RateOutcome,
+    Report, RequestCounts, RunConfig, TargetInfo, SCHEMA_VERSION,
 };
-use crate::stats::{ErrorKind, ThreadStats};
+use crate::series::SeriesCollector;
+use crate::stats::{ErrorKind, ThreadStats, WindowClock};
 use crate::stop::StopSignal;
+use crate::target::{ConnectError, Target};
+use crate::timer::ThreadTimer;
 
 /// Engine utilisation above which the report warns that the engine, not the server, may have
 /// been the bottleneck.
 const SATURATION_WARNING: f64 = 0.90;
 
+/// How often each thread's watcher looks for a stop and rotates the per-second window.
+const WATCH_EVERY: Duration = Duration::from_millis(50);
+
 /// Why a run could not produce a report.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// The configuration cannot run; the field at fault is named.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The pre-run connection to the target failed.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     #[error("engine thread {0} failed: {1}")]
     Thread(usize, String),
 }
@@ -62,31 +77,43 @@ pub struct RunHandle {
     started_at: SystemTime,
 }
 
-/// Validates `cfg`, checks the target answers, and starts the load in background threads.
-pub fn start(mut cfg: LoadConfig) -> Result<RunHandle, EngineError> {
+/// Validates `cfg`, resolves the target and checks that it answers, and starts the load in
+/// background threads.
+pub fn start(cfg: LoadConfig) -> Result<RunHandle, EngineError> {
     cfg.validate()?;
+    let threads = cfg.threads.min(cfg.connections);
     crate::limits::ensure_fd_limit(crate::limits::fds_needed(
         cfg.connections,
+        threads,
         cfg.is_open_loop(),
     ))?;
-    cfg.target.addr = cfg
-        .target
-        .preflight(cfg.timeout.min(Duration::from_secs(5)))?;
-    let threads = cfg.threads.min(cfg.connections);
+    let addrs = cfg.target.resolve()?;
+    let addr = Target::preflight(&addrs, cfg.connect_timeout)?;
     let now = Instant::now();
     let measure_start = now + cfg.warmup;
     let deadline = measure_start + cfg.stop.time_bound();
-    let grace = if cfg.is_open_loop() {
-        crate::config::OPEN_LOOP_GRACE
+    let (grace, drain) = if cfg.is_open_loop() {
+        (OPEN_LOOP_GRACE, OPEN_LOOP_DRAIN)
     } else {
-        Duration::ZERO
+        (Duration::ZERO, Duration::ZERO)
+    };
+    let last_window = match cfg.stop.duration {
+        Some(d) => (d.as_nanos().saturating_sub(1) / 1_000_000_000) as u64,
+        None => u64::MAX,
     };
     let shared = Arc::new(RunShared {
+        addr,
         deadline,
         cutoff: deadline + grace,
+        drain_end: deadline + drain,
         measure_start,
         load_start: now,
         stop: Arc::new(StopSignal::new()),
+        clock: WindowClock {
+            start: measure_start,
+            last: last_window,
+        },
+        series: SeriesCollector::new(threads),
         cfg,
     });
     let progress: Arc<[Counter]> = (0..threads).map(|_| Counter::default()).collect();
@@ -156,14 +183,34 @@ fn worker(
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
+        let timer = shared.cfg.is_open_loop().then(|| {
+            let (timer, err) = ThreadTimer::new(shared.cfg.timer_slack);
+            if let Some(e) = err {
+                notes.push(format!(
+                    "thread {index}: precise timer unavailable ({e}); using tokio's 1 ms timer"
+                ));
+            }
+            timer
+        });
+        let mut stats = ThreadStats {
+            clock: Some(shared.clock),
+            notes,
+            ..ThreadStats::default()
+        };
+        if budget == Some(0) {
+            // A thread with no share of the requests is done as soon as measuring starts.
+            stats.budget_spent_at = Some(shared.measure_start);
+        }
         let ctx = Rc::new(ThreadCtx {
             run: shared.clone(),
-            stats: RefCell::new(ThreadStats::default()),
+            stats: RefCell::new(stats),
             budget: Cell::new(budget),
             progress,
             thread_index: index,
+            timer,
+            wakers: RefCell::new(vec![None; conns.len()]),
+            cut_at: Cell::new(None),
         });
-        ctx.stats.borrow_mut().notes = notes;
         // This thread's CPU time is read when measuring starts and when its connections are done.
         let cpu_at_start = Rc::new(Cell::new(None));
         let sampler = {
@@ -173,22 +220,32 @@ fn worker(
                 cell.set(Some(cpu::thread_cpu_time()));
             })
         };
+        let driver = {
+            let ctx = ctx.clone();
+            tokio::task::spawn_local(async move {
+                if let Some(t) = &ctx.timer {
+                    t.drive(|who| ctx.wake(who)).await;
+                }
+            })
+        };
+        let watcher = tokio::task::spawn_local(watch(ctx.clone()));
         let tasks: Vec<_> = conns
             .into_iter()
+            .enumerate()
             // Connection tasks opt out of tokio's co-operative budget: each request waits on the
             // network anyway, so they yield on their own, and the budget's bookkeeping costs
             // ~100 instructions per request (bench/instructions-per-request.sh).
-            .map(|i| {
+            .map(|(local, i)| {
                 if ctx.run.cfg.body.is_empty() {
-                    spawn_connection::<Empty<Bytes>>(ctx.clone(), i)
+                    spawn_connection::<Empty<Bytes>>(ctx.clone(), i, local)
                 } else {
-                    spawn_connection::<Full<Bytes>>(ctx.clone(), i)
+                    spawn_connection::<Full<Bytes>>(ctx.clone(), i, local)
                 }
             })
             .collect();
-        // However a connection behaves, the thread is done by this instant: the last request
-        // may be sent at the cutoff and may take the timeout; a second more is slack.
-        let hard_stop = shared.cutoff + shared.cfg.timeout + Duration::from_secs(1);
+        // However a connection behaves, the thread is done by this instant: the watcher cuts
+        // every connection off at the drain's end; a second more is slack.
+        let hard_stop = shared.drain_end + Duration::from_secs(1);
         let mut abandoned = 0;
         for mut t in tasks {
             match tokio::time::timeout_at(hard_stop.into(), &mut t).await {
@@ -204,25 +261,65 @@ fn worker(
                 }
             }
         }
+        let end = cpu::thread_cpu_time();
         if abandoned > 0 {
             ctx.stats.borrow_mut().notes.push(format!(
-                "thread {index}: {abandoned} connections were still busy past the run's end plus \
-                 the timeout and were abandoned"
+                "thread {index}: {abandoned} connections were still busy past the run's end and \
+                 were abandoned"
             ));
         }
-        let end = cpu::thread_cpu_time();
         sampler.abort();
-        let mut stats = ctx.stats.borrow().clone();
+        driver.abort();
+        watcher.abort();
+        let mut stats = ctx.stats.borrow_mut();
+        stats.close_windows(u64::MAX);
+        let windows = std::mem::take(&mut stats.finished_windows);
+        shared.series.submit(index, windows, u64::MAX);
         stats.cpu = end.since(cpu_at_start.get().unwrap_or(end));
-        stats
+        stats.clone()
     })
+}
+
+/// Once per [`WATCH_EVERY`], and at the end of every second of the window: cuts and hands over
+/// the per-second windows, and cuts the run off at a stop (Ctrl-C) or at the end of the drain.
+async fn watch(ctx: Rc<ThreadCtx>) {
+    let run = &*ctx.run;
+    loop {
+        let now = Instant::now();
+        if let Some(at) = run.stop.at() {
+            ctx.cut_off(at);
+            return;
+        }
+        if now >= run.drain_end {
+            ctx.cut_off(run.drain_end);
+            return;
+        }
+        let mut wake = (now + WATCH_EVERY).min(run.drain_end);
+        if now >= run.measure_start {
+            let index = run.clock.index(now);
+            let mut stats = ctx.stats.borrow_mut();
+            stats.close_windows(index);
+            let windows = std::mem::take(&mut stats.finished_windows);
+            drop(stats);
+            if !windows.is_empty() {
+                run.series.submit(ctx.thread_index, windows, index);
+            }
+            if index < run.clock.last {
+                wake = wake.min(run.clock.start + Duration::from_secs(index + 1));
+            }
+        }
+        tokio::time::sleep_until(wake.into()).await;
+    }
 }
 
 fn spawn_connection<B: RequestBody>(
     ctx: Rc<ThreadCtx>,
     index: usize,
+    local: usize,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::task::spawn_local(tokio::task::unconstrained(run_connection::<B>(ctx, index)))
+    tokio::task::spawn_local(tokio::task::unconstrained(run_connection::<B>(
+        ctx, index, local,
+    )))
 }
 
 impl RunHandle {
@@ -231,7 +328,8 @@ impl RunHandle {
         self.shared.stop.trigger();
     }
 
-    /// The signal that stops the run (for signal handlers).
+    /// The signal that stops the run: `Send + Sync`, so another thread (a Ctrl-C handler, a
+    /// supervisor) can call [`StopSignal::trigger`] on it while this handle waits in `join`.
     pub fn stop_signal(&self) -> Arc<StopSignal> {
         self.shared.stop.clone()
     }
@@ -290,57 +388,59 @@ impl RunHandle {
         if let Some(i) = failure {
             return Err(EngineError::Thread(i, "panicked".into()));
         }
-        let joined = Instant::now();
         Ok(build_report(
             &self.shared,
             &total,
             self.started_at,
-            joined,
             self.progress.len(),
         ))
     }
 }
 
-fn build_report(
-    s: &RunShared,
-    t: &ThreadStats,
-    started_at: SystemTime,
-    joined: Instant,
-    threads: usize,
-) -> Report {
+fn build_report(s: &RunShared, t: &ThreadStats, started_at: SystemTime, threads: usize) -> Report {
     let cfg = &s.cfg;
-    // The elapsed time also covers responses that arrived after the window closed.
-    let window_end = s
-        .window_end(t.budget_spent_at)
-        .max(s.measure_start)
-        .min(joined);
-    let end = t.last_done.map_or(window_end, |d| d.max(window_end));
+    let window_end = s.window_end(t.budget_spent_at).max(s.measure_start);
+    // A run ended by its request count lasts until its last response; one ended by time or a
+    // stop, until the window's end (what was still in flight then was cut off).
+    let by_count = t.budget_spent_at.is_some_and(|b| b <= window_end) && !s.stop.is_set();
+    let end = match (by_count, t.last_done) {
+        (true, Some(done)) => done.max(window_end),
+        _ => window_end,
+    };
     let elapsed = (end - s.measure_start).as_secs_f64();
-    let window = (window_end - s.measure_start).as_secs_f64();
     let per = |n: u64, secs: f64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
     let interrupted = s.stop.is_set();
     let throughput = per(t.completed, elapsed);
     let mut warnings: Vec<String> = t.notes.clone();
+    let open = cfg.is_open_loop();
+    let from_send = LatencyStats::from_histogram(&t.from_send);
 
     let rate = cfg.rate.map(|target| {
-        // Responses to the slots of the window, per second of the window.
-        let achieved = per(t.completed, window);
-        let reached = t.missed == 0 && achieved >= 0.99 * target;
+        let reached = t.unsent == 0 && throughput >= 0.99 * target;
         if !reached && !interrupted {
-            warnings.push(format!(
-                "target rate not reached: {achieved:.1} of {target:.1} req/s achieved, {} of {} \
-                 scheduled requests never sent; the server (or the engine) could not keep up",
-                t.missed, t.scheduled
-            ));
+            warnings.push(rate_warning(cfg, target, throughput, t, from_send.as_ref()));
         }
         RateOutcome {
             target_rps: target,
-            achieved_rps: achieved,
+            achieved_rps: throughput,
             scheduled: t.scheduled,
-            missed: t.missed,
+            missed: t.unsent,
             reached,
         }
     });
+    let censored = open.then(|| Censored {
+        unsent: t.unsent,
+        in_flight: t.cut_off,
+        total: t.unsent + t.cut_off,
+    });
+    if let Some(c) = censored.as_ref().filter(|c| c.total > 0) {
+        warnings.push(format!(
+            "{} scheduled requests had no response when the run ended ({} never sent, {} cut \
+             off in flight): they are in the corrected latency as at least the time from their \
+             slot to the end",
+            c.total, c.unsent, c.in_flight
+        ));
+    }
     let errors = t.total_errors();
     if errors > 0 {
         warnings.push(format!(
@@ -372,7 +472,7 @@ fn build_report(
     if utilisation > SATURATION_WARNING {
         warnings.push(format!(
             "the engine's threads were {:.0}% busy: the load generator may have been the \
-             bottleneck; add --threads or CPUs",
+             bottleneck; add threads or CPUs",
             utilisation * 100.0
         ));
     }
@@ -380,7 +480,13 @@ fn build_report(
         warnings.push("interrupted: figures cover the run until it was stopped".into());
     }
 
-    let open = cfg.is_open_loop();
+    let histograms = cfg.keep_histograms.then(|| Histograms {
+        encoding: crate::histogram::ENCODING.to_string(),
+        from_send: crate::histogram::encode(&t.from_send),
+        from_schedule: open.then(|| crate::histogram::encode(&t.from_schedule)),
+        send_lag: open.then(|| crate::histogram::encode(&t.send_lag)),
+        connection_wait: open.then(|| crate::histogram::encode(&t.connection_wait)),
+    });
     Report {
         schema_version: SCHEMA_VERSION,
         engine: EngineInfo {
@@ -389,7 +495,7 @@ fn build_report(
         },
         target: TargetInfo {
             url: cfg.target.url.clone(),
-            address: cfg.target.addr.to_string(),
+            address: s.addr.to_string(),
         },
         config: RunConfig {
             mode: if open { Mode::Open } else { Mode::Closed },
@@ -403,6 +509,8 @@ fn build_report(
             warmup_s: cfg.warmup.as_secs_f64(),
             rate_rps: cfg.rate,
             timeout_s: cfg.timeout.as_secs_f64(),
+            connect_timeout_s: cfg.connect_timeout.as_secs_f64(),
+            timer_slack_us: open.then_some(cfg.timer_slack.as_secs_f64() * 1e6),
             expect_status: cfg.validation.status.to_string(),
             expect_body: cfg.validation.body.as_ref().map(|b| b.describe()),
         },
@@ -420,11 +528,18 @@ fn build_report(
                 .map(|k| (k.name().to_string(), t.error_count(*k)))
                 .collect(),
             total_errors: errors,
+            cut_off: t.cut_off,
+            samples: t
+                .samples
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
         },
         throughput_rps: throughput,
         rate,
+        censored,
         latency: Latencies {
-            from_send: LatencyStats::from_histogram(&t.from_send),
+            from_send,
             from_schedule: if open {
                 LatencyStats::from_histogram(&t.from_schedule)
             } else {
@@ -435,7 +550,14 @@ fn build_report(
             } else {
                 None
             },
+            connection_wait: if open {
+                LatencyStats::from_histogram(&t.connection_wait)
+            } else {
+                None
+            },
         },
+        series: s.series.finish(elapsed),
+        histograms,
         status_codes: t
             .status_codes
             .iter()
@@ -451,6 +573,48 @@ fn build_report(
             utilisation,
         },
         warnings,
+    }
+}
+
+/// Why an open loop missed its rate, in the words that point at the cause: too few connections
+/// for the server's latency, the engine sending late, or the server.
+fn rate_warning(
+    cfg: &LoadConfig,
+    target: f64,
+    achieved: f64,
+    t: &ThreadStats,
+    from_send: Option<&LatencyStats>,
+) -> String {
+    let head = format!(
+        "target rate not reached: {achieved:.1} of {target:.1} req/s achieved, {} of {} \
+         scheduled requests never sent",
+        t.unsent, t.scheduled
+    );
+    // Each connection has one request in flight: at most connections ÷ latency requests/s.
+    if let Some(mean_s) = from_send.map(|l| l.mean_us / 1e6).filter(|m| *m > 0.0) {
+        let cap = cfg.connections as f64 / mean_s;
+        if cap < target {
+            let needed = (target * mean_s).ceil() as u64 + 1;
+            return format!(
+                "{head}; the connection count caps the rate: {} connections ÷ {:.1} ms mean \
+                 latency = {cap:.0} req/s at most; use at least {needed} connections",
+                cfg.connections,
+                mean_s * 1e3
+            );
+        }
+    }
+    let lag_p99_ms = t.send_lag.value_at_quantile(0.99) as f64 / 1e6;
+    let wait_p99_ms = t.connection_wait.value_at_quantile(0.99) as f64 / 1e6;
+    if lag_p99_ms > wait_p99_ms && lag_p99_ms > 1.0 {
+        format!(
+            "{head}; the engine itself sent late (send lag p99 {lag_p99_ms:.1} ms): add threads \
+             or CPUs"
+        )
+    } else {
+        format!(
+            "{head}; requests waited for a free connection (p99 {wait_p99_ms:.1} ms): the server \
+             could not keep up"
+        )
     }
 }
 

@@ -1,15 +1,15 @@
 //! Process limits a run depends on: enough file descriptors for its connections.
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Field};
 
 /// File descriptors kept free for everything that is not a connection (stdio, epoll, files).
 const SPARE_FDS: u64 = 64;
 
-/// File descriptors a run needs: one socket per connection, plus one timer per connection in an
-/// open loop, plus some spare.
-pub fn fds_needed(connections: usize, open_loop: bool) -> u64 {
-    let per_connection = if open_loop { 2 } else { 1 };
-    connections as u64 * per_connection + SPARE_FDS
+/// File descriptors a run needs: one socket per connection, plus (open loop) one timer per
+/// engine thread, plus some spare.
+pub fn fds_needed(connections: usize, threads: usize, open_loop: bool) -> u64 {
+    let timers = if open_loop { threads as u64 } else { 0 };
+    connections as u64 + timers + SPARE_FDS
 }
 
 /// Raises the soft `RLIMIT_NOFILE` up to the hard limit when the run needs more descriptors than
@@ -28,7 +28,7 @@ pub fn ensure_fd_limit(needed: u64) -> Result<(), ConfigError> {
         }
         if hard < needed {
             return Err(ConfigError::new(
-                "--connections",
+                Field::Connections,
                 format!(
                     "this run needs about {needed} file descriptors but the process may open at \
                      most {hard}; use fewer connections or raise the limit (ulimit -Hn)"
@@ -38,7 +38,7 @@ pub fn ensure_fd_limit(needed: u64) -> Result<(), ConfigError> {
         lim.rlim_cur = needed as libc::rlim_t;
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
             return Err(ConfigError::new(
-                "--connections",
+                Field::Connections,
                 format!(
                     "this run needs about {needed} file descriptors, the limit is {soft}, and \
                      raising it failed: {}",
@@ -55,15 +55,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn open_loop_needs_a_timer_per_connection() {
-        assert_eq!(fds_needed(100, false), 164);
-        assert_eq!(fds_needed(100, true), 264);
+    fn open_loop_needs_one_timer_per_thread_not_per_connection() {
+        assert_eq!(fds_needed(100, 2, false), 164);
+        assert_eq!(fds_needed(100, 2, true), 166);
+        assert_eq!(fds_needed(10_000, 2, true), 10_066);
     }
 
     #[test]
     fn an_impossible_limit_is_refused_with_the_flag() {
         let e = ensure_fd_limit(u64::MAX / 2).unwrap_err();
-        assert_eq!(e.flag, "--connections");
+        assert_eq!(e.field, Field::Connections);
         ensure_fd_limit(16).unwrap();
     }
 }

@@ -5,7 +5,8 @@
 //! A connection never sends before a scheduled time. When it falls behind (a slow response, a
 //! stalled server, a reconnect) it sends its late requests back to back until it is on time again:
 //! the catch-up is bounded by the connection itself, which has one request in flight at a time,
-//! and by the end of the window, after which unsent slots are counted as *missed*, not sent.
+//! and by the end of the window, after which unsent slots are not sent but recorded as censored
+//! samples (see [`crate::report::Censored`]).
 //! Latency is measured from the scheduled time, so time spent waiting behind a stall is counted
 //! (no coordinated omission).
 
@@ -44,6 +45,11 @@ impl Schedule {
         self.time_of(self.next)
     }
 
+    /// The index of the next unsent slot.
+    pub fn next_index(&self) -> u64 {
+        self.next
+    }
+
     /// Marks the next slot as taken.
     pub fn advance(&mut self) {
         self.next += 1;
@@ -65,7 +71,7 @@ impl Schedule {
     }
 
     /// Number of slots with time strictly before `t`.
-    fn slots_before(&self, t: Instant) -> u64 {
+    pub fn slots_before(&self, t: Instant) -> u64 {
         if t <= self.start {
             return 0;
         }

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Field};
 
 /// Which status codes are correct.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,7 @@ impl BodyExpectation {
                     .trim()
                     .to_string();
                 ConfigError::new(
-                    "--expect-body-regex",
+                    Field::BodyRegex,
                     format!("'{pattern}' is not a valid regular expression: {first}"),
                 )
             })
@@ -116,10 +116,51 @@ pub enum Failure {
     Body,
 }
 
+impl Failure {
+    /// The key of this failure's sample message in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::Status => "status",
+            Failure::Body => "body",
+        }
+    }
+}
+
+/// At most this many bytes of a body are quoted in a sample message.
+const QUOTED: usize = 120;
+
 impl Validation {
     /// Whether the engine must keep the body (only when a body check is configured).
     pub fn needs_body(&self) -> bool {
         self.body.is_some()
+    }
+
+    /// Why a response failed: a one-line sample message for the report. `kept` is the part of
+    /// the body that was read for the check (at most `limit` bytes), `len` its full length.
+    pub fn explain(
+        &self,
+        failure: Failure,
+        status: u16,
+        kept: &[u8],
+        len: u64,
+        limit: usize,
+    ) -> String {
+        match failure {
+            Failure::Status => format!("status {status}, expected {}", self.status),
+            Failure::Body if len > kept.len() as u64 => {
+                format!("body of {len} bytes is longer than the {limit} bytes a body check reads")
+            }
+            Failure::Body => {
+                let shown = String::from_utf8_lossy(&kept[..kept.len().min(QUOTED)]);
+                let more = if kept.len() > QUOTED { "…" } else { "" };
+                let expected = self
+                    .body
+                    .as_ref()
+                    .map(BodyExpectation::describe)
+                    .unwrap_or_default();
+                format!("body {shown:?}{more} (expected: {expected})")
+            }
+        }
     }
 
     pub fn check(&self, status: u16, body: &[u8]) -> Result<(), Failure> {
@@ -173,9 +214,25 @@ mod tests {
     }
 
     #[test]
+    fn failures_are_explained() {
+        let v = Validation {
+            status: StatusExpectation::Exact(200),
+            body: Some(BodyExpectation::Exact("Hello".into())),
+        };
+        assert_eq!(
+            v.explain(Failure::Status, 503, b"", 0, 8),
+            "status 503, expected 200"
+        );
+        let m = v.explain(Failure::Body, 200, b"Bye", 3, 8);
+        assert!(m.contains("\"Bye\"") && m.contains("Hello"), "{m}");
+        let m = v.explain(Failure::Body, 200, b"12345678", 20, 8);
+        assert!(m.contains("20 bytes") && m.contains("8 bytes"), "{m}");
+    }
+
+    #[test]
     fn bad_regex_names_the_flag() {
         let e = BodyExpectation::regex("(unclosed").unwrap_err();
-        assert_eq!(e.flag, "--expect-body-regex");
+        assert_eq!(e.field, Field::BodyRegex);
         assert!(!e.message.contains('\n'));
     }
 }

@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
     name = "stackwise",
     version,
     about = "Settles 'Node.js or Python for our backend?' with measurements made on your own machine.",
-    propagate_version = true
+    propagate_version = true,
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -42,6 +43,15 @@ pub enum Command {
     },
 }
 
+/// The exit codes, as printed by `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    success (for load: the run ended, at least one response was correct, thresholds met)
+  1    a failure: for load, no correct response at all, a --max-error-rate or --max-p99
+       threshold broken (the report is still printed), or the report could not be written
+  2    bad input: a one-line error naming the flag (nothing was run)
+  130  interrupted twice with Ctrl-C (once stops the run and still reports)";
+
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
@@ -54,7 +64,14 @@ Without --rate the run is a closed loop: each connection sends its next request 
 is answered, and latency is measured from the actual send (as wrk, oha and autocannon do). With
 --rate it is an open loop: requests follow a constant schedule and latency is also measured from
 the scheduled send time, which counts the time requests waited behind a slow server
-(coordinated-omission correction, as in wrk2).")]
+(coordinated-omission correction, as in wrk2).
+
+A run ends at its deadline (an open loop waits 0.5 s more for the window's responses) or at
+Ctrl-C, whatever is in flight: requests cut off are counted as such, and in an open loop every
+scheduled request without a response is recorded as a censored sample in the corrected latency.
+
+Exit codes: 0 success; 1 no correct response, a threshold broken (the report is still printed),
+or the report could not be written; 2 bad input (nothing was run); 130 Ctrl-C twice.")]
 pub struct LoadArgs {
     /// The URL to load (http:// only; loopback hosts only unless --allow-remote).
     #[arg(value_name = "URL")]
@@ -72,8 +89,8 @@ pub struct LoadArgs {
     #[arg(short = 'd', long, value_name = "DURATION")]
     pub duration: Option<String>,
 
-    /// How many requests to measure; failed connection attempts count too (the run also stops
-    /// after -d, or after 10 minutes).
+    /// How many requests to measure: requests sent plus failed connection attempts (the run also
+    /// stops after -d, or after 10 minutes).
     #[arg(short = 'n', long, value_name = "N")]
     pub requests: Option<u64>,
 
@@ -82,17 +99,29 @@ pub struct LoadArgs {
     pub warmup: String,
 
     /// Open loop: send this many requests per second in total, on a constant schedule. Needs -d.
+    /// (-R is accepted too, as in wrk2.)
     #[arg(
         short = 'r',
+        short_alias = 'R',
         long,
         value_name = "REQ_PER_S",
         allow_negative_numbers = true
     )]
     pub rate: Option<f64>,
 
-    /// Per-request timeout.
+    /// Per-request timeout, from the send to the end of the response.
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     pub timeout: String,
+
+    /// Time allowed to open a TCP connection (the check before the run, and every reconnect).
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub connect_timeout: String,
+
+    /// Open loop: how late a connection may be woken for its send slot, so that slots falling
+    /// close together share one wake-up (less CPU, more send lag; latency is still measured from
+    /// each exact scheduled time). 0 wakes for every slot.
+    #[arg(long, value_name = "DURATION", default_value = "200us")]
+    pub timer_slack: String,
 
     /// Pin the engine's threads to these CPUs, e.g. 0 or 0-1 or 0,2.
     #[arg(long, value_name = "CPUS")]
@@ -135,9 +164,24 @@ pub struct LoadArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Also write the JSON report to this file.
+    /// Also write the JSON report to this file (checked before the run).
     #[arg(long, value_name = "FILE")]
     pub export_json: Option<std::path::PathBuf>,
+
+    /// Put the full latency histograms in the JSON report (HdrHistogram V2 compressed, base64),
+    /// so that runs can be merged exactly.
+    #[arg(long)]
+    pub histograms: bool,
+
+    /// Fail (exit 1) when more than this share of requests failed (errors and validation
+    /// failures), e.g. 1% or 0.01.
+    #[arg(long, value_name = "RATE")]
+    pub max_error_rate: Option<String>,
+
+    /// Fail (exit 1) when the p99 latency is above this (corrected latency in an open loop),
+    /// e.g. 50ms.
+    #[arg(long, value_name = "DURATION")]
+    pub max_p99: Option<String>,
 
     /// Never show a progress bar (it is shown only when stderr is a terminal).
     #[arg(long)]

@@ -2,7 +2,8 @@
 //! configurations, the commands ([`commands`]) run the core crates, and [`reports`] renders what
 //! they return.
 //!
-//! Exit codes: 0 success; 2 bad input (a one-line error naming the flag); 1 a failure while running.
+//! Exit codes ([`cli::EXIT_CODES`]): 0 success; 2 bad input (a one-line error naming the flag);
+//! 1 a failure while running (for `load`: no correct response, or a threshold broken).
 
 mod cli;
 mod commands;
@@ -26,7 +27,7 @@ impl std::error::Error for UsageError {}
 
 impl From<loadgen::ConfigError> for UsageError {
     fn from(e: loadgen::ConfigError) -> Self {
-        UsageError(e.to_string())
+        commands::config_error(&e)
     }
 }
 

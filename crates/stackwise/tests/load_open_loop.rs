@@ -106,3 +106,49 @@ fn an_open_loop_run_ended_by_its_request_count_misses_nothing() {
     assert_eq!(r["rate"]["reached"], true, "{}", r["rate"]);
     assert!(r["elapsed_s"].as_f64().unwrap() < 2.0);
 }
+
+/// Issue 5, defect 10: a 50 ms server loaded at 100 req/s over 2 connections (40 req/s at most):
+/// the requests wait for a free connection, not for the engine. The engine's own send lag stays
+/// small, the wait is reported apart, and the warning names the connection count as the cap.
+#[test]
+fn waiting_for_a_connection_is_not_blamed_on_the_engine() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let (r, _, _) = run_json(
+        &server.url("/slow"),
+        &["-c", "2", "-d", "1s", "--rate", "100"],
+    );
+    let engine_p50 = percentile(&r, "send_lag", 50.0);
+    let wait_p50 = percentile(&r, "connection_wait", 50.0);
+    assert!(engine_p50 < 5_000.0, "engine send lag p50 {engine_p50} µs");
+    assert!(wait_p50 > 100_000.0, "connection wait p50 {wait_p50} µs");
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains("the connection count caps the rate"),
+        "{warnings}"
+    );
+}
+
+/// Issue 5, defect 11: requests the server leaves unanswered at the end (it freezes for the
+/// first 500 ms of every second, and this 1.3 s run ends inside a freeze) are censored samples
+/// in the corrected latency, not dropped: the tail is not flattered.
+#[test]
+fn requests_unanswered_at_the_end_are_censored_not_dropped() {
+    let _serial = serial();
+    let server = TestServer::start();
+    // Start inside the second so that the window ends inside a freeze.
+    let (r, _, _) = run_json(
+        &server.url("/stall"),
+        &["-c", "4", "-d", "1200ms", "--rate", "200"],
+    );
+    let scheduled = r["rate"]["scheduled"].as_u64().unwrap();
+    let counted = r["latency"]["from_schedule"]["count"].as_u64().unwrap();
+    let errors = r["requests"]["total_errors"].as_u64().unwrap();
+    assert_eq!(
+        counted + errors,
+        scheduled,
+        "{} {}",
+        r["rate"],
+        r["censored"]
+    );
+}

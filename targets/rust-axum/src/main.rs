@@ -9,11 +9,11 @@
 //! (one core's worth of server).
 //!
 //! Fault injection, for checking that a load generator reports pauses honestly: with
-//! `--stall-ms 500 --stall-every-ms 1000` the first request handled after each 1 s mark blocks its
-//! worker thread for 500 ms, like a stop-the-world garbage-collector pause; with `--workers 1` the
-//! whole server freezes.
+//! `--stall-ms 500 --stall-every-ms 1000` the stalls sit on a fixed clock grid from start-up,
+//! `[k·1000 ms, k·1000 ms + 500 ms)`: a request handled inside a stall window blocks its worker
+//! thread until the window ends, like a stop-the-world garbage-collector pause; with `--workers 1`
+//! the whole server is frozen exactly the stated share of the time, whatever the request timing.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
@@ -104,27 +104,28 @@ fn parse_opts() -> Result<Opts, String> {
     Ok(opts)
 }
 
-/// Blocks the calling worker thread for `stall` once per `every` (the first request after each
-/// mark pays for it).
+/// Blocks the calling worker thread while inside a stall window of the fixed grid
+/// `[k·every, k·every + stall)` measured from `origin`.
 #[derive(Clone)]
 struct Staller {
     stall: Duration,
     every: Duration,
-    next: Arc<Mutex<Instant>>,
+    origin: Instant,
 }
 
 impl Staller {
     fn maybe_stall(&self) {
-        let now = Instant::now();
-        let mut next = self.next.lock().expect("stall clock");
-        if now >= *next {
-            while *next <= now {
-                *next += self.every;
-            }
-            drop(next);
-            std::thread::sleep(self.stall);
+        if let Some(rest) = stall_remaining(self.origin.elapsed(), self.stall, self.every) {
+            std::thread::sleep(rest);
         }
     }
+}
+
+/// How long a request handled `elapsed` after start-up must block: the rest of the stall window it
+/// falls in, or `None` outside every window.
+fn stall_remaining(elapsed: Duration, stall: Duration, every: Duration) -> Option<Duration> {
+    let phase = Duration::from_nanos((elapsed.as_nanos() % every.as_nanos()) as u64);
+    (phase < stall).then(|| stall - phase)
 }
 
 fn main() {
@@ -154,7 +155,7 @@ fn main() {
             let staller = Staller {
                 stall,
                 every,
-                next: Arc::new(Mutex::new(Instant::now() + every)),
+                origin: Instant::now(),
             };
             app = app.layer(axum::middleware::from_fn(
                 move |req: axum::extract::Request, next: axum::middleware::Next| {
@@ -172,4 +173,40 @@ fn main() {
         println!("listening on {}", listener.local_addr().expect("bound"));
         axum::serve(listener, app).await.expect("server");
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn stalls_sit_on_a_fixed_grid() {
+        // --stall-ms 500 --stall-every-ms 1000: windows [0, 500), [1000, 1500), …
+        assert_eq!(stall_remaining(MS(0), MS(500), MS(1000)), Some(MS(500)));
+        assert_eq!(stall_remaining(MS(1200), MS(500), MS(1000)), Some(MS(300)));
+        assert_eq!(stall_remaining(MS(1500), MS(500), MS(1000)), None);
+        assert_eq!(stall_remaining(MS(1999), MS(500), MS(1000)), None);
+    }
+
+    #[test]
+    fn a_request_after_idling_does_not_push_the_next_stall() {
+        // The old staller stalled 500 ms from 1.9 s (to 2.4 s) and then again from 2.4 s: frozen
+        // 1 s. On the grid, 1.9 s is outside a window and the 2.4 s request waits only to 2.5 s.
+        assert_eq!(stall_remaining(MS(1900), MS(500), MS(1000)), None);
+        assert_eq!(stall_remaining(MS(2400), MS(500), MS(1000)), Some(MS(100)));
+        // Frozen time over 10 s of back-to-back requests is exactly 5 × 500 ms.
+        let (mut t, mut frozen) = (MS(0), MS(0));
+        while t < MS(10_000) {
+            match stall_remaining(t, MS(500), MS(1000)) {
+                Some(rest) => {
+                    frozen += rest;
+                    t += rest;
+                }
+                None => t += MS(1),
+            }
+        }
+        assert_eq!(frozen, MS(10 * 500));
+    }
 }

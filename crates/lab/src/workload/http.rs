@@ -130,24 +130,20 @@ impl LoadSpec {
         client_cpus: &[usize],
     ) -> Result<LoadConfig, MeasureError> {
         let url = format!("{base_url}{}", self.endpoint.path);
-        let target = Target::parse(&url, false).map_err(|e| MeasureError::Failed(e.to_string()))?;
-        Ok(LoadConfig {
-            target,
-            connections: self.connections,
-            threads: client_cpus.len().max(1).min(self.connections),
-            pin: (!client_cpus.is_empty()).then(|| client_cpus.to_vec()),
-            stop: StopCondition {
-                duration: Some(self.duration),
-                requests: None,
-            },
-            warmup: self.warmup,
-            rate: self.rate,
-            timeout: REQUEST_TIMEOUT,
-            validation: self.endpoint.validation.clone(),
-            method: http::Method::GET,
-            headers: vec![],
-            body: bytes::Bytes::new(),
-        })
+        let target = Target::parse(&url).map_err(|e| MeasureError::Failed(e.to_string()))?;
+        let mut c = LoadConfig::new(target);
+        c.connections = self.connections;
+        c.threads = client_cpus.len().max(1).min(self.connections);
+        c.pin = (!client_cpus.is_empty()).then(|| client_cpus.to_vec());
+        c.stop = StopCondition {
+            duration: Some(self.duration),
+            requests: None,
+        };
+        c.warmup = self.warmup;
+        c.rate = self.rate;
+        c.timeout = REQUEST_TIMEOUT;
+        c.validation = self.endpoint.validation.clone();
+        Ok(c)
     }
 }
 

@@ -9,7 +9,10 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use loadgen::engine::Phase;
 use loadgen::stop::StopSignal;
-use loadgen::{BodyExpectation, LoadConfig, StatusExpectation, StopCondition, Target, Validation};
+use loadgen::{
+    BodyExpectation, ConfigError, EngineError, Field, LoadConfig, StatusExpectation, StopCondition,
+    Target, Thresholds, Validation,
+};
 
 use crate::cli::LoadArgs;
 use crate::reports;
@@ -20,10 +23,22 @@ const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 pub fn run(args: LoadArgs) -> anyhow::Result<()> {
     let cfg = config_from_args(&args)?;
-    let handle = loadgen::start(cfg).map_err(|e| match e {
-        loadgen::engine::EngineError::Config(c) => anyhow::Error::new(UsageError::from(c)),
-        other => anyhow::Error::new(other),
-    })?;
+    let thresholds = thresholds_from_args(&args)?;
+    // Checked before the run, so that a finished run is never lost to an unwritable path.
+    let export = args
+        .export_json
+        .as_deref()
+        .map(ExportFile::open)
+        .transpose()?;
+    let handle = match loadgen::start(cfg) {
+        Ok(h) => h,
+        Err(e) => {
+            if let Some(f) = export {
+                f.discard();
+            }
+            return Err(engine_error(e));
+        }
+    };
 
     install_ctrl_c(handle.stop_signal());
     let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(new_bar);
@@ -31,32 +46,182 @@ pub fn run(args: LoadArgs) -> anyhow::Result<()> {
         if let Some(bar) = &bar {
             update_bar(bar, &handle.progress());
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     let report = handle.join()?;
 
-    if let Some(path) = &args.export_json {
-        let mut text = serde_json::to_string_pretty(&report)?;
-        text.push('\n');
-        std::fs::write(path, text)
-            .with_context(|| format!("--export-json: cannot write {}", path.display()))?;
+    // The report goes out first: whatever fails afterwards, the figures are not lost.
+    let mut text = serde_json::to_string_pretty(&report)?;
+    text.push('\n');
+    {
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            out.write_all(text.as_bytes())?;
+        } else {
+            write!(out, "{}", reports::load::summary(&report))?;
+        }
+        out.flush()?;
     }
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        write!(out, "{}", reports::load::summary(&report))?;
+    if let Some(f) = export {
+        f.write(&text)?;
+    }
+    let mut failures = Vec::new();
+    if report.requests.succeeded == 0 {
+        failures.push(format!(
+            "no correct response: {} sent, {} responses, {} errors (see the report)",
+            report.requests.sent, report.requests.completed, report.requests.total_errors
+        ));
+    }
+    let broken = report.check(&thresholds);
+    if !broken.is_empty() {
+        failures.push(format!("threshold broken: {}", broken.join("; ")));
+    }
+    if !failures.is_empty() {
+        anyhow::bail!("{}", failures.join("; "));
     }
     Ok(())
 }
 
+/// The file given to --export-json, opened (not truncated) before the run.
+struct ExportFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    created: bool,
+}
+
+impl ExportFile {
+    fn open(path: &std::path::Path) -> Result<ExportFile, UsageError> {
+        let created = !path.exists();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| {
+                flag_error(
+                    "--export-json",
+                    format!("cannot write {}: {e}", path.display()),
+                )
+            })?;
+        Ok(ExportFile {
+            path: path.to_path_buf(),
+            file,
+            created,
+        })
+    }
+
+    /// Removes the file if the run made it and produced nothing.
+    fn discard(self) {
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    fn write(mut self, text: &str) -> anyhow::Result<()> {
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.write_all(text.as_bytes()))
+            .and_then(|()| self.file.flush())
+            .with_context(|| {
+                format!(
+                    "--export-json: cannot write {} (the report was printed above)",
+                    self.path.display()
+                )
+            })
+    }
+}
+
+/// The command-line spelling of a configuration field.
+fn flag_of(field: Field) -> &'static str {
+    match field {
+        Field::Url => "URL",
+        Field::AllowRemote => "--allow-remote",
+        Field::Connections => "--connections",
+        Field::Threads => "--threads",
+        Field::Pin => "--pin",
+        Field::Duration => "--duration",
+        Field::Requests => "--requests",
+        Field::Warmup => "--warmup",
+        Field::Rate => "--rate",
+        Field::Timeout => "--timeout",
+        Field::ConnectTimeout => "--connect-timeout",
+        Field::TimerSlack => "--timer-slack",
+        Field::BodyRegex => "--expect-body-regex",
+    }
+}
+
+/// A library configuration error as a one-line usage error naming the flag.
+pub fn config_error(e: &ConfigError) -> UsageError {
+    let hint = match e.field {
+        Field::Rate if e.message.contains("duration") => ": add -d, e.g. -d 30s",
+        Field::Duration if e.message.contains("count") => " (-d or -n)",
+        Field::AllowRemote => " (pass --allow-remote)",
+        _ => "",
+    };
+    flag_error(flag_of(e.field), format!("{}{hint}", e.message))
+}
+
+fn engine_error(e: EngineError) -> anyhow::Error {
+    match e {
+        EngineError::Config(c) => anyhow::Error::new(config_error(&c)),
+        EngineError::Connect(c) if c.timed_out => anyhow::Error::new(flag_error(
+            "--connect-timeout",
+            format!(
+                "no connection to {} within {:?} ({}); is the server slow to accept, or the \
+                 timeout too short?",
+                c.addr, c.connect_timeout, c.reason
+            ),
+        )),
+        EngineError::Connect(c) => anyhow::Error::new(flag_error(
+            "URL",
+            format!(
+                "cannot connect to {} ({}); is the server running?",
+                c.addr, c.reason
+            ),
+        )),
+        other => anyhow::Error::new(other),
+    }
+}
+
+fn thresholds_from_args(a: &LoadArgs) -> Result<Thresholds, UsageError> {
+    let max_error_rate = a
+        .max_error_rate
+        .as_deref()
+        .map(|s| parse_rate_limit(s).map_err(|m| flag_error("--max-error-rate", m)))
+        .transpose()?;
+    let max_p99_us = a
+        .max_p99
+        .as_deref()
+        .map(|s| parse_duration("--max-p99", s).map(|d| d.as_secs_f64() * 1e6))
+        .transpose()?;
+    Ok(Thresholds {
+        max_error_rate,
+        max_p99_us,
+    })
+}
+
+/// `1%` or `0.01` → 0.01.
+fn parse_rate_limit(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, scale) = match t.strip_suffix('%') {
+        Some(n) => (n.trim(), 100.0),
+        None => (t, 1.0),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 && v / scale <= 1.0 => Ok(v / scale),
+        _ => Err(format!(
+            "'{s}' is not a share of requests: use e.g. 1% or 0.01 (0 to 100%)"
+        )),
+    }
+}
+
 /// Turns arguments into a checked configuration; every error names its flag.
 pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
-    let mut target = Target::parse(&a.url, a.allow_remote)?;
+    let mut target = Target::parse(&a.url)?;
+    target.allow_remote = a.allow_remote;
     let duration = a
         .duration
         .as_deref()
@@ -119,6 +284,9 @@ pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
         warmup: parse_duration("--warmup", &a.warmup)?,
         rate: a.rate,
         timeout: parse_duration("--timeout", &a.timeout)?,
+        connect_timeout: parse_duration("--connect-timeout", &a.connect_timeout)?,
+        timer_slack: parse_duration("--timer-slack", &a.timer_slack)?,
+        keep_histograms: a.histograms,
         validation: Validation {
             status,
             body: expected_body,

@@ -7,6 +7,8 @@ pub(crate) mod targets;
 
 use crate::cli::{Cli, Command};
 
+pub use load::config_error;
+
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Load(args) => load::run(*args),

@@ -16,6 +16,12 @@ const SHOWN: [(f64, &str); 7] = [
     (-1.0, "mean"),
 ];
 
+/// `1 connection`, `2 connections`.
+fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Renders the human summary.
 pub fn summary(r: &Report) -> String {
     let mut s = String::new();
@@ -27,10 +33,9 @@ pub fn summary(r: &Report) -> String {
     };
     let _ = write!(
         load,
-        ", {} connections on {} thread{}",
-        c.connections,
-        c.threads,
-        if c.threads == 1 { "" } else { "s" }
+        ", {} on {}",
+        plural(c.connections as u64, "connection", "connections"),
+        plural(c.threads as u64, "thread", "threads"),
     );
     if let Some(p) = &c.pinned_cpus {
         let _ = write!(load, " pinned to CPU {p:?}");
@@ -40,16 +45,36 @@ pub fn summary(r: &Report) -> String {
     }
     let _ = writeln!(s, "Load        {load}");
     let q = &r.requests;
+    let connect = q.errors.get("connect").copied().unwrap_or(0);
+    let mut line = format!(
+        "{} sent = {} + {} after sending + {} cut off at the end",
+        q.sent,
+        plural(q.completed, "response", "responses"),
+        plural(q.total_errors - connect, "error", "errors"),
+        q.cut_off
+    );
+    if connect > 0 {
+        let _ = write!(
+            line,
+            "; {} (nothing sent)",
+            plural(
+                connect,
+                "failed connection attempt",
+                "failed connection attempts"
+            )
+        );
+    }
+    let _ = writeln!(s, "Requests    {line}");
     let _ = writeln!(
         s,
-        "Requests    {} sent, {} responses in {:.2}s: {} correct, {} wrong status, {} wrong body, {} errors",
-        q.sent, q.completed, r.elapsed_s, q.succeeded, q.failed_status, q.failed_body, q.total_errors
+        "Responses   {} = {} correct + {} wrong status + {} wrong body",
+        q.completed, q.succeeded, q.failed_status, q.failed_body
     );
-    let mut tput = format!("{:.1} req/s", r.throughput_rps);
+    let mut tput = format!("{:.1} req/s over {:.2}s", r.throughput_rps, r.elapsed_s);
     if let Some(rate) = &r.rate {
         let _ = write!(
             tput,
-            "  (target {:.1}: {}; {} of {} slots missed)",
+            "  (target {:.1}: {}; {} of {} slots never sent)",
             rate.target_rps,
             if rate.reached {
                 "reached"
@@ -61,26 +86,39 @@ pub fn summary(r: &Report) -> String {
         );
     }
     let _ = writeln!(s, "Throughput  {tput}");
+    if let Some(cen) = r.censored.as_ref().filter(|c| c.total > 0) {
+        let _ = writeln!(
+            s,
+            "Censored    {} without a response at the end ({} never sent, {} in flight), in the \
+             corrected latency as lower bounds",
+            cen.total, cen.unsent, cen.in_flight
+        );
+    }
 
     let _ = writeln!(s);
-    let _ = write!(s, "{:<24}", "Latency");
-    for (_, name) in SHOWN {
-        let _ = write!(s, "{name:>9}");
-    }
-    let _ = writeln!(s);
-    let rows: [(&str, &Option<LatencyStats>); 3] = [
+    let rows: [(&str, &Option<LatencyStats>); 4] = [
         ("from schedule (true)", &r.latency.from_schedule),
         ("from send", &r.latency.from_send),
         ("send lag (engine)", &r.latency.send_lag),
+        ("wait for connection", &r.latency.connection_wait),
     ];
-    for (name, stats) in rows {
-        if let Some(st) = stats {
-            let _ = write!(s, "{name:<24}");
-            for (p, _) in SHOWN {
-                let v = if p < 0.0 { Some(st.mean_us) } else { st.at(p) };
-                let _ = write!(s, "{:>9}", v.map(fmt_us).unwrap_or_default());
+    if rows.iter().all(|(_, st)| st.is_none()) {
+        let _ = writeln!(s, "Latency     none measured: no response was received");
+    } else {
+        let _ = write!(s, "{:<24}", "Latency");
+        for (_, name) in SHOWN {
+            let _ = write!(s, "{name:>9}");
+        }
+        let _ = writeln!(s);
+        for (name, stats) in rows {
+            if let Some(st) = stats {
+                let _ = write!(s, "{name:<24}");
+                for (p, _) in SHOWN {
+                    let v = if p < 0.0 { Some(st.mean_us) } else { st.at(p) };
+                    let _ = write!(s, "{:>9}", v.map(fmt_us).unwrap_or_default());
+                }
+                let _ = writeln!(s);
             }
-            let _ = writeln!(s);
         }
     }
     if c.mode == Mode::Closed {
@@ -106,6 +144,21 @@ pub fn summary(r: &Report) -> String {
             codes.join(", ")
         }
     );
+    let mut first = true;
+    for (kind, n) in q.errors.iter().filter(|(_, n)| **n > 0) {
+        let sample = q.samples.get(kind).map(String::as_str).unwrap_or("");
+        let label = if first { "Errors" } else { "" };
+        first = false;
+        let _ = writeln!(s, "{label:<12}{n} {kind}: {sample}");
+    }
+    for (kind, n) in [("status", q.failed_status), ("body", q.failed_body)] {
+        if n > 0 {
+            let sample = q.samples.get(kind).map(String::as_str).unwrap_or("");
+            let label = if first { "Errors" } else { "" };
+            first = false;
+            let _ = writeln!(s, "{label:<12}{n} wrong {kind}: {sample}");
+        }
+    }
     let e = &r.engine_cpu;
     let _ = writeln!(
         s,

@@ -5,7 +5,9 @@ pub mod lab;
 pub mod load;
 
 /// Formats microseconds with a unit that keeps three significant digits: `87.2µs`, `1.25ms`, `2.03s`.
+/// The value is rounded first, so that 999.7 µs prints as `1.00ms`, not `1000µs`.
 pub fn fmt_us(us: f64) -> String {
+    let us = round_sig3(us);
     if us < 1.0 {
         format!("{:.0}ns", us * 1000.0)
     } else if us < 1000.0 {
@@ -15,6 +17,14 @@ pub fn fmt_us(us: f64) -> String {
     } else {
         format!("{}s", sig3(us / 1_000_000.0))
     }
+}
+
+fn round_sig3(x: f64) -> f64 {
+    if x <= 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(x.log10().floor() as i32 - 2);
+    (x / scale).round() * scale
 }
 
 fn sig3(x: f64) -> String {
@@ -39,5 +49,10 @@ mod tests {
         assert_eq!(fmt_us(1250.0), "1.25ms");
         assert_eq!(fmt_us(512_000.0), "512ms");
         assert_eq!(fmt_us(2_030_000.0), "2.03s");
+        // Rounding never produces a four-digit figure in the smaller unit.
+        assert_eq!(fmt_us(999.7), "1.00ms");
+        assert_eq!(fmt_us(999_700.0), "1.00s");
+        assert_eq!(fmt_us(0.9996), "1.00µs");
+        assert_eq!(fmt_us(99.96), "100µs");
     }
 }

@@ -19,8 +19,7 @@ use axum::Router;
 /// - `POST /echo` → the request body
 /// - `/slow` → `slow`, after 50 ms
 /// - `/close` → `bye`, with `Connection: close` (the server closes after every response)
-/// - `/slow` → `slow`, after 50 ms
-/// - `/close` → `bye`, with `Connection: close` (the server closes after every response)
+/// - `/big` → 9 MiB of `a` (over the 8 MiB a body check reads)
 /// - `/stall` → `ok`, but the whole server is frozen for the first 500 ms of every second
 ///   (every request that arrives during a freeze is answered when it ends), like a stop-the-world
 ///   pause.
@@ -71,6 +70,7 @@ impl TestServer {
                                 "slow"
                             }),
                         )
+                        .route("/big", get(|| async { "a".repeat(9 << 20) }))
                         .route(
                             "/close",
                             get(|| async { ([(axum::http::header::CONNECTION, "close")], "bye") }),
@@ -136,6 +136,14 @@ pub fn stackwise() -> Command {
 
 /// Runs `stackwise load URL ARGS… --json` and returns the parsed report.
 pub fn load_json(url: &str, args: &[&str]) -> serde_json::Value {
+    let (r, code, stderr) = run_json(url, args);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    r
+}
+
+/// Runs `stackwise load URL ARGS… --json` and returns the parsed report (which must be printed
+/// whatever the exit code), the exit code and stderr. Checks that the report's counts reconcile.
+pub fn run_json(url: &str, args: &[&str]) -> (serde_json::Value, Option<i32>, String) {
     let out = stackwise()
         .arg("load")
         .arg(url)
@@ -143,13 +151,69 @@ pub fn load_json(url: &str, args: &[&str]) -> serde_json::Value {
         .arg("--json")
         .output()
         .unwrap();
-    assert_success(&out);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "stdout is not JSON ({e}):\n{}",
+            "stdout is not JSON ({e}):\n{}\nstderr: {stderr}",
             String::from_utf8_lossy(&out.stdout)
         )
-    })
+    });
+    assert_reconciles(&r);
+    (r, out.status.code(), stderr)
+}
+
+/// Every count of a report adds up (issue 5, defect 4).
+pub fn assert_reconciles(r: &serde_json::Value) {
+    let q = &r["requests"];
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"));
+    let errors: u64 = q["errors"].as_object().unwrap().values().map(n).sum();
+    assert_eq!(errors, n(&q["total_errors"]), "{q}");
+    assert_eq!(
+        n(&q["sent"]) + n(&q["errors"]["connect"]),
+        n(&q["completed"]) + n(&q["total_errors"]) + n(&q["cut_off"]),
+        "sent + failed connects != responses + errors + cut off: {q}"
+    );
+    assert_eq!(
+        n(&q["completed"]),
+        n(&q["succeeded"]) + n(&q["failed_status"]) + n(&q["failed_body"]),
+        "{q}"
+    );
+    let codes: u64 = r["status_codes"].as_object().unwrap().values().map(n).sum();
+    assert_eq!(codes, n(&q["completed"]), "{r}");
+    let series: u64 = r["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| n(&p["responses"]))
+        .sum();
+    assert_eq!(series, n(&q["completed"]), "series: {}", r["series"]);
+    if let Some(h) = r["latency"]["from_send"].as_object() {
+        assert_eq!(n(&h["count"]), n(&q["completed"]));
+    }
+    if let Some(n_req) = r["config"]["requests"].as_u64() {
+        if r["interrupted"] == false {
+            assert!(n(&q["sent"]) + n(&q["errors"]["connect"]) <= n_req, "{q}");
+        }
+    }
+    if r["config"]["mode"] == "open" {
+        let c = &r["censored"];
+        assert_eq!(n(&c["in_flight"]), n(&q["cut_off"]));
+        assert_eq!(n(&c["unsent"]), n(&r["rate"]["missed"]));
+        assert_eq!(n(&c["total"]), n(&c["unsent"]) + n(&c["in_flight"]));
+        assert_eq!(
+            r["rate"]["achieved_rps"], r["throughput_rps"],
+            "one throughput figure"
+        );
+        // Every slot of the window ends as a response, an error after sending, or censored.
+        let after_send = n(&q["total_errors"]) - n(&q["errors"]["connect"]);
+        assert_eq!(
+            n(&r["rate"]["scheduled"]),
+            n(&q["completed"]) + after_send + n(&c["total"]),
+            "slots do not add up: {} {}",
+            r["rate"],
+            q
+        );
+    }
 }
 
 pub fn assert_success(out: &Output) {
@@ -200,6 +264,20 @@ pub fn start_short_keepalive_server(idle: Duration, for_how_long: Duration) -> S
                         return;
                     }
                 }
+            }
+        });
+    })
+}
+
+/// A raw HTTP server that announces a 100-byte body, sends 5 bytes and closes the connection.
+pub fn start_truncating_server(for_how_long: Duration) -> SocketAddr {
+    use std::io::{Read, Write};
+    raw_server(for_how_long, |mut s| {
+        std::thread::spawn(move || {
+            s.set_nonblocking(false).unwrap();
+            let mut buf = [0u8; 4096];
+            if let Ok(1..) = s.read(&mut buf) {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort");
             }
         });
     })
