@@ -72,6 +72,8 @@ pub struct EndpointResult {
     pub requests: u32,
     /// What was expected and what was received, one entry per problem.
     pub failures: Vec<String>,
+    /// Facts worth showing that are not failures (e.g. no keep-alive, announced).
+    pub notes: Vec<String>,
 }
 
 impl EndpointResult {
@@ -87,29 +89,37 @@ pub struct CheckReport {
     pub base_url: String,
     pub seed: u64,
     pub endpoints: Vec<EndpointResult>,
+    /// Failures of the target as a whole (e.g. it listens on more than 127.0.0.1).
+    pub target_failures: Vec<String>,
 }
 
 impl CheckReport {
     /// Every declared endpoint passed (and at least one is declared).
     pub fn passed(&self) -> bool {
-        self.endpoints.iter().any(|e| e.declared) && self.endpoints.iter().all(|e| e.passed())
+        self.target_failures.is_empty()
+            && self.endpoints.iter().any(|e| e.declared)
+            && self.endpoints.iter().all(|e| e.passed())
     }
 
     /// One line per failure, `endpoint: problem`.
     pub fn failures(&self) -> Vec<String> {
-        self.endpoints
+        self.target_failures
             .iter()
-            .flat_map(|e| {
+            .cloned()
+            .chain(self.endpoints.iter().flat_map(|e| {
                 e.failures
                     .iter()
                     .map(move |f| format!("/{}: {f}", e.endpoint))
-            })
+            }))
             .collect()
     }
 }
 
 impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for t in &self.target_failures {
+            writeln!(f, "  FAIL: {t}")?;
+        }
         for e in &self.endpoints {
             if !e.declared {
                 writeln!(
@@ -119,6 +129,9 @@ impl fmt::Display for CheckReport {
                 )?;
             } else if e.failures.is_empty() {
                 writeln!(f, "  /{:<10} ok ({} requests)", e.endpoint, e.requests)?;
+                for n in &e.notes {
+                    writeln!(f, "      note: {n}")?;
+                }
             } else {
                 writeln!(f, "  /{:<10} FAIL", e.endpoint)?;
                 for fl in &e.failures {
@@ -182,6 +195,7 @@ pub fn check(
             declared: is_declared,
             requests: 0,
             failures: vec![],
+            notes: vec![],
         };
         if is_declared {
             rt.block_on(check_endpoint(
@@ -200,7 +214,51 @@ pub fn check(
         base_url: format!("http://{addr}"),
         seed,
         endpoints,
+        target_failures: binding_problems(addr.port()),
     }
+}
+
+/// Listening sockets on `port` bound to anything but loopback (from /proc/net/tcp and tcp6): the
+/// contract says servers bind 127.0.0.1 only.
+pub fn binding_problems(port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st …; st 0A = LISTEN.
+            if f.len() < 4 || f[3] != "0A" {
+                continue;
+            }
+            let Some((addr_hex, port_hex)) = f[1].split_once(':') else {
+                continue;
+            };
+            if u16::from_str_radix(port_hex, 16).ok() != Some(port) {
+                continue;
+            }
+            let loopback = if v6 {
+                // ::1, or ::ffff:127.x.x.x
+                addr_hex == "00000000000000000000000001000000"
+                    || (addr_hex.starts_with("0000000000000000FFFF0000")
+                        && addr_hex.ends_with("7F"))
+            } else {
+                addr_hex.ends_with("7F")
+            };
+            if !loopback {
+                out.push(format!(
+                    "listens on {} port {port} ({file} address {addr_hex}); the contract says 127.0.0.1 only",
+                    if addr_hex.chars().all(|c| c == '0') {
+                        "all interfaces"
+                    } else {
+                        "a non-loopback address"
+                    }
+                ));
+            }
+        }
+    }
+    out
 }
 
 struct Resp {
@@ -316,11 +374,11 @@ fn common(r: &Resp, content_type: &str, out: &mut Vec<String>, what: &str) {
             out.push(format!("{what}: expected a {h} header, got none"));
         }
     }
-    if header(r, http::header::CONNECTION).is_some_and(|v| v.eq_ignore_ascii_case("close")) {
-        out.push(format!(
-            "{what}: the response says Connection: close (keep-alive expected)"
-        ));
-    }
+}
+
+fn announces_close(r: &Resp) -> bool {
+    header(r, http::header::CONNECTION)
+        .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
 }
 
 trait NoneOrEmpty {
@@ -384,6 +442,25 @@ async fn check_endpoint(
     rng: &mut Rng,
     result: &mut EndpointResult,
 ) {
+    let mut closes = 0;
+    check_requests(e, addr, upstream, opts, rng, result, &mut closes).await;
+    if closes > 0 {
+        result.notes.push(format!(
+            "no keep-alive: the server closed the connection after {closes} of {} responses, announcing it (Connection: close)",
+            result.requests
+        ));
+    }
+}
+
+async fn check_requests(
+    e: Endpoint,
+    addr: SocketAddr,
+    upstream: Option<&Upstream>,
+    opts: &CheckOptions,
+    rng: &mut Rng,
+    result: &mut EndpointResult,
+    closes: &mut u32,
+) {
     let out = &mut result.failures;
     if e == Endpoint::Io && upstream.is_none() {
         out.push("cannot be checked without the upstream service".into());
@@ -396,6 +473,7 @@ async fn check_endpoint(
             return;
         }
     };
+    let mut announced_close = false;
     for (k, (path, input)) in inputs(e, rng, opts.requests.max(2)).into_iter().enumerate() {
         let what = format!("request {} (GET {path})", k + 1);
         let before = match (e, upstream) {
@@ -408,7 +486,17 @@ async fn check_endpoint(
             },
             _ => None,
         };
-        if sender.is_closed() {
+        if announced_close {
+            // The previous response said `Connection: close` (gunicorn's sync worker does, as
+            // documented; docs/contract.md accepts it): a new connection, as any client would.
+            match connect(addr).await {
+                Ok(s) => sender = s,
+                Err(err) => {
+                    out.push(err);
+                    return;
+                }
+            }
+        } else if sender.is_closed() {
             out.push(format!(
                 "{what}: the server closed the keep-alive connection after the previous response"
             ));
@@ -436,6 +524,10 @@ async fn check_endpoint(
             }
         };
         result.requests += 1;
+        announced_close = announces_close(&r);
+        if announced_close {
+            *closes += 1;
+        }
         match e {
             Endpoint::Plaintext => {
                 common(&r, "text/plain", out, &what);
@@ -535,6 +627,106 @@ mod tests {
         assert_eq!(hash_hex(1), one);
         assert_ne!(hash_hex(2), hash_hex(1));
         assert_eq!(hash_hex(3).len(), 64);
+    }
+
+    /// A raw HTTP/1.1 server answering `/plaintext` with `headers`, closing after each response
+    /// when `close` is set. Serves until the test process ends.
+    fn raw_server(headers: &'static str, close: bool) -> SocketAddr {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { continue };
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    loop {
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match s.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                        buf.drain(..end + 4);
+                        let body = "Hello, World!";
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn check_plaintext(addr: SocketAddr) -> EndpointResult {
+        let r = check(
+            "raw",
+            addr,
+            &[Endpoint::Plaintext],
+            None,
+            &CheckOptions::default(),
+        );
+        r.endpoints
+            .into_iter()
+            .find(|e| e.endpoint == Endpoint::Plaintext)
+            .unwrap()
+    }
+
+    const GOOD_HEADERS: &str =
+        "Content-Type: text/plain; charset=utf-8\r\nDate: Tue, 24 Nov 2026 10:00:00 GMT\r\nServer: raw\r\n";
+
+    #[test]
+    fn keep_alive_and_headers_are_checked() {
+        let ok = check_plaintext(raw_server(GOOD_HEADERS, false));
+        assert!(
+            ok.passed() && ok.notes.is_empty() && ok.requests == 4,
+            "{ok:?}"
+        );
+
+        // Announced close (gunicorn sync): passes, with a note.
+        let announced = check_plaintext(raw_server(
+            "Content-Type: text/plain\r\nDate: x\r\nServer: raw\r\nConnection: close\r\n",
+            true,
+        ));
+        assert!(announced.passed(), "{announced:?}");
+        assert!(
+            announced.notes[0].contains("no keep-alive"),
+            "{announced:?}"
+        );
+
+        // Silent close: fails.
+        let silent = check_plaintext(raw_server(GOOD_HEADERS, true));
+        assert!(!silent.passed(), "{silent:?}");
+
+        // Missing Date and wrong Content-Type: named.
+        let bad = check_plaintext(raw_server(
+            "Content-Type: text/html\r\nServer: raw\r\n",
+            false,
+        ));
+        let all = bad.failures.join("\n");
+        assert!(all.contains("expected a date header, got none"), "{all}");
+        assert!(
+            all.contains("expected Content-Type text/plain, got \"text/html\""),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn a_server_on_all_interfaces_is_refused() {
+        let any = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let p = binding_problems(any.local_addr().unwrap().port());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("listens on all interfaces"), "{p:?}");
+        let lo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(binding_problems(lo.local_addr().unwrap().port()).is_empty());
     }
 
     #[test]

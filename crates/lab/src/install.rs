@@ -1,7 +1,8 @@
 //! Installing a target: its `requires` programs are checked first (a missing one is named with how
 //! to get it), then its `[install] steps` run in the target folder with their output captured; a
 //! registry that cannot be reached is said so. An install whose `check` paths all exist is skipped
-//! unless forced. Also the install footprint: bytes on disk of the `installed` paths and the number
+//! unless forced or stale (its lockfile changed: a SHA-256 stamp is kept in the installed folder;
+//! Rust targets are always handed to cargo, which rebuilds only what changed). Also the install footprint: bytes on disk of the `installed` paths and the number
 //! of packages (`package.json` files of `node_modules` packages, Python `*.dist-info` folders).
 
 use std::collections::HashSet;
@@ -61,8 +62,7 @@ pub struct Missing {
     pub hint: String,
 }
 
-/// Required programs not found on PATH (`python3 -m venv` is checked for Python targets that need
-/// `python3`).
+/// Required programs not found on PATH, and Python's venv module when a step makes a venv.
 pub fn missing_requirements(target: &Target) -> Vec<Missing> {
     let mut out = Vec::new();
     for p in &target.manifest.install.requires {
@@ -71,6 +71,31 @@ pub fn missing_requirements(target: &Target) -> Vec<Missing> {
                 program: p.clone(),
                 hint: install_hint(p).into(),
             });
+        }
+    }
+    // A step running `python -m venv` needs the venv module and ensurepip (a separate package
+    // on Debian and Ubuntu).
+    let makes_venv = target
+        .manifest
+        .install
+        .steps
+        .iter()
+        .any(|s| s.windows(2).any(|w| w[0] == "-m" && w[1] == "venv"));
+    if makes_venv && out.is_empty() {
+        if let Some(py) = find_program("python3") {
+            let ok = Command::new(py)
+                .args(["-c", "import venv, ensurepip"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                out.push(Missing {
+                    program: "python3 -m venv".into(),
+                    hint: "install Python's venv module (`apt-get install python3-venv`)".into(),
+                });
+            }
         }
     }
     out
@@ -83,6 +108,85 @@ pub fn is_installed(target: &Target) -> bool {
         return true;
     }
     !i.check.is_empty() && i.check.iter().all(|c| target.install_path(c).exists())
+}
+
+/// Name of the file, inside the first installed folder, holding the SHA-256 of the lockfile the
+/// install was made from.
+pub const LOCK_STAMP: &str = ".stackwise-lockfile.sha256";
+
+fn stamp_path(target: &Target) -> Option<PathBuf> {
+    target
+        .manifest
+        .install
+        .installed
+        .iter()
+        .map(|p| target.install_path(p))
+        .find(|p| p.is_dir())
+        .map(|d| d.join(LOCK_STAMP))
+}
+
+fn lock_digest(target: &Target) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let lock = target.manifest.install.lockfile.as_ref()?;
+    let bytes = std::fs::read(target.install_path(lock)).ok()?;
+    Some(
+        Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+/// Why an existing install must be redone, if it must: its lockfile changed since (or it was made
+/// before stamps were kept). Rust targets are always handed to cargo, which rebuilds only what
+/// changed (sources as well as the lockfile).
+pub fn stale_reason(target: &Target) -> Option<String> {
+    if target.manifest.install.steps.is_empty() {
+        return None;
+    }
+    if target.manifest.language == crate::manifest::Language::Rust {
+        return Some("cargo rebuilds what changed".into());
+    }
+    let digest = lock_digest(target)?;
+    let stamp = stamp_path(target)?;
+    match std::fs::read_to_string(&stamp) {
+        Ok(s) if s.trim() == digest => None,
+        Ok(_) => Some("its lockfile changed since it was installed".into()),
+        Err(_) => Some("it was installed without a lockfile stamp".into()),
+    }
+}
+
+/// Installed and not stale: [`install`] would skip it.
+pub fn is_up_to_date(target: &Target) -> bool {
+    is_installed(target) && stale_reason(target).is_none()
+}
+
+/// An exclusive `flock` on a file in the temporary directory named after the target folder.
+struct InstallLock {
+    _file: std::fs::File,
+}
+
+impl InstallLock {
+    fn acquire(target: &Target) -> std::io::Result<InstallLock> {
+        use sha2::{Digest, Sha256};
+        use std::os::fd::AsRawFd;
+        let key: String = Sha256::digest(target.dir.to_string_lossy().as_bytes())
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let path = std::env::temp_dir().join(format!("stackwise-install-{key}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        // SAFETY: flock on an fd we own; released when the file is closed.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(InstallLock { _file: file })
+    }
 }
 
 /// What an install did.
@@ -146,6 +250,14 @@ impl fmt::Display for InstallError {
                          connection or proxy settings and retry"
                     )?;
                 }
+                if tail.iter().any(|l| {
+                    l.contains("ensurepip is not available") || l.contains("No module named venv")
+                }) {
+                    write!(
+                        f,
+                        "; Python's venv module is missing: install it (`apt-get install python3-venv`)"
+                    )?;
+                }
                 if !tail.is_empty() {
                     write!(f, "; its last output lines:")?;
                     for l in tail {
@@ -177,7 +289,10 @@ fn registry_problem(lines: &[String]) -> Option<String> {
         "Network is unreachable",
         "failed to query replaced source registry",
     ];
-    let hit = lines.iter().find(|l| SIGNS.iter().any(|s| l.contains(s)))?;
+    let strong = lines.iter().find(|l| SIGNS.iter().any(|s| l.contains(s)));
+    // pip without retries only says it found no versions at all: most often an unreachable index.
+    let weak = lines.iter().find(|l| l.contains("(from versions: none)"));
+    let hit = strong.or(weak)?;
     let joined = lines.join("\n");
     let registry = if joined.contains("npmjs") || joined.contains("npm ") {
         "npm registry"
@@ -188,6 +303,12 @@ fn registry_problem(lines: &[String]) -> Option<String> {
     } else {
         "registry"
     };
+    if strong.is_none() {
+        return Some(format!(
+            "{registry} listed no versions at all, which usually means it was not reached: {}",
+            hit.trim()
+        ));
+    }
     Some(format!("{registry}: {}", hit.trim()))
 }
 
@@ -216,7 +337,12 @@ pub fn install(
 ) -> Result<InstallOutcome, InstallError> {
     let t0 = Instant::now();
     let name = target.name().to_string();
-    if !force && is_installed(target) {
+    // One install of a folder at a time, across processes (parallel tests, two terminals).
+    let _lock = InstallLock::acquire(target).map_err(|e| InstallError::Config {
+        target: name.clone(),
+        message: format!("cannot take the install lock: {e}"),
+    })?;
+    if !force && is_up_to_date(target) {
         return Ok(InstallOutcome {
             skipped: true,
             took: t0.elapsed(),
@@ -265,6 +391,12 @@ pub fn install(
                 target.file.display()
             ),
         });
+    }
+    if let (Some(digest), Some(stamp)) = (lock_digest(target), stamp_path(target)) {
+        std::fs::write(&stamp, format!("{digest}\n")).map_err(|e| InstallError::Config {
+            target: target.name().to_string(),
+            message: format!("cannot write {}: {e}", stamp.display()),
+        })?;
     }
     Ok(InstallOutcome {
         skipped: false,
@@ -387,7 +519,8 @@ fn run_step(
 pub struct Footprint {
     /// Bytes on disk (allocated blocks; hard links counted once).
     pub bytes: u64,
-    /// Packages: `node_modules/<pkg>/package.json` (scoped too, nested too) + `*.dist-info`.
+    /// Packages: `node_modules/<pkg>/package.json` (scoped too, nested too) + `*.dist-info`
+    /// (except pip's and setuptools', which every venv brings).
     pub packages: u64,
 }
 
@@ -401,6 +534,11 @@ pub fn footprint(target: &Target) -> Footprint {
     fp
 }
 
+/// pip and setuptools come with every venv (`python -m venv`), not from the requirements.
+fn is_venv_bootstrap(dist_info: &str) -> bool {
+    dist_info.starts_with("pip-") || dist_info.starts_with("setuptools-")
+}
+
 fn walk(p: &Path, seen: &mut HashSet<(u64, u64)>, fp: &mut Footprint) {
     let Ok(meta) = std::fs::symlink_metadata(p) else {
         return;
@@ -412,7 +550,10 @@ fn walk(p: &Path, seen: &mut HashSet<(u64, u64)>, fp: &mut Footprint) {
         return;
     }
     let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-    if name.as_deref().is_some_and(|n| n.ends_with(".dist-info")) {
+    if name
+        .as_deref()
+        .is_some_and(|n| n.ends_with(".dist-info") && !is_venv_bootstrap(n))
+    {
         fp.packages += 1;
     }
     // A package folder directly under node_modules (or node_modules/@scope).
@@ -464,6 +605,86 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_lockfile_makes_the_install_stale() {
+        let d = tmp("stale");
+        std::fs::write(d.join("lock.txt"), "v1").unwrap();
+        let t = target_in(
+            &d,
+            "[install]\nsteps = [[\"sh\", \"-c\", \"mkdir -p deps && echo run >> runs\"]]\nlockfile = \"lock.txt\"\ninstalled = [\"deps\"]\ncheck = [\"deps\"]",
+        );
+        let runs = || {
+            std::fs::read_to_string(d.join("runs"))
+                .unwrap()
+                .lines()
+                .count()
+        };
+        let go = || install(&t, &d, false, Duration::from_secs(10), &mut |_| {}).unwrap();
+        assert!(!go().skipped);
+        assert!(d.join("deps").join(LOCK_STAMP).is_file());
+        assert!(is_up_to_date(&t));
+        assert!(go().skipped);
+        assert_eq!(runs(), 1);
+        std::fs::write(d.join("lock.txt"), "v2").unwrap();
+        assert!(is_installed(&t) && !is_up_to_date(&t));
+        assert_eq!(
+            stale_reason(&t).unwrap(),
+            "its lockfile changed since it was installed"
+        );
+        assert!(!go().skipped);
+        assert_eq!(runs(), 2);
+        assert!(go().skipped);
+        std::fs::remove_file(d.join("lock.txt")).unwrap();
+        let e = install(&t, &d, true, Duration::from_secs(10), &mut |_| {}).unwrap_err();
+        assert!(e.to_string().contains("lockfile"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn concurrent_installs_of_one_target_take_turns() {
+        let d = tmp("turns");
+        let t = target_in(
+            &d,
+            "[install]\nsteps = [[\"sh\", \"-c\", \"if [ -e busy ]; then echo overlap >&2; exit 1; fi; touch busy; sleep 0.3; rm busy; mkdir -p deps\"]]\ninstalled = [\"deps\"]\ncheck = [\"deps\"]",
+        );
+        let results: Vec<_> = std::thread::scope(|s| {
+            let a = s.spawn(|| install(&t, &d, true, Duration::from_secs(10), &mut |_| {}));
+            let b = s.spawn(|| install(&t, &d, true, Duration::from_secs(10), &mut |_| {}));
+            vec![a.join().unwrap(), b.join().unwrap()]
+        });
+        for r in results {
+            assert!(r.is_ok(), "{:?}", r.unwrap_err().to_string());
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn registry_problems_are_recognised() {
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let npm = registry_problem(&l(&[
+            "npm error code ECONNREFUSED",
+            "npm error FetchError: request to http://127.0.0.1:9/undici failed",
+        ]))
+        .unwrap();
+        assert!(
+            npm.starts_with("npm registry: npm error code ECONNREFUSED"),
+            "{npm}"
+        );
+        let pip = registry_problem(&l(&[
+            "Looking in indexes: https://pypi.org/simple",
+            "WARNING: Retrying (Retry(total=1)) after connection broken by 'NewConnectionError(Failed to establish a new connection: [Errno 111] Connection refused)'",
+        ]))
+        .unwrap();
+        assert!(pip.starts_with("PyPI: WARNING: Retrying"), "{pip}");
+        let none = registry_problem(&l(&[
+            "Looking in indexes: http://127.0.0.1:9/simple",
+            "ERROR: Could not find a version that satisfies the requirement blinker==1.9.0 (from versions: none)",
+        ]))
+        .unwrap();
+        assert!(none.contains("listed no versions at all"), "{none}");
+        assert!(registry_problem(&l(&["SyntaxError: bad code"])).is_none());
+    }
+
+    #[test]
     fn footprint_counts_node_and_python_packages() {
         let d = tmp("fp");
         for p in [
@@ -473,6 +694,7 @@ mod tests {
             "node_modules/.bin",
             ".venv/lib/python3.11/site-packages/flask-3.1.0.dist-info",
             ".venv/lib/python3.11/site-packages/flask",
+            ".venv/lib/python3.11/site-packages/pip-24.0.dist-info",
         ] {
             std::fs::create_dir_all(d.join(p)).unwrap();
         }

@@ -59,10 +59,16 @@ pub struct ResolvedConfig {
 }
 
 impl ResolvedConfig {
-    /// What to store with a result: the manifest's `[config]` plus workers, threads, server CPUs
-    /// and the command.
+    /// What to store with a result: the manifest's `[config]` plus the values used: `workers`,
+    /// `threads` (numbers), `server_cpus` and `command`. Where `[config]` describes `workers` or
+    /// `threads` in words, the words are kept as `workers_note` / `threads_note`.
     pub fn to_map(&self, target: &Target) -> BTreeMap<String, String> {
         let mut m = target.manifest.config.clone();
+        for key in ["workers", "threads"] {
+            if let Some(words) = m.remove(key) {
+                m.insert(format!("{key}_note"), words);
+            }
+        }
         m.insert("workers".into(), self.workers.to_string());
         m.insert("threads".into(), self.threads.to_string());
         m.insert(
@@ -213,6 +219,42 @@ pub fn split_cpus(allowed: &[usize]) -> (Vec<usize>, Vec<usize>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_config_keeps_the_words_and_the_numbers() {
+        let text = "name = \"t\"\nlanguage = \"node\"\nframework = \"x\"\nsummary = \"s\"\nendpoints = [\"json\"]\n[start]\ncommand = [\"node\", \"{dir}/s.js\", \"{port}\"]\nworkers = \"2*{cpus}+1\"\n[config]\nserver = \"node:cluster\"\nworkers = \"one per CPU\"\n";
+        let dir = std::path::Path::new("/r/targets/t");
+        let t = Target {
+            manifest: crate::manifest::parse_str(text, &dir.join("target.toml"), Some("t"))
+                .unwrap(),
+            dir: dir.to_path_buf(),
+            file: dir.join("target.toml"),
+        };
+        let opts = LaunchOptions {
+            server_cpus: vec![1, 2],
+            ..Default::default()
+        };
+        let r = resolve(&t, &t.repo(), &opts, 8080).unwrap();
+        assert_eq!(r.workers, 5);
+        assert_eq!(r.command, vec!["node", "/r/targets/t/s.js", "8080"]);
+        let m = r.to_map(&t);
+        assert_eq!(m["workers"], "5");
+        assert_eq!(m["workers_note"], "one per CPU");
+        assert_eq!(m["server"], "node:cluster");
+        assert_eq!(m["server_cpus"], "1,2");
+        assert_eq!(m["threads"], "1");
+        let r = resolve(
+            &t,
+            &t.repo(),
+            &LaunchOptions {
+                workers: Some(3),
+                ..opts
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!(r.workers, 3);
+    }
 
     #[test]
     fn cpu_split() {

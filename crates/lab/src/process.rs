@@ -225,6 +225,10 @@ pub fn kill_all(grace: Duration) -> usize {
             cg.kill_all();
         }
     }
+    // Remove the emptied cgroups too (the process may exit before the handles' drops run).
+    for cg in groups.iter().filter_map(|g| g.cgroup.as_ref()) {
+        cg.remove();
+    }
     groups.len()
 }
 
@@ -282,6 +286,12 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
     out
 }
 
+/// The process `pid` started at `start` (clock ticks after boot) is alive (not a zombie).
+fn alive_as(pid: i32, start: u64) -> bool {
+    crate::sample::read_stat(pid)
+        .is_some_and(|s| s.starttime == start && s.state != 'Z' && s.state != 'X')
+}
+
 fn cmdline(pid: i32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| {
@@ -332,9 +342,12 @@ impl Supervised {
         let Some(program) = spec.command.first() else {
             return Err(fail("empty command".into()));
         };
-        for &c in &spec.cpus {
-            if c >= libc::CPU_SETSIZE as usize {
-                return Err(fail(format!("CPU {c} is out of range")));
+        if !spec.cpus.is_empty() {
+            let allowed = loadgen::cpu::allowed_cpus();
+            if let Some(c) = spec.cpus.iter().find(|c| !allowed.contains(c)) {
+                return Err(fail(format!(
+                    "CPU {c} is not available to this process (available: {allowed:?})"
+                )));
             }
         }
         let program_path = if program.contains('/') && !program.starts_with('/') {
@@ -395,6 +408,14 @@ impl Supervised {
             Err(e) => {
                 if let Some(cg) = &cgroup {
                     cg.remove();
+                    // Joining the cgroup can fail where creating it did not (delegation rules):
+                    // run without one (CPU accounting falls back to /proc).
+                    if e.kind() != io::ErrorKind::NotFound {
+                        return Supervised::spawn(&SpawnSpec {
+                            cgroup: false,
+                            ..spec.clone()
+                        });
+                    }
                 }
                 let reason = if e.kind() == io::ErrorKind::NotFound {
                     if program.contains('/') {
@@ -501,37 +522,75 @@ impl Supervised {
         let t0 = Instant::now();
         let ended_before_stop = self.try_exit().is_some();
         let mut forced = false;
-        // SAFETY: signals to our own process group.
+        // Descendants that left the process group (setsid, setpgid) are found by parentage now,
+        // while their parents are alive, and signalled with the group.
+        let escaped: Vec<(i32, u64)> = self
+            .tree()
+            .pids()
+            .into_iter()
+            .filter_map(crate::sample::read_stat)
+            .filter(|s| s.pgrp != self.pgid)
+            .map(|s| (s.pid, s.starttime))
+            .collect();
+        // SAFETY: signals to our own process group and its descendants.
         unsafe {
             libc::kill(-self.pgid, libc::SIGTERM);
+            for &(pid, _) in &escaped {
+                libc::kill(pid, libc::SIGTERM);
+            }
         }
-        if !self.wait_gone(grace) {
+        let gone = self.wait_gone(grace);
+        // Outside the process group and still alive after SIGTERM: a plain group stop would have
+        // left these behind. They are reported as leaked (and killed below).
+        let mut leaked_pids: Vec<i32> = Vec::new();
+        for &(pid, start) in &escaped {
+            if alive_as(pid, start) {
+                leaked_pids.push(pid);
+            }
+        }
+        if let Some(cg) = &self.cgroup {
+            let members = group_members(self.pgid);
+            for p in cg.pids() {
+                if !members.contains(&p) && !leaked_pids.contains(&p) {
+                    leaked_pids.push(p);
+                }
+            }
+        }
+        let mut leaked: Vec<Leaked> = leaked_pids
+            .iter()
+            .map(|&pid| Leaked {
+                pid,
+                cmdline: cmdline(pid),
+            })
+            .collect();
+        if !gone {
             forced = true;
             // SAFETY: as above.
             unsafe {
                 libc::kill(-self.pgid, libc::SIGKILL);
             }
-            if let Some(cg) = &self.cgroup {
-                cg.kill_all();
+        }
+        for &pid in &leaked_pids {
+            // SAFETY: killing a process of the tree we started.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
             }
+        }
+        if let Some(cg) = &self.cgroup {
+            cg.kill_all();
+        }
+        if !gone || !leaked_pids.is_empty() {
             self.wait_gone(Duration::from_secs(2));
         }
-        // Verify: anything left in the group, or in the cgroup (escaped the group)?
-        let mut leaked = Vec::new();
-        let mut pids = group_members(self.pgid);
-        if let Some(cg) = &self.cgroup {
-            for p in cg.pids() {
-                if !pids.contains(&p) {
-                    pids.push(p);
-                }
+        // Verify: anything of the group still there after SIGKILL is leaked too.
+        for pid in group_members(self.pgid) {
+            if !leaked.iter().any(|l| l.pid == pid) {
+                leaked.push(Leaked {
+                    pid,
+                    cmdline: cmdline(pid),
+                });
             }
-        }
-        for pid in pids {
-            leaked.push(Leaked {
-                pid,
-                cmdline: cmdline(pid),
-            });
-            // SAFETY: killing a process of the tree we started.
+            // SAFETY: as above.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
             }
@@ -743,6 +802,7 @@ fn says_port_in_use(lines: &[String]) -> bool {
         l.contains("eaddrinuse")
             || l.contains("address already in use")
             || l.contains("address in use")
+            || l.contains("connection in use") // gunicorn
     })
 }
 
@@ -753,7 +813,7 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
     let mut preferred = spec.port;
     for _ in 0..attempts {
         let port = match preferred.take() {
-            Some(p) if port_is_free(p) => p,
+            Some(p) if p != 0 && port_is_free(p) => p,
             _ => free_port().map_err(|e| StartError::Config {
                 name: spec.name.clone(),
                 message: format!("cannot find a free port: {e}"),
@@ -785,6 +845,10 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
                     crash,
                 });
             }
+            Err(Ready::PortInUse) => {
+                process.stop(Duration::from_millis(500));
+                continue;
+            }
             Err(Ready::Timeout(last_answer)) => {
                 let tail = process.output().best(20);
                 process.stop(Duration::from_secs(2));
@@ -808,6 +872,8 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
 enum Ready {
     Exited(Crash),
     Timeout(String),
+    /// It said its port is in use (it may stay alive retrying, as gunicorn does).
+    PortInUse,
 }
 
 fn wait_ready(
@@ -820,9 +886,17 @@ fn wait_ready(
     let start = p.spawned_at();
     let deadline = start + timeout;
     let mut last = "no connection".to_string();
+    let mut output_checked = Instant::now();
     loop {
         if let Err(crash) = p.check_alive() {
             return Err(Ready::Exited(crash));
+        }
+        if output_checked.elapsed() >= Duration::from_millis(50) {
+            output_checked = Instant::now();
+            if says_port_in_use(&p.output().stderr(20)) || says_port_in_use(&p.output().stdout(20))
+            {
+                return Err(Ready::PortInUse);
+            }
         }
         match http_status(addr, path, Duration::from_secs(2)) {
             Ok(200) => return Ok(start.elapsed()),
@@ -837,10 +911,10 @@ fn wait_ready(
             return Err(Ready::Timeout(last));
         }
         // Poll finely at first so the cold start is precise, then back off a little.
-        let pause = if start.elapsed() < Duration::from_secs(3) {
-            Duration::from_millis(2)
-        } else {
-            Duration::from_millis(20)
+        let pause = match start.elapsed().as_millis() {
+            0..=999 => Duration::from_millis(1),
+            1000..=4999 => Duration::from_millis(5),
+            _ => Duration::from_millis(20),
         };
         std::thread::sleep(pause);
     }
@@ -916,13 +990,17 @@ pub fn http_get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<(
 mod tests {
     use super::*;
 
+    fn first_cpu() -> usize {
+        loadgen::cpu::allowed_cpus()[0]
+    }
+
     fn sh(name: &str, script: &str) -> SpawnSpec {
         SpawnSpec {
             name: name.into(),
             command: vec!["sh".into(), "-c".into(), script.into()],
             cwd: std::env::temp_dir(),
             env: vec![("SW_TEST".into(), "yes".into())],
-            cpus: vec![0],
+            cpus: vec![first_cpu()],
             cgroup: true,
         }
     }
@@ -974,6 +1052,43 @@ mod tests {
     }
 
     #[test]
+    fn a_child_that_left_the_group_is_found_and_killed() {
+        for cgroup in [true, false] {
+            // setsid puts the sleeper in its own session and group: SIGTERM to our group misses
+            // it; it ignores SIGTERM anyway.
+            let mut p = Supervised::spawn(&SpawnSpec {
+                cgroup,
+                ..sh(
+                    "escaper",
+                    "setsid sh -c 'trap \"\" TERM; echo $$; exec sleep 30' & wait",
+                )
+            })
+            .unwrap();
+            let t0 = Instant::now();
+            while p.output().stdout(1).is_empty() {
+                assert!(t0.elapsed() < Duration::from_secs(5));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let escaped: i32 = p.output().stdout(1)[0].trim().parse().unwrap();
+            let r = p.stop(Duration::from_millis(300));
+            assert_eq!(
+                r.leaked.iter().map(|l| l.pid).collect::<Vec<_>>(),
+                vec![escaped],
+                "cgroup={cgroup}: {r:?}"
+            );
+            assert!(r.leaked[0].cmdline.contains("sleep 30"), "{r:?}");
+            let t0 = Instant::now();
+            while crate::sample::read_stat(escaped).is_some_and(|s| s.state != 'Z') {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(2),
+                    "{escaped} still alive"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    #[test]
     fn pinning_is_inherited_by_children() {
         let mut p = Supervised::spawn(&sh(
             "pinned",
@@ -986,7 +1101,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(
-            p.output().stdout(1)[0].ends_with("\t0"),
+            p.output().stdout(1)[0].ends_with(&format!("\t{}", first_cpu())),
             "{:?}",
             p.output().stdout(1)
         );
@@ -999,6 +1114,12 @@ mod tests {
         let pgid = p.pid();
         drop(p);
         assert!(group_members(pgid).is_empty());
+        let e = Supervised::spawn(&SpawnSpec {
+            cpus: vec![100_000],
+            ..sh("unpinnable", "true")
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("CPU 100000 is not available"), "{e}");
         let missing = Supervised::spawn(&SpawnSpec {
             command: vec!["definitely-not-a-program-xyz".into()],
             ..sh("missing", "")
@@ -1034,6 +1155,25 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(e, StartError::NoPort { attempts: 2, .. }), "{e}");
+        // Alive, retrying, saying its port is in use (gunicorn's way): moved on quickly.
+        let t0 = Instant::now();
+        let make = |_port: u16| {
+            Ok(sh(
+                "retrier",
+                "echo \"[ERROR] Connection in use: ('127.0.0.1', 1)\" >&2; sleep 30",
+            ))
+        };
+        let e = start_server(&ServerSpec {
+            name: "retrier".into(),
+            make: &make,
+            port: None,
+            ready_path: "/".into(),
+            ready_timeout: Duration::from_secs(20),
+            attempts: 2,
+        })
+        .unwrap_err();
+        assert!(matches!(e, StartError::NoPort { attempts: 2, .. }), "{e}");
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
         let make = |_port: u16| Ok(sh("bad", "echo 'SyntaxError: nope' >&2; exit 1"));
         let e = start_server(&ServerSpec {
             name: "bad".into(),

@@ -29,6 +29,8 @@ pub struct ProcStat {
     pub stime: u64,
     pub cutime: u64,
     pub cstime: u64,
+    /// Start time after boot (clock ticks): with the pid, identifies a process across pid reuse.
+    pub starttime: u64,
 }
 
 /// Reads `/proc/<pid>/stat` (None if the process is gone).
@@ -53,6 +55,7 @@ fn parse_stat(s: &str) -> Option<ProcStat> {
         stime: num(15)?,
         cutime: num(16)?,
         cstime: num(17)?,
+        starttime: num(22)?,
     })
 }
 
@@ -420,8 +423,8 @@ impl BusyMeter {
     }
 }
 
-/// This process's own CPU busy share since a start point (for the load engine running in-process):
-/// `(cpu_seconds, instant)` from [`own_cpu_seconds`] and `Instant::now()`.
+/// CPU seconds this process has used so far (all threads): for the busy share of an in-process
+/// load engine, take it with `Instant::now()` at both ends of a window.
 pub fn own_cpu_seconds() -> f64 {
     loadgen::cpu::process_cpu_time().total().as_secs_f64()
 }
@@ -433,10 +436,12 @@ mod tests {
 
     #[test]
     fn parses_stat_with_spaces_in_the_name() {
-        let s = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 1 0";
+        let s =
+            "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 1 0 777 0";
         let st = parse_stat(s).unwrap();
         assert_eq!((st.pid, st.state, st.ppid, st.pgrp), (1234, 'S', 1, 1234));
         assert_eq!((st.utime, st.stime, st.cutime, st.cstime), (250, 50, 7, 3));
+        assert_eq!(st.starttime, 777);
     }
 
     #[test]
@@ -503,6 +508,58 @@ mod tests {
             assert!(tree.pss_bytes() > 0);
             p.stop(Duration::from_millis(200));
         }
+    }
+
+    fn rss_bytes(pid: i32) -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    }
+
+    /// A master touching 64 MiB then forking two workers: summing RSS counts the shared pages three
+    /// times, PSS once.
+    #[test]
+    fn pss_counts_pages_shared_by_forked_workers_once() {
+        let mut p = Supervised::spawn(&SpawnSpec {
+            name: "forker".into(),
+            command: vec![
+                "python3".into(),
+                "-c".into(),
+                "import os, time\nb = b'x' * (64 << 20)\nfor _ in range(2):\n    if os.fork() == 0:\n        time.sleep(60)\n        os._exit(0)\nprint('forked', flush=True)\ntime.sleep(60)\n".into(),
+            ],
+            cwd: std::env::temp_dir(),
+            env: vec![],
+            cpus: vec![],
+            cgroup: true,
+        })
+        .unwrap();
+        let t0 = Instant::now();
+        while p.output().stdout(1).is_empty() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "{:?}",
+                p.output().best(5)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let tree = p.tree();
+        let pids = tree.pids();
+        assert_eq!(pids.len(), 3, "{pids:?}");
+        let rss: u64 = pids.iter().map(|&pid| rss_bytes(pid)).sum();
+        let pss = tree.pss_bytes();
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        assert!(mib(rss) > 3.0 * 64.0 * 0.95, "RSS sum {:.1} MiB", mib(rss));
+        assert!(
+            mib(pss) > 64.0 && mib(pss) < 64.0 * 1.5,
+            "PSS {:.1} MiB (RSS sum {:.1} MiB)",
+            mib(pss),
+            mib(rss)
+        );
+        p.stop(Duration::from_millis(500));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The upstream service the targets' `/io` endpoint calls (docs/contract.md): a small Rust HTTP
-//! server (axum on a current-thread tokio runtime) answering `GET /delay?ms=N` after N ms with
+//! server (axum on tokio, one runtime thread per CPU it is pinned to) answering `GET /delay?ms=N` after N ms with
 //! `{"ms":N,"seq":K}` (K: its request counter) and `GET /count` with `{"count":K}` (delay requests
 //! received, for the checker). It runs as a separate pinned process (`stackwise upstream --port P`)
 //! so that its CPU is measured apart from the load engine's; [`crate::services::Upstream`] starts it.
@@ -71,11 +71,21 @@ pub fn router(counter: Arc<AtomicU64>) -> Router {
         )
 }
 
-/// Serves on 127.0.0.1:`port` until killed; prints `listening on ADDR` once bound.
+/// Serves on 127.0.0.1:`port` until killed; prints `listening on ADDR` once bound. It runs one
+/// runtime thread per CPU it may use (its pinning), so that its busy share over those CPUs
+/// ([`crate::sample::BusyMeter::share`]) reaches 100% only when it is really saturated.
 pub fn serve(port: u16) -> io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let threads = loadgen::cpu::allowed_cpus().len().max(1);
+    let rt = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         println!("listening on {}", listener.local_addr()?);
@@ -86,6 +96,32 @@ pub fn serve(port: u16) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_after_the_delay_and_counts() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::from_std(l).unwrap();
+                axum::serve(l, router(Arc::new(AtomicU64::new(0)))).await
+            })
+        });
+        let get = |p: &str| crate::process::http_get(addr, p, Duration::from_secs(5)).unwrap();
+        let t0 = std::time::Instant::now();
+        let (status, body) = get("/delay?ms=30");
+        assert!(t0.elapsed() >= Duration::from_millis(30));
+        assert_eq!((status, &body[..]), (200, &br#"{"ms":30,"seq":1}"#[..]));
+        let (_, body) = get("/delay?ms=0");
+        assert_eq!(&body[..], br#"{"ms":0,"seq":2}"#);
+        assert_eq!(get("/delay?ms=x").0, 400);
+        assert_eq!(&get("/count").1[..], br#"{"count":2}"#);
+    }
 
     #[test]
     fn parses_ms() {

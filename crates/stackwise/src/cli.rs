@@ -228,7 +228,7 @@ pub enum TargetsCommand {
     Serve {
         #[arg(value_name = "NAME")]
         name: String,
-        /// Port on 127.0.0.1 (another one is picked if it is in use).
+        /// Port on 127.0.0.1 (another one is picked if it is in use; 0: any free port).
         #[arg(long, value_name = "PORT", default_value_t = 8080)]
         port: u16,
         /// Pin the target to these CPUs [default: the upper half of the CPUs].

@@ -246,6 +246,16 @@ fn install_runs_steps_once_and_names_missing_programs() {
 /// `targets serve` runs a multi-process target and the upstream: everything stops, nothing is left.
 #[test]
 fn sigint_during_serve_leaves_no_process_behind() {
+    serve_then_signal(libc::SIGINT);
+}
+
+/// The same for SIGTERM (e.g. `timeout`, a CI runner or a service manager stopping stackwise).
+#[test]
+fn sigterm_during_serve_leaves_no_process_behind() {
+    serve_then_signal(libc::SIGTERM);
+}
+
+fn serve_then_signal(signal: i32) {
     let dir = fixtures("targets");
     let port = free_port();
     let mut child = stackwise()
@@ -303,7 +313,7 @@ fn sigint_during_serve_leaves_no_process_behind() {
 
     // SAFETY: signalling the child we started.
     unsafe {
-        libc::kill(pid, libc::SIGINT);
+        libc::kill(pid, signal);
     }
     let t0 = Instant::now();
     let status = loop {
@@ -323,6 +333,18 @@ fn sigint_during_serve_leaves_no_process_behind() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     assert!(TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err());
+    // No cgroup of that stackwise process is left either.
+    let prefix = format!("stackwise-{pid}-");
+    if let Some(base) = lab::cgroup::own_cgroup_dir() {
+        for e in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.starts_with(&prefix),
+                "cgroup left: {}/{name}",
+                base.display()
+            );
+        }
+    }
 }
 
 /// The shipped targets (installed by `stackwise targets install` before the tests in CI; a missing
@@ -347,4 +369,105 @@ fn rust_axum_passes_check() {
 #[test]
 fn a_node_and_a_python_target_pass_check() {
     check_shipped(&["node-http", "python-fastapi"]);
+}
+
+/// `serve` with a port in use picks another one and says so.
+#[test]
+fn serve_on_a_busy_port_moves_to_another_and_a_crash_is_reported() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let dir = fixtures("targets");
+    let mut child = stackwise()
+        .args([
+            "targets",
+            "--targets-dir",
+            dir.to_str().unwrap(),
+            "serve",
+            "py-crash",
+            "--port",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a banner").unwrap();
+    assert!(first.contains("serving on http://127.0.0.1:"), "{first}");
+    assert!(
+        !first.contains(&format!(":{port}")),
+        "not on the busy port: {first}"
+    );
+    let groups: Vec<i32> = processes()
+        .iter()
+        .filter(|(_, ppid, _)| *ppid == pid)
+        .map(|(_, _, pgrp)| *pgrp)
+        .collect();
+    // The root dies after 1.5 s: serve reports it and stops the rest.
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "serve did not notice the crash"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("port {port} is in use: serving on")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("py-crash exited with status 3"), "{stderr}");
+    assert!(stderr.contains("| fatal: out of cheese"), "{stderr}");
+    let left: Vec<_> = processes()
+        .into_iter()
+        .filter(|(_, _, g)| groups.contains(g))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    drop(busy);
+}
+
+/// An install whose registry cannot be reached says so (npm pointed at a closed port, no cache).
+#[test]
+fn an_unreachable_registry_is_named() {
+    let dir = std::env::temp_dir().join(format!("sw-targets-registry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = dir.join("targets/node-http");
+    std::fs::create_dir_all(&t).unwrap();
+    for f in ["target.toml", "package.json", "package-lock.json"] {
+        std::fs::copy(repo_targets().join("node-http").join(f), t.join(f)).unwrap();
+    }
+    let cache = dir.join("npm-cache");
+    let out = stackwise()
+        .args(["targets", "--targets-dir"])
+        .arg(dir.join("targets"))
+        .args(["install", "node-http"])
+        .env(
+            "npm_config_registry",
+            format!("http://127.0.0.1:{}/", closed_port()),
+        )
+        .env("npm_config_cache", &cache)
+        .env("npm_config_fetch_retries", "0")
+        .env("npm_config_offline", "false")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("node-http: install step `npm ci --omit=dev --no-audit --no-fund` exited with status 1; the package registry could not be reached (npm registry: "),
+        "{stderr}"
+    );
+    assert!(!t.join("node_modules/.package-lock.json").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    free_port()
 }

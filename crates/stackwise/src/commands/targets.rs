@@ -14,6 +14,14 @@ use lab::services::{Service, Upstream, UpstreamSpec};
 use crate::cli::{TargetsArgs, TargetsCommand};
 use crate::UsageError;
 
+/// Prints a line to stdout, ignoring a closed stdout (e.g. `stackwise targets list | head -3`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// How long an install step may run.
 const STEP_TIMEOUT: Duration = Duration::from_secs(900);
 /// How long a target may take to answer its ready path.
@@ -38,7 +46,6 @@ pub(crate) fn install_interrupt_handler() {
 
 pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
     install_interrupt_handler();
-    lab::cgroup::sweep_stale();
     let dir = TargetsDir::discover(args.targets_dir.as_deref()).map_err(UsageError)?;
     match args.command {
         TargetsCommand::List => list(&dir),
@@ -148,15 +155,23 @@ fn cpus(server_cpus: Option<&str>) -> anyhow::Result<(Vec<usize>, Vec<usize>)> {
     }
 }
 
+fn packages(n: u64) -> String {
+    format!("{n} package{}", if n == 1 { "" } else { "s" })
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 fn list(dir: &TargetsDir) -> anyhow::Result<()> {
-    println!("Targets in {}", dir.path.display());
-    println!(
+    say!("Targets in {}", dir.path.display());
+    say!(
         "{:<22} {:<8} {:<12} {:<10} {:<28} summary",
-        "name", "language", "framework", "installed", "endpoints"
+        "name",
+        "language",
+        "framework",
+        "installed",
+        "endpoints"
     );
     let mut broken = Vec::new();
     for t in dir.load_all() {
@@ -164,15 +179,20 @@ fn list(dir: &TargetsDir) -> anyhow::Result<()> {
             Ok(t) => {
                 let m = &t.manifest;
                 let endpoints: Vec<&str> = m.endpoints.iter().map(|e| e.as_str()).collect();
-                println!(
+                say!(
                     "{:<22} {:<8} {:<12} {:<10} {:<28} {}",
                     m.name,
                     m.language.as_str(),
                     m.framework,
-                    if lab::install::is_installed(&t) {
-                        "yes"
-                    } else {
-                        "no"
+                    match (
+                        lab::install::is_installed(&t),
+                        lab::install::is_up_to_date(&t),
+                    ) {
+                        (false, _) => "no",
+                        (true, false) if t.manifest.language != lab::manifest::Language::Rust => {
+                            "stale"
+                        }
+                        _ => "yes",
                     },
                     endpoints.join(" "),
                     m.summary
@@ -193,19 +213,30 @@ fn list(dir: &TargetsDir) -> anyhow::Result<()> {
 /// Installs one target (printing its step output when `verbose`, else only on failure).
 fn install_one(dir: &TargetsDir, t: &Target, force: bool, verbose: bool) -> anyhow::Result<()> {
     let name = t.name().to_string();
-    let installed = lab::install::is_installed(t);
-    if installed && !force {
+    if !force && lab::install::is_up_to_date(t) {
         let fp = lab::install::footprint(t);
         if verbose {
             eprintln!(
-                "{name}: already installed ({} packages, {} on disk; --force to reinstall)",
-                fp.packages,
+                "{name}: already installed ({}, {} on disk; --force to reinstall)",
+                packages(fp.packages),
                 mb(fp.bytes)
             );
         }
         return Ok(());
     }
-    eprintln!("{name}: installing…");
+    // A built Rust target is handed to cargo every time (a no-op when nothing changed): only
+    // worth a line when asked for (`targets install`) or when something is really installed.
+    let routine = !force
+        && lab::install::is_installed(t)
+        && t.manifest.language == lab::manifest::Language::Rust;
+    let announce = verbose || !routine;
+    match lab::install::stale_reason(t) {
+        Some(why) if announce && !force && lab::install::is_installed(t) => {
+            eprintln!("{name}: updating ({why})…")
+        }
+        _ if announce => eprintln!("{name}: installing…"),
+        _ => {}
+    }
     let mut on_line = |l: &str| {
         if verbose {
             eprintln!("  {name} | {l}");
@@ -214,12 +245,14 @@ fn install_one(dir: &TargetsDir, t: &Target, force: bool, verbose: bool) -> anyh
     let out = lab::install::install(t, &dir.repo(), force, STEP_TIMEOUT, &mut on_line)
         .map_err(anyhow::Error::new)?;
     let fp = lab::install::footprint(t);
-    eprintln!(
-        "{name}: installed in {:.1} s ({} packages, {} on disk)",
-        out.took.as_secs_f64(),
-        fp.packages,
-        mb(fp.bytes)
-    );
+    if announce {
+        eprintln!(
+            "{name}: installed in {:.1} s ({}, {} on disk)",
+            out.took.as_secs_f64(),
+            packages(fp.packages),
+            mb(fp.bytes)
+        );
+    }
     Ok(())
 }
 
@@ -246,7 +279,7 @@ fn check_all(
             Ok(true) => {}
             Ok(false) => failed.push(name),
             Err(e) => {
-                println!("{name}: FAIL\n  {}", format!("{e:#}").replace('\n', "\n  "));
+                say!("{name}: FAIL\n  {}", format!("{e:#}").replace('\n', "\n  "));
                 failed.push(name);
             }
         }
@@ -256,7 +289,7 @@ fn check_all(
     }
     upstream.stop();
     let passed = targets.len() - failed.len();
-    println!("{passed} of {} target(s) pass the contract", targets.len());
+    say!("{passed} of {} target(s) pass the contract", targets.len());
     if !failed.is_empty() {
         bail!("not conforming: {}", failed.join(", "));
     }
@@ -292,7 +325,7 @@ fn check_one(
     let crashed = running.server.check_alive().err();
     let stop = running.server.stop(GRACE);
     let ok = report.passed() && crashed.is_none();
-    println!(
+    say!(
         "{}: {} (cold start {:.0} ms, {} worker(s), seed {})",
         t.name(),
         if ok { "pass" } else { "FAIL" },
@@ -300,9 +333,16 @@ fn check_one(
         running.config.workers,
         report.seed
     );
-    print!("{report}");
+    say!("{report}");
     if let Some(c) = crashed {
-        println!("  the target crashed during the check: {c}");
+        say!("  the target crashed during the check: {c}");
+    }
+    if stop.forced {
+        eprintln!(
+            "warning: {} did not stop within {} s of SIGTERM and was killed (SIGKILL)",
+            t.name(),
+            GRACE.as_secs()
+        );
     }
     if !stop.leaked.is_empty() {
         eprintln!(
@@ -335,14 +375,14 @@ fn serve(
         }
     };
     let base = running.base_url();
-    if running.server.port != port {
+    if port != 0 && running.server.port != port {
         eprintln!(
             "port {port} is in use: serving on {} instead",
             running.server.port
         );
     }
-    println!("{} ({}) serving on {base}", t.name(), t.manifest.framework);
-    println!(
+    say!("{} ({}) serving on {base}", t.name(), t.manifest.framework);
+    say!(
         "  {} worker(s), {} thread(s) each, pinned to CPUs {:?}; cold start {:.0} ms",
         running.config.workers,
         running.config.threads,
@@ -357,14 +397,14 @@ fn serve(
             lab::manifest::Endpoint::Json => "/json",
             lab::manifest::Endpoint::Plaintext => "/plaintext",
         };
-        println!("  {base}{path}");
+        say!("  {base}{path}");
     }
-    println!(
+    say!(
         "  upstream (for /io): {} pinned to CPUs {:?}",
         upstream.url(),
         client
     );
-    println!("Press Ctrl-C to stop.");
+    say!("Press Ctrl-C to stop.");
     let mut problem = None;
     while !lab::process::interrupted() {
         if let Err(c) = running.server.check_alive() {
