@@ -2,7 +2,7 @@
 // server.js: the node-http target, node:http with no framework, on node:cluster (contract: docs/contract.md).
 
 const http = require('node:http');
-const { LIMITS, parseN, cpu, hash, io, UpstreamError, runCluster } = require('./contract');
+const { LIMITS, parseN, cpu, hash, io, runCluster } = require('./contract');
 
 function send(res, status, type, body) {
   res.writeHead(status, { 'Content-Type': type, Server: 'node-http' });
@@ -13,7 +13,7 @@ function sendJson(res, status, value) {
   send(res, status, 'application/json', JSON.stringify(value));
 }
 
-/** The n query parameter of endpoint `name`, or null after answering 400. */
+/** The integer query parameter `key` (0..max), or null after answering 400. */
 function nParam(res, params, key, max) {
   const n = parseN(params.get(key), max);
   if (n === null) sendJson(res, 400, { error: `${key} must be an integer from 0 to ${max}` });

@@ -67,7 +67,7 @@ fn parse_opts() -> Result<Opts, String> {
                     _ => return Err(format!("--workers: '{v}' is not a positive number")),
                 };
             }
-            "--upstream" => opts.upstream = Some(value("--upstream")?),
+            "--upstream" => opts.upstream = Some(value("--upstream")?).filter(|u| !u.is_empty()),
             "versions" | "--versions" => {
                 println!("{}", contract::versions_json());
                 std::process::exit(0);
