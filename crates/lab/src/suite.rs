@@ -412,6 +412,40 @@ pub fn run(
         .filter(|c| missing.contains(c))
         .cloned()
         .collect();
+    // A resumed run whose stored plan names a target or workload that is gone (a folder removed,
+    // an endpoint no longer served): those cells fail, saying why, so the run can finish.
+    for c in missing.iter().filter(|c| !plan.cells.contains(c)) {
+        let reason = format!(
+            "not measurable any more: {} {} is not in the current plan (target folder or endpoint gone)",
+            c.target, c.workload
+        );
+        let rec = match workload::by_id(&c.workload) {
+            Some(w) => failed_cell(&c.target, w.as_ref(), &opts.timing, reason),
+            None => CellRecord {
+                target: c.target.clone(),
+                workload: c.workload.clone(),
+                params: BTreeMap::new(),
+                status: CellStatus::Failed(reason),
+                warnings: vec![],
+                lower_bound: false,
+                slo_p99_ms: None,
+                capacity_rps: None,
+                ladder: vec![],
+                repeats: vec![],
+                elapsed_s: None,
+            },
+        };
+        store.save_cell(run_id, &rec).map_err(|e| e.to_string())?;
+        on(Event::Warning(format!(
+            "{} {}: {}",
+            c.target,
+            c.workload,
+            match &rec.status {
+                CellStatus::Failed(r) => r.as_str(),
+                _ => "",
+            }
+        )));
+    }
     on(Event::Begin {
         run_id,
         total: plan.cells.len(),

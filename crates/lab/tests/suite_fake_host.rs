@@ -507,3 +507,46 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+#[test]
+fn resume_fails_cells_of_a_target_that_is_gone_and_finishes() {
+    let host = FakeHost {
+        targets: vec![(info("a"), Behaviour::Good)],
+        ..host()
+    };
+    let dir = tempdir("gone");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let opts = options(&["plaintext"], 1);
+    // A run planned when a target "ghost" still existed, interrupted before anything was measured.
+    let plan = ["a", "ghost"]
+        .iter()
+        .map(|t| store::PlannedCell {
+            target: t.to_string(),
+            workload: "plaintext".into(),
+        })
+        .collect();
+    let id = store
+        .begin_run(&store::NewRun {
+            machine: machine(),
+            settings: opts.to_settings(),
+            plan,
+        })
+        .unwrap();
+    let out = suite::run(
+        &host,
+        &mut store,
+        &opts,
+        machine(),
+        Some(id),
+        &StopFlag::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(out, Outcome::Finished { run_id: id });
+    let run = store.run(id).unwrap();
+    assert_eq!(run.cell("a", "plaintext").unwrap().status, CellStatus::Ok);
+    match &run.cell("ghost", "plaintext").unwrap().status {
+        CellStatus::Failed(r) => assert!(r.contains("not in the current plan"), "{r}"),
+        s => panic!("{s:?}"),
+    }
+}
