@@ -1059,7 +1059,24 @@ pub fn cell_line(c: &CellRecord) -> String {
     let spread = |f: fn(&RepeatRecord) -> Option<f64>| {
         Spread::of(&used.iter().filter_map(f).collect::<Vec<_>>())
     };
-    if let Some(cap) = c.capacity_rps {
+    if c.workload == "mixed" && c.ladder.len() >= 2 {
+        // Per repeat: [/io alone, /io with heavy requests].
+        let alone: Vec<f64> = c.ladder.iter().step_by(2).map(|p| p.p99_ms).collect();
+        let mixed: Vec<f64> = c
+            .ladder
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|p| p.p99_ms)
+            .collect();
+        if let (Some(a), Some(m)) = (Spread::of(&alone), Spread::of(&mixed)) {
+            parts.push(format!(
+                "/io p99 {} ms alone → {} ms with heavy /cpu",
+                stats::fmt_num(a.median),
+                stats::fmt_num(m.median)
+            ));
+        }
+    } else if let Some(cap) = c.capacity_rps {
         parts.push(format!(
             "capacity {} req/s at p99 < {} ms",
             stats::fmt_num(cap),
