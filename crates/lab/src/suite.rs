@@ -583,6 +583,21 @@ impl TargetRun<'_, '_> {
         }
     }
 
+    /// Drops the services that have ended (saying so); true if any had.
+    fn drop_dead_services(&mut self) -> bool {
+        let dead: Vec<(ServiceKind, String)> = self
+            .services
+            .iter_mut()
+            .filter_map(|(k, s)| s.check_alive().err().map(|e| (*k, e)))
+            .collect();
+        for (k, e) in &dead {
+            self.services.remove(k);
+            let msg = format!("the {k:?} service ended ({e}); restarting it and the target");
+            self.emit(Event::Warning(msg));
+        }
+        !dead.is_empty()
+    }
+
     fn ensure_services(&mut self, kinds: &[ServiceKind]) -> Result<(), TargetFailure> {
         for k in kinds {
             if !self.services.contains_key(k) {
@@ -654,7 +669,8 @@ impl TargetRun<'_, '_> {
         if t.endpoints.iter().any(|e| e == "io") {
             kinds.insert(ServiceKind::Upstream);
         }
-        if let Err(f) = self.ensure_services(&kinds.into_iter().collect::<Vec<_>>()) {
+        let kinds: Vec<ServiceKind> = kinds.into_iter().collect();
+        if let Err(f) = self.ensure_services(&kinds) {
             return self.target_failed(t, cells, f, "services");
         }
         // Start, idle memory, conformance.
@@ -690,6 +706,23 @@ impl TargetRun<'_, '_> {
                 break;
             }
             let w = workload::by_id(&c.workload).expect("planned workloads exist");
+            // A service that ended is restarted, and the target with it (it knows the old URL).
+            if self.drop_dead_services() {
+                if let Some(s) = server.take() {
+                    s.stop();
+                }
+                if let Err(f) = self.ensure_services(&kinds) {
+                    let rec = failed_cell(&t.name, w.as_ref(), &self.opts.timing, f.full());
+                    self.save_cell(&rec)?;
+                    self.emit(Event::CellDone {
+                        target: t.name.clone(),
+                        workload: c.workload.clone(),
+                        status: rec.status,
+                        line: format!("failed: {}", f.reason),
+                    });
+                    continue;
+                }
+            }
             let own = self.host.own_start(&t.name, &c.workload);
             // A dead default server, or a cell with its own start command: (re)start.
             if own || server.is_none() {
