@@ -162,6 +162,15 @@ fn a_short_two_target_run_is_stored_and_read_back() {
     let printed: store::RunSummary = serde_json::from_slice(&out.stdout).unwrap();
     let run = read_run(&db);
     assert_eq!(printed, run, "--json prints what was stored");
+    let shown = stackwise()
+        .args(["lab", "--show", "--json"])
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(shown.status.success());
+    let shown: store::RunSummary = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown, run, "--show prints the stored run");
     assert!(run.finished_at.is_some());
     assert_eq!(run.cells.len(), 6, "{:#?}", run.cells);
     for t in ["rust-axum", "node-http"] {

@@ -13,7 +13,11 @@ fn the_quick_run_fixture_reads_as_a_run_summary() {
     assert_eq!(run.cells.len(), 40);
     assert!(run.finished_at.is_some());
     for c in &run.cells {
-        assert!(run.target(&c.target).is_some(), "{} has no target record", c.target);
+        assert!(
+            run.target(&c.target).is_some(),
+            "{} has no target record",
+            c.target
+        );
         assert!(["json", "io", "cpu", "io-slo"].contains(&c.workload.as_str()));
     }
     let failed = run.target("python-flask-sync").unwrap();
