@@ -379,7 +379,14 @@ pub fn run(
     stop: &StopFlag,
     on: &mut dyn FnMut(Event),
 ) -> Result<Outcome, String> {
-    let plan = plan(host, opts)?;
+    let mut plan = plan(host, opts)?;
+    if let Some(id) = resume {
+        // A resumed run measures what it planned, not targets added since.
+        let stored_plan = store.plan(id).map_err(|e| e.to_string())?;
+        plan.cells.retain(|c| stored_plan.contains(c));
+        plan.targets
+            .retain(|t| stored_plan.iter().any(|c| c.target == t.name));
+    }
     let run_id = match resume {
         Some(id) => id,
         None => store

@@ -526,8 +526,12 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
 
 #[test]
 fn resume_fails_cells_of_a_target_that_is_gone_and_finishes() {
+    // "ghost" was removed since the run was planned; "newcomer" was added.
     let host = FakeHost {
-        targets: vec![(info("a"), Behaviour::Good)],
+        targets: vec![
+            (info("a"), Behaviour::Good),
+            (info("newcomer"), Behaviour::Good),
+        ],
         ..host()
     };
     let dir = tempdir("gone");
@@ -565,6 +569,11 @@ fn resume_fails_cells_of_a_target_that_is_gone_and_finishes() {
         CellStatus::Failed(r) => assert!(r.contains("not in the current plan"), "{r}"),
         s => panic!("{s:?}"),
     }
+    assert!(
+        run.target("newcomer").is_none(),
+        "a resumed run measures only its plan"
+    );
+    assert!(run.cell("newcomer", "plaintext").is_none());
 }
 
 #[test]
