@@ -492,7 +492,24 @@ pub fn run(
             on: &mut *on,
             services: &mut services,
             anchors: &mut anchors,
-            record: None,
+            // On --resume, the per-target measures stored earlier are kept.
+            record: stored.target(&t.name).map(|r| TargetRecord {
+                name: r.name.clone(),
+                language: r.language.clone(),
+                framework: r.framework.clone(),
+                versions: r.versions.clone(),
+                config: r.config.clone(),
+                cold_starts_ms: r
+                    .cold_start_ms
+                    .as_ref()
+                    .map(|s| s.values.clone())
+                    .unwrap_or_default(),
+                idle_pss_mb: r.idle_pss_mb,
+                install_bytes: r.install_bytes,
+                install_packages: r.install_packages,
+                failure: r.failure.clone(),
+                stderr_tail: None,
+            }),
         };
         match runner.run_target(t, &cells, need_per_target(&t.name)) {
             Ok(()) => {}
@@ -629,7 +646,7 @@ impl TargetRun<'_, '_> {
         self.emit(Event::Target {
             target: t.name.clone(),
         });
-        self.record = Some(TargetRecord {
+        self.record = Some(self.record.take().unwrap_or_else(|| TargetRecord {
             name: t.name.clone(),
             language: t.language.clone(),
             framework: t.framework.clone(),
@@ -641,7 +658,7 @@ impl TargetRun<'_, '_> {
             install_packages: None,
             failure: None,
             stderr_tail: None,
-        });
+        }));
         // Install.
         let name = t.name.clone();
         let installed = {
