@@ -322,6 +322,14 @@ impl ServiceHandle for UpstreamHandle {
     fn busy(&mut self) -> Option<f64> {
         self.meter.take().map(|m| m.share(self.cpus))
     }
+
+    fn check_alive(&mut self) -> Result<(), String> {
+        self.upstream
+            .lock()
+            .expect("upstream")
+            .check_alive()
+            .map_err(|c| c.to_string())
+    }
 }
 
 impl Drop for UpstreamHandle {

@@ -379,7 +379,14 @@ pub fn run(
     stop: &StopFlag,
     on: &mut dyn FnMut(Event),
 ) -> Result<Outcome, String> {
-    let plan = plan(host, opts)?;
+    let mut plan = plan(host, opts)?;
+    if let Some(id) = resume {
+        // A resumed run measures what it planned, not targets added since.
+        let stored_plan = store.plan(id).map_err(|e| e.to_string())?;
+        plan.cells.retain(|c| stored_plan.contains(c));
+        plan.targets
+            .retain(|t| stored_plan.iter().any(|c| c.target == t.name));
+    }
     let run_id = match resume {
         Some(id) => id,
         None => store
@@ -412,6 +419,40 @@ pub fn run(
         .filter(|c| missing.contains(c))
         .cloned()
         .collect();
+    // A resumed run whose stored plan names a target or workload that is gone (a folder removed,
+    // an endpoint no longer served): those cells fail, saying why, so the run can finish.
+    for c in missing.iter().filter(|c| !plan.cells.contains(c)) {
+        let reason = format!(
+            "not measurable any more: {} {} is not in the current plan (target folder or endpoint gone)",
+            c.target, c.workload
+        );
+        let rec = match workload::by_id(&c.workload) {
+            Some(w) => failed_cell(&c.target, w.as_ref(), &opts.timing, reason),
+            None => CellRecord {
+                target: c.target.clone(),
+                workload: c.workload.clone(),
+                params: BTreeMap::new(),
+                status: CellStatus::Failed(reason),
+                warnings: vec![],
+                lower_bound: false,
+                slo_p99_ms: None,
+                capacity_rps: None,
+                ladder: vec![],
+                repeats: vec![],
+                elapsed_s: None,
+            },
+        };
+        store.save_cell(run_id, &rec).map_err(|e| e.to_string())?;
+        on(Event::Warning(format!(
+            "{} {}: {}",
+            c.target,
+            c.workload,
+            match &rec.status {
+                CellStatus::Failed(r) => r.as_str(),
+                _ => "",
+            }
+        )));
+    }
     on(Event::Begin {
         run_id,
         total: plan.cells.len(),
@@ -451,7 +492,24 @@ pub fn run(
             on: &mut *on,
             services: &mut services,
             anchors: &mut anchors,
-            record: None,
+            // On --resume, the per-target measures stored earlier are kept.
+            record: stored.target(&t.name).map(|r| TargetRecord {
+                name: r.name.clone(),
+                language: r.language.clone(),
+                framework: r.framework.clone(),
+                versions: r.versions.clone(),
+                config: r.config.clone(),
+                cold_starts_ms: r
+                    .cold_start_ms
+                    .as_ref()
+                    .map(|s| s.values.clone())
+                    .unwrap_or_default(),
+                idle_pss_mb: r.idle_pss_mb,
+                install_bytes: r.install_bytes,
+                install_packages: r.install_packages,
+                failure: r.failure.clone(),
+                stderr_tail: None,
+            }),
         };
         match runner.run_target(t, &cells, need_per_target(&t.name)) {
             Ok(()) => {}
@@ -528,7 +586,10 @@ impl TargetRun<'_, '_> {
                 target: t.name.clone(),
                 workload: c.workload.clone(),
                 status: rec.status.clone(),
-                line: format!("failed: {}", f.reason),
+                line: format!(
+                    "failed: {} (see above)",
+                    f.reason.split(':').next().unwrap_or("target failed")
+                ),
             });
         }
         Ok(())
@@ -544,6 +605,21 @@ impl TargetRun<'_, '_> {
                 .map(|s| s.url().to_string()),
             workload: workload.map(str::to_string),
         }
+    }
+
+    /// Drops the services that have ended (saying so); true if any had.
+    fn drop_dead_services(&mut self) -> bool {
+        let dead: Vec<(ServiceKind, String)> = self
+            .services
+            .iter_mut()
+            .filter_map(|(k, s)| s.check_alive().err().map(|e| (*k, e)))
+            .collect();
+        for (k, e) in &dead {
+            self.services.remove(k);
+            let msg = format!("the {k:?} service ended ({e}); restarting it and the target");
+            self.emit(Event::Warning(msg));
+        }
+        !dead.is_empty()
     }
 
     fn ensure_services(&mut self, kinds: &[ServiceKind]) -> Result<(), TargetFailure> {
@@ -570,7 +646,7 @@ impl TargetRun<'_, '_> {
         self.emit(Event::Target {
             target: t.name.clone(),
         });
-        self.record = Some(TargetRecord {
+        self.record = Some(self.record.take().unwrap_or_else(|| TargetRecord {
             name: t.name.clone(),
             language: t.language.clone(),
             framework: t.framework.clone(),
@@ -582,7 +658,7 @@ impl TargetRun<'_, '_> {
             install_packages: None,
             failure: None,
             stderr_tail: None,
-        });
+        }));
         // Install.
         let name = t.name.clone();
         let installed = {
@@ -617,7 +693,8 @@ impl TargetRun<'_, '_> {
         if t.endpoints.iter().any(|e| e == "io") {
             kinds.insert(ServiceKind::Upstream);
         }
-        if let Err(f) = self.ensure_services(&kinds.into_iter().collect::<Vec<_>>()) {
+        let kinds: Vec<ServiceKind> = kinds.into_iter().collect();
+        if let Err(f) = self.ensure_services(&kinds) {
             return self.target_failed(t, cells, f, "services");
         }
         // Start, idle memory, conformance.
@@ -653,6 +730,23 @@ impl TargetRun<'_, '_> {
                 break;
             }
             let w = workload::by_id(&c.workload).expect("planned workloads exist");
+            // A service that ended is restarted, and the target with it (it knows the old URL).
+            if self.drop_dead_services() {
+                if let Some(s) = server.take() {
+                    s.stop();
+                }
+                if let Err(f) = self.ensure_services(&kinds) {
+                    let rec = failed_cell(&t.name, w.as_ref(), &self.opts.timing, f.full());
+                    self.save_cell(&rec)?;
+                    self.emit(Event::CellDone {
+                        target: t.name.clone(),
+                        workload: c.workload.clone(),
+                        status: rec.status,
+                        line: format!("failed: {}", f.reason),
+                    });
+                    continue;
+                }
+            }
             let own = self.host.own_start(&t.name, &c.workload);
             // A dead default server, or a cell with its own start command: (re)start.
             if own || server.is_none() {
@@ -917,9 +1011,25 @@ pub fn summarise(
     };
     let n = measured.len();
     let bad: Vec<usize> = (0..n).filter(|&i| measured[i].errors > 0).collect();
+    // Per-repeat warnings, with the noise ones (lower bound, other processes) summarised once.
+    let mut lower_bound = Vec::new();
+    let mut foreign = Vec::new();
     for m in &measured {
         for w in &m.warnings {
-            push(w.clone());
+            if w.starts_with("lower bound") {
+                lower_bound.push(w.clone());
+            } else if w.starts_with("other processes") {
+                foreign.push(w.clone());
+            } else {
+                push(w.clone());
+            }
+        }
+    }
+    for (list, what) in [(lower_bound, "lower bound"), (foreign, "noise")] {
+        match list.len() {
+            0 => {}
+            1 => push(list[0].clone()),
+            k => push(format!("{what} in {k} of {n} repeats; e.g. {}", list[0])),
         }
     }
     let repeats: Vec<RepeatRecord> = measured.iter().map(|m| m.repeat.clone()).collect();
@@ -975,7 +1085,15 @@ pub fn summarise(
 /// The live line of a finished cell.
 pub fn cell_line(c: &CellRecord) -> String {
     if let CellStatus::Failed(r) = &c.status {
-        return format!("failed: {}", r.lines().next().unwrap_or(""));
+        let first = r.lines().next().unwrap_or("");
+        return if first.chars().count() > 200 {
+            format!(
+                "failed: {}… (in full in the notes)",
+                first.chars().take(200).collect::<String>()
+            )
+        } else {
+            format!("failed: {first}")
+        };
     }
     let mut parts = Vec::new();
     let fmt = |s: &Spread, unit: &str| {
@@ -998,7 +1116,24 @@ pub fn cell_line(c: &CellRecord) -> String {
     let spread = |f: fn(&RepeatRecord) -> Option<f64>| {
         Spread::of(&used.iter().filter_map(f).collect::<Vec<_>>())
     };
-    if let Some(cap) = c.capacity_rps {
+    if c.workload == "mixed" && c.ladder.len() >= 2 {
+        // Per repeat: [/io alone, /io with heavy requests].
+        let alone: Vec<f64> = c.ladder.iter().step_by(2).map(|p| p.p99_ms).collect();
+        let mixed: Vec<f64> = c
+            .ladder
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|p| p.p99_ms)
+            .collect();
+        if let (Some(a), Some(m)) = (Spread::of(&alone), Spread::of(&mixed)) {
+            parts.push(format!(
+                "/io p99 {} ms alone → {} ms with heavy /cpu",
+                stats::fmt_num(a.median),
+                stats::fmt_num(m.median)
+            ));
+        }
+    } else if let Some(cap) = c.capacity_rps {
         parts.push(format!(
             "capacity {} req/s at p99 < {} ms",
             stats::fmt_num(cap),
@@ -1020,4 +1155,113 @@ pub fn cell_line(c: &CellRecord) -> String {
         parts.push(format!("FLAGGED: {r}"));
     }
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repeat(rps: f64, errors: u64, warnings: &[&str]) -> Measured {
+        Measured {
+            repeat: RepeatRecord {
+                clean: errors == 0,
+                throughput_rps: Some(rps),
+                p99_ms: Some(2.0),
+                ..RepeatRecord::default()
+            },
+            errors,
+            warnings: warnings.iter().map(|w| w.to_string()).collect(),
+            lower_bound: warnings.iter().any(|w| w.starts_with("lower bound")),
+            ..Measured::default()
+        }
+    }
+
+    #[test]
+    fn a_repeat_with_errors_flags_the_cell_and_spread_is_warned() {
+        let w = workload::by_id("json").unwrap();
+        let t = Timing::full();
+        let rec = summarise(
+            "x",
+            w.as_ref(),
+            &t,
+            vec![
+                repeat(1000.0, 0, &["lower bound: a"]),
+                repeat(10.0, 7, &[]),
+                repeat(1200.0, 0, &["lower bound: b"]),
+            ],
+        );
+        match &rec.status {
+            CellStatus::Flagged(r) => {
+                assert!(
+                    r.starts_with("7 errors or wrong answers in 1 of 3 repeats"),
+                    "{r}"
+                );
+                assert!(r.contains("left out"), "{r}");
+            }
+            s => panic!("{s:?}"),
+        }
+        // The spread is over the clean repeats only (1000, 1200: 18%), not the flagged one.
+        assert!(
+            rec.warnings
+                .iter()
+                .any(|w| w.starts_with("req/s: repeats spread 18%")),
+            "{:?}",
+            rec.warnings
+        );
+        assert!(rec.lower_bound);
+        assert!(
+            rec.warnings
+                .iter()
+                .any(|w| w.starts_with("lower bound in 2 of 3 repeats")),
+            "{:?}",
+            rec.warnings
+        );
+        assert_eq!(rec.params["connections"], "64");
+    }
+
+    #[test]
+    fn clean_tight_repeats_are_ok_without_warnings() {
+        let w = workload::by_id("cpu").unwrap();
+        let rec = summarise(
+            "x",
+            w.as_ref(),
+            &Timing::full(),
+            vec![
+                repeat(100.0, 0, &[]),
+                repeat(104.0, 0, &[]),
+                repeat(101.0, 0, &[]),
+            ],
+        );
+        assert_eq!(rec.status, CellStatus::Ok);
+        assert!(rec.warnings.is_empty(), "{:?}", rec.warnings);
+        assert!(
+            cell_line(&rec).starts_with("101 req/s (100–104)"),
+            "{}",
+            cell_line(&rec)
+        );
+    }
+
+    #[test]
+    fn settings_round_trip_for_resume() {
+        let opts = SuiteOptions {
+            targets: vec!["a".into(), "b".into()],
+            workloads: vec!["json".into(), "io-slo".into()],
+            repeats: 3,
+            timing: Timing::quick(),
+            quick: true,
+            cold_starts: 3,
+            server_cpus: vec![1],
+            client_cpus: vec![0],
+            workers: BTreeMap::from([("a".into(), 4)]),
+        };
+        assert_eq!(
+            SuiteOptions::from_settings(&opts.to_settings()).unwrap(),
+            opts
+        );
+        let mut broken = opts.to_settings();
+        broken.remove("repeats");
+        assert!(SuiteOptions::from_settings(&broken)
+            .unwrap_err()
+            .contains("repeats"));
+    }
 }

@@ -207,8 +207,18 @@ impl Server for Dying {
     fn stop(self: Box<Self>) {}
 }
 
-struct Upstream;
+struct Upstream {
+    /// Set: the next liveness check reports this upstream dead (once).
+    die: Arc<AtomicBool>,
+}
 impl ServiceHandle for Upstream {
+    fn check_alive(&mut self) -> Result<(), String> {
+        if self.die.swap(false, Ordering::SeqCst) {
+            Err("upstream exited with signal 9".into())
+        } else {
+            Ok(())
+        }
+    }
     fn url(&self) -> &str {
         "http://127.0.0.1:9"
     }
@@ -221,8 +231,9 @@ impl ServiceHandle for Upstream {
 struct FakeHost {
     targets: Vec<(TargetInfo, Behaviour)>,
     running: Arc<Mutex<u32>>,
-    /// Trigger this stop flag when a cell of this workload starts measuring (Ctrl-C mid-cell).
     starts: Mutex<u32>,
+    service_starts: Mutex<u32>,
+    upstream_dies: Arc<AtomicBool>,
 }
 
 impl FakeHost {
@@ -292,7 +303,10 @@ impl Host for FakeHost {
         _cpus: &[usize],
     ) -> Result<Box<dyn ServiceHandle>, String> {
         assert_eq!(kind, ServiceKind::Upstream);
-        Ok(Box::new(Upstream))
+        *self.service_starts.lock().unwrap() += 1;
+        Ok(Box::new(Upstream {
+            die: self.upstream_dies.clone(),
+        }))
     }
 }
 
@@ -316,6 +330,8 @@ fn host() -> FakeHost {
         ],
         running: Arc::new(Mutex::new(0)),
         starts: Mutex::new(0),
+        service_starts: Mutex::new(0),
+        upstream_dies: Arc::new(AtomicBool::new(false)),
     }
 }
 
@@ -506,4 +522,96 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+#[test]
+fn resume_fails_cells_of_a_target_that_is_gone_and_finishes() {
+    // "ghost" was removed since the run was planned; "newcomer" was added.
+    let host = FakeHost {
+        targets: vec![
+            (info("a"), Behaviour::Good),
+            (info("newcomer"), Behaviour::Good),
+        ],
+        ..host()
+    };
+    let dir = tempdir("gone");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let opts = options(&["plaintext"], 1);
+    // A run planned when a target "ghost" still existed, interrupted before anything was measured.
+    let plan = ["a", "ghost"]
+        .iter()
+        .map(|t| store::PlannedCell {
+            target: t.to_string(),
+            workload: "plaintext".into(),
+        })
+        .collect();
+    let id = store
+        .begin_run(&store::NewRun {
+            machine: machine(),
+            settings: opts.to_settings(),
+            plan,
+        })
+        .unwrap();
+    let out = suite::run(
+        &host,
+        &mut store,
+        &opts,
+        machine(),
+        Some(id),
+        &StopFlag::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(out, Outcome::Finished { run_id: id });
+    let run = store.run(id).unwrap();
+    assert_eq!(run.cell("a", "plaintext").unwrap().status, CellStatus::Ok);
+    match &run.cell("ghost", "plaintext").unwrap().status {
+        CellStatus::Failed(r) => assert!(r.contains("not in the current plan"), "{r}"),
+        s => panic!("{s:?}"),
+    }
+    assert!(
+        run.target("newcomer").is_none(),
+        "a resumed run measures only its plan"
+    );
+    assert!(run.cell("newcomer", "plaintext").is_none());
+}
+
+#[test]
+fn an_upstream_that_ends_is_restarted_with_the_target() {
+    let host = FakeHost {
+        targets: vec![(info("a"), Behaviour::Good)],
+        ..host()
+    };
+    host.upstream_dies.store(true, Ordering::SeqCst);
+    let dir = tempdir("upstream");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let opts = options(&["plaintext", "io"], 1);
+    let mut warnings = Vec::new();
+    let out = suite::run(
+        &host,
+        &mut store,
+        &opts,
+        machine(),
+        None,
+        &StopFlag::new(),
+        &mut |e| {
+            if let Event::Warning(w) = e {
+                warnings.push(w);
+            }
+        },
+    )
+    .unwrap();
+    let Outcome::Finished { run_id } = out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("Upstream service ended")),
+        "{warnings:?}"
+    );
+    assert_eq!(*host.service_starts.lock().unwrap(), 2);
+    let run = store.run(run_id).unwrap();
+    assert_eq!(run.cell("a", "io").unwrap().status, CellStatus::Ok);
+    assert_eq!(*host.running.lock().unwrap(), 0);
 }

@@ -441,6 +441,10 @@ pub struct LabArgs {
     #[arg(long)]
     pub plan: bool,
 
+    /// Print a stored run (the latest, or run ID) as tables (or JSON with --json) without running.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "latest", conflicts_with_all = ["plan", "resume"])]
+    pub show: Option<String>,
+
     /// Complete the most recent unfinished run with its own settings, measuring only what is missing.
     #[arg(long, conflicts_with_all = ["quick", "targets", "workloads", "repeats", "duration", "warmup", "server_cpus", "workers", "slo_p99", "cold_starts"])]
     pub resume: bool,

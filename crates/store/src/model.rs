@@ -91,7 +91,8 @@ pub struct CellSummary {
     /// Memory, PSS summed over the server's process tree, during the measurement.
     pub pss_mean_mb: Option<Spread>,
     pub pss_peak_mb: Option<Spread>,
-    /// Open-loop ladder: corrected latency at each offered rate (capacity workloads, `mixed`).
+    /// Open-loop ladder: corrected latency at each offered rate (capacity workloads: every rung of
+    /// the search, sorted by rate; `mixed`: per repeat, `[/io alone, /io with heavy /cpu]`).
     pub ladder: Vec<LadderPoint>,
     /// The highest rate whose corrected p99 stayed under `slo_p99_ms`, from the ladder.
     pub capacity_rps: Option<f64>,

@@ -16,6 +16,7 @@ use super::http::{self, LoadSpec};
 use super::saturation::{self, connections, endpoint, endpoint_params, measured_from};
 use super::{CellContext, Kind, MeasureError, Measured, ServiceKind, Timing, Workload};
 use crate::search::{self, Bound, SearchPlan};
+use crate::stats;
 
 /// Most connections an open-loop rung opens.
 pub const MAX_OPEN_CONNECTIONS: usize = 512;
@@ -164,15 +165,33 @@ impl Workload for CapacityAtSlo {
                 warnings.push(format!("at the first rate over the SLO, {w}"));
             }
         }
-        // Noise warnings (other processes, steal) from any rung.
-        for (_, m) in &rungs {
-            for w in &m.warnings {
-                if (w.starts_with("other processes") || w.starts_with("steal"))
-                    && !warnings.contains(w)
-                {
-                    warnings.push(w.clone());
-                }
-            }
+        // Noise from any rung, summarised once: other processes on the server CPUs, steal.
+        let foreign: Vec<f64> = rungs
+            .iter()
+            .filter_map(|(_, m)| {
+                let v: serde_json::Value = serde_json::from_str(&m.repeat.samples_json).ok()?;
+                v["server_cpus_foreign"].as_f64()
+            })
+            .collect();
+        let noisy = foreign
+            .iter()
+            .filter(|f| **f > stats::FOREIGN_LIMIT)
+            .count();
+        if noisy > 0 {
+            let worst = foreign.iter().copied().fold(0.0, f64::max);
+            warnings.push(format!(
+                "other processes used up to {:.0}% of the server CPUs ({noisy} of {} rungs over {:.0}%): the machine was not quiet, figures are noisy",
+                worst * 100.0,
+                rungs.len(),
+                stats::FOREIGN_LIMIT * 100.0
+            ));
+        }
+        let steal = rungs
+            .iter()
+            .filter_map(|(_, m)| m.repeat.steal_pct)
+            .fold(0.0, f64::max);
+        if let Some(w) = stats::steal_warning(steal) {
+            warnings.push(w);
         }
         let bad_rungs: Vec<String> = rungs
             .iter()

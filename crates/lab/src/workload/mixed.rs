@@ -1,11 +1,14 @@
 //! `mixed` (loop blocking): an open loop of `/io?ms=10` at a rate every target sustains, while a
 //! second, concurrent open loop sends a small share of heavy `/cpu` requests. The figure is the
 //! corrected `/io` latency: a server whose event loop (or worker) is blocked by the heavy request
-//! makes the cheap ones wait. The same requests go to every target; the heavy `/cpu` costs each
+//! makes the cheap ones wait. Each repeat first measures the same `/io` stream alone (the
+//! baseline); the ladder holds both points, `[alone, with heavy requests]`. The same requests go to every target; the heavy `/cpu` costs each
 //! language what its own loop costs (~100 ms of Python, ~1 ms of JavaScript).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use store::LadderPoint;
 
 use super::http::{self, Endpoint, LoadSpec};
 use super::saturation::{measured_from, IO_MS};
@@ -20,6 +23,11 @@ pub const HEAVY_N: u64 = 1_000_000;
 /// Heavy requests per second: 2 of every 102 requests (~2%), at most ~20% of one CPU in Python.
 pub const HEAVY_RATE: f64 = 2.0;
 pub const HEAVY_CONNECTIONS: usize = 2;
+
+/// The `/io`-alone baseline window: half the measuring window, at least a second.
+pub fn baseline_duration(t: &Timing) -> Duration {
+    (t.duration / 2).max(Duration::from_secs(1))
+}
 
 #[derive(Default)]
 pub struct Mixed;
@@ -61,15 +69,39 @@ impl Workload for Mixed {
                 format!("{:.3}", HEAVY_RATE / (IO_RATE + HEAVY_RATE)),
             ),
             ("duration_s".into(), t.duration.as_secs_f64().to_string()),
+            (
+                "baseline_duration_s".into(),
+                baseline_duration(t).as_secs_f64().to_string(),
+            ),
+            (
+                "ladder".into(),
+                "per repeat: [/io alone, /io with the heavy requests], both at io_rate_rps".into(),
+            ),
             ("warmup_s".into(), t.warmup.as_secs_f64().to_string()),
         ])
     }
 
     fn estimate(&self, t: &Timing) -> Duration {
-        t.warmup + t.duration + Duration::from_millis(300)
+        t.warmup * 2 + t.duration + baseline_duration(t) + Duration::from_millis(500)
     }
 
     fn measure(&self, cx: &mut CellContext<'_>) -> Result<Measured, MeasureError> {
+        // The baseline: the same /io stream alone, so that the cell says what the heavy requests
+        // cost the cheap ones on this server.
+        let alone = LoadSpec {
+            endpoint: Endpoint::io(IO_MS),
+            connections: IO_CONNECTIONS,
+            rate: Some(IO_RATE),
+            duration: baseline_duration(cx.timing),
+            warmup: cx.timing.warmup,
+        };
+        let b = http::drive(cx, &[alone], "mixed: /io alone")?;
+        let b_r = &b.reports[0];
+        let b_achieved = b_r
+            .rate
+            .as_ref()
+            .map_or(b_r.throughput_rps, |o| o.achieved_rps);
+        let base = measured_from(b_r, &b, b_achieved, true);
         let io = LoadSpec {
             endpoint: Endpoint::io(IO_MS),
             connections: IO_CONNECTIONS,
@@ -103,8 +135,28 @@ impl Workload for Mixed {
             m.lower_bound = true;
         }
         m.errors += heavy_bad;
+        if base.errors > 0 {
+            m.warnings
+                .push(format!("/io alone: {}", http::describe_bad(b_r)));
+        }
+        m.lower_bound |= base.lower_bound;
+        m.repeat.clean = m.errors == 0;
+        let point = |r: &loadgen::Report, mm: &Measured, achieved: f64, cpu_s: f64| LadderPoint {
+            offered_rps: IO_RATE,
+            achieved_rps: achieved,
+            p50_ms: mm.repeat.p50_ms.unwrap_or(f64::NAN),
+            p99_ms: mm.repeat.p99_ms.unwrap_or(f64::INFINITY),
+            errors: mm.errors,
+            server_cores: (r.elapsed_s > 0.0).then(|| cpu_s / r.elapsed_s),
+        };
+        m.ladder = vec![
+            point(b_r, &base, b_achieved, b.usage.cpu_s),
+            point(io_r, &m, achieved, d.usage.cpu_s),
+        ];
+        m.errors += base.errors;
         m.repeat.clean = m.errors == 0;
         m.repeat.report_json = serde_json::json!({
+            "io_alone": b_r,
             "io": serde_json::from_str::<serde_json::Value>(&m.repeat.report_json).unwrap_or_default(),
             "heavy": heavy_r,
         })

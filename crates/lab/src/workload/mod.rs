@@ -134,6 +134,10 @@ pub trait ServiceHandle {
     fn begin(&mut self);
     /// The service's busy fraction (CPU seconds per second of its CPU allotment) since `begin`.
     fn busy(&mut self) -> Option<f64>;
+    /// `Err` (with what it printed last) when the service has ended.
+    fn check_alive(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// What a workload is given to measure one repeat.

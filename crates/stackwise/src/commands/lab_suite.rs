@@ -22,6 +22,32 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
         Some(p) => p.clone(),
         None => store::default_path().map_err(|e| UsageError(e.to_string()))?,
     };
+    if let Some(which) = &args.show {
+        let store = open_store(&db_path)?;
+        let run = match which.as_str() {
+            "latest" => store.latest_run()?.ok_or_else(|| {
+                UsageError(format!("--show: no run stored in {}", db_path.display()))
+            })?,
+            id => {
+                let id: i64 = id.parse().map_err(|_| {
+                    UsageError(format!(
+                        "--show: '{id}' is not a run id (a number, or nothing for the latest)"
+                    ))
+                })?;
+                store
+                    .run(id)
+                    .map_err(|e| UsageError(format!("--show: {e}")))?
+            }
+        };
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &run)?;
+            writeln!(out)?;
+        } else {
+            write!(out, "{}", reports::lab::tables(&run))?;
+        }
+        return Ok(());
+    }
     let host = lab::host::default_host().map_err(UsageError)?;
     let mut store = open_store(&db_path)?;
 

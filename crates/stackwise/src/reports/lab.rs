@@ -136,11 +136,16 @@ pub fn tables(run: &RunSummary) -> String {
                 ),
             }
         );
+        let is_mixed = w == "mixed";
         let mut rows = Vec::new();
         for c in &cells {
             rows.push(vec![
                 c.target.clone(),
-                if is_capacity {
+                if is_mixed {
+                    // Per repeat: [/io alone, /io with heavy requests].
+                    let alone: Vec<f64> = c.ladder.iter().step_by(2).map(|p| p.p99_ms).collect();
+                    spread(Spread::of(&alone).as_ref())
+                } else if is_capacity {
                     c.capacity_rps.map_or("—".into(), num)
                 } else {
                     spread(c.throughput_rps.as_ref())
@@ -151,17 +156,19 @@ pub fn tables(run: &RunSummary) -> String {
                 status(c),
             ]);
         }
-        let rate_col = if is_capacity {
-            "capacity req/s"
+        let (rate_col, p99_col) = if is_mixed {
+            ("/io p99 ms alone", "/io p99 ms with heavy /cpu")
+        } else if is_capacity {
+            ("capacity req/s", "p99 ms")
         } else {
-            "req/s"
+            ("req/s", "p99 ms")
         };
         table(
             &mut out,
             &[
                 "target",
                 rate_col,
-                "p99 ms",
+                p99_col,
                 "server CPU µs/req",
                 "PSS MB",
                 "flags",
