@@ -371,6 +371,21 @@ fn a_node_and_a_python_target_pass_check() {
     check_shipped(&["node-http", "python-fastapi"]);
 }
 
+/// Every other shipped target passes the conformance check too (the lab measures no target that
+/// fails it).
+#[test]
+fn every_other_shipped_target_passes_check() {
+    check_shipped(&[
+        "node-express",
+        "node-fastify",
+        "node-koa",
+        "node-nestjs",
+        "python-flask-sync",
+        "python-flask-gthread",
+        "python-django",
+    ]);
+}
+
 /// `serve` with a port in use picks another one and says so.
 #[test]
 fn serve_on_a_busy_port_moves_to_another_and_a_crash_is_reported() {
