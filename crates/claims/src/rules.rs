@@ -865,6 +865,24 @@ fn heavy_ms(ctx: &Ctx, target: &str) -> Result<f64, String> {
 /// `io-slo` ladder at the lowest rate at or above the `mixed` /io rate that it achieved (≥ 97%), when
 /// the run has one; else the upstream delay itself.
 fn baseline(ctx: &Ctx, target: &str, delay_ms: f64) -> (f64, String, bool) {
+    // Best: the mixed cell's own baseline. Each repeat first measures the same /io stream alone,
+    // then with the heavy requests; its ladder holds `[alone, with heavy]` per repeat.
+    let alone: Vec<f64> = ctx
+        .run
+        .cell(target, "mixed")
+        .filter(|c| c.ladder.len() >= 2 && c.ladder.len() % 2 == 0)
+        .map(|c| c.ladder.iter().step_by(2).map(|p| p.p99_ms).collect())
+        .unwrap_or_default();
+    if let Some(s) = store::Spread::of(&alone) {
+        return (
+            s.median,
+            format!(
+                "{} ms (its /io p99 alone, measured in the same repeats before the heavy requests)",
+                fmt_num(s.median)
+            ),
+            true,
+        );
+    }
     let rate = ctx
         .run
         .cell(target, "mixed")
@@ -1672,6 +1690,40 @@ mod tests {
         assert!(
             na.note.as_deref().unwrap().contains(
                 "blocked: /io p99 − 12.5 ms (its io-slo p99 at 150 req/s without heavy requests) = 1.5–2 ms"
+            ),
+            "{na:?}"
+        );
+        // The mixed cell's own baseline comes first: its ladder holds [alone, with heavy] per
+        // repeat, and the median of the "alone" p99s (11.5 ms here) beats the io-slo rung.
+        let fx = langs()
+            .cell("node-a", "mixed", |c| {
+                c.p99_ms = Spread::of(&[14.0, 14.5]);
+                c.params.insert("ms".into(), "10".into());
+                c.params
+                    .insert("heavy_path".into(), "/cpu?n=1000000".into());
+                c.params.insert("io_rate_rps".into(), "100".into());
+                for (alone, with) in [(11.0, 14.0), (12.0, 14.5)] {
+                    for p99 in [alone, with] {
+                        c.ladder.push(store::LadderPoint {
+                            offered_rps: 100.0,
+                            achieved_rps: 100.0,
+                            p50_ms: 10.2,
+                            p99_ms: p99,
+                            errors: 0,
+                            server_cores: None,
+                        });
+                    }
+                }
+            })
+            .cell("node-a", "cpu", |c| {
+                c.server_cpu_us_per_req = Spread::of(&[250.0]);
+                c.params.insert("n".into(), "100000".into());
+            });
+        let o = run_rule(&fx, blocking_rule(), w);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert!(
+            na.note.as_deref().unwrap().contains(
+                "blocked: /io p99 − 11.5 ms (its /io p99 alone, measured in the same repeats before the heavy requests) = 2.5–3 ms"
             ),
             "{na:?}"
         );
