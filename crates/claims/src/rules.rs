@@ -1046,11 +1046,13 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) ->
                 .join(", ")
         ));
     }
+    // A target whose repeats straddle the threshold is undecided: beside decided ones, the claim
+    // is then neither supported nor refuted across the group (alone, nothing is decided).
     let verdict = if decided == 0 {
         Verdict::NotMeasured
-    } else if blocked.len() == decided {
+    } else if straddle.is_empty() && blocked.len() == decided {
         Verdict::Supported
-    } else if blocked.is_empty() {
+    } else if straddle.is_empty() && blocked.is_empty() {
         Verdict::Refuted
     } else {
         Verdict::Depends
@@ -1764,6 +1766,13 @@ mod tests {
             run_rule(&fx, blocking_rule(), w).verdict,
             Verdict::NotMeasured
         );
+
+        // One target clear and one straddling: not refuted, it depends.
+        let fx = langs()
+            .mixed("node-a", &[10.5, 11.0], 20.0)
+            .mixed("node-b", &[15.0, 25.0], 20.0);
+        let o = run_rule(&fx, blocking_rule(), w);
+        assert_eq!(o.verdict, Verdict::Depends, "{}", o.reason);
 
         // Without the cpu cell the heavy request has no price: not judged, and the command says so.
         let fx = langs().cell("node-a", "mixed", |c| {
