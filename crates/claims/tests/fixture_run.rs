@@ -155,7 +155,7 @@ fn without_a_run_every_rule_gives_the_lab_command() {
         .unwrap();
     assert_eq!(
         range.lab_command.as_deref(),
-        Some("stackwise lab --targets node-express,node-fastify,node-http,node-koa,node-nestjs --workloads io")
+        Some("stackwise lab --targets node-express,node-fastify,node-http,node-koa,node-nestjs --workloads io-slo")
     );
 }
 
