@@ -255,6 +255,11 @@ await step('open a run from the list and find its charts drawn', async () => {
   for (const id of ['w-json-slo', 'w-io-slo', 'w-cpu-slo', 'w-hash-slo']) {
     check(sections[id].lines > 0, `${id}: no latency-vs-rate ladder drawn`);
   }
+  // At 1280 px every table fits the page: no notes column pushed out of sight.
+  const wide = await page.evaluate(() => [...document.querySelectorAll('.scroll > table')]
+    .filter((t) => t.getBoundingClientRect().width > t.parentElement.clientWidth + 1)
+    .map((t) => (t.parentElement.previousElementSibling?.textContent || '?').slice(0, 60)));
+  check(wide.length === 0, `${wide.length} tables are wider than the page: ${wide.join(' | ')}`);
   await shoot(page, 'ui-run.png');
   await page.evaluate(() => document.getElementById('w-io-slo').scrollIntoView());
   await shoot(page, 'ui-run-charts.png');
