@@ -122,6 +122,15 @@ async function shoot(target, name, opts = {}) {
   console.log(`ui: screenshot ${file} (${fs.statSync(file).size} bytes)`);
 }
 
+// Scrolls to the first charts after the heading `id` (for a screenshot of charts, not tables).
+async function toCharts(page, id) {
+  await page.evaluate((id) => {
+    let el = document.getElementById(id);
+    while (el && !el.matches('.charts, .pair')) el = el.nextElementSibling;
+    (el || document.getElementById(id)).scrollIntoView();
+  }, id);
+}
+
 async function goto(page, url) {
   const resp = await page.goto(url, { waitUntil: 'load' });
   check(resp && resp.ok(), `${url}: HTTP ${resp ? resp.status() : 'no response'}`);
@@ -260,8 +269,7 @@ await step('open a run from the list and find its charts drawn', async () => {
     .filter((t) => t.getBoundingClientRect().width > t.parentElement.clientWidth + 1)
     .map((t) => (t.parentElement.previousElementSibling?.textContent || '?').slice(0, 60)));
   check(wide.length === 0, `${wide.length} tables are wider than the page: ${wide.join(' | ')}`);
-  await shoot(page, 'ui-run.png');
-  await page.evaluate(() => document.getElementById('w-io-slo').scrollIntoView());
+  await toCharts(page, 'w-io-slo');
   await shoot(page, 'ui-run-charts.png');
   await page.context().close();
 });
@@ -288,6 +296,7 @@ await step('compare two runs', async () => {
   const { charts, drawn } = await drawnCharts(page);
   console.log(`ui:      compare: ${drawn} of ${charts} charts drawn, ${marked} differences marked`);
   check(drawn >= 10, `only ${drawn} of ${charts} charts drawn`);
+  await toCharts(page, 'w-json');
   await shoot(page, 'ui-compare.png');
   await page.context().close();
 });
@@ -303,7 +312,7 @@ await step('with JavaScript disabled the run page and the HTML report still show
   check(file.drawn >= 40, `report file without JavaScript: ${file.drawn} charts drawn`);
   check(await page.locator('script').count() === 0, 'the report file holds a script');
   await shoot(page, 'report.png');
-  await page.evaluate(() => document.getElementById('w-json').scrollIntoView());
+  await toCharts(page, 'w-json');
   await shoot(page, 'report-charts.png');
   await page.context().close();
 });
@@ -316,7 +325,7 @@ await step('the HTML report in dark mode', async () => {
   const lum = (c) => { const [r, g, b] = c.match(/\d+/g).map(Number); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
   console.log(`ui:      dark mode: background ${bg}, text ${fg}`);
   check(lum(bg) < lum(fg), `dark mode: the background (${bg}) is not darker than the text (${fg})`);
-  await page.evaluate(() => document.getElementById('w-json').scrollIntoView());
+  await toCharts(page, 'w-json');
   await shoot(page, 'report-charts-dark.png');
   await page.context().close();
 });
