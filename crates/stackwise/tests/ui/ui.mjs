@@ -98,10 +98,16 @@ const args = [
 // playwright-core's launch() gives chromium a fresh --user-data-dir of its own (a temporary
 // directory it deletes on close) and refuses one in `args`; HOME is fresh too.
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'stackwise-ui-home-'));
-const browser = await chromium.launch({
-  executablePath, headless: true, args, timeout: 30_000,
-  env: { ...process.env, HOME: home, XDG_CONFIG_HOME: home, XDG_CACHE_HOME: home },
-});
+process.on('exit', () => fs.rmSync(home, { recursive: true, force: true }));
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath, headless: true, args, timeout: 30_000,
+    env: { ...process.env, HOME: home, XDG_CONFIG_HOME: home, XDG_CACHE_HOME: home },
+  });
+} catch (e) {
+  fail(2, `chromium did not start within 30 s: ${e.message.split('\n').slice(0, 6).join(' / ')}`);
+}
 console.log(`ui: chromium ${browser.version()} launched`);
 
 async function newPage(opts = {}) {
@@ -331,7 +337,6 @@ await step('the HTML report in dark mode', async () => {
 });
 
 await browser.close();
-fs.rmSync(home, { recursive: true, force: true });
 clearTimeout(watchdog);
 const failed = results.filter(([, r]) => r !== 'ok').length;
 console.log(`ui: ${results.length - failed} passed, ${failed} failed`);
