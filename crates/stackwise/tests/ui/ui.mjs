@@ -211,6 +211,7 @@ await step('answer the questionnaire and see the recommendation', async () => {
     else await f.fill(value);
   }
   for (const k of Object.keys(profile)) check(given.has(k), `the form has no field ${k}`);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shoot(page, 'ui-questionnaire.png');
   await Promise.all([
     page.waitForURL(`${base}/advise`, { waitUntil: 'load' }),
@@ -224,6 +225,26 @@ await step('answer the questionnaire and see the recommendation', async () => {
     `the cost is not from the latest run #${runs.full}`);
   check(await page.locator('h2#advice').count() === 1, 'no advice section');
   await shoot(page, 'ui-advice.png');
+  await page.context().close();
+});
+
+await step('a wrong answer is refused with the reason and the answers kept', async () => {
+  const page = await newPage();
+  await goto(page, `${base}/advise`);
+  const form = page.locator('form[action="/advise"]').filter({ has: page.locator('select') }).first();
+  await form.locator('[name="team.python"]').fill('7');
+  await form.locator('[name="load.peak_rps"]').fill('lots');
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${base}/advise` && r.request().method() === 'POST'),
+    form.getByRole('button', { name: 'Advise' }).click(),
+  ]);
+  check(resp.status() === 422, `HTTP ${resp.status()} for a wrong answer`);
+  await page.waitForLoadState('load');
+  const box = await page.locator('.box').first().innerText();
+  check(box.includes('not accepted') && box.includes('peak_rps'),
+    `the error does not name the field: ${JSON.stringify(box)}`);
+  check(await page.locator('[name="load.peak_rps"]').inputValue() === 'lots', 'the wrong answer is not kept');
+  check(await page.locator('[name="team.python"]').inputValue() === '7', 'the other answers are not kept');
   await page.context().close();
 });
 
