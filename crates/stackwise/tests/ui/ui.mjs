@@ -190,6 +190,7 @@ await step('the run list links every run and offers a comparison', async () => {
   }
   check(await page.locator('form[action="/compare"] select[name="baseline"]').count() === 1,
     'no comparison form');
+  check(await page.getByRole('link', { name: 'All runs' }).count() === 0, 'the list of runs links to itself');
   await shoot(page, 'ui-runs.png');
   await page.context().close();
 });
@@ -248,6 +249,49 @@ await step('a wrong answer is refused with the reason and the answers kept', asy
   await page.context().close();
 });
 
+await step('start a lab run from the page and read its output and end (server-sent events)', async () => {
+  // A target that does not exist: `stackwise lab` refuses it at once (exit 2) and stores nothing,
+  // so the step costs no CPU; its output and end still travel the page and the event stream.
+  const page = await newPage();
+  await goto(page, `${base}/lab`);
+  const form = page.locator('form[action="/lab/start"]');
+  await form.locator('[name="quick"]').check();
+  await form.locator('[name="targets"]').fill('no-such-target');
+  await form.locator('[name="repeats"]').fill('1');
+  await Promise.all([
+    page.waitForURL(`${base}/lab`, { waitUntil: 'load' }),
+    form.getByRole('button', { name: 'Start the lab' }).click(),
+  ]);
+  // Running when the page was drawn: the page's script follows the stream; else reload.
+  const deadline = Date.now() + 10_000;
+  let status = await page.locator('#status').innerText();
+  while (!status.startsWith('Ended') && Date.now() < deadline) {
+    await page.waitForTimeout(200);
+    if (!(await page.locator('#status').innerText()).startsWith('Ended')) await page.reload({ waitUntil: 'load' });
+    status = await page.locator('#status').innerText();
+  }
+  check(status === 'Ended: exit code 2.', `the lab run's status: ${JSON.stringify(status)}`);
+  const log = await page.locator('#log').innerText();
+  check(log.includes("no target named 'no-such-target'"), `the log: ${JSON.stringify(log)}`);
+  check(await page.locator('code').filter({ hasText: '--targets no-such-target' }).count() > 0,
+    'the command is not shown');
+  // The event stream, as the page's script reads it: every line, then the end.
+  const events = await page.evaluate(() => new Promise((resolve, reject) => {
+    const got = [];
+    const es = new EventSource('/lab/events?from=0');
+    const t = setTimeout(() => { es.close(); reject(new Error(`no end event in 5 s: ${JSON.stringify(got)}`)); }, 5000);
+    es.addEventListener('line', (e) => got.push(['line', e.data]));
+    es.addEventListener('end', (e) => { got.push(['end', e.data]); clearTimeout(t); es.close(); resolve(got); });
+  }));
+  check(events.length >= 2 && events.at(-1)[0] === 'end' && events.at(-1)[1] === 'exit code 2',
+    `events: ${JSON.stringify(events)}`);
+  check(events.some(([k, d]) => k === 'line' && d.includes('no-such-target')), `events: ${JSON.stringify(events)}`);
+  await goto(page, `${base}/`);
+  const listed = await page.locator('a[href^="/runs/"]').count();
+  check(listed === Object.keys(runs).length, `the refused lab run changed the stored runs: ${listed} listed`);
+  await page.context().close();
+});
+
 await step('open a run from the list and find its charts drawn', async () => {
   const page = await newPage();
   await goto(page, `${base}/`);
@@ -255,6 +299,7 @@ await step('open a run from the list and find its charts drawn', async () => {
     page.waitForURL(`${base}/runs/${runs.full}`, { waitUntil: 'load' }),
     page.locator(`a[href="/runs/${runs.full}"]`).click(),
   ]);
+  check(await page.getByRole('link', { name: '← All runs' }).getAttribute('href') === '/', 'no link back to the runs');
   const { charts, drawn, marks } = await drawnCharts(page);
   console.log(`ui:      run #${runs.full}: ${drawn} of ${charts} charts drawn, ${marks} data marks`);
   check(drawn >= 40, `only ${drawn} of ${charts} charts are drawn with data marks`);
