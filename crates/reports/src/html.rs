@@ -24,7 +24,7 @@ table.form input,table.form select{font:inherit}
 th,td{padding:3px 8px;border-bottom:1px solid rgba(127,127,127,.3);text-align:left;vertical-align:top}
 th{font-weight:600;border-bottom:2px solid rgba(127,127,127,.5)}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
-td.n{white-space:normal}.nw{white-space:nowrap}
+td.n{white-space:nowrap}td.n.w{white-space:normal}.nw{white-space:nowrap}
 .scroll{overflow-x:auto}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1.2rem 2rem;margin:.6rem 0}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:1rem;margin:.6rem 0}
@@ -53,6 +53,7 @@ footer{margin-top:3rem;font-size:12px;opacity:.75}
  nav{display:none}
  .scroll{overflow:visible}
  table{font-size:9px}
+ td.n{white-space:normal}
  th,td{padding:2px 4px}
  tr,svg.chart,figure,.box{break-inside:avoid}
  .charts{grid-template-columns:1fr 1fr;gap:.6rem 1rem}
@@ -161,7 +162,8 @@ pub fn table_html(t: &TableSpec) -> String {
         for (i, c) in r.iter().enumerate() {
             let mut classes = Vec::new();
             if t.numeric.get(i).copied().unwrap_or(false) {
-                classes.push("n");
+                // May wrap between its parts (see numeric_html).
+                classes.extend(["n", "w"]);
             }
             let m = mark_class(c.mark);
             if !m.is_empty() {

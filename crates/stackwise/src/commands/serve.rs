@@ -306,7 +306,7 @@ async fn index(State(app): State<Arc<App>>) -> Response {
     b.push_str(r#"<h2 id="runs">Lab runs</h2><div class="scroll"><table><thead><tr><th>Run</th><th>Started</th><th>Finished</th><th class="n">Cells</th><th>Targets</th></tr></thead><tbody>"#);
     for r in &runs {
         b.push_str(&format!(
-            r#"<tr><td><a href="/runs/{id}">run #{id}</a></td><td>{}</td><td>{}</td><td class="n">{} of {}</td><td>{}</td></tr>"#,
+            r#"<tr><td><a href="/runs/{id}">run #{id}</a></td><td class="nw">{}</td><td class="nw">{}</td><td class="n">{} of {}</td><td>{}</td></tr>"#,
             esc(&r.started_at),
             esc(r.finished_at.as_deref().unwrap_or("unfinished")),
             r.stored_cells,
