@@ -53,6 +53,10 @@ fn spawn(mut cmd: Command) -> Reaped {
     )
 }
 
+/// A target name that would run script, add an element or break an attribute if it were not escaped.
+const HOSTILE: &str =
+    r#"node-<script>document.title="pwned"</script><img src=x id=pwned onerror=alert(1)>"' *_|`x`"#;
+
 /// The questionnaire's answers (a Python-leaning ML backend, unlike the form's pre-filled example).
 const PROFILE: &[(&str, &str)] = &[
     ("team.javascript", "1"),
@@ -164,13 +168,24 @@ fn the_ui_and_the_report_in_a_real_browser() {
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("lab.sqlite3");
 
-    // The store: three real runs, the full suite last (the latest: the advice is priced from it).
-    let (quiet, busy, full) = {
+    // The store: a run with a hostile target name, three real runs, the full suite last (the
+    // latest: the advice is priced from it).
+    let (hostile, quiet, busy, full) = {
         let mut s = store::Store::open(&db).unwrap();
+        let mut run = fixture("quick-run.json");
+        for t in run.targets.iter_mut().filter(|t| t.name == "node-http") {
+            t.name = HOSTILE.into();
+        }
+        for c in run.cells.iter_mut().filter(|c| c.target == "node-http") {
+            c.target = HOSTILE.into();
+            c.warnings.push(format!("a warning about {HOSTILE}"));
+        }
+        run.warnings.push(format!("run warning: {HOSTILE}"));
+        let hostile = s.import_run(&run).unwrap();
         let quiet = s.import_run(&fixture("quick-run.json")).unwrap();
         let busy = s.import_run(&fixture("quick-run-busy.json")).unwrap();
         let full = s.import_run(&fixture("full-run.json")).unwrap();
-        (quiet, busy, full)
+        (hostile, quiet, busy, full)
     };
 
     // The self-contained HTML report of the full suite.
@@ -257,10 +272,12 @@ fn the_ui_and_the_report_in_a_real_browser() {
         .env("STACKWISE_UI_REPORT", &report)
         .env(
             "STACKWISE_UI_RUNS",
-            serde_json::json!({"full": full, "quiet": quiet, "busy": busy}).to_string(),
+            serde_json::json!({"full": full, "quiet": quiet, "busy": busy, "hostile": hostile})
+                .to_string(),
         )
         .env("STACKWISE_UI_PROFILE", profile_json.to_string())
         .env("STACKWISE_UI_EXPECT", &expected)
+        .env("STACKWISE_UI_HOSTILE", HOSTILE)
         .env_remove("STACKWISE_SCREENSHOTS")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -299,7 +316,7 @@ fn the_ui_and_the_report_in_a_real_browser() {
         "the browser test failed ({status}):\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("ui: 8 passed, 0 failed"),
+        stdout.contains("ui: 9 passed, 0 failed"),
         "not every browser check ran:\n{stdout}"
     );
     println!("{stdout}{stderr}");

@@ -8,6 +8,7 @@
 //   STACKWISE_UI_RUNS       {"full": ID, "quiet": ID, "busy": ID}: the seeded runs
 //   STACKWISE_UI_PROFILE    {"team.python": "5", …}: the questionnaire's answers
 //   STACKWISE_UI_EXPECT     the recommendation `stackwise advise` gives for that profile
+//   STACKWISE_UI_HOSTILE    a target name full of markup, in run `hostile`
 //   STACKWISE_CHROMIUM      the browser (default /usr/bin/chromium)
 //   STACKWISE_SCREENSHOTS   a directory to write the screenshots to (none when unset)
 //   STACKWISE_UI_ANY_CHROMIUM=1  a chromium whose major version differs from the one this
@@ -86,6 +87,7 @@ const reportFile = env('STACKWISE_UI_REPORT');
 const runs = JSON.parse(env('STACKWISE_UI_RUNS'));
 const profile = JSON.parse(env('STACKWISE_UI_PROFILE'));
 const expected = env('STACKWISE_UI_EXPECT');
+const hostile = env('STACKWISE_UI_HOSTILE');
 const shots = process.env.STACKWISE_SCREENSHOTS || '';
 if (shots) fs.mkdirSync(shots, { recursive: true });
 
@@ -370,6 +372,25 @@ await step('compare two runs', async () => {
   check(drawn >= 10, `only ${drawn} of ${charts} charts drawn`);
   await toCharts(page, 'w-json');
   await shoot(page, 'ui-compare.png');
+  await page.context().close();
+});
+
+await step('a target name full of markup is shown as text, never run', async () => {
+  const page = await newPage();
+  const dialogs = [];
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+  for (const url of [`${base}/runs/${runs.hostile}`,
+    `${base}/compare?run=${runs.hostile}&baseline=${runs.quiet}`]) {
+    await goto(page, url);
+    const text = await page.locator('body').innerText();
+    check(text.includes(hostile), `${url}: the name is not shown as text`);
+    check(await page.locator('#pwned, img[src="x"]').count() === 0, `${url}: the name made an element`);
+    check(await page.locator('script').count() === 0, `${url}: the page holds a script`);
+    check(!(await page.title()).includes('pwned'), `${url}: the name ran a script`);
+    const tips = await page.locator('svg.chart title').allTextContents();
+    check(tips.some((t) => t.includes(hostile)), `${url}: no chart names the target`);
+  }
+  check(dialogs.length === 0, `a dialog opened: ${dialogs.join(' | ')}`);
   await page.context().close();
 });
 
