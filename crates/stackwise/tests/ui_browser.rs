@@ -30,6 +30,15 @@ fn fixture(name: &str) -> store::RunSummary {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// A directory removed when dropped (the test passed or not).
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A child process killed (with its process group) and reaped when dropped.
 struct Reaped(Child);
 
@@ -163,9 +172,10 @@ fn the_ui_and_the_report_in_a_real_browser() {
         panic!("{e}");
     }
     let t0 = Instant::now();
-    let dir = std::env::temp_dir().join(format!("stackwise-ui-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir(std::env::temp_dir().join(format!("stackwise-ui-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = &dir.0;
     let db = dir.join("lab.sqlite3");
 
     // The store: a run with a hostile target name, three real runs, the full suite last (the
@@ -322,5 +332,4 @@ fn the_ui_and_the_report_in_a_real_browser() {
     println!("{stdout}{stderr}");
     drop(server);
     println!("browser tests: {:.1} s", t0.elapsed().as_secs_f64());
-    let _ = std::fs::remove_dir_all(&dir);
 }
