@@ -326,7 +326,7 @@ fn the_ui_and_the_report_in_a_real_browser() {
         "the browser test failed ({status}):\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("ui: 9 passed, 0 failed"),
+        stdout.contains("ui: 10 passed, 0 failed"),
         "not every browser check ran:\n{stdout}"
     );
     println!("{stdout}{stderr}");

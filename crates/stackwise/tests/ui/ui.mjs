@@ -423,6 +423,21 @@ await step('the HTML report in dark mode', async () => {
   await page.context().close();
 });
 
+await step('the HTML report prints: no contents list, charts kept, black on white even in dark mode', async () => {
+  const page = await newPage({ colorScheme: 'dark', javaScriptEnabled: false });
+  await page.goto(pathToFileURL(reportFile).href, { waitUntil: 'load' });
+  await page.emulateMedia({ media: 'print' });
+  check(!(await page.locator('nav').first().isVisible()), 'the contents list is printed');
+  const { drawn } = await drawnCharts(page);
+  check(drawn >= 40, `printed: only ${drawn} charts drawn`);
+  const colours = await page.locator('body').evaluate((b) => [getComputedStyle(b).color, getComputedStyle(b).backgroundColor]);
+  check(colours[0] === 'rgb(0, 0, 0)' && colours[1] === 'rgb(255, 255, 255)', `printed colours: ${colours.join(' on ')}`);
+  const pdf = await page.pdf({ format: 'A4', timeout: 20_000 });
+  console.log(`ui:      printed to PDF: ${pdf.length} bytes`);
+  check(pdf.length > 10_000 && pdf.subarray(0, 5).toString() === '%PDF-', 'no PDF');
+  await page.context().close();
+});
+
 await browser.close();
 clearTimeout(watchdog);
 const failed = results.filter(([, r]) => r !== 'ok').length;
