@@ -24,7 +24,7 @@ table.form input,table.form select{font:inherit}
 th,td{padding:3px 8px;border-bottom:1px solid rgba(127,127,127,.3);text-align:left;vertical-align:top}
 th{font-weight:600;border-bottom:2px solid rgba(127,127,127,.5)}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
-td.n{white-space:nowrap}
+td.n{white-space:nowrap}td.n.w{white-space:normal}.nw{white-space:nowrap}
 .scroll{overflow-x:auto}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1.2rem 2rem;margin:.6rem 0}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:1rem;margin:.6rem 0}
@@ -162,7 +162,8 @@ pub fn table_html(t: &TableSpec) -> String {
         for (i, c) in r.iter().enumerate() {
             let mut classes = Vec::new();
             if t.numeric.get(i).copied().unwrap_or(false) {
-                classes.push("n");
+                // May wrap between its parts (see numeric_html).
+                classes.extend(["n", "w"]);
             }
             let m = mark_class(c.mark);
             if !m.is_empty() {
@@ -178,12 +179,44 @@ pub fn table_html(t: &TableSpec) -> String {
                 .as_ref()
                 .map(|t| format!(r#" title="{}""#, esc(t)))
                 .unwrap_or_default();
-            let _ = write!(s, "<td{cls}{tip}>{}</td>", esc(&c.text));
+            let text = if t.numeric.get(i).copied().unwrap_or(false) {
+                numeric_html(&c.text)
+            } else {
+                esc(&c.text)
+            };
+            let _ = write!(s, "<td{cls}{tip}>{text}</td>");
         }
         s.push_str("</tr>");
     }
     s.push_str("</tbody></table></div>");
     s
+}
+
+/// A numeric cell's text with its parts kept whole: `≥ 22,457 (22,242–23,240)` may wrap between
+/// the median and the range, never inside a number or a range (a table of ranges then fits the
+/// page and leaves its notes room to read).
+fn numeric_html(text: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut glue = false;
+    for w in text.split(' ') {
+        match parts.last_mut() {
+            Some(last) if glue => {
+                last.push(' ');
+                last.push_str(w);
+            }
+            _ => parts.push(w.to_string()),
+        }
+        // A sign alone (`≥`, `≤`, `~`, `→`) stays with what follows.
+        glue = !w.is_empty() && !w.chars().any(|c| c.is_alphanumeric());
+    }
+    if text.is_empty() {
+        return String::new();
+    }
+    parts
+        .iter()
+        .map(|p| format!(r#"<span class="nw">{}</span>"#, esc(p)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn section_html(p: &mut Page, anchor: &str, title: &str, sec: Option<&Section>, missing: &str) {
@@ -495,4 +528,23 @@ pub fn section(anchor: &str, title: &str, sec: &Section) -> String {
     let mut p = Page::new();
     section_html(&mut p, anchor, title, Some(sec), "");
     p.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric_html;
+
+    #[test]
+    fn a_numeric_cell_wraps_only_between_its_parts() {
+        assert_eq!(
+            numeric_html("≥ 22,457 (22,242–23,240)"),
+            r#"<span class="nw">≥ 22,457</span> <span class="nw">(22,242–23,240)</span>"#
+        );
+        assert_eq!(numeric_html("0.14×"), r#"<span class="nw">0.14×</span>"#);
+        assert_eq!(numeric_html(""), "");
+        assert_eq!(
+            numeric_html("<1 & 2>"),
+            r#"<span class="nw">&lt;1</span> <span class="nw">&amp; 2&gt;</span>"#
+        );
+    }
 }

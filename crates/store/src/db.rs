@@ -435,6 +435,104 @@ impl Store {
         tx.commit().map_err(sql)
     }
 
+    /// Stores a [`RunSummary`] read from elsewhere (an exported run, a test fixture) as a new run
+    /// and returns its id: its times, machine, settings, warnings, targets and cells, the plan being
+    /// its cells. Each cell's repeats are rebuilt from its spreads (the i-th value of every figure
+    /// makes the i-th repeat; repeats without values are stored as not clean), so reading the run
+    /// back gives the same summary but for `run_id`. No engine report comes with a summary, so an
+    /// imported run has no latency curves or per-second series.
+    pub fn import_run(&mut self, run: &RunSummary) -> Result<i64> {
+        let plan: Vec<PlannedCell> = run
+            .cells
+            .iter()
+            .map(|c| PlannedCell {
+                target: c.target.clone(),
+                workload: c.workload.clone(),
+            })
+            .collect();
+        let id = self.begin_run(&NewRun {
+            machine: run.machine.clone(),
+            settings: run.settings.clone(),
+            plan,
+        })?;
+        let warnings =
+            serde_json::to_string(&run.warnings).map_err(|e| self.json_err("run warnings", e))?;
+        self.conn
+            .execute(
+                "UPDATE runs SET started_at = ?1, finished_at = ?2, warnings_json = ?3 WHERE id = ?4",
+                params![run.started_at, run.finished_at, warnings, id],
+            )
+            .map_err(|e| self.sql(e))?;
+        for t in &run.targets {
+            self.save_target(
+                id,
+                &TargetRecord {
+                    name: t.name.clone(),
+                    language: t.language.clone(),
+                    framework: t.framework.clone(),
+                    versions: t.versions.clone(),
+                    config: t.config.clone(),
+                    cold_starts_ms: t
+                        .cold_start_ms
+                        .as_ref()
+                        .map(|s| s.values.clone())
+                        .unwrap_or_default(),
+                    idle_pss_mb: t.idle_pss_mb,
+                    install_bytes: t.install_bytes,
+                    install_packages: t.install_packages,
+                    failure: t.failure.clone(),
+                    stderr_tail: None,
+                },
+            )?;
+        }
+        for c in &run.cells {
+            let figures = [
+                &c.throughput_rps,
+                &c.p50_ms,
+                &c.p99_ms,
+                &c.server_cpu_us_per_req,
+                &c.pss_mean_mb,
+                &c.pss_peak_mb,
+            ];
+            let with_values = figures
+                .iter()
+                .filter_map(|f| f.as_ref().map(|s| s.values.len()))
+                .max()
+                .unwrap_or(0);
+            let value =
+                |f: &Option<Spread>, i: usize| f.as_ref().and_then(|s| s.values.get(i)).copied();
+            let repeats = (0..with_values.max(c.repeats as usize))
+                .map(|i| RepeatRecord {
+                    clean: i < with_values,
+                    throughput_rps: value(&c.throughput_rps, i),
+                    p50_ms: value(&c.p50_ms, i),
+                    p99_ms: value(&c.p99_ms, i),
+                    server_cpu_us_per_req: value(&c.server_cpu_us_per_req, i),
+                    pss_mean_mb: value(&c.pss_mean_mb, i),
+                    pss_peak_mb: value(&c.pss_peak_mb, i),
+                    ..RepeatRecord::default()
+                })
+                .collect();
+            self.save_cell(
+                id,
+                &CellRecord {
+                    target: c.target.clone(),
+                    workload: c.workload.clone(),
+                    params: c.params.clone(),
+                    status: c.status.clone(),
+                    warnings: c.warnings.clone(),
+                    lower_bound: c.lower_bound,
+                    slo_p99_ms: c.slo_p99_ms,
+                    capacity_rps: c.capacity_rps,
+                    ladder: c.ladder.clone(),
+                    repeats,
+                    elapsed_s: None,
+                },
+            )?;
+        }
+        Ok(id)
+    }
+
     /// The id of the most recent run, if any.
     pub fn latest_run_id(&self) -> Result<Option<i64>> {
         self.conn
@@ -853,6 +951,26 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_imported_run_reads_back_as_it_was() {
+        let mut s = Store::open_in_memory().unwrap();
+        for text in [
+            include_str!("../tests/fixtures/quick-run.json"),
+            include_str!("../tests/fixtures/quick-run-busy.json"),
+            include_str!("../tests/fixtures/full-run.json"),
+        ] {
+            let run: RunSummary = serde_json::from_str(text).unwrap();
+            let id = s.import_run(&run).unwrap();
+            let mut back = s.run(id).unwrap();
+            assert_eq!(back.run_id, id);
+            back.run_id = run.run_id;
+            assert_eq!(back, run);
+        }
+        let listed = s.list_runs().unwrap();
+        assert_eq!(listed.len(), 3);
+        assert!(listed.iter().all(|r| r.stored_cells == r.planned_cells));
+    }
 
     pub(crate) fn machine() -> Machine {
         Machine {

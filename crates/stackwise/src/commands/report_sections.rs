@@ -209,9 +209,7 @@ pub fn advice_section(advice: &adviser::Advice, profile_name: &str, profile_text
             ch.choice.label()
         ));
     }
-    paragraphs.push(format!(
-        "The profile, as given in {profile_name}, is at the end of this section."
-    ));
+    paragraphs.push("The profile, as given, is at the end of this section.".to_string());
     Section {
         paragraphs,
         table: (!rows.is_empty()).then(|| Table {

@@ -252,6 +252,15 @@ fn page(app: &App, title: &str, body: &str) -> Response {
     Html(reports::html::page(title, body, &app.opts)).into_response()
 }
 
+/// The list of runs: the home page, so without the link back to itself.
+fn home_page(app: &App, body: &str) -> Response {
+    let opts = reports::html::Options {
+        home_link: None,
+        ..app.opts.clone()
+    };
+    Html(reports::html::page("stackwise: lab runs", body, &opts)).into_response()
+}
+
 fn error_page(app: &App, status: StatusCode, e: &anyhow::Error) -> Response {
     let body = format!(
         "<p>{}</p><p><a href=\"/\">All runs</a></p>",
@@ -292,12 +301,12 @@ async fn index(State(app): State<Arc<App>>) -> Response {
             "<p>No lab run in {} yet: run <code>stackwise lab</code> first.</p>",
             esc(&app.db.display().to_string())
         ));
-        return page(&app, "stackwise: lab runs", &b);
+        return home_page(&app, &b);
     }
     b.push_str(r#"<h2 id="runs">Lab runs</h2><div class="scroll"><table><thead><tr><th>Run</th><th>Started</th><th>Finished</th><th class="n">Cells</th><th>Targets</th></tr></thead><tbody>"#);
     for r in &runs {
         b.push_str(&format!(
-            r#"<tr><td><a href="/runs/{id}">run #{id}</a></td><td>{}</td><td>{}</td><td class="n">{} of {}</td><td>{}</td></tr>"#,
+            r#"<tr><td><a href="/runs/{id}">run #{id}</a></td><td class="nw">{}</td><td class="nw">{}</td><td class="n">{} of {}</td><td>{}</td></tr>"#,
             esc(&r.started_at),
             esc(r.finished_at.as_deref().unwrap_or("unfinished")),
             r.stored_cells,
@@ -330,7 +339,7 @@ async fn index(State(app): State<Arc<App>>) -> Response {
             options(runs[1].run_id)
         ));
     }
-    page(&app, "stackwise: lab runs", &b)
+    home_page(&app, &b)
 }
 
 fn read_run(app: &App, id: i64) -> anyhow::Result<reports::ReportInput> {
