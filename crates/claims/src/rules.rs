@@ -60,6 +60,14 @@ impl Missing {
         self.targets.is_empty()
     }
 
+    /// Appends "; not measured: TARGET, …" to a rule's reason when targets lack measurements.
+    fn append_to(&self, reason: &mut String) {
+        if !self.is_empty() {
+            let targets: Vec<&str> = self.targets.iter().map(String::as_str).collect();
+            reason.push_str(&format!("; not measured: {}", targets.join(", ")));
+        }
+    }
+
     fn add(&mut self, target: &str, workload: &str) {
         self.targets.insert(target.to_string());
         self.workloads.insert(workload.to_string());
@@ -601,17 +609,7 @@ fn faster(
         fmt_num(typical(&a.figs)),
         fmt_num(typical(&b.figs)),
     ));
-    if !missing.is_empty() {
-        reason.push_str(&format!(
-            "; not measured: {}",
-            missing
-                .targets
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
+    missing.append_to(&mut reason);
     let verdict = if decided == 0 {
         reason = format!("every pair is undecided: {reason}");
         Verdict::NotMeasured
@@ -694,17 +692,7 @@ fn range(ctx: &Ctx, group: &[String], workload: &str, metric: Metric, lo: f64, h
             fmt_num(lo)
         ));
     }
-    if !g.missing.is_empty() {
-        reason.push_str(&format!(
-            "; not measured: {}",
-            g.missing
-                .targets
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
+    g.missing.append_to(&mut reason);
     let decided = within + above + below;
     let verdict = if decided == 0 {
         Verdict::NotMeasured
@@ -809,17 +797,7 @@ fn ratio(
             fmt_num(rmax)
         ));
     }
-    if !missing.is_empty() {
-        reason.push_str(&format!(
-            "; not measured: {}",
-            missing
-                .targets
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
+    missing.append_to(&mut reason);
     Outcome {
         verdict,
         reason,
@@ -1035,17 +1013,7 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) ->
     if !ctx_notes.is_empty() {
         reason.push_str(&format!("; context: {}", ctx_notes.join(", ")));
     }
-    if !missing.is_empty() {
-        reason.push_str(&format!(
-            "; not measured: {}",
-            missing
-                .targets
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
+    missing.append_to(&mut reason);
     // A target whose repeats straddle the threshold is undecided: beside decided ones, the claim
     // is then neither supported nor refuted across the group (alone, nothing is decided).
     let verdict = if decided == 0 {
