@@ -596,70 +596,47 @@ impl Store {
     /// The planned cells of a run that have no stored result yet, in plan order.
     pub fn missing_cells(&self, run_id: i64) -> Result<Vec<PlannedCell>> {
         let plan = self.plan(run_id)?;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT target, workload FROM cells WHERE run_id = ?1")
-            .map_err(|e| self.sql(e))?;
-        let done: std::collections::BTreeSet<PlannedCell> = stmt
-            .query_map([run_id], |r| {
+        let done: std::collections::BTreeSet<PlannedCell> = self.query(
+            "SELECT target, workload FROM cells WHERE run_id = ?1",
+            [run_id],
+            |r| {
                 Ok(PlannedCell {
                     target: r.get(0)?,
                     workload: r.get(1)?,
                 })
-            })
-            .map_err(|e| self.sql(e))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.sql(e))?;
+            },
+        )?;
         Ok(plan.into_iter().filter(|c| !done.contains(c)).collect())
     }
 
     /// The targets whose per-target measures are stored for a run.
     pub fn stored_targets(&self, run_id: i64) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name FROM run_targets WHERE run_id = ?1 ORDER BY name")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([run_id], |r| r.get(0))
-            .map_err(|e| self.sql(e))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.sql(e));
-        rows
+        self.query(
+            "SELECT name FROM run_targets WHERE run_id = ?1 ORDER BY name",
+            [run_id],
+            |r| r.get(0),
+        )
     }
 
     /// Mean seconds per stored cell of each workload over all runs: what `--plan` estimates with.
     pub fn mean_cell_seconds(&self) -> Result<BTreeMap<String, f64>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT workload, avg(elapsed_s) FROM cells WHERE elapsed_s IS NOT NULL GROUP BY workload",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)))
-            .map_err(|e| self.sql(e))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.sql(e));
-        rows
+        self.query(
+            "SELECT workload, avg(elapsed_s) FROM cells
+             WHERE elapsed_s IS NOT NULL GROUP BY workload",
+            [],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)),
+        )
     }
 
     /// All runs, newest first.
     pub fn list_runs(&self) -> Result<Vec<RunListing>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT r.id, r.started_at, r.finished_at, r.plan_json,
+        let rows: Vec<(i64, String, Option<String>, String, i64)> = self.query(
+            "SELECT r.id, r.started_at, r.finished_at, r.plan_json,
                         (SELECT count(*) FROM cells c WHERE c.run_id = r.id)
                  FROM runs r ORDER BY r.id DESC",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows: Vec<(i64, String, Option<String>, String, i64)> = stmt
-            .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .map_err(|e| self.sql(e))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.sql(e))?;
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
         rows.into_iter()
             .map(|(run_id, started_at, finished_at, plan, stored)| {
                 let plan: Vec<PlannedCell> = self.parse_json("plan", &plan)?;
@@ -725,16 +702,12 @@ impl Store {
             Option<String>,
             Option<String>,
         );
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT name, language, framework, versions_json, config_json, cold_start_json,
+        let rows: Vec<TRow> = self.query(
+            "SELECT name, language, framework, versions_json, config_json, cold_start_json,
                         idle_pss_mb, install_bytes, install_packages, failure, stderr_tail
                  FROM run_targets WHERE run_id = ?1 ORDER BY name",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows: Vec<TRow> = stmt
-            .query_map([run_id], |r| {
+            [run_id],
+            |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -748,10 +721,8 @@ impl Store {
                     r.get(9)?,
                     r.get(10)?,
                 ))
-            })
-            .map_err(|e| self.sql(e))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.sql(e))?;
+            },
+        )?;
         rows.into_iter()
             .map(
                 |(
@@ -811,16 +782,12 @@ impl Store {
             Option<f64>,
             String,
         );
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, target, workload, params_json, status, reason, warnings_json, lower_bound,
+        let rows: Vec<CRow> = self.query(
+            "SELECT id, target, workload, params_json, status, reason, warnings_json, lower_bound,
                         slo_p99_ms, capacity_rps, ladder_json
                  FROM cells WHERE run_id = ?1 ORDER BY id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows: Vec<CRow> = stmt
-            .query_map([run_id], |r| {
+            [run_id],
+            |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -834,10 +801,8 @@ impl Store {
                     r.get(9)?,
                     r.get(10)?,
                 ))
-            })
-            .map_err(|e| self.sql(e))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.sql(e))?;
+            },
+        )?;
         let mut cells = Vec::with_capacity(rows.len());
         for (
             id,
@@ -913,18 +878,30 @@ impl Store {
         }
     }
 
-    fn repeats_of(&self, cell_id: i64) -> Result<Vec<RepeatRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT clean, throughput_rps, p50_ms, p99_ms, server_cpu_us_per_req, pss_mean_mb,
-                        pss_peak_mb, engine_busy, upstream_busy, steal_pct, capacity_rps, report_json,
-                        samples_json
-                 FROM repeats WHERE cell_id = ?1 ORDER BY idx",
-            )
-            .map_err(|e| self.sql(e))?;
+    /// Runs a query and collects its rows; errors name the database file.
+    fn query<T, C, P, F>(&self, sql: &str, params: P, f: F) -> Result<C>
+    where
+        P: rusqlite::Params,
+        F: FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+        C: FromIterator<T>,
+    {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map([cell_id], |r| {
+            .query_map(params, f)
+            .map_err(|e| self.sql(e))?
+            .collect::<rusqlite::Result<C>>()
+            .map_err(|e| self.sql(e));
+        rows
+    }
+
+    fn repeats_of(&self, cell_id: i64) -> Result<Vec<RepeatRecord>> {
+        self.query(
+            "SELECT clean, throughput_rps, p50_ms, p99_ms, server_cpu_us_per_req, pss_mean_mb,
+                    pss_peak_mb, engine_busy, upstream_busy, steal_pct, capacity_rps, report_json,
+                    samples_json
+             FROM repeats WHERE cell_id = ?1 ORDER BY idx",
+            [cell_id],
+            |r| {
                 Ok(RepeatRecord {
                     clean: r.get(0)?,
                     throughput_rps: r.get(1)?,
@@ -940,11 +917,8 @@ impl Store {
                     report_json: r.get(11)?,
                     samples_json: r.get(12)?,
                 })
-            })
-            .map_err(|e| self.sql(e))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.sql(e));
-        rows
+            },
+        )
     }
 }
 
