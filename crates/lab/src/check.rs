@@ -258,6 +258,9 @@ pub fn binding_problems(port: u16) -> Vec<String> {
             }
         }
     }
+    // /proc/net/tcp is read in chunks while the table changes, so a socket can be listed twice.
+    out.sort();
+    out.dedup();
     out
 }
 
