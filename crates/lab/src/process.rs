@@ -272,18 +272,11 @@ impl Drop for ExternalGroup {
 
 /// PIDs whose process group is `pgid` (zombies excluded), from /proc.
 pub fn group_members(pgid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if let Some(st) = crate::sample::read_stat(pid) {
-            if st.pgrp == pgid && st.state != 'Z' && st.state != 'X' {
-                out.push(pid);
-            }
-        }
-    }
-    out
+    crate::sample::all_stats()
+        .into_iter()
+        .filter(|st| st.pgrp == pgid && st.state != 'Z' && st.state != 'X')
+        .map(|st| st.pid)
+        .collect()
 }
 
 /// The process `pid` started at `start` (clock ticks after boot) is alive (not a zombie).

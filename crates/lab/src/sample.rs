@@ -34,6 +34,17 @@ pub struct ProcStat {
 }
 
 /// Reads `/proc/<pid>/stat` (None if the process is gone).
+/// `/proc/<pid>/stat` of every process that could be read.
+pub fn all_stats() -> Vec<ProcStat> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(read_stat)
+        .collect()
+}
+
 pub fn read_stat(pid: i32) -> Option<ProcStat> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&s)
@@ -105,17 +116,7 @@ impl ProcessTree {
                 return cg.pids();
             }
         }
-        let mut all = Vec::new();
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            if let Some(st) = e
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-                .and_then(read_stat)
-            {
-                all.push(st);
-            }
-        }
+        let all = all_stats();
         let mut tree: Vec<i32> = all
             .iter()
             .filter(|s| s.pgrp == self.pgid || s.pid == self.root)
@@ -166,20 +167,11 @@ impl ProcessTree {
     }
 
     fn pids_including_zombies(&self) -> Vec<i32> {
-        let mut out = Vec::new();
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            if let Some(st) = e
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-                .and_then(read_stat)
-            {
-                if st.pgrp == self.pgid || st.pid == self.root {
-                    out.push(st.pid);
-                }
-            }
-        }
-        out
+        all_stats()
+            .into_iter()
+            .filter(|st| st.pgrp == self.pgid || st.pid == self.root)
+            .map(|st| st.pid)
+            .collect()
     }
 
     /// PSS summed over the tree's live processes, in bytes.
