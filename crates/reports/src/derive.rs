@@ -399,6 +399,21 @@ pub const CELL_FIGURES: &[CellFigure] = &[
 ];
 
 /// Every figure present in both runs, judged by the rule.
+/// The warnings of both runs of a comparison, each scoped with the run it belongs to.
+pub fn compare_warnings(this: &RunSummary, baseline: &RunSummary) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    for (who, run) in [
+        (format!("this run #{}", this.run_id), this),
+        (format!("baseline #{}", baseline.run_id), baseline),
+    ] {
+        for mut w in derive(run).warnings {
+            w.scope = format!("{who}: {}", w.scope);
+            warnings.push(w);
+        }
+    }
+    warnings
+}
+
 pub fn compare(this: &RunSummary, baseline: &RunSummary) -> Vec<Compared> {
     let mut out = Vec::new();
     for c in &this.cells {

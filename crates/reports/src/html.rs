@@ -440,16 +440,7 @@ pub fn render_compare(this: &ReportInput, base: &ReportInput, opts: &Options) ->
         r#"<div class="box ok"><p class="rule">Rule: {}</p></div>"#,
         esc(derive::COMPARE_RULE)
     );
-    let mut warnings: Vec<Warning> = Vec::new();
-    for (who, run) in [
-        (format!("this run #{}", a.run_id), a),
-        (format!("baseline #{}", b.run_id), b),
-    ] {
-        for mut w in derive::derive(run).warnings {
-            w.scope = format!("{who}: {}", w.scope);
-            warnings.push(w);
-        }
-    }
+    let warnings = derive::compare_warnings(a, b);
     warnings_box(&mut p, &warnings, "Warnings of both runs");
 
     p.h2("machine", "Machines and versions measured");

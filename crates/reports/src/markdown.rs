@@ -164,16 +164,7 @@ pub fn render_compare(this: &ReportInput, base: &ReportInput) -> String {
         a.run_id, b.run_id
     );
     let _ = writeln!(out, "**Rule:** {}\n", md(derive::COMPARE_RULE));
-    let mut warnings = Vec::new();
-    for (who, run) in [
-        (format!("this run #{}", a.run_id), a),
-        (format!("baseline #{}", b.run_id), b),
-    ] {
-        for mut w in derive::derive(run).warnings {
-            w.scope = format!("{who}: {}", w.scope);
-            warnings.push(w);
-        }
-    }
+    let warnings = derive::compare_warnings(a, b);
     warnings_md(&mut out, &warnings, "Warnings of both runs");
     out.push_str("## Machines and versions measured\n\n");
     out.push_str(&table_md(&tables::machine_compare(a, b)));
