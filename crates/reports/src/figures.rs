@@ -176,6 +176,28 @@ fn cell_bar(
     }
 }
 
+/// The legend of a bar chart: the languages, and in a comparison which bars are which run.
+fn bar_legend(
+    runs: &[&RunSummary],
+    this: &RunSummary,
+    base: Option<&RunSummary>,
+) -> Vec<(String, String, Swatch)> {
+    let mut legend = language_legend(runs);
+    if let Some(b) = base {
+        legend.push((
+            format!("this run #{}", this.run_id),
+            "#8c8c8c".into(),
+            Swatch::Box,
+        ));
+        legend.push((
+            format!("baseline #{}", b.run_id),
+            "#8c8c8c".into(),
+            Swatch::FadedBox,
+        ));
+    }
+    legend
+}
+
 fn language_legend(runs: &[&RunSummary]) -> Vec<(String, String, Swatch)> {
     let mut langs: Vec<&str> = Vec::new();
     for r in runs {
@@ -258,19 +280,7 @@ pub fn workload_bars(this: &RunSummary, base: Option<&RunSummary>, w: &str) -> V
                 }
             })
             .collect();
-        let mut legend = language_legend(&runs);
-        if let Some(b) = base {
-            legend.push((
-                format!("this run #{}", this.run_id),
-                "#8c8c8c".into(),
-                Swatch::Box,
-            ));
-            legend.push((
-                format!("baseline #{}", b.run_id),
-                "#8c8c8c".into(),
-                Swatch::FadedBox,
-            ));
-        }
+        let legend = bar_legend(&runs, this, base);
         out.push(charts::bar_chart(
             &format!("{w}: {}", m.title),
             m.axis,
@@ -666,19 +676,7 @@ pub fn target_bars(this: &RunSummary, base: Option<&RunSummary>) -> Vec<String> 
                 }
             })
             .collect();
-        let mut legend = language_legend(&runs);
-        if let Some(b) = base {
-            legend.push((
-                format!("this run #{}", this.run_id),
-                "#8c8c8c".into(),
-                Swatch::Box,
-            ));
-            legend.push((
-                format!("baseline #{}", b.run_id),
-                "#8c8c8c".into(),
-                Swatch::FadedBox,
-            ));
-        }
+        let legend = bar_legend(&runs, this, base);
         out.push(charts::bar_chart(m.title, m.axis, &rows, &legend));
     }
     out
