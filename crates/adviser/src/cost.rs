@@ -684,7 +684,7 @@ fn memory(profile: &Profile, run: Option<&RunSummary>) -> MemoryEstimate {
                     gb_total: gb,
                     monthly_usd: profile.costs.gb_hour_usd.map(|p| gb * p * HOURS_PER_MONTH),
                 };
-                if best.as_ref().map_or(true, |b| line.gb_total < b.gb_total) {
+                if best.as_ref().is_none_or(|b| line.gb_total < b.gb_total) {
                     best = Some(line);
                 }
             }

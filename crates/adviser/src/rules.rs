@@ -421,10 +421,10 @@ impl Clause {
         if let Some(other) = &self.gt_key {
             return matches!(profile.get(other), Some(Value::Number(y)) if x > y);
         }
-        self.gt.map_or(true, |t| x > t)
-            && self.gte.map_or(true, |t| x >= t)
-            && self.lt.map_or(true, |t| x < t)
-            && self.lte.map_or(true, |t| x <= t)
+        self.gt.is_none_or(|t| x > t)
+            && self.gte.is_none_or(|t| x >= t)
+            && self.lt.is_none_or(|t| x < t)
+            && self.lte.is_none_or(|t| x <= t)
     }
 }
 

@@ -450,7 +450,7 @@ impl Catalogue {
                 ));
             }
             let Some(rule) = &t.rule else {
-                if !t.needs.as_deref().is_some_and(|n| !n.trim().is_empty()) {
+                if t.needs.as_deref().is_none_or(|n| n.trim().is_empty()) {
                     return Err(at(
                         "test.needs",
                         "a testable claim without a rule must say what testing it needs".into(),

@@ -611,7 +611,7 @@ impl Supervised {
         let deadline = Instant::now() + timeout;
         loop {
             self.try_exit();
-            let cg_empty = self.cgroup.as_ref().map_or(true, |cg| cg.pids().is_empty());
+            let cg_empty = self.cgroup.as_ref().is_none_or(|cg| cg.pids().is_empty());
             if self.exit.is_some() && group_members(self.pgid).is_empty() && cg_empty {
                 return true;
             }

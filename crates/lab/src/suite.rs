@@ -406,7 +406,7 @@ pub fn run(
     let need_per_target = |t: &str| {
         stored
             .target(t)
-            .map_or(true, |r| r.failure.is_none() && r.cold_start_ms.is_none())
+            .is_none_or(|r| r.failure.is_none() && r.cold_start_ms.is_none())
     };
     let todo_targets: Vec<&TargetInfo> = plan
         .targets

@@ -94,7 +94,7 @@ fn a_clustered_target_is_sampled_as_a_whole_tree_and_stopped_cleanly() {
     assert!(report.leaked.is_empty() && !report.forced, "{report:?}");
     for pid in pids {
         assert!(
-            lab::sample::read_stat(pid).map_or(true, |s| s.state == 'Z'),
+            lab::sample::read_stat(pid).is_none_or(|s| s.state == 'Z'),
             "{pid} still alive"
         );
     }

@@ -1,6 +1,6 @@
-//! One connection's life: connect, drive a hyper `client::conn::http1` connection and its request
-//! loop in the same task, reconnect after errors, and record every measured request into the
-//! thread's statistics.
+//! One connection's life: connect, run its request loop over an [`http1::Connection`] in one task
+//! (one request in flight), reconnect after errors and when the server ends the connection, and
+//! record every measured request into the thread's statistics.
 //!
 //! Every wait of a connection (connecting, backing off, waiting for a send slot, waiting for a
 //! response) also ends when the thread's watcher cuts the run off (deadline, end of the open-loop
@@ -18,19 +18,14 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use http::header::{AUTHORIZATION, HOST};
-use http::Request;
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 use crate::config::LoadConfig;
+use crate::http1::{BodySink, Connection, ExchangeError, RequestBytes, Response};
 use crate::schedule::Schedule;
 use crate::series::SeriesCollector;
-use crate::stats::{describe_error, ErrorKind, ThreadStats, WindowClock};
+use crate::stats::{ErrorKind, ThreadStats, WindowClock};
 use crate::stop::StopSignal;
 use crate::timer::ThreadTimer;
 use crate::validate::Failure;
@@ -47,6 +42,8 @@ const CENSOR_GROUPS: u64 = 1024;
 /// What every thread of a run shares (read-only, but for the stop flag and the series).
 pub(crate) struct RunShared {
     pub cfg: LoadConfig,
+    /// The request every connection sends, serialized once.
+    pub request: RequestBytes,
     /// The address connections go to (resolved and checked once, before the run).
     pub addr: SocketAddr,
     /// When load starts (the warm-up, if any, starts here).
@@ -198,7 +195,7 @@ enum Outcome {
 }
 
 /// Runs connection `index` (of the run; `local` within this thread) until the run stops.
-pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: usize, local: usize) {
+pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize, local: usize) {
     let ctx = &*ctx;
     let run = &*ctx.run;
     let cfg = &run.cfg;
@@ -226,41 +223,8 @@ pub(crate) async fn run_connection<B: RequestBody>(ctx: Rc<ThreadCtx>, index: us
                 continue;
             }
         };
-        let (mut sender, conn) = match http1::Builder::new()
-            .writev(false)
-            .handshake(TokioIo::new(stream))
-            .await
-        {
-            Ok(pair) => pair,
-            Err(e) => {
-                ctx.failed_attempt(ErrorKind::Connect, || describe_error(&e));
-                backoff.wait(ctx).await;
-                continue;
-            }
-        };
-        // Boxed so that it can be dropped as soon as it ends: a finished connection future still
-        // owns hyper's request channel, and the sender would wait on it forever.
-        let mut conn = Some(Box::pin(conn));
-        let mut work = pin!(request_loop::<B>(
-            ctx,
-            local,
-            &mut sender,
-            schedule.as_mut(),
-            sleep.as_mut()
-        ));
-        // The connection future does the socket I/O; the request loop waits on it. Both live in
-        // this one task, and the connection is polled first, so that a response it reads is
-        // consumed by the loop in the same poll. If the connection ends first (the server closed
-        // it), the loop still gets the response it may be waiting for, then finds the sender
-        // closed and reconnects.
-        let outcome = tokio::select! {
-            biased;
-            _ = conn.as_mut().expect("present until it ends") => {
-                drop(conn.take());
-                work.await
-            }
-            o = &mut work => o,
-        };
+        let mut conn = Connection::new(stream);
+        let outcome = request_loop(ctx, local, &mut conn, schedule.as_mut(), sleep.as_mut()).await;
         match outcome {
             Outcome::Stop => break,
             Outcome::Reconnect { answered: true } => backoff.reset(),
@@ -308,42 +272,6 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Strin
     Ok(stream)
 }
 
-/// A request body type the engine can send. Requests without a body use [`Empty`], which keeps
-/// hyper's request path (and the engine's CPU per request) as lean as it can be; requests with
-/// one use [`Full`]. The connection code is generic over the two.
-pub(crate) trait RequestBody:
-    hyper::body::Body<Data = Bytes, Error = std::convert::Infallible> + Send + 'static
-{
-    fn from_config(body: &Bytes) -> Self;
-}
-
-impl RequestBody for Empty<Bytes> {
-    fn from_config(_: &Bytes) -> Self {
-        Empty::new()
-    }
-}
-
-impl RequestBody for Full<Bytes> {
-    fn from_config(body: &Bytes) -> Self {
-        Full::new(body.clone())
-    }
-}
-
-fn build_request<B: RequestBody>(cfg: &LoadConfig) -> Request<B> {
-    let mut req = Request::new(B::from_config(&cfg.body));
-    *req.method_mut() = cfg.method.clone();
-    *req.uri_mut() = cfg.target.path.clone();
-    let headers = req.headers_mut();
-    headers.insert(HOST, cfg.target.host_header.clone());
-    if let Some(auth) = &cfg.target.authorization {
-        headers.insert(AUTHORIZATION, auth.clone());
-    }
-    for (k, v) in &cfg.headers {
-        headers.append(k.clone(), v.clone());
-    }
-    req
-}
-
 /// Waits for slot `t`: `false` when the run was cut off first.
 async fn wait_slot(ctx: &ThreadCtx, local: usize, t: Instant) -> bool {
     let mut registered = false;
@@ -365,15 +293,16 @@ async fn wait_slot(ctx: &ThreadCtx, local: usize, t: Instant) -> bool {
     .await
 }
 
-async fn request_loop<B: RequestBody>(
+async fn request_loop(
     ctx: &ThreadCtx,
     local: usize,
-    sender: &mut http1::SendRequest<B>,
+    conn: &mut Connection,
     mut schedule: Option<&mut Schedule>,
     mut sleep: Pin<&mut Sleep>,
 ) -> Outcome {
     let run = &*ctx.run;
     let cfg = &run.cfg;
+    let keep_body = cfg.validation.needs_body();
     let mut answered = false;
     // When this connection was last free to send: now (it has just been opened), then at every
     // response. A slot due earlier waited for the connection, not for the engine.
@@ -389,15 +318,11 @@ async fn request_loop<B: RequestBody>(
             }
         }
         // Checked after the wait: a server that closed an idle connection meanwhile (keep-alive
-        // timeout) costs a reconnect, which the slot's latency includes, not an error.
-        let ready = tokio::select! {
-            r = sender.ready() => r,
-            _ = ctx.cut() => return Outcome::Stop,
-        };
-        if ready.is_err() {
+        // timeout), or a response that ended the connection, costs a reconnect, which the slot's
+        // latency includes, not an error.
+        if !conn.usable() {
             return Outcome::Reconnect { answered };
         }
-        let req = build_request::<B>(cfg);
         // One clock read serves the stop check, the measuring-window check and the send time.
         let sent = Instant::now();
         if ctx.should_stop(sent) {
@@ -414,21 +339,32 @@ async fn request_loop<B: RequestBody>(
             ctx.stats.borrow_mut().record_send(t, free_at, sent);
         }
         let due = sent + cfg.timeout;
-        let mut response = pin!(exchange(ctx, sender, req));
-        // The timeout timer is re-armed lazily: when it fires early (it was armed for an earlier
-        // request), it is pushed to this request's due time. Most requests never touch the timer
-        // wheel, and no request is timed out before its own due time.
-        let result = loop {
-            tokio::select! {
-                biased;
-                r = &mut response => break Some(r),
-                _ = sleep.as_mut() => {
-                    if Instant::now() >= due {
-                        break Some(Err((ErrorKind::Timeout, None)));
+        let mut kept = Vec::new();
+        let result = {
+            let sink = keep_body.then_some(BodySink {
+                kept: &mut kept,
+                limit: MAX_CHECKED_BODY,
+            });
+            let mut response = pin!(conn.exchange(&run.request, sink));
+            // The timeout timer is re-armed lazily: when it fires early (it was armed for an
+            // earlier request), it is pushed to this request's due time. Most requests never
+            // touch the timer wheel, and no request is timed out before its own due time.
+            loop {
+                tokio::select! {
+                    biased;
+                    r = &mut response => break Some(r),
+                    _ = sleep.as_mut() => {
+                        if Instant::now() >= due {
+                            let timeout = cfg.timeout;
+                            break Some(Err(ExchangeError {
+                                kind: ErrorKind::Timeout,
+                                message: format!("no complete response within {timeout:?}"),
+                            }));
+                        }
+                        sleep.as_mut().reset(due.into());
                     }
-                    sleep.as_mut().reset(due.into());
+                    _ = ctx.cut() => break None,
                 }
-                _ = ctx.cut() => break None,
             }
         };
         let Some(result) = result else {
@@ -444,21 +380,28 @@ async fn request_loop<B: RequestBody>(
             return Outcome::Stop;
         };
         let done = Instant::now();
+        let ok = result.is_ok();
         if measured {
-            let mut stats = ctx.stats.borrow_mut();
-            stats.sent += 1;
-            match &result {
-                Ok((status, len, verdict)) => {
-                    stats.record_response(sent, scheduled, done, *status, *len, *verdict);
+            match result {
+                Ok(response) => {
+                    let verdict = judge(ctx, response, &kept);
+                    let mut stats = ctx.stats.borrow_mut();
+                    stats.sent += 1;
+                    stats.record_response(
+                        sent,
+                        scheduled,
+                        done,
+                        response.status,
+                        response.body_len,
+                        verdict,
+                    );
                     let counter = &ctx.progress[ctx.thread_index].0;
                     counter.store(stats.completed, Ordering::Relaxed);
                 }
-                Err((kind, message)) => {
-                    let timeout = cfg.timeout;
-                    stats.record_error(*kind, || match message {
-                        Some(m) => m.clone(),
-                        None => format!("no complete response within {timeout:?}"),
-                    })
+                Err(e) => {
+                    let mut stats = ctx.stats.borrow_mut();
+                    stats.sent += 1;
+                    stats.record_error(e.kind, || e.message);
                 }
             }
         }
@@ -466,56 +409,31 @@ async fn request_loop<B: RequestBody>(
             ctx.release_due(done);
         }
         free_at = done;
-        answered |= result.is_ok();
-        if result.is_err() {
+        answered |= ok;
+        if !ok {
             return Outcome::Reconnect { answered };
         }
     }
 }
 
-type Exchange = Result<(u16, u64, Result<(), Failure>), (ErrorKind, Option<String>)>;
-
-/// Sends one request and reads the whole response. Errors carry their message only when the
-/// report still lacks a sample for their kind.
-async fn exchange<B: RequestBody>(
-    ctx: &ThreadCtx,
-    sender: &mut http1::SendRequest<B>,
-    req: Request<B>,
-) -> Exchange {
-    let fail = |e: hyper::Error| {
-        let kind = ErrorKind::of_hyper(&e);
-        let wanted = !ctx.stats.borrow().samples.contains_key(kind.name());
-        (kind, wanted.then(|| describe_error(&e)))
-    };
+/// Checks a response against the run's expectations; the first failure of each kind leaves a
+/// sample message in the report.
+fn judge(ctx: &ThreadCtx, response: Response, kept: &[u8]) -> Result<(), Failure> {
     let validation = &ctx.run.cfg.validation;
-    let resp = sender.send_request(req).await.map_err(fail)?;
-    let status = resp.status().as_u16();
-    let mut body = resp.into_body();
-    let keep = validation.needs_body();
-    let mut kept = BytesMut::new();
-    let mut len = 0u64;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(fail)?;
-        if let Ok(data) = frame.into_data() {
-            len += data.len() as u64;
-            if keep && kept.len() < MAX_CHECKED_BODY {
-                let room = MAX_CHECKED_BODY - kept.len();
-                kept.extend_from_slice(&data[..data.len().min(room)]);
-            }
-        }
-    }
-    let verdict = validation
-        .check(status, &kept)
-        .and(if keep && len > kept.len() as u64 {
-            Err(Failure::Body)
-        } else {
-            Ok(())
-        });
+    let (status, len) = (response.status, response.body_len);
+    let verdict =
+        validation
+            .check(status, kept)
+            .and(if validation.needs_body() && len > kept.len() as u64 {
+                Err(Failure::Body)
+            } else {
+                Ok(())
+            });
     if let Err(f) = verdict {
         if ctx.stats.borrow().wants_sample(f) {
-            let m = validation.explain(f, status, &kept, len, MAX_CHECKED_BODY);
+            let m = validation.explain(f, status, kept, len, MAX_CHECKED_BODY);
             ctx.stats.borrow_mut().add_sample(f, m);
         }
     }
-    Ok((status, len, verdict))
+    verdict
 }

@@ -13,12 +13,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
-use http_body_util::{Empty, Full};
-
 use crate::config::{ConfigError, LoadConfig, OPEN_LOOP_DRAIN, OPEN_LOOP_GRACE};
-use crate::conn::{run_connection, Counter, RequestBody, RunShared, ThreadCtx};
+use crate::conn::{run_connection, Counter, RunShared, ThreadCtx};
 use crate::cpu;
+use crate::http1::RequestBytes;
 use crate::report::{
     Censored, EngineCpu, EngineInfo, Histograms, Latencies, LatencyStats, Mode, RateOutcome,
     Report, RequestCounts, RunConfig, TargetInfo, SCHEMA_VERSION,
@@ -101,7 +99,16 @@ pub fn start(cfg: LoadConfig) -> Result<RunHandle, EngineError> {
         Some(d) => (d.as_nanos().saturating_sub(1) / 1_000_000_000) as u64,
         None => u64::MAX,
     };
+    let request = RequestBytes::new(
+        &cfg.method,
+        &cfg.target.path,
+        &cfg.target.host_header,
+        cfg.target.authorization.as_ref(),
+        &cfg.headers,
+        &cfg.body,
+    );
     let shared = Arc::new(RunShared {
+        request,
         addr,
         deadline,
         cutoff: deadline + grace,
@@ -235,13 +242,7 @@ fn worker(
             // Connection tasks opt out of tokio's co-operative budget: each request waits on the
             // network anyway, so they yield on their own, and the budget's bookkeeping costs
             // ~100 instructions per request (bench/instructions-per-request.sh).
-            .map(|(local, i)| {
-                if ctx.run.cfg.body.is_empty() {
-                    spawn_connection::<Empty<Bytes>>(ctx.clone(), i, local)
-                } else {
-                    spawn_connection::<Full<Bytes>>(ctx.clone(), i, local)
-                }
-            })
+            .map(|(local, i)| spawn_connection(ctx.clone(), i, local))
             .collect();
         // However a connection behaves, the thread is done by this instant: the watcher cuts
         // every connection off at the drain's end; a second more is slack.
@@ -312,12 +313,8 @@ async fn watch(ctx: Rc<ThreadCtx>) {
     }
 }
 
-fn spawn_connection<B: RequestBody>(
-    ctx: Rc<ThreadCtx>,
-    index: usize,
-    local: usize,
-) -> tokio::task::JoinHandle<()> {
-    tokio::task::spawn_local(tokio::task::unconstrained(run_connection::<B>(
+fn spawn_connection(ctx: Rc<ThreadCtx>, index: usize, local: usize) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_local(tokio::task::unconstrained(run_connection(
         ctx, index, local,
     )))
 }

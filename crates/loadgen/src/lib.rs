@@ -59,8 +59,9 @@
 //! # Design, after wrk2 and oha
 //! - **thread-per-core**: `threads` OS threads, each running its own current-thread tokio runtime
 //!   with its share of the connections; threads can be pinned to CPUs ([`cpu`]).
-//! - **one task per connection**, driving a hyper `client::conn::http1` connection (no pool) and
-//!   its request loop in the same task ([`conn`]).
+//! - **one task per connection**, one request in flight: the request is serialized once per run,
+//!   responses are parsed in place by httparse into one reused buffer per connection ([`http1`],
+//!   [`conn`]); no per-request allocation.
 //! - **no per-request messages and no locks on the hot path**: each thread owns its statistics
 //!   (HdrHistograms, counters) and they are merged once, at the end ([`stats`]); per-second
 //!   windows leave the thread once a second ([`series`]). Memory is bounded and independent of the
@@ -78,6 +79,7 @@ pub mod conn;
 pub mod cpu;
 pub mod engine;
 pub mod histogram;
+pub mod http1;
 pub mod limits;
 pub mod report;
 pub mod schedule;

@@ -54,46 +54,6 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
         }
     }
-
-    /// Classifies a hyper error.
-    pub fn of_hyper(e: &hyper::Error) -> ErrorKind {
-        if e.is_parse() || e.is_parse_status() || e.is_user() {
-            return ErrorKind::Protocol;
-        }
-        if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
-            return ErrorKind::Closed;
-        }
-        if e.is_timeout() {
-            return ErrorKind::Timeout;
-        }
-        // A body cut short by the server closing the connection arrives as an I/O error of kind
-        // UnexpectedEof somewhere in the source chain.
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-        while let Some(s) = source {
-            if let Some(io) = s.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::UnexpectedEof {
-                    return ErrorKind::Closed;
-                }
-            }
-            source = s.source();
-        }
-        ErrorKind::Io
-    }
-}
-
-/// An error's message with its causes, for the report's sample messages.
-pub fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// One second of the measuring window, as one thread saw it: requests are counted in the window

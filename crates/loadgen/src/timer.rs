@@ -79,7 +79,7 @@ impl ThreadTimer {
     pub fn schedule(&self, at: Instant, who: usize) {
         self.heap.borrow_mut().push(Reverse((at, who)));
         let fire = at + self.slack;
-        if self.armed.get().map_or(true, |a| fire < a) {
+        if self.armed.get().is_none_or(|a| fire < a) {
             self.arm(fire);
         }
     }

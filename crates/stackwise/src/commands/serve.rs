@@ -893,7 +893,7 @@ fn stop_lab_and_wait(app: &App) {
         if app
             .lab
             .lock()
-            .map(|g| g.as_ref().map_or(true, |j| j.ended.is_some()))
+            .map(|g| g.as_ref().is_none_or(|j| j.ended.is_some()))
             .unwrap_or(true)
         {
             return;
