@@ -32,8 +32,11 @@ pub const DEFAULT_TIME_CAP: Duration = Duration::from_secs(600);
 
 /// Default open-loop timer slack: a connection waiting for its next send slot is woken at most
 /// this long after it (never before), so that slots falling close together share one thread
-/// wake-up. Latency is still measured from each slot's exact scheduled time.
-pub const DEFAULT_TIMER_SLACK: Duration = Duration::from_micros(200);
+/// wake-up, and the thread naps through the responses arriving meanwhile (see [`crate::timer`]).
+/// Latency is still measured from each slot's exact scheduled time, and each response's arrival
+/// from the kernel's receive timestamp. 300 µs puts the engine's CPU per request at wrk2's with a
+/// send lag about a quarter of wrk2's (docs/benchmarks.md, "the timer-slack curve").
+pub const DEFAULT_TIMER_SLACK: Duration = Duration::from_micros(300);
 
 /// The largest timer slack accepted.
 pub const MAX_TIMER_SLACK: Duration = Duration::from_millis(100);

@@ -16,18 +16,18 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 use crate::config::LoadConfig;
-use crate::http1::{BodySink, Connection, ExchangeError, RequestBytes, Response};
+use crate::http1::{BodySink, Connection, ExchangeError, RequestBytes, Response, Socket};
 use crate::schedule::Schedule;
 use crate::series::SeriesCollector;
 use crate::stats::{ErrorKind, ThreadStats, WindowClock};
 use crate::stop::StopSignal;
-use crate::timer::ThreadTimer;
+use crate::timer::{IdleGate, ThreadTimer, MAX_NAP};
 use crate::validate::Failure;
 
 /// At most this much of a body is kept for a body check; a longer body fails the check (it is
@@ -118,6 +118,24 @@ pub(crate) struct ThreadCtx {
     pub wakers: RefCell<Vec<Option<Waker>>>,
     /// Set by the watcher when the run is cut off, with the instant it counts from.
     pub cut_at: Cell<Option<Instant>>,
+    /// Open loop: where each connection's request is (see [`Flight`]).
+    pub flights: Box<[Cell<Flight>]>,
+    /// Open loop: connections whose next slot came due while their request was in flight.
+    pub overdue: Cell<usize>,
+    /// Open loop: what the thread naps with (see [`ThreadCtx::on_idle`]).
+    pub gate: Option<Arc<IdleGate>>,
+}
+
+/// Where an open-loop connection's request is, for the thread's pacer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Flight {
+    /// Waiting for its slot, connecting or backing off.
+    #[default]
+    Idle,
+    /// Sent, no response yet.
+    Sent,
+    /// In flight, and its next slot is already due: it sends as soon as its response is in.
+    Overdue,
 }
 
 impl ThreadCtx {
@@ -147,18 +165,70 @@ impl ThreadCtx {
         .await
     }
 
-    /// Wakes connection `who` (its slot is due).
-    pub fn wake(&self, who: usize) {
-        if let Some(w) = &self.wakers.borrow()[who] {
-            w.wake_by_ref();
+    /// Connection `who`'s slot is due: it is woken to send, or, if its request is still in
+    /// flight, marked overdue.
+    pub fn slot_due(&self, who: usize) {
+        let flight = &self.flights[who];
+        match flight.get() {
+            Flight::Idle => {
+                if let Some(w) = &self.wakers.borrow()[who] {
+                    w.wake_by_ref();
+                }
+            }
+            Flight::Sent => {
+                flight.set(Flight::Overdue);
+                self.overdue.set(self.overdue.get() + 1);
+            }
+            Flight::Overdue => {}
+        }
+    }
+
+    fn begin_flight(&self, who: usize) {
+        if self.timer.is_some() {
+            self.flights[who].set(Flight::Sent);
+        }
+    }
+
+    fn end_flight(&self, who: usize) {
+        if self.timer.is_some() {
+            if self.flights[who].get() == Flight::Overdue {
+                self.overdue.set(self.overdue.get() - 1);
+            }
+            self.flights[who].set(Flight::Idle);
         }
     }
 
     /// Releases the slots that are due at `now` (the thread is awake anyway).
     fn release_due(&self, now: Instant) {
         if let Some(t) = &self.timer {
-            t.release(now, |who| self.wake(who));
+            t.release(now, |who| self.slot_due(who));
         }
+    }
+
+    /// The open-loop pacer, run when the thread has nothing to do and is about to park. When no
+    /// connection is overdue and the next slot (plus the slack) is at most a nap away, it naps
+    /// until then, then releases what is due: responses that arrive meanwhile are read then,
+    /// their arrival known from the kernel's timestamps. Otherwise it arms the slot timer and
+    /// lets the thread park, to be woken by a response or the timer.
+    pub fn on_idle(&self) {
+        let (Some(timer), Some(gate)) = (&self.timer, &self.gate) else {
+            return;
+        };
+        if self.cut_at.get().is_some() {
+            return;
+        }
+        let Some(fire) = timer.fire_at() else {
+            return;
+        };
+        let now = Instant::now();
+        if fire > now {
+            if self.overdue.get() > 0 || fire - now > MAX_NAP.max(timer.slack()) {
+                timer.arm_for_park();
+                return;
+            }
+            gate.nap(fire - now);
+        }
+        self.release_due(Instant::now());
     }
 
     /// Counts a connection attempt that failed before a request could be sent. In count mode it
@@ -207,12 +277,15 @@ pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize, local: usiz
     let mut schedule = cfg
         .rate
         .map(|r| Schedule::new(run.load_start, index, cfg.connections, r));
+    if let (Some(s), Some(timer)) = (&schedule, &ctx.timer) {
+        timer.schedule(s.peek(), local);
+    }
     let mut sleep = pin!(tokio::time::sleep(Duration::ZERO));
     let mut backoff = Backoff(Backoff::FIRST);
 
     while !ctx.should_stop(Instant::now()) {
         let stream = tokio::select! {
-            s = connect(run.addr, cfg.connect_timeout) => s,
+            s = connect(run.addr, cfg.connect_timeout, cfg.is_open_loop()) => s,
             _ = ctx.cut() => break,
         };
         let stream = match stream {
@@ -261,7 +334,9 @@ pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize, local: usiz
     }
 }
 
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, String> {
+/// Opens a connection. `timestamps`: the socket records the kernel's receive time of what it
+/// reads (open loop; see [`Socket`]).
+async fn connect(addr: SocketAddr, timeout: Duration, timestamps: bool) -> Result<Socket, String> {
     let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| format!("no connection to {addr} within {timeout:?}"))?
@@ -269,26 +344,34 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Strin
     stream
         .set_nodelay(true)
         .map_err(|e| format!("{addr}: setting TCP_NODELAY: {e}"))?;
-    Ok(stream)
+    Socket::new(stream, timestamps)
+        .map_err(|e| format!("{addr}: turning on receive timestamps: {e}"))
 }
 
-/// Waits for slot `t`: `false` when the run was cut off first.
-async fn wait_slot(ctx: &ThreadCtx, local: usize, t: Instant) -> bool {
-    let mut registered = false;
+/// The instant a response arrived: the kernel's receive time when the socket recorded one,
+/// mapped from the system clock to the monotonic one at `now`, and kept within `[sent, now]`
+/// (a system clock stepped meanwhile cannot move it outside the exchange); otherwise `now`.
+fn arrival(response: &Response, sent: Instant, now: Instant) -> Instant {
+    let Some(received) = response.received else {
+        return now;
+    };
+    let age = SystemTime::now()
+        .duration_since(received)
+        .unwrap_or(Duration::ZERO);
+    now.checked_sub(age).unwrap_or(sent).clamp(sent, now)
+}
+
+/// Waits for slot `t` (its entry is in the thread's timer since the connection's previous send):
+/// `false` when the run was cut off first.
+async fn wait_slot(ctx: &ThreadCtx, t: Instant) -> bool {
     poll_fn(|_| {
         if ctx.cut_at.get().is_some() {
-            return Poll::Ready(false);
+            Poll::Ready(false)
+        } else if Instant::now() >= t {
+            Poll::Ready(true)
+        } else {
+            Poll::Pending
         }
-        if Instant::now() >= t {
-            return Poll::Ready(true);
-        }
-        if !registered {
-            if let Some(timer) = &ctx.timer {
-                timer.schedule(t, local);
-            }
-            registered = true;
-        }
-        Poll::Pending
     })
     .await
 }
@@ -313,7 +396,7 @@ async fn request_loop(
             return Outcome::Stop;
         }
         if let Some(t) = scheduled {
-            if !wait_slot(ctx, local, t).await {
+            if !wait_slot(ctx, t).await {
                 return Outcome::Stop;
             }
         }
@@ -334,6 +417,12 @@ async fn request_loop(
         }
         if let Some(s) = schedule.as_deref_mut() {
             s.advance();
+            // The next slot goes into the timer now: while this request is in flight, it bounds
+            // how long the thread may nap (see `on_idle`).
+            let next = s.peek();
+            if let Some(timer) = ctx.timer.as_ref().filter(|_| next < run.deadline) {
+                timer.schedule(next, local);
+            }
         }
         if let (true, Some(t)) = (measured, scheduled) {
             ctx.stats.borrow_mut().record_send(t, free_at, sent);
@@ -345,6 +434,7 @@ async fn request_loop(
                 kept: &mut kept,
                 limit: MAX_CHECKED_BODY,
             });
+            ctx.begin_flight(local);
             let mut response = pin!(conn.exchange(&run.request, sink));
             // The timeout timer is re-armed lazily: when it fires early (it was armed for an
             // earlier request), it is pushed to this request's due time. Most requests never
@@ -367,6 +457,7 @@ async fn request_loop(
                 }
             }
         };
+        ctx.end_flight(local);
         let Some(result) = result else {
             // Cut off in flight: counted, and in an open loop a censored sample from its slot.
             if measured {
@@ -379,7 +470,11 @@ async fn request_loop(
             }
             return Outcome::Stop;
         };
-        let done = Instant::now();
+        let now = Instant::now();
+        let done = match &result {
+            Ok(response) => arrival(response, sent, now),
+            Err(_) => now,
+        };
         let ok = result.is_ok();
         if measured {
             match result {
@@ -406,7 +501,7 @@ async fn request_loop(
             }
         }
         if ctx.timer.is_some() {
-            ctx.release_due(done);
+            ctx.release_due(now);
         }
         free_at = done;
         answered |= ok;

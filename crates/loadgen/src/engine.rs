@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{ConfigError, LoadConfig, OPEN_LOOP_DRAIN, OPEN_LOOP_GRACE};
-use crate::conn::{run_connection, Counter, RunShared, ThreadCtx};
+use crate::conn::{run_connection, Counter, Flight, RunShared, ThreadCtx};
 use crate::cpu;
 use crate::http1::RequestBytes;
 use crate::report::{
@@ -25,7 +25,7 @@ use crate::series::SeriesCollector;
 use crate::stats::{ErrorKind, ThreadStats, WindowClock};
 use crate::stop::StopSignal;
 use crate::target::{ConnectError, Target};
-use crate::timer::ThreadTimer;
+use crate::timer::{IdleGate, ThreadTimer};
 
 /// Engine utilisation above which the report warns that the engine, not the server, may have
 /// been the bottleneck.
@@ -177,10 +177,18 @@ fn worker(
             notes.push(format!("thread {index}: pinning to CPU {cpu} failed: {e}"));
         }
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // Open loop: the thread sleeps through response arrivals until its next slots are due (see
+    // `IdleGate`), and its sleeps end on time (the kernel's default timer slack is 50 µs).
+    let gate = shared.cfg.is_open_loop().then(IdleGate::new);
+    let gate_outer = gate.clone();
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all();
+    if let Some(g) = &gate {
+        let g = g.clone();
+        builder.on_thread_park(move || g.before_park());
+        cpu::precise_sleeps();
+    }
+    let rt = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             let mut stats = ThreadStats::default();
@@ -189,9 +197,9 @@ fn worker(
         }
     };
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async move {
+    let tasks = local.run_until(async move {
         let timer = shared.cfg.is_open_loop().then(|| {
-            let (timer, err) = ThreadTimer::new(shared.cfg.timer_slack);
+            let (timer, err) = ThreadTimer::new(shared.cfg.timer_slack, true);
             if let Some(e) = err {
                 notes.push(format!(
                     "thread {index}: precise timer unavailable ({e}); using tokio's 1 ms timer"
@@ -217,7 +225,14 @@ fn worker(
             timer,
             wakers: RefCell::new(vec![None; conns.len()]),
             cut_at: Cell::new(None),
+            flights: (0..conns.len()).map(|_| Cell::new(Flight::Idle)).collect(),
+            overdue: Cell::new(0),
+            gate,
         });
+        if ctx.gate.is_some() {
+            let pacer = ctx.clone();
+            IdleGate::set_pacer(Some(Box::new(move || pacer.on_idle())));
+        }
         // This thread's CPU time is read when measuring starts and when its connections are done.
         let cpu_at_start = Rc::new(Cell::new(None));
         let sampler = {
@@ -231,7 +246,7 @@ fn worker(
             let ctx = ctx.clone();
             tokio::task::spawn_local(async move {
                 if let Some(t) = &ctx.timer {
-                    t.drive(|who| ctx.wake(who)).await;
+                    t.drive(|who| ctx.slot_due(who)).await;
                 }
             })
         };
@@ -269,6 +284,7 @@ fn worker(
                  were abandoned"
             ));
         }
+        IdleGate::set_pacer(None);
         sampler.abort();
         driver.abort();
         watcher.abort();
@@ -278,7 +294,11 @@ fn worker(
         shared.series.submit(index, windows, u64::MAX);
         stats.cpu = end.since(cpu_at_start.get().unwrap_or(end));
         stats.clone()
-    })
+    });
+    match &gate_outer {
+        Some(g) => rt.block_on(g.gated(tasks)),
+        None => rt.block_on(tasks),
+    }
 }
 
 /// Once per [`WATCH_EVERY`], and at the end of every second of the window: cuts and hands over

@@ -19,6 +19,7 @@ use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST};
@@ -126,6 +127,8 @@ pub struct Response {
     pub status: u16,
     /// Body bytes (after removing the chunked framing).
     pub body_len: u64,
+    /// When the kernel received the response's last bytes, if the socket records it.
+    pub received: Option<SystemTime>,
 }
 
 /// Where a body check's copy of the body goes, and how much of it to keep.
@@ -153,10 +156,11 @@ struct Head {
     keep_alive: bool,
 }
 
-/// The source of a connection's bytes: a socket in the engine, a script in the tests.
+/// The source of a connection's bytes: a [`Socket`] in the engine, a script in the tests.
 pub trait Transport {
     /// Reads into `buf`'s spare capacity once data is there; `Ok(0)` at the end of the stream.
-    fn read_buf(&mut self, buf: &mut Vec<u8>) -> impl Future<Output = io::Result<usize>>;
+    /// With the bytes, the kernel's receive time of the last of them, when it is recorded.
+    fn read_buf(&mut self, buf: &mut Vec<u8>) -> impl Future<Output = io::Result<Received>>;
     /// Writes all of `data`.
     fn write_all(&mut self, data: &[u8]) -> impl Future<Output = io::Result<()>>;
     /// Whether the peer has closed or sent something while the connection was idle (no syscall
@@ -167,11 +171,111 @@ pub trait Transport {
     fn clear_read_readiness(&mut self);
 }
 
-impl Transport for TcpStream {
-    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+/// What one read brought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes read; 0 at the end of the stream.
+    pub len: usize,
+    /// When the kernel received the last of them (the system clock, `SO_TIMESTAMPNS`), if the
+    /// socket records receive times.
+    pub at: Option<SystemTime>,
+}
+
+/// A connection's socket. With receive timestamps on, every read also returns the kernel's
+/// receive time of its bytes: a response's arrival is then known to the microsecond however late
+/// the engine thread wakes to read it (open loop: the thread sleeps through arrivals until its
+/// next send slot, see [`crate::timer::IdleGate`]).
+pub struct Socket {
+    stream: TcpStream,
+    timestamps: bool,
+}
+
+impl Socket {
+    pub fn new(stream: TcpStream, timestamps: bool) -> io::Result<Socket> {
+        #[cfg(target_os = "linux")]
+        if timestamps {
+            use std::os::fd::AsRawFd;
+            let on: libc::c_int = 1;
+            // SAFETY: a valid socket and a c_int option value of the stated size.
+            let r = unsafe {
+                libc::setsockopt(
+                    stream.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_TIMESTAMPNS,
+                    (&on as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if r != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(Socket {
+            stream,
+            timestamps: timestamps && cfg!(target_os = "linux"),
+        })
+    }
+
+    /// One `recvmsg` into `buf`'s spare capacity, with the receive timestamp.
+    #[cfg(target_os = "linux")]
+    fn recv_timestamped(&self, buf: &mut Vec<u8>) -> io::Result<Received> {
+        use std::os::fd::AsRawFd;
+        let spare = buf.spare_capacity_mut();
+        let mut iov = libc::iovec {
+            iov_base: spare.as_mut_ptr().cast(),
+            iov_len: spare.len(),
+        };
+        // Room for one control message carrying a timespec, 8-byte aligned.
+        let mut control = [0u64; 8];
+        // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: the iovec points at `buf`'s spare capacity, the control buffer is ours.
+        let n = unsafe { libc::recvmsg(self.stream.as_raw_fd(), &mut msg, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let len = n as usize;
+        // SAFETY: the kernel initialised the first `len` bytes of the spare capacity.
+        unsafe { buf.set_len(buf.len() + len) };
+        let mut at = None;
+        // SAFETY: walking the control messages the kernel wrote, with libc's macros.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                    let t: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    at = Some(UNIX_EPOCH + Duration::new(t.tv_sec as u64, t.tv_nsec as u32));
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+        Ok(Received { len, at })
+    }
+}
+
+impl Transport for Socket {
+    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<Received> {
         loop {
-            self.readable().await?;
-            match self.try_read_buf(buf) {
+            self.stream.readable().await?;
+            #[cfg(target_os = "linux")]
+            let r = if self.timestamps {
+                self.stream
+                    .try_io(Interest::READABLE, || self.recv_timestamped(buf))
+            } else {
+                self.stream
+                    .try_read_buf(buf)
+                    .map(|len| Received { len, at: None })
+            };
+            #[cfg(not(target_os = "linux"))]
+            let r = self
+                .stream
+                .try_read_buf(buf)
+                .map(|len| Received { len, at: None });
+            match r {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 r => return r,
             }
@@ -180,9 +284,9 @@ impl Transport for TcpStream {
 
     async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            match self.try_write(data) {
+            match self.stream.try_write(data) {
                 Ok(n) => data = &data[n..],
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable().await?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.stream.writable().await?,
                 Err(e) => return Err(e),
             }
         }
@@ -192,7 +296,7 @@ impl Transport for TcpStream {
     fn idle_event(&mut self) -> bool {
         let mut probe = [0u8; 1];
         // `try_read` makes no syscall unless tokio saw the socket become readable.
-        match self.try_read(&mut probe) {
+        match self.stream.try_read(&mut probe) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
             // End of stream, unsolicited bytes or an error: the connection cannot be trusted.
             _ => true,
@@ -201,7 +305,7 @@ impl Transport for TcpStream {
 
     fn clear_read_readiness(&mut self) {
         let mut cx = Context::from_waker(Waker::noop());
-        let ready = std::pin::pin!(self.ready(Interest::READABLE));
+        let ready = std::pin::pin!(self.stream.ready(Interest::READABLE));
         if let Poll::Ready(Ok(r)) = ready.poll(&mut cx) {
             if r.is_read_closed() {
                 return;
@@ -209,14 +313,14 @@ impl Transport for TcpStream {
         }
         // A `WouldBlock` from `try_io` clears the readiness tokio holds, without a syscall. Data
         // or a close arriving later is a new edge, reported by the next poll of the reactor.
-        let _ = self.try_io(Interest::READABLE, || {
+        let _ = self.stream.try_io(Interest::READABLE, || {
             Err::<(), _>(io::ErrorKind::WouldBlock.into())
         });
     }
 }
 
 /// One HTTP/1.1 connection and its read buffer.
-pub struct Connection<T = TcpStream> {
+pub struct Connection<T = Socket> {
     io: T,
     buf: Vec<u8>,
     /// Start of the bytes in `buf` not yet consumed.
@@ -225,6 +329,8 @@ pub struct Connection<T = TcpStream> {
     reusable: bool,
     /// Responses received on this connection.
     answered: u64,
+    /// The kernel's receive time of the last read in this exchange.
+    received: Option<SystemTime>,
 }
 
 impl<T: Transport> Connection<T> {
@@ -235,6 +341,7 @@ impl<T: Transport> Connection<T> {
             pos: 0,
             reusable: true,
             answered: 0,
+            received: None,
         }
     }
 
@@ -256,6 +363,7 @@ impl<T: Transport> Connection<T> {
         req: &RequestBytes,
         sink: Option<BodySink<'_>>,
     ) -> Result<Response, ExchangeError> {
+        self.received = None;
         self.io
             .write_all(req.as_bytes())
             .await
@@ -274,11 +382,20 @@ impl<T: Transport> Connection<T> {
         Ok(Response {
             status: head.status,
             body_len,
+            received: self.received,
         })
     }
 
     /// Reads more bytes into the buffer, making room first; `Ok(0)` at the end of the stream.
     async fn fill(&mut self) -> io::Result<usize> {
+        let r = self.read_more().await?;
+        if r.at.is_some() {
+            self.received = r.at;
+        }
+        Ok(r.len)
+    }
+
+    async fn read_more(&mut self) -> io::Result<Received> {
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
@@ -564,10 +681,11 @@ mod tests {
         pieces: VecDeque<Vec<u8>>,
         written: Vec<u8>,
         idle: bool,
+        reads: u64,
     }
 
     impl Transport for Script {
-        async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<Received> {
             // An empty piece would read as the end of the stream: skip it.
             let Some(mut p) = self
                 .pieces
@@ -575,14 +693,18 @@ mod tests {
                 .filter(|p| !p.is_empty())
                 .or_else(|| self.pieces.pop_front())
             else {
-                return Ok(0);
+                return Ok(Received { len: 0, at: None });
             };
             let room = buf.capacity() - buf.len();
             if p.len() > room {
                 self.pieces.push_front(p.split_off(room));
             }
             buf.extend_from_slice(&p);
-            Ok(p.len())
+            self.reads += 1;
+            Ok(Received {
+                len: p.len(),
+                at: Some(UNIX_EPOCH + Duration::from_secs(self.reads)),
+            })
         }
         async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
             self.written.extend_from_slice(data);
@@ -619,6 +741,7 @@ mod tests {
             pieces: pieces.into(),
             written: vec![],
             idle: false,
+            reads: 0,
         })
     }
 
@@ -827,6 +950,18 @@ mod tests {
         let mut c = conn(vec![huge.into_bytes()]);
         let e = block_on(c.exchange(&get(), None)).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protocol, "{e:?}");
+    }
+
+    #[test]
+    fn a_response_is_received_when_its_last_bytes_were() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd";
+        let mut c = conn(vec![
+            wire[..10].to_vec(),
+            wire[10..40].to_vec(),
+            wire[40..].to_vec(),
+        ]);
+        let r = block_on(c.exchange(&get(), None)).unwrap();
+        assert_eq!(r.received, Some(UNIX_EPOCH + Duration::from_secs(3)));
     }
 
     #[test]

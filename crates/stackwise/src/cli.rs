@@ -174,8 +174,9 @@ pub struct LoadArgs {
 
     /// Open loop: how late a connection may be woken for its send slot, so that slots falling
     /// close together share one wake-up (less CPU, more send lag; latency is still measured from
-    /// each exact scheduled time). 0 wakes for every slot.
-    #[arg(long, value_name = "DURATION", default_value = "200us")]
+    /// each exact scheduled time, and to each response's kernel receive time). 0 wakes for every
+    /// slot.
+    #[arg(long, value_name = "DURATION", default_value = "300us")]
     pub timer_slack: String,
 
     /// Pin the engine's threads to these CPUs, e.g. 0 or 0-1 or 0,2.

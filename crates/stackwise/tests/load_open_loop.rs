@@ -152,3 +152,37 @@ fn requests_unanswered_at_the_end_are_censored_not_dropped() {
         r["censored"]
     );
 }
+
+/// With a large timer slack the engine thread naps between its send slots and reads responses up
+/// to the slack after they arrived. Latency ends at the kernel's receive time of each response,
+/// not at that late read: the latency from the send stays near the server's own, while the send
+/// lag shows that the naps happened.
+#[test]
+fn responses_read_late_are_timed_at_their_arrival() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let r = load_json(
+        &server.url("/"),
+        &[
+            "-c",
+            "2",
+            "-d",
+            "3s",
+            "--rate",
+            "200",
+            "--timer-slack",
+            "20ms",
+        ],
+    );
+    // Timed at the read, half the slack (10 ms) would be added on average.
+    let from_send_p50 = percentile(&r, "from_send", 50.0);
+    assert!(
+        from_send_p50 < 5_000.0,
+        "latency from send p50 {from_send_p50} µs includes the engine's late reads"
+    );
+    let lag_p50 = percentile(&r, "send_lag", 50.0);
+    assert!(
+        lag_p50 >= 1_000.0,
+        "send lag p50 {lag_p50} µs: the engine did not coalesce its wake-ups"
+    );
+}

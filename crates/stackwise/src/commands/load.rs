@@ -393,6 +393,8 @@ mod tests {
         assert_eq!(c.stop.duration, Some(DEFAULT_DURATION));
         assert!(c.rate.is_none());
         assert_eq!(c.connections, 50);
+        // The flag's default is spelled in the CLI; it must be the engine's.
+        assert_eq!(c.timer_slack, loadgen::config::DEFAULT_TIMER_SLACK);
     }
 
     #[test]
