@@ -21,7 +21,7 @@
 #           (and oha).
 #
 # Usage: bench/load-engine.sh [DURATION_S] [CONNECTIONS] [REPEATS]   (defaults: 10 50 6)
-# Environment: SECTIONS, RATE (20000), MEM_CONNECTIONS (10000), SLACKS ("0 50us 100us 200us 500us
+# Environment: SECTIONS, RATE (20000), MEM_CONNECTIONS (10000), SLACKS ("0 100us 200us 300us 500us
 # 1ms 2ms"), SLACK_REPEATS (3), SKIP_MISSING=1 (run without a peer that is not installed instead of
 # installing it; for smoke runs).
 # Installs what it needs if missing: wrk and GNU time (Debian packages), oha (cargo install).
@@ -35,7 +35,7 @@ REPEATS=${3:-6}
 SECTIONS=${SECTIONS:-closed open slack memory}
 RATE=${RATE:-20000}
 MEM_CONNS=${MEM_CONNECTIONS:-10000}
-SLACKS=${SLACKS:-0 50us 100us 200us 500us 1ms 2ms}
+SLACKS=${SLACKS:-0 100us 200us 300us 500us 1ms 2ms}
 SLACK_REPEATS=${SLACK_REPEATS:-3}
 SKIP_MISSING=${SKIP_MISSING:-0}
 SERVER_CPU=1
