@@ -242,4 +242,4 @@ for t, k in rss.items():
 PY
 fi
 
-echo "versions: $("$SW" --version); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)$([ $HAVE_OHA = 1 ] && echo "; $(oha --version)")$([ $HAVE_WRK2 = 1 ] && echo "; wrk2")"
+echo "versions: $("$SW" --version); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)$([ $HAVE_OHA = 1 ] && echo "; $(oha --version)")$([ $HAVE_WRK2 = 1 ] && echo "; wrk2 at $(command -v wrk2) ($(wrk2 -v 2>&1 | head -1 | cut -d' ' -f1-2), sha256 $(sha256sum "$(command -v wrk2)" | cut -c1-12))")"

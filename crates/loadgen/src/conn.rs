@@ -122,8 +122,10 @@ pub(crate) struct ThreadCtx {
     pub flights: Box<[Cell<Flight>]>,
     /// Open loop: connections whose next slot came due while their request was in flight.
     pub overdue: Cell<usize>,
-    /// Open loop: what the thread naps with (see [`ThreadCtx::on_idle`]).
-    pub gate: Option<Arc<IdleGate>>,
+    /// Open loop: what the thread naps with (see [`ThreadCtx::on_idle`]). Removed for good when a
+    /// response comes without the kernel's receive time: the thread then wakes for every
+    /// response, since a response read late could no longer be timed at its arrival.
+    pub gate: RefCell<Option<Arc<IdleGate>>>,
 }
 
 /// Where an open-loop connection's request is, for the thread's pacer.
@@ -205,13 +207,24 @@ impl ThreadCtx {
         }
     }
 
+    /// Stops napping: a response came without the kernel's receive time (see [`ThreadCtx::gate`]).
+    fn no_receive_times(&self) {
+        self.gate.borrow_mut().take();
+        self.stats.borrow_mut().notes.push(format!(
+            "thread {}: no kernel receive timestamps on this system; the open loop wakes for \
+             every response instead of coalescing its wake-ups (more CPU per request)",
+            self.thread_index
+        ));
+    }
+
     /// The open-loop pacer, run when the thread has nothing to do and is about to park. When no
     /// connection is overdue and the next slot (plus the slack) is at most a nap away, it naps
     /// until then, then releases what is due: responses that arrive meanwhile are read then,
     /// their arrival known from the kernel's timestamps. Otherwise it arms the slot timer and
     /// lets the thread park, to be woken by a response or the timer.
     pub fn on_idle(&self) {
-        let (Some(timer), Some(gate)) = (&self.timer, &self.gate) else {
+        let gate = self.gate.borrow();
+        let (Some(timer), Some(gate)) = (&self.timer, gate.as_ref()) else {
             return;
         };
         if self.cut_at.get().is_some() {
@@ -344,8 +357,7 @@ async fn connect(addr: SocketAddr, timeout: Duration, timestamps: bool) -> Resul
     stream
         .set_nodelay(true)
         .map_err(|e| format!("{addr}: setting TCP_NODELAY: {e}"))?;
-    Socket::new(stream, timestamps)
-        .map_err(|e| format!("{addr}: turning on receive timestamps: {e}"))
+    Ok(Socket::new(stream, timestamps))
 }
 
 /// The instant a response arrived: the kernel's receive time when the socket recorded one,
@@ -476,6 +488,11 @@ async fn request_loop(
             Err(_) => now,
         };
         let ok = result.is_ok();
+        if let Ok(response) = &result {
+            if response.received.is_none() && ctx.gate.borrow().is_some() {
+                ctx.no_receive_times();
+            }
+        }
         if measured {
             match result {
                 Ok(response) => {

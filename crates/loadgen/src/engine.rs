@@ -227,9 +227,9 @@ fn worker(
             cut_at: Cell::new(None),
             flights: (0..conns.len()).map(|_| Cell::new(Flight::Idle)).collect(),
             overdue: Cell::new(0),
-            gate,
+            gate: RefCell::new(gate),
         });
-        if ctx.gate.is_some() {
+        if ctx.gate.borrow().is_some() {
             let pacer = ctx.clone();
             IdleGate::set_pacer(Some(Box::new(move || pacer.on_idle())));
         }

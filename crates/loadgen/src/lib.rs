@@ -70,7 +70,10 @@
 //!   measured both from the *scheduled* send time (corrected for coordinated omission) and from
 //!   the actual send time ([`schedule`]). One precise timer per thread with wake-up coalescing
 //!   ([`timer`]) wakes connections for their slots, not tokio's 1 ms wheel, so the engine adds
-//!   microseconds, not a millisecond, to what it reports — and measures what it adds.
+//!   microseconds, not a millisecond, to what it reports — and measures what it adds. Between its
+//!   slots an idle thread naps through response arrivals instead of waking for each; every
+//!   response is timed at the kernel's receive timestamp of its last bytes ([`http1::Socket`]),
+//!   so reading it late adds nothing to its latency.
 //! - **bounded in time**: a run ends at its deadline (or its drain, in an open loop) or at a stop,
 //!   whatever is in flight; what was cut off is counted, and in an open loop recorded as censored.
 

@@ -322,9 +322,17 @@ fn a_request_count_also_bounds_failed_connection_attempts() {
     assert_eq!(code, Some(1));
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(r["requests"]["total_errors"], 20);
-    assert_eq!(r["requests"]["errors"]["connect"], 20);
+    // The engine's first connections can reach the listener's backlog before the thread above
+    // accepts the pre-flight one and closes it: those are accepted by the kernel, then reset
+    // (one per connection at most, so 2 here), and count as errors of the request they carried.
+    let connect = r["requests"]["errors"]["connect"].as_u64().unwrap();
+    assert!(
+        (18..=20).contains(&connect),
+        "{connect} refused connections"
+    );
     assert_eq!(
-        r["requests"]["sent"], 0,
+        r["requests"]["sent"].as_u64().unwrap(),
+        20 - connect,
         "a failed connection attempt sends nothing"
     );
     assert_eq!(r["requests"]["completed"], 0);
