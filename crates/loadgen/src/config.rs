@@ -114,6 +114,8 @@ pub enum Field {
     TimerSlack,
     /// The expected-body regular expression.
     BodyRegex,
+    /// An extra request header that would break the request's framing.
+    Headers,
 }
 
 /// A configuration that cannot run: which field is at fault, and why (in words that name no
@@ -248,6 +250,35 @@ impl LoadConfig {
             }
             crate::cpu::check_cpus(pin)?;
         }
+        for (name, value) in &self.headers {
+            if name == http::header::TRANSFER_ENCODING {
+                return Err(ConfigError::new(
+                    Field::Headers,
+                    format!(
+                        "{name}: {}: the engine sends a body with Content-Length, not with a \
+                         transfer coding; drop this header",
+                        String::from_utf8_lossy(value.as_bytes())
+                    ),
+                ));
+            }
+            if name == http::header::CONTENT_LENGTH
+                && value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    != Some(self.body.len() as u64)
+            {
+                return Err(ConfigError::new(
+                    Field::Headers,
+                    format!(
+                        "{name}: {} does not match the body's {} bytes; drop this header (the \
+                         engine sets it)",
+                        String::from_utf8_lossy(value.as_bytes()),
+                        self.body.len()
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -271,6 +302,24 @@ mod tests {
     #[test]
     fn accepts_a_sane_config() {
         base().validate().unwrap();
+    }
+
+    #[test]
+    fn headers_that_would_break_the_framing_are_refused() {
+        let header = |n: &'static str, v: &'static str| {
+            (
+                http::HeaderName::from_static(n),
+                http::HeaderValue::from_static(v),
+            )
+        };
+        let mut c = base();
+        c.headers = vec![header("transfer-encoding", "chunked")];
+        assert_eq!(c.validate().unwrap_err().field, Field::Headers);
+        c.headers = vec![header("content-length", "5")];
+        let e = c.validate().unwrap_err();
+        assert!(e.message.contains("0 bytes"), "{e}");
+        c.body = bytes::Bytes::from_static(b"hello");
+        c.validate().unwrap();
     }
 
     #[test]

@@ -266,6 +266,14 @@ fn bad_input_is_one_line_naming_the_flag_with_exit_2() {
         (vec!["load", &ok, "--pin", "9999"], "--pin"),
         (vec!["load", &ok, "-c", "many"], "--connections"),
         (vec!["load", &ok, "--bogus"], "--bogus"),
+        (
+            vec!["load", &ok, "-H", "Transfer-Encoding: chunked", "-n", "1"],
+            "--header",
+        ),
+        (
+            vec!["load", &ok, "-H", "Content-Length: 9", "-n", "1"],
+            "--header",
+        ),
         (vec!["load"], "URL"),
     ];
     for (args, needle) in cases {

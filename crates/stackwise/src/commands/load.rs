@@ -150,6 +150,7 @@ fn flag_of(field: Field) -> &'static str {
         Field::ConnectTimeout => "--connect-timeout",
         Field::TimerSlack => "--timer-slack",
         Field::BodyRegex => "--expect-body-regex",
+        Field::Headers => "--header",
     }
 }
 
