@@ -3,7 +3,8 @@
 //! `stackwise serve` on a free loopback port, `stackwise report --html` of the full suite, and
 //! `node tests/ui/ui.mjs` (playwright-core driving Debian's chromium headless) clicking through them:
 //! the questionnaire and its recommendation, a run's charts, two runs compared, the pages with
-//! JavaScript disabled, dark mode.
+//! JavaScript disabled, dark mode, and a real lab run (the installed `rust-axum` target) started
+//! and stopped from the page, after which no server or upstream process may be left.
 //!
 //! Needs `node`, chromium (`apt-get install -y chromium`) and `npm ci` in tests/ui/; without them
 //! the test fails and says what to install. `STACKWISE_SKIP_BROWSER_TESTS=1` skips it explicitly
@@ -17,8 +18,8 @@ use std::time::{Duration, Instant};
 
 const UI_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ui");
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-/// The whole browser script's bound (it has its own 75 s watchdog).
-const NODE_TIMEOUT: Duration = Duration::from_secs(100);
+/// The whole browser script's bound (it has its own 130 s watchdog).
+const NODE_TIMEOUT: Duration = Duration::from_secs(160);
 
 fn stackwise() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stackwise"))
@@ -162,6 +163,22 @@ fn prerequisites() -> Result<(), String> {
     }
 }
 
+/// Processes a lab run starts (the rust-axum target's server, the upstream), as "pid cmdline".
+fn lab_processes() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            (cmd.contains("stackwise-axum") || cmd.contains("stackwise upstream"))
+                .then(|| format!("{} {}", e.file_name().to_string_lossy(), cmd.trim()))
+        })
+        .collect()
+}
+
 #[test]
 fn the_ui_and_the_report_in_a_real_browser() {
     if std::env::var("STACKWISE_SKIP_BROWSER_TESTS").as_deref() == Ok("1") {
@@ -295,6 +312,7 @@ fn the_ui_and_the_report_in_a_real_browser() {
     if let Some(s) = &shots {
         node.env("STACKWISE_SCREENSHOTS", s);
     }
+    let servers_before = lab_processes();
     let mut node = spawn(node);
     let (mut out, mut err) = (node.0.stdout.take().unwrap(), node.0.stderr.take().unwrap());
     let out_t = std::thread::spawn(move || {
@@ -326,8 +344,17 @@ fn the_ui_and_the_report_in_a_real_browser() {
         "the browser test failed ({status}):\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("ui: 10 passed, 0 failed"),
+        stdout.contains("ui: 11 passed, 0 failed"),
         "not every browser check ran:\n{stdout}"
+    );
+    // The stopped lab run left nothing behind (the lab reaps its servers before it exits).
+    let left: Vec<String> = lab_processes()
+        .into_iter()
+        .filter(|p| !servers_before.contains(p))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "left running after the stopped lab run: {left:?}"
     );
     println!("{stdout}{stderr}");
     drop(server);

@@ -14,7 +14,7 @@
 //   STACKWISE_UI_ANY_CHROMIUM=1  a chromium whose major version differs from the one this
 //                           playwright-core was built for only warns (default: the test fails)
 //
-// Never hangs: every wait has a timeout and a watchdog ends the script after 75 s. Exits 0 when
+// Never hangs: every wait has a timeout and a watchdog ends the script after 130 s. Exits 0 when
 // every check passed, 1 on a failed check, 2 when the browser is missing or of the wrong version.
 
 import { spawnSync } from 'node:child_process';
@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const WATCHDOG_MS = 75_000;
+const WATCHDOG_MS = 130_000;
 const watchdog = setTimeout(() => {
   console.error(`ui: FAILED: still running after ${WATCHDOG_MS / 1000} s (watchdog); giving up`);
   process.exit(1);
@@ -435,6 +435,50 @@ await step('the HTML report prints: no contents list, charts kept, black on whit
   const pdf = await page.pdf({ format: 'A4', timeout: 20_000 });
   console.log(`ui:      printed to PDF: ${pdf.length} bytes`);
   check(pdf.length > 10_000 && pdf.subarray(0, 5).toString() === '%PDF-', 'no PDF');
+  await page.context().close();
+});
+
+await step('stop a real lab run from the page: finished cells kept, the run resumable', async () => {
+  // The real suite on the Rust baseline (installed by .ci/run), long enough to be stopped while a
+  // target server runs. ui_browser.rs checks afterwards that no server or upstream is left.
+  const page = await newPage();
+  await goto(page, `${base}/`);
+  const before = await page.locator('a[href^="/runs/"]').count();
+  await goto(page, `${base}/lab`);
+  const form = page.locator('form[action="/lab/start"]');
+  await form.locator('[name="quick"]').check();
+  await form.locator('[name="targets"]').fill('rust-axum');
+  await form.locator('[name="workloads"]').fill('json,plaintext,hash,cpu,io');
+  await form.locator('[name="repeats"]').fill('2');
+  await Promise.all([
+    page.waitForURL(`${base}/lab`, { waitUntil: 'load' }),
+    form.getByRole('button', { name: 'Start the lab' }).click(),
+  ]);
+  // Stop once the first cell is measured (its result line is in the log): the next cell runs.
+  const deadline = Date.now() + 40_000;
+  let log = '';
+  while (!/json\s+\d+ req\/s/.test(log) && Date.now() < deadline) {
+    await page.waitForTimeout(250);
+    log = await page.locator('#log').innerText();
+  }
+  check(/json\s+\d+ req\/s/.test(log), `no measured json cell in the log within 40 s: ${JSON.stringify(log)}`);
+  await Promise.all([
+    page.waitForURL(`${base}/lab`, { waitUntil: 'load' }),
+    page.getByRole('button', { name: 'Stop the run' }).click(),
+  ]);
+  const end = Date.now() + 20_000;
+  let status = await page.locator('#status').innerText();
+  while (!status.startsWith('Ended') && Date.now() < end) {
+    await page.waitForTimeout(250);
+    status = await page.locator('#status').innerText();
+  }
+  check(status === 'Ended: exit code 130.', `the stopped run's status: ${JSON.stringify(status)}`);
+  log = await page.locator('#log').innerText();
+  check(log.includes('keeps every finished cell') && log.includes('--resume'),
+    `the log does not say how to resume: ${JSON.stringify(log.slice(-400))}`);
+  await goto(page, `${base}/`);
+  const after = await page.locator('a[href^="/runs/"]').count();
+  check(after === before + 1, `runs listed: ${before} before, ${after} after the stopped run`);
   await page.context().close();
 });
 
