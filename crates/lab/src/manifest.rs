@@ -42,15 +42,18 @@ pub enum Endpoint {
     Io,
     Cpu,
     Hash,
+    /// `GET /ws`: a WebSocket echo (not an HTTP request/response endpoint).
+    Ws,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 5] = [
+    pub const ALL: [Endpoint; 6] = [
         Endpoint::Plaintext,
         Endpoint::Json,
         Endpoint::Io,
         Endpoint::Cpu,
         Endpoint::Hash,
+        Endpoint::Ws,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -60,6 +63,7 @@ impl Endpoint {
             Endpoint::Io => "io",
             Endpoint::Cpu => "cpu",
             Endpoint::Hash => "hash",
+            Endpoint::Ws => "ws",
         }
     }
 }
