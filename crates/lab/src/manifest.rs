@@ -798,6 +798,10 @@ command = ["node", "versions.js"]
         assert_eq!(eval_count(&m.start.workers, 2).unwrap(), 5);
         assert_eq!(m.start.workload["cpu"].command[1], "cpu.js");
         assert_eq!(m.config["server"], "node:cluster");
+        let ws = parse(&GOOD.replace("\"hash\"]", "\"hash\", \"ws\"]")).unwrap();
+        assert_eq!(ws.endpoints.last(), Some(&Endpoint::Ws));
+        assert_eq!(Endpoint::Ws.as_str(), "ws");
+        assert!(Endpoint::ALL.contains(&Endpoint::Ws));
     }
 
     #[test]
