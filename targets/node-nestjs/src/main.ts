@@ -1,7 +1,7 @@
 // main.ts: the node-nestjs target's entry point: a node:cluster primary forking WORKERS workers, each
-// bootstrapping the Nest application on its default Express adapter on 127.0.0.1:PORT (with the ws
-// adapter for the /ws gateway on the same server). A worker that
-// dies stops the whole server (the lab must see a crash); SIGTERM/SIGINT stop workers, then the primary.
+// bootstrapping the Nest application on its default Express adapter on 127.0.0.1:PORT, with the ws
+// adapter serving the /ws gateway on the same server. A worker that dies stops the whole server (the
+// lab must see a crash); SIGTERM/SIGINT stop workers, then the primary.
 
 import 'reflect-metadata';
 import cluster from 'node:cluster';
