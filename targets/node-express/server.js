@@ -1,7 +1,9 @@
 'use strict';
-// server.js: the node-express target, Express 5 on node:cluster (contract: docs/contract.md).
+// server.js: the node-express target, Express 5 on node:cluster (contract: docs/contract.md); /ws is the
+// `ws` package on the http server Express listens on.
 
 const express = require('express');
+const { WebSocketServer } = require('ws');
 const { LIMITS, parseN, cpu, hash, io, UpstreamError, runCluster } = require('./contract');
 
 const app = express();
@@ -48,6 +50,12 @@ app.use((err, req, res, next) => {
   next(err);
 });
 
+/** GET /ws: every text or binary message is sent back as it came (ws answers pings and closes). */
+function echo(socket) {
+  socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+}
+
 runCluster((port) => {
-  app.listen(port, '127.0.0.1');
+  const server = app.listen(port, '127.0.0.1');
+  new WebSocketServer({ server, path: '/ws' }).on('connection', echo);
 });

@@ -1,6 +1,7 @@
 'use strict';
 // server.js: the node-fastify target, Fastify 5 on node:cluster (contract: docs/contract.md), with the
-// JSON schemas for query validation and response serialisation that Fastify's documentation advises.
+// JSON schemas for query validation and response serialisation that Fastify's documentation advises;
+// /ws through @fastify/websocket (the ws package, on Fastify's own server and routing).
 
 const Fastify = require('fastify');
 const { LIMITS, cpu, hash, io, UpstreamError, runCluster } = require('./contract');
@@ -68,6 +69,14 @@ fastify.get(
     return { n, sha256: hash(n) };
   },
 );
+
+fastify.register(require('@fastify/websocket'));
+fastify.register(async (scope) => {
+  // GET /ws: every text or binary message is sent back as it came (ws answers pings and closes).
+  scope.get('/ws', { websocket: true }, (socket) => {
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
+});
 
 fastify.setErrorHandler((error, request, reply) => {
   if (error.validation) return reply.status(400).send({ error: error.message });

@@ -1,7 +1,9 @@
 'use strict';
-// server.js: the node-http target, node:http with no framework, on node:cluster (contract: docs/contract.md).
+// server.js: the node-http target, node:http with no framework, on node:cluster (contract: docs/contract.md);
+// /ws is the `ws` package on the same http server.
 
 const http = require('node:http');
+const { WebSocketServer } = require('ws');
 const { LIMITS, parseN, cpu, hash, io, runCluster } = require('./contract');
 
 function send(res, status, type, body) {
@@ -54,6 +56,13 @@ async function handle(req, res) {
   }
 }
 
+/** GET /ws: every text or binary message is sent back as it came (ws answers pings and closes). */
+function echo(socket) {
+  socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+}
+
 runCluster((port) => {
-  http.createServer(handle).listen(port, '127.0.0.1');
+  const server = http.createServer(handle);
+  new WebSocketServer({ server, path: '/ws' }).on('connection', echo);
+  server.listen(port, '127.0.0.1');
 });

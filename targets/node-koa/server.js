@@ -1,8 +1,10 @@
 'use strict';
-// server.js: the node-koa target, Koa 3 with @koa/router on node:cluster (contract: docs/contract.md).
+// server.js: the node-koa target, Koa 3 with @koa/router on node:cluster (contract: docs/contract.md);
+// /ws is the `ws` package on the http server Koa listens on.
 
 const Koa = require('koa');
 const { Router } = require('@koa/router');
+const { WebSocketServer } = require('ws');
 const { LIMITS, parseN, cpu, hash, io, UpstreamError, runCluster } = require('./contract');
 
 const app = new Koa();
@@ -59,6 +61,12 @@ router.get('/hash', intParam('n', LIMITS.hash), async (ctx) => {
 
 app.use(router.routes()).use(router.allowedMethods());
 
+/** GET /ws: every text or binary message is sent back as it came (ws answers pings and closes). */
+function echo(socket) {
+  socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+}
+
 runCluster((port) => {
-  app.listen(port, '127.0.0.1');
+  const server = app.listen(port, '127.0.0.1');
+  new WebSocketServer({ server, path: '/ws' }).on('connection', echo);
 });

@@ -3,7 +3,8 @@
 
 /io goes through one aiohttp ClientSession per worker process, opened and closed by the app's lifespan.
 /cpu and /hash run on the event loop, as an `async def` endpoint does: that blocking is what the lab
-measures.
+measures. /ws is FastAPI's WebSocket route, served by uvicorn's websockets (sans-I/O) implementation in
+the same worker processes.
 """
 
 import hashlib
@@ -11,7 +12,7 @@ import os
 from contextlib import asynccontextmanager
 
 import aiohttp
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, WebSocket
 from fastapi.responses import PlainTextResponse
 
 UPSTREAM = os.environ.get("UPSTREAM_URL", "").rstrip("/")
@@ -81,3 +82,17 @@ async def cpu(n: int = Query(ge=0, le=100_000_000)):
 @app.get("/hash")
 async def hash_(n: int = Query(ge=0, le=1_000_000)):
     return {"n": n, "sha256": sha256_chain(n)}
+
+
+@app.websocket("/ws")
+async def ws(websocket: WebSocket):
+    """Every text or binary message is sent back as it came, until the client closes."""
+    await websocket.accept()
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is not None:
+            await websocket.send_text(message["text"])
+        elif message.get("bytes") is not None:
+            await websocket.send_bytes(message["bytes"])

@@ -1,6 +1,7 @@
 """app.py: the python-flask-sync target, Flask on gunicorn (sync workers), plain functions as Flask
 users write them (contract: docs/contract.md). /io goes through one requests.Session per worker thread
-(a pooled, keep-alive urllib3 connection pool).
+(a pooled, keep-alive urllib3 connection pool). /ws is flask-sock (simple-websocket): each open
+WebSocket holds a whole gunicorn sync worker for as long as it is open.
 """
 
 import hashlib
@@ -10,11 +11,13 @@ import threading
 
 import requests
 from flask import Flask, Response, abort, jsonify, request
+from flask_sock import Sock
 
 UPSTREAM = os.environ.get("UPSTREAM_URL", "").rstrip("/")
 _local = threading.local()
 
 app = Flask(__name__)
+sock = Sock(app)
 
 
 @app.after_request
@@ -94,3 +97,18 @@ def cpu():
 def hash_():
     n = int_arg("n", 1_000_000)
     return jsonify(n=n, sha256=sha256_chain(n))
+
+
+@sock.route("/ws")
+def ws(socket):
+    """Every text (str) or binary (bytes) message is sent back as it came, until the client closes."""
+    try:
+        while True:
+            socket.send(socket.receive())
+    finally:
+        # simple-websocket 1.1 answers the client's Close on its reader thread, but wakes this one
+        # (receive raises ConnectionClosed) before it sends the answer; returning at once lets
+        # gunicorn close the socket first and the answer is lost (about half of the closes on the
+        # sync worker). Waiting for the reader thread, which sends the answer and then closes the
+        # socket, completes the close handshake.
+        socket.thread.join(timeout=5)

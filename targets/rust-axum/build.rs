@@ -1,5 +1,5 @@
 //! Build script of stackwise-axum: records the rustc version and the versions of axum, hyper,
-//! hyper-util, tokio and sha2 from the workspace Cargo.lock, for the `versions` command.
+//! hyper-util, tokio, tokio-tungstenite (axum's `ws`) and sha2 from the workspace Cargo.lock, for the `versions` command.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,6 +14,7 @@ fn main() {
         ("hyper-util", "HYPER_UTIL"),
         ("tokio", "TOKIO"),
         ("sha2", "SHA2"),
+        ("tokio-tungstenite", "TOKIO_TUNGSTENITE"),
     ] {
         let header = format!("name = \"{name}\"\nversion = \"");
         let version = lock

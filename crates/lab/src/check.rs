@@ -2,8 +2,11 @@
 //! every endpoint a target declares, several requests over one keep-alive connection with random
 //! inputs (so nothing can be cached or hard-coded), exact results computed here from
 //! docs/contract.md (`/cpu`'s loop, `/hash`'s SHA-256 chain), the Content-Type, Date and Server
-//! headers, and for `/io` exactly one upstream request per call (the upstream's `/count`). The
-//! result is a pass/fail per endpoint with what was expected and what was received.
+//! headers, and for `/io` exactly one upstream request per call (the upstream's `/count`). `/ws`
+//! (a WebSocket echo) is checked over one WebSocket connection: random text messages and one random
+//! binary message, sent back to back, must come back unchanged and in order, then the close
+//! handshake must be answered. The result is a pass/fail per endpoint with what was expected and
+//! what was received.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -45,11 +48,12 @@ pub fn hash_hex(n: u64) -> String {
 /// Settings of a check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckOptions {
-    /// Requests per endpoint (over one keep-alive connection), at least 2.
+    /// Requests per endpoint (over one keep-alive connection), at least 2; for `/ws`, the number of
+    /// text messages (one binary message follows them).
     pub requests: u32,
     /// Seed of the random inputs (None: from the clock), reported for reproduction.
     pub seed: Option<u64>,
-    /// Per-request timeout.
+    /// Per-request timeout (for `/ws`: for the upgrade, for all the echoes, and for the close).
     pub timeout: Duration,
 }
 
@@ -128,7 +132,12 @@ impl fmt::Display for CheckReport {
                     e.endpoint
                 )?;
             } else if e.failures.is_empty() {
-                writeln!(f, "  /{:<10} ok ({} requests)", e.endpoint, e.requests)?;
+                let unit = if e.endpoint == Endpoint::Ws {
+                    "messages echoed"
+                } else {
+                    "requests"
+                };
+                writeln!(f, "  /{:<10} ok ({} {unit})", e.endpoint, e.requests)?;
                 for n in &e.notes {
                     writeln!(f, "      note: {n}")?;
                 }
@@ -161,6 +170,26 @@ impl Rng {
     /// Uniform-ish in lo..=hi.
     fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next() % (hi - lo + 1)
+    }
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+    /// A random string of exactly `len` UTF-8 bytes: mostly ASCII, with 2-, 3- and 4-byte
+    /// characters mixed in (so a server that mangles UTF-8 or counts characters is caught).
+    fn text(&mut self, len: usize) -> String {
+        const WIDE: [char; 3] = ['é', '€', '𝄞'];
+        let mut s = String::with_capacity(len);
+        while s.len() < len {
+            let room = len - s.len();
+            let c = match self.range(0, 9) {
+                0..=2 => WIDE[(self.range(0, 2)) as usize],
+                _ => char::from(self.range(0x20, 0x7e) as u8),
+            };
+            if c.len_utf8() <= room {
+                s.push(c);
+            }
+        }
+        s
     }
 }
 
@@ -433,8 +462,242 @@ fn inputs(e: Endpoint, rng: &mut Rng, count: u32) -> Vec<(String, u64)> {
                 };
                 (format!("/hash?n={n}"), n)
             }
+            // Not an HTTP request endpoint: `check_ws` sends `ws_messages` instead.
+            Endpoint::Ws => ("/ws".to_string(), 0),
         })
         .collect()
+}
+
+/// One WebSocket data message, as sent or received.
+#[derive(Debug, Clone, PartialEq)]
+enum WsData {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl WsData {
+    fn kind(&self) -> &'static str {
+        match self {
+            WsData::Text(_) => "text",
+            WsData::Binary(_) => "binary",
+        }
+    }
+    fn payload(&self) -> &[u8] {
+        match self {
+            WsData::Text(t) => t.as_bytes(),
+            WsData::Binary(b) => b,
+        }
+    }
+    /// `17 bytes of text`.
+    fn describe(&self) -> String {
+        format!("{} bytes of {}", self.payload().len(), self.kind())
+    }
+    fn to_message(&self) -> tokio_tungstenite::tungstenite::Message {
+        use tokio_tungstenite::tungstenite::Message;
+        match self {
+            WsData::Text(t) => Message::text(t.clone()),
+            WsData::Binary(b) => Message::binary(b.clone()),
+        }
+    }
+}
+
+/// The messages `/ws` is checked with: `count` text messages (a short one in a 7-bit length
+/// frame, a longer one in a 16-bit length frame, then random ones up to 1 KiB), then one binary
+/// message of 1 to 64 KiB.
+fn ws_messages(rng: &mut Rng, count: u32) -> Vec<WsData> {
+    let mut out: Vec<WsData> = (0..count)
+        .map(|k| {
+            let len = match k {
+                0 => rng.range(1, 125),
+                1 => rng.range(126, 4096),
+                _ => rng.range(1, 1024),
+            };
+            WsData::Text(rng.text(len as usize))
+        })
+        .collect();
+    let len = rng.range(1024, 65_536) as usize;
+    out.push(WsData::Binary(rng.bytes(len)));
+    out
+}
+
+/// What differs between a sent and a received message, or None when they are equal.
+fn ws_difference(sent: &WsData, got: &WsData) -> Option<String> {
+    if sent == got {
+        return None;
+    }
+    let (a, b) = (sent.payload(), got.payload());
+    let detail = if a == b {
+        "the same payload as the wrong message type".to_string()
+    } else {
+        match a.iter().zip(b).position(|(x, y)| x != y) {
+            Some(i) => format!("first difference at byte {i}"),
+            None => format!(
+                "equal up to byte {}, then {}",
+                a.len().min(b.len()),
+                if b.len() < a.len() {
+                    "cut short"
+                } else {
+                    "extra bytes"
+                }
+            ),
+        }
+    };
+    let preview = match got {
+        WsData::Text(t) => format!(": {}", shown(t.as_bytes())),
+        WsData::Binary(_) => String::new(),
+    };
+    Some(format!(
+        "sent {}, got {} ({detail}){preview}",
+        sent.describe(),
+        got.describe()
+    ))
+}
+
+/// `/ws`: one WebSocket connection; the messages of `ws_messages` sent back to back, every echo
+/// compared in order, then a clean close (our Close frame answered by the server's).
+async fn check_ws(
+    addr: SocketAddr,
+    opts: &CheckOptions,
+    rng: &mut Rng,
+    result: &mut EndpointResult,
+) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+    let out = &mut result.failures;
+    let secs = opts.timeout.as_secs_f64();
+    let url = format!("ws://{addr}/ws");
+    let mut ws =
+        match tokio::time::timeout(opts.timeout, tokio_tungstenite::connect_async(&url)).await {
+            Err(_) => {
+                out.push(format!("no WebSocket handshake answer within {secs:.1}s"));
+                return;
+            }
+            Ok(Err(WsError::Http(resp))) => {
+                let body = resp.body().as_deref().unwrap_or_default();
+                out.push(format!(
+                    "the upgrade was refused: expected status 101, got {} (body {})",
+                    resp.status().as_u16(),
+                    shown(body)
+                ));
+                return;
+            }
+            Ok(Err(e)) => {
+                out.push(format!("the WebSocket handshake with {url} failed: {e}"));
+                return;
+            }
+            Ok(Ok((ws, _))) => ws,
+        };
+    let sent = ws_messages(rng, opts.requests.max(2));
+    for (k, m) in sent.iter().enumerate() {
+        if let Err(e) = ws.feed(m.to_message()).await {
+            out.push(format!(
+                "message {} ({}) could not be sent: {e}",
+                k + 1,
+                m.describe()
+            ));
+            return;
+        }
+    }
+    if let Err(e) = ws.flush().await {
+        out.push(format!("the messages could not be sent: {e}"));
+        return;
+    }
+    // Every echo, in order, within one timeout; pings and pongs are skipped (tungstenite answers
+    // pings itself).
+    let echoes = async {
+        let mut k = 0;
+        while k < sent.len() {
+            let got = match ws.next().await {
+                None => {
+                    return Err(format!(
+                        "the server dropped the connection after {k} of {} echoes",
+                        sent.len()
+                    ))
+                }
+                Some(Err(e)) => {
+                    return Err(format!(
+                        "the connection failed after {k} of {} echoes: {e}",
+                        sent.len()
+                    ))
+                }
+                Some(Ok(Message::Text(t))) => WsData::Text(t.as_str().to_string()),
+                Some(Ok(Message::Binary(b))) => WsData::Binary(b.to_vec()),
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(format!(
+                        "the server closed the WebSocket after {k} of {} echoes ({})",
+                        sent.len(),
+                        frame
+                            .map(|f| format!(
+                                "code {}, reason {:?}",
+                                u16::from(f.code),
+                                f.reason.as_str()
+                            ))
+                            .unwrap_or_else(|| "no close code".into())
+                    ))
+                }
+                Some(Ok(_)) => continue,
+            };
+            if let Some(d) = ws_difference(&sent[k], &got) {
+                return Err(format!("echo {} differs: {d}", k + 1));
+            }
+            k += 1;
+            result.requests += 1;
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(opts.timeout, echoes).await {
+        Err(_) => {
+            out.push(format!(
+                "only {} of {} echoes arrived within {secs:.1}s",
+                result.requests,
+                sent.len()
+            ));
+            return;
+        }
+        Ok(Err(e)) => {
+            out.push(e);
+            return;
+        }
+        Ok(Ok(())) => {}
+    }
+    // The close handshake: our Close, then the server's Close, then the end of the stream.
+    let close = async {
+        ws.close(None)
+            .await
+            .map_err(|e| format!("our Close frame could not be sent: {e}"))?;
+        let mut answered = false;
+        loop {
+            match ws.next().await {
+                None | Some(Err(WsError::ConnectionClosed)) => break,
+                Some(Ok(Message::Close(_))) => answered = true,
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                    return Err(
+                        "a data message arrived after every echo, before the close".to_string()
+                    )
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) if answered => {
+                    return Err(format!("after answering the Close frame: {e}"));
+                }
+                Some(Err(e)) => {
+                    return Err(format!("the server did not answer the Close frame: {e}"));
+                }
+            }
+        }
+        if answered {
+            Ok(())
+        } else {
+            Err("the server ended the connection without answering the Close frame".to_string())
+        }
+    };
+    match tokio::time::timeout(opts.timeout, close).await {
+        Err(_) => out.push(format!(
+            "close handshake: no answer to the Close frame within {secs:.1}s"
+        )),
+        Ok(Err(e)) => out.push(format!("close handshake: {e}")),
+        Ok(Ok(())) => {}
+    }
 }
 
 async fn check_endpoint(
@@ -445,6 +708,10 @@ async fn check_endpoint(
     rng: &mut Rng,
     result: &mut EndpointResult,
 ) {
+    if e == Endpoint::Ws {
+        check_ws(addr, opts, rng, result).await;
+        return;
+    }
     let mut closes = 0;
     check_requests(e, addr, upstream, opts, rng, result, &mut closes).await;
     if closes > 0 {
@@ -604,6 +871,7 @@ async fn check_requests(
                     ));
                 }
             }
+            Endpoint::Ws => unreachable!("/ws is checked by check_ws"),
         }
     }
 }
@@ -720,6 +988,143 @@ mod tests {
             all.contains("expected Content-Type text/plain, got \"text/html\""),
             "{all}"
         );
+    }
+
+    /// How an in-process WebSocket test server answers.
+    #[derive(Clone, Copy)]
+    enum WsBehaviour {
+        /// Echoes every message unchanged.
+        Echo,
+        /// Echoes, but the second message comes back with its last byte dropped.
+        CutSecond,
+        /// Echoes binary messages as text (same payload where it is UTF-8).
+        BinaryAsText,
+        /// Echoes, then drops the TCP connection on a Close without answering it.
+        NoCloseAnswer,
+    }
+
+    /// An axum server with `GET /ws` behaving as asked, on its own runtime thread; serves until
+    /// the test process ends.
+    fn ws_server(how: WsBehaviour) -> SocketAddr {
+        use axum::extract::ws::{Message, WebSocketUpgrade};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let handler = move |up: WebSocketUpgrade| async move {
+                    up.on_upgrade(move |mut socket| async move {
+                        let mut k = 0;
+                        while let Some(Ok(msg)) = socket.recv().await {
+                            let reply = match (how, msg) {
+                                (WsBehaviour::NoCloseAnswer, Message::Close(_)) => return,
+                                (_, Message::Close(_) | Message::Ping(_) | Message::Pong(_)) => {
+                                    continue
+                                }
+                                (WsBehaviour::CutSecond, Message::Text(t)) if k == 1 => {
+                                    let mut s = t.as_str().to_string();
+                                    s.pop();
+                                    Message::text(s)
+                                }
+                                (WsBehaviour::BinaryAsText, Message::Binary(b)) => {
+                                    Message::text(String::from_utf8_lossy(&b).into_owned())
+                                }
+                                (_, m) => m,
+                            };
+                            k += 1;
+                            if socket.send(reply).await.is_err() {
+                                return;
+                            }
+                        }
+                    })
+                };
+                let app = axum::Router::new().route("/ws", axum::routing::get(handler));
+                let l = tokio::net::TcpListener::from_std(l).unwrap();
+                axum::serve(l, app).await.unwrap();
+            });
+        });
+        addr
+    }
+
+    fn check_ws_at(addr: SocketAddr) -> EndpointResult {
+        let opts = CheckOptions {
+            timeout: Duration::from_secs(5),
+            ..CheckOptions::default()
+        };
+        let r = check("ws", addr, &[Endpoint::Ws], None, &opts);
+        assert!(
+            r.endpoints
+                .iter()
+                .all(|e| e.declared == (e.endpoint == Endpoint::Ws)),
+            "{r:?}"
+        );
+        r.endpoints
+            .into_iter()
+            .find(|e| e.endpoint == Endpoint::Ws)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_websocket_echo_passes_and_every_message_is_counted() {
+        let r = check_ws_at(ws_server(WsBehaviour::Echo));
+        assert!(r.passed() && r.failures.is_empty(), "{r:?}");
+        // 4 text messages and 1 binary.
+        assert_eq!(r.requests, 5, "{r:?}");
+    }
+
+    #[test]
+    fn a_wrong_websocket_echo_is_named() {
+        let cut = check_ws_at(ws_server(WsBehaviour::CutSecond));
+        assert!(!cut.passed(), "{cut:?}");
+        let f = cut.failures.join("\n");
+        assert!(f.starts_with("echo 2 differs: sent "), "{f}");
+        assert!(f.contains("bytes of text, got "), "{f}");
+        assert!(f.contains("cut short"), "{f}");
+        assert_eq!(cut.requests, 1, "{cut:?}");
+
+        let kind = check_ws_at(ws_server(WsBehaviour::BinaryAsText));
+        let f = kind.failures.join("\n");
+        assert!(f.starts_with("echo 5 differs: sent "), "{f}");
+        assert!(f.contains("bytes of binary, got "), "{f}");
+        assert!(f.contains("bytes of text"), "{f}");
+    }
+
+    #[test]
+    fn an_unanswered_close_and_a_missing_route_are_named() {
+        let r = check_ws_at(ws_server(WsBehaviour::NoCloseAnswer));
+        assert_eq!(r.requests, 5, "{r:?}");
+        let f = r.failures.join("\n");
+        assert!(f.starts_with("close handshake: "), "{f}");
+
+        // An HTTP server without /ws: the upgrade is refused with its status.
+        let plain = check_ws_at(raw_server(GOOD_HEADERS, false));
+        let f = plain.failures.join("\n");
+        assert!(!plain.passed(), "{plain:?}");
+        assert!(
+            f.contains("the upgrade was refused: expected status 101, got 200"),
+            "{f}"
+        );
+    }
+
+    #[test]
+    fn ws_messages_are_random_sized_and_valid() {
+        let mut a = Rng::new(7);
+        let m = ws_messages(&mut a, 4);
+        assert_eq!(m.len(), 5);
+        assert!(m[..4].iter().all(|x| matches!(x, WsData::Text(_))));
+        assert!(matches!(m[4], WsData::Binary(_)));
+        assert!((1..=125).contains(&m[0].payload().len()));
+        assert!((126..=4096).contains(&m[1].payload().len()));
+        assert!((1024..=65_536).contains(&m[4].payload().len()));
+        assert_ne!(m, ws_messages(&mut Rng::new(8), 4));
+        // Multi-byte characters are in the mix, and lengths are exact in bytes.
+        let t = Rng::new(3).text(3000);
+        assert_eq!(t.len(), 3000);
+        assert!(t.chars().any(|c| c.len_utf8() > 1), "{t}");
     }
 
     #[test]

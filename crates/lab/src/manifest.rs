@@ -42,15 +42,18 @@ pub enum Endpoint {
     Io,
     Cpu,
     Hash,
+    /// `GET /ws`: a WebSocket echo (not an HTTP request/response endpoint).
+    Ws,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 5] = [
+    pub const ALL: [Endpoint; 6] = [
         Endpoint::Plaintext,
         Endpoint::Json,
         Endpoint::Io,
         Endpoint::Cpu,
         Endpoint::Hash,
+        Endpoint::Ws,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -60,6 +63,7 @@ impl Endpoint {
             Endpoint::Io => "io",
             Endpoint::Cpu => "cpu",
             Endpoint::Hash => "hash",
+            Endpoint::Ws => "ws",
         }
     }
 }
@@ -794,6 +798,10 @@ command = ["node", "versions.js"]
         assert_eq!(eval_count(&m.start.workers, 2).unwrap(), 5);
         assert_eq!(m.start.workload["cpu"].command[1], "cpu.js");
         assert_eq!(m.config["server"], "node:cluster");
+        let ws = parse(&GOOD.replace("\"hash\"]", "\"hash\", \"ws\"]")).unwrap();
+        assert_eq!(ws.endpoints.last(), Some(&Endpoint::Ws));
+        assert_eq!(Endpoint::Ws.as_str(), "ws");
+        assert!(Endpoint::ALL.contains(&Endpoint::Ws));
     }
 
     #[test]

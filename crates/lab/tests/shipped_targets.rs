@@ -1,6 +1,7 @@
 //! The lab core's API on the shipped targets (targets/; installed by `stackwise targets install`
 //! before the tests in CI, installed here otherwise): versions, footprint, launch with several
-//! workers, sampling of the whole process tree under requests, and a stop that leaves nothing.
+//! workers, sampling of the whole process tree under requests, a stop that leaves nothing, and the
+//! `/ws` echo (declared, or its absence explained) checked through the clustered server.
 
 use std::path::Path;
 use std::time::Duration;
@@ -29,6 +30,56 @@ fn every_shipped_manifest_parses() {
         let t = t.unwrap_or_else(|e| panic!("{e}"));
         assert!(!t.manifest.endpoints.is_empty());
     }
+}
+
+/// docs/contract.md: a target that does not serve `/ws` says why in `[config] notes`.
+#[test]
+fn every_target_serves_ws_or_says_why_not() {
+    for t in dir().load_all() {
+        let t = t.unwrap_or_else(|e| panic!("{e}"));
+        let m = &t.manifest;
+        if m.endpoints.contains(&lab::manifest::Endpoint::Ws) {
+            assert!(
+                m.config.contains_key("websocket"),
+                "{}: no [config] websocket",
+                m.name
+            );
+        } else {
+            let notes = m.config.get("notes").map(String::as_str).unwrap_or("");
+            assert!(
+                notes.contains("no /ws"),
+                "{}: no /ws and no note why: {notes}",
+                m.name
+            );
+        }
+    }
+}
+
+/// The WebSocket echo through node:cluster with two workers, by the conformance checker.
+#[test]
+fn the_ws_echo_of_a_clustered_target_passes_the_checker() {
+    let t = installed("node-express");
+    let opts = LaunchOptions {
+        server_cpus: vec![*loadgen::cpu::allowed_cpus().last().unwrap()],
+        workers: Some(2),
+        ..Default::default()
+    };
+    let mut running = launch::launch(&t, &dir().repo(), &opts).unwrap_or_else(|e| panic!("{e}"));
+    let report = lab::check::check(
+        "node-express",
+        running.server.addr(),
+        &[lab::manifest::Endpoint::Ws],
+        None,
+        &lab::check::CheckOptions::default(),
+    );
+    let stop = running.server.stop(Duration::from_secs(5));
+    assert!(report.passed(), "{report}");
+    let ws = report
+        .endpoints
+        .iter()
+        .find(|e| e.endpoint.as_str() == "ws");
+    assert_eq!(ws.map(|e| e.requests), Some(5), "{report}");
+    assert!(stop.leaked.is_empty(), "{stop:?}");
 }
 
 #[test]

@@ -2,10 +2,11 @@
 
 import { Module } from '@nestjs/common';
 import { AppController } from './app.controller';
+import { EchoGateway } from './echo.gateway';
 import { UpstreamService } from './upstream.service';
 
 @Module({
   controllers: [AppController],
-  providers: [UpstreamService],
+  providers: [UpstreamService, EchoGateway],
 })
 export class AppModule {}

@@ -1,10 +1,12 @@
 // main.ts: the node-nestjs target's entry point: a node:cluster primary forking WORKERS workers, each
-// bootstrapping the Nest application on its default Express adapter on 127.0.0.1:PORT. A worker that
-// dies stops the whole server (the lab must see a crash); SIGTERM/SIGINT stop workers, then the primary.
+// bootstrapping the Nest application on its default Express adapter on 127.0.0.1:PORT, with the ws
+// adapter serving the /ws gateway on the same server. A worker that dies stops the whole server (the
+// lab must see a crash); SIGTERM/SIGINT stop workers, then the primary.
 
 import 'reflect-metadata';
 import cluster from 'node:cluster';
 import { NestFactory } from '@nestjs/core';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { AppModule } from './app.module';
 
 function envInt(name: string, fallback?: number): number {
@@ -27,6 +29,10 @@ async function bootstrap(port: number): Promise<void> {
     res.setHeader('Server', 'nestjs');
     next();
   });
+  // /ws: the ws adapter on the same HTTP server. Frames go to EchoGateway's own listener; the
+  // parser that would try each frame as Nest's {event, data} JSON drops them instead (every frame
+  // would otherwise be JSON.parse'd, fail, and be discarded).
+  app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
   await app.listen(port, '127.0.0.1');
 }
 

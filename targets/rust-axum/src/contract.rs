@@ -1,10 +1,11 @@
 //! The contract endpoints (docs/contract.md) of the Rust baseline: `/plaintext`, `/json`, `/io`
 //! (one GET to the lab's upstream through hyper-util's pooled client), `/cpu` (the contract's loop in
-//! Rust) and `/hash` (chained SHA-256 through the `sha2` crate), every response with a `Server` header
-//! (hyper adds `Date`).
+//! Rust), `/hash` (chained SHA-256 through the `sha2` crate) and `/ws` (a WebSocket echo through axum's
+//! `ws` feature, tokio-tungstenite), every response with a `Server` header (hyper adds `Date`).
 
 use std::sync::Arc;
 
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::header::{HeaderValue, SERVER};
 use axum::http::StatusCode;
@@ -45,6 +46,7 @@ pub fn router(upstream: Option<String>) -> Router {
         .route("/io", get(io))
         .route("/cpu", get(cpu))
         .route("/hash", get(hash))
+        .route("/ws", get(ws))
         .with_state(state)
         .layer(axum::middleware::map_response(
             |mut res: Response| async move {
@@ -53,6 +55,21 @@ pub fn router(upstream: Option<String>) -> Router {
                 res
             },
         ))
+}
+
+/// `GET /ws`: upgrades (axum's defaults: 64 MiB message limit, no idle timeout) and echoes.
+async fn ws(upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(echo)
+}
+
+/// Sends every text and binary message back as it came. A Close is not answered here: the next
+/// `recv` flushes tungstenite's automatic reply and then ends the stream.
+async fn echo(mut socket: WebSocket) {
+    while let Some(Ok(msg)) = socket.recv().await {
+        if matches!(msg, Message::Text(_) | Message::Binary(_)) && socket.send(msg).await.is_err() {
+            break;
+        }
+    }
 }
 
 fn error(status: StatusCode, message: String) -> Response {
@@ -158,6 +175,7 @@ pub fn versions_json() -> String {
         "hyper-util": env!("STACKWISE_VERSION_HYPER_UTIL"),
         "tokio": env!("STACKWISE_VERSION_TOKIO"),
         "sha2": env!("STACKWISE_VERSION_SHA2"),
+        "tokio-tungstenite": env!("STACKWISE_VERSION_TOKIO_TUNGSTENITE"),
         "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
     })
     .to_string()

@@ -396,6 +396,7 @@ fn serve(
             lab::manifest::Endpoint::Hash => "/hash?n=100",
             lab::manifest::Endpoint::Json => "/json",
             lab::manifest::Endpoint::Plaintext => "/plaintext",
+            lab::manifest::Endpoint::Ws => "/ws (WebSocket echo)",
         };
         say!("  {base}{path}");
     }
