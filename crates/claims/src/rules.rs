@@ -1115,6 +1115,7 @@ mod tests {
                 lower_bound: false,
                 params: BTreeMap::new(),
                 warnings: vec![],
+                hold: None,
             };
             f(&mut c);
             self.0.cells.push(c);

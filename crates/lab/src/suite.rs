@@ -162,6 +162,10 @@ impl SuiteOptions {
                 "idle_settle_s".into(),
                 self.timing.idle_settle.as_secs_f64().to_string(),
             ),
+            (
+                "ws_connections".into(),
+                self.timing.ws_connections.to_string(),
+            ),
             ("server_cpus".into(), list(&self.server_cpus)),
             ("client_cpus".into(), list(&self.client_cpus)),
             (
@@ -225,6 +229,11 @@ impl SuiteOptions {
                 max_rungs: num("max_rungs")? as usize,
                 slo_p99_ms: num("slo_p99_ms")?,
                 idle_settle: secs("idle_settle_s")?,
+                // Runs stored before ws-hold existed lack it.
+                ws_connections: match s.get("ws_connections") {
+                    Some(_) => num("ws_connections")? as usize,
+                    None => workload::ws_hold::CONNECTIONS,
+                },
             },
             quick: get("quick")? == "true",
             cold_starts: num("cold_starts")? as usize,

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    CellStatus, CellSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary,
+    CellStatus, CellSummary, HoldSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary,
 };
 use crate::schema;
 
@@ -120,10 +120,27 @@ pub struct RepeatRecord {
     /// Steal time over the repeat, percent of CPU time.
     pub steal_pct: Option<f64>,
     pub capacity_rps: Option<f64>,
+    /// Held-connection figures (`ws-hold` repeats only).
+    pub hold: Option<HoldRecord>,
     /// The engine's full report(s) as JSON (a Report, or an object/array of them).
     pub report_json: String,
     /// Server samples (CPU and PSS over time) as JSON.
     pub samples_json: String,
+}
+
+/// The figures of one repeat of held WebSocket connections (`ws-hold`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HoldRecord {
+    /// Connections the client opened (tried to).
+    pub connections_attempted: u64,
+    /// Connections still open at the end of the hold window.
+    pub connections_held: u64,
+    /// Server PSS (process tree) before the connections were opened, MB.
+    pub pss_idle_mb: Option<f64>,
+    /// (server PSS while holding − idle PSS) / held × 1000, MB per 1,000 connections.
+    pub mb_per_1k_conns: Option<f64>,
+    /// The slowest echo round trip of the hold window, ms.
+    pub echo_max_ms: Option<f64>,
 }
 
 /// One line of `list_runs`.
@@ -410,8 +427,10 @@ impl Store {
             tx.execute(
                 "INSERT INTO repeats (cell_id, idx, clean, throughput_rps, p50_ms, p99_ms,
                    server_cpu_us_per_req, pss_mean_mb, pss_peak_mb, engine_busy, upstream_busy,
-                   steal_pct, capacity_rps, report_json, samples_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                   steal_pct, capacity_rps, report_json, samples_json, connections_attempted,
+                   connections_held, pss_idle_mb, mb_per_1k_conns, echo_max_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                   ?17, ?18, ?19, ?20)",
                 params![
                     cell_id,
                     i as i64,
@@ -428,6 +447,11 @@ impl Store {
                     r.capacity_rps,
                     r.report_json,
                     r.samples_json,
+                    r.hold.as_ref().map(|h| h.connections_attempted as i64),
+                    r.hold.as_ref().map(|h| h.connections_held as i64),
+                    r.hold.as_ref().and_then(|h| h.pss_idle_mb),
+                    r.hold.as_ref().and_then(|h| h.mb_per_1k_conns),
+                    r.hold.as_ref().and_then(|h| h.echo_max_ms),
                 ],
             )
             .map_err(sql)?;
@@ -499,11 +523,28 @@ impl Store {
                 .filter_map(|f| f.as_ref().map(|s| s.values.len()))
                 .max()
                 .unwrap_or(0);
+            // Hold figures are over every repeat (clean or not), so they are laid on the
+            // repeats by index like the others, and may cover more repeats than the clean ones.
+            let with_hold = c
+                .hold
+                .as_ref()
+                .map_or(0, |h| h.connections_attempted.values.len());
             let value =
                 |f: &Option<Spread>, i: usize| f.as_ref().and_then(|s| s.values.get(i)).copied();
-            let repeats = (0..with_values.max(c.repeats as usize))
+            let hold = |i: usize| {
+                let h = c.hold.as_ref()?;
+                Some(HoldRecord {
+                    connections_attempted: *h.connections_attempted.values.get(i)? as u64,
+                    connections_held: *h.connections_held.values.get(i)? as u64,
+                    pss_idle_mb: value(&h.pss_idle_mb, i),
+                    mb_per_1k_conns: value(&h.mb_per_1k_conns, i),
+                    echo_max_ms: value(&h.echo_max_ms, i),
+                })
+            };
+            let repeats = (0..with_values.max(with_hold).max(c.repeats as usize))
                 .map(|i| RepeatRecord {
                     clean: i < with_values,
+                    hold: hold(i),
                     throughput_rps: value(&c.throughput_rps, i),
                     p50_ms: value(&c.p50_ms, i),
                     p99_ms: value(&c.p99_ms, i),
@@ -851,6 +892,12 @@ impl Store {
                 lower_bound,
                 params: self.parse_json("params", &params)?,
                 warnings: self.parse_json("cell warnings", &warnings)?,
+                hold: HoldSummary::of(
+                    &repeats
+                        .iter()
+                        .filter_map(|r| r.hold.clone())
+                        .collect::<Vec<_>>(),
+                ),
             });
         }
         Ok(cells)
@@ -898,7 +945,8 @@ impl Store {
         self.query(
             "SELECT clean, throughput_rps, p50_ms, p99_ms, server_cpu_us_per_req, pss_mean_mb,
                     pss_peak_mb, engine_busy, upstream_busy, steal_pct, capacity_rps, report_json,
-                    samples_json
+                    samples_json, connections_attempted, connections_held, pss_idle_mb,
+                    mb_per_1k_conns, echo_max_ms
              FROM repeats WHERE cell_id = ?1 ORDER BY idx",
             [cell_id],
             |r| {
@@ -916,6 +964,16 @@ impl Store {
                     capacity_rps: r.get(10)?,
                     report_json: r.get(11)?,
                     samples_json: r.get(12)?,
+                    hold: match (r.get::<_, Option<i64>>(13)?, r.get::<_, Option<i64>>(14)?) {
+                        (Some(a), Some(h)) => Some(HoldRecord {
+                            connections_attempted: a as u64,
+                            connections_held: h as u64,
+                            pss_idle_mb: r.get(15)?,
+                            mb_per_1k_conns: r.get(16)?,
+                            echo_max_ms: r.get(17)?,
+                        }),
+                        _ => None,
+                    },
                 })
             },
         )
@@ -992,6 +1050,7 @@ mod tests {
             upstream_busy: None,
             steal_pct: Some(0.1),
             capacity_rps: None,
+            hold: None,
             report_json: format!("{{\"throughput_rps\":{rps}}}"),
             samples_json: "[]".into(),
         }

@@ -294,6 +294,7 @@ mod tests {
                 ("path".into(), "/json".into()),
             ]),
             warnings: vec![],
+            hold: None,
         }
     }
 
