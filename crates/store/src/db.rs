@@ -1176,6 +1176,82 @@ mod tests {
         assert_eq!(back, run);
     }
 
+    fn hold_repeat(attempted: u64, held: u64, mb: f64, clean: bool) -> RepeatRecord {
+        RepeatRecord {
+            clean,
+            throughput_rps: Some(held as f64),
+            p50_ms: Some(0.4),
+            p99_ms: Some(2.0),
+            server_cpu_us_per_req: Some(30.0),
+            pss_mean_mb: Some(40.0 + mb * held as f64 / 1000.0),
+            pss_peak_mb: Some(41.0 + mb * held as f64 / 1000.0),
+            hold: Some(HoldRecord {
+                connections_attempted: attempted,
+                connections_held: held,
+                pss_idle_mb: Some(40.0),
+                mb_per_1k_conns: Some(mb),
+                echo_max_ms: Some(9.5),
+            }),
+            report_json: "{}".into(),
+            samples_json: "{}".into(),
+            ..RepeatRecord::default()
+        }
+    }
+
+    #[test]
+    fn hold_figures_are_typed_columns_summarised_over_every_repeat() {
+        let mut s = Store::open_in_memory().unwrap();
+        let id = s.begin_run(&new_run()).unwrap();
+        let mut c = cell(
+            "python-flask-sync",
+            "ws-hold",
+            vec![
+                hold_repeat(10_000, 10_000, 20.0, true),
+                hold_repeat(10_000, 3, 50.0, false),
+                hold_repeat(10_000, 10_000, 22.0, true),
+            ],
+        );
+        c.status = CellStatus::Flagged("9997 errors".into());
+        s.save_cell(id, &c).unwrap();
+        s.save_cell(id, &cell("rust-axum", "json", vec![repeat(1.0, true)]))
+            .unwrap();
+        let run = s.run(id).unwrap();
+        assert!(run.cell("rust-axum", "json").unwrap().hold.is_none());
+        let h = run
+            .cell("python-flask-sync", "ws-hold")
+            .unwrap()
+            .hold
+            .clone()
+            .expect("hold figures");
+        // Held connections are a result: the repeat that held 3 is in the spread.
+        assert_eq!(h.connections_held.values, vec![10_000.0, 3.0, 10_000.0]);
+        assert_eq!(h.connections_held.min, 3.0);
+        assert_eq!(h.connections_attempted.median, 10_000.0);
+        assert!(!h.held_all());
+        assert_eq!(h.mb_per_1k_conns.as_ref().unwrap().median, 22.0);
+        assert_eq!(h.pss_idle_mb.as_ref().unwrap().median, 40.0);
+        assert_eq!(h.echo_max_ms.as_ref().unwrap().max, 9.5);
+        // The raw repeats carry them back.
+        let raw = s.cell_repeats(id, "python-flask-sync", "ws-hold").unwrap();
+        assert_eq!(raw[1].hold.as_ref().unwrap().connections_held, 3);
+        // Export (JSON) and import keep them.
+        let text = serde_json::to_string(&run).unwrap();
+        assert!(text.contains("\"mb_per_1k_conns\""));
+        let back: RunSummary = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, run);
+        let id2 = s.import_run(&back).unwrap();
+        let again = s.run(id2).unwrap();
+        assert_eq!(
+            again.cell("python-flask-sync", "ws-hold").unwrap().hold,
+            run.cell("python-flask-sync", "ws-hold").unwrap().hold
+        );
+        // A summary without hold figures (older exports) reads as before.
+        let old = include_str!("../tests/fixtures/quick-run.json");
+        assert!(!old.contains("\"hold\""));
+        let r: RunSummary = serde_json::from_str(old).unwrap();
+        assert!(r.cells.iter().all(|c| c.hold.is_none()));
+    }
+
     #[test]
     fn all_flagged_repeats_still_show_their_figures() {
         let mut s = Store::open_in_memory().unwrap();
@@ -1284,13 +1360,35 @@ mod tests {
                     1234.5
                 );
                 assert!(s.missing_cells(7).unwrap().is_empty());
+                assert!(run.cell("t", "json").unwrap().hold.is_none());
+                assert!(s.cell_repeats(7, "t", "json").unwrap()[0].hold.is_none());
             }
             // The migrated database takes new writes.
             let mut s = s;
             let id = s.begin_run(&new_run()).unwrap();
             s.save_cell(id, &cell("rust-axum", "json", vec![repeat(1.0, true)]))
                 .unwrap();
-            assert_eq!(s.run(id).unwrap().cells.len(), 1);
+            s.save_cell(
+                id,
+                &cell(
+                    "rust-axum",
+                    "ws-hold",
+                    vec![hold_repeat(200, 200, 5.0, true)],
+                ),
+            )
+            .unwrap();
+            let run = s.run(id).unwrap();
+            assert_eq!(run.cells.len(), 2);
+            assert_eq!(
+                run.cell("rust-axum", "ws-hold")
+                    .unwrap()
+                    .hold
+                    .as_ref()
+                    .unwrap()
+                    .connections_held
+                    .median,
+                200.0
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -1052,3 +1052,120 @@ pub fn measured(
         warnings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_is_loopback_ws_with_a_bound_covering_every_phase() {
+        let c = HoldConfig::for_base_url("http://127.0.0.1:8080", 10_000, Duration::from_secs(4))
+            .unwrap();
+        assert_eq!(c.url, "ws://127.0.0.1:8080/ws");
+        assert_eq!(c.ramp(), Duration::from_secs(5));
+        assert!(c.bound() >= Duration::from_secs(5 + 5 + 4 + 5 + 4));
+        assert!(c.bound() <= Duration::from_secs(30));
+        for bad in [
+            "https://127.0.0.1:1",
+            "http://localhost:80",
+            "http://192.168.1.2:80",
+        ] {
+            assert!(
+                HoldConfig::for_base_url(bad, 1, Duration::from_secs(1)).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(HoldConfig::for_base_url("http://[::1]:80", 1, Duration::from_secs(1)).is_ok());
+        assert!(HoldConfig::for_base_url(
+            "http://127.0.0.1:80",
+            MAX_CONNECTIONS + 1,
+            Duration::from_secs(1)
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn memory_per_thousand_is_the_delta_over_held() {
+        assert_eq!(mb_per_1k(Some(140.0), Some(40.0), 10_000), Some(10.0));
+        assert_eq!(mb_per_1k(Some(140.0), Some(40.0), 0), None);
+        assert_eq!(mb_per_1k(None, Some(40.0), 10), None);
+    }
+
+    #[test]
+    fn errors_and_their_description_name_every_kind_with_a_sample() {
+        let mut r = HoldReport {
+            attempted: 100,
+            held: 3,
+            messages_sent: 50,
+            echoes_missing: 2,
+            ..HoldReport::default()
+        };
+        r.failures.insert(
+            FailKind::Handshake,
+            Failures {
+                count: 90,
+                sample: "the upgrade was answered with HTTP 503".into(),
+            },
+        );
+        r.failures.insert(
+            FailKind::Closed,
+            Failures {
+                count: 7,
+                sample: "close frame 1001".into(),
+            },
+        );
+        assert_eq!(r.failed(), 97);
+        assert_eq!(r.errors(), 99);
+        let d = r.describe_bad();
+        assert!(d.starts_with("held 3 of 100 connections"), "{d}");
+        assert!(d.contains("90 handshake status (e.g. the upgrade was answered with HTTP 503)"));
+        assert!(d.contains("7 closed by server"));
+        assert!(d.contains("2 of 50 messages not echoed"));
+    }
+
+    #[test]
+    fn a_clean_repeat_maps_to_typed_figures() {
+        let r = HoldReport {
+            attempted: 10,
+            held: 10,
+            echoes_in_hold: 40,
+            echoes_per_s: 10.0,
+            rtt_p50_us: Some(300.0),
+            rtt_p99_us: Some(900.0),
+            rtt_max_us: Some(1500.0),
+            client_busy_hold: Some(0.95),
+            ..HoldReport::default()
+        };
+        let usage = super::super::ServerUsage {
+            cpu_s: 0.004,
+            pss_mean_mb: Some(41.0),
+            pss_peak_mb: Some(41.5),
+            ..Default::default()
+        };
+        let m = measured(r, usage, Some(40.0), None, None);
+        assert!(m.repeat.clean);
+        assert_eq!(m.errors, 0);
+        let h = m.repeat.hold.unwrap();
+        assert_eq!((h.connections_attempted, h.connections_held), (10, 10));
+        assert!((h.mb_per_1k_conns.unwrap() - 100.0).abs() < 1e-9);
+        assert_eq!(h.echo_max_ms, Some(1.5));
+        assert_eq!(m.repeat.p99_ms, Some(0.9));
+        assert!((m.repeat.server_cpu_us_per_req.unwrap() - 100.0).abs() < 1e-9);
+        // The client at 95% makes the figures a lower bound, by the HTTP workloads' rule.
+        assert!(m.lower_bound);
+        assert!(m.warnings.iter().any(|w| w.contains("WebSocket client")));
+    }
+
+    #[test]
+    fn params_record_the_connection_count_and_ramp() {
+        let mut t = Timing::full();
+        t.ws_connections = 200;
+        let p = WsHold.params(&t);
+        assert_eq!(p["connections"], "200");
+        assert_eq!(p["ramp_rps"], "2000");
+        assert_eq!(p["ramp_s"], "0.1");
+        assert_eq!(p["hold_s"], "4");
+        assert_eq!(WsHold.endpoints(), &["ws"]);
+        assert!(WsHold.estimate(&Timing::full()) >= Duration::from_secs(10));
+    }
+}
