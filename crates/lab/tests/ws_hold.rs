@@ -311,3 +311,33 @@ fn ctrl_c_ends_a_long_hold_promptly() {
         started.elapsed()
     );
 }
+
+/// The full suite's N against the in-process echo (server and client share this process and the
+/// machine's CPUs, so the latency is not a figure of anything): the client opens, drives and closes
+/// 10,000 connections within its bound. Slow: `cargo test -p lab --test ws_hold -- --ignored`.
+#[test]
+#[ignore]
+fn ten_thousand_connections_within_the_bound() {
+    // The client's and the in-process server's sockets: two per connection in this process, so
+    // the hard fd limit (20,000 here) may allow a little less than the suite's N.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    let n = ws_hold::CONNECTIONS.min((lim.rlim_max as usize).saturating_sub(256) / 2);
+    loadgen::limits::ensure_fd_limit(2 * n as u64 + 128).unwrap();
+    let addr = server(Behaviour::Echo);
+    let mut cfg =
+        HoldConfig::for_base_url(&format!("http://{addr}"), n, Duration::from_secs(3)).unwrap();
+    cfg.pin = None;
+    let (r, took) = run(cfg);
+    eprintln!(
+        "{} of {} held in {took:?}; {} echoes/s, p99 {:?} µs, client busy ramp {:?} hold {:?}; {}",
+        r.held,
+        r.attempted,
+        r.echoes_per_s,
+        r.rtt_p99_us,
+        r.client_busy_ramp,
+        r.client_busy_hold,
+        r.describe_bad()
+    );
+    assert_eq!(r.held, n as u64, "{}", r.describe_bad());
+}
