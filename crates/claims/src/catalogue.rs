@@ -251,6 +251,13 @@ pub enum Metric {
     PssMeanMb,
     /// Peak memory during the measurement (cell).
     PssPeakMb,
+    /// WebSocket connections still open at the end of the hold (`ws-hold` cells). Holding fewer
+    /// than attempted is the result, so a cell flagged for it still counts for this metric.
+    HeldConnections,
+    /// Server memory per 1,000 held WebSocket connections (`ws-hold` cells that held every
+    /// connection they attempted; a cell that held fewer has no per-connection cost to compare).
+    #[serde(rename = "mb_per_1k_conns")]
+    MbPer1kConns,
     /// Spawn → first correct response (per target).
     ColdStartMs,
     /// Memory when idle after start (per target).
@@ -269,6 +276,8 @@ impl Metric {
             Metric::ServerCpuUsPerReq => "server_cpu_us_per_req",
             Metric::PssMeanMb => "pss_mean_mb",
             Metric::PssPeakMb => "pss_peak_mb",
+            Metric::HeldConnections => "held_connections",
+            Metric::MbPer1kConns => "mb_per_1k_conns",
             Metric::ColdStartMs => "cold_start_ms",
             Metric::IdlePssMb => "idle_pss_mb",
             Metric::InstallBytes => "install_bytes",
@@ -282,12 +291,17 @@ impl Metric {
             Metric::ServerCpuUsPerReq => "µs CPU/req",
             Metric::PssMeanMb | Metric::PssPeakMb | Metric::IdlePssMb => "MB",
             Metric::InstallBytes => "bytes",
+            Metric::HeldConnections => "connections",
+            Metric::MbPer1kConns => "MB per 1,000 connections",
         }
     }
 
-    /// Whether more is better (req/s) or less is (latency, CPU, memory, bytes).
+    /// Whether more is better (req/s, connections held) or less is (latency, CPU, memory, bytes).
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Metric::ThroughputRps | Metric::CapacityRps)
+        matches!(
+            self,
+            Metric::ThroughputRps | Metric::CapacityRps | Metric::HeldConnections
+        )
     }
 
     /// Stored with the target (cold start, idle memory, install footprint), not in a cell.
@@ -640,7 +654,7 @@ mod tests {
         );
         let e = test(
             "rule = { name = \"faster\", better = [\"node\"], than = [\"python\"], metric = \"throughput_rps\" }",
-            "[\"ws-hold\"]",
+            "[\"stream\"]",
         );
         assert!(e.contains("not available yet"), "{e}");
         let e = test("", "[\"io\"]");

@@ -326,9 +326,23 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
             Metric::ServerCpuUsPerReq => cell.server_cpu_us_per_req.clone(),
             Metric::PssMeanMb => cell.pss_mean_mb.clone(),
             Metric::PssPeakMb => cell.pss_peak_mb.clone(),
+            Metric::HeldConnections => cell.hold.as_ref().map(|h| h.connections_held.clone()),
+            Metric::MbPer1kConns => cell.hold.as_ref().and_then(|h| h.mb_per_1k_conns.clone()),
             _ => unreachable!("cell metrics only"),
         };
+        let hold = cell.hold.as_ref();
         let status_note = match &cell.status {
+            // How many connections a target held is the result, whatever else went wrong.
+            CellStatus::Flagged(_) if metric == Metric::HeldConnections => None,
+            _ if metric == Metric::MbPer1kConns && hold.is_some_and(|h| !h.held_all()) => {
+                let h = hold.expect("checked");
+                Some(format!(
+                    "held {} of {} connections, so no cost per connection of the whole set: not \
+                     counted",
+                    fmt_num(h.connections_held.median),
+                    fmt_num(h.connections_attempted.median)
+                ))
+            }
             CellStatus::Ok => None,
             CellStatus::Flagged(r) => Some(format!("flagged, not counted: {r}")),
             CellStatus::Failed(r) => Some(format!("failed, not counted: {r}")),
@@ -1115,6 +1129,7 @@ mod tests {
                 lower_bound: false,
                 params: BTreeMap::new(),
                 warnings: vec![],
+                hold: None,
             };
             f(&mut c);
             self.0.cells.push(c);

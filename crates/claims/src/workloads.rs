@@ -53,6 +53,7 @@ pub const WORKLOADS: &[Workload] = &[
     slo("cpu-slo"),
     slo("hash-slo"),
     cell("mixed"),
+    cell("ws-hold"),
     Workload {
         id: "cold-start",
         available: true,
@@ -60,7 +61,6 @@ pub const WORKLOADS: &[Workload] = &[
         capacity: false,
     },
     future("db"),
-    future("ws-hold"),
     future("stream"),
 ];
 
@@ -87,7 +87,8 @@ mod tests {
         assert!(lookup("io").unwrap().available);
         assert!(lookup("io-slo").unwrap().capacity);
         assert!(lookup("cold-start").unwrap().per_target);
-        assert!(!lookup("ws-hold").unwrap().available);
+        assert!(lookup("ws-hold").unwrap().available);
+        assert!(!lookup("stream").unwrap().available);
         assert!(lookup("websocket").is_none());
     }
 }

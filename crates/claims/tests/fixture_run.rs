@@ -95,6 +95,45 @@ fn representative_verdicts_on_the_fixture() {
         verdict(&r, "a0-free-threaded-python"),
         Verdict::NotTestableYet
     );
+    // ws-hold: every Node framework held its 10,000 connections; the thread-based Flask servers
+    // held a handful, and that counts although their cells are flagged for it.
+    assert_eq!(
+        verdict(&r, "a1-thousands-concurrent-connections"),
+        Verdict::Supported
+    );
+    assert_eq!(verdict(&r, "a3-event-loop-no-threads"), Verdict::Supported);
+    let held = r
+        .claims
+        .iter()
+        .find(|c| c.id == "a3-event-loop-no-threads")
+        .unwrap();
+    let flask = held
+        .measured
+        .iter()
+        .find(|m| m.target == "python-flask-sync")
+        .unwrap();
+    assert!(flask.evidence && flask.median == Some(3.0), "{flask:?}");
+    // Memory per 1,000 held connections: Node ~30 MB vs FastAPI 95; the Flask servers, which held
+    // a few connections, have no such figure and are shown with what they held.
+    assert_eq!(verdict(&r, "a0-persistent-connections"), Verdict::Supported);
+    let cost = r
+        .claims
+        .iter()
+        .find(|c| c.id == "a0-persistent-connections")
+        .unwrap();
+    let gthread = cost
+        .measured
+        .iter()
+        .find(|m| m.target == "python-flask-gthread")
+        .unwrap();
+    assert!(!gthread.evidence, "{gthread:?}");
+    assert!(
+        gthread
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("held 12 of 10,000")),
+        "{gthread:?}"
+    );
 
     // The flagged plaintext cell of node-koa is shown, not counted, and the command re-measures it.
     let te = r

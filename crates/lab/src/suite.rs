@@ -162,6 +162,10 @@ impl SuiteOptions {
                 "idle_settle_s".into(),
                 self.timing.idle_settle.as_secs_f64().to_string(),
             ),
+            (
+                "ws_connections".into(),
+                self.timing.ws_connections.to_string(),
+            ),
             ("server_cpus".into(), list(&self.server_cpus)),
             ("client_cpus".into(), list(&self.client_cpus)),
             (
@@ -225,6 +229,11 @@ impl SuiteOptions {
                 max_rungs: num("max_rungs")? as usize,
                 slo_p99_ms: num("slo_p99_ms")?,
                 idle_settle: secs("idle_settle_s")?,
+                // Runs stored before ws-hold existed lack it.
+                ws_connections: match s.get("ws_connections") {
+                    Some(_) => num("ws_connections")? as usize,
+                    None => workload::ws_hold::CONNECTIONS,
+                },
             },
             quick: get("quick")? == "true",
             cold_starts: num("cold_starts")? as usize,
@@ -1139,6 +1148,31 @@ pub fn cell_line(c: &CellRecord) -> String {
             stats::fmt_num(cap),
             c.slo_p99_ms.unwrap_or_default()
         ));
+    } else if c.repeats.iter().any(|r| r.hold.is_some()) {
+        // Held connections are a result over every repeat, clean or not.
+        let holds: Vec<&store::HoldRecord> =
+            c.repeats.iter().filter_map(|r| r.hold.as_ref()).collect();
+        let held: Vec<f64> = holds.iter().map(|h| h.connections_held as f64).collect();
+        let attempted = holds
+            .iter()
+            .map(|h| h.connections_attempted)
+            .max()
+            .unwrap_or(0);
+        let (lo, hi) = held
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
+        parts.push(if lo == hi {
+            format!("held {lo:.0} of {attempted} connections")
+        } else {
+            format!("held {lo:.0}–{hi:.0} of {attempted} connections")
+        });
+        let mb: Vec<f64> = holds.iter().filter_map(|h| h.mb_per_1k_conns).collect();
+        if let Some(s) = Spread::of(&mb) {
+            parts.push(fmt(&s, "MB per 1k connections"));
+        }
+        if let Some(s) = spread(|r| r.throughput_rps) {
+            parts.push(fmt(&s, "echoes/s"));
+        }
     } else if let Some(s) = spread(|r| r.throughput_rps) {
         parts.push(fmt(&s, "req/s"));
     }
@@ -1257,6 +1291,22 @@ mod tests {
         assert_eq!(
             SuiteOptions::from_settings(&opts.to_settings()).unwrap(),
             opts
+        );
+        // ws-hold's connection count round-trips; runs stored before it existed get the default.
+        let mut small = opts.clone();
+        small.timing.ws_connections = 200;
+        assert_eq!(
+            SuiteOptions::from_settings(&small.to_settings()).unwrap(),
+            small
+        );
+        let mut older = small.to_settings();
+        older.remove("ws_connections");
+        assert_eq!(
+            SuiteOptions::from_settings(&older)
+                .unwrap()
+                .timing
+                .ws_connections,
+            workload::ws_hold::CONNECTIONS
         );
         let mut broken = opts.to_settings();
         broken.remove("repeats");

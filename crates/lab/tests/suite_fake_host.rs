@@ -348,6 +348,7 @@ fn options(workloads: &[&str], repeats: u32) -> SuiteOptions {
             max_rungs: 3,
             slo_p99_ms: 100.0,
             idle_settle: Duration::from_millis(50),
+            ws_connections: 10,
         },
         quick: false,
         cold_starts: 2,

@@ -28,6 +28,8 @@ pub enum Kind {
     Capacity,
     /// Loop blocking: /io latency while a share of requests are heavy /cpu.
     Mixed,
+    /// Held WebSocket connections: how many, memory per connection, echo latency.
+    Hold,
     /// Not in this version's catalogue.
     Other,
 }
@@ -83,6 +85,11 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
         "mixed",
         Kind::Mixed,
         "/io latency, open loop, while a share of requests are heavy /cpu (loop blocking)",
+    ),
+    (
+        "ws-hold",
+        Kind::Hold,
+        "WebSocket /ws echo: N connections held, server memory per 1,000 connections, echo latency",
     ),
 ];
 
@@ -533,6 +540,7 @@ mod tests {
             "cpu-slo",
             "hash-slo",
             "mixed",
+            "ws-hold",
         ] {
             assert_ne!(kind_of(id).0, Kind::Other, "{id}");
         }

@@ -121,6 +121,43 @@ pub const CELL_BARS: &[BarMetric] = &[
     },
 ];
 
+/// The bars of a held-connections workload (`ws-hold`): its figures are not responses.
+pub const HOLD_BARS: &[BarMetric] = &[
+    BarMetric {
+        title: "WebSocket connections held at the end of the hold (median, whiskers: min–max)",
+        axis: "connections",
+        unit: "connections",
+        get: |c| {
+            c.hold.as_ref().map(|h| {
+                let s = &h.connections_held;
+                (s.median, s.min, s.max)
+            })
+        },
+        capacity: false,
+    },
+    BarMetric {
+        title: "Server memory per 1,000 held connections ((PSS holding − idle) / held × 1000)",
+        axis: "megabytes per 1,000 connections",
+        unit: "MB",
+        get: |c| c.hold.as_ref().and_then(|h| sp(&h.mb_per_1k_conns)),
+        capacity: false,
+    },
+    BarMetric {
+        title: "Echo round trip p99 while holding",
+        axis: "milliseconds",
+        unit: "ms",
+        get: |c| sp(&c.p99_ms),
+        capacity: false,
+    },
+    BarMetric {
+        title: "Server CPU per echoed message (whole process tree)",
+        axis: "CPU microseconds per message",
+        unit: "µs",
+        get: |c| sp(&c.server_cpu_us_per_req),
+        capacity: false,
+    },
+];
+
 fn cell_bar(
     run: &RunSummary,
     c: Option<&CellSummary>,
@@ -251,7 +288,10 @@ pub fn workload_bars(this: &RunSummary, base: Option<&RunSummary>, w: &str) -> V
     let runs: Vec<&RunSummary> = std::iter::once(this).chain(base).collect();
     let targets = targets_of(&runs, w);
     let mut out = Vec::new();
-    for m in CELL_BARS {
+    let hold = runs
+        .iter()
+        .any(|r| r.cells.iter().any(|c| c.workload == w && c.hold.is_some()));
+    for m in if hold { HOLD_BARS } else { CELL_BARS } {
         let any = runs.iter().any(|r| {
             r.cells
                 .iter()

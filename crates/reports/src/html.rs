@@ -329,6 +329,7 @@ fn kind_label(k: Kind) -> &'static str {
         Kind::Saturation => "saturation",
         Kind::Capacity => "capacity",
         Kind::Mixed => "loop blocking",
+        Kind::Hold => "held connections",
         Kind::Other => "workload",
     }
 }

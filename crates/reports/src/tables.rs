@@ -235,8 +235,87 @@ pub fn target_measures(run: &RunSummary) -> TableSpec {
     t.drop_empty_columns()
 }
 
-/// One workload's cells: every figure with its spread, ratios to the best, and notes.
+/// A held-connections workload's cells (`ws-hold`): held / attempted, server memory per 1,000
+/// connections, echo latency and rate, server CPU per echo, flags.
+pub fn hold(run: &RunSummary, w: &str) -> TableSpec {
+    let mut t = TableSpec::new(&[
+        ("Target", false),
+        ("Held / attempted", true),
+        ("MB per 1k conns", true),
+        ("Echo p50 ms", true),
+        ("Echo p99 ms", true),
+        ("Echoes/s", true),
+        ("Server CPU µs/echo", true),
+        ("PSS idle → holding MB", true),
+        ("Repeats", true),
+        ("Notes", false),
+    ]);
+    let count = |v: f64| format!("{v:.0}");
+    for c in run.cells.iter().filter(|c| c.workload == w) {
+        let (mut note, mut mark) = status_text(c);
+        for wn in &c.warnings {
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
+            note.push_str(wn);
+            mark = Mark::Warn;
+        }
+        let h = c.hold.as_ref();
+        let held = h.map_or(Cell::new(""), |h| {
+            let s = &h.connections_held;
+            let text = if s.min != s.max {
+                format!(
+                    "{} ({}–{}) / {}",
+                    count(s.median),
+                    count(s.min),
+                    count(s.max),
+                    count(h.connections_attempted.median)
+                )
+            } else {
+                format!(
+                    "{} / {}",
+                    count(s.median),
+                    count(h.connections_attempted.median)
+                )
+            };
+            let m = if h.held_all() { Mark::None } else { Mark::Warn };
+            Cell::new(text).mark(m)
+        });
+        let pss = match (
+            h.and_then(|h| h.pss_idle_mb.as_ref()),
+            c.pss_mean_mb.as_ref(),
+        ) {
+            (Some(i), Some(m)) => {
+                Cell::new(format!("{} → {}", fmt_num(i.median), fmt_num(m.median)))
+            }
+            _ => Cell::new(""),
+        };
+        t.rows.push(vec![
+            Cell::new(c.target.clone()),
+            held,
+            spread_cell(h.and_then(|h| h.mb_per_1k_conns.as_ref())),
+            spread_cell(c.p50_ms.as_ref()),
+            spread_cell(c.p99_ms.as_ref()),
+            spread_cell(c.throughput_rps.as_ref()),
+            spread_cell(c.server_cpu_us_per_req.as_ref()),
+            pss,
+            Cell::new(c.repeats.to_string()),
+            Cell::new(note).mark(mark),
+        ]);
+    }
+    t.drop_empty_columns()
+}
+
+/// One workload's cells: every figure with its spread, ratios to the best, and notes
+/// (held-connection workloads get [`hold`]'s table).
 pub fn workload(run: &RunSummary, derived: &Derived, w: &str) -> TableSpec {
+    if run
+        .cells
+        .iter()
+        .any(|c| c.workload == w && c.hold.is_some())
+    {
+        return hold(run, w);
+    }
     let mut t = TableSpec::new(&[
         ("Target", false),
         ("req/s", true),
@@ -515,4 +594,53 @@ pub fn machine_compare(this: &RunSummary, base: &RunSummary) -> TableSpec {
         ]);
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::model::HoldSummary;
+
+    fn run_with_hold() -> RunSummary {
+        let mut run = crate::ReportInput::from_json(include_str!("../tests/fixtures/run-a.json"))
+            .unwrap()
+            .summary;
+        let mut c = run.cells[0].clone();
+        c.workload = "ws-hold".into();
+        c.status = CellStatus::Flagged("ws-hold: held 3 of 10000 connections".into());
+        c.throughput_rps = Spread::of(&[3.0, 3.0]);
+        c.p99_ms = Spread::of(&[1.2, 1.4]);
+        c.hold = Some(HoldSummary {
+            connections_attempted: Spread::of(&[10_000.0, 10_000.0]).unwrap(),
+            connections_held: Spread::of(&[3.0, 4.0]).unwrap(),
+            pss_idle_mb: Spread::of(&[40.0, 40.0]),
+            mb_per_1k_conns: Spread::of(&[800.0, 700.0]),
+            echo_max_ms: Spread::of(&[3.0, 5.0]),
+        });
+        run.cells.push(c);
+        run
+    }
+
+    #[test]
+    fn hold_cells_get_the_hold_table() {
+        let run = run_with_hold();
+        let d = derive::derive(&run);
+        let t = workload(&run, &d, "ws-hold");
+        assert_eq!(t.columns[1], "Held / attempted");
+        assert!(t.columns.iter().any(|c| c == "MB per 1k conns"));
+        let row = &t.rows[0];
+        assert_eq!(row[1].text, "4 (3–4) / 10000");
+        assert_eq!(row[1].mark, Mark::Warn);
+        assert!(row.last().unwrap().text.contains("held 3 of 10000"));
+        // Other workloads keep their table.
+        let first = run.cells[0].workload.clone();
+        assert_eq!(workload(&run, &d, &first).columns[1], "req/s");
+        // And the charts speak of connections, not responses.
+        let bars = crate::figures::workload_bars(&run, None, "ws-hold");
+        assert!(
+            bars.iter().any(|b| b.contains("connections held")),
+            "{bars:?}"
+        );
+        assert!(!bars.iter().any(|b| b.contains("Throughput")));
+    }
 }

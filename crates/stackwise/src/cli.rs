@@ -447,7 +447,7 @@ pub struct LabArgs {
     pub show: Option<String>,
 
     /// Complete the most recent unfinished run with its own settings, measuring only what is missing.
-    #[arg(long, conflicts_with_all = ["quick", "targets", "workloads", "repeats", "duration", "warmup", "server_cpus", "workers", "slo_p99", "cold_starts"])]
+    #[arg(long, conflicts_with_all = ["quick", "targets", "workloads", "repeats", "duration", "warmup", "server_cpus", "workers", "slo_p99", "cold_starts", "ws_connections"])]
     pub resume: bool,
 
     /// Targets to run, comma-separated [default: all].
@@ -489,6 +489,10 @@ pub struct LabArgs {
     /// The latency objective of the capacity searches: corrected p99 under this [default: 100ms].
     #[arg(long, value_name = "DURATION")]
     pub slo_p99: Option<String>,
+
+    /// WebSocket connections the ws-hold workload opens and holds, 1 to 25000 [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub ws_connections: Option<usize>,
 
     /// The SQLite database [default: <data dir>/stackwise/lab.sqlite3].
     #[arg(long, value_name = "PATH")]

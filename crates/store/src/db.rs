@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    CellStatus, CellSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary,
+    CellStatus, CellSummary, HoldSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary,
 };
 use crate::schema;
 
@@ -120,10 +120,27 @@ pub struct RepeatRecord {
     /// Steal time over the repeat, percent of CPU time.
     pub steal_pct: Option<f64>,
     pub capacity_rps: Option<f64>,
+    /// Held-connection figures (`ws-hold` repeats only).
+    pub hold: Option<HoldRecord>,
     /// The engine's full report(s) as JSON (a Report, or an object/array of them).
     pub report_json: String,
     /// Server samples (CPU and PSS over time) as JSON.
     pub samples_json: String,
+}
+
+/// The figures of one repeat of held WebSocket connections (`ws-hold`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HoldRecord {
+    /// Connections the client opened (tried to).
+    pub connections_attempted: u64,
+    /// Connections still open at the end of the hold window.
+    pub connections_held: u64,
+    /// Server PSS (process tree) before the connections were opened, MB.
+    pub pss_idle_mb: Option<f64>,
+    /// (server PSS while holding − idle PSS) / held × 1000, MB per 1,000 connections.
+    pub mb_per_1k_conns: Option<f64>,
+    /// The slowest echo round trip of the hold window, ms.
+    pub echo_max_ms: Option<f64>,
 }
 
 /// One line of `list_runs`.
@@ -410,8 +427,10 @@ impl Store {
             tx.execute(
                 "INSERT INTO repeats (cell_id, idx, clean, throughput_rps, p50_ms, p99_ms,
                    server_cpu_us_per_req, pss_mean_mb, pss_peak_mb, engine_busy, upstream_busy,
-                   steal_pct, capacity_rps, report_json, samples_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                   steal_pct, capacity_rps, report_json, samples_json, connections_attempted,
+                   connections_held, pss_idle_mb, mb_per_1k_conns, echo_max_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                   ?17, ?18, ?19, ?20)",
                 params![
                     cell_id,
                     i as i64,
@@ -428,6 +447,11 @@ impl Store {
                     r.capacity_rps,
                     r.report_json,
                     r.samples_json,
+                    r.hold.as_ref().map(|h| h.connections_attempted as i64),
+                    r.hold.as_ref().map(|h| h.connections_held as i64),
+                    r.hold.as_ref().and_then(|h| h.pss_idle_mb),
+                    r.hold.as_ref().and_then(|h| h.mb_per_1k_conns),
+                    r.hold.as_ref().and_then(|h| h.echo_max_ms),
                 ],
             )
             .map_err(sql)?;
@@ -499,11 +523,28 @@ impl Store {
                 .filter_map(|f| f.as_ref().map(|s| s.values.len()))
                 .max()
                 .unwrap_or(0);
+            // Hold figures are over every repeat (clean or not), so they are laid on the
+            // repeats by index like the others, and may cover more repeats than the clean ones.
+            let with_hold = c
+                .hold
+                .as_ref()
+                .map_or(0, |h| h.connections_attempted.values.len());
             let value =
                 |f: &Option<Spread>, i: usize| f.as_ref().and_then(|s| s.values.get(i)).copied();
-            let repeats = (0..with_values.max(c.repeats as usize))
+            let hold = |i: usize| {
+                let h = c.hold.as_ref()?;
+                Some(HoldRecord {
+                    connections_attempted: *h.connections_attempted.values.get(i)? as u64,
+                    connections_held: *h.connections_held.values.get(i)? as u64,
+                    pss_idle_mb: value(&h.pss_idle_mb, i),
+                    mb_per_1k_conns: value(&h.mb_per_1k_conns, i),
+                    echo_max_ms: value(&h.echo_max_ms, i),
+                })
+            };
+            let repeats = (0..with_values.max(with_hold).max(c.repeats as usize))
                 .map(|i| RepeatRecord {
                     clean: i < with_values,
+                    hold: hold(i),
                     throughput_rps: value(&c.throughput_rps, i),
                     p50_ms: value(&c.p50_ms, i),
                     p99_ms: value(&c.p99_ms, i),
@@ -851,6 +892,12 @@ impl Store {
                 lower_bound,
                 params: self.parse_json("params", &params)?,
                 warnings: self.parse_json("cell warnings", &warnings)?,
+                hold: HoldSummary::of(
+                    &repeats
+                        .iter()
+                        .filter_map(|r| r.hold.clone())
+                        .collect::<Vec<_>>(),
+                ),
             });
         }
         Ok(cells)
@@ -898,7 +945,8 @@ impl Store {
         self.query(
             "SELECT clean, throughput_rps, p50_ms, p99_ms, server_cpu_us_per_req, pss_mean_mb,
                     pss_peak_mb, engine_busy, upstream_busy, steal_pct, capacity_rps, report_json,
-                    samples_json
+                    samples_json, connections_attempted, connections_held, pss_idle_mb,
+                    mb_per_1k_conns, echo_max_ms
              FROM repeats WHERE cell_id = ?1 ORDER BY idx",
             [cell_id],
             |r| {
@@ -916,6 +964,16 @@ impl Store {
                     capacity_rps: r.get(10)?,
                     report_json: r.get(11)?,
                     samples_json: r.get(12)?,
+                    hold: match (r.get::<_, Option<i64>>(13)?, r.get::<_, Option<i64>>(14)?) {
+                        (Some(a), Some(h)) => Some(HoldRecord {
+                            connections_attempted: a as u64,
+                            connections_held: h as u64,
+                            pss_idle_mb: r.get(15)?,
+                            mb_per_1k_conns: r.get(16)?,
+                            echo_max_ms: r.get(17)?,
+                        }),
+                        _ => None,
+                    },
                 })
             },
         )
@@ -992,6 +1050,7 @@ mod tests {
             upstream_busy: None,
             steal_pct: Some(0.1),
             capacity_rps: None,
+            hold: None,
             report_json: format!("{{\"throughput_rps\":{rps}}}"),
             samples_json: "[]".into(),
         }
@@ -1117,6 +1176,82 @@ mod tests {
         assert_eq!(back, run);
     }
 
+    fn hold_repeat(attempted: u64, held: u64, mb: f64, clean: bool) -> RepeatRecord {
+        RepeatRecord {
+            clean,
+            throughput_rps: Some(held as f64),
+            p50_ms: Some(0.4),
+            p99_ms: Some(2.0),
+            server_cpu_us_per_req: Some(30.0),
+            pss_mean_mb: Some(40.0 + mb * held as f64 / 1000.0),
+            pss_peak_mb: Some(41.0 + mb * held as f64 / 1000.0),
+            hold: Some(HoldRecord {
+                connections_attempted: attempted,
+                connections_held: held,
+                pss_idle_mb: Some(40.0),
+                mb_per_1k_conns: Some(mb),
+                echo_max_ms: Some(9.5),
+            }),
+            report_json: "{}".into(),
+            samples_json: "{}".into(),
+            ..RepeatRecord::default()
+        }
+    }
+
+    #[test]
+    fn hold_figures_are_typed_columns_summarised_over_every_repeat() {
+        let mut s = Store::open_in_memory().unwrap();
+        let id = s.begin_run(&new_run()).unwrap();
+        let mut c = cell(
+            "python-flask-sync",
+            "ws-hold",
+            vec![
+                hold_repeat(10_000, 10_000, 20.0, true),
+                hold_repeat(10_000, 3, 50.0, false),
+                hold_repeat(10_000, 10_000, 22.0, true),
+            ],
+        );
+        c.status = CellStatus::Flagged("9997 errors".into());
+        s.save_cell(id, &c).unwrap();
+        s.save_cell(id, &cell("rust-axum", "json", vec![repeat(1.0, true)]))
+            .unwrap();
+        let run = s.run(id).unwrap();
+        assert!(run.cell("rust-axum", "json").unwrap().hold.is_none());
+        let h = run
+            .cell("python-flask-sync", "ws-hold")
+            .unwrap()
+            .hold
+            .clone()
+            .expect("hold figures");
+        // Held connections are a result: the repeat that held 3 is in the spread.
+        assert_eq!(h.connections_held.values, vec![10_000.0, 3.0, 10_000.0]);
+        assert_eq!(h.connections_held.min, 3.0);
+        assert_eq!(h.connections_attempted.median, 10_000.0);
+        assert!(!h.held_all());
+        assert_eq!(h.mb_per_1k_conns.as_ref().unwrap().median, 22.0);
+        assert_eq!(h.pss_idle_mb.as_ref().unwrap().median, 40.0);
+        assert_eq!(h.echo_max_ms.as_ref().unwrap().max, 9.5);
+        // The raw repeats carry them back.
+        let raw = s.cell_repeats(id, "python-flask-sync", "ws-hold").unwrap();
+        assert_eq!(raw[1].hold.as_ref().unwrap().connections_held, 3);
+        // Export (JSON) and import keep them.
+        let text = serde_json::to_string(&run).unwrap();
+        assert!(text.contains("\"mb_per_1k_conns\""));
+        let back: RunSummary = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, run);
+        let id2 = s.import_run(&back).unwrap();
+        let again = s.run(id2).unwrap();
+        assert_eq!(
+            again.cell("python-flask-sync", "ws-hold").unwrap().hold,
+            run.cell("python-flask-sync", "ws-hold").unwrap().hold
+        );
+        // A summary without hold figures (older exports) reads as before.
+        let old = include_str!("../tests/fixtures/quick-run.json");
+        assert!(!old.contains("\"hold\""));
+        let r: RunSummary = serde_json::from_str(old).unwrap();
+        assert!(r.cells.iter().all(|c| c.hold.is_none()));
+    }
+
     #[test]
     fn all_flagged_repeats_still_show_their_figures() {
         let mut s = Store::open_in_memory().unwrap();
@@ -1225,13 +1360,35 @@ mod tests {
                     1234.5
                 );
                 assert!(s.missing_cells(7).unwrap().is_empty());
+                assert!(run.cell("t", "json").unwrap().hold.is_none());
+                assert!(s.cell_repeats(7, "t", "json").unwrap()[0].hold.is_none());
             }
             // The migrated database takes new writes.
             let mut s = s;
             let id = s.begin_run(&new_run()).unwrap();
             s.save_cell(id, &cell("rust-axum", "json", vec![repeat(1.0, true)]))
                 .unwrap();
-            assert_eq!(s.run(id).unwrap().cells.len(), 1);
+            s.save_cell(
+                id,
+                &cell(
+                    "rust-axum",
+                    "ws-hold",
+                    vec![hold_repeat(200, 200, 5.0, true)],
+                ),
+            )
+            .unwrap();
+            let run = s.run(id).unwrap();
+            assert_eq!(run.cells.len(), 2);
+            assert_eq!(
+                run.cell("rust-axum", "ws-hold")
+                    .unwrap()
+                    .hold
+                    .as_ref()
+                    .unwrap()
+                    .connections_held
+                    .median,
+                200.0
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

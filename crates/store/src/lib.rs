@@ -9,7 +9,9 @@ pub mod model;
 pub mod schema;
 
 pub use db::{
-    default_path, now_rfc3339, CellRecord, NewRun, PlannedCell, RepeatRecord, RunListing, Store,
-    StoreError, TargetRecord,
+    default_path, now_rfc3339, CellRecord, HoldRecord, NewRun, PlannedCell, RepeatRecord,
+    RunListing, Store, StoreError, TargetRecord,
 };
-pub use model::{CellStatus, CellSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary};
+pub use model::{
+    CellStatus, CellSummary, HoldSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary,
+};

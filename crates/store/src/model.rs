@@ -102,6 +102,29 @@ pub struct CellSummary {
     /// Workload parameters (`ms`, `n`, `connections`, `heavy_share`…).
     pub params: BTreeMap<String, String>,
     pub warnings: Vec<String>,
+    /// Held-connection figures (`ws-hold` only; absent for every other workload). For such a
+    /// cell the fields above read: `throughput_rps` = echoes per second over the hold,
+    /// `p50_ms`/`p99_ms` = echo round trip, `server_cpu_us_per_req` = server CPU µs per echoed
+    /// message, `pss_mean_mb`/`pss_peak_mb` = server PSS while holding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldSummary>,
+}
+
+/// What holding WebSocket connections cost a target (`ws-hold`), over *every* repeat: holding
+/// fewer connections than attempted is a result (the cell is flagged for it), not a reason to
+/// leave the repeat out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HoldSummary {
+    /// Connections the client opened (tried to) per repeat.
+    pub connections_attempted: Spread,
+    /// Connections still open at the end of the hold window.
+    pub connections_held: Spread,
+    /// Server PSS (process tree) just before the connections were opened.
+    pub pss_idle_mb: Option<Spread>,
+    /// (PSS while holding − idle PSS) / held × 1000: MB of server memory per 1,000 connections.
+    pub mb_per_1k_conns: Option<Spread>,
+    /// The slowest echo round trip of the hold window.
+    pub echo_max_ms: Option<Spread>,
 }
 
 /// One rung of an open-loop ladder.
@@ -124,6 +147,31 @@ pub struct Spread {
     pub min: f64,
     pub max: f64,
     pub values: Vec<f64>,
+}
+
+impl HoldSummary {
+    /// The summary of the repeats' hold figures (`None` when no repeat has any).
+    pub fn of(repeats: &[crate::db::HoldRecord]) -> Option<HoldSummary> {
+        let f = |g: fn(&crate::db::HoldRecord) -> Option<f64>| {
+            Spread::of(&repeats.iter().filter_map(g).collect::<Vec<f64>>())
+        };
+        Some(HoldSummary {
+            connections_attempted: f(|h| Some(h.connections_attempted as f64))?,
+            connections_held: f(|h| Some(h.connections_held as f64))?,
+            pss_idle_mb: f(|h| h.pss_idle_mb),
+            mb_per_1k_conns: f(|h| h.mb_per_1k_conns),
+            echo_max_ms: f(|h| h.echo_max_ms),
+        })
+    }
+
+    /// Whether every repeat held every connection it attempted.
+    pub fn held_all(&self) -> bool {
+        self.connections_held
+            .values
+            .iter()
+            .zip(&self.connections_attempted.values)
+            .all(|(h, a)| h >= a)
+    }
 }
 
 impl Spread {

@@ -79,6 +79,14 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE cells ADD COLUMN elapsed_s REAL;
     ALTER TABLE run_targets ADD COLUMN stderr_tail TEXT;
     "#,
+    // 3: held-connection figures of a repeat (`ws-hold`); NULL for every other workload.
+    r#"
+    ALTER TABLE repeats ADD COLUMN connections_attempted INTEGER;
+    ALTER TABLE repeats ADD COLUMN connections_held INTEGER;
+    ALTER TABLE repeats ADD COLUMN pss_idle_mb REAL;       -- server PSS before the connections
+    ALTER TABLE repeats ADD COLUMN mb_per_1k_conns REAL;   -- (PSS holding − idle) / held × 1000
+    ALTER TABLE repeats ADD COLUMN echo_max_ms REAL;       -- slowest echo round trip of the hold
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -4,8 +4,8 @@
 //! A [`Workload`] declares what it needs — the contract endpoints the target must serve and the
 //! [`ServiceKind`]s that must run beside it (today the `/io` upstream; tomorrow PostgreSQL) — and
 //! drives its own client against a running server in [`Workload::measure`]. Today's client is the
-//! load engine (`loadgen`); a WebSocket workload would bring its own, and the runner would not
-//! change: it starts the services a workload asks for, hands it a [`CellContext`], and stores the
+//! load engine (`loadgen`); `ws-hold` brings its own WebSocket client ([`ws_hold`]), and the runner
+//! did not change: it starts the services a workload asks for, hands it a [`CellContext`], and stores the
 //! [`Measured`] repeat it returns.
 //!
 //! Parameters are chosen so that the *server* is the bottleneck on a 2-core machine with one CPU
@@ -16,6 +16,7 @@ pub mod capacity;
 pub mod http;
 pub mod mixed;
 pub mod saturation;
+pub mod ws_hold;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +42,8 @@ pub enum Kind {
     Capacity,
     /// Open loop on /io while heavy /cpu requests arrive → /io latency.
     Mixed,
+    /// Held WebSocket connections → connections held, memory per connection, echo latency.
+    Hold,
 }
 
 /// The suite's timing settings every workload reads.
@@ -58,6 +61,8 @@ pub struct Timing {
     pub slo_p99_ms: f64,
     /// How long a freshly started server is left alone before its idle memory is read.
     pub idle_settle: Duration,
+    /// WebSocket connections `ws-hold` opens and holds (`--ws-connections`).
+    pub ws_connections: usize,
 }
 
 impl Timing {
@@ -71,6 +76,7 @@ impl Timing {
             max_rungs: 6,
             slo_p99_ms: 100.0,
             idle_settle: Duration::from_secs(1),
+            ws_connections: ws_hold::CONNECTIONS,
         }
     }
 
@@ -84,6 +90,7 @@ impl Timing {
             max_rungs: 4,
             slo_p99_ms: 100.0,
             idle_settle: Duration::from_secs(1),
+            ws_connections: ws_hold::CONNECTIONS,
         }
     }
 }
@@ -221,6 +228,7 @@ pub fn catalogue() -> Vec<Box<dyn Workload>> {
             .map(|w| Box::new(w) as Box<dyn Workload>),
     );
     all.push(Box::new(mixed::Mixed));
+    all.push(Box::new(ws_hold::WsHold));
     all
 }
 
@@ -255,7 +263,8 @@ mod tests {
                 "io-slo",
                 "cpu-slo",
                 "hash-slo",
-                "mixed"
+                "mixed",
+                "ws-hold"
             ]
         );
         let doc = include_str!("../../../../docs/workloads.md");

@@ -180,6 +180,7 @@ pub fn measured_from(
             upstream_busy: client.upstream,
             steal_pct: usage.steal_pct,
             capacity_rps: None,
+            hold: None,
             report_json: serde_json::to_string(report).expect("a report serialises"),
             samples_json: samples.to_string(),
         },

@@ -188,6 +188,18 @@ pub fn options_from_args(a: &LabArgs) -> Result<SuiteOptions, UsageError> {
         }
         timing.slo_p99_ms = ms;
     }
+    if let Some(n) = a.ws_connections {
+        if !(1..=workload::ws_hold::MAX_CONNECTIONS).contains(&n) {
+            return Err(flag_error(
+                "--ws-connections",
+                format!(
+                    "must be 1 to {} (got {n})",
+                    workload::ws_hold::MAX_CONNECTIONS
+                ),
+            ));
+        }
+        timing.ws_connections = n;
+    }
     let workloads: Vec<String> = if a.workloads.is_empty() {
         if a.quick {
             workload::QUICK.iter().map(|s| s.to_string()).collect()

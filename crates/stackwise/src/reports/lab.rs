@@ -95,6 +95,74 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// `held / attempted` of a hold cell (medians; the held spread when repeats differ).
+pub fn held_of(h: &store::HoldSummary) -> String {
+    // Connection counts are whole numbers: 9,997 not 9997.00.
+    let count = |v: f64| {
+        if v.abs() >= 10_000.0 {
+            num(v)
+        } else {
+            format!("{v:.0}")
+        }
+    };
+    let held = &h.connections_held;
+    let held = if held.values.len() > 1 && held.min != held.max {
+        format!(
+            "{} ({}–{})",
+            count(held.median),
+            count(held.min),
+            count(held.max)
+        )
+    } else {
+        count(held.median)
+    };
+    format!("{held} / {}", count(h.connections_attempted.median))
+}
+
+/// The table of a held-connections workload (`ws-hold`).
+fn hold_table(out: &mut String, w: &str, cells: &[&CellSummary]) {
+    let first = cells[0];
+    let p = |k: &str| first.params.get(k).map(String::as_str).unwrap_or("?");
+    let _ = writeln!(
+        out,
+        "\n{w}  {}  (WebSocket echo: {} connections opened at {}/s, one message per {} s each, held {} s; {} repeat(s): median (min–max))",
+        p("path"),
+        p("connections"),
+        p("ramp_rps"),
+        p("interval_s"),
+        p("hold_s"),
+        first.repeats
+    );
+    let rows: Vec<Vec<String>> = cells
+        .iter()
+        .map(|c| {
+            let h = c.hold.as_ref();
+            vec![
+                c.target.clone(),
+                h.map_or("—".into(), held_of),
+                spread(h.and_then(|h| h.mb_per_1k_conns.as_ref())),
+                spread(c.p99_ms.as_ref()),
+                spread(c.throughput_rps.as_ref()),
+                spread(c.server_cpu_us_per_req.as_ref()),
+                status(c),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "target",
+            "held / attempted",
+            "MB per 1k conns",
+            "echo p99 ms",
+            "echoes/s",
+            "server CPU µs/echo",
+            "flags",
+        ],
+        &rows,
+    );
+}
+
 /// The tables of a run.
 pub fn tables(run: &RunSummary) -> String {
     let mut out = String::new();
@@ -112,6 +180,10 @@ pub fn tables(run: &RunSummary) -> String {
     }
     for w in workloads {
         let cells: Vec<&CellSummary> = run.cells.iter().filter(|c| c.workload == w).collect();
+        if w == "ws-hold" || cells.iter().any(|c| c.hold.is_some()) {
+            hold_table(&mut out, w, &cells);
+            continue;
+        }
         let first = cells[0];
         let what = first.params.get("path").cloned().unwrap_or_default();
         let is_capacity = cells.iter().any(|c| c.slo_p99_ms.is_some());
@@ -294,7 +366,40 @@ mod tests {
                 ("path".into(), "/json".into()),
             ]),
             warnings: vec![],
+            hold: None,
         }
+    }
+
+    #[test]
+    fn hold_cells_get_their_own_table() {
+        let mut c = cell("python-flask-sync", "ws-hold", &[3.0]);
+        c.params = BTreeMap::from([
+            ("path".into(), "/ws".into()),
+            ("connections".into(), "10000".into()),
+            ("ramp_rps".into(), "2000".into()),
+            ("interval_s".into(), "1".into()),
+            ("hold_s".into(), "4".into()),
+        ]);
+        c.status = CellStatus::Flagged("9997 errors".into());
+        c.hold = Some(store::HoldSummary {
+            connections_attempted: Spread::of(&[10_000.0]).unwrap(),
+            connections_held: Spread::of(&[3.0]).unwrap(),
+            pss_idle_mb: Spread::of(&[40.0]),
+            mb_per_1k_conns: Spread::of(&[812.5]),
+            echo_max_ms: Spread::of(&[9.0]),
+        });
+        let mut run: RunSummary =
+            serde_json::from_str(include_str!("../../../store/tests/fixtures/quick-run.json"))
+                .unwrap();
+        run.cells.push(c);
+        let t = tables(&run);
+        let i = t.find("ws-hold  /ws").expect(&t);
+        let part = &t[i..];
+        assert!(part.contains("held / attempted"), "{part}");
+        assert!(part.contains("MB per 1k conns"), "{part}");
+        assert!(part.contains("3 / 10,000"), "{part}");
+        assert!(part.contains("812"), "{part}");
+        assert!(part.contains("FLAGGED"), "{part}");
     }
 
     #[test]
