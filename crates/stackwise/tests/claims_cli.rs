@@ -252,6 +252,13 @@ fn fixture_store(dir: &std::path::Path) -> std::path::PathBuf {
                 pss_mean_mb: at(&c.pss_mean_mb, i),
                 pss_peak_mb: at(&c.pss_peak_mb, i),
                 capacity_rps: c.capacity_rps,
+                hold: c.hold.as_ref().map(|h| store::HoldRecord {
+                    connections_attempted: h.connections_attempted.values[i] as u64,
+                    connections_held: h.connections_held.values[i] as u64,
+                    pss_idle_mb: at(&h.pss_idle_mb, i),
+                    mb_per_1k_conns: at(&h.mb_per_1k_conns, i),
+                    echo_max_ms: at(&h.echo_max_ms, i),
+                }),
                 report_json: "{}".into(),
                 samples_json: "[]".into(),
                 ..Default::default()
