@@ -666,16 +666,24 @@ fn memory(profile: &Profile, run: Option<&RunSummary>) -> MemoryEstimate {
                 let Some(cell) = run.cell(&t.name, "ws-hold") else {
                     continue;
                 };
-                let held: Option<f64> = cell.params.get("connections").and_then(|c| c.parse().ok());
-                let (Some(held), Some(peak), Some(idle)) =
-                    (held, cell.pss_peak_mb.as_ref(), t.idle_pss_mb)
-                else {
+                // Only a target that held every connection it was given has a cost per connection
+                // for the whole set (one that held fewer cannot serve the profile's load at all).
+                let Some(hold) = cell.hold.as_ref().filter(|h| h.held_all()) else {
                     continue;
                 };
-                if cell.status != CellStatus::Ok || held <= 0.0 {
+                if cell.status != CellStatus::Ok {
                     continue;
                 }
-                let per = ((peak.median - idle) / held).max(0.0);
+                let (Some(per_1k), Some(idle)) = (
+                    hold.mb_per_1k_conns.as_ref(),
+                    hold.pss_idle_mb
+                        .as_ref()
+                        .map(|s| s.median)
+                        .or(t.idle_pss_mb),
+                ) else {
+                    continue;
+                };
+                let per = (per_1k.median / 1000.0).max(0.0);
                 let gb = (idle + per * conns as f64) / 1024.0;
                 let line = MemoryLine {
                     stack,
@@ -695,7 +703,7 @@ fn memory(profile: &Profile, run: Option<&RunSummary>) -> MemoryEstimate {
         return MemoryEstimate {
             status: "not-measured".into(),
             text: format!(
-                "No measurement of memory per held connection: the planned `ws-hold` workload (held WebSocket connections, `stackwise lab --workloads ws-hold`) would supply it; no memory figure is given for {conns} connections."
+                "No measurement of memory per held connection in this run from a target that held every connection: the `ws-hold` workload (held WebSocket connections, `stackwise lab --workloads ws-hold`) supplies it; no memory figure is given for {conns} connections."
             ),
             per_stack: vec![],
         };
@@ -708,7 +716,7 @@ fn memory(profile: &Profile, run: Option<&RunSummary>) -> MemoryEstimate {
     MemoryEstimate {
         status: status.into(),
         text: format!(
-            "Memory for {conns} held connections = idle PSS + connections × (PSS with the ws-hold connections − idle PSS) / those connections, per stack's leanest target{}.",
+            "Memory for {conns} held connections = idle PSS + connections × the measured MB per held connection (ws-hold: PSS while holding − idle PSS, over the connections held), per stack's leanest target that held all its connections{}.",
             if profile.costs.gb_hour_usd.is_none() {
                 "; no price given (costs.gb_hour_usd)"
             } else {

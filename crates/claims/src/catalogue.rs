@@ -552,6 +552,10 @@ impl Catalogue {
 
 /// A number for humans: thousands separated, at most 2 decimals for small values.
 pub fn fmt_num(v: f64) -> String {
+    if v == f64::INFINITY {
+        // A ws-hold server that could not hold the whole set (see claims::rules).
+        return "∞ (not every connection held)".into();
+    }
     if !v.is_finite() {
         return format!("{v}");
     }

@@ -331,18 +331,18 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
             _ => unreachable!("cell metrics only"),
         };
         let hold = cell.hold.as_ref();
+        // A ws-hold cell is flagged when the server could not hold every connection: that is
+        // the result being measured, so its figures still count (with what it held said beside
+        // them), and a server that could not hold the whole set has no cost per connection of
+        // it: it counts as the costliest (see `held_fewer` below).
+        let held_fewer = hold.filter(|h| !h.held_all());
+        let counts_flagged = match metric {
+            Metric::HeldConnections => true,
+            Metric::MbPer1kConns | Metric::P99Ms => held_fewer.is_some(),
+            _ => false,
+        };
         let status_note = match &cell.status {
-            // How many connections a target held is the result, whatever else went wrong.
-            CellStatus::Flagged(_) if metric == Metric::HeldConnections => None,
-            _ if metric == Metric::MbPer1kConns && hold.is_some_and(|h| !h.held_all()) => {
-                let h = hold.expect("checked");
-                Some(format!(
-                    "held {} of {} connections, so no cost per connection of the whole set: not \
-                     counted",
-                    fmt_num(h.connections_held.median),
-                    fmt_num(h.connections_attempted.median)
-                ))
-            }
+            CellStatus::Flagged(_) if hold.is_some() && counts_flagged => None,
             CellStatus::Ok => None,
             CellStatus::Flagged(r) => Some(format!("flagged, not counted: {r}")),
             CellStatus::Failed(r) => Some(format!("failed, not counted: {r}")),
@@ -375,8 +375,32 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
             let w = format!("lab warnings: {}", cell.warnings.join("; "));
             note = Some(note.map_or(w.clone(), |n| format!("{n}; {w}")));
         }
+        if let Some(h) = held_fewer {
+            let held = format!(
+                "held {} of {} connections",
+                fmt_num(h.connections_held.median),
+                fmt_num(h.connections_attempted.median)
+            );
+            let extra = match metric {
+                Metric::MbPer1kConns => {
+                    format!("{held}: it cannot hold the whole set, so it counts as the costliest")
+                }
+                Metric::P99Ms => {
+                    format!("{held}: it cannot serve the whole set, so it counts as the slowest")
+                }
+                _ => held,
+            };
+            note = Some(note.map_or(extra.clone(), |n| format!("{extra}; {n}")));
+        }
         (s, lb, status_note, note)
     };
+    let costliest = matches!(metric, Metric::MbPer1kConns | Metric::P99Ms)
+        && !metric.per_target()
+        && ctx
+            .run
+            .cell(&t.name, workload)
+            .and_then(|c| c.hold.as_ref())
+            .is_some_and(|h| !h.held_all());
     let mut m = measured(ctx, t, workload, metric, side, spread.as_ref());
     if let Some(sn) = status_note {
         m.note = Some(sn);
@@ -394,12 +418,22 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
     }
     m.note = note;
     Look::Evidence(
-        Fig {
-            target: t.name.clone(),
-            median: s.median,
-            min: s.min,
-            max: s.max,
-            lower_bound,
+        if costliest {
+            Fig {
+                target: t.name.clone(),
+                median: f64::INFINITY,
+                min: f64::INFINITY,
+                max: f64::INFINITY,
+                lower_bound: false,
+            }
+        } else {
+            Fig {
+                target: t.name.clone(),
+                median: s.median,
+                min: s.min,
+                max: s.max,
+                lower_bound,
+            }
         },
         m,
     )
@@ -604,7 +638,7 @@ fn faster(
     if und > 0 {
         reason.push_str(&format!(", {und} undecided (lower bounds)"));
     }
-    let ratio = if bb.median != 0.0 {
+    let ratio = if bb.median != 0.0 && (ba.median / bb.median).is_normal() {
         format!(" ({}×)", fmt_num(ba.median / bb.median))
     } else {
         String::new()

@@ -757,8 +757,9 @@ impl TargetRun<'_, '_> {
                 }
             }
             let own = self.host.own_start(&t.name, &c.workload);
-            // A dead default server, or a cell with its own start command: (re)start.
-            if own || server.is_none() {
+            // A dead default server, a cell with its own start command, or one that needs a
+            // server no other load has touched: (re)start.
+            if own || w.fresh_server() || server.is_none() {
                 if let Some(s) = server.take() {
                     s.stop();
                 }
@@ -780,10 +781,9 @@ impl TargetRun<'_, '_> {
                     }
                 }
             }
-            let s = server.as_mut().expect("started");
-            match self.run_cell(t, w.as_ref(), s.as_mut()) {
+            match self.run_cell(t, w.as_ref(), &mut server, own) {
                 CellResult::Stored { server_died } => {
-                    if server_died || own {
+                    if server_died || own || w.fresh_server() {
                         if let Some(s) = server.take() {
                             s.stop();
                         }
@@ -895,11 +895,16 @@ impl TargetRun<'_, '_> {
         Ok(())
     }
 
+    /// Measures one cell's repeats on `server` (started by the caller). A workload that needs a
+    /// fresh server per repeat ([`Workload::fresh_server`]) gets the target restarted before
+    /// every repeat after the first (and the caller starts it fresh for the first); `own`: the
+    /// cell has its own start command.
     fn run_cell(
         &mut self,
         t: &TargetInfo,
         w: &dyn Workload,
-        server: &mut dyn Server,
+        server: &mut Option<Box<dyn Server>>,
+        own: bool,
     ) -> CellResult {
         let started = Instant::now();
         let repeats = w.repeats(self.opts.repeats).max(1);
@@ -911,6 +916,28 @@ impl TargetRun<'_, '_> {
         let mut measured: Vec<Measured> = Vec::new();
         let mut failure: Option<(String, bool)> = None;
         for i in 0..repeats {
+            if i > 0 && w.fresh_server() {
+                if let Some(s) = server.take() {
+                    s.stop();
+                }
+                match self
+                    .host
+                    .start(&t.name, &self.start_opts(&t.name, own.then_some(w.id())))
+                {
+                    Ok(s) => *server = Some(s),
+                    Err(f) => {
+                        failure = Some((
+                            format!("restarting for repeat {}: {}", i + 1, f.full()),
+                            false,
+                        ));
+                        break;
+                    }
+                }
+            }
+            let Some(server) = server.as_mut() else {
+                break;
+            };
+            let server = server.as_mut();
             let base_url = server.base_url();
             let on = &mut *self.on;
             let label = if repeats > 1 {

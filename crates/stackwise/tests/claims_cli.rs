@@ -70,7 +70,7 @@ fn table_on_the_fixture_shows_claimed_measured_verdict_and_reason() {
     assert!(text.contains("source: Stack Overflow Developer Survey 2025"));
     assert!(text.contains("\nOpinions ("));
     // Claims the lab cannot test yet say what they need.
-    assert!(text.contains("needs The `ws-hold` workload"), "{text}");
+    assert!(text.contains("needs The `stream` workload"), "{text}");
 }
 
 #[test]

@@ -210,6 +210,12 @@ pub trait Workload: Send + Sync {
     fn repeats(&self, requested: u32) -> u32 {
         requested
     }
+    /// Whether every repeat needs a freshly started server. A workload that measures how much
+    /// memory its load adds (`ws-hold`) does: a garbage-collected runtime keeps the heap an
+    /// earlier repeat grew, so on a warm server the next repeat's growth reads near zero.
+    fn fresh_server(&self) -> bool {
+        false
+    }
     /// Expected wall time of one repeat.
     fn estimate(&self, timing: &Timing) -> Duration;
     /// Measures one repeat against the running server.

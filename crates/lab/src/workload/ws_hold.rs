@@ -859,6 +859,13 @@ impl Workload for WsHold {
         ])
     }
 
+    /// Memory per held connection is PSS while holding minus PSS just before: only a server that
+    /// has never held connections gives a true "before" (a warm Node or Python heap reuses what an
+    /// earlier repeat grew, and its growth would read near zero, or below it).
+    fn fresh_server(&self) -> bool {
+        true
+    }
+
     fn estimate(&self, t: &Timing) -> Duration {
         t.idle_settle + ramp_of(t) + t.duration + INTERVAL + Duration::from_millis(500)
     }
