@@ -866,6 +866,12 @@ impl Workload for WsHold {
         true
     }
 
+    /// At most two repeats (each on a fresh server, ~13 s): enough to show a spread, and the full
+    /// suite stays within its 30-minute budget with this workload in it.
+    fn repeats(&self, requested: u32) -> u32 {
+        requested.min(2)
+    }
+
     fn estimate(&self, t: &Timing) -> Duration {
         t.idle_settle + ramp_of(t) + t.duration + INTERVAL + Duration::from_millis(500)
     }
