@@ -423,7 +423,25 @@ fn memory_is_priced_only_from_a_held_connections_measurement() {
     cell.workload = "ws-hold".into();
     cell.params = [("connections".to_string(), "1000".to_string())].into();
     cell.pss_peak_mb = store::Spread::of(&[70.0]);
+    // 1,000 connections held of 1,000, 20 MB more than the 50 MB idle: 0.02 MB each.
+    let one = |v: f64| store::Spread::of(&[v]).unwrap();
+    cell.hold = Some(store::HoldSummary {
+        connections_attempted: one(1000.0),
+        connections_held: one(1000.0),
+        pss_idle_mb: Some(one(50.0)),
+        mb_per_1k_conns: Some(one(20.0)),
+        echo_max_ms: None,
+    });
+    // A Python server that held only some of its connections is no candidate.
+    let mut fewer = cell.clone();
+    fewer.target = "python-fastapi".into();
+    fewer.hold = Some(store::HoldSummary {
+        connections_held: one(400.0),
+        mb_per_1k_conns: Some(one(1.0)),
+        ..cell.hold.clone().unwrap()
+    });
     run.cells.push(cell);
+    run.cells.push(fewer);
     let p = with(
         neutral(),
         &[
@@ -433,6 +451,7 @@ fn memory_is_priced_only_from_a_held_connections_measurement() {
     );
     let a = adviser::advise(&p, Some((&run, FIXTURE)));
     assert_eq!(a.cost.memory.status, "measured");
+    assert_eq!(a.cost.memory.per_stack.len(), 1, "{:?}", a.cost.memory);
     let m = &a.cost.memory.per_stack[0];
     assert_eq!(m.stack, Choice::Node);
     assert!((m.mb_per_connection - 0.02).abs() < 1e-12);
