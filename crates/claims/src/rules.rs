@@ -306,14 +306,16 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
         m.note = Some(format!("target failed: {f}"));
         return Look::Excluded(m);
     }
-    let (spread, lower_bound, status_note, mut note) = if metric.per_target() {
+    // `costliest`: a ws-hold server that could not hold the whole set, on a metric where that makes
+    // it the worst (see `held_fewer` below).
+    let (spread, lower_bound, status_note, mut note, costliest) = if metric.per_target() {
         let s = match metric {
             Metric::ColdStartMs => t.cold_start_ms.clone(),
             Metric::IdlePssMb => t.idle_pss_mb.and_then(|v| Spread::of(&[v])),
             Metric::InstallBytes => t.install_bytes.and_then(|v| Spread::of(&[v as f64])),
             _ => unreachable!("per-target metrics only"),
         };
-        (s, false, None, None)
+        (s, false, None, None, false)
     } else {
         let Some(cell) = ctx.run.cell(&t.name, workload) else {
             return Look::Missing;
@@ -392,15 +394,10 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
             };
             note = Some(note.map_or(extra.clone(), |n| format!("{extra}; {n}")));
         }
-        (s, lb, status_note, note)
+        let costliest =
+            held_fewer.is_some() && matches!(metric, Metric::MbPer1kConns | Metric::P99Ms);
+        (s, lb, status_note, note, costliest)
     };
-    let costliest = matches!(metric, Metric::MbPer1kConns | Metric::P99Ms)
-        && !metric.per_target()
-        && ctx
-            .run
-            .cell(&t.name, workload)
-            .and_then(|c| c.hold.as_ref())
-            .is_some_and(|h| !h.held_all());
     let mut m = measured(ctx, t, workload, metric, side, spread.as_ref());
     if let Some(sn) = status_note {
         m.note = Some(sn);
