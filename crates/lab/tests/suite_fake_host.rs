@@ -616,3 +616,42 @@ fn an_upstream_that_ends_is_restarted_with_the_target() {
     assert_eq!(run.cell("a", "io").unwrap().status, CellStatus::Ok);
     assert_eq!(*host.running.lock().unwrap(), 0);
 }
+
+/// `ws-hold` measures how much memory its connections add, so every repeat gets a server no other
+/// load has touched: the target is started afresh for the cell and again before each further
+/// repeat (the fake server has no `/ws`: every upgrade is refused, a result, not an error).
+#[test]
+fn a_workload_that_needs_a_fresh_server_gets_one_per_repeat() {
+    let mut good = info("good");
+    good.endpoints.push("ws".into());
+    let host = FakeHost {
+        targets: vec![(good, Behaviour::Good)],
+        ..host()
+    };
+    let dir = tempdir("fresh");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let mut opts = options(&["json", "ws-hold"], 2);
+    opts.cold_starts = 0;
+    let out = suite::run(
+        &host,
+        &mut store,
+        &opts,
+        machine(),
+        None,
+        &StopFlag::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let Outcome::Finished { run_id } = out else {
+        panic!("{out:?}")
+    };
+    let run = store.run(run_id).unwrap();
+    let hold = run.cell("good", "ws-hold").unwrap();
+    assert_eq!(hold.repeats, 2, "{hold:?}");
+    let held = hold.hold.as_ref().unwrap();
+    assert_eq!(held.connections_attempted.median, 10.0);
+    assert_eq!(held.connections_held.median, 0.0);
+    // One start for json, one fresh start for ws-hold's first repeat, one before its second.
+    assert_eq!(*host.starts.lock().unwrap(), 3);
+    assert_eq!(*host.running.lock().unwrap(), 0, "every server was stopped");
+}
