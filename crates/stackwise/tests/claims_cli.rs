@@ -199,90 +199,10 @@ fn bad_input_exits_2_naming_the_flag() {
 
 /// Writes the fixture run into a real lab store (the lab's write API), as the lab would.
 fn fixture_store(dir: &std::path::Path) -> std::path::PathBuf {
-    use store::{CellRecord, NewRun, PlannedCell, RepeatRecord, RunSummary, Store, TargetRecord};
-    let run: RunSummary = serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+    let run: store::RunSummary =
+        serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
     let path = dir.join("lab.sqlite3");
-    let mut db = Store::open(&path).unwrap();
-    let id = db
-        .begin_run(&NewRun {
-            machine: run.machine.clone(),
-            settings: run.settings.clone(),
-            plan: run
-                .cells
-                .iter()
-                .map(|c| PlannedCell {
-                    target: c.target.clone(),
-                    workload: c.workload.clone(),
-                })
-                .collect(),
-        })
-        .unwrap();
-    for t in &run.targets {
-        db.save_target(
-            id,
-            &TargetRecord {
-                name: t.name.clone(),
-                language: t.language.clone(),
-                framework: t.framework.clone(),
-                versions: t.versions.clone(),
-                config: t.config.clone(),
-                cold_starts_ms: t
-                    .cold_start_ms
-                    .as_ref()
-                    .map(|s| s.values.clone())
-                    .unwrap_or_default(),
-                idle_pss_mb: t.idle_pss_mb,
-                install_bytes: t.install_bytes,
-                install_packages: t.install_packages,
-                failure: t.failure.clone(),
-                stderr_tail: None,
-            },
-        )
-        .unwrap();
-    }
-    for c in &run.cells {
-        let at = |s: &Option<store::Spread>, i: usize| s.as_ref().map(|s| s.values[i]);
-        let repeats = (0..c.repeats as usize)
-            .map(|i| RepeatRecord {
-                clean: c.status == store::CellStatus::Ok,
-                throughput_rps: at(&c.throughput_rps, i),
-                p50_ms: at(&c.p50_ms, i),
-                p99_ms: at(&c.p99_ms, i),
-                server_cpu_us_per_req: at(&c.server_cpu_us_per_req, i),
-                pss_mean_mb: at(&c.pss_mean_mb, i),
-                pss_peak_mb: at(&c.pss_peak_mb, i),
-                capacity_rps: c.capacity_rps,
-                hold: c.hold.as_ref().map(|h| store::HoldRecord {
-                    connections_attempted: h.connections_attempted.values[i] as u64,
-                    connections_held: h.connections_held.values[i] as u64,
-                    pss_idle_mb: at(&h.pss_idle_mb, i),
-                    mb_per_1k_conns: at(&h.mb_per_1k_conns, i),
-                    echo_max_ms: at(&h.echo_max_ms, i),
-                }),
-                report_json: "{}".into(),
-                samples_json: "[]".into(),
-                ..Default::default()
-            })
-            .collect();
-        db.save_cell(
-            id,
-            &CellRecord {
-                target: c.target.clone(),
-                workload: c.workload.clone(),
-                params: c.params.clone(),
-                status: c.status.clone(),
-                warnings: c.warnings.clone(),
-                lower_bound: c.lower_bound,
-                slo_p99_ms: c.slo_p99_ms,
-                capacity_rps: c.capacity_rps,
-                ladder: c.ladder.clone(),
-                repeats,
-                elapsed_s: None,
-            },
-        )
-        .unwrap();
-    }
-    db.finish_run(id).unwrap();
+    store::Store::open(&path).unwrap().import_run(&run).unwrap();
     path
 }
 
