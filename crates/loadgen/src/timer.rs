@@ -261,7 +261,7 @@ impl ThreadTimer {
         loop {
             self.wait_fire().await;
             self.fires.set(self.fires.get() + 1);
-            self.set_armed(None);
+            self.armed.set(None);
             self.release(Instant::now(), &mut wake);
             if !self.lazy {
                 if let Some(fire) = self.fire_at() {
@@ -275,7 +275,7 @@ impl ThreadTimer {
     fn arm(&self, at: Instant) {
         use std::os::fd::AsRawFd;
         let Some(fd) = &self.fd else {
-            self.set_armed(Some(at));
+            self.armed.set(Some(at));
             return;
         };
         // A zero it_value would disarm the timer: wait at least a nanosecond.
@@ -294,16 +294,12 @@ impl ThreadTimer {
         };
         // SAFETY: valid fd and itimerspec. It cannot fail for a valid relative time.
         unsafe { libc::timerfd_settime(fd.get_ref().as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        self.set_armed(Some(at));
+        self.armed.set(Some(at));
     }
 
     #[cfg(not(target_os = "linux"))]
     fn arm(&self, at: Instant) {
-        self.set_armed(Some(at));
-    }
-
-    fn set_armed(&self, at: Option<Instant>) {
-        self.armed.set(at);
+        self.armed.set(Some(at));
     }
 
     #[cfg(target_os = "linux")]
