@@ -112,7 +112,7 @@ try {
   });
 } catch (e) {
   const hint = failureHint(gate, 'launch', e);
-  fail(2, `chromium did not start within 30 s: ${e.message.split('\n').slice(0, 6).join(' / ')}` +
+  fail(2, `chromium did not start (launch timeout 30 s): ${e.message.split('\n').slice(0, 6).join(' / ')}` +
     (hint ? `\nui: ${hint}` : ''));
 }
 console.log(`ui: chromium ${browser.version()} launched`);
