@@ -166,18 +166,26 @@ fn prerequisites() -> Result<(), String> {
     }
 }
 
-/// Processes a lab run starts (the rust-axum target's server, the upstream), as "pid cmdline".
+/// Processes a lab run of this checkout starts (the rust-axum target's server, the upstream), as
+/// "pid cmdline". Only this checkout's: its stackwise binary or a program under its directory (other
+/// checkouts on the same machine run their own labs and are none of this test's business).
 fn lab_processes() -> Vec<String> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
+    let repo = std::fs::canonicalize(REPO).unwrap_or_else(|_| PathBuf::from(REPO));
+    let ours = [
+        env!("CARGO_BIN_EXE_stackwise").to_string(),
+        format!("{}/", repo.display()),
+    ];
     dir.flatten()
         .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
         .filter_map(|e| {
             let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            (cmd.contains("stackwise-axum") || cmd.contains("stackwise upstream"))
-                .then(|| format!("{} {}", e.file_name().to_string_lossy(), cmd.trim()))
+            ((cmd.contains("stackwise-axum") || cmd.contains("stackwise upstream"))
+                && ours.iter().any(|o| cmd.starts_with(o.as_str())))
+            .then(|| format!("{} {}", e.file_name().to_string_lossy(), cmd.trim()))
         })
         .collect()
 }
