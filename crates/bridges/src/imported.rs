@@ -1,0 +1,336 @@
+//! [`Imported`]: what an external engine's run measured, what it could not, and where it came from
+//! ([`Origin`]: tool, version, workers, target URL); and its one conversion into the store's read
+//! model ([`Imported::to_run_summary`]), stored with `Store::import_run`.
+//!
+//! The conversion is the only code here that knows the store's shape. What goes in:
+//! - the run's settings carry the origin (`origin.tool`, `origin.version`, `origin.workers`,
+//!   `origin.target_url`, `origin.source`) and the engine's facts (`engine.offered_rps`,
+//!   `engine.achieved_rps`, `engine.requests`, `engine.failed`, `engine.dropped_iterations`,
+//!   `engine.latency`), so a reader can tell an imported run from a lab run;
+//! - one cell (target, workload) with the engine's p50/p99 as `p50_ms`/`p99_ms`, metrics the
+//!   registry marks **not** comparable across engines, and a warning saying what kind of latency
+//!   it is;
+//! - never a capacity, a saturation throughput, a corrected ladder or a server measure (CPU,
+//!   memory): no load engine measured them here, so nothing can be priced from an import.
+
+use std::collections::BTreeMap;
+
+use store::{CellStatus, CellSummary, Machine, RunSummary, Spread, TargetSummary};
+
+/// Where an imported run came from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Origin {
+    /// `locust` | `k6`.
+    pub tool: String,
+    /// The engine's version, when recorded or told.
+    pub version: Option<String>,
+    /// Worker processes (Locust) or machines (k6: one NDJSON file each), when known.
+    pub workers: Option<u32>,
+    pub target_url: Option<String>,
+    /// The file(s) imported.
+    pub source: String,
+    /// The stackwise that wrote the script, when recorded.
+    pub generator: Option<String>,
+}
+
+/// How the engine measured latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyKind {
+    /// Locust's CSV: response times rounded into buckets, from the actual send.
+    BucketedFromSend,
+    /// k6's raw `http_req_duration` points: exact, from the actual send (connection set-up
+    /// excluded); iterations start on the arrival schedule, those with no free VU are dropped
+    /// and counted, not measured.
+    ExactFromSend,
+}
+
+impl LatencyKind {
+    pub fn id(self) -> &'static str {
+        match self {
+            LatencyKind::BucketedFromSend => "bucketed, from send, uncorrected",
+            LatencyKind::ExactFromSend => "exact over raw points, from send, uncorrected",
+        }
+    }
+}
+
+/// Latency and counts of some requests.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Latency {
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub requests: u64,
+    pub failures: u64,
+}
+
+/// One imported run of one workload against one target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub origin: Origin,
+    /// A workload id of the registry.
+    pub workload: String,
+    /// The target's name in the store (`--target`, else the URL's host:port).
+    pub target: String,
+    /// The rate the script offered (req/s), when recorded or told.
+    pub offered_rps: Option<f64>,
+    pub users: Option<u64>,
+    pub slo_ms: Option<f64>,
+    /// When the engine's run started and ended (RFC 3339 UTC), when recorded.
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Measuring window, seconds.
+    pub duration_s: Option<f64>,
+    pub achieved_rps: Option<f64>,
+    pub requests: u64,
+    /// Failed requests: errors, wrong statuses, wrong answers.
+    pub failed: u64,
+    /// Iterations the engine could not start on schedule (k6's `dropped_iterations`); `None`
+    /// when the engine does not count them (Locust).
+    pub dropped: Option<u64>,
+    pub latency: Latency,
+    pub latency_kind: LatencyKind,
+    /// By request name.
+    pub per_request: BTreeMap<String, Latency>,
+    /// The engine's failure lines (`N× GET name: error`).
+    pub failure_lines: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// What no external engine measures: the lab's server-side figures.
+pub const NOT_MEASURED: &str = "not measured by the engine: server CPU and memory (the lab samples the server's processes; a remote engine cannot), saturation throughput and capacity at the SLO (one fixed rate was offered)";
+
+impl Imported {
+    /// The run as the store's read model (for `Store::import_run`). `started_at`/`finished_at`:
+    /// the engine's, when known, else `imported_at`.
+    pub fn to_run_summary(&self, imported_at: &str, stackwise: &str) -> RunSummary {
+        let o = &self.origin;
+        let mut settings = BTreeMap::new();
+        let mut set = |k: &str, v: Option<String>| {
+            settings.insert(
+                k.to_string(),
+                v.unwrap_or_else(|| "not recorded".to_string()),
+            );
+        };
+        set("origin.tool", Some(o.tool.clone()));
+        set("origin.version", o.version.clone());
+        set("origin.workers", o.workers.map(|w| w.to_string()));
+        set("origin.target_url", o.target_url.clone());
+        set("origin.source", Some(o.source.clone()));
+        set("origin.generator", o.generator.clone());
+        set("origin.imported_by", Some(stackwise.to_string()));
+        set("workloads", Some(self.workload.clone()));
+        set("engine.offered_rps", self.offered_rps.map(num));
+        set("engine.achieved_rps", self.achieved_rps.map(num));
+        set("engine.users", self.users.map(|u| u.to_string()));
+        set("engine.duration_s", self.duration_s.map(num));
+        set("engine.requests", Some(self.requests.to_string()));
+        set("engine.failed", Some(self.failed.to_string()));
+        set(
+            "engine.dropped_iterations",
+            Some(
+                self.dropped
+                    .map_or("not counted by this engine".into(), |d| d.to_string()),
+            ),
+        );
+        set("engine.latency", Some(self.latency_kind.id().to_string()));
+        if let Some(s) = self.slo_ms {
+            set("slo_p99_ms", Some(num(s)));
+        }
+
+        let mut warnings = self.warnings.clone();
+        warnings.push(NOT_MEASURED.to_string());
+        if let Some(d) = self.dropped.filter(|d| *d > 0) {
+            warnings.push(format!(
+                "{d} iterations dropped: the engine had no free VU at their scheduled time; they were not sent, so the latency leaves them out"
+            ));
+        }
+        for (name, l) in &self.per_request {
+            if self.per_request.len() > 1 {
+                warnings.push(format!(
+                    "{name}: {} requests, {} failed, p50 {} ms, p99 {} ms",
+                    l.requests,
+                    l.failures,
+                    l.p50_ms.map_or("—".into(), num),
+                    l.p99_ms.map_or("—".into(), num)
+                ));
+            }
+        }
+        warnings.extend(self.failure_lines.iter().take(10).cloned());
+        let status = if self.failed > 0 {
+            CellStatus::Flagged(format!(
+                "{} of {} requests failed (errors, wrong statuses or wrong answers)",
+                self.failed, self.requests
+            ))
+        } else {
+            CellStatus::Ok
+        };
+        let one = |v: Option<f64>| v.and_then(|v| Spread::of(&[v]));
+        let mut params = BTreeMap::new();
+        if let Some(r) = self.offered_rps {
+            params.insert("rate_rps".to_string(), num(r));
+        }
+        if let Some(u) = self.users {
+            params.insert("users".to_string(), u.to_string());
+        }
+        params.insert("engine".to_string(), o.tool.clone());
+        let cell = CellSummary {
+            target: self.target.clone(),
+            workload: self.workload.clone(),
+            status,
+            repeats: 1,
+            throughput_rps: None,
+            p50_ms: one(self.latency.p50_ms),
+            p99_ms: one(self.latency.p99_ms),
+            server_cpu_us_per_req: None,
+            pss_mean_mb: None,
+            pss_peak_mb: None,
+            ladder: Vec::new(),
+            capacity_rps: None,
+            slo_p99_ms: self.slo_ms,
+            lower_bound: false,
+            params,
+            warnings: vec![format!(
+                "{} {}: {} at {} req/s offered, {} achieved; latency {}",
+                o.tool,
+                o.version.as_deref().unwrap_or("(version not recorded)"),
+                self.workload,
+                self.offered_rps.map_or("(not recorded)".into(), num),
+                self.achieved_rps.map_or("(not recorded)".into(), num),
+                self.latency_kind.id()
+            )],
+            hold: None,
+        };
+        let mut config = BTreeMap::new();
+        if let Some(u) = &o.target_url {
+            config.insert("url".to_string(), u.clone());
+        }
+        let target = TargetSummary {
+            name: self.target.clone(),
+            language: "not recorded".into(),
+            framework: "not recorded".into(),
+            versions: BTreeMap::new(),
+            config,
+            cold_start_ms: None,
+            idle_pss_mb: None,
+            install_bytes: None,
+            install_packages: None,
+            failure: None,
+        };
+        let mut runtimes = BTreeMap::new();
+        runtimes.insert(
+            o.tool.clone(),
+            o.version.clone().unwrap_or_else(|| "not recorded".into()),
+        );
+        RunSummary {
+            run_id: 0,
+            started_at: self
+                .started_at
+                .clone()
+                .unwrap_or_else(|| imported_at.to_string()),
+            finished_at: Some(
+                self.finished_at
+                    .clone()
+                    .unwrap_or_else(|| imported_at.to_string()),
+            ),
+            machine: Machine {
+                cpu_model: format!("not recorded (load generated by {})", o.tool),
+                cores: 0,
+                kernel: "not recorded".into(),
+                os: "not recorded".into(),
+                memory_mb: 0,
+                runtimes,
+                server_cpus: Vec::new(),
+                client_cpus: Vec::new(),
+            },
+            settings,
+            targets: vec![target],
+            cells: vec![cell],
+            warnings,
+        }
+    }
+}
+
+/// A number as the report shows it: up to 3 decimals, no trailing zeros.
+pub fn num(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// The imported run's origin as read back from a stored run's settings, if it is an import.
+pub fn origin_of(run: &RunSummary) -> Option<&str> {
+    run.settings.get("origin.tool").map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Imported {
+        Imported {
+            origin: Origin {
+                tool: "k6".into(),
+                version: None,
+                workers: Some(2),
+                target_url: Some("http://127.0.0.1:1".into()),
+                source: "a.json".into(),
+                generator: None,
+            },
+            workload: "json".into(),
+            target: "rust-axum".into(),
+            offered_rps: Some(50.0),
+            users: Some(10),
+            slo_ms: Some(100.0),
+            started_at: Some("2026-01-01T00:00:00Z".into()),
+            finished_at: None,
+            duration_s: Some(10.0),
+            achieved_rps: Some(49.95),
+            requests: 500,
+            failed: 0,
+            dropped: Some(3),
+            latency: Latency {
+                p50_ms: Some(1.25),
+                p99_ms: Some(4.0),
+                requests: 500,
+                failures: 0,
+            },
+            latency_kind: LatencyKind::ExactFromSend,
+            per_request: BTreeMap::new(),
+            failure_lines: vec![],
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn summary_carries_origin_and_no_price_or_server_figure() {
+        let r = sample().to_run_summary("2026-01-01T00:00:00Z", "stackwise 0.1.0");
+        assert_eq!(origin_of(&r), Some("k6"));
+        assert_eq!(r.settings["origin.version"], "not recorded");
+        assert_eq!(r.settings["origin.workers"], "2");
+        assert_eq!(r.settings["engine.dropped_iterations"], "3");
+        let c = &r.cells[0];
+        assert_eq!(c.p99_ms.as_ref().unwrap().median, 4.0);
+        assert!(c.capacity_rps.is_none() && c.throughput_rps.is_none());
+        assert!(c.server_cpu_us_per_req.is_none() && c.ladder.is_empty());
+        assert_eq!(c.status, CellStatus::Ok);
+        assert!(r
+            .warnings
+            .iter()
+            .any(|w| w.contains("3 iterations dropped")));
+        assert!(r.warnings.iter().any(|w| w.contains("server CPU")));
+        let mut bad = sample();
+        bad.failed = 2;
+        let r = bad.to_run_summary("t", "s");
+        assert!(matches!(&r.cells[0].status, CellStatus::Flagged(m) if m.contains("2 of 500")));
+    }
+
+    #[test]
+    fn stored_and_read_back() {
+        let mut s = store::Store::open_in_memory().unwrap();
+        let r = sample().to_run_summary("2026-01-01T00:00:00Z", "stackwise");
+        let id = s.import_run(&r).unwrap();
+        let back = s.run(id).unwrap();
+        assert_eq!(back.settings["origin.tool"], "k6");
+        assert_eq!(back.cells[0].p50_ms.as_ref().unwrap().median, 1.25);
+        assert_eq!(back.cells[0].workload, "json");
+    }
+}
