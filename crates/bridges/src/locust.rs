@@ -24,8 +24,11 @@ pub struct Layout {
     /// The locustfile's path as the commands name it.
     pub locustfile: String,
     pub workers: u32,
-    /// The master's address as the workers reach it.
+    /// The master's address as the workers reach it (a loopback address also binds the master
+    /// to it, not to every interface).
     pub master_host: String,
+    /// The master's port (Locust's default: 5557).
+    pub master_port: u16,
     /// `--csv` prefix: the files the import reads.
     pub csv_prefix: String,
 }
@@ -142,12 +145,19 @@ pub fn export(plan: &Plan, layout: &Layout, generator: &str) -> String {
 /// (start it on each load machine).
 pub fn commands(plan: &Plan, l: &Layout) -> Vec<String> {
     let spawn = plan.users.min(100);
+    let loopback = matches!(l.master_host.as_str(), "127.0.0.1" | "localhost" | "::1");
+    let bind = if loopback {
+        format!(" --master-bind-host {}", shell(&l.master_host))
+    } else {
+        String::new()
+    };
     vec![
         format!(
-            "locust -f {} --master --expect-workers {} --expect-workers-max-wait 120 --headless \
-             --users {} --spawn-rate {spawn} --run-time {}s --reset-stats --host {} \
-             --csv {} --csv-full-history --only-summary",
+            "locust -f {} --master{bind} --master-bind-port {} --expect-workers {} \
+             --expect-workers-max-wait 120 --headless --users {} --spawn-rate {spawn} \
+             --run-time {}s --reset-stats --host {} --csv {} --csv-full-history --only-summary",
             shell(&l.locustfile),
+            l.master_port,
             l.workers,
             plan.users,
             plan.duration_s + plan.users.div_ceil(spawn),
@@ -155,9 +165,10 @@ pub fn commands(plan: &Plan, l: &Layout) -> Vec<String> {
             shell(&l.csv_prefix)
         ),
         format!(
-            "locust -f {} --worker --master-host {} --reset-stats",
+            "locust -f {} --worker --master-host {} --master-port {} --reset-stats",
             shell(&l.locustfile),
-            shell(&l.master_host)
+            shell(&l.master_host),
+            l.master_port
         ),
     ]
 }
@@ -405,44 +416,25 @@ fn from_tables(
         "latency from Locust's CSV: percentiles of response times rounded into buckets (2 significant digits above 100 ms), measured from the actual send, not corrected for coordinated omission; not comparable with the lab's corrected figures".to_string(),
     ];
     let offered = opts.rate_rps.or(side.rate_rps);
-    // The rate over time: the history's aggregated rows while users ran (after the ramp: the
-    // commands reset the stats once every user is spawned).
+    // The window: the master's start and stop (sidecar), else the history's first and last rows
+    // with users. (The history's per-second rates are not used: in a distributed run the workers
+    // report every 3 s, so a short run's "current" rate reads 0 for its first seconds.)
     let mut duration_s = match (side.started_unix, side.stopped_unix) {
         (Some(a), Some(b)) if b > a => Some(b - a),
         _ => None,
     };
-    if let Some(h) = history {
+    if let (None, Some(h)) = (duration_s, history) {
         let mut times = Vec::new();
-        let mut rates = Vec::new();
         for row in 0..h.rows.len() {
-            if h.get(row, "Name")? != "Aggregated" {
-                continue;
-            }
-            let users = h.num(row, "User Count")?.unwrap_or(0.0);
-            if users <= 0.0 {
-                continue;
-            }
-            if let Some(t) = h.num(row, "Timestamp")? {
-                times.push(t);
-            }
-            if let Some(r) = h.num(row, "Requests/s")? {
-                rates.push(r);
+            if h.get(row, "Name")? == "Aggregated" && h.num(row, "User Count")?.unwrap_or(0.0) > 0.0
+            {
+                if let Some(t) = h.num(row, "Timestamp")? {
+                    times.push(t);
+                }
             }
         }
-        if duration_s.is_none() {
-            if let (Some(a), Some(b)) = (times.first(), times.last()) {
-                duration_s = (b > a).then_some(b - a);
-            }
-        }
-        if let (Some(off), false) = (offered, rates.is_empty()) {
-            // Locust's history rate is a moving average: its first rows still ramp up.
-            let steady = &rates[rates.len().min(rates.len() / 4 + 1).min(rates.len() - 1)..];
-            let low = steady.iter().cloned().fold(f64::INFINITY, f64::min);
-            if low.is_finite() && low < off * workloads::trust::MIN_ACHIEVED_SHARE {
-                warnings.push(format!(
-                    "the rate was not held all along: Locust's per-second rate fell to {low:.1} req/s of the {off} offered (pacing holds the rate only while responses are faster than the interval)"
-                ));
-            }
+        if let (Some(a), Some(b)) = (times.first(), times.last()) {
+            duration_s = (b > a).then_some(b - a);
         }
     }
     if let (Some(off), Some(a)) = (offered, achieved) {
@@ -530,6 +522,7 @@ mod tests {
             locustfile: "stackwise_cpu.py".into(),
             workers: 2,
             master_host: "10.0.0.1".into(),
+            master_port: 5557,
             csv_prefix: "out/cpu".into(),
         }
     }
@@ -537,13 +530,23 @@ mod tests {
     #[test]
     fn commands_name_master_workers_csv_and_run_time() {
         let c = commands(&plan("cpu"), &layout());
-        assert!(c[0].contains("--master --expect-workers 2"), "{}", c[0]);
+        assert!(
+            c[0].contains("--master --master-bind-port 5557 --expect-workers 2"),
+            "{}",
+            c[0]
+        );
         assert!(c[0].contains("--headless --users 20 --spawn-rate 20 --run-time 31s"));
         assert!(c[0].contains("--csv out/cpu --csv-full-history"));
         assert_eq!(
             c[1],
-            "locust -f stackwise_cpu.py --worker --master-host 10.0.0.1 --reset-stats"
+            "locust -f stackwise_cpu.py --worker --master-host 10.0.0.1 --master-port 5557 --reset-stats"
         );
+        let local = Layout {
+            master_host: "127.0.0.1".into(),
+            ..layout()
+        };
+        assert!(commands(&plan("cpu"), &local)[0]
+            .contains("--master --master-bind-host 127.0.0.1 --master-bind-port 5557"));
         assert_eq!(shell("a b'c"), r"'a b'\''c'");
     }
 

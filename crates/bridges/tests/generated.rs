@@ -136,6 +136,7 @@ fn locustfiles_compile_compute_and_check_like_the_lab() {
         locustfile: "f.py".into(),
         workers: 2,
         master_host: "127.0.0.1".into(),
+        master_port: 5557,
         csv_prefix: "out".into(),
     };
     let plans = exportable();
