@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use store::{CellStatus, CellSummary, Machine, RunSummary, Spread, TargetSummary};
+use store::{CellStatus, Machine, RunSummary, Spread};
 
 /// Where an imported run came from.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -163,7 +163,6 @@ impl Imported {
         } else {
             CellStatus::Ok
         };
-        let one = |v: Option<f64>| v.and_then(|v| Spread::of(&[v]));
         let mut params = BTreeMap::new();
         if let Some(r) = self.offered_rps {
             params.insert("rate_rps".to_string(), num(r));
@@ -172,49 +171,36 @@ impl Imported {
             params.insert("users".to_string(), u.to_string());
         }
         params.insert("engine".to_string(), o.tool.clone());
-        let cell = CellSummary {
-            target: self.target.clone(),
-            workload: self.workload.clone(),
+        let note = format!(
+            "{} {}: {} at {} req/s offered, {} achieved; latency {}",
+            o.tool,
+            o.version.as_deref().unwrap_or("(version not recorded)"),
+            self.workload,
+            self.offered_rps.map_or("(not recorded)".into(), num),
+            self.achieved_rps.map_or("(not recorded)".into(), num),
+            self.latency_kind.id()
+        );
+        let mut cell = shape::cell(
+            &self.target,
+            &self.workload,
             status,
-            repeats: 1,
-            throughput_rps: None,
-            p50_ms: one(self.latency.p50_ms),
-            p99_ms: one(self.latency.p99_ms),
-            server_cpu_us_per_req: None,
-            pss_mean_mb: None,
-            pss_peak_mb: None,
-            ladder: Vec::new(),
-            capacity_rps: None,
-            slo_p99_ms: self.slo_ms,
-            lower_bound: false,
+            self.slo_ms,
             params,
-            warnings: vec![format!(
-                "{} {}: {} at {} req/s offered, {} achieved; latency {}",
-                o.tool,
-                o.version.as_deref().unwrap_or("(version not recorded)"),
-                self.workload,
-                self.offered_rps.map_or("(not recorded)".into(), num),
-                self.achieved_rps.map_or("(not recorded)".into(), num),
-                self.latency_kind.id()
-            )],
-            hold: None,
-        };
+            vec![note],
+        );
+        for (id, v) in [
+            ("p50_ms", self.latency.p50_ms),
+            ("p99_ms", self.latency.p99_ms),
+        ] {
+            if let Some(s) = v.and_then(|v| Spread::of(&[v])) {
+                shape::set(&mut cell, id, s);
+            }
+        }
         let mut config = BTreeMap::new();
         if let Some(u) = &o.target_url {
             config.insert("url".to_string(), u.clone());
         }
-        let target = TargetSummary {
-            name: self.target.clone(),
-            language: "not recorded".into(),
-            framework: "not recorded".into(),
-            versions: BTreeMap::new(),
-            config,
-            cold_start_ms: None,
-            idle_pss_mb: None,
-            install_bytes: None,
-            install_packages: None,
-            failure: None,
-        };
+        let target = shape::target(&self.target, config);
         let mut runtimes = BTreeMap::new();
         runtimes.insert(
             o.tool.clone(),
@@ -245,6 +231,74 @@ impl Imported {
             targets: vec![target],
             cells: vec![cell],
             warnings,
+        }
+    }
+}
+
+/// The metric ids an import stores in its cell: the engine's own latency, which the registry marks
+/// not comparable across engines (a reader that honours the flag leaves it out of cross-engine
+/// verdicts and prices).
+pub const STORED_METRICS: &[&str] = &["p50_ms", "p99_ms"];
+
+/// The one place that knows the shape of the store's cell and target (this branch: main's typed
+/// fields). With the registry branch's store (figures as a metric map), `cell` builds
+/// `CellSummary { metrics: BTreeMap::new(), .. }` (no typed figures, no `hold`), `set` is
+/// `cell.set(id, Some(s))`, and `target` builds `TargetSummary { metrics: BTreeMap::new(), .. }`.
+mod shape {
+    use std::collections::BTreeMap;
+
+    use store::{CellStatus, CellSummary, Spread, TargetSummary};
+
+    pub fn cell(
+        target: &str,
+        workload: &str,
+        status: CellStatus,
+        slo_p99_ms: Option<f64>,
+        params: BTreeMap<String, String>,
+        warnings: Vec<String>,
+    ) -> CellSummary {
+        CellSummary {
+            target: target.to_string(),
+            workload: workload.to_string(),
+            status,
+            repeats: 1,
+            throughput_rps: None,
+            p50_ms: None,
+            p99_ms: None,
+            server_cpu_us_per_req: None,
+            pss_mean_mb: None,
+            pss_peak_mb: None,
+            ladder: Vec::new(),
+            capacity_rps: None,
+            slo_p99_ms,
+            lower_bound: false,
+            params,
+            warnings,
+            hold: None,
+        }
+    }
+
+    /// Sets one of [`super::STORED_METRICS`].
+    pub fn set(cell: &mut CellSummary, id: &str, s: Spread) {
+        match id {
+            "p50_ms" => cell.p50_ms = Some(s),
+            "p99_ms" => cell.p99_ms = Some(s),
+            other => unreachable!("an import stores only STORED_METRICS, not {other}"),
+        }
+    }
+
+    pub fn target(name: &str, config: BTreeMap<String, String>) -> TargetSummary {
+        TargetSummary {
+            name: name.to_string(),
+            language: "not recorded".into(),
+            framework: "not recorded".into(),
+            versions: BTreeMap::new(),
+            config,
+            cold_start_ms: None,
+            idle_pss_mb: None,
+            install_bytes: None,
+            install_packages: None,
+            failure: None,
         }
     }
 }
@@ -321,6 +375,22 @@ mod tests {
         bad.failed = 2;
         let r = bad.to_run_summary("t", "s");
         assert!(matches!(&r.cells[0].status, CellStatus::Flagged(m) if m.contains("2 of 500")));
+    }
+
+    #[test]
+    fn an_import_stores_only_metrics_the_registry_says_are_not_comparable_across_engines() {
+        // If the registry ever marks p50_ms/p99_ms comparable (meaning: the lab's corrected
+        // latency), an engine's from-send latency must move to metrics of its own.
+        let r = workloads::Registry::builtin();
+        for id in STORED_METRICS {
+            let m = r
+                .metric(id)
+                .unwrap_or_else(|| panic!("{id} is not registered"));
+            assert!(!m.comparable_across_engines, "{id}");
+        }
+        // The price-setting metric is comparable and never stored by an import.
+        assert!(r.metric("capacity_rps").unwrap().comparable_across_engines);
+        assert!(!STORED_METRICS.contains(&"capacity_rps"));
     }
 
     #[test]
