@@ -84,7 +84,8 @@ pub struct ExportCommon {
     /// The target's base URL (scheme, host, port), e.g. http://10.0.0.5:8080.
     #[arg(value_name = "URL")]
     pub url: String,
-    /// Requests per second, all machines together.
+    /// Requests per second: for Locust, all workers together; for k6, per machine that runs the
+    /// script (export with the total divided by the machines).
     #[arg(long, value_name = "N", default_value_t = 100.0)]
     pub rate: f64,
     /// How long the rate is held, e.g. 30s, 2m.
