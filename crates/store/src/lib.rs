@@ -5,13 +5,12 @@
 //! The model is plain serde data so that consumers can be tested on JSON fixtures without a database.
 
 pub mod db;
+pub mod json;
 pub mod model;
 pub mod schema;
 
 pub use db::{
-    default_path, now_rfc3339, CellRecord, HoldRecord, NewRun, PlannedCell, RepeatRecord,
-    RunListing, Store, StoreError, TargetRecord,
+    default_path, now_rfc3339, CellRecord, NewRun, PlannedCell, RepeatRecord, RunListing, Store,
+    StoreError, TargetRecord,
 };
-pub use model::{
-    CellStatus, CellSummary, HoldSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary,
-};
+pub use model::{CellStatus, CellSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary};

@@ -135,8 +135,8 @@ impl Workload for CapacityAtSlo {
             let point = LadderPoint {
                 offered_rps: rate,
                 achieved_rps: achieved,
-                p50_ms: m.repeat.p50_ms.unwrap_or(f64::NAN),
-                p99_ms: m.repeat.p99_ms.unwrap_or(f64::INFINITY),
+                p50_ms: m.repeat.metric("p50_ms").unwrap_or(f64::NAN),
+                p99_ms: m.repeat.metric("p99_ms").unwrap_or(f64::INFINITY),
                 errors: m.errors,
                 server_cores: (r.elapsed_s > 0.0).then(|| d.usage.cpu_s / r.elapsed_s),
             };

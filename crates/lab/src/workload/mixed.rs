@@ -125,7 +125,10 @@ impl Workload for Mixed {
         let mut m = measured_from(io_r, &d, achieved, true);
         // CPU per response over both streams (the server did both in the window).
         let all = io_r.requests.completed + heavy_r.requests.completed;
-        m.repeat.server_cpu_us_per_req = (all > 0).then(|| d.usage.cpu_s * 1e6 / all as f64);
+        m.repeat.set(
+            "server_cpu_us_per_req",
+            (all > 0).then(|| d.usage.cpu_s * 1e6 / all as f64),
+        );
         let heavy_bad = http::bad_responses(heavy_r);
         if heavy_bad > 0 {
             m.warnings
@@ -144,8 +147,8 @@ impl Workload for Mixed {
         let point = |r: &loadgen::Report, mm: &Measured, achieved: f64, cpu_s: f64| LadderPoint {
             offered_rps: IO_RATE,
             achieved_rps: achieved,
-            p50_ms: mm.repeat.p50_ms.unwrap_or(f64::NAN),
-            p99_ms: mm.repeat.p99_ms.unwrap_or(f64::INFINITY),
+            p50_ms: mm.repeat.metric("p50_ms").unwrap_or(f64::NAN),
+            p99_ms: mm.repeat.metric("p99_ms").unwrap_or(f64::INFINITY),
             errors: mm.errors,
             server_cores: (r.elapsed_s > 0.0).then(|| cpu_s / r.elapsed_s),
         };

@@ -170,20 +170,25 @@ pub fn measured_from(
     Measured {
         repeat: store::RepeatRecord {
             clean: errors == 0,
-            throughput_rps: Some(throughput_rps),
-            p50_ms: http::ms_at(lat, 50.0),
-            p99_ms: http::ms_at(lat, 99.0),
-            server_cpu_us_per_req: (completed > 0).then(|| usage.cpu_s * 1e6 / completed as f64),
-            pss_mean_mb: usage.pss_mean_mb,
-            pss_peak_mb: usage.pss_peak_mb,
+            metrics: Default::default(),
             engine_busy: client.engine,
             upstream_busy: client.upstream,
             steal_pct: usage.steal_pct,
             capacity_rps: None,
-            hold: None,
             report_json: serde_json::to_string(report).expect("a report serialises"),
             samples_json: samples.to_string(),
-        },
+        }
+        .with(&[
+            ("throughput_rps", Some(throughput_rps)),
+            ("p50_ms", http::ms_at(lat, 50.0)),
+            ("p99_ms", http::ms_at(lat, 99.0)),
+            (
+                "server_cpu_us_per_req",
+                (completed > 0).then(|| usage.cpu_s * 1e6 / completed as f64),
+            ),
+            ("pss_mean_mb", usage.pss_mean_mb),
+            ("pss_peak_mb", usage.pss_peak_mb),
+        ]),
         errors,
         ladder: vec![],
         capacity_rps: None,

@@ -1045,26 +1045,33 @@ pub fn measured(
     Measured {
         repeat: store::RepeatRecord {
             clean: errors == 0,
-            throughput_rps: Some(report.echoes_per_s),
-            p50_ms: report.rtt_p50_us.map(|u| u / 1000.0),
-            p99_ms: report.rtt_p99_us.map(|u| u / 1000.0),
-            server_cpu_us_per_req: (echoes > 0).then(|| usage.cpu_s * 1e6 / echoes as f64),
-            pss_mean_mb: usage.pss_mean_mb,
-            pss_peak_mb: usage.pss_peak_mb,
+            metrics: Default::default(),
             engine_busy: report.client_busy_hold,
             upstream_busy: None,
             steal_pct: usage.steal_pct,
             capacity_rps: None,
-            hold: Some(store::HoldRecord {
-                connections_attempted: report.attempted,
-                connections_held: report.held,
-                pss_idle_mb,
-                mb_per_1k_conns: mb_per_1k(usage.pss_mean_mb, pss_idle_mb, report.held),
-                echo_max_ms: report.rtt_max_us.map(|u| u / 1000.0),
-            }),
             report_json: serde_json::to_string(&report).expect("a report serialises"),
             samples_json: samples.to_string(),
-        },
+        }
+        .with(&[
+            ("throughput_rps", Some(report.echoes_per_s)),
+            ("p50_ms", report.rtt_p50_us.map(|u| u / 1000.0)),
+            ("p99_ms", report.rtt_p99_us.map(|u| u / 1000.0)),
+            (
+                "server_cpu_us_per_req",
+                (echoes > 0).then(|| usage.cpu_s * 1e6 / echoes as f64),
+            ),
+            ("pss_mean_mb", usage.pss_mean_mb),
+            ("pss_peak_mb", usage.pss_peak_mb),
+            ("connections_attempted", Some(report.attempted as f64)),
+            ("connections_held", Some(report.held as f64)),
+            ("pss_idle_mb", pss_idle_mb),
+            (
+                "mb_per_1k_conns",
+                mb_per_1k(usage.pss_mean_mb, pss_idle_mb, report.held),
+            ),
+            ("echo_max_ms", report.rtt_max_us.map(|u| u / 1000.0)),
+        ]),
         errors,
         ladder: vec![],
         capacity_rps: None,
@@ -1165,12 +1172,18 @@ mod tests {
         let m = measured(r, usage, Some(40.0), None, None);
         assert!(m.repeat.clean);
         assert_eq!(m.errors, 0);
-        let h = m.repeat.hold.unwrap();
-        assert_eq!((h.connections_attempted, h.connections_held), (10, 10));
-        assert!((h.mb_per_1k_conns.unwrap() - 100.0).abs() < 1e-9);
-        assert_eq!(h.echo_max_ms, Some(1.5));
-        assert_eq!(m.repeat.p99_ms, Some(0.9));
-        assert!((m.repeat.server_cpu_us_per_req.unwrap() - 100.0).abs() < 1e-9);
+        let h = &m.repeat;
+        assert_eq!(
+            (
+                h.metric("connections_attempted"),
+                h.metric("connections_held")
+            ),
+            (Some(10.0), Some(10.0))
+        );
+        assert!((h.metric("mb_per_1k_conns").unwrap() - 100.0).abs() < 1e-9);
+        assert_eq!(h.metric("echo_max_ms"), Some(1.5));
+        assert_eq!(m.repeat.metric("p99_ms"), Some(0.9));
+        assert!((m.repeat.metric("server_cpu_us_per_req").unwrap() - 100.0).abs() < 1e-9);
         // The client at 95% makes the figures a lower bound, by the HTTP workloads' rule.
         assert!(m.lower_bound);
         assert!(m.warnings.iter().any(|w| w.contains("WebSocket client")));

@@ -96,7 +96,11 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
 }
 
 /// `held / attempted` of a hold cell (medians; the held spread when repeats differ).
-pub fn held_of(h: &store::HoldSummary) -> String {
+pub fn held_of(c: &CellSummary) -> Option<String> {
+    let (held, attempted) = (
+        c.metric("connections_held")?,
+        c.metric("connections_attempted")?,
+    );
     // Connection counts are whole numbers: 9,997 not 9997.00.
     let count = |v: f64| {
         if v.abs() >= 10_000.0 {
@@ -105,7 +109,6 @@ pub fn held_of(h: &store::HoldSummary) -> String {
             format!("{v:.0}")
         }
     };
-    let held = &h.connections_held;
     let held = if held.values.len() > 1 && held.min != held.max {
         format!(
             "{} ({}–{})",
@@ -116,7 +119,7 @@ pub fn held_of(h: &store::HoldSummary) -> String {
     } else {
         count(held.median)
     };
-    format!("{held} / {}", count(h.connections_attempted.median))
+    Some(format!("{held} / {}", count(attempted.median)))
 }
 
 /// The table of a held-connections workload (`ws-hold`).
@@ -136,14 +139,13 @@ fn hold_table(out: &mut String, w: &str, cells: &[&CellSummary]) {
     let rows: Vec<Vec<String>> = cells
         .iter()
         .map(|c| {
-            let h = c.hold.as_ref();
             vec![
                 c.target.clone(),
-                h.map_or("—".into(), held_of),
-                spread(h.and_then(|h| h.mb_per_1k_conns.as_ref())),
-                spread(c.p99_ms.as_ref()),
-                spread(c.throughput_rps.as_ref()),
-                spread(c.server_cpu_us_per_req.as_ref()),
+                held_of(c).unwrap_or_else(|| "—".into()),
+                spread(c.metric("mb_per_1k_conns")),
+                spread(c.metric("p99_ms")),
+                spread(c.metric("throughput_rps")),
+                spread(c.metric("server_cpu_us_per_req")),
                 status(c),
             ]
         })
@@ -180,7 +182,8 @@ pub fn tables(run: &RunSummary) -> String {
     }
     for w in workloads {
         let cells: Vec<&CellSummary> = run.cells.iter().filter(|c| c.workload == w).collect();
-        if w == "ws-hold" || cells.iter().any(|c| c.hold.is_some()) {
+        let kind = workloads::registry().workload(w).map(|x| x.kind);
+        if kind == Some(workloads::Kind::Hold) {
             hold_table(&mut out, w, &cells);
             continue;
         }
@@ -208,7 +211,7 @@ pub fn tables(run: &RunSummary) -> String {
                 ),
             }
         );
-        let is_mixed = w == "mixed";
+        let is_mixed = kind == Some(workloads::Kind::Mixed);
         let mut rows = Vec::new();
         for c in &cells {
             rows.push(vec![
@@ -220,11 +223,11 @@ pub fn tables(run: &RunSummary) -> String {
                 } else if is_capacity {
                     c.capacity_rps.map_or("—".into(), num)
                 } else {
-                    spread(c.throughput_rps.as_ref())
+                    spread(c.metric("throughput_rps"))
                 },
-                spread(c.p99_ms.as_ref()),
-                spread(c.server_cpu_us_per_req.as_ref()),
-                spread(c.pss_mean_mb.as_ref()),
+                spread(c.metric("p99_ms")),
+                spread(c.metric("server_cpu_us_per_req")),
+                spread(c.metric("pss_mean_mb")),
                 status(c),
             ]);
         }
@@ -254,14 +257,16 @@ pub fn tables(run: &RunSummary) -> String {
         let mut rows = Vec::new();
         for t in &run.targets {
             let cold = t
-                .cold_start_ms
-                .as_ref()
+                .metric("cold_start_ms")
                 .and_then(|s| {
                     let (med, p90) = lab::stats::median_p90(&s.values)?;
                     Some(format!("{} / {} ({})", num(med), num(p90), s.values.len()))
                 })
                 .unwrap_or_else(|| "—".into());
-            let install = match (t.install_bytes, t.install_packages) {
+            let install = match (
+                t.value("install_bytes").map(|v| v as u64),
+                t.value("install_packages").map(|v| v as u64),
+            ) {
                 (Some(b), Some(p)) => format!("{} MB, {p} pkgs", num(b as f64 / 1e6)),
                 (Some(b), None) => format!("{} MB", num(b as f64 / 1e6)),
                 _ => "—".into(),
@@ -275,7 +280,7 @@ pub fn tables(run: &RunSummary) -> String {
             rows.push(vec![
                 t.name.clone(),
                 cold,
-                t.idle_pss_mb.map_or("—".into(), num),
+                t.value("idle_pss_mb").map_or("—".into(), num),
                 install,
                 match &t.failure {
                     Some(f) => format!("FAILED: {}", short(f.lines().next().unwrap_or(""))),
@@ -351,12 +356,15 @@ mod tests {
             workload: workload.into(),
             status: CellStatus::Ok,
             repeats: rps.len() as u32,
-            throughput_rps: Spread::of(rps),
-            p50_ms: None,
-            p99_ms: Spread::of(&[1.5]),
-            server_cpu_us_per_req: Spread::of(&[42.0]),
-            pss_mean_mb: Spread::of(&[30.0]),
-            pss_peak_mb: None,
+            metrics: [
+                ("throughput_rps", Spread::of(rps)),
+                ("p99_ms", Spread::of(&[1.5])),
+                ("server_cpu_us_per_req", Spread::of(&[42.0])),
+                ("pss_mean_mb", Spread::of(&[30.0])),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect(),
             ladder: vec![],
             capacity_rps: None,
             slo_p99_ms: None,
@@ -366,7 +374,6 @@ mod tests {
                 ("path".into(), "/json".into()),
             ]),
             warnings: vec![],
-            hold: None,
         }
     }
 
@@ -381,13 +388,15 @@ mod tests {
             ("hold_s".into(), "4".into()),
         ]);
         c.status = CellStatus::Flagged("9997 errors".into());
-        c.hold = Some(store::HoldSummary {
-            connections_attempted: Spread::of(&[10_000.0]).unwrap(),
-            connections_held: Spread::of(&[3.0]).unwrap(),
-            pss_idle_mb: Spread::of(&[40.0]),
-            mb_per_1k_conns: Spread::of(&[812.5]),
-            echo_max_ms: Spread::of(&[9.0]),
-        });
+        for (id, v) in [
+            ("connections_attempted", 10_000.0),
+            ("connections_held", 3.0),
+            ("pss_idle_mb", 40.0),
+            ("mb_per_1k_conns", 812.5),
+            ("echo_max_ms", 9.0),
+        ] {
+            c.metrics.insert(id.into(), Spread::of(&[v]).unwrap());
+        }
         let mut run: RunSummary =
             serde_json::from_str(include_str!("../../../store/tests/fixtures/quick-run.json"))
                 .unwrap();
@@ -427,10 +436,15 @@ mod tests {
                 framework: "node:http".into(),
                 versions: BTreeMap::from([("node".into(), "20.20.2".into())]),
                 config: BTreeMap::new(),
-                cold_start_ms: Spread::of(&[40.0, 42.0, 60.0]),
-                idle_pss_mb: Some(45.0),
-                install_bytes: Some(0),
-                install_packages: Some(0),
+                metrics: BTreeMap::from([
+                    (
+                        "cold_start_ms".into(),
+                        Spread::of(&[40.0, 42.0, 60.0]).unwrap(),
+                    ),
+                    ("idle_pss_mb".into(), Spread::of(&[45.0]).unwrap()),
+                    ("install_bytes".into(), Spread::of(&[0.0]).unwrap()),
+                    ("install_packages".into(), Spread::of(&[0.0]).unwrap()),
+                ]),
                 failure: None,
             }],
             cells: vec![
