@@ -22,9 +22,9 @@ use crate::rules::Choice;
 /// Hours in the month used for monthly prices.
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
-/// A rung whose achieved rate is under this share of the offered rate missed it (as in the lab's
-/// capacity search).
-pub const ACHIEVED_SHARE: f64 = 0.97;
+/// A rung whose achieved rate is under this share of the offered rate missed it (the registry's
+/// trust constant, the one the lab's capacity search applies).
+pub const ACHIEVED_SHARE: f64 = workloads::trust::MIN_ACHIEVED_SHARE;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Cost {

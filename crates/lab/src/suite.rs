@@ -1145,7 +1145,8 @@ pub fn cell_line(c: &CellRecord) -> String {
     let spread = |f: fn(&RepeatRecord) -> Option<f64>| {
         Spread::of(&used.iter().filter_map(f).collect::<Vec<_>>())
     };
-    if c.workload == "mixed" && c.ladder.len() >= 2 {
+    let kind = workloads::registry().workload(&c.workload).map(|w| w.kind);
+    if kind == Some(Kind::Mixed) && c.ladder.len() >= 2 {
         // Per repeat: [/io alone, /io with heavy requests].
         let alone: Vec<f64> = c.ladder.iter().step_by(2).map(|p| p.p99_ms).collect();
         let mixed: Vec<f64> = c

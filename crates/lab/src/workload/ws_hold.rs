@@ -797,9 +797,11 @@ fn short(s: &str) -> String {
     }
 }
 
-/// The `ws-hold` workload of the catalogue.
-#[derive(Default)]
-pub struct WsHold;
+/// A held-connections workload of the registry (kind `Hold`). Its client's settings are the
+/// constants above; the registry entry's parameters state them (a test checks they agree).
+pub struct WsHold {
+    pub spec: workloads::Workload,
+}
 
 impl WsHold {
     /// The client's settings for a repeat against `base_url`.
@@ -814,7 +816,7 @@ fn ramp_of(t: &Timing) -> Duration {
 
 impl Workload for WsHold {
     fn id(&self) -> &'static str {
-        "ws-hold"
+        self.spec.id
     }
 
     fn kind(&self) -> Kind {
@@ -829,7 +831,11 @@ impl Workload for WsHold {
     }
 
     fn endpoints(&self) -> &'static [&'static str] {
-        &["ws"]
+        self.spec.endpoints
+    }
+
+    fn services(&self) -> &'static [super::ServiceKind] {
+        self.spec.services
     }
 
     fn params(&self, t: &Timing) -> BTreeMap<String, String> {
@@ -1193,12 +1199,23 @@ mod tests {
     fn params_record_the_connection_count_and_ramp() {
         let mut t = Timing::full();
         t.ws_connections = 200;
-        let p = WsHold.params(&t);
+        let w = WsHold {
+            spec: *workloads::registry().workload("ws-hold").unwrap(),
+        };
+        let p = w.params(&t);
         assert_eq!(p["connections"], "200");
         assert_eq!(p["ramp_rps"], "2000");
         assert_eq!(p["ramp_s"], "0.1");
         assert_eq!(p["hold_s"], "4");
-        assert_eq!(WsHold.endpoints(), &["ws"]);
-        assert!(WsHold.estimate(&Timing::full()) >= Duration::from_secs(10));
+        assert_eq!(w.endpoints(), &["ws"]);
+        assert!(w.estimate(&Timing::full()) >= Duration::from_secs(10));
+        // The registry states the client's settings.
+        let n = |k: &str| w.spec.param(k).unwrap().parse::<f64>().unwrap();
+        assert_eq!(n("connections") as usize, CONNECTIONS);
+        assert_eq!(n("ramp_rps"), RAMP_RPS);
+        assert_eq!(n("interval_s"), INTERVAL.as_secs_f64());
+        assert_eq!(n("connect_timeout_s"), CONNECT_TIMEOUT.as_secs_f64());
+        assert_eq!(n("echo_timeout_s"), ECHO_TIMEOUT.as_secs_f64());
+        assert_eq!(n("max_repeats") as u32, w.repeats(99));
     }
 }
