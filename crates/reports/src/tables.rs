@@ -311,6 +311,32 @@ pub fn hold(run: &RunSummary, w: &str) -> TableSpec {
     t.drop_empty_columns()
 }
 
+/// The metrics of workload `w`'s cells that no built-in table lays out: those a workload
+/// registered at run time brings (or unknown to this version), as (id, column label), in
+/// registry order. Each gets a column of its own.
+pub fn extra_metrics(run: &RunSummary, w: &str) -> Vec<(String, String)> {
+    let registry = workloads::registry();
+    let mut ids: Vec<&String> = run
+        .cells
+        .iter()
+        .filter(|c| c.workload == w)
+        .flat_map(|c| c.metrics.keys())
+        .filter(|id| {
+            !workloads::BUILTIN_METRICS
+                .iter()
+                .any(|m| m.id == id.as_str())
+        })
+        .collect();
+    ids.sort_by_key(|id| (registry.metric_rank(id), id.to_string()));
+    ids.dedup();
+    ids.into_iter()
+        .map(|id| {
+            let label = registry.metric(id).map_or(id.as_str(), |m| m.label);
+            (id.clone(), label.to_string())
+        })
+        .collect()
+}
+
 /// One workload's cells: every figure with its spread, ratios to the best, and notes
 /// (held-connection workloads get [`hold`]'s table).
 pub fn workload(run: &RunSummary, derived: &Derived, w: &str) -> TableSpec {
@@ -330,6 +356,13 @@ pub fn workload(run: &RunSummary, derived: &Derived, w: &str) -> TableSpec {
         ("Repeats", true),
         ("Notes", false),
     ]);
+    // Metrics of a workload registered at run time: a column each, before "Repeats".
+    let extra = extra_metrics(run, w);
+    let at = t.columns.len() - 2;
+    for (i, (_, label)) in extra.iter().enumerate() {
+        t.columns.insert(at + i, label.clone());
+        t.numeric.insert(at + i, true);
+    }
     let wd = derived.workloads.iter().find(|x| x.workload == w);
     for c in run.cells.iter().filter(|c| c.workload == w) {
         let d = wd.and_then(|wd| wd.cells.iter().find(|d| d.target == c.target));
@@ -380,6 +413,10 @@ pub fn workload(run: &RunSummary, derived: &Derived, w: &str) -> TableSpec {
             Cell::new(c.repeats.to_string()),
             Cell::new(note).mark(mark),
         ]);
+        let row = t.rows.last_mut().expect("pushed");
+        for (i, (id, _)) in extra.iter().enumerate() {
+            row.insert(at + i, spread_cell(c.metric(id)));
+        }
     }
     t.drop_empty_columns()
 }

@@ -212,6 +212,7 @@ pub fn tables(run: &RunSummary) -> String {
             }
         );
         let is_mixed = kind == Some(workloads::Kind::Mixed);
+        let extra = reports::tables::extra_metrics(run, w);
         let mut rows = Vec::new();
         for c in &cells {
             rows.push(vec![
@@ -230,6 +231,11 @@ pub fn tables(run: &RunSummary) -> String {
                 spread(c.metric("pss_mean_mb")),
                 status(c),
             ]);
+            // Metrics of a workload registered at run time: a column each, before the flags.
+            let row = rows.last_mut().expect("pushed");
+            for (i, (id, _)) in extra.iter().enumerate() {
+                row.insert(5 + i, spread(c.metric(id)));
+            }
         }
         let (rate_col, p99_col) = if is_mixed {
             ("/io p99 ms alone", "/io p99 ms with heavy /cpu")
@@ -238,18 +244,10 @@ pub fn tables(run: &RunSummary) -> String {
         } else {
             ("req/s", "p99 ms")
         };
-        table(
-            &mut out,
-            &[
-                "target",
-                rate_col,
-                p99_col,
-                "server CPU µs/req",
-                "PSS MB",
-                "flags",
-            ],
-            &rows,
-        );
+        let mut cols = vec!["target", rate_col, p99_col, "server CPU µs/req", "PSS MB"];
+        cols.extend(extra.iter().map(|(_, label)| label.as_str()));
+        cols.push("flags");
+        table(&mut out, &cols, &rows);
     }
 
     if !run.targets.is_empty() {
@@ -459,5 +457,180 @@ mod tests {
         assert!(t.contains("node-http json: flagged: 3 errors"), "{t}");
         assert!(t.contains("past its end of life"), "{t}");
         assert!(t.contains("42.0 / 60.0 (3)"), "{t}");
+    }
+
+    /// A workload declared here, in the test, and registered at run time reaches the store, the
+    /// claims (a catalogue entry naming it) and every report format — Markdown, JSON, HTML and
+    /// this terminal table — with no other code change.
+    #[test]
+    fn a_workload_registered_at_run_time_reaches_the_store_the_claims_and_every_report() {
+        use workloads::{Availability, Better, Kind, Metric, Over, Workload};
+        const WIDGETS_PER_S: Metric = Metric {
+            id: "widgets_per_s",
+            label: "widgets/s",
+            unit: "rps",
+            better: Better::Higher,
+            comparable_across_engines: true,
+            over: Over::CleanRepeats,
+            description: "widgets assembled per second (a test-only metric)",
+        };
+        const WIDGETS: Workload = Workload {
+            id: "test-widgets",
+            kind: Kind::Saturation,
+            availability: Availability::Available,
+            description: "test-only: widgets assembled per second",
+            endpoints: &["json"],
+            services: &[],
+            requests: &[],
+            params: &[],
+            metrics: &["widgets_per_s", "p99_ms"],
+            quick: false,
+        };
+        workloads::register(WIDGETS, &[WIDGETS_PER_S]).unwrap();
+
+        // The store: rows named by the metric ids, read back as the cell's metrics.
+        let mut db = store::Store::open_in_memory().unwrap();
+        let machine = Machine {
+            cpu_model: "Test CPU".into(),
+            cores: 2,
+            kernel: "6.1".into(),
+            os: "Debian 12".into(),
+            memory_mb: 2048,
+            runtimes: BTreeMap::new(),
+            server_cpus: vec![1],
+            client_cpus: vec![0],
+        };
+        let id = db
+            .begin_run(&store::NewRun {
+                machine,
+                settings: BTreeMap::new(),
+                plan: vec![],
+            })
+            .unwrap();
+        for (target, language, base) in [("node-a", "node", 900.0), ("python-a", "python", 300.0)] {
+            db.save_target(
+                id,
+                &store::TargetRecord {
+                    name: target.into(),
+                    language: language.into(),
+                    framework: target.into(),
+                    versions: BTreeMap::new(),
+                    config: BTreeMap::new(),
+                    figures: BTreeMap::new(),
+                    failure: None,
+                    stderr_tail: None,
+                },
+            )
+            .unwrap();
+            let repeats = [0.99, 1.0, 1.01]
+                .iter()
+                .map(|f| {
+                    store::RepeatRecord {
+                        clean: true,
+                        report_json: "{}".into(),
+                        samples_json: "[]".into(),
+                        ..Default::default()
+                    }
+                    .with(&[
+                        ("widgets_per_s", Some(base * f)),
+                        ("p99_ms", Some(1000.0 / base * f)),
+                    ])
+                })
+                .collect();
+            db.save_cell(
+                id,
+                &store::CellRecord {
+                    target: target.into(),
+                    workload: WIDGETS.id.into(),
+                    params: BTreeMap::from([("batch".into(), "7".into())]),
+                    status: CellStatus::Ok,
+                    warnings: vec![],
+                    lower_bound: false,
+                    slo_p99_ms: None,
+                    capacity_rps: None,
+                    ladder: vec![],
+                    repeats,
+                    elapsed_s: Some(1.0),
+                },
+            )
+            .unwrap();
+        }
+        db.finish_run(id).unwrap();
+        let run = db.run(id).unwrap();
+        let cell = run.cell("node-a", WIDGETS.id).unwrap();
+        assert_eq!(cell.metric("widgets_per_s").unwrap().median, 900.0);
+        assert_eq!(cell.metric("widgets_per_s").unwrap().values.len(), 3);
+
+        // The claims: a catalogue entry naming the workload is accepted, and its rule reads the
+        // workload's cells.
+        let cat = claims::Catalogue::parse(
+            r#"
+[lab]
+node = ["node-a"]
+python = ["python-a"]
+
+[[claim]]
+id = "t-widgets"
+article = "000_53e79a22dfaf967c.txt"
+topic = "latency"
+kind = "testable"
+quote = "Node.js assembles widgets with lower latency"
+[claim.test]
+workloads = ["test-widgets"]
+claimed = "Node.js has the lower p99 on widgets"
+reading = "node against python, p99 of the test-widgets cells"
+rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms" }
+"#,
+            "test catalogue",
+        )
+        .unwrap();
+        let r = claims::evaluate_claim(&cat, &cat.claims[0], Some(&run));
+        assert_eq!(r.workloads, vec![WIDGETS.id.to_string()]);
+        assert_eq!(r.verdict, claims::Verdict::Supported, "{}", r.reason);
+
+        // Every report format shows the workload and its own metric.
+        let input = reports::ReportInput::new(run.clone());
+        let md = reports::markdown::render(&input);
+        assert!(
+            md.contains("test-widgets") && md.contains("| widgets/s"),
+            "{md}"
+        );
+        assert!(
+            md.contains("test-only: widgets assembled per second"),
+            "{md}"
+        );
+        assert!(md.contains("900 (891–909)"), "{md}");
+        let json: serde_json::Value =
+            serde_json::from_str(&reports::json::render(&input, None)).unwrap();
+        let cells = json["summary"]["cells"].as_array().unwrap();
+        let c = cells.iter().find(|c| c["target"] == "node-a").unwrap();
+        assert_eq!(c["metrics"]["widgets_per_s"]["median"], 900.0);
+        let w = &json["derived"]["workloads"][0];
+        assert_eq!(
+            (w["workload"].as_str(), w["kind"].as_str()),
+            (Some("test-widgets"), Some("saturation"))
+        );
+        let html = reports::html::render(
+            &input,
+            &reports::html::Options {
+                generator: "test".into(),
+                home_link: None,
+            },
+        );
+        assert!(
+            html.contains("test-widgets") && html.contains(">widgets/s<"),
+            "{html}"
+        );
+        let term = tables(&run);
+        let part = &term[term.find("test-widgets").expect(&term)..];
+        assert!(
+            part.contains("widgets/s") && part.contains("900 (891–909)"),
+            "{part}"
+        );
+        // And a comparison judges it by its registry direction.
+        let cmp = reports::derive::compare(&run, &run);
+        assert!(cmp
+            .iter()
+            .any(|x| x.figure == "widgets_per_s" && x.workload == WIDGETS.id));
     }
 }
