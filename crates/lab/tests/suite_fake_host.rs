@@ -654,3 +654,61 @@ fn a_workload_that_needs_a_fresh_server_gets_one_per_repeat() {
     assert_eq!(*host.starts.lock().unwrap(), 3);
     assert_eq!(*host.running.lock().unwrap(), 0, "every server was stopped");
 }
+
+/// A workload declared here and registered at run time (another closed loop on `/json`, with 8
+/// connections) is planned, measured by the saturation code and stored with no lab change.
+#[test]
+fn a_workload_registered_at_run_time_is_measured_and_stored() {
+    const JSON_C8: workloads::Workload = workloads::Workload {
+        id: "test-json-c8",
+        kind: workloads::Kind::Saturation,
+        availability: workloads::Availability::Available,
+        description: "test-only: GET /json, closed loop, 8 connections",
+        endpoints: &["json"],
+        services: &[],
+        requests: &[workloads::builtin::JSON_REQ],
+        params: &[
+            workloads::Param {
+                name: "connections",
+                value: "8",
+                why: "a test value",
+            },
+            workloads::Param {
+                name: "mode",
+                value: "closed",
+                why: "closed loop",
+            },
+        ],
+        metrics: &["throughput_rps", "p99_ms", "server_cpu_us_per_req"],
+        quick: false,
+    };
+    workloads::register(JSON_C8, &[]).unwrap();
+    let host = host();
+    let dir = tempdir("registered");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let mut opts = options(&[JSON_C8.id], 1);
+    opts.targets = vec!["good".into()];
+    opts.cold_starts = 0;
+    let out = suite::run(
+        &host,
+        &mut store,
+        &opts,
+        machine(),
+        None,
+        &StopFlag::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let Outcome::Finished { run_id } = out else {
+        panic!("{out:?}")
+    };
+    let run = store.run(run_id).unwrap();
+    let c = run
+        .cell("good", JSON_C8.id)
+        .expect("the registered workload's cell");
+    assert_eq!(c.status, CellStatus::Ok, "{c:?}");
+    assert_eq!(c.params["connections"], "8");
+    assert_eq!(c.params["path"], "/json");
+    assert!(c.metric("throughput_rps").unwrap().median > 100.0, "{c:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
