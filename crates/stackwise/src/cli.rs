@@ -429,9 +429,9 @@ Examples:
   stackwise lab --targets rust-axum,node-http --workloads json,io-slo --duration 2s --repeats 1
   stackwise lab --resume                     # complete the last interrupted run
 
-Workloads: plaintext json io cpu hash (saturation), json-slo io-slo cpu-slo hash-slo (capacity at
-SLO), mixed (loop blocking); see docs/workloads.md. Results go to an SQLite database under your
-data directory (or --db); Ctrl-C keeps every finished cell.")]
+Workloads: those of the workloads registry (docs/workloads.md explains each; an unknown
+--workloads id lists them). Results go to an SQLite database under your data directory (or --db);
+Ctrl-C keeps every finished cell.")]
 pub struct LabArgs {
     /// The quick suite: all targets; json, io and cpu saturation, one capacity search on io,
     /// 3 cold starts, one repeat.
