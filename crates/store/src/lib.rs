@@ -2,7 +2,10 @@
 //! ([`db`]) and read back as a [`model::RunSummary`], the one read model that the claims, the
 //! adviser and the reports use.
 //!
-//! The model is plain serde data so that consumers can be tested on JSON fixtures without a database.
+//! Figures are rows named by metric ids of the `workloads` registry (schema v4): a new workload
+//! or metric needs no migration. The model is plain serde data (its JSON layout, [`json`], is the
+//! one of the typed fields it replaced) so that consumers can be tested on JSON fixtures without a
+//! database.
 
 pub mod db;
 pub mod json;
