@@ -1,5 +1,5 @@
-//! Figures derived from a run for every output: the workload catalogue (kind and meaning of each
-//! id), ratios to the best target, the noise flag, requests per CPU-second, every warning gathered
+//! Figures derived from a run for every output: each workload's kind and meaning (from the
+//! workloads registry), ratios to the best target, the noise flag, requests per CPU-second, every warning gathered
 //! in one list, and the comparison rule between two runs.
 
 use serde::Serialize;

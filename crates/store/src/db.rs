@@ -974,29 +974,30 @@ impl Store {
     }
 
     fn repeats_of(&self, cell_id: i64) -> Result<Vec<RepeatRecord>> {
-        let mut repeats: Vec<RepeatRecord> = self.query(
-            "SELECT clean, engine_busy, upstream_busy, steal_pct, capacity_rps, report_json,
-                    samples_json
-             FROM repeats WHERE cell_id = ?1 ORDER BY idx",
-            [cell_id],
-            |r| {
-                Ok(RepeatRecord {
-                    clean: r.get(0)?,
-                    metrics: BTreeMap::new(),
-                    engine_busy: r.get(1)?,
-                    upstream_busy: r.get(2)?,
-                    steal_pct: r.get(3)?,
-                    capacity_rps: r.get(4)?,
-                    report_json: r.get(5)?,
-                    samples_json: r.get(6)?,
-                })
-            },
-        )?;
-        let idx: Vec<i64> = self.query(
-            "SELECT idx FROM repeats WHERE cell_id = ?1 ORDER BY idx",
-            [cell_id],
-            |r| r.get(0),
-        )?;
+        let (idx, mut repeats): (Vec<i64>, Vec<RepeatRecord>) = self
+            .query::<_, Vec<_>, _, _>(
+                "SELECT idx, clean, engine_busy, upstream_busy, steal_pct, capacity_rps,
+                        report_json, samples_json
+                 FROM repeats WHERE cell_id = ?1 ORDER BY idx",
+                [cell_id],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        RepeatRecord {
+                            clean: r.get(1)?,
+                            metrics: BTreeMap::new(),
+                            engine_busy: r.get(2)?,
+                            upstream_busy: r.get(3)?,
+                            steal_pct: r.get(4)?,
+                            capacity_rps: r.get(5)?,
+                            report_json: r.get(6)?,
+                            samples_json: r.get(7)?,
+                        },
+                    ))
+                },
+            )?
+            .into_iter()
+            .unzip();
         let figures: Vec<(i64, String, f64)> = self.query(
             "SELECT repeat, metric, value FROM figures
              WHERE cell_id = ?1 AND repeat IS NOT NULL AND rung IS NULL",
