@@ -229,13 +229,17 @@ impl RuleSpec {
                 metric,
                 min,
                 max,
-                ..
+                baseline,
             } => format!(
-                "range({} {} in {}–{})",
+                "range({} {} in {}–{}{})",
                 j(group),
                 metric.as_str(),
                 fmt_num(*min),
-                fmt_num(*max)
+                fmt_num(*max),
+                baseline
+                    .as_ref()
+                    .map(|b| format!("; testable here when {b} exceeds {}", fmt_num(*max)))
+                    .unwrap_or_default()
             ),
             RuleSpec::Faster {
                 better,
