@@ -875,6 +875,116 @@ mod tests {
     }
 
     #[test]
+    fn statistics_fields_are_checked() {
+        let base = "[[claim]]\nid = \"x\"\narticle = \"a.txt\"\ntopic = \"t\"\nquote = \"q\"\n";
+        let faster = "rule = { name = \"faster\", better = [\"node\"], than = [\"python\"], metric = \"throughput_rps\" }";
+        let test = |extra: &str, rule: &str| {
+            parse(&format!(
+                "{base}kind = \"testable\"\n[claim.test]\nworkloads = [\"io\"]\nclaimed = \"c\"\n\
+                 reading = \"r\"\n{extra}\n{rule}\n"
+            ))
+            .map(|_| ())
+            .unwrap_err()
+            .0
+        };
+        let e = test("min_effect = 0.8\nmin_effect_why = \"w\"", faster);
+        assert!(e.contains("test.min_effect") && e.contains("≥ 1"), "{e}");
+        let e = test("min_effect = 1.5", faster);
+        assert!(e.contains("test.min_effect_why"), "{e}");
+        let e = test(
+            "min_effect = 1.5\nmin_effect_why = \"w\"",
+            "rule = { name = \"range\", group = [\"node\"], metric = \"throughput_rps\", min = 1, max = 5 }",
+        );
+        assert!(e.contains("only `faster` and `lighter`"), "{e}");
+        let e = test("margin = 1.5", "");
+        assert!(e.contains("test.margin") && e.contains("(0, 1]"), "{e}");
+        let e = test("margin = 0.2", faster);
+        assert!(e.contains("only the `equivalent` rule"), "{e}");
+        let e = test("min_server_cpus = 0", faster);
+        assert!(e.contains("test.min_server_cpus"), "{e}");
+        let e = test(
+            "",
+            "rule = { name = \"range\", group = [\"node\"], metric = \"throughput_rps\", min = 1, max = 5, baseline = \"rust\" }",
+        );
+        assert!(
+            e.contains("test.rule.baseline") && e.contains("`rust`"),
+            "{e}"
+        );
+        let e = test(
+            "",
+            "rule = { name = \"equivalent\", subject = [\"node\"], compared = [\"python\"], metrics = [] }",
+        );
+        assert!(e.contains("test.rule.metrics"), "{e}");
+        // Reason codes: only `cited_third_party`, only on cited claims.
+        let e = parse(&format!(
+            "{base}kind = \"cited\"\nsource = \"s\"\nreasons = [\"noisy_machine\"]\n"
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("field `reasons`"), "{e}");
+        let e = parse(&format!(
+            "{base}kind = \"cited\"\nsource = \"s\"\nreasons = [\"bogus\"]\n"
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("bogus") && e.0.contains("line"), "{e}");
+        assert!(parse(&format!(
+            "{base}kind = \"cited\"\nsource = \"s\"\nreasons = [\"cited_third_party\"]\n"
+        ))
+        .is_ok());
+        // A future workload may carry its rule, with `needs`.
+        assert!(parse(&format!(
+            "{base}kind = \"testable\"\n[claim.test]\nworkloads = [\"vector\"]\nclaimed = \"c\"\n\
+             reading = \"r\"\nneeds = \"the vector workload\"\n{faster}\n"
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn minimum_effects_come_from_the_words_unless_overridden() {
+        let c = Catalogue::builtin();
+        let e = |id: &str| c.claim(id).unwrap().min_effect();
+        assert_eq!(e("a0-io-performance-row").factor, DEFAULT_MIN_EFFECT);
+        let x = e("a0-io-intensive-exceptional");
+        assert_eq!(
+            (x.factor, x.basis.as_str()),
+            (2.0, "the word \"exceptionally\"")
+        );
+        let x = e("a0-takeaway-unmatched-io");
+        assert_eq!(x.factor, 2.0);
+        assert!(x.basis.starts_with("set in the catalogue: "), "{}", x.basis);
+        // Whole words only: "farther" is not "far", "by far" is.
+        let claim = |q: &str| Claim {
+            id: "x".into(),
+            article: "a.txt".into(),
+            topic: "t".into(),
+            kind: Kind::Testable,
+            quote: q.into(),
+            source: None,
+            note: None,
+            reasons: vec![],
+            test: None,
+        };
+        assert_eq!(claim("it goes farther").min_effect().factor, 1.2);
+        assert_eq!(claim("faster by far").min_effect().factor, 2.0);
+        assert_eq!(claim("Much faster").min_effect().factor, 2.0);
+        // Every testable claim with a strong word and a directional rule is held to 2×.
+        for cl in &c.claims {
+            let Some(t) = &cl.test else { continue };
+            if matches!(
+                t.rule,
+                Some(RuleSpec::Faster { .. } | RuleSpec::Lighter { .. })
+            ) {
+                let q = cl.quote.to_lowercase();
+                let strong = STRONG_WORDS
+                    .iter()
+                    .any(|w| q.split(|ch: char| !ch.is_alphanumeric()).any(|x| x == *w));
+                if strong {
+                    assert!(cl.min_effect().factor >= 2.0, "{}", cl.id);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn numbers_for_humans() {
         assert_eq!(fmt_num(15000.0), "15,000");
         assert_eq!(fmt_num(1234567.4), "1,234,567");

@@ -1554,20 +1554,14 @@ mod tests {
         assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
         assert!(!o.codes.contains(&ReasonCode::LowerBound));
         // python-a, the best Python, a lower bound: its true figure could close the gap: undecided.
-        let fx = fx.cell("python-a", "io", |c| {
-            c.throughput_rps = Spread::of(&[3000.0]);
-            c.lower_bound = true;
-        });
-        let fx = Fx(RunSummary {
-            cells: fx
-                .0
-                .cells
-                .iter()
-                .filter(|c| !(c.target == "python-a" && !c.lower_bound))
-                .cloned()
-                .collect(),
-            ..fx.0.clone()
-        });
+        let fx = langs()
+            .rps("node-a", "io", &[9000.0])
+            .rps("node-b", "io", &[8000.0])
+            .rps("python-b", "io", &[1000.0])
+            .cell("python-a", "io", |c| {
+                c.throughput_rps = Spread::of(&[3000.0]);
+                c.lower_bound = true;
+            });
         let o = run_rule(&fx, faster_rps(), &["io"]);
         assert_eq!(o.verdict, Verdict::NotMeasured, "{}", o.reason);
         assert!(o.codes.contains(&ReasonCode::LowerBound), "{:?}", o.codes);
