@@ -135,6 +135,23 @@ fn json_on_the_fixture_validates_and_filters_apply() {
     assert_eq!(v["run"]["run_id"], 1);
     assert_eq!(v["run"]["server_cpus"], serde_json::json!([1]));
 
+    // The new verdicts are filters too, and every value of the vocabulary is accepted.
+    let v: serde_json::Value = serde_json::from_str(&stdout(&run(&[
+        "--summary-json",
+        FIXTURE,
+        "--json",
+        "--verdict",
+        "inconclusive",
+    ])))
+    .unwrap();
+    let claims = v["claims"].as_array().unwrap();
+    assert!(!claims.is_empty());
+    assert!(claims.iter().all(|c| c["verdict"] == "inconclusive"));
+    for verdict in claims::Verdict::ALL {
+        let out = run(&["--summary-json", FIXTURE, "--verdict", verdict.id()]);
+        assert!(out.status.success(), "--verdict {}", verdict.id());
+    }
+
     let none = stdout(&run(&[
         "--summary-json",
         FIXTURE,
