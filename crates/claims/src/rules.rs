@@ -2,29 +2,33 @@
 //! the parameters the catalogue gives it ([`RuleSpec`]); each returns the figures it read (per
 //! target, with their spread), the verdict and a one-line reason.
 //!
-//! How they decide, and why:
+//! How they decide, and why (docs/claims.md states the rule in full):
 //! - **Evidence.** Only cells with status `ok` of targets that did not fail count. Flagged and failed
 //!   cells are shown, never counted. A figure whose engine, upstream or connection count was the
-//!   bottleneck is a *lower bound*: it can show "at least", never "at most".
+//!   bottleneck is a *lower bound*: it can show "at least", never "at most"; a comparison it could
+//!   overturn is undecided (code `lower_bound`).
 //! - **Groups.** A claim about "Node.js" is a claim about the frameworks people run on it: every target
-//!   of the language in the run is compared, not a hand-picked fastest one. Comparisons are per pair
-//!   (each subject target against each compared target), on the same run, so on the same server CPUs.
-//! - **Noise.** Two figures differ only when the repeats' min–max ranges do not overlap; otherwise the
-//!   pair is "within noise".
-//! - **`faster` / `lighter`** (X better than Y): supported when every decided pair is better; refuted
-//!   when none is (worse or within noise); `depends` when frameworks disagree.
+//!   of the language in the run is read, on the same run, so on the same server CPUs.
+//! - **`faster` / `lighter` / `equivalent` / `ratio`**: the ratio of medians with its interval from
+//!   all repeat pairs ([`crate::stats`]), best framework against best and typical against typical
+//!   ([`crate::decide`]), tested against the claim's minimum effect, equivalence margin or claimed
+//!   range ([`Params`], from the catalogue). Within noise → `inconclusive`; readings that point
+//!   different ways → `depends`.
 //! - **`range`** (a claimed figure range for a group): the article names no machine, so the range is
 //!   tested as stated on this run's server CPUs (the per-core figure is shown beside it). Supported
-//!   when every framework's range overlaps the claim; refuted when none does; else `depends`.
-//! - **`ratio`**: every pair's ratio range overlapping the claimed range → supported; right direction
-//!   but another size → `partly`; no difference or the other way → refuted; pairs disagreeing → `depends`.
+//!   when every framework's range overlaps the claim; refuted when none does; else `depends`. With a
+//!   `baseline`, not testable on this machine unless the baseline exceeds the range's top.
 //! - **`loop_blocking`**: in `mixed`, a target blocks when, in every repeat, its `/io` p99 minus its
 //!   `/io` p99 without heavy requests (its `io-slo` ladder at that rate, else the upstream delay) is at
 //!   least `share` × the CPU time of one heavy `/cpu` request (from the target's own `cpu` cell): the
-//!   cheap requests waited for the heavy one. It is clear when no repeat does.
-//!   The heavy request costs each language what its own loop costs, so the threshold is per target.
-//! - **Several workloads or metrics**: each judged alone, then combined: all alike → that verdict; some
-//!   supported (or partly) → `partly`; else `depends` if any part depends, else refuted.
+//!   cheap requests waited for the heavy one. It is clear when no repeat does; repeats on both sides
+//!   of the threshold are within noise (`inconclusive`). The heavy request costs each language what
+//!   its own loop costs, so the threshold is per target.
+//! - **Several workloads or metrics**: each judged alone, then combined: all alike → that verdict; any
+//!   supported, partly or equivalent among others → `partly`; else `depends` if any part depends, else
+//!   `inconclusive` if any part is, else refuted.
+//! - **One repeat**: a decided verdict resting on a figure measured once (that varies between repeats)
+//!   is `indicative` (code `one_repeat`).
 //! - **Missing**: no figure on a side → no verdict (`not-measured`) and the lab command that would
 //!   supply it.
 
