@@ -289,6 +289,10 @@ pub fn evaluate_claim(cat: &Catalogue, c: &Claim, run: Option<&RunSummary>) -> C
                     }
                 }
             }
+            // `one_repeat` goes with the indicative qualifier, on decided verdicts only.
+            if !r.indicative {
+                codes.remove(&ReasonCode::OneRepeat);
+            }
             r.reasons = codes.into_iter().collect();
         }
     }

@@ -170,6 +170,12 @@ fn a_quick_run_makes_every_decided_verdict_indicative() {
     let r = report(Some(&run));
     for c in &r.claims {
         assert_eq!(c.indicative, c.verdict.is_decided(), "{}", c.id);
+        assert_eq!(
+            c.reasons.contains(&ReasonCode::OneRepeat),
+            c.indicative,
+            "{}",
+            c.id
+        );
         if c.indicative {
             assert!(c.reasons.contains(&ReasonCode::OneRepeat), "{}", c.id);
         }
