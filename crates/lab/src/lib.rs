@@ -10,6 +10,8 @@
 //! - [`launch`]: starts a target with its placeholders filled ([`launch::launch`]).
 //! - [`sample`]: server cost of a process tree (CPU incl. exited workers, PSS), steal, busy share.
 //! - [`services`]: services a workload brings (trait [`services::Service`]); the upstream.
+//! - [`postgres`]: the lab's PostgreSQL (a throwaway cluster, or `--database-url`), its schema,
+//!   reset between cells and `pg_stat_statements` counts.
 //! - [`upstream`]: the upstream HTTP server itself (run by `stackwise upstream --port P`).
 //! - [`check`]: the conformance verifier (`stackwise targets check`).
 //! - [`machine`]: the machine fingerprint and a target's reported versions.
@@ -54,6 +56,7 @@ pub mod install;
 pub mod launch;
 pub mod machine;
 pub mod manifest;
+pub mod postgres;
 pub mod process;
 pub mod sample;
 pub mod services;
