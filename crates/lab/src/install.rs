@@ -322,6 +322,8 @@ fn placeholders_for_install(target: &Target, repo: &Path) -> Placeholders {
         dir: target.dir.clone(),
         python: python(),
         repo: repo.to_path_buf(),
+        database: String::new(),
+        db_pool: 1,
     }
 }
 
