@@ -762,6 +762,69 @@ impl Drop for Postgres {
     }
 }
 
+/// The database of a run: the lab's own cluster, or the user's (`--database-url`).
+#[derive(Debug)]
+pub enum RunDatabase {
+    Lab(Box<Postgres>),
+    External(Database),
+}
+
+impl RunDatabase {
+    /// `url` given: the user's database ([`Database::external`]); else the lab's cluster on
+    /// `cpus` (the load side's), sized for targets of up to `max_workers` workers.
+    pub fn start(
+        url: Option<&str>,
+        cpus: Vec<usize>,
+        max_workers: u32,
+    ) -> Result<RunDatabase, String> {
+        match url {
+            Some(u) => Database::external(u)
+                .map(RunDatabase::External)
+                .map_err(|e| e.to_string()),
+            None => PostgresSpec::new(cpus, max_workers)
+                .start_postgres()
+                .map(|p| RunDatabase::Lab(Box::new(p)))
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    pub fn database(&self) -> &Database {
+        match self {
+            RunDatabase::Lab(p) => p.database(),
+            RunDatabase::External(d) => d,
+        }
+    }
+
+    /// `DATABASE_URL` for the target.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![("DATABASE_URL".into(), self.database().url.clone())]
+    }
+
+    /// The lab's cluster, when it is the lab's (for its CPU and process tree).
+    pub fn cluster(&self) -> Option<&Postgres> {
+        match self {
+            RunDatabase::Lab(p) => Some(p),
+            RunDatabase::External(_) => None,
+        }
+    }
+
+    /// Ended? (the user's server is not watched).
+    pub fn check_alive(&mut self) -> Result<(), Crash> {
+        match self {
+            RunDatabase::Lab(p) => p.check_alive(),
+            RunDatabase::External(_) => Ok(()),
+        }
+    }
+
+    /// Stops the lab's cluster and deletes its directory (the user's database is left as it is).
+    pub fn stop(&mut self) -> Option<StopReport> {
+        match self {
+            RunDatabase::Lab(p) => Some(Service::stop(p.as_mut())),
+            RunDatabase::External(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
