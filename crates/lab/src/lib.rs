@@ -19,6 +19,7 @@
 //! The suite (the suite engineer's modules):
 //! - [`workload`]: the workload catalogue and abstraction (endpoints, services, own client).
 //! - [`search`]: the bounded capacity-at-SLO search; [`stats`]: the trust rules.
+//! - [`crud`]: the CRUD load model (the mix of `/items` operations, one open-loop engine each).
 //! - [`suite`]: the runner (plan, cells, repeats, store, resume) over a [`suite::Host`];
 //!   [`host`]: the real host over the core modules; [`placement`]: CPU split, runtime notes.
 //!
@@ -63,6 +64,7 @@ pub mod services;
 pub mod upstream;
 // The suite.
 pub mod cpuload;
+pub mod crud;
 pub mod host;
 pub mod placement;
 pub mod search;

@@ -102,6 +102,20 @@ fn the_cluster_starts_loads_resets_and_is_gone_after_stop() {
     assert_eq!(st.len(), 1, "{st:?}");
     assert_eq!((st[0].calls, st[0].rows), (3, 3), "{st:?}");
 
+    // The CRUD model's rows for deletion: seeded at DELETE_BASE, replaced on a second seeding.
+    let ids = lab::crud::seed_deletes(&db, 100).unwrap();
+    assert_eq!(ids.start, lab::crud::DELETE_BASE);
+    lab::crud::seed_deletes(&db, 40).unwrap();
+    assert_eq!(
+        db.sql(&format!(
+            "SELECT count(*) FROM items WHERE id >= {};",
+            lab::crud::DELETE_BASE
+        ))
+        .unwrap()
+        .trim(),
+        "40"
+    );
+
     // Reset puts the data back.
     db.sql("DELETE FROM items WHERE id <= 500; INSERT INTO items (name, price_cents) VALUES ('x', 1); DELETE FROM fortune;")
         .unwrap();
