@@ -116,9 +116,10 @@ pub fn find_bin_dir() -> Result<PathBuf, DbError> {
     }
     Err(err(format!(
         "PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH): install the \
-         Debian package {PACKAGE} (`apt-get install {PACKAGE}`; not the `postgresql` meta-package, which \
-         also creates and starts a system cluster on port 5432), or pass --database-url URL to use a \
-         dedicated database on your own server"
+         Debian package {PACKAGE} (`apt-get install {PACKAGE}`, not the `postgresql` meta-package; the lab \
+         starts its own throwaway cluster, so set create_main_cluster = false in \
+         /etc/postgresql-common/createcluster.conf first to keep Debian from creating a system cluster \
+         on port 5432), or pass --database-url URL to use a dedicated database on your own server"
     )))
 }
 

@@ -170,6 +170,13 @@ fn packages(n: u64) -> String {
     format!("{n} package{}", if n == 1 { "" } else { "s" })
 }
 
+/// ", 123.4 MB with its runtime" when known (issue 14: the runtime is shown apart).
+fn with_runtime(fp: &lab::install::Footprint) -> String {
+    fp.with_runtime_bytes
+        .map(|b| format!(", {} with its runtime", mb(b)))
+        .unwrap_or_default()
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
@@ -228,9 +235,10 @@ fn install_one(dir: &TargetsDir, t: &Target, force: bool, verbose: bool) -> anyh
         let fp = lab::install::footprint(t);
         if verbose {
             eprintln!(
-                "{name}: already installed ({}, {} on disk; --force to reinstall)",
+                "{name}: already installed ({}, {} on disk{}; --force to reinstall)",
                 packages(fp.packages),
-                mb(fp.bytes)
+                mb(fp.bytes),
+                with_runtime(&fp)
             );
         }
         return Ok(());
@@ -258,10 +266,11 @@ fn install_one(dir: &TargetsDir, t: &Target, force: bool, verbose: bool) -> anyh
     let fp = lab::install::footprint(t);
     if announce {
         eprintln!(
-            "{name}: installed in {:.1} s ({}, {} on disk)",
+            "{name}: installed in {:.1} s ({}, {} on disk{})",
             out.took.as_secs_f64(),
             packages(fp.packages),
-            mb(fp.bytes)
+            mb(fp.bytes),
+            with_runtime(&fp)
         );
     }
     Ok(())
