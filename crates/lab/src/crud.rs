@@ -253,6 +253,15 @@ impl CrudRung {
         self.ops.iter().map(|o| o.completed).sum()
     }
 
+    /// A load engine was saturated (its CPU use at [`crate::stats::BUSY_LIMIT`] or above): the
+    /// rung's latency includes the load side's, so a capacity it decides is a lower bound. With the
+    /// lab's database on the same CPUs, that is the "database-bound on this machine" case.
+    pub fn load_side_saturated(&self) -> bool {
+        self.ops
+            .iter()
+            .any(|o| o.report.engine_cpu.utilisation >= crate::stats::BUSY_LIMIT)
+    }
+
     /// The database's CPU per completed request, µs.
     pub fn db_cpu_us_per_req(&self) -> Option<f64> {
         let n = self.completed();
@@ -550,5 +559,7 @@ mod tests {
         assert!(p.p99_ms.is_finite() && p.p99_ms >= p.p50_ms, "{p:?}");
         assert!((p.offered_rps - 200.0).abs() < 1e-9);
         assert!(rung.db_cpu_us_per_req().is_none());
+        // 200 req/s does not saturate the engines.
+        assert!(!rung.load_side_saturated());
     }
 }
