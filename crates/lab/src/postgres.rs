@@ -667,6 +667,58 @@ fn unprivileged_user() -> Result<Option<(u32, u32)>, String> {
     }
 }
 
+/// Clusters left by a stackwise process that no longer exists (a hard kill: SIGKILL, a power
+/// cut): their postmaster, if still running, gets SIGINT then SIGKILL, and their directory is
+/// deleted. Returns how many directories were removed.
+pub fn sweep_stale_clusters() -> usize {
+    let mut removed = 0;
+    for e in std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name
+            .strip_prefix("stackwise-pg-")
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        let postmaster = std::fs::read_to_string(e.path().join("data/postmaster.pid"))
+            .ok()
+            .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<i32>().ok()));
+        if let Some(pid) = postmaster {
+            let is_postgres = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&*e.path().to_string_lossy()))
+                .unwrap_or(false);
+            if is_postgres {
+                // SAFETY: a postmaster serving a cluster of a dead stackwise process.
+                unsafe {
+                    libc::kill(pid, libc::SIGINT);
+                }
+                let t0 = Instant::now();
+                while Path::new(&format!("/proc/{pid}")).exists()
+                    && t0.elapsed() < Duration::from_secs(5)
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                // SAFETY: as above; its backends are in its process group.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+            }
+        }
+        if std::fs::remove_dir_all(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// A fresh `stackwise-pg-<pid>-<n>` under the temp dir, mode 0700, owned by `user`.
 fn make_dir(user: Option<(u32, u32)>) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -841,6 +893,30 @@ mod tests {
         assert_eq!(db_pool(40, 1, false), 1);
         assert!(max_connections_for(5) > 5 * 4);
         assert!(max_connections_for(1) >= 17);
+    }
+
+    #[test]
+    fn clusters_of_dead_processes_are_swept_and_live_ones_kept() {
+        // A pid that is surely gone: a child that has been reaped.
+        let mut c = Command::new("true").spawn().unwrap();
+        let dead = c.id();
+        c.wait().unwrap();
+        let tmp = std::env::temp_dir();
+        let stale = tmp.join(format!("stackwise-pg-{dead}-7"));
+        let live = tmp.join(format!("stackwise-pg-{}-999", std::process::id()));
+        for d in [&stale, &live] {
+            std::fs::create_dir_all(d.join("data")).unwrap();
+            // A postmaster.pid naming a live process that is not that cluster's postgres.
+            std::fs::write(
+                d.join("data/postmaster.pid"),
+                format!("{}\n", std::process::id()),
+            )
+            .unwrap();
+        }
+        assert!(sweep_stale_clusters() >= 1);
+        assert!(!stale.exists());
+        assert!(live.exists());
+        std::fs::remove_dir_all(&live).unwrap();
     }
 
     #[test]

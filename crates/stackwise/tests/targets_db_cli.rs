@@ -139,6 +139,73 @@ fn serve_then_signal(signal: i32) {
     assert_eq!(backends, 0, "postgres processes left");
 }
 
+/// After a hard kill (SIGKILL: no handler runs) the cluster outlives stackwise; the next start's
+/// sweep (here called directly) stops it and deletes its directory.
+#[test]
+fn a_hard_kill_leaves_a_cluster_that_the_next_sweep_removes() {
+    let mut child = stackwise()
+        .args([
+            "targets",
+            "--targets-dir",
+            fixtures().to_str().unwrap(),
+            "serve",
+            "py-db",
+            "--port",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut line = String::new();
+    for l in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let l = l.unwrap();
+        if l.trim_start().starts_with("database: postgresql://") {
+            line = l;
+            break;
+        }
+    }
+    let pg_pid: i32 = line
+        .split("pid ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let dir = PathBuf::from(
+        line.split("data in ")
+            .nth(1)
+            .and_then(|s| s.split(';').next())
+            .unwrap(),
+    );
+    // The target's and the upstream's groups, to clean up after the hard kill.
+    let groups: Vec<i32> = lab::sample::all_stats()
+        .into_iter()
+        .filter(|s| s.ppid == pid && s.pid != pg_pid)
+        .map(|s| s.pgrp)
+        .collect();
+    // SAFETY: our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    child.wait().unwrap();
+    for g in groups {
+        // SAFETY: the groups our killed child started.
+        unsafe {
+            libc::kill(-g, libc::SIGKILL);
+        }
+    }
+    assert!(alive(pg_pid) && dir.exists(), "a hard kill runs no handler");
+    assert!(lab::postgres::sweep_stale_clusters() >= 1);
+    let t0 = Instant::now();
+    while alive(pg_pid) || dir.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "not swept");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    lab::cgroup::sweep_stale();
+}
+
 #[test]
 fn a_database_url_holding_other_tables_is_refused() {
     let cpu = loadgen::cpu::allowed_cpus()[0];
