@@ -175,16 +175,51 @@ struct LiveGroup {
     id: u64,
     pgid: i32,
     cgroup: Option<Cgroup>,
+    /// Sent to the root only instead of SIGTERM to the group (e.g. SIGINT: PostgreSQL's fast
+    /// shutdown; its postmaster stops its own children).
+    stop_signal: Option<i32>,
 }
 
 static LIVE: Mutex<Vec<LiveGroup>> = Mutex::new(Vec::new());
+/// Directories removed by [`kill_all`] once every group is dead (e.g. a database cluster's).
+static CLEANUP_DIRS: Mutex<Vec<(u64, PathBuf)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-fn register(pgid: i32, cgroup: Option<Cgroup>) -> u64 {
+fn register(pgid: i32, cgroup: Option<Cgroup>, stop_signal: Option<i32>) -> u64 {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    live().push(LiveGroup { id, pgid, cgroup });
+    live().push(LiveGroup {
+        id,
+        pgid,
+        cgroup,
+        stop_signal,
+    });
     id
+}
+
+fn cleanup_dirs() -> std::sync::MutexGuard<'static, Vec<(u64, PathBuf)>> {
+    CLEANUP_DIRS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A directory [`kill_all`] deletes (after killing every group) while the guard lives; dropping
+/// the guard forgets it (the owner deletes it itself on a normal stop).
+#[derive(Debug)]
+pub struct CleanupDir {
+    id: u64,
+}
+
+impl CleanupDir {
+    pub fn register(dir: PathBuf) -> CleanupDir {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        cleanup_dirs().push((id, dir));
+        CleanupDir { id }
+    }
+}
+
+impl Drop for CleanupDir {
+    fn drop(&mut self) {
+        cleanup_dirs().retain(|(id, _)| *id != self.id);
+    }
 }
 
 fn unregister(id: u64) {
@@ -207,9 +242,12 @@ pub fn kill_all(grace: Duration) -> usize {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let groups: Vec<LiveGroup> = live().clone();
     for g in &groups {
-        // SAFETY: plain syscall on a group we created.
+        // SAFETY: plain syscall on a group we created (or its root).
         unsafe {
-            libc::kill(-g.pgid, libc::SIGTERM);
+            match g.stop_signal {
+                Some(sig) => libc::kill(g.pgid, sig),
+                None => libc::kill(-g.pgid, libc::SIGTERM),
+            };
         }
     }
     let deadline = Instant::now() + grace;
@@ -228,6 +266,15 @@ pub fn kill_all(grace: Duration) -> usize {
     // Remove the emptied cgroups too (the process may exit before the handles' drops run).
     for cg in groups.iter().filter_map(|g| g.cgroup.as_ref()) {
         cg.remove();
+    }
+    // Wait (briefly) for the SIGKILLed groups to be gone, then delete the registered directories.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline && groups.iter().any(|g| !group_members(g.pgid).is_empty()) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let dirs: Vec<PathBuf> = cleanup_dirs().iter().map(|(_, d)| d.clone()).collect();
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(&d);
     }
     groups.len()
 }
@@ -259,7 +306,7 @@ pub struct ExternalGroup {
 impl ExternalGroup {
     pub fn register(pgid: i32) -> ExternalGroup {
         ExternalGroup {
-            id: register(pgid, None),
+            id: register(pgid, None, None),
         }
     }
 }
@@ -313,6 +360,18 @@ pub struct Supervised {
     exit: Option<ExitStatus>,
     stop_report: Option<StopReport>,
     cpus: Vec<usize>,
+    stop_signal: Option<i32>,
+}
+
+/// Extra settings of a spawn, beyond [`SpawnSpec`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpawnExtra {
+    /// Run as this uid/gid (`Command::uid/gid`, supplementary groups dropped), e.g. `nobody` for
+    /// PostgreSQL, which refuses to run as root.
+    pub user: Option<(u32, u32)>,
+    /// Stop by sending this signal to the root process only (it stops its own children), instead
+    /// of SIGTERM to the group; SIGKILL to the group still follows after the grace period.
+    pub stop_signal: Option<i32>,
 }
 
 /// Why a process could not be started.
@@ -327,6 +386,11 @@ pub struct SpawnError {
 impl Supervised {
     /// Starts `spec` in a new process group, pinned, in a fresh cgroup when possible.
     pub fn spawn(spec: &SpawnSpec) -> Result<Supervised, SpawnError> {
+        Supervised::spawn_ext(spec, SpawnExtra::default())
+    }
+
+    /// [`Supervised::spawn`] with [`SpawnExtra`] settings (another user, a stop signal).
+    pub fn spawn_ext(spec: &SpawnSpec, extra: SpawnExtra) -> Result<Supervised, SpawnError> {
         let fail = |reason: String| SpawnError {
             name: spec.name.clone(),
             program: spec.command.first().cloned().unwrap_or_default(),
@@ -366,6 +430,9 @@ impl Supervised {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some((uid, gid)) = extra.user {
+            cmd.uid(uid).gid(gid);
+        }
         let cpus = spec.cpus.clone();
         let raw_fd = procs_fd.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
         // SAFETY: only async-signal-safe syscalls between fork and exec; `cpus` and the fd were
@@ -404,10 +471,13 @@ impl Supervised {
                     // Joining the cgroup can fail where creating it did not (delegation rules):
                     // run without one (CPU accounting falls back to /proc).
                     if e.kind() != io::ErrorKind::NotFound {
-                        return Supervised::spawn(&SpawnSpec {
-                            cgroup: false,
-                            ..spec.clone()
-                        });
+                        return Supervised::spawn_ext(
+                            &SpawnSpec {
+                                cgroup: false,
+                                ..spec.clone()
+                            },
+                            extra,
+                        );
                     }
                 }
                 let reason = if e.kind() == io::ErrorKind::NotFound {
@@ -423,7 +493,7 @@ impl Supervised {
             }
         };
         let pid = child.id() as i32;
-        let registry_id = register(pid, cgroup.clone());
+        let registry_id = register(pid, cgroup.clone(), extra.stop_signal);
         let output = Arc::new(OutputTail::default());
         if let Some(out) = child.stdout.take() {
             reader(out, false, output.clone(), &spec.name);
@@ -442,6 +512,7 @@ impl Supervised {
             exit: None,
             stop_report: None,
             cpus: spec.cpus.clone(),
+            stop_signal: extra.stop_signal,
         })
     }
 
@@ -527,7 +598,10 @@ impl Supervised {
             .collect();
         // SAFETY: signals to our own process group and its descendants.
         unsafe {
-            libc::kill(-self.pgid, libc::SIGTERM);
+            match self.stop_signal {
+                Some(sig) => libc::kill(self.pgid, sig),
+                None => libc::kill(-self.pgid, libc::SIGTERM),
+            };
             for &(pid, _) in &escaped {
                 libc::kill(pid, libc::SIGTERM);
             }

@@ -400,9 +400,15 @@ pub enum TargetsCommand {
         /// Requests per endpoint.
         #[arg(long, value_name = "N", default_value_t = 4)]
         requests: u32,
+        /// Check the database endpoints against a dedicated database on your own PostgreSQL
+        /// (postgresql://USER@HOST:PORT/DB) instead of the lab's throwaway cluster; refused when
+        /// it holds tables other than the lab's.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
-    /// Run one target (and the upstream its /io calls) in the foreground until Ctrl-C, so that
-    /// other tools can be pointed at it.
+    /// Run one target (and what it needs: the upstream its /io calls, the database with its data
+    /// for /db, /fortunes, /items…) in the foreground until Ctrl-C, so that other tools can be
+    /// pointed at it.
     Serve {
         #[arg(value_name = "NAME")]
         name: String,
@@ -421,6 +427,10 @@ pub enum TargetsCommand {
         /// Use the start command of this workload, where the manifest has one.
         #[arg(long, value_name = "ID")]
         workload: Option<String>,
+        /// Use a dedicated database on your own PostgreSQL instead of the lab's throwaway cluster;
+        /// refused when it holds tables other than the lab's.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -501,6 +511,12 @@ pub struct LabArgs {
     /// The SQLite database [default: <data dir>/stackwise/lab.sqlite3].
     #[arg(long, value_name = "PATH")]
     pub db: Option<std::path::PathBuf>,
+
+    /// The database workloads' PostgreSQL: a dedicated database on your own server
+    /// (postgresql://USER@HOST:PORT/DB) instead of the lab's throwaway cluster; refused when it
+    /// holds tables other than the lab's.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
 
     /// Print the run (the RunSummary read model) as JSON on stdout instead of the tables.
     #[arg(long)]

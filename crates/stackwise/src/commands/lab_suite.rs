@@ -68,6 +68,19 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
     if args.plan {
         return print_plan(host.as_ref(), &store, &opts, resume);
     }
+    if let Some(url) = &args.database_url {
+        // Refused before anything runs when it holds other tables; what the lab cannot control
+        // there is said. (The database workloads that will use it are registered with the
+        // workload registry; until then no cell of the suite touches it.)
+        let db = lab::postgres::Database::external(url).map_err(|e| UsageError(e.to_string()))?;
+        for n in &db.notes {
+            eprintln!("note: --database-url: {n}");
+        }
+        eprintln!(
+            "note: --database-url: {} is loaded with the lab's tables; no workload of this build uses the database yet",
+            db.url
+        );
+    }
 
     let machine = lab::machine::fingerprint(
         &opts.server_cpus,
