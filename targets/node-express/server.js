@@ -100,7 +100,7 @@ app.get('/fortunes', async (req, res) => {
 
 app.get('/updates', async (req, res) => {
   const rows = await worlds(C.queryCount(req.query.q));
-  for (const r of rows) r.randomNumber = C.randomId();
+  C.assignRandomNumbers(rows);
   await Promise.all(
     rows.map((r) => pool.query('UPDATE world SET randomnumber = $1 WHERE id = $2', [r.randomNumber, r.id])),
   );

@@ -146,7 +146,7 @@ fastify.get('/fortunes', { onRequest: needDb }, async (request, reply) => {
 
 fastify.get('/updates', { onRequest: needDb, schema: { response: { 200: worldsSchema } } }, async (request) => {
   const rows = await worlds(C.queryCount(request.query.q));
-  for (const r of rows) r.randomNumber = C.randomId();
+  C.assignRandomNumbers(rows);
   await Promise.all(
     rows.map((r) => fastify.pg.query('UPDATE world SET randomnumber = $1 WHERE id = $2', [r.randomNumber, r.id])),
   );

@@ -97,7 +97,7 @@ async function database(req, res, path, params) {
     }
     case '/updates': {
       const rows = await worlds(C.queryCount(params.get('q') ?? undefined));
-      for (const r of rows) r.randomNumber = C.randomId();
+      C.assignRandomNumbers(rows);
       await Promise.all(
         rows.map((r) => pool.query('UPDATE world SET randomnumber = $1 WHERE id = $2', [r.randomNumber, r.id])),
       );

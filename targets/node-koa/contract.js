@@ -89,6 +89,21 @@ function randomId() {
   return 1 + Math.floor(Math.random() * 10000);
 }
 
+/**
+ * Gives each row a new random randomNumber (1..=10000) for /updates. A row whose id came up more than
+ * once in the request gets the same new number in each place, so that its concurrent UPDATEs all
+ * write one value and the answer matches the table whichever runs last.
+ */
+function assignRandomNumbers(rows) {
+  const chosen = new Map();
+  for (const r of rows) {
+    let n = chosen.get(r.id);
+    if (n === undefined) chosen.set(r.id, (n = randomId()));
+    r.randomNumber = n;
+  }
+  return rows;
+}
+
 /** q of /queries and /updates (TechEmpower's rule): missing, not an integer or < 1 → 1; > 500 → 500. */
 function queryCount(value) {
   const q = typeof value === 'string' && /^-?[0-9]+$/.test(value) ? Number(value) : 1;
@@ -240,6 +255,7 @@ module.exports = {
   dbConfig,
   NO_DATABASE,
   randomId,
+  assignRandomNumbers,
   queryCount,
   itemsLimit,
   parseId,

@@ -126,7 +126,7 @@ router.get('/fortunes', needDb, async (ctx) => {
 
 router.get('/updates', needDb, async (ctx) => {
   const rows = await worlds(C.queryCount(ctx.query.q));
-  for (const r of rows) r.randomNumber = C.randomId();
+  C.assignRandomNumbers(rows);
   await Promise.all(
     rows.map((r) => pool.query('UPDATE world SET randomnumber = $1 WHERE id = $2', [r.randomNumber, r.id])),
   );
