@@ -111,6 +111,9 @@ else
 fi
 
 # ---- The tests. ----
+say "node --test targets/dev/ (the Node targets' shared contract code and process layout)"
+node --test targets/dev/
+
 say "cargo test --workspace --locked $*"
 start=$(date +%s)
 status=0
