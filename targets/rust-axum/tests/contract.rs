@@ -97,6 +97,8 @@ fn start_target(workers: &str, upstream: &str) -> Target {
         .env_remove("PORT")
         .env_remove("WORKERS")
         .env_remove("UPSTREAM_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("DB_POOL")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -259,8 +261,57 @@ fn io_without_an_upstream_answers_503_and_versions_prints_json() {
         .unwrap();
     assert!(out.status.success());
     let v = json(&String::from_utf8(out.stdout).unwrap());
-    for key in ["rust", "axum", "hyper", "tokio", "sha2"] {
+    for key in [
+        "rust",
+        "axum",
+        "hyper",
+        "tokio",
+        "sha2",
+        "tokio-postgres",
+        "deadpool-postgres",
+    ] {
         let version = v[key].as_str().unwrap_or_else(|| panic!("{key} in {v}"));
         assert!(version.starts_with(char::is_numeric), "{key}: {version}");
+    }
+}
+
+/// The contract's /vector value computed here another way: whole periods times one period's sum.
+fn expected_vector(n: u64) -> f64 {
+    let square = |i: u64| (i as f64 / 1000.0) * (i as f64 / 1000.0);
+    let period: f64 = (0..1000).map(square).sum();
+    (n / 1000) as f64 * period + (0..n % 1000).map(square).sum::<f64>()
+}
+
+#[test]
+fn vector_answers_the_sum_and_database_routes_answer_503_without_a_database() {
+    let t = start_target("1", "");
+    for n in [0, 1, 999, 1000, 1001, random_below(3_000_000), 10_000_000] {
+        let v = json(&ok(&t.addr, &format!("/vector?n={n}"), "application/json"));
+        assert_eq!(v["n"], n, "{v}");
+        let (got, want) = (v["result"].as_f64().unwrap(), expected_vector(n));
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs(),
+            "/vector?n={n}: {got} vs {want}"
+        );
+    }
+    for bad in [
+        "/vector",
+        "/vector?n=10000001",
+        "/vector?n=-1",
+        "/cpu?n=1000000001",
+    ] {
+        assert_eq!(get(&t.addr, bad).status, 400, "{bad}");
+    }
+    for path in [
+        "/db",
+        "/queries?q=3",
+        "/fortunes",
+        "/updates?q=3",
+        "/items",
+        "/items/1",
+    ] {
+        let a = get(&t.addr, path);
+        assert_eq!(a.status, 503, "{path}: {}", a.body);
+        assert!(a.header("server").is_some(), "{path}: Server");
     }
 }
