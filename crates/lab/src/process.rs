@@ -12,6 +12,11 @@
 //! - A process-wide registry of live groups: [`kill_all`] (for the CLI's Ctrl-C handler) and
 //!   [`install_panic_hook`] kill every one of them.
 //! - [`Supervised::check_alive`] detects a target that crashed (exit status + last stderr lines).
+//! - Every process is started by [`spawn_tied`]: from one long-lived spawner thread, with
+//!   `PR_SET_PDEATHSIG` = SIGKILL, so that it dies with the lab however the lab ends (SIGKILL, OOM;
+//!   the signal fires when the *thread* that forked exits, hence the dedicated thread). It covers
+//!   the direct child only: its own workers are ended by the run lock's watchdog and sweep
+//!   ([`crate::runlock`]), to which the registry reports every group as it comes and goes.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -21,7 +26,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{mpsc, Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::cgroup::Cgroup;
@@ -181,14 +186,24 @@ static LIVE: Mutex<Vec<LiveGroup>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-fn register(pgid: i32, cgroup: Option<Cgroup>) -> u64 {
+fn register(pgid: i32, cgroup: Option<Cgroup>, name: &str) -> u64 {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     live().push(LiveGroup { id, pgid, cgroup });
+    crate::runlock::group_started(pgid, name);
     id
 }
 
 fn unregister(id: u64) {
-    live().retain(|g| g.id != id);
+    let mut ended = Vec::new();
+    live().retain(|g| {
+        if g.id == id {
+            ended.push(g.pgid);
+        }
+        g.id != id
+    });
+    for pgid in ended {
+        crate::runlock::group_ended(pgid);
+    }
 }
 
 fn live() -> std::sync::MutexGuard<'static, Vec<LiveGroup>> {
@@ -257,9 +272,9 @@ pub struct ExternalGroup {
 }
 
 impl ExternalGroup {
-    pub fn register(pgid: i32) -> ExternalGroup {
+    pub fn register(pgid: i32, name: &str) -> ExternalGroup {
         ExternalGroup {
-            id: register(pgid, None),
+            id: register(pgid, None, name),
         }
     }
 }
@@ -394,7 +409,7 @@ impl Supervised {
             });
         }
         let spawned_at = Instant::now();
-        let spawned = cmd.spawn();
+        let spawned = spawn_tied(cmd);
         drop(procs_fd);
         let mut child = match spawned {
             Ok(c) => c,
@@ -423,7 +438,7 @@ impl Supervised {
             }
         };
         let pid = child.id() as i32;
-        let registry_id = register(pid, cgroup.clone());
+        let registry_id = register(pid, cgroup.clone(), &spec.name);
         let output = Arc::new(OutputTail::default());
         if let Some(out) = child.stdout.take() {
             reader(out, false, output.clone(), &spec.name);
@@ -640,6 +655,55 @@ impl Drop for Supervised {
             unregister(self.registry_id);
         }
     }
+}
+
+type SpawnJob = (Command, mpsc::Sender<io::Result<Child>>);
+
+static SPAWNER: OnceLock<mpsc::Sender<SpawnJob>> = OnceLock::new();
+
+/// Spawns `cmd` so that it dies with this process: `PR_SET_PDEATHSIG` = SIGKILL (and, if this
+/// process already died between the fork and the `prctl`, the child ends itself), forked from one
+/// spawner thread that lives as long as the process (the death signal fires when the forking
+/// *thread* exits). Only the direct child is covered: its own children are not.
+pub fn spawn_tied(mut cmd: Command) -> io::Result<Child> {
+    // SAFETY: getpid before the fork; prctl, getppid and _exit are async-signal-safe.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let tx = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnJob>();
+        std::thread::Builder::new()
+            .name("stackwise-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("cannot start the spawner thread");
+        tx
+    });
+    let (reply, answer) = mpsc::channel();
+    tx.send((cmd, reply))
+        .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| io::Error::other("the spawner thread is gone"))?
 }
 
 fn reader<R: Read + Send + 'static>(r: R, err: bool, tail: Arc<OutputTail>, name: &str) {
