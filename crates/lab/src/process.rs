@@ -767,6 +767,9 @@ pub struct Server {
     pub port: u16,
     /// Spawn → first 200 on the ready path.
     pub cold_start: Duration,
+    /// What happened on the way, for the run's notes (e.g. a port taken between the free-port
+    /// check and the server's bind, retried on another port).
+    pub notes: Vec<String>,
 }
 
 impl Server {
@@ -868,7 +871,8 @@ fn says_port_in_use(lines: &[String]) -> bool {
 pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
     let attempts = spec.attempts.max(1);
     let mut preferred = spec.port;
-    for _ in 0..attempts {
+    let mut taken: Vec<u16> = Vec::new();
+    for attempt in 1..=attempts {
         let port = match preferred.take() {
             Some(p) if p != 0 && port_is_free(p) => p,
             _ => free_port().map_err(|e| StartError::Config {
@@ -883,17 +887,33 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
         let mut process = Supervised::spawn(&spawn)?;
         match wait_ready(&mut process, port, &spec.ready_path, spec.ready_timeout) {
             Ok(cold_start) => {
+                let notes = if taken.is_empty() {
+                    vec![]
+                } else {
+                    vec![format!(
+                        "{}: port{} {} taken between the free-port check and the server's bind; retried on port {port} (attempt {attempt} of {attempts})",
+                        spec.name,
+                        if taken.len() == 1 { "" } else { "s" },
+                        taken
+                            .iter()
+                            .map(|p| p.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )]
+                };
                 return Ok(Server {
                     process,
                     port,
                     cold_start,
-                })
+                    notes,
+                });
             }
             Err(Ready::Exited(crash)) => {
                 process.stop(Duration::from_millis(100));
                 if says_port_in_use(&process.output().stderr(50))
                     || says_port_in_use(&process.output().stdout(50))
                 {
+                    taken.push(port);
                     continue;
                 }
                 return Err(StartError::Exited {
@@ -904,6 +924,7 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
             }
             Err(Ready::PortInUse) => {
                 process.stop(Duration::from_millis(500));
+                taken.push(port);
                 continue;
             }
             Err(Ready::Timeout(last_answer)) => {
@@ -1231,6 +1252,39 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, StartError::NoPort { attempts: 2, .. }), "{e}");
         assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        // Fails to bind once (its port taken after the check), then starts: retried, noted.
+        let flag = std::env::temp_dir().join(format!("sw-bind-once-{}", std::process::id()));
+        let _ = std::fs::remove_file(&flag);
+        let f = flag.display().to_string();
+        let make = move |port: u16| {
+            Ok(sh(
+                "bind-once",
+                &format!(
+                    "if [ ! -e {f} ]; then touch {f}; echo 'Error: listen EADDRINUSE: address already in use 127.0.0.1:{port}' >&2; exit 1; fi; \
+                     exec python3 -m http.server --bind 127.0.0.1 {port}"
+                ),
+            ))
+        };
+        let s = start_server(&ServerSpec {
+            name: "bind-once".into(),
+            make: &make,
+            port: None,
+            ready_path: "/".into(),
+            ready_timeout: Duration::from_secs(20),
+            attempts: 3,
+        })
+        .unwrap();
+        assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
+        assert!(
+            s.notes[0].contains("taken between the free-port check")
+                && s.notes[0].contains(&format!("retried on port {}", s.port))
+                && s.notes[0].contains("attempt 2 of 3"),
+            "{:?}",
+            s.notes
+        );
+        let mut s = s;
+        s.stop(Duration::from_secs(2));
+        let _ = std::fs::remove_file(&flag);
         let make = |_port: u16| Ok(sh("bad", "echo 'SyntaxError: nope' >&2; exit 1"));
         let e = start_server(&ServerSpec {
             name: "bad".into(),

@@ -44,6 +44,19 @@ pub enum Command {
     /// Run the reference backends (Node.js, Python, Rust) through the same workloads on this
     /// machine, store every result, and print a table per workload.
     Lab(Box<LabArgs>),
+    /// The lab's watchdog: ends what a lab run left when that run dies (started by the lab).
+    #[command(hide = true, name = "lab-watchdog")]
+    LabWatchdog {
+        /// The run lock file.
+        #[arg(long)]
+        lock: std::path::PathBuf,
+        /// The lab's pid.
+        #[arg(long)]
+        pid: i32,
+        /// The lab's start time (clock ticks after boot).
+        #[arg(long)]
+        start: u64,
+    },
     /// Print the JSON schema of a report format.
     Schema {
         /// Which schema: `load-report` (the output of `stackwise load --json`), `claims` (the output
@@ -445,6 +458,11 @@ pub struct LabArgs {
     /// Print a stored run (the latest, or run ID) as tables (or JSON with --json) without running.
     #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "latest", conflicts_with_all = ["plan", "resume"])]
     pub show: Option<String>,
+
+    /// When another `stackwise lab` is running on the same database, wait for it to finish instead
+    /// of refusing.
+    #[arg(long)]
+    pub wait: bool,
 
     /// Complete the most recent unfinished run with its own settings, measuring only what is missing.
     #[arg(long, conflicts_with_all = ["quick", "targets", "workloads", "repeats", "duration", "warmup", "server_cpus", "workers", "slo_p99", "cold_starts", "ws_connections"])]
