@@ -281,7 +281,31 @@ fn the_leftover_of_a_run_killed_with_its_watchdog_is_ended_at_the_next_start() {
         libc::kill(child.id() as i32, libc::SIGKILL);
     }
     let _ = child.wait();
-    std::thread::sleep(Duration::from_millis(300));
+    // The lab's direct children (the arbiter; the upstream when there is one) die with it.
+    let leaders: Vec<i32> = lock["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["pgid"].as_i64().unwrap() as i32)
+        .collect();
+    let alive = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while leaders.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let still: Vec<i32> = leaders.iter().copied().filter(|&p| alive(p)).collect();
+    if !still.is_empty() {
+        kill_marked(&marker);
+        panic!("the lab's direct children outlived it: {still:?}");
+    }
     let left = processes_with(&marker);
     assert!(
         count(&left, "gunicorn") >= 3,
