@@ -1,7 +1,9 @@
 //! `stackwise lab`: arguments → [`lab::suite::SuiteOptions`] → the suite runner with a progress
 //! bar over the suite, a live line per cell and Ctrl-C handling → a table per workload (or the
 //! run as JSON). `--plan` prints the cells and the ETA; `--resume` completes the last unfinished
-//! run. Every cell is in the store the moment it is measured.
+//! run. Every cell is in the store the moment it is measured. A run takes the store's run lock
+//! first ([`lab::runlock`]: refuses when another run holds it, or waits with `--wait`; reports the
+//! sweep of what a killed previous run left; starts the watchdog); a failed store write stops it.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
