@@ -121,7 +121,10 @@ fn start_lab(
 }
 
 /// Waits until `ok` holds of the marked processes (bounded).
-fn wait_for_tree(marker: &str, what: &str, ok: &dyn Fn(&[(i32, String)]) -> bool) {
+/// Processes as (pid, command line).
+type Procs = [(i32, String)];
+
+fn wait_for_tree(marker: &str, what: &str, ok: &dyn Fn(&Procs) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let ps = processes_with(marker);
@@ -136,7 +139,7 @@ fn wait_for_tree(marker: &str, what: &str, ok: &dyn Fn(&[(i32, String)]) -> bool
     }
 }
 
-fn count(ps: &[(i32, String)], needle: &str) -> usize {
+fn count(ps: &Procs, needle: &str) -> usize {
     ps.iter().filter(|(_, c)| c.contains(needle)).count()
 }
 
