@@ -293,7 +293,19 @@ impl RunLock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        if !flock(&file, false).map_err(io)? {
+        // Held, but not by a live run (a watchdog sweeping for a dead one, or a run that has just
+        // taken it and not yet written itself down): a moment later it is free or described.
+        let patience = Instant::now() + Duration::from_secs(2);
+        let mut held = !flock(&file, false).map_err(io)?;
+        while held && Instant::now() < patience {
+            let state = read_state(&mut file).ok().flatten().and_then(|r| r.ok());
+            if state.is_some_and(|s| start_time_of(s.pid) == Some(s.start_time)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            held = !flock(&file, false).map_err(io)?;
+        }
+        if held {
             let state = read_state(&mut file)
                 .ok()
                 .flatten()
@@ -637,6 +649,11 @@ mod tests {
         );
         p.stop(Duration::from_millis(200));
         assert!(!read().groups.iter().any(|g| g.pgid == p.pid()));
+        let tmp = d.join("pgdata");
+        temp_dir_created(&tmp);
+        assert_eq!(read().temp_dirs, vec![tmp.clone()]);
+        temp_dir_removed(&tmp);
+        assert!(read().temp_dirs.is_empty());
         drop(lock);
         std::fs::remove_dir_all(&d).unwrap();
     }
