@@ -310,6 +310,10 @@ impl Server for LabServer {
     fn stop(mut self: Box<Self>) {
         self.launched.server.stop(STOP_GRACE);
     }
+
+    fn start_notes(&self) -> Vec<String> {
+        self.launched.server.notes.clone()
+    }
 }
 
 struct UpstreamHandle {

@@ -429,7 +429,7 @@ fn run_step(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    let mut child = cmd.spawn().map_err(|e| {
+    let mut child = crate::process::spawn_tied(cmd).map_err(|e| {
         let reason = if e.kind() == std::io::ErrorKind::NotFound {
             format!(
                 "could not start: `{}` is not on PATH ({})",
@@ -442,7 +442,7 @@ fn run_step(
         fail(reason, vec![])
     })?;
     let pgid = child.id() as i32;
-    let guard = crate::process::ExternalGroup::register(pgid);
+    let guard = crate::process::ExternalGroup::register(pgid, &format!("{target} install"));
     let (tx, rx) = mpsc::channel::<String>();
     for stream in [
         child

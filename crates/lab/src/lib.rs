@@ -7,6 +7,7 @@
 //! - [`install`]: required programs, install steps (skipped when installed), install footprint.
 //! - [`process`]: the supervisor: process groups, CPU pinning, cgroups, output tails, free ports,
 //!   readiness and cold start, stop with leak check, a registry of live groups for Ctrl-C/panics.
+//! - [`runlock`]: one run per store; the sweep of what a killed run left, and its watchdog.
 //! - [`launch`]: starts a target with its placeholders filled ([`launch::launch`]).
 //! - [`sample`]: server cost of a process tree (CPU incl. exited workers, PSS), steal, busy share.
 //! - [`services`]: services a workload brings (trait [`services::Service`]); the upstream.
@@ -59,6 +60,7 @@ pub mod machine;
 pub mod manifest;
 pub mod postgres;
 pub mod process;
+pub mod runlock;
 pub mod sample;
 pub mod services;
 pub mod upstream;

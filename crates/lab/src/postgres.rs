@@ -176,7 +176,7 @@ fn run_psql(psql: &Path, url: &str, sql: &str) -> Result<String, DbError> {
         .process_group(0)
         .spawn()
         .map_err(|e| err(format!("cannot run {}: {e}", psql.display())))?;
-    let _guard = process::ExternalGroup::register(child.id() as i32);
+    let _guard = process::ExternalGroup::register(child.id() as i32, "psql");
     let pid = child.id() as i32;
     let mut stdin = child.stdin.take().expect("stdin");
     let input = sql.to_string();
@@ -529,7 +529,7 @@ impl PostgresSpec {
         let child = initdb
             .spawn()
             .map_err(|e| config(format!("cannot run {}/initdb: {e}", bin.display())))?;
-        let guard = process::ExternalGroup::register(child.id() as i32);
+        let guard = process::ExternalGroup::register(child.id() as i32, "initdb");
         let out = child
             .wait_with_output()
             .map_err(|e| config(format!("initdb: {e}")))?;

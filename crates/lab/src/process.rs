@@ -12,6 +12,11 @@
 //! - A process-wide registry of live groups: [`kill_all`] (for the CLI's Ctrl-C handler) and
 //!   [`install_panic_hook`] kill every one of them.
 //! - [`Supervised::check_alive`] detects a target that crashed (exit status + last stderr lines).
+//! - Every process is started by [`spawn_tied`]: from one long-lived spawner thread, with
+//!   `PR_SET_PDEATHSIG` = SIGKILL, so that it dies with the lab however the lab ends (SIGKILL, OOM;
+//!   the signal fires when the *thread* that forked exits, hence the dedicated thread). It covers
+//!   the direct child only: its own workers are ended by the run lock's watchdog and sweep
+//!   ([`crate::runlock`]), to which the registry reports every group as it comes and goes.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -21,7 +26,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{mpsc, Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::cgroup::Cgroup;
@@ -186,7 +191,7 @@ static CLEANUP_DIRS: Mutex<Vec<(u64, PathBuf)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-fn register(pgid: i32, cgroup: Option<Cgroup>, stop_signal: Option<i32>) -> u64 {
+fn register(pgid: i32, cgroup: Option<Cgroup>, stop_signal: Option<i32>, name: &str) -> u64 {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     live().push(LiveGroup {
         id,
@@ -194,6 +199,7 @@ fn register(pgid: i32, cgroup: Option<Cgroup>, stop_signal: Option<i32>) -> u64 
         cgroup,
         stop_signal,
     });
+    crate::runlock::group_started(pgid, name);
     id
 }
 
@@ -211,6 +217,7 @@ pub struct CleanupDir {
 impl CleanupDir {
     pub fn register(dir: PathBuf) -> CleanupDir {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        crate::runlock::temp_dir_created(&dir);
         cleanup_dirs().push((id, dir));
         CleanupDir { id }
     }
@@ -218,12 +225,26 @@ impl CleanupDir {
 
 impl Drop for CleanupDir {
     fn drop(&mut self) {
-        cleanup_dirs().retain(|(id, _)| *id != self.id);
+        cleanup_dirs().retain(|(id, dir)| {
+            if *id == self.id {
+                crate::runlock::temp_dir_removed(dir);
+            }
+            *id != self.id
+        });
     }
 }
 
 fn unregister(id: u64) {
-    live().retain(|g| g.id != id);
+    let mut ended = Vec::new();
+    live().retain(|g| {
+        if g.id == id {
+            ended.push(g.pgid);
+        }
+        g.id != id
+    });
+    for pgid in ended {
+        crate::runlock::group_ended(pgid);
+    }
 }
 
 fn live() -> std::sync::MutexGuard<'static, Vec<LiveGroup>> {
@@ -304,9 +325,9 @@ pub struct ExternalGroup {
 }
 
 impl ExternalGroup {
-    pub fn register(pgid: i32) -> ExternalGroup {
+    pub fn register(pgid: i32, name: &str) -> ExternalGroup {
         ExternalGroup {
-            id: register(pgid, None, None),
+            id: register(pgid, None, None, name),
         }
     }
 }
@@ -461,7 +482,7 @@ impl Supervised {
             });
         }
         let spawned_at = Instant::now();
-        let spawned = cmd.spawn();
+        let spawned = spawn_tied(cmd);
         drop(procs_fd);
         let mut child = match spawned {
             Ok(c) => c,
@@ -493,7 +514,7 @@ impl Supervised {
             }
         };
         let pid = child.id() as i32;
-        let registry_id = register(pid, cgroup.clone(), extra.stop_signal);
+        let registry_id = register(pid, cgroup.clone(), extra.stop_signal, &spec.name);
         let output = Arc::new(OutputTail::default());
         if let Some(out) = child.stdout.take() {
             reader(out, false, output.clone(), &spec.name);
@@ -716,6 +737,55 @@ impl Drop for Supervised {
     }
 }
 
+type SpawnJob = (Command, mpsc::Sender<io::Result<Child>>);
+
+static SPAWNER: OnceLock<mpsc::Sender<SpawnJob>> = OnceLock::new();
+
+/// Spawns `cmd` so that it dies with this process: `PR_SET_PDEATHSIG` = SIGKILL (and, if this
+/// process already died between the fork and the `prctl`, the child ends itself), forked from one
+/// spawner thread that lives as long as the process (the death signal fires when the forking
+/// *thread* exits). Only the direct child is covered: its own children are not.
+pub fn spawn_tied(mut cmd: Command) -> io::Result<Child> {
+    // SAFETY: getpid before the fork; prctl, getppid and _exit are async-signal-safe.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let tx = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnJob>();
+        std::thread::Builder::new()
+            .name("stackwise-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("cannot start the spawner thread");
+        tx
+    });
+    let (reply, answer) = mpsc::channel();
+    tx.send((cmd, reply))
+        .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| io::Error::other("the spawner thread is gone"))?
+}
+
 fn reader<R: Read + Send + 'static>(r: R, err: bool, tail: Arc<OutputTail>, name: &str) {
     let _ = std::thread::Builder::new()
         .name(format!("{name}-{}", if err { "stderr" } else { "stdout" }))
@@ -777,6 +847,9 @@ pub struct Server {
     pub port: u16,
     /// Spawn → first 200 on the ready path.
     pub cold_start: Duration,
+    /// What happened on the way, for the run's notes (e.g. a port taken between the free-port
+    /// check and the server's bind, retried on another port).
+    pub notes: Vec<String>,
 }
 
 impl Server {
@@ -878,7 +951,8 @@ fn says_port_in_use(lines: &[String]) -> bool {
 pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
     let attempts = spec.attempts.max(1);
     let mut preferred = spec.port;
-    for _ in 0..attempts {
+    let mut taken: Vec<u16> = Vec::new();
+    for attempt in 1..=attempts {
         let port = match preferred.take() {
             Some(p) if p != 0 && port_is_free(p) => p,
             _ => free_port().map_err(|e| StartError::Config {
@@ -893,17 +967,33 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
         let mut process = Supervised::spawn(&spawn)?;
         match wait_ready(&mut process, port, &spec.ready_path, spec.ready_timeout) {
             Ok(cold_start) => {
+                let notes = if taken.is_empty() {
+                    vec![]
+                } else {
+                    vec![format!(
+                        "{}: port{} {} taken between the free-port check and the server's bind; retried on port {port} (attempt {attempt} of {attempts})",
+                        spec.name,
+                        if taken.len() == 1 { "" } else { "s" },
+                        taken
+                            .iter()
+                            .map(|p| p.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )]
+                };
                 return Ok(Server {
                     process,
                     port,
                     cold_start,
-                })
+                    notes,
+                });
             }
             Err(Ready::Exited(crash)) => {
                 process.stop(Duration::from_millis(100));
                 if says_port_in_use(&process.output().stderr(50))
                     || says_port_in_use(&process.output().stdout(50))
                 {
+                    taken.push(port);
                     continue;
                 }
                 return Err(StartError::Exited {
@@ -914,6 +1004,7 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
             }
             Err(Ready::PortInUse) => {
                 process.stop(Duration::from_millis(500));
+                taken.push(port);
                 continue;
             }
             Err(Ready::Timeout(last_answer)) => {
@@ -1241,6 +1332,39 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, StartError::NoPort { attempts: 2, .. }), "{e}");
         assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        // Fails to bind once (its port taken after the check), then starts: retried, noted.
+        let flag = std::env::temp_dir().join(format!("sw-bind-once-{}", std::process::id()));
+        let _ = std::fs::remove_file(&flag);
+        let f = flag.display().to_string();
+        let make = move |port: u16| {
+            Ok(sh(
+                "bind-once",
+                &format!(
+                    "if [ ! -e {f} ]; then touch {f}; echo 'Error: listen EADDRINUSE: address already in use 127.0.0.1:{port}' >&2; exit 1; fi; \
+                     exec python3 -m http.server --bind 127.0.0.1 {port}"
+                ),
+            ))
+        };
+        let s = start_server(&ServerSpec {
+            name: "bind-once".into(),
+            make: &make,
+            port: None,
+            ready_path: "/".into(),
+            ready_timeout: Duration::from_secs(20),
+            attempts: 3,
+        })
+        .unwrap();
+        assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
+        assert!(
+            s.notes[0].contains("taken between the free-port check")
+                && s.notes[0].contains(&format!("retried on port {}", s.port))
+                && s.notes[0].contains("attempt 2 of 3"),
+            "{:?}",
+            s.notes
+        );
+        let mut s = s;
+        s.stop(Duration::from_secs(2));
+        let _ = std::fs::remove_file(&flag);
         let make = |_port: u16| Ok(sh("bad", "echo 'SyntaxError: nope' >&2; exit 1"));
         let e = start_server(&ServerSpec {
             name: "bad".into(),

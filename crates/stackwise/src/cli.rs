@@ -44,6 +44,19 @@ pub enum Command {
     /// Run the reference backends (Node.js, Python, Rust) through the same workloads on this
     /// machine, store every result, and print a table per workload.
     Lab(Box<LabArgs>),
+    /// The lab's watchdog: ends what a lab run left when that run dies (started by the lab).
+    #[command(hide = true, name = "lab-watchdog")]
+    LabWatchdog {
+        /// The run lock file.
+        #[arg(long)]
+        lock: std::path::PathBuf,
+        /// The lab's pid.
+        #[arg(long)]
+        pid: i32,
+        /// The lab's start time (clock ticks after boot).
+        #[arg(long)]
+        start: u64,
+    },
     /// Print the JSON schema of a report format.
     Schema {
         /// Which schema: `load-report` (the output of `stackwise load --json`), `claims` (the output
@@ -442,10 +455,12 @@ Examples:
   stackwise lab --plan                       # the cells and the ETA, without running
   stackwise lab --targets rust-axum,node-http --workloads json,io-slo --duration 2s --repeats 1
   stackwise lab --resume                     # complete the last interrupted run
+  stackwise lab --wait --quick               # another run uses the database: wait for it
 
 Workloads: plaintext json io cpu hash (saturation), json-slo io-slo cpu-slo hash-slo (capacity at
 SLO), mixed (loop blocking); see docs/workloads.md. Results go to an SQLite database under your
-data directory (or --db); Ctrl-C keeps every finished cell.")]
+data directory (or --db); Ctrl-C keeps every finished cell. One run per database at a time; a run
+that was killed leaves nothing running (see docs/workloads.md, Faults).")]
 pub struct LabArgs {
     /// The quick suite: all targets; json, io and cpu saturation, one capacity search on io,
     /// 3 cold starts, one repeat.
@@ -459,6 +474,11 @@ pub struct LabArgs {
     /// Print a stored run (the latest, or run ID) as tables (or JSON with --json) without running.
     #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "latest", conflicts_with_all = ["plan", "resume"])]
     pub show: Option<String>,
+
+    /// When another `stackwise lab` is running on the same database, wait for it to finish instead
+    /// of refusing.
+    #[arg(long)]
+    pub wait: bool,
 
     /// Complete the most recent unfinished run with its own settings, measuring only what is missing.
     #[arg(long, conflicts_with_all = ["quick", "targets", "workloads", "repeats", "duration", "warmup", "server_cpus", "workers", "slo_p99", "cold_starts", "ws_connections"])]
