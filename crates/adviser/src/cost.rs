@@ -841,13 +841,20 @@ pub fn tco(
                 Some(t) if t.bound == Bound::Estimate => (
                     Some(t.monthly_usd),
                     None,
-                    format!("hybrid, typical targets, Python work as {}", t.python_workload),
+                    format!(
+                        "hybrid, typical targets, Python work as {}",
+                        t.python_workload
+                    ),
                 ),
                 _ => (None, None, "hybrid parts not both priced".to_string()),
             },
             s => match typical_infra(stacks, s) {
                 Some((m, cores, src)) => (Some(m), Some(cores), src),
-                None => (None, None, format!("no measured monthly figure for {}", s.label())),
+                None => (
+                    None,
+                    None,
+                    format!("no measured monthly figure for {}", s.label()),
+                ),
             },
         };
         if infra.is_none() {
@@ -893,7 +900,7 @@ pub fn tco(
                 if per_rps > 0.0 {
                     f.push_str(&format!(
                         "; infrastructure would reach the people cost at a peak of about {} req/s (linear in load from the typical target's measured capacity)",
-                        fmt_num((p / per_rps).round())
+                        fmt_num_usd(p / per_rps)
                     ));
                 }
             }

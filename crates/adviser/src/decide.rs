@@ -159,7 +159,13 @@ pub fn decide<'a>(rules: &'a RuleSet, profile: &Profile, ev: &Evidence) -> Decis
 }
 
 /// A fired rule as a reason.
-pub fn reason(rules: &RuleSet, rule: &Rule, met_by: Vec<Choice>, weight: f64, ev: &Evidence) -> Reason {
+pub fn reason(
+    rules: &RuleSet,
+    rule: &Rule,
+    met_by: Vec<Choice>,
+    weight: f64,
+    ev: &Evidence,
+) -> Reason {
     let tier = rules.tier(&rule.tier).expect("validated");
     Reason {
         rule: rule.id.clone(),
@@ -582,7 +588,9 @@ pub fn what_would_change(
                     _ => 0.0,
                 };
                 let values: Vec<f64> = if path.starts_with("team.") {
-                    (0..=TEAM_SEARCH_MAX.max(cur as u32 * 2)).map(f64::from).collect()
+                    (0..=TEAM_SEARCH_MAX.max(cur as u32 * 2))
+                        .map(f64::from)
+                        .collect()
                 } else {
                     // Rules compare load keys with fixed thresholds: the answer can only change
                     // there, so testing each threshold and the value just below it is exhaustive.
@@ -610,7 +618,13 @@ pub fn what_would_change(
                         .iter()
                         .filter(|(y, _)| *y >= x)
                         .all(|(_, d)| *d == Some(c));
-                    out.push(change(path, &current, &fmt(x), if all_beyond { "≥" } else { "=" }, c));
+                    out.push(change(
+                        path,
+                        &current,
+                        &fmt(x),
+                        if all_beyond { "≥" } else { "=" },
+                        c,
+                    ));
                 }
                 // Downwards: the first value below today's with another unique answer.
                 if let Some(&(x, Some(c))) = results
@@ -623,7 +637,13 @@ pub fn what_would_change(
                         .iter()
                         .filter(|(y, _)| *y <= x)
                         .all(|(_, d)| *d == Some(c));
-                    out.push(change(path, &current, &fmt(x), if all_below { "≤" } else { "=" }, c));
+                    out.push(change(
+                        path,
+                        &current,
+                        &fmt(x),
+                        if all_below { "≤" } else { "=" },
+                        c,
+                    ));
                 }
             }
         }

@@ -161,7 +161,10 @@ pub fn unknown_claims(rules: &RuleSet) -> Vec<String> {
                     let t = claim.test.as_ref();
                     if let Some(w) = &c.workload {
                         if !t.is_some_and(|t| t.workloads.contains(w)) {
-                            out.push(format!("rule {}: claim {} is not tested on {w}", r.id, c.id));
+                            out.push(format!(
+                                "rule {}: claim {} is not tested on {w}",
+                                r.id, c.id
+                            ));
                         }
                     }
                     if let Some(m) = &c.metric {

@@ -30,9 +30,7 @@ pub use profile::{
 };
 pub use rules::{Choice, RuleSet};
 
-use advice::{
-    EvidenceSummary, LoadSplit, NoClearWinner, Recommendation, ADVICE_FORMAT,
-};
+use advice::{EvidenceSummary, LoadSplit, NoClearWinner, Recommendation, ADVICE_FORMAT};
 use cost::fmt_num;
 use profile::DataFlow;
 use rules::Source;
@@ -57,8 +55,7 @@ pub fn advise_with(
         Some(c) => (c, None),
         None => break_tie(profile, &d.remaining, run),
     };
-    let (reasons, counter_arguments, not_voting) =
-        decide::reasons(rules, &d, profile, choice, &ev);
+    let (reasons, counter_arguments, not_voting) = decide::reasons(rules, &d, profile, choice, &ev);
     let conflicts = decide::conflicts(rules, &d, choice, tie_break.as_deref());
     let confidence = decide::confidence(rules, &d, choice, tie_break.is_some(), &ev);
     let services = decide::placements(rules, profile, choice);
@@ -153,7 +150,11 @@ pub fn advise_with(
 }
 
 /// What the run checked of the fired rules' premises, and the one command for the rest.
-fn evidence_summary(d: &decide::Decision, ev: &evidence::Evidence, run_id: Option<i64>) -> EvidenceSummary {
+fn evidence_summary(
+    d: &decide::Decision,
+    ev: &evidence::Evidence,
+    run_id: Option<i64>,
+) -> EvidenceSummary {
     let mut measured = Vec::new();
     let mut unchecked = Vec::new();
     let mut unchecked_rules = Vec::new();
@@ -276,12 +277,16 @@ fn no_clear_winner(
         fmt_num(profile.load.peak_rps.min(5000.0))
     );
     NoClearWinner {
-        shares: options.iter().map(|c| (share(*c) * 1000.0).round() / 1000.0).collect(),
+        shares: options
+            .iter()
+            .map(|c| (share(*c) * 1000.0).round() / 1000.0)
+            .collect(),
         options,
         decides,
         advice: Source {
             article: "001_d394cce293d5c253.txt".into(),
-            quote: "Prototype small features in both Python and Node.js to see what works best.".into(),
+            quote: "Prototype small features in both Python and Node.js to see what works best."
+                .into(),
         },
         commands,
         spike,

@@ -444,7 +444,12 @@ pub const KEYS: &[Key] = &[
         KeyKind::Number,
         true,
     ),
-    key("costs.horizon_months", "--horizon-months", KeyKind::Number, true),
+    key(
+        "costs.horizon_months",
+        "--horizon-months",
+        KeyKind::Number,
+        true,
+    ),
     key(
         "costs.two_stacks_monthly_usd",
         "--two-stacks-usd",
@@ -763,9 +768,7 @@ impl PartialProfile {
             "team.python" => self.team.python = Some(count()?),
             "team.data_science" => self.team.data_science = Some(b()?),
             "team.learning" => self.team.learning = Some(b()?),
-            "team.javascript_level" => {
-                self.team.javascript_level = ch(Fluency::parse(text), bad)?
-            }
+            "team.javascript_level" => self.team.javascript_level = ch(Fluency::parse(text), bad)?,
             "team.python_level" => self.team.python_level = ch(Fluency::parse(text), bad)?,
             "product.use_case" => self.product.use_case = ch(UseCase::parse(text), bad)?,
             "product.stage" => self.product.stage = ch(Stage::parse(text), bad)?,
@@ -860,7 +863,7 @@ impl PartialProfile {
         check(
             "costs.horizon_months",
             self.costs.horizon_months,
-            |v| v.is_finite() && v >= 1.0 && v <= 600.0,
+            |v| v.is_finite() && (1.0..=600.0).contains(&v),
             "≥ 1 and ≤ 600",
         );
         check(

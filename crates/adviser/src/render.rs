@@ -247,7 +247,10 @@ pub fn text(a: &Advice) -> String {
         quote_lines(&mut out, x, "      ");
     }
     if !a.not_voting.is_empty() {
-        let _ = writeln!(out, "\nMeasured here against the articles (these rules do not vote)");
+        let _ = writeln!(
+            out,
+            "\nMeasured here against the articles (these rules do not vote)"
+        );
         for x in &a.not_voting {
             let _ = writeln!(
                 out,
@@ -444,10 +447,7 @@ fn tco_lines(a: &Advice) -> Vec<String> {
             if o.switchers == 1 { "" } else { "s" }
         );
         if o.option == Choice::Hybrid {
-            line.push_str(&format!(
-                " + two stacks {}",
-                part(o.two_stacks_monthly_usd)
-            ));
+            line.push_str(&format!(" + two stacks {}", part(o.two_stacks_monthly_usd)));
         }
         line.push_str(&match o.total_monthly_usd {
             Some(x) => format!(" = {} USD/month", crate::cost::fmt_num_usd(x)),
@@ -857,13 +857,10 @@ pub fn adr(a: &Advice, date: &str) -> String {
     for l in tco_lines(a) {
         let _ = writeln!(out, "* Total cost of ownership: {l}");
     }
-    match a.evidence.run_id {
-        Some(r) => {
-            for m in &a.evidence.measured {
-                let _ = writeln!(out, "* Evidence (claims verdicts on run {r}): {m}");
-            }
+    if let Some(r) = a.evidence.run_id {
+        for m in &a.evidence.measured {
+            let _ = writeln!(out, "* Evidence (claims verdicts on run {r}): {m}");
         }
-        None => {}
     }
     for u in &a.evidence.unchecked {
         let _ = writeln!(out, "* Evidence not checked: {u}");

@@ -261,7 +261,9 @@ impl RuleSet {
                 ));
             }
             if !r.hybrid_via.is_empty() && !matches!(r.favours, Favours::Node | Favours::Python) {
-                return Err(at("`hybrid_via` is for rules favouring node or python".into()));
+                return Err(at(
+                    "`hybrid_via` is for rules favouring node or python".into()
+                ));
             }
             for v in &r.hybrid_via {
                 match self.rule(v) {
