@@ -567,3 +567,43 @@ fn the_adviser_reads_a_real_lab_run() {
         assert!(s.targets.iter().all(|t| t.bound != Bound::Estimate));
     }
 }
+
+/// A run with a `mixed-slo` cell (the mixed pattern as an open-loop ladder) prices a mixed product
+/// from that ladder, like io-slo: interpolated, with a monthly cost; the one-rate `mixed` test is
+/// then not used.
+#[test]
+fn a_mixed_product_is_priced_from_the_mixed_slo_ladder_when_the_run_has_one() {
+    let mut run = fixture_run();
+    let extra: Vec<store::CellSummary> = run
+        .cells
+        .iter()
+        .filter(|c| c.workload == "io-slo")
+        .map(|c| {
+            let mut m = c.clone();
+            m.workload = "mixed-slo".into();
+            m
+        })
+        .collect();
+    run.cells.extend(extra);
+    let p = with(
+        neutral(),
+        &[("product.data_flow", "mixed"), ("load.peak_rps", "2000")],
+    );
+    let a = adviser::advise(&p, Some((&run, FIXTURE)));
+    let ex = a
+        .cost
+        .stacks
+        .iter()
+        .filter(|s| s.workload == "mixed-slo")
+        .flat_map(|s| s.targets.iter())
+        .find(|t| t.target == "node-express")
+        .expect("node-express priced on mixed-slo");
+    assert_eq!(ex.capacity.kind, CapacityKind::Interpolated);
+    assert!(ex.monthly_usd.is_some());
+    assert!(a.cost.stacks.iter().all(|s| s.workload == "mixed-slo"));
+    assert!(!a
+        .cost
+        .missing
+        .iter()
+        .any(|m| m.command.contains("mixed-slo")));
+}

@@ -372,3 +372,36 @@ proptest! {
         prop_assert_eq!(adviser::advise(&p, None).recommendation.choice, expected);
     }
 }
+
+/// A premise the run finds only partly true (partly / depends) weighs half: the tier scores show it.
+#[test]
+fn a_partly_true_premise_weighs_half() {
+    use adviser::evidence::{Evidence, RuleEvidence};
+    let rules = adviser::RuleSet::builtin();
+    let p = with(neutral(), &[("product.compliance", "high")]);
+    let mut ev = Evidence::none();
+    let (factor, effect) = adviser::evidence::weight_factor(claims::Verdict::Depends);
+    ev.by_rule.insert(
+        "io-node".into(),
+        RuleEvidence {
+            rule: "io-node".into(),
+            effect,
+            factor,
+            run_id: Some(1),
+            claims: vec![],
+            text: "depends".into(),
+        },
+    );
+    let d = adviser::decide::decide(&rules, &p, &ev);
+    let product = d.steps.iter().find(|s| s.tier == "product").unwrap();
+    let score = |c: Choice| product.scores.iter().find(|s| s.option == c).unwrap().score;
+    assert_eq!((score(Choice::Node), score(Choice::Python)), (1.0, 2.0));
+    assert_eq!(d.unique(), Some(Choice::Python));
+    // Refuted: the rule leaves the vote entirely.
+    let (factor, effect) = adviser::evidence::weight_factor(claims::Verdict::Refuted);
+    ev.by_rule.get_mut("io-node").unwrap().factor = factor;
+    ev.by_rule.get_mut("io-node").unwrap().effect = effect;
+    let d = adviser::decide::decide(&rules, &p, &ev);
+    assert!(d.silenced.iter().any(|r| r.id == "io-node"));
+    assert!(!d.fired.iter().any(|r| r.id == "io-node"));
+}
