@@ -548,7 +548,7 @@ fn answer(rules: &RuleSet, p: &Profile, ev: &Evidence) -> Option<Choice> {
 const TEAM_SEARCH_MAX: u32 = 200;
 
 /// What would change the answer, as thresholds found by searching each key the rules read:
-/// headcounts over 0…200 (the nearest value on each side of today's that changes the answer, and
+/// headcounts over 0…200 and around every share threshold (the nearest value on each side of today's that changes the answer, and
 /// whether every value beyond it does too: "≥ N"), load keys at every threshold a rule compares them
 /// with, and every other value of the choice and yes/no keys.
 pub fn what_would_change(
@@ -588,9 +588,7 @@ pub fn what_would_change(
                     _ => 0.0,
                 };
                 let values: Vec<f64> = if path.starts_with("team.") {
-                    (0..=TEAM_SEARCH_MAX.max(cur as u32 * 2))
-                        .map(f64::from)
-                        .collect()
+                    team_candidates(rules, profile, path)
                 } else {
                     // Rules compare load keys with fixed thresholds: the answer can only change
                     // there, so testing each threshold and the value just below it is exhaustive.
@@ -649,6 +647,46 @@ pub fn what_would_change(
         }
     }
     out
+}
+
+/// The headcounts to try for a team key: every count up to [`TEAM_SEARCH_MAX`], and for larger
+/// teams the counts around each point where the weighted share crosses a threshold a rule reads
+/// (the answer depends on a headcount only through zero and those shares), and around today's.
+fn team_candidates(rules: &RuleSet, profile: &Profile, path: &str) -> Vec<f64> {
+    let t = &profile.team;
+    let (own_w, other) = match path {
+        "team.javascript" => (t.javascript_level.weight(), t.weighted_python()),
+        "team.python" => (t.python_level.weight(), t.weighted_javascript()),
+        _ => (1.0, 0.0),
+    };
+    let mut v: Vec<f64> = (0..=TEAM_SEARCH_MAX).map(f64::from).collect();
+    let mut near = |x: f64| {
+        if x.is_finite() && x >= 0.0 {
+            let x = x.round();
+            v.extend([(x - 1.0).max(0.0), x, x + 1.0]);
+        }
+    };
+    let cur = match profile.get(path) {
+        Some(Value::Number(n)) => n,
+        _ => 0.0,
+    };
+    near(cur);
+    near(cur * 2.0);
+    for s in rules.thresholds("team.javascript_share") {
+        // The JavaScript share is s when js × wj = s / (1 − s) × py × wp.
+        let s_own = if path == "team.javascript" {
+            s
+        } else {
+            1.0 - s
+        };
+        if s_own > 0.0 && s_own < 1.0 && own_w > 0.0 {
+            near(s_own / (1.0 - s_own) * other / own_w);
+        }
+    }
+    v.retain(|x| *x <= 100_000.0);
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    v
 }
 
 fn change(path: &str, from: &Value, to: &str, op: &str, choice: Choice) -> Change {

@@ -405,3 +405,23 @@ fn a_partly_true_premise_weighs_half() {
     assert!(d.silenced.iter().any(|r| r.id == "io-node"));
     assert!(!d.fired.iter().any(|r| r.id == "io-node"));
 }
+
+/// Large teams: the search finds the headcount where the share crosses 40% without scanning every
+/// count (500 JavaScript engineers: Python leads from 751 Python engineers, 500 / 1251 < 40%).
+#[test]
+fn the_threshold_search_scales_to_large_teams() {
+    let p = with(
+        scenario("issue-pre-pmf-chat"),
+        &[("team.javascript", "500"), ("team.python", "400")],
+    );
+    let a = adviser::advise(&p, None);
+    let c = a
+        .what_would_change
+        .iter()
+        .find(|c| c.key == "team.python")
+        .expect("a Python headcount threshold");
+    assert_eq!(
+        (c.op.as_str(), c.to.as_str(), c.choice),
+        ("≥", "751", Choice::Python)
+    );
+}
