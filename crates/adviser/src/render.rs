@@ -424,7 +424,8 @@ fn evidence_text(out: &mut String, a: &Advice) {
     }
 }
 
-fn tco_lines(a: &Advice) -> Vec<String> {
+/// The total cost of ownership as lines: the formula, each option, the findings, what is not priced.
+pub fn tco_lines(a: &Advice) -> Vec<String> {
     let t = &a.cost.tco;
     let mut v = Vec::new();
     if !t.formula.is_empty() {
