@@ -62,6 +62,7 @@ pub const WORKLOADS: &[Workload] = &[
     },
     future("db"),
     future("stream"),
+    future("vector"),
 ];
 
 /// The workload with this id, if the lab knows it (now or as a future workload).

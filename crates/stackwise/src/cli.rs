@@ -58,8 +58,11 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Verdicts: supported, refuted, partly, depends (frameworks disagree), not-measured (the lab command
-that would measure it is shown), not-testable-yet (what it needs is shown), cited, opinion.
+Verdicts: supported, refuted, partly, depends (frameworks really disagree), inconclusive (within
+noise), equivalent (a tie within its margin), not-measured (the lab command that would measure it is
+shown), not-testable-yet (what it needs is shown, with a reason code), cited, opinion. A decided verdict
+that rests on one repeat is labelled \"(indicative)\": a qualifier, not a verdict of its own.
+How they are decided: docs/claims.md.
 
 Examples:
   stackwise claims                      # against the latest stored run
@@ -81,7 +84,8 @@ pub struct ClaimsArgs {
 
     /// Show only claims with this verdict (repeatable).
     #[arg(long, value_name = "VERDICT", value_parser = [
-        "supported", "refuted", "partly", "depends", "not-measured", "not-testable-yet", "cited", "opinion"
+        "supported", "refuted", "partly", "depends", "inconclusive", "equivalent", "not-measured",
+        "not-testable-yet", "cited", "opinion"
     ])]
     pub verdict: Vec<String>,
 

@@ -30,11 +30,20 @@ pub fn from_claims(r: &ClaimsReport) -> Section {
             (n > 0).then(|| format!("{n} {}", v.label()))
         })
         .collect();
+    let i = &r.independence;
     let mut paragraphs = vec![format!(
-        "{} testable claims of the articles checked against this run: {}. {} cited facts and {} \
-         opinions are not measured (stackwise claims lists them with their sources).",
+        "{} testable claims of the articles checked against this run: {}. The {} measured verdicts \
+         come from {} independent tests (claims decided by the same measurement count once){}. {} \
+         cited facts and {} opinions are not measured (stackwise claims lists them with their sources).",
         testable.len(),
         verdicts.join(", "),
+        i.verdicts,
+        i.tests,
+        if i.indicative > 0 {
+            format!("; {} rest on one repeat and are indicative", i.indicative)
+        } else {
+            String::new()
+        },
         count(Kind::Cited),
         count(Kind::Opinion)
     )];
@@ -53,6 +62,7 @@ pub fn from_claims(r: &ClaimsReport) -> Section {
                     format!("{} Measure with: {cmd}", c.reason)
                 }
                 (_, Some(n)) if !c.verdict.is_measured() => format!("{} Needs: {n}", c.reason),
+                _ if c.indicative => format!("Indicative (one repeat): {}", c.reason),
                 _ => c.reason.clone(),
             };
             vec![
