@@ -4,16 +4,16 @@
 //! verdict to a weight factor: extend it when the claims crate gains verdicts.
 //!
 //! A rule's claims are combined: claims marked `proxy` (the lab's figure is not the claim's own
-//! metric) are shown and never count; of the others, all supported → full weight; all refuted → the
-//! rule does not vote; a mix, `partly` or `depends` → reduced weight; none measured → the article's
-//! weight, labelled with the verdict and its reason.
+//! metric) are shown and never count; of the others, those the mapping lets decide: all supported
+//! → full weight; all refuted → the rule does not vote; a mix, `partly` or `depends` → reduced
+//! weight; none → the article's weight, labelled with the verdict and its reason codes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use claims::{Catalogue, ClaimResult, Verdict};
+use claims::{Catalogue, ClaimResult, ReasonCode, Verdict};
 use store::RunSummary;
 
 use crate::cost::fmt_num;
@@ -48,20 +48,42 @@ impl Effect {
     }
 }
 
-/// The one mapping from a claims verdict to the weight factor of a rule resting on it.
+/// Reason codes that hold a verdict back from voting: the figures are not to be trusted here, or
+/// the machine cannot test the claim as stated (the verdict is shown, labelled with the code).
+pub const HELD_BACK: &[ReasonCode] = &[
+    ReasonCode::NoisyMachine,
+    ReasonCode::NotTestableHere,
+    ReasonCode::NeedsMulticore,
+    ReasonCode::DatabaseBound,
+];
+
+/// The one mapping from a claims verdict (with its reason codes and whether it rests on one
+/// repeat) to the weight factor of a rule resting on it:
 ///
-/// Today's claims vocabulary: supported, refuted, partly, depends, not-measured, not-testable-yet,
-/// cited, opinion. When the claims crate adds verdicts (inconclusive, equivalent, indicative runs,
-/// reason codes such as noisy_machine or not_testable_here), add them here: inconclusive, equivalent
-/// and held-back verdicts keep the article's weight, labelled.
-pub fn weight_factor(v: Verdict) -> (f64, Effect) {
+/// - supported → full weight; partly, depends → × [`REDUCED`]; refuted → no vote;
+/// - inconclusive, equivalent, not measured, not testable yet, cited, opinion → the article's
+///   weight, labelled;
+/// - a verdict carrying a held-back code ([`HELD_BACK`]: noisy_machine, not_testable_here,
+///   needs_multicore, database_bound) → the article's weight, labelled with the code;
+/// - an `indicative` (one-repeat) refutation → × [`REDUCED`], not a silenced rule, until a run with
+///   repeats confirms it.
+///
+/// Extend it here when the claims vocabulary grows.
+pub fn weight_factor(v: Verdict, codes: &[ReasonCode], indicative: bool) -> (f64, Effect) {
+    if codes.iter().any(|c| HELD_BACK.contains(c)) {
+        return (1.0, Effect::ArticleWeight);
+    }
     match v {
         Verdict::Supported => (1.0, Effect::Full),
         Verdict::Partly | Verdict::Depends => (REDUCED, Effect::Reduced),
+        Verdict::Refuted if indicative => (REDUCED, Effect::Reduced),
         Verdict::Refuted => (0.0, Effect::NoVote),
-        Verdict::NotMeasured | Verdict::NotTestableYet | Verdict::Cited | Verdict::Opinion => {
-            (1.0, Effect::ArticleWeight)
-        }
+        Verdict::Inconclusive
+        | Verdict::Equivalent
+        | Verdict::NotMeasured
+        | Verdict::NotTestableYet
+        | Verdict::Cited
+        | Verdict::Opinion => (1.0, Effect::ArticleWeight),
     }
 }
 
@@ -74,6 +96,10 @@ pub struct ClaimEvidence {
     /// The verdict id (`supported`, `refuted`, …) of the part read (workload or metric), if the
     /// rule reads one part.
     pub verdict: String,
+    /// The verdict rests on one repeat (shown as "(indicative)").
+    pub indicative: bool,
+    /// The claims crate's reason codes (`noisy_machine`, `not_testable_here`, …).
+    pub reason_codes: Vec<String>,
     pub reason: String,
     pub workload: Option<String>,
     pub metric: Option<String>,
@@ -196,9 +222,9 @@ fn claim_evidence(c: &ClaimRef, res: &ClaimResult) -> ClaimEvidence {
         c.workload.as_ref().is_none_or(|w| &p.workload == w)
             && c.metric.as_ref().is_none_or(|m| p.metric.as_str() == m)
     });
-    let (verdict, reason) = match (part, c.workload.is_some() || c.metric.is_some()) {
-        (Some(p), true) => (p.verdict, p.reason.clone()),
-        _ => (res.verdict, res.reason.clone()),
+    let (verdict, reason, indicative) = match (part, c.workload.is_some() || c.metric.is_some()) {
+        (Some(p), true) => (p.verdict, p.reason.clone(), p.indicative),
+        _ => (res.verdict, res.reason.clone(), res.indicative),
     };
     let figures = res
         .measured
@@ -234,6 +260,8 @@ fn claim_evidence(c: &ClaimRef, res: &ClaimResult) -> ClaimEvidence {
         article: res.article.clone(),
         quote: res.quote.clone(),
         verdict: verdict.id().to_string(),
+        indicative,
+        reason_codes: res.reasons.iter().map(|r| r.id().to_string()).collect(),
         reason,
         workload: c.workload.clone(),
         metric: c.metric.clone(),
@@ -251,27 +279,33 @@ fn combine(rule: &Rule, claims: Vec<ClaimEvidence>, run_id: Option<i64>) -> Rule
         .filter(|c| c.counts)
         .filter_map(|c| Verdict::from_id(&c.verdict).map(|v| (c, v)))
         .collect();
-    let measured: Vec<Verdict> = counted
+    // The verdicts the mapping lets decide (not the article's weight), with their effect.
+    let deciding: Vec<(f64, Effect)> = counted
         .iter()
-        .map(|(_, v)| *v)
-        .filter(|v| v.is_measured())
+        .map(|(c, v)| weight_factor(*v, &codes(c), c.indicative))
+        .filter(|(_, e)| *e != Effect::ArticleWeight)
         .collect();
-    let (factor, effect) = if measured.is_empty() {
+    let (factor, effect) = if deciding.is_empty() {
         (1.0, Effect::ArticleWeight)
-    } else if measured.iter().all(|v| *v == measured[0]) {
-        weight_factor(measured[0])
+    } else if deciding.iter().all(|d| d.1 == deciding[0].1) {
+        deciding[0]
     } else {
-        // Measured verdicts that disagree (some supported, some refuted, …): reduced.
-        weight_factor(Verdict::Partly)
+        // Deciding verdicts that disagree (some supported, some refuted, …): reduced.
+        (REDUCED, Effect::Reduced)
     };
     let run = run_id
         .map(|r| format!("run {r}"))
         .unwrap_or_else(|| "no run".into());
     let label = |c: &ClaimEvidence| {
         let v = Verdict::from_id(&c.verdict)
-            .map(|v| v.label())
-            .unwrap_or("?");
-        format!("{} {v}: {}", c.claim, c.reason)
+            .map(|v| v.label_with(c.indicative))
+            .unwrap_or_else(|| "?".into());
+        let codes = if c.reason_codes.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", c.reason_codes.join(", "))
+        };
+        format!("{} {v}{codes}: {}", c.claim, c.reason)
     };
     let figures = |cs: &[&ClaimEvidence]| -> String {
         let f: Vec<String> = cs.iter().flat_map(|c| c.figures.iter().cloned()).collect();
@@ -289,7 +323,7 @@ fn combine(rule: &Rule, claims: Vec<ClaimEvidence>, run_id: Option<i64>) -> Rule
             figures(&counted_refs)
         ),
         Effect::Reduced => format!(
-            "measured here, only partly true ({run}): weight × {} (stackwise's factor for partly / depends); {}{}",
+            "measured here, only partly true or on one repeat ({run}): weight × {} (stackwise's factor for partly, depends, or a one-repeat refutation); {}{}",
             fmt_num(REDUCED),
             counted_refs.iter().map(|c| label(c)).collect::<Vec<_>>().join("; "),
             figures(&counted_refs)
@@ -326,8 +360,8 @@ fn combine(rule: &Rule, claims: Vec<ClaimEvidence>, run_id: Option<i64>) -> Rule
             "; shown, not counted: {} ({}; proxy: {})",
             c.claim,
             Verdict::from_id(&c.verdict)
-                .map(|v| v.label())
-                .unwrap_or("?"),
+                .map(|v| v.label_with(c.indicative))
+                .unwrap_or_else(|| "?".into()),
             c.proxy.as_deref().unwrap_or("")
         ));
     }
@@ -342,6 +376,14 @@ fn combine(rule: &Rule, claims: Vec<ClaimEvidence>, run_id: Option<i64>) -> Rule
         claims,
         text,
     }
+}
+
+/// The claims crate's reason codes of a claim's evidence, typed again.
+fn codes(c: &ClaimEvidence) -> Vec<ReasonCode> {
+    ReasonCode::ALL
+        .into_iter()
+        .filter(|r| c.reason_codes.iter().any(|x| x == r.id()))
+        .collect()
 }
 
 /// The one lab command that would measure every claim the given rules rest on (all targets).
@@ -389,7 +431,7 @@ mod tests {
     #[test]
     fn the_mapping_covers_every_verdict() {
         for v in Verdict::ALL {
-            let (f, e) = weight_factor(v);
+            let (f, e) = weight_factor(v, &[], false);
             assert!((0.0..=1.0).contains(&f));
             match v {
                 Verdict::Supported => assert_eq!(e, Effect::Full),
@@ -397,7 +439,20 @@ mod tests {
                 Verdict::Partly | Verdict::Depends => assert_eq!(e, Effect::Reduced),
                 _ => assert_eq!((f, e), (1.0, Effect::ArticleWeight)),
             }
+            // Held back by a code: the article's weight whatever the verdict.
+            for c in HELD_BACK {
+                assert_eq!(weight_factor(v, &[*c], false), (1.0, Effect::ArticleWeight));
+            }
         }
+        // A one-repeat refutation reduces, it does not silence.
+        assert_eq!(
+            weight_factor(Verdict::Refuted, &[ReasonCode::OneRepeat], true),
+            (REDUCED, Effect::Reduced)
+        );
+        assert_eq!(
+            weight_factor(Verdict::Inconclusive, &[], false),
+            (1.0, Effect::ArticleWeight)
+        );
     }
 
     #[test]

@@ -161,14 +161,19 @@ fn evidence_summary(
     for r in d.fired.iter().chain(d.silenced.iter()) {
         let Some(e) = ev.get(&r.id) else { continue };
         if e.effect == evidence::Effect::ArticleWeight {
-            for c in &e.claims {
+            for c in e.claims.iter().filter(|c| c.counts) {
                 unchecked.push(format!(
-                    "{}: {} {} ({})",
+                    "{}: {} {}{} ({})",
                     r.id,
                     c.claim,
                     claims::Verdict::from_id(&c.verdict)
-                        .map(|v| v.label())
-                        .unwrap_or("?"),
+                        .map(|v| v.label_with(c.indicative))
+                        .unwrap_or_else(|| "?".into()),
+                    if c.reason_codes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", c.reason_codes.join(", "))
+                    },
                     c.reason
                 ));
             }

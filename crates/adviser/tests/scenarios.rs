@@ -380,7 +380,7 @@ fn a_partly_true_premise_weighs_half() {
     let rules = adviser::RuleSet::builtin();
     let p = with(neutral(), &[("product.compliance", "high")]);
     let mut ev = Evidence::none();
-    let (factor, effect) = adviser::evidence::weight_factor(claims::Verdict::Depends);
+    let (factor, effect) = adviser::evidence::weight_factor(claims::Verdict::Depends, &[], false);
     ev.by_rule.insert(
         "io-node".into(),
         RuleEvidence {
@@ -398,7 +398,7 @@ fn a_partly_true_premise_weighs_half() {
     assert_eq!((score(Choice::Node), score(Choice::Python)), (1.0, 2.0));
     assert_eq!(d.unique(), Some(Choice::Python));
     // Refuted: the rule leaves the vote entirely.
-    let (factor, effect) = adviser::evidence::weight_factor(claims::Verdict::Refuted);
+    let (factor, effect) = adviser::evidence::weight_factor(claims::Verdict::Refuted, &[], false);
     ev.by_rule.get_mut("io-node").unwrap().factor = factor;
     ev.by_rule.get_mut("io-node").unwrap().effect = effect;
     let d = adviser::decide::decide(&rules, &p, &ev);
