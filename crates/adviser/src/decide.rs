@@ -483,6 +483,14 @@ pub fn confidence(
             ids.join(", ")
         ));
     }
+    if choice == Choice::Hybrid
+        && backing.iter().any(|r| r.favours == Favours::Node)
+        && backing.iter().any(|r| r.favours == Favours::Python)
+    {
+        why.push_str(
+            "; a hybrid meets both pulls only by running two stacks (see the tension and its cost)",
+        );
+    }
     let last_voting = rules.tiers.iter().filter(|t| t.votes).map(|t| t.rank).max();
     let decided_rank = d.eliminated_at.iter().map(|(_, i)| d.steps[*i].rank).max();
     if tied {

@@ -69,7 +69,7 @@ pub fn advise_with(
         .filter(|_| tie_break.is_none())
         .map(|i| d.steps[i].tier.clone());
     let no_clear_winner = (confidence.support_share < CLEAR_WINNER_SHARE)
-        .then(|| no_clear_winner(rules, &d, profile, choice, &conflicts, &what_would_change));
+        .then(|| no_clear_winner(&d, profile, choice, &conflicts, &what_would_change));
     let label = match &no_clear_winner {
         Some(n) => format!(
             "no clear winner: {} or {}",
@@ -193,7 +193,6 @@ fn evidence_summary(
 /// Below half the weight: the two best options by share, what separates them, and the articles'
 /// "Prototype small features in both" as lab commands and a spike.
 fn no_clear_winner(
-    rules: &RuleSet,
     d: &decide::Decision,
     profile: &Profile,
     choice: Choice,
@@ -254,7 +253,6 @@ fn no_clear_winner(
             }
         }
     }
-    let _ = rules;
     let commands = vec![
         format!(
             "stackwise lab --targets {} --workloads {}",
