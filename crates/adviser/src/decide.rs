@@ -555,7 +555,8 @@ fn answer(rules: &RuleSet, p: &Profile, ev: &Evidence) -> Option<Choice> {
 /// The highest team size searched when looking for a headcount threshold.
 const TEAM_SEARCH_MAX: u32 = 200;
 
-/// What would change the answer, as thresholds found by searching each key the rules read:
+/// What would change the answer, as thresholds found by searching each key the rules read (after
+/// a tie, what would give a unique answer):
 /// headcounts over 0…200 and around every share threshold (the nearest value on each side of today's that changes the answer, and
 /// whether every value beyond it does too: "≥ N"), load keys at every threshold a rule compares them
 /// with, and every other value of the choice and yes/no keys.
@@ -566,6 +567,9 @@ pub fn what_would_change(
     ev: &Evidence,
 ) -> Vec<Change> {
     let mut out: Vec<Change> = Vec::new();
+    // Today's unique answer (`None` for a tie: then any unique answer is a change).
+    let now = answer(rules, profile, ev);
+    debug_assert!(now.is_none() || now == Some(choice));
     for path in keys_read(rules) {
         let key = key_at(path).expect("known key");
         let current = profile.get(path).expect("known key");
@@ -584,7 +588,7 @@ pub fn what_would_change(
                 let mut seen = BTreeSet::new();
                 for t in tries.into_iter().filter(|t| *t != current.to_string()) {
                     if let Some(Some(c)) = at(&t) {
-                        if c != choice && seen.insert(c) {
+                        if Some(c) != now && seen.insert(c) {
                             out.push(change(path, &current, &t, "=", c));
                         }
                     }
@@ -618,7 +622,7 @@ pub fn what_would_change(
                 if let Some(&(x, Some(c))) = results
                     .iter()
                     .filter(|(x, _)| *x > cur)
-                    .find(|(_, c)| c.is_some_and(|c| c != choice))
+                    .find(|(_, c)| c.is_some() && *c != now)
                 {
                     let all_beyond = results
                         .iter()
@@ -637,7 +641,7 @@ pub fn what_would_change(
                     .iter()
                     .rev()
                     .filter(|(x, _)| *x < cur)
-                    .find(|(_, c)| c.is_some_and(|c| c != choice))
+                    .find(|(_, c)| c.is_some() && *c != now)
                 {
                     let all_below = results
                         .iter()

@@ -35,7 +35,8 @@ use cost::fmt_num;
 use profile::DataFlow;
 use rules::Source;
 
-/// Below this share of the fired weight there is no clear winner.
+/// Below this share of the fired weight (or after a tie no measured cost broke) there is no clear
+/// winner.
 pub const CLEAR_WINNER_SHARE: f64 = 0.5;
 
 /// The advice for a profile, with the measured run (and where it was read from) if there is one.
@@ -68,7 +69,12 @@ pub fn advise_with(
         .max()
         .filter(|_| tie_break.is_none())
         .map(|i| d.steps[i].tier.clone());
-    let no_clear_winner = (confidence.support_share < CLEAR_WINNER_SHARE)
+    // Below half the weight, or a tie no measurement broke: no clear winner.
+    let unbroken_tie = d.unique().is_none()
+        && tie_break
+            .as_deref()
+            .is_some_and(|t| t.contains("not on merit"));
+    let no_clear_winner = (confidence.support_share < CLEAR_WINNER_SHARE || unbroken_tie)
         .then(|| no_clear_winner(&d, profile, choice, &conflicts, &what_would_change));
     let label = match &no_clear_winner {
         Some(n) => format!(

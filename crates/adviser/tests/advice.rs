@@ -293,8 +293,14 @@ fn an_exact_tie_is_reported_and_broken_by_measured_cost() {
     assert_eq!(a.confidence.level, adviser::advice::Level::Low);
     let run = fixture_run();
     let a = adviser::advise(&p, Some((&run, FIXTURE)));
+    // At 100 req/s both stacks need one core: the cost does not separate them either.
     let tb = a.recommendation.tie_break.unwrap();
-    assert!(tb.contains("measured cost"), "{tb}");
+    assert!(tb.contains("not on merit"), "{tb}");
+    // At 900 req/s the typical Node.js target needs 1 core and the typical Python one 3.
+    let p = with(p, &[("load.peak_rps", "900")]);
+    let a = adviser::advise(&p, Some((&run, FIXTURE)));
+    let tb = a.recommendation.tie_break.unwrap();
+    assert!(tb.contains("tie broken by measured cost"), "{tb}");
     assert_eq!(
         a.recommendation.choice,
         Choice::Node,

@@ -425,3 +425,40 @@ fn the_threshold_search_scales_to_large_teams() {
         ("≥", "751", Choice::Python)
     );
 }
+
+/// A load threshold: I/O (Node.js, 2) against strict compliance (Python, 2) ties at 900 req/s; the
+/// search finds the peak load from which Node.js wins ("thousands of requests per second").
+#[test]
+fn the_search_finds_the_peak_load_that_would_decide() {
+    let p = with(
+        neutral(),
+        &[("product.compliance", "high"), ("load.peak_rps", "900")],
+    );
+    let a = adviser::advise(&p, None);
+    let c = a
+        .what_would_change
+        .iter()
+        .find(|c| c.key == "load.peak_rps")
+        .expect("a peak-load threshold");
+    assert_eq!(
+        (c.op.as_str(), c.to.as_str(), c.choice),
+        ("≥", "1000", Choice::Node)
+    );
+    assert!(
+        c.text
+            .starts_with("Node.js if peak load reached 1000 req/s or more"),
+        "{}",
+        c.text
+    );
+    // A tie no measurement broke is no clear winner; broken by measured cost, it is an answer.
+    assert!(a.no_clear_winner.is_some());
+    let run = fixture_run();
+    let b = adviser::advise(&p, Some((&run, FIXTURE)));
+    assert!(b
+        .recommendation
+        .tie_break
+        .as_deref()
+        .unwrap()
+        .contains("tie broken by measured cost"));
+    assert!(b.no_clear_winner.is_none());
+}
