@@ -201,6 +201,34 @@ pub fn advice_section(advice: &adviser::Advice, profile_name: &str, profile_text
             sources(&r.sources)
         ));
     }
+    for r in &advice.not_voting {
+        items.push(format!(
+            "Not counted (measured here against the article): {} (rule {}): {}",
+            r.says,
+            r.rule,
+            r.evidence.as_ref().map(|e| e.text.as_str()).unwrap_or("")
+        ));
+    }
+    if let Some(t) = &advice.tension {
+        items.push(format!("Tension: {}", t.resolution));
+    }
+    if let Some(n) = &advice.no_clear_winner {
+        items.push(format!(
+            "No clear winner. The articles: “{}” Measure: {}. Suggested spike: {}",
+            n.advice.quote,
+            n.commands.join("; "),
+            n.spike
+        ));
+    }
+    if let Some(c) = &advice.evidence.command {
+        items.push(format!(
+            "Premises not checked by this run ({}): `{c}` would measure them.",
+            advice.evidence.unchecked.len()
+        ));
+    }
+    for l in adviser::render::tco_lines(advice) {
+        items.push(format!("Total cost of ownership: {l}"));
+    }
     for c in &advice.conflicts {
         items.push(format!(
             "Conflict, {}: {} over {}. {}",
@@ -211,13 +239,7 @@ pub fn advice_section(advice: &adviser::Advice, profile_name: &str, profile_text
         ));
     }
     for ch in &advice.what_would_change {
-        items.push(format!(
-            "Would change the answer: {} from {} to {} gives {}.",
-            ch.key,
-            ch.from,
-            ch.to,
-            ch.choice.label()
-        ));
+        items.push(format!("Would change the answer: {}.", ch.text));
     }
     paragraphs.push("The profile, as given, is at the end of this section.".to_string());
     Section {
