@@ -87,6 +87,10 @@ pub trait Server: ServerMeter {
     fn config(&self) -> BTreeMap<String, String>;
     /// Stops the process group (also done on drop).
     fn stop(self: Box<Self>);
+    /// What happened while starting it, for the run's notes (e.g. a port retried).
+    fn start_notes(&self) -> Vec<String> {
+        vec![]
+    }
 }
 
 /// Everything the suite needs from the lab's core (manifests, install, processes, sampling,
@@ -515,8 +519,16 @@ pub fn run(
                 failure: r.failure.clone(),
                 stderr_tail: None,
             }),
+            store_failed: None,
         };
-        match runner.run_target(t, &cells, need_per_target(&t.name)) {
+        let result = runner.run_target(t, &cells, need_per_target(&t.name));
+        if let Some(e) = runner.store_failed.take() {
+            // A failed write (disk full, read-only file): stop; what was committed stays.
+            return Err(format!(
+                "{e}; the run stopped (run {run_id} keeps every cell stored before this one; free space or fix the file, then `stackwise lab --resume` completes it)"
+            ));
+        }
+        match result {
             Ok(()) => {}
             Err(Stopped) => return Ok(Outcome::Interrupted { run_id }),
         }
@@ -550,6 +562,8 @@ struct TargetRun<'a, 'o> {
     services: &'a mut BTreeMap<ServiceKind, Box<dyn ServiceHandle>>,
     anchors: &'a mut BTreeMap<String, f64>,
     record: Option<TargetRecord>,
+    /// A store write failed: the run stops (the message names the database file).
+    store_failed: Option<String>,
 }
 
 impl TargetRun<'_, '_> {
@@ -559,19 +573,40 @@ impl TargetRun<'_, '_> {
 
     fn save_record(&mut self) {
         if let Some(r) = &self.record {
-            if let Err(e) = self.store.save_target(self.run_id, r) {
-                let msg = format!("could not store target {}: {e}", r.name);
-                self.emit(Event::Warning(msg));
+            if self.store_failed.is_none() {
+                if let Err(e) = self.store.save_target(self.run_id, r) {
+                    self.store_failed = Some(format!("could not store target {}: {e}", r.name));
+                }
             }
         }
     }
 
+    /// Starts the target; what happened on the way (a port retried) goes to the run's notes.
+    fn start_server(
+        &mut self,
+        target: &str,
+        opts: &StartOptions,
+    ) -> Result<Box<dyn Server>, TargetFailure> {
+        let server = self.host.start(target, opts)?;
+        for note in server.start_notes() {
+            if let Err(e) = self.store.add_run_warning(self.run_id, &note) {
+                self.store_failed = Some(format!("could not store a note of the run: {e}"));
+            }
+            self.emit(Event::Warning(note));
+        }
+        Ok(server)
+    }
+
     fn save_cell(&mut self, c: &CellRecord) -> Result<(), Stopped> {
+        if self.store_failed.is_some() {
+            return Err(Stopped);
+        }
         if let Err(e) = self.store.save_cell(self.run_id, c) {
-            self.emit(Event::Warning(format!(
+            self.store_failed = Some(format!(
                 "could not store cell {}/{}: {e}",
                 c.target, c.workload
-            )));
+            ));
+            return Err(Stopped);
         }
         Ok(())
     }
@@ -700,7 +735,7 @@ impl TargetRun<'_, '_> {
             return self.target_failed(t, cells, f, "services");
         }
         // Start, idle memory, conformance.
-        let mut server = match self.host.start(&t.name, &self.start_opts(&t.name, None)) {
+        let mut server = match self.start_server(&t.name, &self.start_opts(&t.name, None)) {
             Ok(s) => s,
             Err(f) => return self.target_failed(t, cells, f, "start"),
         };
@@ -756,7 +791,7 @@ impl TargetRun<'_, '_> {
                 if let Some(s) = server.take() {
                     s.stop();
                 }
-                match self.host.start(
+                match self.start_server(
                     &t.name,
                     &self.start_opts(&t.name, own.then_some(c.workload.as_str())),
                 ) {
@@ -913,10 +948,7 @@ impl TargetRun<'_, '_> {
                 if let Some(s) = server.take() {
                     s.stop();
                 }
-                match self
-                    .host
-                    .start(&t.name, &self.start_opts(&t.name, own.then_some(w.id())))
-                {
+                match self.start_server(&t.name, &self.start_opts(&t.name, own.then_some(w.id()))) {
                     Ok(s) => *server = Some(s),
                     Err(f) => {
                         failure = Some((

@@ -6,10 +6,13 @@
 //! JavaScript disabled, dark mode, and a real lab run (the installed `rust-axum` target) started
 //! and stopped from the page, after which no server or upstream process may be left.
 //!
-//! Needs `node`, chromium (`apt-get install -y chromium`) and `npm ci` in tests/ui/; without them
-//! the test fails and says what to install. `STACKWISE_SKIP_BROWSER_TESTS=1` skips it explicitly
-//! (and says so). `STACKWISE_SCREENSHOTS=DIR` (relative to the repository root, e.g.
-//! `docs/screenshots`) writes the screenshots there; `STACKWISE_CHROMIUM` names another browser.
+//! Needs `node`, chromium (`apt-get install -y chromium`) and `npm ci` in tests/ui/ (`bash
+//! scripts/test.sh` installs them); without them the test fails and says what to install.
+//! `STACKWISE_SKIP_BROWSER_TESTS=1` skips it explicitly (and says so). `STACKWISE_SCREENSHOTS=DIR`
+//! (relative to the repository root, e.g. `docs/screenshots`) writes the screenshots there;
+//! `STACKWISE_CHROMIUM` names another browser. A chromium major version other than the one
+//! playwright-core was built for is a note, not a failure: tests/ui/gate.mjs decides what is
+//! printed, and `the_chromium_version_gate` runs its `node --test` cases (no browser needed).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -136,7 +139,7 @@ fn prerequisites() -> Result<(), String> {
     let mut missing = Vec::new();
     match Command::new("node").arg("--version").output() {
         Ok(o) if o.status.success() => {}
-        _ => missing.push("node (Node.js 18 or later) on PATH".to_string()),
+        _ => missing.push("node (Node.js 20 or later) on PATH".to_string()),
     }
     if !Path::new(&chromium).exists() {
         missing.push(format!(
@@ -156,27 +159,68 @@ fn prerequisites() -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "the browser tests need {} (.ci/run installs them; STACKWISE_SKIP_BROWSER_TESTS=1 skips \
-             these tests explicitly)",
+            "the browser tests need {} (`bash scripts/test.sh` installs them; \
+             STACKWISE_SKIP_BROWSER_TESTS=1 skips these tests explicitly)",
             missing.join(", ")
         ))
     }
 }
 
-/// Processes a lab run starts (the rust-axum target's server, the upstream), as "pid cmdline".
+/// Processes a lab run of this checkout starts (the rust-axum target's server, the upstream), as
+/// "pid cmdline". Only this checkout's: its stackwise binary or a program under its directory (other
+/// checkouts on the same machine run their own labs and are none of this test's business).
 fn lab_processes() -> Vec<String> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
+    let repo = std::fs::canonicalize(REPO).unwrap_or_else(|_| PathBuf::from(REPO));
+    let ours = [
+        env!("CARGO_BIN_EXE_stackwise").to_string(),
+        format!("{}/", repo.display()),
+    ];
     dir.flatten()
         .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
         .filter_map(|e| {
             let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            (cmd.contains("stackwise-axum") || cmd.contains("stackwise upstream"))
-                .then(|| format!("{} {}", e.file_name().to_string_lossy(), cmd.trim()))
+            ((cmd.contains("stackwise-axum") || cmd.contains("stackwise upstream"))
+                && ours.iter().any(|o| cmd.starts_with(o.as_str())))
+            .then(|| format!("{} {}", e.file_name().to_string_lossy(), cmd.trim()))
         })
         .collect()
+}
+
+/// The chromium version gate's own tests (tests/ui/gate.test.mjs, `node --test`): same major,
+/// newer, older, unreadable version, and the advice given only for a failed launch or a protocol
+/// error. Needs node only: no browser, no `npm ci`, and `STACKWISE_SKIP_BROWSER_TESTS` does not
+/// skip it.
+#[test]
+fn the_chromium_version_gate() {
+    let out = Command::new("node")
+        .args(["--test", "gate.test.mjs"])
+        .current_dir(UI_DIR)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `node --test` (Node.js 20 or later on PATH): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "node --test gate.test.mjs failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    // TAP's summary: every case ran and passed (a file that defined no test would pass too).
+    let count = |key: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("# {key} ")))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+    };
+    assert_eq!(count("fail"), Some(0), "{stdout}");
+    assert!(
+        count("pass").is_some_and(|n| n >= 6),
+        "fewer gate cases passed than gate.test.mjs holds:\n{stdout}"
+    );
 }
 
 #[test]

@@ -28,6 +28,14 @@ pub enum StoreError {
         found: u32,
         supported: u32,
     },
+    #[error(
+        "the database {path} is damaged or is not a stackwise database ({source}); move it aside \
+         (or restore a backup) and run again to start a new one, or use another database with --db"
+    )]
+    Corrupt {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("cannot create the directory for the database {path}: {source}")]
     Dir {
         path: String,
@@ -177,6 +185,22 @@ pub struct Store {
     path: String,
 }
 
+/// An SQLite error on the database `path`: a damaged file or one that is not a database is
+/// [`StoreError::Corrupt`] (with what to do), anything else [`StoreError::Sql`].
+fn sql_error(path: &str, source: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match source.sqlite_error_code() {
+        Some(NotADatabase | DatabaseCorrupt) => StoreError::Corrupt {
+            path: path.to_string(),
+            source,
+        },
+        _ => StoreError::Sql {
+            path: path.to_string(),
+            source,
+        },
+    }
+}
+
 /// `<data dir>/stackwise/lab.sqlite3`, e.g. `~/.local/share/stackwise/lab.sqlite3` on Linux.
 pub fn default_path() -> Result<PathBuf> {
     let dir = dirs::data_dir().ok_or(StoreError::NoDataDir)?;
@@ -216,10 +240,7 @@ impl Store {
     }
 
     fn init(mut conn: Connection, path: String, wal: bool) -> Result<Store> {
-        let sql = |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
+        let sql = |source| sql_error(&path, source);
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
         let found = schema::version(&conn).map_err(sql)?;
         if found > schema::CURRENT_VERSION {
@@ -252,10 +273,7 @@ impl Store {
     }
 
     fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sql {
-            path: self.path.clone(),
-            source,
-        }
+        sql_error(&self.path, source)
     }
 
     fn json_err(&self, what: &'static str, source: serde_json::Error) -> StoreError {
@@ -1449,6 +1467,22 @@ mod tests {
         assert!(e.contains("newer than this stackwise"), "{e}");
         assert!(e.contains("future.sqlite3"), "{e}");
         assert!(e.contains("--db"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_database_is_refused_with_what_to_do() {
+        let dir = std::env::temp_dir().join(format!("stackwise-store-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("garbage.sqlite3");
+        std::fs::write(&path, vec![0x5au8; 8192]).unwrap();
+        let e = Store::open(&path).err().expect("refused");
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+        let e = e.to_string();
+        assert!(
+            e.contains("garbage.sqlite3") && e.contains("move it aside"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

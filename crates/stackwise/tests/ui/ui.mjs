@@ -11,17 +11,21 @@
 //   STACKWISE_UI_HOSTILE    a target name full of markup, in run `hostile`
 //   STACKWISE_CHROMIUM      the browser (default /usr/bin/chromium)
 //   STACKWISE_SCREENSHOTS   a directory to write the screenshots to (none when unset)
-//   STACKWISE_UI_ANY_CHROMIUM=1  a chromium whose major version differs from the one this
-//                           playwright-core was built for only warns (default: the test fails)
+//
+// A chromium whose major version differs from the one this playwright-core was built for is a note,
+// not a failure (gate.mjs, tested by gate.test.mjs): the advice on which playwright-core to pin is
+// printed only if the launch fails or a CDP protocol error occurs while the majors differ.
 //
 // Never hangs: every wait has a timeout and a watchdog ends the script after 130 s. Exits 0 when
-// every check passed, 1 on a failed check, 2 when the browser is missing or of the wrong version.
+// every check passed, 1 on a failed check, 2 when the browser is missing or does not start.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { failureHint, versionGate } from './gate.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WATCHDOG_MS = 130_000;
@@ -44,41 +48,40 @@ function env(name, fallback) {
   return v;
 }
 
+// A failed UI check: a failure of stackwise's pages, never of the browser's version.
+class CheckFailed extends Error {}
+
 function check(cond, msg) {
-  if (!cond) throw new Error(msg);
+  if (!cond) throw new CheckFailed(msg);
 }
 
-// ---- Versions: playwright-core and the chromium it drives must match. ----
+// ---- Versions: logged; a different chromium major is a note (gate.mjs), the launch decides. ----
 const pwDir = path.join(here, 'node_modules', 'playwright-core');
 if (!fs.existsSync(path.join(pwDir, 'package.json'))) {
   fail(2, `playwright-core is not installed in ${here}: run \`npm ci\` there`);
 }
 const pwVersion = JSON.parse(fs.readFileSync(path.join(pwDir, 'package.json'), 'utf8')).version;
-const builtFor = JSON.parse(fs.readFileSync(path.join(pwDir, 'browsers.json'), 'utf8'))
-  .browsers.find((b) => b.name === 'chromium').browserVersion;
+let builtFor = null;
+try {
+  builtFor = JSON.parse(fs.readFileSync(path.join(pwDir, 'browsers.json'), 'utf8'))
+    .browsers.find((b) => b.name === 'chromium')?.browserVersion ?? null;
+} catch (e) {
+  console.log(`ui: note: cannot read playwright-core's browsers.json: ${e.message}`);
+}
 const executablePath = env('STACKWISE_CHROMIUM', '/usr/bin/chromium');
 if (!fs.existsSync(executablePath)) {
   fail(2, `no chromium at ${executablePath}: install it (Debian: \`apt-get install -y chromium\`), ` +
     'or set STACKWISE_CHROMIUM to a chromium binary');
 }
 const probe = spawnSync(executablePath, ['--version'], { encoding: 'utf8', timeout: 20_000 });
-const chromiumText = `${probe.stdout || ''}`.trim();
-const chromiumVersion = (chromiumText.match(/(\d+\.\d+\.\d+\.\d+)/) || [])[1];
-if (probe.error || !chromiumVersion) {
-  fail(2, `\`${executablePath} --version\` did not give a version ` +
-    `(${probe.error ? probe.error.message : JSON.stringify(chromiumText + (probe.stderr || ''))})`);
-}
-console.log(`ui: playwright-core ${pwVersion} (built for chromium ${builtFor}); ` +
-  `browser: ${chromiumText} at ${executablePath}`);
-const major = (v) => v.split('.')[0];
-if (major(chromiumVersion) !== major(builtFor)) {
-  const msg = `chromium ${chromiumVersion} does not match playwright-core ${pwVersion}, which ` +
-    `drives chromium ${major(builtFor)}: pin the playwright-core whose browsers.json names chromium ` +
-    `${major(chromiumVersion)} in ${path.join(here, 'package.json')} (then \`npm install\` there and ` +
-    'commit package-lock.json), or set STACKWISE_UI_ANY_CHROMIUM=1 to try anyway';
-  if (process.env.STACKWISE_UI_ANY_CHROMIUM === '1') console.warn(`ui: warning: ${msg}`);
-  else fail(2, msg);
-}
+const chromiumText = probe.error ? '' : `${probe.stdout || ''}`.trim();
+const gate = versionGate({
+  playwrightVersion: pwVersion, builtFor, chromiumText, packageJson: path.join(here, 'package.json'),
+});
+console.log(`ui: playwright-core ${pwVersion} (built for chromium ${builtFor ?? 'unknown'}); ` +
+  `browser: ${chromiumText || '(no version)'} at ${executablePath}`);
+if (probe.error) console.log(`ui: \`${executablePath} --version\`: ${probe.error.message}`);
+if (gate.note) console.log(`ui: ${gate.note}`);
 
 const { chromium } = await import(pathToFileURL(path.join(pwDir, 'index.mjs')).href);
 
@@ -108,7 +111,9 @@ try {
     env: { ...process.env, HOME: home, XDG_CONFIG_HOME: home, XDG_CACHE_HOME: home },
   });
 } catch (e) {
-  fail(2, `chromium did not start within 30 s: ${e.message.split('\n').slice(0, 6).join(' / ')}`);
+  const hint = failureHint(gate, 'launch', e);
+  fail(2, `chromium did not start (launch timeout 30 s): ${e.message.split('\n').slice(0, 6).join(' / ')}` +
+    (hint ? `\nui: ${hint}` : ''));
 }
 console.log(`ui: chromium ${browser.version()} launched`);
 
@@ -181,6 +186,9 @@ async function step(name, fn) {
   } catch (e) {
     results.push([name, 'FAILED']);
     console.error(`ui: FAIL ${name}: ${e.message.split('\n')[0]}`);
+    // Only a protocol error while the majors differ gets the advice; a failed check never does.
+    const hint = failureHint(gate, e instanceof CheckFailed ? 'check' : 'step', e);
+    if (hint) console.error(`ui: ${hint}`);
   }
 }
 
@@ -439,7 +447,7 @@ await step('the HTML report prints: no contents list, charts kept, black on whit
 });
 
 await step('stop a real lab run from the page: finished cells kept, the run resumable', async () => {
-  // The real suite on the Rust baseline (installed by .ci/run), long enough to be stopped while a
+  // The real suite on the Rust baseline (installed by scripts/test.sh), long enough to be stopped while a
   // target server runs. ui_browser.rs checks afterwards that no server or upstream is left.
   const page = await newPage();
   await goto(page, `${base}/`);
