@@ -32,9 +32,9 @@ use crate::rules::Choice;
 /// Hours in the month used for monthly prices.
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
-/// A rung whose achieved rate is under this share of the offered rate missed it (as in the lab's
-/// capacity search).
-pub const ACHIEVED_SHARE: f64 = 0.97;
+/// A rung whose achieved rate is under this share of the offered rate missed it (the registry's
+/// trust constant, the one the lab's capacity search applies).
+pub const ACHIEVED_SHARE: f64 = workloads::trust::MIN_ACHIEVED_SHARE;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Cost {
@@ -527,16 +527,15 @@ fn single_rung(cell: &CellSummary) -> Option<LadderPoint> {
     let rate = |k: &str| cell.params.get(k).and_then(|v| v.parse::<f64>().ok());
     let io = rate("io_rate_rps")?;
     let heavy = rate("heavy_rate_rps").unwrap_or(0.0);
-    let p99 = cell.p99_ms.as_ref()?.median;
+    let p99 = cell.metric("p99_ms")?.median;
     let achieved = cell
-        .throughput_rps
-        .as_ref()
+        .metric("throughput_rps")
         .map(|t| t.median + heavy)
         .unwrap_or(io + heavy);
     Some(LadderPoint {
         offered_rps: io + heavy,
         achieved_rps: achieved,
-        p50_ms: cell.p50_ms.as_ref().map(|s| s.median).unwrap_or(f64::NAN),
+        p50_ms: cell.metric("p50_ms").map(|s| s.median).unwrap_or(f64::NAN),
         p99_ms: p99,
         errors: 0,
         server_cores: None,
@@ -959,18 +958,17 @@ fn memory(profile: &Profile, run: Option<&RunSummary>) -> MemoryEstimate {
                 };
                 // Only a target that held every connection it was given has a cost per connection
                 // for the whole set (one that held fewer cannot serve the profile's load at all).
-                let Some(hold) = cell.hold.as_ref().filter(|h| h.held_all()) else {
+                if cell.held_all() != Some(true) {
                     continue;
-                };
+                }
                 if cell.status != CellStatus::Ok {
                     continue;
                 }
                 let (Some(per_1k), Some(idle)) = (
-                    hold.mb_per_1k_conns.as_ref(),
-                    hold.pss_idle_mb
-                        .as_ref()
+                    cell.metric("mb_per_1k_conns"),
+                    cell.metric("pss_idle_mb")
                         .map(|s| s.median)
-                        .or(t.idle_pss_mb),
+                        .or(t.value("idle_pss_mb")),
                 ) else {
                     continue;
                 };

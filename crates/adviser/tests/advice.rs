@@ -456,28 +456,27 @@ fn memory_is_priced_only_from_a_held_connections_measurement() {
         .iter_mut()
         .find(|t| t.name == "node-fastify")
         .unwrap();
-    t.idle_pss_mb = Some(50.0);
+    t.metrics
+        .insert("idle_pss_mb".into(), store::Spread::of(&[50.0]).unwrap());
     let mut cell = run.cell("node-fastify", "io-slo").unwrap().clone();
     cell.workload = "ws-hold".into();
     cell.params = [("connections".to_string(), "1000".to_string())].into();
-    cell.pss_peak_mb = store::Spread::of(&[70.0]);
-    // 1,000 connections held of 1,000, 20 MB more than the 50 MB idle: 0.02 MB each.
     let one = |v: f64| store::Spread::of(&[v]).unwrap();
-    cell.hold = Some(store::HoldSummary {
-        connections_attempted: one(1000.0),
-        connections_held: one(1000.0),
-        pss_idle_mb: Some(one(50.0)),
-        mb_per_1k_conns: Some(one(20.0)),
-        echo_max_ms: None,
-    });
+    cell.metrics.insert("pss_peak_mb".into(), one(70.0));
+    // 1,000 connections held of 1,000, 20 MB more than the 50 MB idle: 0.02 MB each.
+    for (id, v) in [
+        ("connections_attempted", 1000.0),
+        ("connections_held", 1000.0),
+        ("pss_idle_mb", 50.0),
+        ("mb_per_1k_conns", 20.0),
+    ] {
+        cell.metrics.insert(id.into(), one(v));
+    }
     // A Python server that held only some of its connections is no candidate.
     let mut fewer = cell.clone();
     fewer.target = "python-fastapi".into();
-    fewer.hold = Some(store::HoldSummary {
-        connections_held: one(400.0),
-        mb_per_1k_conns: Some(one(1.0)),
-        ..cell.hold.clone().unwrap()
-    });
+    fewer.metrics.insert("connections_held".into(), one(400.0));
+    fewer.metrics.insert("mb_per_1k_conns".into(), one(1.0));
     run.cells.push(cell);
     run.cells.push(fewer);
     let p = with(

@@ -405,20 +405,30 @@ impl Metric {
         }
     }
 
-    /// Whether more is better (req/s, connections held) or less is (latency, CPU, memory, bytes).
+    /// The id of the workloads registry's metric this one reads (the rule names `held_connections`
+    /// the registry's `connections_held`).
+    pub fn registry_id(self) -> &'static str {
+        match self {
+            Metric::HeldConnections => "connections_held",
+            m => m.as_str(),
+        }
+    }
+
+    fn registry(self) -> ::workloads::Metric {
+        *::workloads::registry()
+            .metric(self.registry_id())
+            .unwrap_or_else(|| panic!("metric {} is not in the registry", self.registry_id()))
+    }
+
+    /// Whether more is better (req/s, connections held) or less is (latency, CPU, memory, bytes):
+    /// the registry's direction.
     pub fn higher_is_better(self) -> bool {
-        matches!(
-            self,
-            Metric::ThroughputRps | Metric::CapacityRps | Metric::HeldConnections
-        )
+        self.registry().better.higher_is_better()
     }
 
     /// Stored with the target (cold start, idle memory, install footprint), not in a cell.
     pub fn per_target(self) -> bool {
-        matches!(
-            self,
-            Metric::ColdStartMs | Metric::IdlePssMb | Metric::InstallBytes
-        )
+        self.registry().over == ::workloads::Over::Target
     }
 }
 

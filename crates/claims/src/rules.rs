@@ -399,9 +399,9 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
     // it the worst (see `held_fewer` below).
     let (spread, lower_bound, status_note, mut note, costliest) = if metric.per_target() {
         let s = match metric {
-            Metric::ColdStartMs => t.cold_start_ms.clone(),
-            Metric::IdlePssMb => t.idle_pss_mb.and_then(|v| Spread::of(&[v])),
-            Metric::InstallBytes => t.install_bytes.and_then(|v| Spread::of(&[v as f64])),
+            Metric::ColdStartMs => t.metric("cold_start_ms").cloned(),
+            Metric::IdlePssMb => t.value("idle_pss_mb").and_then(|v| Spread::of(&[v])),
+            Metric::InstallBytes => t.value("install_bytes").and_then(|v| Spread::of(&[v])),
             _ => unreachable!("per-target metrics only"),
         };
         (s, false, None, None, false)
@@ -410,23 +410,23 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
             return Look::Missing;
         };
         let s = match metric {
-            Metric::ThroughputRps => cell.throughput_rps.clone(),
+            Metric::ThroughputRps => cell.metric("throughput_rps").cloned(),
             Metric::CapacityRps => cell.capacity_rps.and_then(|v| Spread::of(&[v])),
-            Metric::P50Ms => cell.p50_ms.clone(),
-            Metric::P99Ms => cell.p99_ms.clone(),
-            Metric::ServerCpuUsPerReq => cell.server_cpu_us_per_req.clone(),
-            Metric::PssMeanMb => cell.pss_mean_mb.clone(),
-            Metric::PssPeakMb => cell.pss_peak_mb.clone(),
-            Metric::HeldConnections => cell.hold.as_ref().map(|h| h.connections_held.clone()),
-            Metric::MbPer1kConns => cell.hold.as_ref().and_then(|h| h.mb_per_1k_conns.clone()),
+            Metric::P50Ms => cell.metric("p50_ms").cloned(),
+            Metric::P99Ms => cell.metric("p99_ms").cloned(),
+            Metric::ServerCpuUsPerReq => cell.metric("server_cpu_us_per_req").cloned(),
+            Metric::PssMeanMb => cell.metric("pss_mean_mb").cloned(),
+            Metric::PssPeakMb => cell.metric("pss_peak_mb").cloned(),
+            Metric::HeldConnections => cell.metric("connections_held").cloned(),
+            Metric::MbPer1kConns => cell.metric("mb_per_1k_conns").cloned(),
             _ => unreachable!("cell metrics only"),
         };
-        let hold = cell.hold.as_ref();
+        let hold = cell.held_all();
         // A ws-hold cell is flagged when the server could not hold every connection: that is
         // the result being measured, so its figures still count (with what it held said beside
         // them), and a server that could not hold the whole set has no cost per connection of
         // it: it counts as the costliest (see `held_fewer` below).
-        let held_fewer = hold.filter(|h| !h.held_all());
+        let held_fewer = (hold == Some(false)).then_some(cell);
         let counts_flagged = match metric {
             Metric::HeldConnections => true,
             Metric::MbPer1kConns | Metric::P99Ms => held_fewer.is_some(),
@@ -469,8 +469,8 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
         if let Some(h) = held_fewer {
             let held = format!(
                 "held {} of {} connections",
-                fmt_num(h.connections_held.median),
-                fmt_num(h.connections_attempted.median)
+                fmt_num(h.metric("connections_held").map_or(0.0, |s| s.median)),
+                fmt_num(h.metric("connections_attempted").map_or(0.0, |s| s.median))
             );
             let extra = match metric {
                 Metric::MbPer1kConns => {
@@ -916,8 +916,7 @@ fn heavy_ms(ctx: &Ctx, target: &str) -> Result<f64, String> {
         return Err("its cpu cell is flagged or failed".into());
     }
     let us = cpu
-        .server_cpu_us_per_req
-        .as_ref()
+        .metric("server_cpu_us_per_req")
         .ok_or("its cpu cell has no server CPU per request")?
         .median;
     let n = cpu
@@ -1188,10 +1187,7 @@ mod tests {
                 framework: name.into(),
                 versions: BTreeMap::new(),
                 config: BTreeMap::new(),
-                cold_start_ms: None,
-                idle_pss_mb: None,
-                install_bytes: None,
-                install_packages: None,
+                metrics: BTreeMap::new(),
                 failure: None,
             });
             self
@@ -1208,19 +1204,13 @@ mod tests {
                 workload: workload.into(),
                 status: CellStatus::Ok,
                 repeats: 3,
-                throughput_rps: None,
-                p50_ms: None,
-                p99_ms: None,
-                server_cpu_us_per_req: None,
-                pss_mean_mb: None,
-                pss_peak_mb: None,
+                metrics: BTreeMap::new(),
                 ladder: vec![],
                 capacity_rps: None,
                 slo_p99_ms: None,
                 lower_bound: false,
                 params: BTreeMap::new(),
                 warnings: vec![],
-                hold: None,
             };
             f(&mut c);
             self.0.cells.push(c);
@@ -1228,25 +1218,25 @@ mod tests {
         }
 
         fn rps(self, target: &str, workload: &str, v: &[f64]) -> Fx {
-            self.cell(target, workload, |c| c.throughput_rps = Spread::of(v))
+            self.cell(target, workload, |c| c.set("throughput_rps", Spread::of(v)))
         }
 
         fn p50(self, target: &str, workload: &str, v: &[f64]) -> Fx {
-            self.cell(target, workload, |c| c.p50_ms = Spread::of(v))
+            self.cell(target, workload, |c| c.set("p50_ms", Spread::of(v)))
         }
 
         /// A mixed cell (/io at 10 ms, heavy /cpu?n=1000000) and the cpu cell that prices the heavy
         /// request: `heavy_ms` of CPU for n = 1,000,000.
         fn mixed(self, target: &str, p99: &[f64], heavy_ms: f64) -> Fx {
             self.cell(target, "mixed", |c| {
-                c.p99_ms = Spread::of(p99);
+                c.set("p99_ms", Spread::of(p99));
                 c.params.insert("ms".into(), "10".into());
                 c.params
                     .insert("heavy_path".into(), "/cpu?n=1000000".into());
                 c.params.insert("io_rate_rps".into(), "100".into());
             })
             .cell(target, "cpu", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[heavy_ms * 100.0]);
+                c.set("server_cpu_us_per_req", Spread::of(&[heavy_ms * 100.0]));
                 c.params.insert("n".into(), "100000".into());
             })
         }
@@ -1475,16 +1465,16 @@ mod tests {
         };
         let fx = langs()
             .cell("node-a", "json", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[50.0, 52.0])
+                c.set("server_cpu_us_per_req", Spread::of(&[50.0, 52.0]))
             })
             .cell("node-b", "json", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[70.0])
+                c.set("server_cpu_us_per_req", Spread::of(&[70.0]))
             })
             .cell("python-a", "json", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[150.0])
+                c.set("server_cpu_us_per_req", Spread::of(&[150.0]))
             })
             .cell("python-b", "json", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[300.0])
+                c.set("server_cpu_us_per_req", Spread::of(&[300.0]))
             });
         let o = run_rule(&fx, rule, &["json"]);
         assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
@@ -1501,11 +1491,11 @@ mod tests {
     fn flagged_and_failed_cells_never_count_and_missing_ones_give_the_lab_command() {
         let fx = langs()
             .cell("node-a", "io", |c| {
-                c.throughput_rps = Spread::of(&[9000.0]);
+                c.set("throughput_rps", Spread::of(&[9000.0]));
                 c.warnings.push("spread 14% > 10%".into());
             })
             .cell("node-b", "io", |c| {
-                c.throughput_rps = Spread::of(&[100.0]);
+                c.set("throughput_rps", Spread::of(&[100.0]));
                 c.status = CellStatus::Flagged("12 wrong bodies".into());
             })
             .rps("python-a", "io", &[4000.0])
@@ -1548,7 +1538,7 @@ mod tests {
         // node-a is a lower bound above python: still better (its true figure is higher still).
         let fx = langs()
             .cell("node-a", "io", |c| {
-                c.throughput_rps = Spread::of(&[9000.0]);
+                c.set("throughput_rps", Spread::of(&[9000.0]));
                 c.lower_bound = true;
             })
             .rps("node-b", "io", &[8000.0])
@@ -1563,7 +1553,7 @@ mod tests {
             .rps("node-b", "io", &[8000.0])
             .rps("python-b", "io", &[1000.0])
             .cell("python-a", "io", |c| {
-                c.throughput_rps = Spread::of(&[3000.0]);
+                c.set("throughput_rps", Spread::of(&[3000.0]));
                 c.lower_bound = true;
             });
         let o = run_rule(&fx, faster_rps(), &["io"]);
@@ -1572,7 +1562,7 @@ mod tests {
         assert!(o.reason.contains("undecided (lower bound)"), "{}", o.reason);
         // The workload's own ceiling (connections × 1000 / ms) makes a figure a lower bound.
         let fx = langs().cell("node-a", "io", |c| {
-            c.throughput_rps = Spread::of(&[6350.0]);
+            c.set("throughput_rps", Spread::of(&[6350.0]));
             c.params.insert("connections".into(), "64".into());
             c.params.insert("ms".into(), "10".into());
         });
@@ -1692,7 +1682,7 @@ mod tests {
 
         // A lower bound below the range cannot refute it.
         let fx = langs().cell("node-a", "io", |c| {
-            c.throughput_rps = Spread::of(&[6000.0]);
+            c.set("throughput_rps", Spread::of(&[6000.0]));
             c.lower_bound = true;
         });
         let o = run_rule(&fx, node_range(), &["io"]);
@@ -1792,8 +1782,8 @@ mod tests {
     fn starts(fx: Fx, v: [(&str, f64, f64); 4]) -> Fx {
         v.into_iter().fold(fx, |fx, (t, cold, mem)| {
             fx.per_target(t, |t| {
-                t.cold_start_ms = Spread::of(&[cold, cold * 1.05]);
-                t.idle_pss_mb = Some(mem);
+                t.set("cold_start_ms", Spread::of(&[cold, cold * 1.05]));
+                t.set("idle_pss_mb", Spread::of(&[mem]));
             })
         })
     }
@@ -1929,7 +1919,7 @@ mod tests {
         // repeat, and the median of the "alone" p99s (11.5 ms here) beats the io-slo rung.
         let fx = langs()
             .cell("node-a", "mixed", |c| {
-                c.p99_ms = Spread::of(&[14.0, 14.5]);
+                c.set("p99_ms", Spread::of(&[14.0, 14.5]));
                 c.params.insert("ms".into(), "10".into());
                 c.params
                     .insert("heavy_path".into(), "/cpu?n=1000000".into());
@@ -1948,7 +1938,7 @@ mod tests {
                 }
             })
             .cell("node-a", "cpu", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[250.0]);
+                c.set("server_cpu_us_per_req", Spread::of(&[250.0]));
                 c.params.insert("n".into(), "100000".into());
             });
         let o = run_rule(&fx, blocking_rule(), w);
@@ -2007,7 +1997,7 @@ mod tests {
 
         // Without the cpu cell the heavy request has no price: not judged, and the command says so.
         let fx = langs().cell("node-a", "mixed", |c| {
-            c.p99_ms = Spread::of(&[200.0]);
+            c.set("p99_ms", Spread::of(&[200.0]));
             c.params.insert("ms".into(), "10".into());
             c.params
                 .insert("heavy_path".into(), "/cpu?n=1000000".into());

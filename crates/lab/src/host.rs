@@ -237,6 +237,9 @@ impl Host for LabHost {
                     meter: None,
                 }))
             }
+            ServiceKind::Database => {
+                Err("this lab cannot start a PostgreSQL service yet (ServiceKind::Database)".into())
+            }
         }
     }
 }

@@ -419,7 +419,7 @@ pub fn run(
     let need_per_target = |t: &str| {
         stored
             .target(t)
-            .is_none_or(|r| r.failure.is_none() && r.cold_start_ms.is_none())
+            .is_none_or(|r| r.failure.is_none() && r.metric("cold_start_ms").is_none())
     };
     let todo_targets: Vec<&TargetInfo> = plan
         .targets
@@ -490,8 +490,7 @@ pub fn run(
             .iter()
             .filter(|c| c.target == t.name)
             .filter_map(|c| {
-                c.throughput_rps
-                    .as_ref()
+                c.metric("throughput_rps")
                     .map(|s| (c.workload.clone(), s.median))
             })
             .filter(|(w, _)| workload::by_id(w).is_some_and(|w| w.kind() == Kind::Saturation))
@@ -512,14 +511,11 @@ pub fn run(
                 framework: r.framework.clone(),
                 versions: r.versions.clone(),
                 config: r.config.clone(),
-                cold_starts_ms: r
-                    .cold_start_ms
-                    .as_ref()
-                    .map(|s| s.values.clone())
-                    .unwrap_or_default(),
-                idle_pss_mb: r.idle_pss_mb,
-                install_bytes: r.install_bytes,
-                install_packages: r.install_packages,
+                figures: r
+                    .metrics
+                    .iter()
+                    .map(|(k, s)| (k.clone(), s.values.clone()))
+                    .collect(),
                 failure: r.failure.clone(),
                 stderr_tail: None,
             }),
@@ -696,10 +692,7 @@ impl TargetRun<'_, '_> {
             framework: t.framework.clone(),
             versions: BTreeMap::new(),
             config: BTreeMap::new(),
-            cold_starts_ms: vec![],
-            idle_pss_mb: None,
-            install_bytes: None,
-            install_packages: None,
+            figures: BTreeMap::new(),
             failure: None,
             stderr_tail: None,
         }));
@@ -723,8 +716,8 @@ impl TargetRun<'_, '_> {
         };
         let versions = self.host.versions(&t.name);
         if let Some(r) = self.record.as_mut() {
-            r.install_bytes = installed.bytes;
-            r.install_packages = installed.packages;
+            r.set("install_bytes", installed.bytes.map(|v| v as f64));
+            r.set("install_packages", installed.packages.map(|v| v as f64));
             r.versions = versions;
         }
         // Services every cell of this target needs (the upstream is also what /io conformance
@@ -757,7 +750,7 @@ impl TargetRun<'_, '_> {
             }
             let idle = server.pss_mb();
             if let Some(r) = self.record.as_mut() {
-                r.idle_pss_mb = idle;
+                r.set("idle_pss_mb", idle);
             }
         }
         self.emit(Event::Live(format!("{}: conformance check", t.name)));
@@ -876,13 +869,13 @@ impl TargetRun<'_, '_> {
                     times.len(),
                     self.record
                         .as_ref()
-                        .and_then(|r| r.idle_pss_mb)
+                        .and_then(|r| r.value("idle_pss_mb"))
                         .map_or("n/a".into(), |v| format!("{v:.1} MB"))
                 ),
                 None => "cold start: no start succeeded".into(),
             };
             if let Some(r) = self.record.as_mut() {
-                r.cold_starts_ms = times;
+                r.figures.insert("cold_start_ms".into(), times);
             }
             self.save_record();
             self.emit(Event::PerTarget {
@@ -1013,7 +1006,7 @@ impl TargetRun<'_, '_> {
         }
         rec.elapsed_s = Some(started.elapsed().as_secs_f64());
         if w.kind() == Kind::Saturation {
-            if let Some(s) = clean_spread(&rec.repeats, |r| r.throughput_rps) {
+            if let Some(s) = clean_spread(&rec.repeats, |r| r.metric("throughput_rps")) {
                 self.anchors.insert(w.id().to_string(), s.median);
             }
         }
@@ -1104,10 +1097,10 @@ pub fn summarise(
     for (what, f) in [
         (
             "req/s",
-            (|r: &RepeatRecord| r.throughput_rps) as fn(&RepeatRecord) -> Option<f64>,
+            (|r: &RepeatRecord| r.metric("throughput_rps")) as fn(&RepeatRecord) -> Option<f64>,
         ),
-        ("p99", |r| r.p99_ms),
-        ("server CPU µs/req", |r| r.server_cpu_us_per_req),
+        ("p99", |r| r.metric("p99_ms")),
+        ("server CPU µs/req", |r| r.metric("server_cpu_us_per_req")),
     ] {
         if let Some(s) = clean_spread(&repeats, f) {
             if let Some(w) = stats::spread_warning(what, &s) {
@@ -1184,7 +1177,8 @@ pub fn cell_line(c: &CellRecord) -> String {
     let spread = |f: fn(&RepeatRecord) -> Option<f64>| {
         Spread::of(&used.iter().filter_map(f).collect::<Vec<_>>())
     };
-    if c.workload == "mixed" && c.ladder.len() >= 2 {
+    let kind = workloads::registry().workload(&c.workload).map(|w| w.kind);
+    if kind == Some(Kind::Mixed) && c.ladder.len() >= 2 {
         // Per repeat: [/io alone, /io with heavy requests].
         let alone: Vec<f64> = c.ladder.iter().step_by(2).map(|p| p.p99_ms).collect();
         let mixed: Vec<f64> = c
@@ -1207,16 +1201,22 @@ pub fn cell_line(c: &CellRecord) -> String {
             stats::fmt_num(cap),
             c.slo_p99_ms.unwrap_or_default()
         ));
-    } else if c.repeats.iter().any(|r| r.hold.is_some()) {
+    } else if c
+        .repeats
+        .iter()
+        .any(|r| r.metric("connections_held").is_some())
+    {
         // Held connections are a result over every repeat, clean or not.
-        let holds: Vec<&store::HoldRecord> =
-            c.repeats.iter().filter_map(|r| r.hold.as_ref()).collect();
-        let held: Vec<f64> = holds.iter().map(|h| h.connections_held as f64).collect();
-        let attempted = holds
+        let held: Vec<f64> = c
+            .repeats
             .iter()
-            .map(|h| h.connections_attempted)
-            .max()
-            .unwrap_or(0);
+            .filter_map(|r| r.metric("connections_held"))
+            .collect();
+        let attempted = c
+            .repeats
+            .iter()
+            .filter_map(|r| r.metric("connections_attempted"))
+            .fold(0u64, |m, v| m.max(v as u64));
         let (lo, hi) = held
             .iter()
             .fold((f64::INFINITY, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
@@ -1225,20 +1225,24 @@ pub fn cell_line(c: &CellRecord) -> String {
         } else {
             format!("held {lo:.0}–{hi:.0} of {attempted} connections")
         });
-        let mb: Vec<f64> = holds.iter().filter_map(|h| h.mb_per_1k_conns).collect();
+        let mb: Vec<f64> = c
+            .repeats
+            .iter()
+            .filter_map(|r| r.metric("mb_per_1k_conns"))
+            .collect();
         if let Some(s) = Spread::of(&mb) {
             parts.push(fmt(&s, "MB per 1k connections"));
         }
-        if let Some(s) = spread(|r| r.throughput_rps) {
+        if let Some(s) = spread(|r| r.metric("throughput_rps")) {
             parts.push(fmt(&s, "echoes/s"));
         }
-    } else if let Some(s) = spread(|r| r.throughput_rps) {
+    } else if let Some(s) = spread(|r| r.metric("throughput_rps")) {
         parts.push(fmt(&s, "req/s"));
     }
-    if let Some(s) = spread(|r| r.p99_ms) {
+    if let Some(s) = spread(|r| r.metric("p99_ms")) {
         parts.push(format!("p99 {}", fmt(&s, "ms")));
     }
-    if let Some(s) = spread(|r| r.server_cpu_us_per_req) {
+    if let Some(s) = spread(|r| r.metric("server_cpu_us_per_req")) {
         parts.push(format!("server CPU {}", fmt(&s, "µs/req")));
     }
     if c.lower_bound {
@@ -1258,10 +1262,9 @@ mod tests {
         Measured {
             repeat: RepeatRecord {
                 clean: errors == 0,
-                throughput_rps: Some(rps),
-                p99_ms: Some(2.0),
                 ..RepeatRecord::default()
-            },
+            }
+            .with(&[("throughput_rps", Some(rps)), ("p99_ms", Some(2.0))]),
             errors,
             warnings: warnings.iter().map(|w| w.to_string()).collect(),
             lower_bound: warnings.iter().any(|w| w.starts_with("lower bound")),

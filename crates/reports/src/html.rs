@@ -329,11 +329,11 @@ fn sources_note(p: &mut Page, input: &ReportInput, w: &str) {
 
 fn kind_label(k: Kind) -> &'static str {
     match k {
-        Kind::Saturation => "saturation",
-        Kind::Capacity => "capacity",
-        Kind::Mixed => "loop blocking",
-        Kind::Hold => "held connections",
-        Kind::Other => "workload",
+        Some(workloads::Kind::Saturation) => "saturation",
+        Some(workloads::Kind::Capacity) => "capacity",
+        Some(workloads::Kind::Mixed) => "loop blocking",
+        Some(workloads::Kind::Hold) => "held connections",
+        Some(workloads::Kind::PerTarget) | None => "workload",
     }
 }
 

@@ -457,10 +457,10 @@ Examples:
   stackwise lab --resume                     # complete the last interrupted run
   stackwise lab --wait --quick               # another run uses the database: wait for it
 
-Workloads: plaintext json io cpu hash (saturation), json-slo io-slo cpu-slo hash-slo (capacity at
-SLO), mixed (loop blocking); see docs/workloads.md. Results go to an SQLite database under your
-data directory (or --db); Ctrl-C keeps every finished cell. One run per database at a time; a run
-that was killed leaves nothing running (see docs/workloads.md, Faults).")]
+Workloads: those of the workloads registry (docs/workloads.md explains each; an unknown
+--workloads id lists them). Results go to an SQLite database under your data directory (or --db);
+Ctrl-C keeps every finished cell. One run per database at a time; a run that was killed leaves
+nothing running (see docs/workloads.md, Faults).")]
 pub struct LabArgs {
     /// The quick suite: all targets; json, io and cpu saturation, one capacity search on io,
     /// 3 cold starts, one repeat.

@@ -203,10 +203,11 @@ fn fixture_store(dir: &std::path::Path) -> PathBuf {
                 framework: t.framework.clone(),
                 versions: t.versions.clone(),
                 config: t.config.clone(),
-                cold_starts_ms: vec![],
-                idle_pss_mb: t.idle_pss_mb,
-                install_bytes: None,
-                install_packages: None,
+                figures: t
+                    .value("idle_pss_mb")
+                    .map(|v| ("idle_pss_mb".to_string(), vec![v]))
+                    .into_iter()
+                    .collect(),
                 failure: None,
                 stderr_tail: None,
             },

@@ -253,7 +253,7 @@ pub fn options_from_args(a: &LabArgs) -> Result<SuiteOptions, UsageError> {
     }
     let workloads: Vec<String> = if a.workloads.is_empty() {
         if a.quick {
-            workload::QUICK.iter().map(|s| s.to_string()).collect()
+            workload::quick().iter().map(|s| s.to_string()).collect()
         } else {
             workload::catalogue()
                 .iter()

@@ -1,0 +1,425 @@
+//! The built-in workloads, in the order the suite runs them and the reports show them.
+
+use crate::{Availability, BodyCheck, Kind, Method, Metric, Param, Request, ServiceKind, Workload};
+
+pub use crate::metrics::METRICS as BUILTIN_METRICS;
+
+const JSON: Option<&str> = Some("application/json");
+
+const fn get(
+    name: &'static str,
+    path: &'static str,
+    content_type: Option<&'static str>,
+    check: BodyCheck,
+    computed: &'static [&'static str],
+) -> Request {
+    Request {
+        name,
+        method: Method::Get,
+        path,
+        body: None,
+        headers: &[],
+        expect_status: 200,
+        content_type,
+        body_check: Some(check),
+        computed,
+        weight: 1,
+    }
+}
+
+/// `GET /plaintext`: exactly `Hello, World!`.
+pub const PLAINTEXT: Request = get(
+    "plaintext",
+    "/plaintext",
+    Some("text/plain"),
+    BodyCheck::Exact("Hello, World!"),
+    &[],
+);
+/// `GET /json`: `{"message":"Hello, World!"}`, any whitespace.
+pub const JSON_REQ: Request = get(
+    "json",
+    "/json",
+    JSON,
+    BodyCheck::Regex(r#"^\s*\{{\s*"message"\s*:\s*"Hello, World!"\s*\}}\s*$"#),
+    &[],
+);
+/// `GET /io?ms=N`: the upstream's `{"ms":N,"seq":K}`, keys in either order.
+pub const IO: Request = get(
+    "io",
+    "/io?ms={ms}",
+    JSON,
+    BodyCheck::Regex(
+        r#"^\s*\{{\s*(?:"ms"\s*:\s*{ms}\s*,\s*"seq"\s*:\s*\d+|"seq"\s*:\s*\d+\s*,\s*"ms"\s*:\s*{ms})\s*\}}\s*$"#,
+    ),
+    &[],
+);
+/// `GET /cpu?n=N`: `{"n":N,"result":R}`, R = the contract's loop of `n` (the client computes it).
+pub const CPU: Request = get(
+    "cpu",
+    "/cpu?n={n}",
+    JSON,
+    BodyCheck::Regex(
+        r#"^\s*\{{\s*(?:"n"\s*:\s*{n}\s*,\s*"result"\s*:\s*{cpu_result}|"result"\s*:\s*{cpu_result}\s*,\s*"n"\s*:\s*{n})\s*\}}\s*$"#,
+    ),
+    &["cpu_result"],
+);
+/// `GET /hash?n=N`: `{"n":N,"sha256":"…"}`, the digest computed by the client.
+pub const HASH: Request = get(
+    "hash",
+    "/hash?n={n}",
+    JSON,
+    BodyCheck::Regex(
+        r#"^\s*\{{\s*(?:"n"\s*:\s*{n}\s*,\s*"sha256"\s*:\s*"{sha256}"|"sha256"\s*:\s*"{sha256}"\s*,\s*"n"\s*:\s*{n})\s*\}}\s*$"#,
+    ),
+    &["sha256"],
+);
+/// `mixed`'s heavy request: `/cpu?n={heavy_n}`.
+pub const HEAVY_CPU: Request = get(
+    "heavy",
+    "/cpu?n={heavy_n}",
+    JSON,
+    BodyCheck::Regex(
+        r#"^\s*\{{\s*(?:"n"\s*:\s*{heavy_n}\s*,\s*"result"\s*:\s*{cpu_result}|"result"\s*:\s*{cpu_result}\s*,\s*"n"\s*:\s*{heavy_n})\s*\}}\s*$"#,
+    ),
+    &["cpu_result"],
+);
+/// `GET /ws` upgraded to a WebSocket echo (status 101); messages are echoed unchanged, in order.
+pub const WS: Request = Request {
+    name: "ws",
+    method: Method::Get,
+    path: "/ws",
+    body: None,
+    headers: &[("Upgrade", "websocket"), ("Connection", "Upgrade")],
+    expect_status: 101,
+    content_type: None,
+    body_check: None,
+    computed: &[],
+    weight: 1,
+};
+
+const SAT_METRICS: &[&str] = &[
+    "throughput_rps",
+    "p50_ms",
+    "p99_ms",
+    "server_cpu_us_per_req",
+    "pss_mean_mb",
+    "pss_peak_mb",
+];
+const CAP_METRICS: &[&str] = &[
+    "capacity_rps",
+    "offered_rps",
+    "achieved_rps",
+    "rung_p50_ms",
+    "rung_p99_ms",
+    "rung_errors",
+    "server_cores",
+];
+const MIXED_METRICS: &[&str] = &[
+    "p50_ms",
+    "p99_ms",
+    "server_cpu_us_per_req",
+    "pss_mean_mb",
+    "pss_peak_mb",
+    "offered_rps",
+    "achieved_rps",
+    "rung_p50_ms",
+    "rung_p99_ms",
+    "rung_errors",
+    "server_cores",
+];
+const HOLD_METRICS: &[&str] = &[
+    "connections_attempted",
+    "connections_held",
+    "mb_per_1k_conns",
+    "p50_ms",
+    "p99_ms",
+    "echo_max_ms",
+    "throughput_rps",
+    "server_cpu_us_per_req",
+    "pss_idle_mb",
+    "pss_mean_mb",
+    "pss_peak_mb",
+];
+
+const fn p(name: &'static str, value: &'static str, why: &'static str) -> Param {
+    Param { name, value, why }
+}
+
+const CLOSED: Param = p(
+    "mode",
+    "closed",
+    "closed loop: a fixed number of requests in flight",
+);
+const OPEN: Param = p(
+    "mode",
+    "open",
+    "open loop: requests sent at a rate, latency corrected",
+);
+const IO_MS: Param = p(
+    "ms",
+    "10",
+    "long enough that the server waits on the network, short enough that a few hundred connections keep any server busy",
+);
+const CPU_N: Param = p(
+    "n",
+    "100000",
+    "~9 ms of Python, ~0.1 ms of JavaScript: the loop, not HTTP, dominates in every language",
+);
+const HASH_N: Param = p(
+    "n",
+    "500",
+    "500 SHA-256 digests of 1 KiB (~2–3 ms of OpenSSL): native work dominates HTTP",
+);
+const C64: Param = p(
+    "connections",
+    "64",
+    "keeps one server CPU busy for every target; the engine stays well under its CPU",
+);
+const C128: Param = p(
+    "connections",
+    "128",
+    "128 in flight ≈ 12,800 req/s at 10 ms: more than any target serves on one CPU",
+);
+const C16: Param = p(
+    "connections",
+    "16",
+    "each request is long; 16 keep a worker pool and a backlog busy",
+);
+const ANCHOR: Param = p(
+    "anchor",
+    "saturation",
+    "the search starts from the same endpoint's saturation throughput",
+);
+
+const UPSTREAM: &[ServiceKind] = &[ServiceKind::Upstream];
+
+#[allow(clippy::too_many_arguments)] // a table row: every column named at the call
+const fn workload(
+    id: &'static str,
+    kind: Kind,
+    description: &'static str,
+    endpoints: &'static [&'static str],
+    services: &'static [ServiceKind],
+    requests: &'static [Request],
+    params: &'static [Param],
+    metrics: &'static [&'static str],
+    quick: bool,
+) -> Workload {
+    Workload {
+        id,
+        kind,
+        availability: Availability::Available,
+        description,
+        endpoints,
+        services,
+        requests,
+        params,
+        metrics,
+        quick,
+    }
+}
+
+const fn future(
+    id: &'static str,
+    kind: Kind,
+    description: &'static str,
+    endpoints: &'static [&'static str],
+    services: &'static [ServiceKind],
+) -> Workload {
+    Workload {
+        id,
+        kind,
+        availability: Availability::Future,
+        description,
+        endpoints,
+        services,
+        requests: &[],
+        params: &[],
+        metrics: &[],
+        quick: false,
+    }
+}
+
+use Kind::{Capacity, Hold, Mixed, PerTarget, Saturation};
+
+/// Every built-in workload: the measured ones in suite (and report) order, then the per-target
+/// measures, then the announced ones.
+pub const BUILTIN_WORKLOADS: &[Workload] = &[
+    workload(
+        "plaintext",
+        Saturation,
+        "GET /plaintext, closed loop: the framework's floor cost",
+        &["plaintext"],
+        &[],
+        &[PLAINTEXT],
+        &[C64, CLOSED],
+        SAT_METRICS,
+        false,
+    ),
+    workload(
+        "json",
+        Saturation,
+        "GET /json, closed loop: serialisation and routing",
+        &["json"],
+        &[],
+        &[JSON_REQ],
+        &[C64, CLOSED],
+        SAT_METRICS,
+        true,
+    ),
+    workload(
+        "io",
+        Saturation,
+        "GET /io?ms=…, closed loop: one upstream HTTP call per request",
+        &["io"],
+        UPSTREAM,
+        &[IO],
+        &[IO_MS, C128, CLOSED],
+        SAT_METRICS,
+        true,
+    ),
+    workload(
+        "cpu",
+        Saturation,
+        "GET /cpu?n=…, closed loop: CPU work written in the language",
+        &["cpu"],
+        &[],
+        &[CPU],
+        &[CPU_N, C16, CLOSED],
+        SAT_METRICS,
+        true,
+    ),
+    workload(
+        "hash",
+        Saturation,
+        "GET /hash?n=…, closed loop: native CPU work (OpenSSL SHA-256)",
+        &["hash"],
+        &[],
+        &[HASH],
+        &[HASH_N, C16, CLOSED],
+        SAT_METRICS,
+        false,
+    ),
+    workload(
+        "json-slo",
+        Capacity,
+        "GET /json, open-loop ladder: capacity at the p99 SLO",
+        &["json"],
+        &[],
+        &[JSON_REQ],
+        &[p("anchor_workload", "json", "the saturation cell the search starts from"), OPEN, ANCHOR],
+        CAP_METRICS,
+        false,
+    ),
+    workload(
+        "io-slo",
+        Capacity,
+        "GET /io, open-loop ladder: capacity at the p99 SLO",
+        &["io"],
+        UPSTREAM,
+        &[IO],
+        &[p("anchor_workload", "io", "the saturation cell the search starts from"), IO_MS, OPEN, ANCHOR],
+        CAP_METRICS,
+        true,
+    ),
+    workload(
+        "cpu-slo",
+        Capacity,
+        "GET /cpu, open-loop ladder: capacity at the p99 SLO",
+        &["cpu"],
+        &[],
+        &[CPU],
+        &[p("anchor_workload", "cpu", "the saturation cell the search starts from"), CPU_N, OPEN, ANCHOR],
+        CAP_METRICS,
+        false,
+    ),
+    workload(
+        "hash-slo",
+        Capacity,
+        "GET /hash, open-loop ladder: capacity at the p99 SLO",
+        &["hash"],
+        &[],
+        &[HASH],
+        &[p("anchor_workload", "hash", "the saturation cell the search starts from"), HASH_N, OPEN, ANCHOR],
+        CAP_METRICS,
+        false,
+    ),
+    workload(
+        "mixed",
+        Mixed,
+        "/io latency, open loop, while a share of requests are heavy /cpu (loop blocking)",
+        &["io", "cpu"],
+        UPSTREAM,
+        &[
+            Request { weight: 50, ..IO },
+            HEAVY_CPU,
+        ],
+        &[
+            IO_MS,
+            OPEN,
+            p("io_rate_rps", "100", "far below every target's /io capacity: a latency rise is blocking, not saturation"),
+            p("io_connections", "16", "enough for 100 req/s of 10 ms requests"),
+            p("heavy_n", "1000000", "~100 ms of Python, ~1 ms of JavaScript: the same request for all"),
+            p("heavy_rate_rps", "2", "2 of every 102 requests (~2%), at most ~20% of one CPU in Python"),
+            p("heavy_connections", "2", "two heavy requests may overlap"),
+        ],
+        MIXED_METRICS,
+        false,
+    ),
+    workload(
+        "ws-hold",
+        Hold,
+        "WebSocket /ws echo: N connections held, server memory per 1,000 connections, echo latency",
+        &["ws"],
+        &[],
+        &[WS],
+        &[
+            p("connections", "10000", "the articles' \"thousands of concurrent connections\" (--ws-connections)"),
+            p("ramp_rps", "2000", "fast enough for a short suite, slow enough that the accept queue is not what is measured"),
+            p("interval_s", "1", "one message per connection per second keeps every connection live"),
+            p("connect_timeout_s", "5", "TCP connect + upgrade must finish within this"),
+            p("echo_timeout_s", "5", "an echo not back within this is missing"),
+            p("max_repeats", "2", "each repeat needs a fresh server (~13 s)"),
+        ],
+        HOLD_METRICS,
+        false,
+    ),
+    Workload {
+        id: "cold-start",
+        kind: PerTarget,
+        availability: Availability::Available,
+        description: "per target: spawn → first correct response over fresh starts, idle memory, install footprint",
+        endpoints: &[],
+        services: &[],
+        requests: &[],
+        params: &[p("starts", "10", "fresh starts in the full suite (3 with --quick)")],
+        metrics: &["cold_start_ms", "idle_pss_mb", "install_bytes", "install_packages"],
+        quick: true,
+    },
+    future(
+        "db",
+        Saturation,
+        "PostgreSQL queries per request (coming later)",
+        &["db"],
+        &[ServiceKind::Database],
+    ),
+    future(
+        "stream",
+        Saturation,
+        "streaming responses (coming later)",
+        &["stream"],
+        &[],
+    ),
+    future(
+        "vector",
+        Saturation,
+        "a numeric loop NumPy can vectorise, /vector (coming later)",
+        &["vector"],
+        &[],
+    ),
+];
+
+/// The built-in metric with this id.
+pub fn metric(id: &str) -> Option<&'static Metric> {
+    BUILTIN_METRICS.iter().find(|m| m.id == id)
+}
