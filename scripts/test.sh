@@ -34,10 +34,16 @@ python3 -c 'import venv, ensurepip' 2>/dev/null \
 if [ -z "${STACKWISE_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   need_deb chromium "the browser tests (crates/stackwise/tests/ui_browser.rs) drive Debian's chromium with playwright-core"
 fi
-# >>> PostgreSQL goes here (one line): the PostgreSQL 15 server package `postgresql-15`, never the
-# `postgresql` meta-package (it follows Debian's default version), e.g.
-#   [ -x /usr/lib/postgresql/15/bin/postgres ] || need_deb postgresql-15 "WHY THE TESTS NEED IT"
-# <<<
+# PostgreSQL 15 (Debian's postgresql-15: initdb and postgres in /usr/lib/postgresql/15/bin,
+# pg_stat_statements included): the database workloads and their tests start a throwaway cluster of
+# their own. Never the `postgresql` meta-package (it follows Debian's default version). Debian creates
+# and starts a system cluster on port 5432 when a server package is installed unless
+# create_main_cluster is off, so postgresql-common is installed and that is turned off first.
+pg_missing=0
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  pg_missing=1
+  say "missing: Debian package postgresql-15 (the database workloads' tests start a PostgreSQL of their own)"
+fi
 
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   command -v apt-get >/dev/null 2>&1 \
@@ -51,6 +57,19 @@ if [ ${#apt_pkgs[@]} -gt 0 ]; then
   say "installing Debian packages: ${apt_pkgs[*]} (apt-get update, then apt-get install${sudo:+ via sudo})"
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_pkgs[@]}"
+fi
+if [ "$pg_missing" = 1 ]; then
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 \
+      || die "installing postgresql-15 needs root: run this script as root, or install it as root first"
+    sudo=(sudo)
+  fi
+  say "installing postgresql-15 without Debian's system cluster (create_main_cluster = false)"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-common
+  "${sudo[@]}" sed -i 's/^#* *create_main_cluster *=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15
 fi
 if [ -x /usr/bin/chromium ] && [ -z "${STACKWISE_CHROMIUM:-}" ]; then
   say "browser: $(/usr/bin/chromium --version 2>/dev/null || echo 'chromium (version unknown)')"
@@ -92,6 +111,9 @@ else
 fi
 
 # ---- The tests. ----
+say "node --test targets/dev/ (the Node targets' shared contract code and process layout)"
+node --test targets/dev/
+
 say "cargo test --workspace --locked $*"
 start=$(date +%s)
 status=0

@@ -1,5 +1,6 @@
 //! Build script of stackwise-axum: records the rustc version and the versions of axum, hyper,
-//! hyper-util, tokio, tokio-tungstenite (axum's `ws`) and sha2 from the workspace Cargo.lock, for the `versions` command.
+//! hyper-util, tokio, tokio-tungstenite (axum's `ws`), sha2, tokio-postgres and
+//! deadpool-postgres from the workspace Cargo.lock, for the `versions` command.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,6 +16,8 @@ fn main() {
         ("tokio", "TOKIO"),
         ("sha2", "SHA2"),
         ("tokio-tungstenite", "TOKIO_TUNGSTENITE"),
+        ("tokio-postgres", "TOKIO_POSTGRES"),
+        ("deadpool-postgres", "DEADPOOL_POSTGRES"),
     ] {
         let header = format!("name = \"{name}\"\nversion = \"");
         let version = lock

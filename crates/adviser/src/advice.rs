@@ -5,11 +5,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
+use crate::evidence::RuleEvidence;
 use crate::profile::Profile;
 use crate::rules::{Choice, Favours, Source};
 
 /// The version of this format; bumped on incompatible changes.
-pub const ADVICE_FORMAT: u32 = 1;
+pub const ADVICE_FORMAT: u32 = 2;
 
 /// The recommendation with everything that led to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -23,11 +24,20 @@ pub struct Advice {
     pub reasons: Vec<Reason>,
     /// The fired rules that argue for another option, and the cautions attached to the choice.
     pub counter_arguments: Vec<Reason>,
+    /// Fired rules whose premise the run refuted: they do not vote ("the articles say X; measured
+    /// here: Y").
+    pub not_voting: Vec<Reason>,
+    /// What the claims verdicts could and could not check, and the command that would.
+    pub evidence: EvidenceSummary,
+    /// For a hybrid: the product's two pulls, resolved by the split.
+    pub tension: Option<Tension>,
+    /// Below 50% of the weight: no clear winner, the two best options and how to decide.
+    pub no_clear_winner: Option<NoClearWinner>,
     /// Each disagreement between rules, with how the tiers resolved it.
     pub conflicts: Vec<Conflict>,
     /// The decision tier by tier: what each candidate scored and which were eliminated.
     pub tiers: Vec<TierStep>,
-    /// Single changes to the profile that would change the answer.
+    /// Thresholds of the profile's keys that would change the answer.
     pub what_would_change: Vec<Change>,
     pub cost: Cost,
 }
@@ -91,8 +101,15 @@ impl Level {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Confidence {
     pub level: Level,
-    /// Weight of the fired voting rules met by the choice over the weight of all fired voting rules.
+    /// Weight of the fired voting rules met by the choice over the weight of all fired voting rules
+    /// (weights after evidence).
     pub support_share: f64,
+    /// Fired voting rules met by the choice.
+    pub rules: u32,
+    /// Tiers those rules are in.
+    pub tiers: u32,
+    /// Of those rules, how many rest on a premise measured and supported on the run.
+    pub measured: u32,
     /// How the level was set.
     pub explanation: String,
 }
@@ -107,11 +124,55 @@ pub struct Reason {
     pub favours: Favours,
     /// Options that meet the rule (for voting rules).
     pub met_by: Vec<Choice>,
+    /// The article weight (rules.toml).
     pub weight: u32,
+    /// The weight after evidence (0 for notes, cautions and refuted premises).
+    pub effective_weight: f64,
     pub says: String,
     pub sources: Vec<Source>,
     /// Lab workloads whose measurements bear on this rule.
     pub measure: Vec<String>,
+    /// The verdicts of the claims the rule rests on, and what they did to its weight.
+    pub evidence: Option<RuleEvidence>,
+}
+
+/// What the run could check of the fired rules' premises.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EvidenceSummary {
+    pub run_id: Option<i64>,
+    /// Fired rules whose premise was measured (any measured verdict), with their effect.
+    pub measured: Vec<String>,
+    /// Fired rules whose premise the run could not check, with the verdict and its reason.
+    pub unchecked: Vec<String>,
+    /// The one lab command that would measure the premises not checked (all targets).
+    pub command: Option<String>,
+}
+
+/// A hybrid's two pulls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Tension {
+    pub node_rules: Vec<String>,
+    pub python_rules: Vec<String>,
+    pub node_weight: f64,
+    pub python_weight: f64,
+    pub resolution: String,
+}
+
+/// No option holds half the weight: the two best, what decides between them, and a spike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NoClearWinner {
+    /// The two best options, by the share of the weight each meets.
+    pub options: Vec<Choice>,
+    /// Their shares of the fired weight.
+    pub shares: Vec<f64>,
+    /// What decides between them: the rules that separate them and the thresholds that would.
+    pub decides: Vec<String>,
+    /// The articles' own advice for this case.
+    pub advice: Source,
+    /// The lab commands that measure what separates them here.
+    pub commands: Vec<String>,
+    /// A suggested spike.
+    pub spike: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -134,8 +195,8 @@ pub struct Resolution {
     pub tier: Option<String>,
     pub rank: Option<u32>,
     /// Their scores in that tier.
-    pub prevailing_score: u32,
-    pub overruled_score: u32,
+    pub prevailing_score: f64,
+    pub overruled_score: f64,
     pub explanation: String,
 }
 
@@ -155,7 +216,8 @@ pub struct TierStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OptionScore {
     pub option: Choice,
-    pub score: u32,
+    /// The weight (after evidence) of the tier's fired rules the option meets.
+    pub score: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -163,9 +225,15 @@ pub struct Change {
     /// The profile key, e.g. `product.stage`.
     pub key: String,
     pub from: String,
+    /// The threshold value.
     pub to: String,
-    /// The answer with that one change.
+    /// `≥` (this value and every one above it searched), `≤` (this and every one below), or `=`
+    /// (this value; values beyond it may give yet another answer).
+    pub op: String,
+    /// The answer there.
     pub choice: Choice,
+    /// One sentence, e.g. "Python if the team had ≥ 6 Python engineers (now 4)".
+    pub text: String,
 }
 
 /// The JSON schema of [`Advice`] (committed as schemas/advice.schema.json).

@@ -8,9 +8,19 @@
 //! own pass rule). Capacity is interpolated linearly (in p99)
 //! between the last rung that meets the target and the first that does not, using achieved rates.
 //! If every rung meets it, capacity is only known to be at least the highest achieved rate (no
-//! extrapolation); if the first rung already misses it, no figure is given. The `mixed` workload
-//! measures one open-loop rate (cheap `/io` plus a share of heavy `/cpu`), not a ladder: it is read
-//! as a single rung, so it can only give a lower bound or no figure.
+//! extrapolation); if the first rung already misses it, no figure is given. A capacity that is only
+//! a lower bound set by the measured range gives no monthly cost ("not measured high enough", with
+//! the command), unless even the bound fits the load on one core (the fewest one can provision).
+//!
+//! A `mixed` data flow is priced from the `mixed-slo` workload (the mixed traffic pattern as an
+//! open-loop ladder, like `io-slo`). Without a `mixed-slo` cell the low-rate `mixed` test (one
+//! open-loop rate, the loop-blocking test) is read as a single rung: it can only give a lower bound,
+//! so it never gives a monthly cost.
+//!
+//! Total cost of ownership ([`tco`]) comes only from the user's own figures: monthly TCO =
+//! infrastructure (measured) + hires × cost per engineer-year ÷ 12 + switchers × months to fluency ×
+//! cost per engineer-year ÷ 12 ÷ horizon, plus, for a hybrid, the profile's cost of running two
+//! stacks.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -22,9 +32,9 @@ use crate::rules::Choice;
 /// Hours in the month used for monthly prices.
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
-/// A rung whose achieved rate is under this share of the offered rate missed it (as in the lab's
-/// capacity search).
-pub const ACHIEVED_SHARE: f64 = 0.97;
+/// A rung whose achieved rate is under this share of the offered rate missed it (the registry's
+/// trust constant, the one the lab's capacity search applies).
+pub const ACHIEVED_SHARE: f64 = workloads::trust::MIN_ACHIEVED_SHARE;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Cost {
@@ -43,6 +53,39 @@ pub struct Cost {
     pub missing: Vec<Missing>,
     /// Team costs: only from the user's own inputs.
     pub team: String,
+    /// Total cost of ownership per option, from the user's own figures.
+    pub tco: Tco,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Tco {
+    pub horizon_months: f64,
+    /// How the total is computed, with the profile's figures.
+    pub formula: String,
+    pub options: Vec<TcoOption>,
+    /// Which side dominates, per option, and at what peak load infrastructure would.
+    pub findings: Vec<String>,
+    /// Why some or all of it is not priced.
+    pub not_priced: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TcoOption {
+    pub option: Choice,
+    /// Measured infrastructure per month (typical target), when a figure exists.
+    pub infra_monthly_usd: Option<f64>,
+    pub infra_source: String,
+    pub hires: Option<u32>,
+    pub hires_monthly_usd: Option<f64>,
+    /// Engineers who must switch language for this option.
+    pub switchers: u32,
+    pub switching_monthly_usd: Option<f64>,
+    /// For a hybrid: the profile's monthly cost of running two stacks.
+    pub two_stacks_monthly_usd: Option<f64>,
+    /// The sum, when every part is priced.
+    pub total_monthly_usd: Option<f64>,
+    /// Parts not priced, naming the key that would price them.
+    pub not_priced: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -111,8 +154,9 @@ pub struct LadderRung {
 pub enum Bound {
     /// An estimate from an interpolated or measured capacity.
     Estimate,
-    /// An upper bound on cores (the capacity was a lower bound).
-    AtMost,
+    /// The capacity is only a lower bound set by the measured range: cores are at most the figure
+    /// and no monthly cost is given ("not measured high enough").
+    NotMeasuredHighEnough,
     /// No figure.
     None,
 }
@@ -180,7 +224,7 @@ pub fn workloads_for(flow: DataFlow) -> Vec<(&'static str, Option<&'static str>)
             ("cpu-slo", Some("in-language")),
             ("hash-slo", Some("native")),
         ],
-        DataFlow::Mixed => vec![("mixed", None)],
+        DataFlow::Mixed => vec![("mixed-slo", None)],
     }
 }
 
@@ -424,11 +468,11 @@ fn size_target(
     };
     let mut bound = match (capacity.kind, per_core) {
         (_, None) => Bound::None,
-        (CapacityKind::LowerBound, _) => Bound::AtMost,
+        (CapacityKind::LowerBound, _) => Bound::NotMeasuredHighEnough,
         _ => Bound::Estimate,
     };
     if cell.lower_bound && bound == Bound::Estimate {
-        bound = Bound::AtMost;
+        bound = Bound::NotMeasuredHighEnough;
         warnings.push(
             "the load engine or upstream was ≥ 90% busy: the capacity is a lower bound, the cores an upper bound"
                 .into(),
@@ -441,7 +485,25 @@ fn size_target(
     };
     let with_headroom = cores_needed.map(|c| c / (1.0 - h));
     let provisioned = with_headroom.map(|c| (c - 1e-9).ceil().max(1.0) as u64);
-    let monthly = provisioned.map(|n| n as f64 * profile.costs.core_hour_usd * HOURS_PER_MONTH);
+    if bound == Bound::NotMeasuredHighEnough && provisioned == Some(1) {
+        // Even the lower bound serves the load on one core, the fewest one provisions: exact.
+        bound = Bound::Estimate;
+        warnings.push(
+            "capacity only known as a lower bound, but even that serves this load on one core (the fewest provisioned)"
+                .into(),
+        );
+    }
+    if bound == Bound::NotMeasuredHighEnough {
+        warnings.push(format!(
+            "not measured high enough: the measured range ends before this target's capacity at p99 ≤ {} ms, so no monthly cost is given; run `{}` with rates past {} req/s",
+            fmt_num(profile.load.p99_ms),
+            lab_command(&cell.workload),
+            capacity.rps.map(fmt_num).unwrap_or_else(|| "?".into())
+        ));
+    }
+    let monthly = provisioned
+        .filter(|_| bound == Bound::Estimate)
+        .map(|n| n as f64 * profile.costs.core_hour_usd * HOURS_PER_MONTH);
     TargetEstimate {
         target: cell.target.clone(),
         framework: framework.to_string(),
@@ -465,16 +527,15 @@ fn single_rung(cell: &CellSummary) -> Option<LadderPoint> {
     let rate = |k: &str| cell.params.get(k).and_then(|v| v.parse::<f64>().ok());
     let io = rate("io_rate_rps")?;
     let heavy = rate("heavy_rate_rps").unwrap_or(0.0);
-    let p99 = cell.p99_ms.as_ref()?.median;
+    let p99 = cell.metric("p99_ms")?.median;
     let achieved = cell
-        .throughput_rps
-        .as_ref()
+        .metric("throughput_rps")
         .map(|t| t.median + heavy)
         .unwrap_or(io + heavy);
     Some(LadderPoint {
         offered_rps: io + heavy,
         achieved_rps: achieved,
-        p50_ms: cell.p50_ms.as_ref().map(|s| s.median).unwrap_or(f64::NAN),
+        p50_ms: cell.metric("p50_ms").map(|s| s.median).unwrap_or(f64::NAN),
         p99_ms: p99,
         errors: 0,
         server_cores: None,
@@ -482,14 +543,25 @@ fn single_rung(cell: &CellSummary) -> Option<LadderPoint> {
 }
 
 /// The cost section for a profile and an answer, from a run if there is one.
-pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>) -> Cost {
+///
+/// `options` are the options considered: a hybrid among them is sized part by part, and every
+/// option gets a TCO line.
+pub fn cost(profile: &Profile, options: &[Choice], run: Option<(&RunSummary, &str)>) -> Cost {
+    let with_hybrid = options.contains(&Choice::Hybrid);
     let h = profile.costs.headroom;
     let flow = profile.product.data_flow;
     let mut missing = Vec::new();
     let team = format!(
-        "Team costs: the profile gives no salary or hiring figures, so none are estimated. Team as given: {} JavaScript, {} Python engineer(s){}.",
+        "Team costs: {}. Team as given: {} JavaScript ({}), {} Python ({}) engineer(s){}.",
+        if profile.costs.engineer_year_usd.is_some() {
+            "from the profile's own figures only (see the total cost of ownership)"
+        } else {
+            "the profile gives no cost per engineer-year, so none are estimated"
+        },
         profile.team.javascript,
+        profile.team.javascript_level,
         profile.team.python,
+        profile.team.python_level,
         if profile.team.data_science {
             ", data-science background"
         } else {
@@ -498,7 +570,7 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
     );
     let Some((run, source)) = run else {
         let mut needed: Vec<&str> = workloads_for(flow).into_iter().map(|(w, _)| w).collect();
-        if choice == Choice::Hybrid {
+        if with_hybrid {
             for w in ["io-slo", "cpu-slo", "hash-slo"] {
                 if !needed.contains(&w) {
                     needed.push(w);
@@ -511,6 +583,7 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
                 command: lab_command(w),
             });
         }
+        let tco = tco(profile, options, &[], &[]);
         return Cost {
             hours_per_month: HOURS_PER_MONTH,
             run: None,
@@ -523,6 +596,7 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
             memory: memory(profile, None),
             missing,
             team,
+            tco,
         };
     };
     let mut assumptions = vec![
@@ -550,8 +624,21 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
         "Best = the target needing the fewest cores; typical = the median target of the stack.".into(),
     ];
     let mut stacks = Vec::new();
+    let mut flow_workloads = workloads_for(flow);
+    if flow == DataFlow::Mixed && !run.cells.iter().any(|c| c.workload == "mixed-slo") {
+        // No capacity search of the mixed pattern yet: the low-rate loop-blocking test stands in,
+        // read as one rung (a lower bound at best: never a monthly cost).
+        missing.push(Missing {
+            what: format!(
+                "node and python capacity on mixed-slo (the mixed pattern as an open-loop ladder; run {} has none, so the one-rate `mixed` test is shown, which cannot price a load above its rate)",
+                run.run_id
+            ),
+            command: lab_command("mixed-slo"),
+        });
+        flow_workloads = vec![("mixed", None)];
+    }
     for stack in [Choice::Node, Choice::Python] {
-        for (w, variant) in workloads_for(flow) {
+        for (w, variant) in flow_workloads.iter().copied() {
             stacks.push(estimate(
                 run,
                 profile,
@@ -565,7 +652,7 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
         }
     }
     let mut hybrid = Vec::new();
-    if choice == Choice::Hybrid {
+    if with_hybrid {
         hybrid.push(estimate(
             run,
             profile,
@@ -622,8 +709,10 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
                         node_cores: nc,
                         python_cores: pc,
                         monthly_usd: nm + pm,
-                        bound: if nb == Bound::AtMost || pb == Bound::AtMost {
-                            Bound::AtMost
+                        bound: if nb == Bound::NotMeasuredHighEnough
+                            || pb == Bound::NotMeasuredHighEnough
+                        {
+                            Bound::NotMeasuredHighEnough
                         } else {
                             Bound::Estimate
                         },
@@ -633,7 +722,8 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
         }
     }
     missing.sort_by(|a, b| a.command.cmp(&b.command).then(a.what.cmp(&b.what)));
-    missing.dedup();
+    missing.dedup_by(|a, b| a.command == b.command && a.what == b.what);
+    let tco = tco(profile, options, &stacks, &hybrid_totals);
     Cost {
         hours_per_month: HOURS_PER_MONTH,
         run: Some(RunRef {
@@ -652,6 +742,206 @@ pub fn cost(profile: &Profile, choice: Choice, run: Option<(&RunSummary, &str)>)
         memory: memory(profile, Some(run)),
         missing,
         team,
+        tco,
+    }
+}
+
+/// The typical target of the first estimate of a stack (the flow's first workload): its monthly
+/// cost, its cores with headroom (unrounded) and where it comes from.
+fn typical_infra(stacks: &[StackEstimate], stack: Choice) -> Option<(f64, f64, String)> {
+    let s = stacks.iter().find(|s| s.stack == stack)?;
+    let t = s
+        .targets
+        .iter()
+        .find(|t| t.roles.iter().any(|r| r == "typical"))?;
+    if t.bound != Bound::Estimate {
+        return None;
+    }
+    Some((
+        t.monthly_usd?,
+        t.cores_with_headroom?,
+        format!(
+            "{} on {}{}: typical target {}",
+            stack.label(),
+            s.workload,
+            s.variant
+                .as_deref()
+                .map(|v| format!(" ({v})"))
+                .unwrap_or_default(),
+            t.target
+        ),
+    ))
+}
+
+/// Total cost of ownership per option, from the user's figures only (see the module doc).
+pub fn tco(
+    profile: &Profile,
+    options: &[Choice],
+    stacks: &[StackEstimate],
+    hybrid_totals: &[HybridTotal],
+) -> Tco {
+    let c = &profile.costs;
+    let horizon = c.horizon_months;
+    let mut not_priced = Vec::new();
+    let Some(year) = c.engineer_year_usd else {
+        not_priced.push(
+            "no cost per engineer-year given (costs.engineer_year_usd): team costs are not estimated, and none is invented".into(),
+        );
+        return Tco {
+            horizon_months: horizon,
+            formula: String::new(),
+            options: vec![],
+            findings: vec![],
+            not_priced,
+        };
+    };
+    let formula = format!(
+        "monthly TCO = measured infrastructure + hires × {} USD ÷ 12 + switchers × {} months to fluency × {} USD ÷ 12 ÷ {} months of horizon{} (+ the cost of running two stacks, for a hybrid). Switchers: for Node.js the Python engineers, for Python the JavaScript engineers, for a hybrid none (each keeps their language); the team's two counts are taken as different people.",
+        fmt_num(year),
+        c.months_to_fluency.map(fmt_num).unwrap_or_else(|| "?".into()),
+        fmt_num(year),
+        fmt_num(horizon),
+        if (horizon - crate::profile::DEFAULT_HORIZON_MONTHS).abs() < 1e-9 {
+            " (the default horizon)"
+        } else {
+            ""
+        }
+    );
+    let mut out = Vec::new();
+    let mut findings = Vec::new();
+    let mut seen: Vec<Choice> = options.to_vec();
+    seen.sort();
+    seen.dedup();
+    for &o in &seen {
+        let mut np = Vec::new();
+        let (hires, switchers) = match o {
+            Choice::Node => (c.hires_node, profile.team.python),
+            Choice::Python => (c.hires_python, profile.team.javascript),
+            Choice::Hybrid => (c.hires_hybrid, 0),
+        };
+        let hires_key = format!("costs.hires_{}", o.as_str());
+        let hires_monthly = hires.map(|h| f64::from(h) * year / 12.0);
+        if hires.is_none() {
+            np.push(format!("hires not given ({hires_key})"));
+        }
+        let switching = if switchers == 0 {
+            Some(0.0)
+        } else {
+            c.months_to_fluency
+                .map(|m| f64::from(switchers) * m * year / 12.0 / horizon)
+        };
+        if switching.is_none() {
+            np.push(format!(
+                "{switchers} engineer(s) must switch but the months to fluency are not given (costs.months_to_fluency)"
+            ));
+        }
+        let (infra, cores, source) = match o {
+            Choice::Hybrid => match hybrid_totals.first() {
+                Some(t) if t.bound == Bound::Estimate => (
+                    Some(t.monthly_usd),
+                    None,
+                    format!(
+                        "hybrid, typical targets, Python work as {}",
+                        t.python_workload
+                    ),
+                ),
+                _ => (None, None, "hybrid parts not both priced".to_string()),
+            },
+            s => match typical_infra(stacks, s) {
+                Some((m, cores, src)) => (Some(m), Some(cores), src),
+                None => (
+                    None,
+                    None,
+                    format!("no measured monthly figure for {}", s.label()),
+                ),
+            },
+        };
+        if infra.is_none() {
+            np.push(format!("infrastructure not priced ({source})"));
+        }
+        let two = if o == Choice::Hybrid {
+            if c.two_stacks_monthly_usd.is_none() {
+                np.push(
+                    "the cost of running two stacks is not priced (costs.two_stacks_monthly_usd)"
+                        .into(),
+                );
+            }
+            c.two_stacks_monthly_usd
+        } else {
+            None
+        };
+        let total = match (infra, hires_monthly, switching) {
+            (Some(i), Some(h), Some(s)) if o != Choice::Hybrid || two.is_some() => {
+                Some(i + h + s + two.unwrap_or(0.0))
+            }
+            _ => None,
+        };
+        let people = match (hires_monthly, switching) {
+            (Some(h), Some(s)) => Some(h + s + two.unwrap_or(0.0)),
+            _ => None,
+        };
+        if let (Some(i), Some(p)) = (infra, people) {
+            let (side, other) = if p >= i {
+                ("people", "infrastructure")
+            } else {
+                ("infrastructure", "people")
+            };
+            let mut f = format!(
+                "{}: {side} cost dominates at {} req/s ({} USD/month against {} USD/month for {other})",
+                o.label(),
+                fmt_num(profile.load.peak_rps),
+                fmt_num_usd(p.max(i)),
+                fmt_num_usd(p.min(i)),
+            );
+            if let (Some(cores), true) = (cores, p > i) {
+                // Infrastructure grows linearly with the peak (cores ∝ load, unrounded).
+                let per_rps = cores * c.core_hour_usd * HOURS_PER_MONTH / profile.load.peak_rps;
+                if per_rps > 0.0 {
+                    f.push_str(&format!(
+                        "; infrastructure would reach the people cost at a peak of about {} req/s (linear in load from the typical target's measured capacity)",
+                        fmt_num_usd(p / per_rps)
+                    ));
+                }
+            }
+            findings.push(f);
+        }
+        out.push(TcoOption {
+            option: o,
+            infra_monthly_usd: infra,
+            infra_source: source,
+            hires,
+            hires_monthly_usd: hires_monthly,
+            switchers,
+            switching_monthly_usd: switching,
+            two_stacks_monthly_usd: two,
+            total_monthly_usd: total,
+            not_priced: np,
+        });
+    }
+    Tco {
+        horizon_months: horizon,
+        formula,
+        options: out,
+        findings,
+        not_priced,
+    }
+}
+
+/// A monthly amount in whole dollars with thousands separated.
+pub fn fmt_num_usd(x: f64) -> String {
+    let n = x.round() as i64;
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
     }
 }
 
@@ -668,18 +958,17 @@ fn memory(profile: &Profile, run: Option<&RunSummary>) -> MemoryEstimate {
                 };
                 // Only a target that held every connection it was given has a cost per connection
                 // for the whole set (one that held fewer cannot serve the profile's load at all).
-                let Some(hold) = cell.hold.as_ref().filter(|h| h.held_all()) else {
+                if cell.held_all() != Some(true) {
                     continue;
-                };
+                }
                 if cell.status != CellStatus::Ok {
                     continue;
                 }
                 let (Some(per_1k), Some(idle)) = (
-                    hold.mb_per_1k_conns.as_ref(),
-                    hold.pss_idle_mb
-                        .as_ref()
+                    cell.metric("mb_per_1k_conns"),
+                    cell.metric("pss_idle_mb")
                         .map(|s| s.median)
-                        .or(t.idle_pss_mb),
+                        .or(t.value("idle_pss_mb")),
                 ) else {
                     continue;
                 };

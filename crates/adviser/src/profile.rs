@@ -97,6 +97,36 @@ choice!(
 );
 
 choice!(
+    /// How well engineers write a language: its weight in the team's weighted share is fixed
+    /// ([`Fluency::weight`]).
+    Fluency {
+        Learning = "learning",
+        Working = "working",
+        Expert = "expert",
+    }
+);
+
+impl Fluency {
+    /// The weight of one engineer at this level in the team's weighted share: learning 0.5,
+    /// working 1, expert 1.5 (stackwise's judgement, documented in docs/profile.md: a learner is
+    /// counted as half an engineer who works in the language daily, an expert as one and a half).
+    pub fn weight(self) -> f64 {
+        match self {
+            Fluency::Learning => 0.5,
+            Fluency::Working => 1.0,
+            Fluency::Expert => 1.5,
+        }
+    }
+}
+
+/// A team whose minority language holds at least this share of the weighted headcount is balanced:
+/// it can build in either language, and the team tier does not decide.
+pub const BALANCED_MINORITY_SHARE: f64 = 0.4;
+
+/// The TCO horizon used when the profile gives none (months).
+pub const DEFAULT_HORIZON_MONTHS: f64 = 24.0;
+
+choice!(
     /// The stack of an existing system the backend must integrate with.
     Legacy {
         None = "none",
@@ -125,6 +155,39 @@ pub struct Team {
     pub data_science: bool,
     /// The developers are learning their first backend language.
     pub learning: bool,
+    /// How well the JavaScript engineers write it (default working).
+    pub javascript_level: Fluency,
+    /// How well the Python engineers write it (default working).
+    pub python_level: Fluency,
+}
+
+impl Team {
+    /// JavaScript engineers weighted by their fluency.
+    pub fn weighted_javascript(&self) -> f64 {
+        f64::from(self.javascript) * self.javascript_level.weight()
+    }
+
+    /// Python engineers weighted by their fluency.
+    pub fn weighted_python(&self) -> f64 {
+        f64::from(self.python) * self.python_level.weight()
+    }
+
+    /// The JavaScript share of the weighted headcount (0 when nobody is counted).
+    pub fn javascript_share(&self) -> f64 {
+        let (j, p) = (self.weighted_javascript(), self.weighted_python());
+        if j + p > 0.0 {
+            j / (j + p)
+        } else {
+            0.0
+        }
+    }
+
+    /// Both languages are written and the minority holds ≥ [`BALANCED_MINORITY_SHARE`] of the
+    /// weighted headcount.
+    pub fn balanced(&self) -> bool {
+        let s = self.javascript_share();
+        self.javascript > 0 && self.python > 0 && s.min(1.0 - s) >= BALANCED_MINORITY_SHARE - 1e-12
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -144,6 +207,8 @@ pub struct Product {
     pub data_flow: DataFlow,
     /// The stack of an existing system to integrate with.
     pub legacy: Legacy,
+    /// "the most readable and maintainable backend code" is wanted (003).
+    pub readability: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -166,6 +231,21 @@ pub struct Costs {
     pub gb_hour_usd: Option<f64>,
     /// Share of provisioned capacity kept spare (0 ≤ headroom < 1).
     pub headroom: f64,
+    /// Cost of one engineer for a year (salary and overheads), USD, if given: team costs need it.
+    pub engineer_year_usd: Option<f64>,
+    /// Engineers to hire if the backend is on Node.js.
+    pub hires_node: Option<u32>,
+    /// Engineers to hire if the backend is on Python.
+    pub hires_python: Option<u32>,
+    /// Engineers to hire for a hybrid.
+    pub hires_hybrid: Option<u32>,
+    /// Months an engineer who must switch language needs to become fluent.
+    pub months_to_fluency: Option<f64>,
+    /// The horizon over which switching costs are spread, in months (default 24).
+    pub horizon_months: f64,
+    /// The monthly cost of running a second stack in a hybrid (toolchains, deploys, the calls
+    /// between them), USD, if known.
+    pub two_stacks_monthly_usd: Option<f64>,
 }
 
 /// The headroom used when the profile gives none.
@@ -194,6 +274,8 @@ pub struct PartialTeam {
     pub python: Option<u32>,
     pub data_science: Option<bool>,
     pub learning: Option<bool>,
+    pub javascript_level: Option<Fluency>,
+    pub python_level: Option<Fluency>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -209,6 +291,7 @@ pub struct PartialProduct {
     pub serverless: Option<bool>,
     pub data_flow: Option<DataFlow>,
     pub legacy: Option<Legacy>,
+    pub readability: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -226,6 +309,13 @@ pub struct PartialCosts {
     pub core_hour_usd: Option<f64>,
     pub gb_hour_usd: Option<f64>,
     pub headroom: Option<f64>,
+    pub engineer_year_usd: Option<f64>,
+    pub hires_node: Option<u32>,
+    pub hires_python: Option<u32>,
+    pub hires_hybrid: Option<u32>,
+    pub months_to_fluency: Option<f64>,
+    pub horizon_months: Option<f64>,
+    pub two_stacks_monthly_usd: Option<f64>,
 }
 
 /// A key of the profile: its path, the flag that sets it, and what values it takes.
@@ -264,6 +354,18 @@ pub const KEYS: &[Key] = &[
     key("team.python", "--python-devs", KeyKind::Count, false),
     key("team.data_science", "--data-science", KeyKind::Bool, false),
     key("team.learning", "--learning", KeyKind::Bool, true),
+    key(
+        "team.javascript_level",
+        "--js-level",
+        KeyKind::Choice(Fluency::NAMES),
+        true,
+    ),
+    key(
+        "team.python_level",
+        "--python-level",
+        KeyKind::Choice(Fluency::NAMES),
+        true,
+    ),
     key(
         "product.use_case",
         "--use-case",
@@ -309,6 +411,7 @@ pub const KEYS: &[Key] = &[
         KeyKind::Choice(Legacy::NAMES),
         true,
     ),
+    key("product.readability", "--readability", KeyKind::Bool, true),
     key("load.peak_rps", "--peak-rps", KeyKind::Number, false),
     key(
         "load.concurrent_connections",
@@ -326,7 +429,54 @@ pub const KEYS: &[Key] = &[
     ),
     key("costs.gb_hour_usd", "--gb-hour-usd", KeyKind::Number, true),
     key("costs.headroom", "--headroom", KeyKind::Number, true),
+    key(
+        "costs.engineer_year_usd",
+        "--engineer-year-usd",
+        KeyKind::Number,
+        true,
+    ),
+    key("costs.hires_node", "--hires-node", KeyKind::Count, true),
+    key("costs.hires_python", "--hires-python", KeyKind::Count, true),
+    key("costs.hires_hybrid", "--hires-hybrid", KeyKind::Count, true),
+    key(
+        "costs.months_to_fluency",
+        "--months-to-fluency",
+        KeyKind::Number,
+        true,
+    ),
+    key(
+        "costs.horizon_months",
+        "--horizon-months",
+        KeyKind::Number,
+        true,
+    ),
+    key(
+        "costs.two_stacks_monthly_usd",
+        "--two-stacks-usd",
+        KeyKind::Number,
+        true,
+    ),
 ];
+
+/// Keys the rules may read that are computed from others, never set: the team's weighted
+/// JavaScript share and whether the team is balanced (docs/profile.md, "Team").
+pub const DERIVED: &[Key] = &[
+    key("team.javascript_share", "", KeyKind::Number, true),
+    key("team.balanced", "", KeyKind::Bool, true),
+];
+
+/// The keys a derived key is computed from.
+pub fn derived_from(path: &str) -> &'static [&'static str] {
+    match path {
+        "team.javascript_share" | "team.balanced" => &[
+            "team.javascript",
+            "team.python",
+            "team.javascript_level",
+            "team.python_level",
+        ],
+        _ => &[],
+    }
+}
 
 const fn key(path: &'static str, flag: &'static str, kind: KeyKind, optional: bool) -> Key {
     Key {
@@ -340,6 +490,11 @@ const fn key(path: &'static str, flag: &'static str, kind: KeyKind, optional: bo
 /// The key at `path`, if the profile has one.
 pub fn key_at(path: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.path == path)
+}
+
+/// A key the rules may read: a profile key or a derived one.
+pub fn readable_key(path: &str) -> Option<&'static Key> {
+    key_at(path).or_else(|| DERIVED.iter().find(|k| k.path == path))
 }
 
 /// A value of one profile key, as the rules see it.
@@ -376,6 +531,10 @@ impl Profile {
             "team.python" => Value::Number(t.python.into()),
             "team.data_science" => Value::Bool(t.data_science),
             "team.learning" => Value::Bool(t.learning),
+            "team.javascript_level" => Value::Text(t.javascript_level.as_str()),
+            "team.python_level" => Value::Text(t.python_level.as_str()),
+            "team.javascript_share" => Value::Number(t.javascript_share()),
+            "team.balanced" => Value::Bool(t.balanced()),
             "product.use_case" => Value::Text(p.use_case.as_str()),
             "product.stage" => Value::Text(p.stage.as_str()),
             "product.realtime" => Value::Bool(p.realtime),
@@ -386,6 +545,7 @@ impl Profile {
             "product.serverless" => Value::Bool(p.serverless),
             "product.data_flow" => Value::Text(p.data_flow.as_str()),
             "product.legacy" => Value::Text(p.legacy.as_str()),
+            "product.readability" => Value::Bool(p.readability),
             "load.peak_rps" => Value::Number(l.peak_rps),
             "load.concurrent_connections" => Value::Number(l.concurrent_connections as f64),
             "load.p99_ms" => Value::Number(l.p99_ms),
@@ -393,6 +553,13 @@ impl Profile {
             "costs.core_hour_usd" => Value::Number(c.core_hour_usd),
             "costs.gb_hour_usd" => opt(c.gb_hour_usd),
             "costs.headroom" => Value::Number(c.headroom),
+            "costs.engineer_year_usd" => opt(c.engineer_year_usd),
+            "costs.hires_node" => opt(c.hires_node.map(f64::from)),
+            "costs.hires_python" => opt(c.hires_python.map(f64::from)),
+            "costs.hires_hybrid" => opt(c.hires_hybrid.map(f64::from)),
+            "costs.months_to_fluency" => opt(c.months_to_fluency),
+            "costs.horizon_months" => Value::Number(c.horizon_months),
+            "costs.two_stacks_monthly_usd" => opt(c.two_stacks_monthly_usd),
             _ => return None,
         })
     }
@@ -420,6 +587,8 @@ impl From<Profile> for PartialProfile {
                 python: Some(p.team.python),
                 data_science: Some(p.team.data_science),
                 learning: Some(p.team.learning),
+                javascript_level: Some(p.team.javascript_level),
+                python_level: Some(p.team.python_level),
             },
             product: PartialProduct {
                 use_case: Some(p.product.use_case),
@@ -432,6 +601,7 @@ impl From<Profile> for PartialProfile {
                 serverless: Some(p.product.serverless),
                 data_flow: Some(p.product.data_flow),
                 legacy: Some(p.product.legacy),
+                readability: Some(p.product.readability),
             },
             load: PartialLoad {
                 peak_rps: Some(p.load.peak_rps),
@@ -443,6 +613,13 @@ impl From<Profile> for PartialProfile {
                 core_hour_usd: Some(p.costs.core_hour_usd),
                 gb_hour_usd: p.costs.gb_hour_usd,
                 headroom: Some(p.costs.headroom),
+                engineer_year_usd: p.costs.engineer_year_usd,
+                hires_node: p.costs.hires_node,
+                hires_python: p.costs.hires_python,
+                hires_hybrid: p.costs.hires_hybrid,
+                months_to_fluency: p.costs.months_to_fluency,
+                horizon_months: Some(p.costs.horizon_months),
+                two_stacks_monthly_usd: p.costs.two_stacks_monthly_usd,
             },
         }
     }
@@ -489,6 +666,8 @@ impl PartialProfile {
             team.python,
             team.data_science,
             team.learning,
+            team.javascript_level,
+            team.python_level,
             product.use_case,
             product.stage,
             product.realtime,
@@ -499,13 +678,21 @@ impl PartialProfile {
             product.serverless,
             product.data_flow,
             product.legacy,
+            product.readability,
             load.peak_rps,
             load.concurrent_connections,
             load.p99_ms,
             load.python_share,
             costs.core_hour_usd,
             costs.gb_hour_usd,
-            costs.headroom
+            costs.headroom,
+            costs.engineer_year_usd,
+            costs.hires_node,
+            costs.hires_python,
+            costs.hires_hybrid,
+            costs.months_to_fluency,
+            costs.horizon_months,
+            costs.two_stacks_monthly_usd
         );
     }
 
@@ -520,6 +707,8 @@ impl PartialProfile {
             "team.python" => t.python.is_some(),
             "team.data_science" => t.data_science.is_some(),
             "team.learning" => t.learning.is_some(),
+            "team.javascript_level" => t.javascript_level.is_some(),
+            "team.python_level" => t.python_level.is_some(),
             "product.use_case" => p.use_case.is_some(),
             "product.stage" => p.stage.is_some(),
             "product.realtime" => p.realtime.is_some(),
@@ -530,6 +719,7 @@ impl PartialProfile {
             "product.serverless" => p.serverless.is_some(),
             "product.data_flow" => p.data_flow.is_some(),
             "product.legacy" => p.legacy.is_some(),
+            "product.readability" => p.readability.is_some(),
             "load.peak_rps" => l.peak_rps.is_some(),
             "load.concurrent_connections" => l.concurrent_connections.is_some(),
             "load.p99_ms" => l.p99_ms.is_some(),
@@ -537,6 +727,13 @@ impl PartialProfile {
             "costs.core_hour_usd" => c.core_hour_usd.is_some(),
             "costs.gb_hour_usd" => c.gb_hour_usd.is_some(),
             "costs.headroom" => c.headroom.is_some(),
+            "costs.engineer_year_usd" => c.engineer_year_usd.is_some(),
+            "costs.hires_node" => c.hires_node.is_some(),
+            "costs.hires_python" => c.hires_python.is_some(),
+            "costs.hires_hybrid" => c.hires_hybrid.is_some(),
+            "costs.months_to_fluency" => c.months_to_fluency.is_some(),
+            "costs.horizon_months" => c.horizon_months.is_some(),
+            "costs.two_stacks_monthly_usd" => c.two_stacks_monthly_usd.is_some(),
             _ => false,
         }
     }
@@ -571,6 +768,8 @@ impl PartialProfile {
             "team.python" => self.team.python = Some(count()?),
             "team.data_science" => self.team.data_science = Some(b()?),
             "team.learning" => self.team.learning = Some(b()?),
+            "team.javascript_level" => self.team.javascript_level = ch(Fluency::parse(text), bad)?,
+            "team.python_level" => self.team.python_level = ch(Fluency::parse(text), bad)?,
             "product.use_case" => self.product.use_case = ch(UseCase::parse(text), bad)?,
             "product.stage" => self.product.stage = ch(Stage::parse(text), bad)?,
             "product.realtime" => self.product.realtime = Some(b()?),
@@ -581,6 +780,7 @@ impl PartialProfile {
             "product.serverless" => self.product.serverless = Some(b()?),
             "product.data_flow" => self.product.data_flow = ch(DataFlow::parse(text), bad)?,
             "product.legacy" => self.product.legacy = ch(Legacy::parse(text), bad)?,
+            "product.readability" => self.product.readability = Some(b()?),
             "load.peak_rps" => self.load.peak_rps = Some(num()?),
             "load.concurrent_connections" => {
                 self.load.concurrent_connections = Some(text.parse::<u64>().map_err(|_| bad())?)
@@ -590,6 +790,13 @@ impl PartialProfile {
             "costs.core_hour_usd" => self.costs.core_hour_usd = Some(num()?),
             "costs.gb_hour_usd" => self.costs.gb_hour_usd = Some(num()?),
             "costs.headroom" => self.costs.headroom = Some(num()?),
+            "costs.engineer_year_usd" => self.costs.engineer_year_usd = Some(num()?),
+            "costs.hires_node" => self.costs.hires_node = Some(count()?),
+            "costs.hires_python" => self.costs.hires_python = Some(count()?),
+            "costs.hires_hybrid" => self.costs.hires_hybrid = Some(count()?),
+            "costs.months_to_fluency" => self.costs.months_to_fluency = Some(num()?),
+            "costs.horizon_months" => self.costs.horizon_months = Some(num()?),
+            "costs.two_stacks_monthly_usd" => self.costs.two_stacks_monthly_usd = Some(num()?),
             _ => unreachable!("every key is handled"),
         }
         Ok(())
@@ -641,6 +848,39 @@ impl PartialProfile {
             |v| v.is_finite() && (0.0..0.95).contains(&v),
             "≥ 0 and < 0.95",
         );
+        check(
+            "costs.engineer_year_usd",
+            self.costs.engineer_year_usd,
+            |v| v.is_finite() && (0.0..=1e8).contains(&v),
+            "≥ 0 and ≤ 1e8",
+        );
+        check(
+            "costs.months_to_fluency",
+            self.costs.months_to_fluency,
+            |v| v.is_finite() && (0.0..=120.0).contains(&v),
+            "≥ 0 and ≤ 120",
+        );
+        check(
+            "costs.horizon_months",
+            self.costs.horizon_months,
+            |v| v.is_finite() && (1.0..=600.0).contains(&v),
+            "≥ 1 and ≤ 600",
+        );
+        check(
+            "costs.two_stacks_monthly_usd",
+            self.costs.two_stacks_monthly_usd,
+            |v| v.is_finite() && (0.0..=1e9).contains(&v),
+            "≥ 0 and ≤ 1e9",
+        );
+        for (path, v) in [
+            ("costs.hires_node", self.costs.hires_node),
+            ("costs.hires_python", self.costs.hires_python),
+            ("costs.hires_hybrid", self.costs.hires_hybrid),
+        ] {
+            if v.is_some_and(|n| n > 100_000) {
+                out.push((path, "more than 100000 hires is out of range".into()));
+            }
+        }
         if let Some(c) = self.load.concurrent_connections {
             if c > 1_000_000_000 {
                 out.push((
@@ -684,6 +924,8 @@ impl PartialProfile {
                 python: t.python.unwrap(),
                 data_science: t.data_science.unwrap(),
                 learning: t.learning.unwrap_or(false),
+                javascript_level: t.javascript_level.unwrap_or(Fluency::Working),
+                python_level: t.python_level.unwrap_or(Fluency::Working),
             },
             product: Product {
                 use_case: p.use_case.unwrap(),
@@ -696,6 +938,7 @@ impl PartialProfile {
                 serverless: p.serverless.unwrap(),
                 data_flow: p.data_flow.unwrap(),
                 legacy: p.legacy.unwrap_or(Legacy::None),
+                readability: p.readability.unwrap_or(false),
             },
             load: Load {
                 peak_rps: l.peak_rps.unwrap(),
@@ -707,6 +950,13 @@ impl PartialProfile {
                 core_hour_usd: c.core_hour_usd.unwrap(),
                 gb_hour_usd: c.gb_hour_usd,
                 headroom: c.headroom.unwrap_or(DEFAULT_HEADROOM),
+                engineer_year_usd: c.engineer_year_usd,
+                hires_node: c.hires_node,
+                hires_python: c.hires_python,
+                hires_hybrid: c.hires_hybrid,
+                months_to_fluency: c.months_to_fluency,
+                horizon_months: c.horizon_months.unwrap_or(DEFAULT_HORIZON_MONTHS),
+                two_stacks_monthly_usd: c.two_stacks_monthly_usd,
             },
         })
     }
@@ -853,6 +1103,12 @@ pub struct ProfileFlags {
     /// team.learning: the developers are learning their first backend language.
     #[arg(long, value_name = "BOOL")]
     pub learning: Option<bool>,
+    /// team.javascript_level: how well the JavaScript engineers write it [default: working].
+    #[arg(long, value_name = "LEVEL")]
+    pub js_level: Option<Fluency>,
+    /// team.python_level: how well the Python engineers write it [default: working].
+    #[arg(long, value_name = "LEVEL")]
+    pub python_level: Option<Fluency>,
     /// product.use_case.
     #[arg(long, value_name = "USE_CASE")]
     pub use_case: Option<UseCase>,
@@ -883,6 +1139,9 @@ pub struct ProfileFlags {
     /// product.legacy: the stack of an existing system to integrate with.
     #[arg(long, value_name = "STACK")]
     pub legacy: Option<Legacy>,
+    /// product.readability: the most readable and maintainable backend code is wanted.
+    #[arg(long, value_name = "BOOL")]
+    pub readability: Option<bool>,
     /// load.peak_rps: peak requests per second.
     #[arg(long, value_name = "RPS")]
     pub peak_rps: Option<f64>,
@@ -904,6 +1163,27 @@ pub struct ProfileFlags {
     /// costs.headroom: share of capacity kept spare [default: 0.3].
     #[arg(long, value_name = "SHARE")]
     pub headroom: Option<f64>,
+    /// costs.engineer_year_usd: cost of one engineer-year in USD (team costs need it).
+    #[arg(long, value_name = "USD")]
+    pub engineer_year_usd: Option<f64>,
+    /// costs.hires_node: engineers to hire if the backend is on Node.js.
+    #[arg(long, value_name = "N")]
+    pub hires_node: Option<u32>,
+    /// costs.hires_python: engineers to hire if the backend is on Python.
+    #[arg(long, value_name = "N")]
+    pub hires_python: Option<u32>,
+    /// costs.hires_hybrid: engineers to hire for a hybrid.
+    #[arg(long, value_name = "N")]
+    pub hires_hybrid: Option<u32>,
+    /// costs.months_to_fluency: months an engineer who switches language needs to be fluent.
+    #[arg(long, value_name = "MONTHS")]
+    pub months_to_fluency: Option<f64>,
+    /// costs.horizon_months: months over which switching costs are spread [default: 24].
+    #[arg(long, value_name = "MONTHS")]
+    pub horizon_months: Option<f64>,
+    /// costs.two_stacks_monthly_usd: monthly cost of running a second stack in a hybrid, USD.
+    #[arg(long, value_name = "USD")]
+    pub two_stacks_usd: Option<f64>,
 }
 
 impl ProfileFlags {
@@ -915,6 +1195,8 @@ impl ProfileFlags {
                 python: self.python_devs,
                 data_science: self.data_science,
                 learning: self.learning,
+                javascript_level: self.js_level,
+                python_level: self.python_level,
             },
             product: PartialProduct {
                 use_case: self.use_case,
@@ -927,6 +1209,7 @@ impl ProfileFlags {
                 serverless: self.serverless,
                 data_flow: self.data_flow,
                 legacy: self.legacy,
+                readability: self.readability,
             },
             load: PartialLoad {
                 peak_rps: self.peak_rps,
@@ -938,6 +1221,13 @@ impl ProfileFlags {
                 core_hour_usd: self.core_hour_usd,
                 gb_hour_usd: self.gb_hour_usd,
                 headroom: self.headroom,
+                engineer_year_usd: self.engineer_year_usd,
+                hires_node: self.hires_node,
+                hires_python: self.hires_python,
+                hires_hybrid: self.hires_hybrid,
+                months_to_fluency: self.months_to_fluency,
+                horizon_months: self.horizon_months,
+                two_stacks_monthly_usd: self.two_stacks_usd,
             },
         }
     }

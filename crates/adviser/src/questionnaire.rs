@@ -41,6 +41,12 @@ pub const QUESTIONS: &[Question] = &[
       "\"Your team has data science or research backgrounds\" is a Python signal (003)."),
     q("team.learning", "Are the developers learning their first backend language?",
       "\"Learning first language → Python\" (001, individual developers)."),
+    q("team.javascript_level", "How well do your JavaScript engineers write it (learning, working, expert)?",
+      "Weighs the team's share: learning 0.5, working 1, expert 1.5. \"Use whatever your team is already excellent at.\" (003)"),
+    q("team.python_level", "How well do your Python engineers write it (learning, working, expert)?",
+      "Weighs the team's share: learning 0.5, working 1, expert 1.5."),
+    q("product.readability", "Do you want the most readable and maintainable backend code above all?",
+      "\"You want the most readable and maintainable backend code\" is a Python signal (003)."),
     q("product.serverless", "Will the backend run as serverless functions?",
       "Cold start matters there (000); the lab measures it per target."),
     q("product.legacy", "Must the backend integrate with an existing system? Which stack is it on?",
@@ -59,11 +65,35 @@ pub const QUESTIONS: &[Question] = &[
       "Used only where a measurement of memory per connection exists."),
     q("costs.headroom", "Share of capacity to keep spare (0–0.95)? Empty for 0.3.",
       "Cores provisioned = cores needed / (1 − headroom)."),
+    q("costs.engineer_year_usd", "Cost of one engineer-year in USD (salary and overheads)? Empty if not to be priced.",
+      "Team costs are computed only from your figures: hires and switching time × this."),
+    q("costs.hires_node", "Engineers you would hire if the backend is on Node.js? Empty if unknown.",
+      "\"The ability to hire from a vast pool of JavaScript/TypeScript developers\" (000): your own figure."),
+    q("costs.hires_python", "Engineers you would hire if the backend is on Python? Empty if unknown.",
+      "Your own figure; none is invented."),
+    q("costs.hires_hybrid", "Engineers you would hire for a hybrid? Empty if unknown.",
+      "Your own figure; none is invented."),
+    q("costs.months_to_fluency", "Months an engineer needs to become fluent in the other language? Empty if unknown.",
+      "Engineers who must switch cost months × engineer-year ÷ 12, spread over the horizon."),
+    q("costs.horizon_months", "Horizon for the total cost, in months? Empty for 24.",
+      "Switching costs are spread over it."),
+    q("costs.two_stacks_monthly_usd", "Monthly cost of running a second stack in a hybrid, USD? Empty if unknown.",
+      "Toolchains, deploy paths and the calls between services; without it a hybrid's TCO says \"not priced\"."),
 ];
 
 const fn q(key: &'static str, ask: &'static str, help: &'static str) -> Question {
     Question { key, ask, help }
 }
+
+/// The team-cost keys, asked only when `costs.engineer_year_usd` was answered.
+const TCO_KEYS: &[&str] = &[
+    "costs.hires_node",
+    "costs.hires_python",
+    "costs.hires_hybrid",
+    "costs.months_to_fluency",
+    "costs.horizon_months",
+    "costs.two_stacks_monthly_usd",
+];
 
 /// The message when there is no terminal to ask on.
 pub const NO_TERMINAL: &str = "the questionnaire needs a terminal; without one, use --profile FILE (see docs/profile.md and examples/) or give the values as flags";
@@ -84,6 +114,10 @@ pub fn ask(start: &PartialProfile) -> Result<Profile, String> {
     eprintln!("stackwise advise: the articles' questions (Ctrl-C to stop). Each answer can also be given as a flag.\n");
     for qn in QUESTIONS {
         if p.has(qn.key) {
+            continue;
+        }
+        // Team costs are asked only of someone who prices an engineer-year.
+        if TCO_KEYS.contains(&qn.key) && !p.has("costs.engineer_year_usd") {
             continue;
         }
         let key = key_at(qn.key).expect("every question has a key");

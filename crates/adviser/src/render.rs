@@ -18,12 +18,28 @@ fn quote_lines(out: &mut String, r: &Reason, indent: &str) {
     for s in &r.sources {
         let _ = writeln!(out, "{indent}{}: \"{}\"", s.article, s.quote);
     }
+    if let Some(e) = &r.evidence {
+        let _ = writeln!(out, "{indent}evidence: {}", e.text);
+    }
     if !r.measure.is_empty() {
         let _ = writeln!(
             out,
             "{indent}lab workloads that test it: {}",
             r.measure.join(", ")
         );
+    }
+}
+
+/// "weight 3" or "weight 3 → 1.5 after evidence".
+fn weight_text(r: &Reason) -> String {
+    if (r.effective_weight - f64::from(r.weight)).abs() < 1e-9 || !is_vote(r) {
+        format!("weight {}", r.weight)
+    } else {
+        format!(
+            "weight {} → {} after evidence",
+            r.weight,
+            fmt_num(r.effective_weight)
+        )
     }
 }
 
@@ -45,13 +61,21 @@ fn profile_line(a: &Advice) -> Vec<String> {
     if p.product.compliance == crate::profile::Compliance::High {
         flags.push("high compliance");
     }
+    if p.product.readability {
+        flags.push("readable code wanted");
+    }
+    let share = p.team.javascript_share();
     vec![
         format!(
-            "{}, {}; team {} JS / {} Python{}{}",
+            "{}, {}; team {} JS ({}) / {} Python ({}), weighted {:.0}% JS{}{}{}",
             p.product.use_case,
             p.product.stage,
             p.team.javascript,
+            p.team.javascript_level,
             p.team.python,
+            p.team.python_level,
+            share * 100.0,
+            if p.team.balanced() { ", balanced" } else { "" },
             if p.team.data_science {
                 ", data science"
             } else {
@@ -110,8 +134,18 @@ fn target_line(t: &TargetEstimate, role: &str) -> String {
             fmt_num(pc),
             t.capacity.text
         ),
+        (Bound::NotMeasuredHighEnough, Some(pc), Some(c)) => format!(
+            "{head}: ≥ {} req/s per core ({}) → not measured high enough: at most {} cores needed; no monthly cost",
+            fmt_num(pc),
+            t.capacity.text,
+            fmt_num(c),
+        ),
         (b, Some(pc), Some(c)) => {
-            let at_most = if b == Bound::AtMost { "at most " } else { "" };
+            let at_most = if b == Bound::NotMeasuredHighEnough {
+                "at most "
+            } else {
+                ""
+            };
             let n = t.provisioned_cores.unwrap_or(0);
             format!(
                 "{head}: {} req/s per core ({}) → {at_most}{} cores needed, {} with headroom → {at_most}{n} core{}, {at_most}{} USD/month",
@@ -168,10 +202,15 @@ pub fn text(a: &Advice) -> String {
     let r = &a.recommendation;
     let _ = writeln!(
         out,
-        "Recommendation  {}  (confidence {}, {:.0}% of the fired rules' weight)",
+        "Recommendation  {}  (confidence {}, {:.0}% of the fired rules' weight, {} rule{} in {} tier{}, {} measured)",
         r.label,
         a.confidence.level.as_str(),
-        a.confidence.support_share * 100.0
+        a.confidence.support_share * 100.0,
+        a.confidence.rules,
+        if a.confidence.rules == 1 { "" } else { "s" },
+        a.confidence.tiers,
+        if a.confidence.tiers == 1 { "" } else { "s" },
+        a.confidence.measured
     );
     let _ = writeln!(out, "                {}", r.summary);
     for (i, l) in profile_line(a).iter().enumerate() {
@@ -199,10 +238,27 @@ pub fn text(a: &Advice) -> String {
         let sign = if is_vote(x) { "+" } else { "·" };
         let _ = writeln!(
             out,
-            "  {sign} {} [{}, weight {}]: {}",
-            x.rule, x.tier_name, x.weight, x.says
+            "  {sign} {} [{}, {}]: {}",
+            x.rule,
+            x.tier_name,
+            weight_text(x),
+            x.says
         );
         quote_lines(&mut out, x, "      ");
+    }
+    if !a.not_voting.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nMeasured here against the articles (these rules do not vote)"
+        );
+        for x in &a.not_voting {
+            let _ = writeln!(
+                out,
+                "  x {} [{}, weight {} → 0]: {}",
+                x.rule, x.tier_name, x.weight, x.says
+            );
+            quote_lines(&mut out, x, "      ");
+        }
     }
     let _ = writeln!(out, "\nCounter-arguments");
     if a.counter_arguments.is_empty() {
@@ -213,10 +269,10 @@ pub fn text(a: &Advice) -> String {
             let met: Vec<&str> = x.met_by.iter().map(|c| c.as_str()).collect();
             let _ = writeln!(
                 out,
-                "  - {} [{}, weight {}, for {}]: {}",
+                "  - {} [{}, {}, for {}]: {}",
                 x.rule,
                 x.tier_name,
-                x.weight,
+                weight_text(x),
                 met.join("/"),
                 x.says
             );
@@ -226,8 +282,18 @@ pub fn text(a: &Advice) -> String {
         quote_lines(&mut out, x, "      ");
     }
     let _ = writeln!(out, "\nConflicts");
-    if a.conflicts.is_empty() {
+    if a.conflicts.is_empty() && a.tension.is_none() {
         let _ = writeln!(out, "  (none: no fired rule argues for another option)");
+    }
+    if let Some(t) = &a.tension {
+        let _ = writeln!(out, "  0. product pulls both ways: resolved by the split");
+        let _ = writeln!(
+            out,
+            "     for node: {}\n     for python: {}",
+            t.node_rules.join(", "),
+            t.python_rules.join(", ")
+        );
+        let _ = writeln!(out, "     resolved: {}", t.resolution);
     }
     for (i, c) in a.conflicts.iter().enumerate() {
         let _ = writeln!(
@@ -261,7 +327,7 @@ pub fn text(a: &Advice) -> String {
         let scores: Vec<String> = s
             .scores
             .iter()
-            .map(|o| format!("{} {}", o.option.as_str(), o.score))
+            .map(|o| format!("{} {}", o.option.as_str(), fmt_num(o.score)))
             .collect();
         let elim = if s.eliminated.is_empty() {
             String::new()
@@ -276,6 +342,12 @@ pub fn text(a: &Advice) -> String {
             s.name,
             scores.join(", ")
         );
+        if s.tier == "team" && a.profile.team.balanced() {
+            let _ = writeln!(
+                out,
+                "    (balanced team: the minority language holds ≥ 40% of the weighted headcount, so the team's lean does not vote)"
+            );
+        }
     }
     if !a
         .tiers
@@ -288,22 +360,105 @@ pub fn text(a: &Advice) -> String {
         );
     }
     let _ = writeln!(out, "  Confidence: {}", a.confidence.explanation);
+    if let Some(n) = &a.no_clear_winner {
+        no_clear_winner_text(&mut out, n);
+    }
+    evidence_text(&mut out, a);
     let _ = writeln!(out, "\nWhat would change the answer");
     if a.what_would_change.is_empty() {
-        let _ = writeln!(out, "  no single change of one profile key");
+        let _ = writeln!(out, "  no change of one profile key the rules read");
     }
     for c in &a.what_would_change {
-        let _ = writeln!(
-            out,
-            "  {} = {} (now {}) → {}",
-            c.key,
-            c.to,
-            c.from,
-            c.choice.as_str()
-        );
+        let _ = writeln!(out, "  {}  [{} {} {}]", c.text, c.key, c.op, c.to);
     }
     cost_text(&mut out, a);
     out
+}
+
+fn no_clear_winner_text(out: &mut String, n: &crate::advice::NoClearWinner) {
+    let _ = writeln!(
+        out,
+        "\nNo clear winner: {} ({:.0}%) or {} ({:.0}%)",
+        n.options[0].label(),
+        n.shares[0] * 100.0,
+        n.options[1].label(),
+        n.shares[1] * 100.0
+    );
+    let _ = writeln!(out, "  What decides between them:");
+    for d in &n.decides {
+        let _ = writeln!(out, "    - {d}");
+    }
+    let _ = writeln!(
+        out,
+        "  The articles' advice: {}: \"{}\"",
+        n.advice.article, n.advice.quote
+    );
+    let _ = writeln!(out, "  Measure what separates them here:");
+    for c in &n.commands {
+        let _ = writeln!(out, "    {c}");
+    }
+    let _ = writeln!(out, "  Suggested spike: {}", n.spike);
+}
+
+fn evidence_text(out: &mut String, a: &Advice) {
+    let e = &a.evidence;
+    if e.measured.is_empty() && e.unchecked.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nEvidence  (claims verdicts {})",
+        match e.run_id {
+            Some(r) => format!("on run {r}"),
+            None => "without a run".into(),
+        }
+    );
+    for m in &e.measured {
+        let _ = writeln!(out, "  measured: {m}");
+    }
+    for u in &e.unchecked {
+        let _ = writeln!(out, "  not checked: {u}");
+    }
+    if let Some(c) = &e.command {
+        let _ = writeln!(out, "  to check them: `{c}`, then `stackwise advise` again");
+    }
+}
+
+/// The total cost of ownership as lines: the formula, each option, the findings, what is not priced.
+pub fn tco_lines(a: &Advice) -> Vec<String> {
+    let t = &a.cost.tco;
+    let mut v = Vec::new();
+    if !t.formula.is_empty() {
+        v.push(t.formula.clone());
+    }
+    for o in &t.options {
+        let part = |x: Option<f64>| {
+            x.map(|u| format!("{} USD", crate::cost::fmt_num_usd(u)))
+                .unwrap_or_else(|| "not priced".into())
+        };
+        let mut line = format!(
+            "{}: infrastructure {} ({}) + hires {} ({}) + switching {} ({} switcher{})",
+            o.option.label(),
+            part(o.infra_monthly_usd),
+            o.infra_source,
+            part(o.hires_monthly_usd),
+            o.hires.map(|h| h.to_string()).unwrap_or_else(|| "?".into()),
+            part(o.switching_monthly_usd),
+            o.switchers,
+            if o.switchers == 1 { "" } else { "s" }
+        );
+        if o.option == Choice::Hybrid {
+            line.push_str(&format!(" + two stacks {}", part(o.two_stacks_monthly_usd)));
+        }
+        line.push_str(&match o.total_monthly_usd {
+            Some(x) => format!(" = {} USD/month", crate::cost::fmt_num_usd(x)),
+            None => format!(" = not priced ({})", o.not_priced.join("; ")),
+        });
+        v.push(line);
+    }
+    v.extend(t.findings.iter().cloned());
+    v.extend(t.not_priced.iter().cloned());
+    v
 }
 
 fn cost_text(out: &mut String, a: &Advice) {
@@ -335,7 +490,7 @@ fn cost_text(out: &mut String, a: &Advice) {
             stack_block(out, s, a.profile.load.p99_ms);
         }
         for t in &c.hybrid_totals {
-            let at_most = if t.bound == Bound::AtMost {
+            let at_most = if t.bound == Bound::NotMeasuredHighEnough {
                 "at most "
             } else {
                 ""
@@ -372,6 +527,14 @@ fn cost_text(out: &mut String, a: &Advice) {
         let _ = writeln!(out, "    - {x}");
     }
     let _ = writeln!(out, "  {}", c.team);
+    let _ = writeln!(
+        out,
+        "  Total cost of ownership (horizon {} months):",
+        fmt_num(c.tco.horizon_months)
+    );
+    for l in tco_lines(a) {
+        let _ = writeln!(out, "    {l}");
+    }
 }
 
 fn option_pros_cons(a: &Advice, option: Choice) -> (Vec<&Reason>, Vec<&Reason>) {
@@ -402,10 +565,15 @@ fn lower_first(s: &str) -> String {
 
 fn cite(r: &Reason) -> String {
     let s = &r.sources[0];
+    let ev = match &r.evidence {
+        Some(e) => format!("; evidence: {}", e.text),
+        None => String::new(),
+    };
     format!(
-        "{} (rule `{}`, {}: \"{}\")",
+        "{} (rule `{}`, {}, {}: \"{}\"{ev})",
         lower_first(r.says.trim_end_matches('.')),
         r.rule,
+        weight_text(r),
         s.article,
         s.quote
     )
@@ -536,6 +704,32 @@ pub fn adr(a: &Advice, date: &str) -> String {
             let _ = writeln!(out, "\n{}", ls.note);
         }
     }
+    if let Some(n) = &a.no_clear_winner {
+        let _ = writeln!(
+            out,
+            "\nNo clear winner: {} ({:.0}%) or {} ({:.0}%). The articles: \"{}\" ({}). Measure: {}. Suggested spike: {}",
+            n.options[0].label(),
+            n.shares[0] * 100.0,
+            n.options[1].label(),
+            n.shares[1] * 100.0,
+            n.advice.quote,
+            n.advice.article,
+            n.commands.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+            n.spike
+        );
+        for d in &n.decides {
+            let _ = writeln!(out, "\n* Decides between them: {d}");
+        }
+    }
+    if let Some(t) = &a.tension {
+        let _ = writeln!(
+            out,
+            "\nTension: for Node.js {}; for Python {}: {}",
+            t.node_rules.join(", "),
+            t.python_rules.join(", "),
+            t.resolution
+        );
+    }
     if !a.conflicts.is_empty() {
         let _ = writeln!(
             out,
@@ -562,6 +756,13 @@ pub fn adr(a: &Advice, date: &str) -> String {
     }
     for x in &a.counter_arguments {
         let _ = writeln!(out, "* Bad, because {}", cite(x));
+    }
+    for x in &a.not_voting {
+        let _ = writeln!(
+            out,
+            "* Not counted, because measured here against the article: {}",
+            cite(x)
+        );
     }
     for line in cost_summary(a, r.choice) {
         let _ = writeln!(out, "* {line}");
@@ -613,7 +814,11 @@ pub fn adr(a: &Advice, date: &str) -> String {
                     t.python_workload,
                     t.node_cores,
                     t.python_cores,
-                    if t.bound == Bound::AtMost { "at most " } else { "" },
+                    if t.bound == Bound::NotMeasuredHighEnough {
+                        "at most "
+                    } else {
+                        ""
+                    },
                     t.monthly_usd
                 );
             }
@@ -650,21 +855,28 @@ pub fn adr(a: &Advice, date: &str) -> String {
         let _ = writeln!(out, "* Assumption: {x}");
     }
     let _ = writeln!(out, "* {}", a.cost.team);
+    for l in tco_lines(a) {
+        let _ = writeln!(out, "* Total cost of ownership: {l}");
+    }
+    if let Some(r) = a.evidence.run_id {
+        for m in &a.evidence.measured {
+            let _ = writeln!(out, "* Evidence (claims verdicts on run {r}): {m}");
+        }
+    }
+    for u in &a.evidence.unchecked {
+        let _ = writeln!(out, "* Evidence not checked: {u}");
+    }
+    if let Some(c) = &a.evidence.command {
+        let _ = writeln!(out, "* To check the premises not measured: `{c}`");
+    }
     if a.what_would_change.is_empty() {
         let _ = writeln!(
             out,
-            "* Revisit if: no single change of one profile key changes the answer."
+            "* Revisit if: no change of one profile key the rules read changes the answer."
         );
     }
     for c in &a.what_would_change {
-        let _ = writeln!(
-            out,
-            "* Revisit if {} becomes {} (now {}): the answer would be {}.",
-            c.key,
-            c.to,
-            c.from,
-            c.choice.label()
-        );
+        let _ = writeln!(out, "* Revisit: {}.", c.text);
     }
     let _ = writeln!(
         out,

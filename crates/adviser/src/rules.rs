@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{key_at, KeyKind, Profile, Value};
+use crate::profile::{readable_key, KeyKind, Profile, Value};
 
 /// The rules shipped with stackwise.
 pub const RULES_TOML: &str = include_str!("../rules.toml");
@@ -105,6 +105,27 @@ pub struct Place {
     pub stack: Choice,
 }
 
+/// A claim of the claims catalogue (crates/claims/catalogue.toml) a rule's premise rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRef {
+    /// The claim's id in the catalogue.
+    pub id: String,
+    /// Read only this workload's part of the verdict (a claim tested on several workloads).
+    #[serde(default)]
+    pub workload: Option<String>,
+    /// Read only this metric's part of the verdict (a claim tested on several metrics).
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// Set when what the lab measures for this claim is not the claim's own metric: the verdict is
+    /// shown, labelled with this reason, and never changes the rule's vote.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// A caveat shown with the verdict (e.g. a local cold start standing in for a serverless one).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
@@ -113,12 +134,20 @@ pub struct Rule {
     pub favours: Favours,
     #[serde(default)]
     pub satisfied_by: Vec<Choice>,
+    /// Placement rules through which a hybrid meets this rule: the hybrid satisfies it only when
+    /// one of them fires, i.e. when the hybrid puts the service the rule is about on the favoured
+    /// stack.
+    #[serde(default)]
+    pub hybrid_via: Vec<String>,
     pub weight: u32,
     pub when: Vec<Clause>,
     #[serde(default)]
     pub place: Option<Place>,
     #[serde(default)]
     pub measure: Vec<String>,
+    /// The claims (catalogue ids) the rule's premise rests on; their verdicts on the run weigh it.
+    #[serde(default)]
+    pub claims: Vec<ClaimRef>,
     pub says: String,
     pub sources: Vec<Source>,
 }
@@ -226,6 +255,32 @@ impl RuleSet {
             if r.says.trim().is_empty() {
                 return Err(at("empty `says`".into()));
             }
+            if r.satisfied_by.contains(&Choice::Hybrid) {
+                return Err(at(
+                    "a hybrid meets a rule only through a placement: use `hybrid_via`".into(),
+                ));
+            }
+            if !r.hybrid_via.is_empty() && !matches!(r.favours, Favours::Node | Favours::Python) {
+                return Err(at(
+                    "`hybrid_via` is for rules favouring node or python".into()
+                ));
+            }
+            for v in &r.hybrid_via {
+                match self.rule(v) {
+                    Some(pl) if pl.favours == Favours::Placement => {
+                        let want = match r.favours {
+                            Favours::Node => Choice::Node,
+                            _ => Choice::Python,
+                        };
+                        if pl.place.as_ref().map(|p| p.stack) != Some(want) {
+                            return Err(at(format!(
+                                "hybrid_via {v} places its service on another stack than the rule favours"
+                            )));
+                        }
+                    }
+                    _ => return Err(at(format!("hybrid_via {v}: no such placement rule"))),
+                }
+            }
             for c in &r.when {
                 c.validate(r.favours == Favours::Caution).map_err(at)?;
             }
@@ -285,6 +340,23 @@ impl Rule {
         v
     }
 
+    /// The options this rule is met by for a profile: a hybrid only through a placement that fires
+    /// (see `hybrid_via`).
+    pub fn supports_for(&self, rules: &RuleSet, profile: &Profile) -> Vec<Choice> {
+        let mut v = self.supports();
+        if self
+            .hybrid_via
+            .iter()
+            .filter_map(|id| rules.rule(id))
+            .any(|pl| pl.fires(profile, Some(Choice::Hybrid)))
+        {
+            v.push(Choice::Hybrid);
+            v.sort();
+            v.dedup();
+        }
+        v
+    }
+
     /// Whether every clause holds for this profile (and chosen option, for cautions).
     pub fn fires(&self, profile: &Profile, choice: Option<Choice>) -> bool {
         self.when.iter().all(|c| c.holds(profile, choice))
@@ -340,7 +412,7 @@ impl Clause {
             }
             KeyKind::Choice(&["node", "python", "hybrid"])
         } else {
-            key_at(key)
+            readable_key(key)
                 .ok_or_else(|| format!("unknown key {key}"))?
                 .kind
         };
@@ -373,7 +445,7 @@ impl Clause {
             return Err(format!("clause on {key}: comparisons need a numeric key"));
         }
         if let Some(other) = &self.gt_key {
-            let k = key_at(other).ok_or_else(|| format!("unknown key {other}"))?;
+            let k = readable_key(other).ok_or_else(|| format!("unknown key {other}"))?;
             if !numeric || !matches!(k.kind, KeyKind::Count | KeyKind::Number) {
                 return Err(format!("clause on {key}: gt_key needs numeric keys"));
             }
@@ -460,7 +532,12 @@ mod tests {
     #[test]
     fn thresholds_are_collected_per_key() {
         let set = RuleSet::builtin();
-        assert_eq!(set.thresholds("load.concurrent_connections"), vec![1000.0]);
+        assert_eq!(
+            set.thresholds("load.concurrent_connections"),
+            vec![100.0, 1000.0, 10000.0]
+        );
+        assert_eq!(set.thresholds("load.peak_rps"), vec![1000.0, 10000.0]);
         assert!(set.thresholds("team.python").contains(&0.0));
+        assert_eq!(set.thresholds("team.javascript_share"), vec![0.4, 0.6]);
     }
 }

@@ -226,7 +226,7 @@ fn a_profile_built_to_disagree_reports_each_conflict_and_its_resolution() {
             team.resolution.prevailing_score,
             team.resolution.overruled_score
         ),
-        (3, 0)
+        (3.0, 0.0)
     );
     let stage = a
         .conflicts
@@ -274,7 +274,7 @@ fn a_conflict_within_one_tier_is_resolved_by_weight() {
     assert_eq!(c.title, "product needs vs product needs");
     assert_eq!(
         (c.resolution.prevailing_score, c.resolution.overruled_score),
-        (4, 2)
+        (4.0, 2.0)
     );
     assert!(c.resolution.explanation.contains("weigh 4 against 2"));
 }
@@ -293,8 +293,14 @@ fn an_exact_tie_is_reported_and_broken_by_measured_cost() {
     assert_eq!(a.confidence.level, adviser::advice::Level::Low);
     let run = fixture_run();
     let a = adviser::advise(&p, Some((&run, FIXTURE)));
+    // At 100 req/s both stacks need one core: the cost does not separate them either.
     let tb = a.recommendation.tie_break.unwrap();
-    assert!(tb.contains("measured cost"), "{tb}");
+    assert!(tb.contains("not on merit"), "{tb}");
+    // At 900 req/s the typical Node.js target needs 1 core and the typical Python one 3.
+    let p = with(p, &[("load.peak_rps", "900")]);
+    let a = adviser::advise(&p, Some((&run, FIXTURE)));
+    let tb = a.recommendation.tie_break.unwrap();
+    assert!(tb.contains("tie broken by measured cost"), "{tb}");
     assert_eq!(
         a.recommendation.choice,
         Choice::Node,
@@ -331,15 +337,40 @@ fn the_cost_model_on_the_fixture_interpolates_never_extrapolates_and_adds_headro
     assert_eq!(ex.provisioned_cores, Some(2));
     assert!((ex.monthly_usd.unwrap() - 2.0 * 0.04 * 730.0).abs() < 1e-9);
     assert_eq!(ex.roles, vec!["typical".to_string()]);
-    // node-fastify never missed 100 ms: a lower bound on capacity, so cores are "at most".
+    // node-fastify never missed 100 ms: a lower bound on capacity. Even the bound serves 2000
+    // req/s on one core, the fewest one provisions, so that figure is exact.
     let fa = node
         .targets
         .iter()
         .find(|t| t.target == "node-fastify")
         .unwrap();
     assert_eq!(fa.capacity.kind, CapacityKind::LowerBound);
-    assert_eq!(fa.bound, Bound::AtMost);
+    assert_eq!(fa.bound, Bound::Estimate);
+    assert_eq!(fa.provisioned_cores, Some(1));
     assert_eq!(fa.roles, vec!["best".to_string()]);
+    // At 20000 req/s the bound no longer settles it: "not measured high enough", no monthly cost,
+    // and the command that would measure it.
+    let big = with(p.clone(), &[("load.peak_rps", "20000")]);
+    let b = adviser::advise(&big, Some((&run, FIXTURE)));
+    let fa = b
+        .cost
+        .stacks
+        .iter()
+        .flat_map(|s| s.targets.iter())
+        .find(|t| t.target == "node-fastify")
+        .unwrap();
+    assert_eq!(fa.bound, Bound::NotMeasuredHighEnough);
+    assert!(fa.monthly_usd.is_none());
+    assert!(
+        fa.warnings
+            .iter()
+            .any(|w| w.contains("not measured high enough")
+                && w.contains("stackwise lab --workloads io-slo")),
+        "{:?}",
+        fa.warnings
+    );
+    let text = adviser::render::text(&b);
+    assert!(text.contains("not measured high enough"), "{text}");
     // A p99 target below the lowest measured rung gives no figure.
     let tight = with(p.clone(), &[("load.p99_ms", "5")]);
     let a = adviser::advise(&tight, Some((&run, FIXTURE)));
@@ -383,8 +414,9 @@ fn compute_shows_in_language_and_native_apart_and_skips_flagged_cells() {
     assert!(py[1].note.as_deref().unwrap().contains("flagged"));
     // fastapi hash-slo: the rung after 400 req/s had errors → capacity at that rung, no interpolation.
     assert_eq!(py[1].targets[0].capacity.kind, CapacityKind::AtRung);
-    // Mixed data flow reads the loop-blocking workload: one open-loop rate, not a ladder, so at
-    // best a lower bound on capacity ("at most" so many cores), else no figure.
+    // Mixed data flow without a mixed-slo ladder falls back on the loop-blocking workload: one
+    // open-loop rate, not a ladder, so at best a lower bound on capacity, never a monthly cost;
+    // the mixed-slo command is named.
     let p = with(neutral(), &[("product.data_flow", "mixed")]);
     let a = adviser::advise(&p, Some((&run, FIXTURE)));
     let find = |name: &str| {
@@ -398,7 +430,13 @@ fn compute_shows_in_language_and_native_apart_and_skips_flagged_cells() {
     let (s, express) = find("node-express");
     assert_eq!(s.workload, "mixed");
     assert_eq!(express.capacity.kind, CapacityKind::LowerBound);
-    assert_eq!(express.bound, Bound::AtMost);
+    assert_eq!(express.bound, Bound::NotMeasuredHighEnough);
+    assert!(express.monthly_usd.is_none());
+    assert!(a
+        .cost
+        .missing
+        .iter()
+        .any(|m| m.command == "stackwise lab --workloads mixed-slo"));
     assert!(express
         .capacity
         .text
@@ -418,28 +456,27 @@ fn memory_is_priced_only_from_a_held_connections_measurement() {
         .iter_mut()
         .find(|t| t.name == "node-fastify")
         .unwrap();
-    t.idle_pss_mb = Some(50.0);
+    t.metrics
+        .insert("idle_pss_mb".into(), store::Spread::of(&[50.0]).unwrap());
     let mut cell = run.cell("node-fastify", "io-slo").unwrap().clone();
     cell.workload = "ws-hold".into();
     cell.params = [("connections".to_string(), "1000".to_string())].into();
-    cell.pss_peak_mb = store::Spread::of(&[70.0]);
-    // 1,000 connections held of 1,000, 20 MB more than the 50 MB idle: 0.02 MB each.
     let one = |v: f64| store::Spread::of(&[v]).unwrap();
-    cell.hold = Some(store::HoldSummary {
-        connections_attempted: one(1000.0),
-        connections_held: one(1000.0),
-        pss_idle_mb: Some(one(50.0)),
-        mb_per_1k_conns: Some(one(20.0)),
-        echo_max_ms: None,
-    });
+    cell.metrics.insert("pss_peak_mb".into(), one(70.0));
+    // 1,000 connections held of 1,000, 20 MB more than the 50 MB idle: 0.02 MB each.
+    for (id, v) in [
+        ("connections_attempted", 1000.0),
+        ("connections_held", 1000.0),
+        ("pss_idle_mb", 50.0),
+        ("mb_per_1k_conns", 20.0),
+    ] {
+        cell.metrics.insert(id.into(), one(v));
+    }
     // A Python server that held only some of its connections is no candidate.
     let mut fewer = cell.clone();
     fewer.target = "python-fastapi".into();
-    fewer.hold = Some(store::HoldSummary {
-        connections_held: one(400.0),
-        mb_per_1k_conns: Some(one(1.0)),
-        ..cell.hold.clone().unwrap()
-    });
+    fewer.metrics.insert("connections_held".into(), one(400.0));
+    fewer.metrics.insert("mb_per_1k_conns".into(), one(1.0));
     run.cells.push(cell);
     run.cells.push(fewer);
     let p = with(
@@ -534,4 +571,44 @@ fn the_adviser_reads_a_real_lab_run() {
     for s in &a.cost.stacks {
         assert!(s.targets.iter().all(|t| t.bound != Bound::Estimate));
     }
+}
+
+/// A run with a `mixed-slo` cell (the mixed pattern as an open-loop ladder) prices a mixed product
+/// from that ladder, like io-slo: interpolated, with a monthly cost; the one-rate `mixed` test is
+/// then not used.
+#[test]
+fn a_mixed_product_is_priced_from_the_mixed_slo_ladder_when_the_run_has_one() {
+    let mut run = fixture_run();
+    let extra: Vec<store::CellSummary> = run
+        .cells
+        .iter()
+        .filter(|c| c.workload == "io-slo")
+        .map(|c| {
+            let mut m = c.clone();
+            m.workload = "mixed-slo".into();
+            m
+        })
+        .collect();
+    run.cells.extend(extra);
+    let p = with(
+        neutral(),
+        &[("product.data_flow", "mixed"), ("load.peak_rps", "2000")],
+    );
+    let a = adviser::advise(&p, Some((&run, FIXTURE)));
+    let ex = a
+        .cost
+        .stacks
+        .iter()
+        .filter(|s| s.workload == "mixed-slo")
+        .flat_map(|s| s.targets.iter())
+        .find(|t| t.target == "node-express")
+        .expect("node-express priced on mixed-slo");
+    assert_eq!(ex.capacity.kind, CapacityKind::Interpolated);
+    assert!(ex.monthly_usd.is_some());
+    assert!(a.cost.stacks.iter().all(|s| s.workload == "mixed-slo"));
+    assert!(!a
+        .cost
+        .missing
+        .iter()
+        .any(|m| m.command.contains("mixed-slo")));
 }

@@ -40,14 +40,21 @@ macro_rules! fires {
 fires! {
     pre_pmf_one_stack: "pre-pmf-one-stack" => ["product.stage" = "pre-pmf"];
     team_js_only: "team-js-only" => ["team.javascript" = "2"];
-    team_js_majority: "team-js-majority" => ["team.javascript" = "3", "team.python" = "1"];
+    team_js_majority: "team-js-majority" => ["team.javascript" = "4", "team.python" = "2"];
     team_python_only: "team-python-only" => ["team.python" = "2"];
-    team_python_majority: "team-python-majority" => ["team.python" = "3", "team.javascript" = "1"];
+    team_python_majority: "team-python-majority" => ["team.python" = "4", "team.javascript" = "2"];
     team_data_science: "team-data-science" => ["team.data_science" = "true"];
     team_learning: "team-learning" => ["team.learning" = "true"];
     realtime_node: "realtime-node" => ["product.realtime" = "true"];
     io_node: "io-node" => ["product.data_flow" = "io"];
-    compute_python: "compute-python" => ["product.data_flow" = "compute"];
+    compute_python_libraries: "compute-python-libraries" => ["product.data_flow" = "compute"];
+    compute_python_speed: "compute-python-speed" => ["product.data_flow" = "compute"];
+    team_balanced: "team-balanced" => ["team.javascript" = "3", "team.python" = "2"];
+    readable_python: "readable-python" => ["product.readability" = "true"];
+    concurrency_node_hundreds: "concurrency-node-hundreds" => ["load.concurrent_connections" = "100"];
+    concurrency_node_tens_of_thousands: "concurrency-node-tens-of-thousands" => ["load.concurrent_connections" = "10000"];
+    traffic_node_thousands: "traffic-node-thousands" => ["load.peak_rps" = "1000"];
+    traffic_node_tens_of_thousands: "traffic-node-tens-of-thousands" => ["load.peak_rps" = "10000"];
     mixed_loop_blocking: "mixed-loop-blocking" => ["product.data_flow" = "mixed"];
     concurrency_node: "concurrency-node" => ["load.concurrent_connections" = "1000"];
     ai_core_python: "ai-core-python" => ["product.ai_ml" = "core"];

@@ -262,29 +262,23 @@ mod shape {
             workload: workload.to_string(),
             status,
             repeats: 1,
-            throughput_rps: None,
-            p50_ms: None,
-            p99_ms: None,
-            server_cpu_us_per_req: None,
-            pss_mean_mb: None,
-            pss_peak_mb: None,
+            metrics: BTreeMap::new(),
             ladder: Vec::new(),
             capacity_rps: None,
             slo_p99_ms,
             lower_bound: false,
             params,
             warnings,
-            hold: None,
         }
     }
 
     /// Sets one of [`super::STORED_METRICS`].
     pub fn set(cell: &mut CellSummary, id: &str, s: Spread) {
-        match id {
-            "p50_ms" => cell.p50_ms = Some(s),
-            "p99_ms" => cell.p99_ms = Some(s),
-            other => unreachable!("an import stores only STORED_METRICS, not {other}"),
-        }
+        assert!(
+            super::STORED_METRICS.contains(&id),
+            "an import stores only STORED_METRICS, not {id}"
+        );
+        cell.set(id, Some(s));
     }
 
     pub fn target(name: &str, config: BTreeMap<String, String>) -> TargetSummary {
@@ -294,10 +288,7 @@ mod shape {
             framework: "not recorded".into(),
             versions: BTreeMap::new(),
             config,
-            cold_start_ms: None,
-            idle_pss_mb: None,
-            install_bytes: None,
-            install_packages: None,
+            metrics: BTreeMap::new(),
             failure: None,
         }
     }
@@ -362,9 +353,9 @@ mod tests {
         assert_eq!(r.settings["origin.workers"], "2");
         assert_eq!(r.settings["engine.dropped_iterations"], "3");
         let c = &r.cells[0];
-        assert_eq!(c.p99_ms.as_ref().unwrap().median, 4.0);
-        assert!(c.capacity_rps.is_none() && c.throughput_rps.is_none());
-        assert!(c.server_cpu_us_per_req.is_none() && c.ladder.is_empty());
+        assert_eq!(c.metric("p99_ms").unwrap().median, 4.0);
+        assert!(c.capacity_rps.is_none() && c.metric("throughput_rps").is_none());
+        assert!(c.metric("server_cpu_us_per_req").is_none() && c.ladder.is_empty());
         assert_eq!(c.status, CellStatus::Ok);
         assert!(r
             .warnings
@@ -400,7 +391,7 @@ mod tests {
         let id = s.import_run(&r).unwrap();
         let back = s.run(id).unwrap();
         assert_eq!(back.settings["origin.tool"], "k6");
-        assert_eq!(back.cells[0].p50_ms.as_ref().unwrap().median, 1.25);
+        assert_eq!(back.cells[0].metric("p50_ms").unwrap().median, 1.25);
         assert_eq!(back.cells[0].workload, "json");
     }
 }

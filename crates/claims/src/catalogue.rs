@@ -9,7 +9,17 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::verdict::ReasonCode;
 use crate::workloads;
+
+/// The default minimum effect of a directional claim ("faster", "better", "more", "lighter"…).
+pub const DEFAULT_MIN_EFFECT: f64 = 1.2;
+/// The minimum effect of a claim whose words say the difference is large.
+pub const STRONG_MIN_EFFECT: f64 = 2.0;
+/// The words that make a claim's minimum effect [`STRONG_MIN_EFFECT`] (whole words, any case).
+pub const STRONG_WORDS: [&str; 4] = ["much", "exceptionally", "far", "significantly"];
+/// The default equivalence margin of a "tie" or "negligible" claim: ±25% (a factor 1.25 either way).
+pub const DEFAULT_MARGIN: f64 = 0.25;
 
 /// The catalogue shipped with stackwise (crates/claims/catalogue.toml).
 pub const BUILTIN: &str = include_str!("../catalogue.toml");
@@ -38,6 +48,9 @@ pub struct Claim {
     /// For cited facts: the source the article names (or says it names none).
     pub source: Option<String>,
     pub note: Option<String>,
+    /// Reason codes the catalogue attaches (e.g. `cited_third_party`).
+    #[serde(default)]
+    pub reasons: Vec<ReasonCode>,
     /// For testable claims.
     pub test: Option<TestSpec>,
 }
@@ -76,7 +89,67 @@ pub struct TestSpec {
     pub reading: String,
     /// What is missing to test it (future workloads, other runtimes…). Required without a rule.
     pub needs: Option<String>,
+    /// The smallest ratio that counts as the claimed difference (≥ 1; `faster`/`lighter` rules).
+    /// Without it, derived from the quote's words: [`STRONG_MIN_EFFECT`] when it says "much",
+    /// "exceptionally", "far" or "significantly", else [`DEFAULT_MIN_EFFECT`].
+    pub min_effect: Option<f64>,
+    /// Why `min_effect` is overridden (required with it).
+    pub min_effect_why: Option<String>,
+    /// The equivalence margin of a tie or "negligible" claim (a factor `1 + margin` either way);
+    /// [`DEFAULT_MARGIN`] when absent.
+    pub margin: Option<f64>,
+    /// The claim is about several cores (the GIL, multiprocessing): no verdict on a run whose servers
+    /// had fewer CPUs than this (reason code `needs_multicore`).
+    pub min_server_cpus: Option<u32>,
     pub rule: Option<RuleSpec>,
+}
+
+/// A claim's minimum effect and where it comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinEffect {
+    pub factor: f64,
+    /// "the word \"exceptionally\"", "default for \"faster / better / more\"", or the override's why.
+    pub basis: String,
+}
+
+impl Claim {
+    /// The minimum effect of a directional claim: the catalogue's override, else from its words.
+    pub fn min_effect(&self) -> MinEffect {
+        if let Some(t) = &self.test {
+            if let Some(f) = t.min_effect {
+                return MinEffect {
+                    factor: f,
+                    basis: format!(
+                        "set in the catalogue: {}",
+                        t.min_effect_why.as_deref().unwrap_or("no reason given")
+                    ),
+                };
+            }
+        }
+        let q = self.quote.to_lowercase();
+        let words: Vec<&str> = q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        match STRONG_WORDS.iter().find(|w| words.contains(w)) {
+            Some(w) => MinEffect {
+                factor: STRONG_MIN_EFFECT,
+                basis: format!("the word \"{w}\""),
+            },
+            None => MinEffect {
+                factor: DEFAULT_MIN_EFFECT,
+                basis: "default for \"faster / better / more / lighter\"".into(),
+            },
+        }
+    }
+
+    /// The claim's equivalence margin.
+    pub fn margin(&self) -> f64 {
+        self.test
+            .as_ref()
+            .and_then(|t| t.margin)
+            .unwrap_or(DEFAULT_MARGIN)
+    }
 }
 
 /// A rule and its parameters; the functions are in [`crate::rules`].
@@ -89,6 +162,11 @@ pub enum RuleSpec {
         metric: Metric,
         min: f64,
         max: f64,
+        /// A reference target (the Rust baseline) that must reach above `max` on the same workload
+        /// and metric (not as a lower bound) for this machine to be able to test the range at all;
+        /// else the claim is "not testable here".
+        #[serde(default)]
+        baseline: Option<String>,
     },
     /// Every target of `better` beats every target of `than` on `metric` (per workload).
     Faster {
@@ -112,6 +190,12 @@ pub enum RuleSpec {
         than: Vec<String>,
         metrics: Vec<Metric>,
     },
+    /// `subject` and `compared` are the same on each metric within the claim's margin (a "tie").
+    Equivalent {
+        subject: Vec<String>,
+        compared: Vec<String>,
+        metrics: Vec<Metric>,
+    },
     /// In the `mixed` workload, the `/io` requests of each target of `group` waited for the heavy
     /// `/cpu` requests: `/io` p99 minus the `/io` p99 without them (io-slo ladder, else the upstream
     /// delay) is at least `share` × the CPU time of one heavy request (measured on the target's `cpu`
@@ -132,6 +216,7 @@ impl RuleSpec {
             RuleSpec::Ratio { .. } => "ratio",
             RuleSpec::Lighter { .. } => "lighter",
             RuleSpec::LoopBlocking { .. } => "loop_blocking",
+            RuleSpec::Equivalent { .. } => "equivalent",
         }
     }
 
@@ -144,12 +229,17 @@ impl RuleSpec {
                 metric,
                 min,
                 max,
+                baseline,
             } => format!(
-                "range({} {} in {}–{})",
+                "range({} {} in {}–{}{})",
                 j(group),
                 metric.as_str(),
                 fmt_num(*min),
-                fmt_num(*max)
+                fmt_num(*max),
+                baseline
+                    .as_ref()
+                    .map(|b| format!("; testable here when {b} exceeds {}", fmt_num(*max)))
+                    .unwrap_or_default()
             ),
             RuleSpec::Faster {
                 better,
@@ -190,6 +280,20 @@ impl RuleSpec {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            RuleSpec::Equivalent {
+                subject,
+                compared,
+                metrics,
+            } => format!(
+                "equivalent({} same as {} on {})",
+                j(subject),
+                j(compared),
+                metrics
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             RuleSpec::LoopBlocking { group, share, .. } => format!(
                 "loop_blocking({}: mixed /io p99 − /io p99 without heavy requests ≥ {} × one heavy /cpu's CPU time)",
                 j(group),
@@ -199,7 +303,7 @@ impl RuleSpec {
     }
 
     /// Every group selector the rule names (for validation).
-    fn selectors(&self) -> Vec<(&'static str, &[String])> {
+    pub(crate) fn selectors(&self) -> Vec<(&'static str, &[String])> {
         match self {
             RuleSpec::Range { group, .. } => vec![("group", group)],
             RuleSpec::Faster {
@@ -214,18 +318,23 @@ impl RuleSpec {
                 ..
             } => vec![("numerator", numerator), ("denominator", denominator)],
             RuleSpec::Lighter { better, than, .. } => vec![("better", better), ("than", than)],
+            RuleSpec::Equivalent {
+                subject, compared, ..
+            } => vec![("subject", subject), ("compared", compared)],
             RuleSpec::LoopBlocking { group, context, .. } => {
                 vec![("group", group), ("context", context)]
             }
         }
     }
 
-    fn metrics(&self) -> Vec<Metric> {
+    pub(crate) fn metrics(&self) -> Vec<Metric> {
         match self {
             RuleSpec::Range { metric, .. }
             | RuleSpec::Faster { metric, .. }
             | RuleSpec::Ratio { metric, .. } => vec![*metric],
-            RuleSpec::Lighter { metrics, .. } => metrics.clone(),
+            RuleSpec::Lighter { metrics, .. } | RuleSpec::Equivalent { metrics, .. } => {
+                metrics.clone()
+            }
             RuleSpec::LoopBlocking { .. } => vec![Metric::P99Ms],
         }
     }
@@ -296,20 +405,30 @@ impl Metric {
         }
     }
 
-    /// Whether more is better (req/s, connections held) or less is (latency, CPU, memory, bytes).
+    /// The id of the workloads registry's metric this one reads (the rule names `held_connections`
+    /// the registry's `connections_held`).
+    pub fn registry_id(self) -> &'static str {
+        match self {
+            Metric::HeldConnections => "connections_held",
+            m => m.as_str(),
+        }
+    }
+
+    fn registry(self) -> ::workloads::Metric {
+        *::workloads::registry()
+            .metric(self.registry_id())
+            .unwrap_or_else(|| panic!("metric {} is not in the registry", self.registry_id()))
+    }
+
+    /// Whether more is better (req/s, connections held) or less is (latency, CPU, memory, bytes):
+    /// the registry's direction.
     pub fn higher_is_better(self) -> bool {
-        matches!(
-            self,
-            Metric::ThroughputRps | Metric::CapacityRps | Metric::HeldConnections
-        )
+        self.registry().better.higher_is_better()
     }
 
     /// Stored with the target (cold start, idle memory, install footprint), not in a cell.
     pub fn per_target(self) -> bool {
-        matches!(
-            self,
-            Metric::ColdStartMs | Metric::IdlePssMb | Metric::InstallBytes
-        )
+        self.registry().over == ::workloads::Over::Target
     }
 }
 
@@ -437,7 +556,73 @@ impl Catalogue {
                 }
                 _ => {}
             }
+            for code in &c.reasons {
+                if *code != ReasonCode::CitedThirdParty || c.kind != Kind::Cited {
+                    return Err(at(
+                        "reasons",
+                        format!(
+                            "the catalogue may attach only `cited_third_party`, to a cited claim \
+                             (got `{}` on a {} claim); the other codes come from the measurements",
+                            code.id(),
+                            c.kind.as_str()
+                        ),
+                    ));
+                }
+            }
             let Some(t) = &c.test else { continue };
+            if let Some(e) = t.min_effect {
+                if !(e.is_finite() && e >= 1.0) {
+                    return Err(at(
+                        "test.min_effect",
+                        format!("must be a factor ≥ 1 (got {e})"),
+                    ));
+                }
+                if !matches!(
+                    t.rule,
+                    Some(RuleSpec::Faster { .. } | RuleSpec::Lighter { .. })
+                ) {
+                    return Err(at(
+                        "test.min_effect",
+                        "only `faster` and `lighter` rules have a minimum effect".into(),
+                    ));
+                }
+                if t.min_effect_why
+                    .as_deref()
+                    .is_none_or(|w| w.trim().is_empty())
+                {
+                    return Err(at(
+                        "test.min_effect_why",
+                        "an overridden minimum effect must say why (the quote's words give the default)"
+                            .into(),
+                    ));
+                }
+            } else if t.min_effect_why.is_some() {
+                return Err(at(
+                    "test.min_effect_why",
+                    "given without `min_effect`".into(),
+                ));
+            }
+            if let Some(m) = t.margin {
+                if !(m.is_finite() && m > 0.0 && m <= 1.0) {
+                    return Err(at(
+                        "test.margin",
+                        format!("must be in (0, 1], e.g. 0.25 for ±25% (got {m})"),
+                    ));
+                }
+                if t.rule
+                    .as_ref()
+                    .is_some_and(|r| !matches!(r, RuleSpec::Equivalent { .. }))
+                {
+                    return Err(at(
+                        "test.margin",
+                        "only the `equivalent` rule (or a claim waiting for one) has a margin"
+                            .into(),
+                    ));
+                }
+            }
+            if t.min_server_cpus == Some(0) {
+                return Err(at("test.min_server_cpus", "must be at least 1".into()));
+            }
             if t.workloads.is_empty() {
                 return Err(at("test.workloads", "is empty".into()));
             }
@@ -454,11 +639,13 @@ impl Catalogue {
                     Some(_) => {}
                 }
             }
-            if !future.is_empty() && t.rule.is_some() {
+            // A claim waiting for a future workload may carry its rule (used once the workload
+            // exists), but must say what it needs.
+            if !future.is_empty() && t.needs.as_deref().is_none_or(|n| n.trim().is_empty()) {
                 return Err(at(
-                    "test.rule",
+                    "test.needs",
                     format!(
-                        "workload {} is not available yet: give `needs` and no rule",
+                        "workload {} is not available yet: say in `needs` what testing it needs",
                         future.join(", ")
                     ),
                 ));
@@ -523,8 +710,18 @@ impl Catalogue {
                         format!("needs 0 ≤ min < max (got {min}–{max})"),
                     ));
                 }
-                RuleSpec::Lighter { metrics, .. } if metrics.is_empty() => {
+                RuleSpec::Lighter { metrics, .. } | RuleSpec::Equivalent { metrics, .. }
+                    if metrics.is_empty() =>
+                {
                     return Err(at("test.rule.metrics", "is empty".into()))
+                }
+                RuleSpec::Range {
+                    baseline: Some(b), ..
+                } if !known_targets.contains(b.as_str()) => {
+                    return Err(at(
+                        "test.rule.baseline",
+                        format!("`{b}` is not a target of [lab]"),
+                    ));
                 }
                 RuleSpec::LoopBlocking { share, .. } => {
                     if !(share.is_finite() && *share > 0.0 && *share <= 1.0) {
@@ -685,6 +882,116 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.0.contains("duplicate id"), "{e}");
+    }
+
+    #[test]
+    fn statistics_fields_are_checked() {
+        let base = "[[claim]]\nid = \"x\"\narticle = \"a.txt\"\ntopic = \"t\"\nquote = \"q\"\n";
+        let faster = "rule = { name = \"faster\", better = [\"node\"], than = [\"python\"], metric = \"throughput_rps\" }";
+        let test = |extra: &str, rule: &str| {
+            parse(&format!(
+                "{base}kind = \"testable\"\n[claim.test]\nworkloads = [\"io\"]\nclaimed = \"c\"\n\
+                 reading = \"r\"\n{extra}\n{rule}\n"
+            ))
+            .map(|_| ())
+            .unwrap_err()
+            .0
+        };
+        let e = test("min_effect = 0.8\nmin_effect_why = \"w\"", faster);
+        assert!(e.contains("test.min_effect") && e.contains("≥ 1"), "{e}");
+        let e = test("min_effect = 1.5", faster);
+        assert!(e.contains("test.min_effect_why"), "{e}");
+        let e = test(
+            "min_effect = 1.5\nmin_effect_why = \"w\"",
+            "rule = { name = \"range\", group = [\"node\"], metric = \"throughput_rps\", min = 1, max = 5 }",
+        );
+        assert!(e.contains("only `faster` and `lighter`"), "{e}");
+        let e = test("margin = 1.5", "");
+        assert!(e.contains("test.margin") && e.contains("(0, 1]"), "{e}");
+        let e = test("margin = 0.2", faster);
+        assert!(e.contains("only the `equivalent` rule"), "{e}");
+        let e = test("min_server_cpus = 0", faster);
+        assert!(e.contains("test.min_server_cpus"), "{e}");
+        let e = test(
+            "",
+            "rule = { name = \"range\", group = [\"node\"], metric = \"throughput_rps\", min = 1, max = 5, baseline = \"rust\" }",
+        );
+        assert!(
+            e.contains("test.rule.baseline") && e.contains("`rust`"),
+            "{e}"
+        );
+        let e = test(
+            "",
+            "rule = { name = \"equivalent\", subject = [\"node\"], compared = [\"python\"], metrics = [] }",
+        );
+        assert!(e.contains("test.rule.metrics"), "{e}");
+        // Reason codes: only `cited_third_party`, only on cited claims.
+        let e = parse(&format!(
+            "{base}kind = \"cited\"\nsource = \"s\"\nreasons = [\"noisy_machine\"]\n"
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("field `reasons`"), "{e}");
+        let e = parse(&format!(
+            "{base}kind = \"cited\"\nsource = \"s\"\nreasons = [\"bogus\"]\n"
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("bogus") && e.0.contains("line"), "{e}");
+        assert!(parse(&format!(
+            "{base}kind = \"cited\"\nsource = \"s\"\nreasons = [\"cited_third_party\"]\n"
+        ))
+        .is_ok());
+        // A future workload may carry its rule, with `needs`.
+        assert!(parse(&format!(
+            "{base}kind = \"testable\"\n[claim.test]\nworkloads = [\"vector\"]\nclaimed = \"c\"\n\
+             reading = \"r\"\nneeds = \"the vector workload\"\n{faster}\n"
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn minimum_effects_come_from_the_words_unless_overridden() {
+        let c = Catalogue::builtin();
+        let e = |id: &str| c.claim(id).unwrap().min_effect();
+        assert_eq!(e("a0-io-performance-row").factor, DEFAULT_MIN_EFFECT);
+        let x = e("a0-io-intensive-exceptional");
+        assert_eq!(
+            (x.factor, x.basis.as_str()),
+            (2.0, "the word \"exceptionally\"")
+        );
+        let x = e("a0-takeaway-unmatched-io");
+        assert_eq!(x.factor, 2.0);
+        assert!(x.basis.starts_with("set in the catalogue: "), "{}", x.basis);
+        // Whole words only: "farther" is not "far", "by far" is.
+        let claim = |q: &str| Claim {
+            id: "x".into(),
+            article: "a.txt".into(),
+            topic: "t".into(),
+            kind: Kind::Testable,
+            quote: q.into(),
+            source: None,
+            note: None,
+            reasons: vec![],
+            test: None,
+        };
+        assert_eq!(claim("it goes farther").min_effect().factor, 1.2);
+        assert_eq!(claim("faster by far").min_effect().factor, 2.0);
+        assert_eq!(claim("Much faster").min_effect().factor, 2.0);
+        // Every testable claim with a strong word and a directional rule is held to 2×.
+        for cl in &c.claims {
+            let Some(t) = &cl.test else { continue };
+            if matches!(
+                t.rule,
+                Some(RuleSpec::Faster { .. } | RuleSpec::Lighter { .. })
+            ) {
+                let q = cl.quote.to_lowercase();
+                let strong = STRONG_WORDS
+                    .iter()
+                    .any(|w| q.split(|ch: char| !ch.is_alphanumeric()).any(|x| x == *w));
+                if strong {
+                    assert!(cl.min_effect().factor >= 2.0, "{}", cl.id);
+                }
+            }
+        }
     }
 
     #[test]

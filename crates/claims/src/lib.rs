@@ -1,19 +1,27 @@
 //! `claims`: every claim of the seed articles, kept as data ([`catalogue`], `catalogue.toml`), and
 //! checked against the lab's measurements (a [`store::RunSummary`]) by named rules ([`rules`]). The
 //! result ([`report::ClaimsReport`]) puts the claimed and measured figures side by side with a
-//! verdict and a one-line reason; cited facts and opinions are listed as such.
+//! verdict and a one-line reason; cited facts and opinions are listed as such. The verdict
+//! vocabulary and reason codes are in [`verdict`], the statistics in [`stats`], and how two groups of
+//! frameworks are compared in [`decide`].
 
 pub mod catalogue;
+pub mod decide;
 pub mod report;
 pub mod rules;
+pub mod stats;
+pub mod verdict;
 pub mod workloads;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use store::RunSummary;
 
 pub use catalogue::{Catalogue, CatalogueError, Claim, Kind, Metric, RuleSpec};
-pub use report::{ClaimResult, ClaimedFigure, ClaimsReport, Measured, Part, RunRef, Side, Verdict};
+pub use report::{
+    ClaimResult, ClaimedFigure, ClaimsReport, Independence, Measured, Part, RunRef, Side,
+};
+pub use verdict::{ReasonCode, Verdict};
 
 /// Which claims to show.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +54,7 @@ pub fn evaluate(
     for r in &claims {
         *counts.entry(r.verdict.id().to_string()).or_insert(0) += 1;
     }
+    let independence = independence(&claims);
     ClaimsReport {
         catalogue: catalogue_origin.to_string(),
         run: run.map(|r| RunRef {
@@ -59,8 +68,74 @@ pub fn evaluate(
             warnings: r.warnings.clone(),
         }),
         counts,
+        independence,
         claims,
     }
+}
+
+/// "N verdicts from M independent tests": distinct measurements behind the measured verdicts.
+fn independence(claims: &[ClaimResult]) -> Independence {
+    let measured: Vec<&ClaimResult> = claims.iter().filter(|c| c.verdict.is_measured()).collect();
+    let all: BTreeSet<&String> = measured.iter().flat_map(|c| &c.tests).collect();
+    let mut by: BTreeMap<String, BTreeSet<&String>> = BTreeMap::new();
+    for c in &measured {
+        by.entry(c.verdict.id().to_string())
+            .or_default()
+            .extend(&c.tests);
+    }
+    Independence {
+        verdicts: measured.len(),
+        tests: all.len(),
+        tests_by_verdict: by.into_iter().map(|(k, v)| (k, v.len())).collect(),
+        indicative: measured.iter().filter(|c| c.indicative).count(),
+    }
+}
+
+/// The measurements a rule reads: one id per (metric, workload, targets), the targets being every
+/// target its non-context selectors name (a language stands for its `[lab]` targets). Two claims
+/// with the same ids rest on the same figures: one independent test, however many claims it decides.
+pub fn measurement_ids(cat: &Catalogue, rule: &RuleSpec, workloads: &[String]) -> Vec<String> {
+    let mut targets = BTreeSet::new();
+    for (field, sel) in rule.selectors() {
+        if field == "context" {
+            continue;
+        }
+        for s in sel {
+            match cat.lab.get(s) {
+                Some(names) => targets.extend(names.iter().cloned()),
+                None => {
+                    targets.insert(s.clone());
+                }
+            }
+        }
+    }
+    if let RuleSpec::Range {
+        baseline: Some(b), ..
+    } = rule
+    {
+        targets.insert(b.clone());
+    }
+    let who = targets.into_iter().collect::<Vec<_>>().join(",");
+    let mut ids = BTreeSet::new();
+    for m in rule.metrics() {
+        if m.per_target() {
+            ids.insert(format!("{}@per-target:{who}", m.as_str()));
+        } else {
+            for w in workloads {
+                ids.insert(format!("{}@{w}:{who}", m.as_str()));
+            }
+        }
+    }
+    if let RuleSpec::LoopBlocking { .. } = rule {
+        ids.insert(format!("server_cpu_us_per_req@cpu:{who}"));
+    }
+    ids.into_iter().collect()
+}
+
+/// A run of one repeat per cell (`--quick`, or `repeats = 1`): every decided verdict is indicative.
+fn one_repeat_run(run: &RunSummary) -> bool {
+    run.settings.get("quick").is_some_and(|v| v == "true")
+        || run.settings.get("repeats").is_some_and(|v| v == "1")
 }
 
 /// One claim's verdict.
@@ -72,7 +147,14 @@ pub fn evaluate_claim(cat: &Catalogue, c: &Claim, run: Option<&RunSummary>) -> C
         kind: c.kind,
         quote: c.quote.clone(),
         verdict: Verdict::Opinion,
+        indicative: false,
+        reasons: c.reasons.clone(),
         reason: String::new(),
+        min_effect: None,
+        min_effect_basis: None,
+        margin: None,
+        comparisons: vec![],
+        tests: vec![],
         claimed: None,
         claimed_figure: None,
         reading: None,
@@ -128,20 +210,56 @@ pub fn evaluate_claim(cat: &Catalogue, c: &Claim, run: Option<&RunSummary>) -> C
                 }),
                 _ => None,
             };
+            if let Some(rule) = &t.rule {
+                r.tests = measurement_ids(cat, rule, &t.workloads);
+                match rule {
+                    RuleSpec::Faster { .. } | RuleSpec::Lighter { .. } => {
+                        let e = c.min_effect();
+                        r.min_effect = Some(e.factor);
+                        r.min_effect_basis = Some(e.basis);
+                    }
+                    RuleSpec::Equivalent { .. } => r.margin = Some(c.margin()),
+                    _ => {}
+                }
+            } else if t.margin.is_some() {
+                r.margin = Some(c.margin());
+            }
+            let future: Vec<&str> = t
+                .workloads
+                .iter()
+                .filter(|w| workloads::lookup(w).is_some_and(|x| !x.available))
+                .map(String::as_str)
+                .collect();
+            let cores = run.map(rules::server_cores);
+            let few_cores = match (t.min_server_cpus, cores) {
+                (Some(min), Some(n)) if (n as u32) < min => Some((min, n)),
+                _ => None,
+            };
+            let mut codes: BTreeSet<ReasonCode> = r.reasons.iter().copied().collect();
+            if let Some((min, n)) = few_cores {
+                codes.insert(ReasonCode::NeedsMulticore);
+                r.verdict = Verdict::NotTestableYet;
+                r.reason = format!(
+                    "not testable on this run: the claim is about using several cores and the servers ran \
+                     on {n} CPU{} (it needs at least {min})",
+                    if n == 1 { "" } else { "s" }
+                );
+            }
             match (&t.rule, run) {
+                _ if !future.is_empty() => {
+                    codes.insert(ReasonCode::NeedsWorkload);
+                    r.verdict = Verdict::NotTestableYet;
+                    let why = format!("needs the {} workload", future.join(", "));
+                    r.reason = if r.reason.is_empty() {
+                        format!("not testable yet: {why}")
+                    } else {
+                        format!("{}; it also {why}", r.reason)
+                    };
+                }
+                _ if few_cores.is_some() => {}
                 (None, _) => {
                     r.verdict = Verdict::NotTestableYet;
-                    let future: Vec<&str> = t
-                        .workloads
-                        .iter()
-                        .filter(|w| workloads::lookup(w).is_some_and(|x| !x.available))
-                        .map(String::as_str)
-                        .collect();
-                    r.reason = if future.is_empty() {
-                        "not testable yet with this lab: see what it needs".into()
-                    } else {
-                        format!("not testable yet: needs the {} workload", future.join(", "))
-                    };
+                    r.reason = "not testable yet with this lab: see what it needs".into();
                 }
                 (Some(rule), None) => {
                     r.verdict = Verdict::NotMeasured;
@@ -149,14 +267,33 @@ pub fn evaluate_claim(cat: &Catalogue, c: &Claim, run: Option<&RunSummary>) -> C
                     r.lab_command = Some(command_for(cat, rule, &t.workloads));
                 }
                 (Some(rule), Some(run)) => {
-                    let o = rules::evaluate(rule, &t.workloads, run, cat);
+                    let params = rules::Params {
+                        min_effect: r.min_effect.unwrap_or(catalogue::DEFAULT_MIN_EFFECT),
+                        margin: c.margin(),
+                    };
+                    let o = rules::evaluate_with(rule, &t.workloads, run, cat, params);
                     r.verdict = o.verdict;
                     r.reason = o.reason;
                     r.parts = o.parts;
                     r.measured = o.measured;
+                    r.comparisons = o.comparisons;
                     r.lab_command = o.missing.lab_command();
+                    r.indicative = o.indicative;
+                    codes.extend(o.codes);
+                    if r.verdict.is_decided() && one_repeat_run(run) {
+                        r.indicative = true;
+                        codes.insert(ReasonCode::OneRepeat);
+                        for p in r.parts.iter_mut().filter(|p| p.verdict.is_decided()) {
+                            p.indicative = true;
+                        }
+                    }
                 }
             }
+            // `one_repeat` goes with the indicative qualifier, on decided verdicts only.
+            if !r.indicative {
+                codes.remove(&ReasonCode::OneRepeat);
+            }
+            r.reasons = codes.into_iter().collect();
         }
     }
     r
@@ -168,6 +305,9 @@ fn command_for(cat: &Catalogue, rule: &RuleSpec, workloads: &[String]) -> String
         RuleSpec::Range { group, .. } | RuleSpec::LoopBlocking { group, .. } => {
             group.iter().collect()
         }
+        RuleSpec::Equivalent {
+            subject, compared, ..
+        } => subject.iter().chain(compared).collect(),
         RuleSpec::Faster { better, than, .. } | RuleSpec::Lighter { better, than, .. } => {
             better.iter().chain(than).collect()
         }

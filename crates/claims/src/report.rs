@@ -8,6 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{Kind, Metric};
+use crate::decide::Comparison;
+pub use crate::verdict::{ReasonCode, Verdict};
 
 /// Every claim of the catalogue (after filters) with its verdict, against one lab run (or none).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -19,7 +21,23 @@ pub struct ClaimsReport {
     pub run: Option<RunRef>,
     /// How many claims (of those shown) have each verdict.
     pub counts: BTreeMap<String, usize>,
+    /// How many independent tests stand behind the measured verdicts: claims decided by the same
+    /// measurement (same metric, workload and targets) are one test.
+    pub independence: Independence,
     pub claims: Vec<ClaimResult>,
+}
+
+/// "N verdicts from M independent tests".
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Independence {
+    /// Claims with a measured verdict (supported, refuted, partly, depends, inconclusive, equivalent).
+    pub verdicts: usize,
+    /// Distinct measurements behind them (see `ClaimResult::tests`).
+    pub tests: usize,
+    /// Per verdict id: distinct measurements behind the claims with that verdict.
+    pub tests_by_verdict: BTreeMap<String, usize>,
+    /// Measured verdicts that are `indicative` (one repeat).
+    pub indicative: usize,
 }
 
 /// The run the verdicts were computed from, and the machine it ran on.
@@ -38,79 +56,6 @@ pub struct RunRef {
     pub warnings: Vec<String>,
 }
 
-/// The verdict on one claim.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// The measurements agree with the claim.
-    Supported,
-    /// The measurements contradict the claim.
-    Refuted,
-    /// Part of the claim holds (one workload or metric but not another; right direction, wrong size).
-    Partly,
-    /// Frameworks disagree: the answer depends on which framework is used.
-    Depends,
-    /// Testable, but the run lacks the measurements (see `lab_command`).
-    NotMeasured,
-    /// The lab cannot test it yet (see `needs`).
-    NotTestableYet,
-    /// A cited fact: shown with its source, not measured.
-    Cited,
-    /// An opinion.
-    Opinion,
-}
-
-impl Verdict {
-    pub const ALL: [Verdict; 8] = [
-        Verdict::Supported,
-        Verdict::Refuted,
-        Verdict::Partly,
-        Verdict::Depends,
-        Verdict::NotMeasured,
-        Verdict::NotTestableYet,
-        Verdict::Cited,
-        Verdict::Opinion,
-    ];
-
-    /// The id used in JSON and by `--verdict`.
-    pub fn id(self) -> &'static str {
-        match self {
-            Verdict::Supported => "supported",
-            Verdict::Refuted => "refuted",
-            Verdict::Partly => "partly",
-            Verdict::Depends => "depends",
-            Verdict::NotMeasured => "not-measured",
-            Verdict::NotTestableYet => "not-testable-yet",
-            Verdict::Cited => "cited",
-            Verdict::Opinion => "opinion",
-        }
-    }
-
-    /// How the terminal shows it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::NotMeasured => "not measured",
-            Verdict::NotTestableYet => "not testable yet",
-            Verdict::Cited => "cited, not measured",
-            v => v.id(),
-        }
-    }
-
-    pub fn from_id(s: &str) -> Option<Verdict> {
-        Verdict::ALL.into_iter().find(|v| v.id() == s)
-    }
-
-    /// A verdict computed from measurements (supported, refuted, partly, depends).
-    pub fn is_measured(self) -> bool {
-        matches!(
-            self,
-            Verdict::Supported | Verdict::Refuted | Verdict::Partly | Verdict::Depends
-        )
-    }
-}
-
 /// One claim and its verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClaimResult {
@@ -122,8 +67,25 @@ pub struct ClaimResult {
     /// The article's exact words.
     pub quote: String,
     pub verdict: Verdict,
+    /// The verdict rests on one repeat (a `--quick` run, or a figure measured once): a qualifier,
+    /// shown as "supported (indicative)"; the verdict itself is unchanged.
+    pub indicative: bool,
+    /// Typed reasons (docs/claims.md lists them): `needs_multicore`, `not_testable_here`…
+    pub reasons: Vec<ReasonCode>,
     /// One line: why this verdict (or what is missing).
     pub reason: String,
+    /// Directional claims: the smallest ratio that counts as the claimed difference.
+    pub min_effect: Option<f64>,
+    /// Where `min_effect` comes from (the quote's words, the default, or the catalogue's override).
+    pub min_effect_basis: Option<String>,
+    /// Tie claims: the equivalence margin (a factor `1 + margin` either way).
+    pub margin: Option<f64>,
+    /// The comparisons the verdict rests on (best against best, typical against typical, per
+    /// workload or metric), with their ratio intervals.
+    pub comparisons: Vec<Comparison>,
+    /// The measurements the verdict rests on, one id per (metric, workload, targets): claims that
+    /// share one are not independent tests.
+    pub tests: Vec<String>,
     /// Testable claims: the claimed figure or statement.
     pub claimed: Option<String>,
     /// The claimed figure as numbers, where the claim gives one (a range or a ratio).
@@ -164,6 +126,7 @@ pub struct Part {
     pub workload: String,
     pub metric: Metric,
     pub verdict: Verdict,
+    pub indicative: bool,
     pub reason: String,
 }
 

@@ -2,29 +2,33 @@
 //! the parameters the catalogue gives it ([`RuleSpec`]); each returns the figures it read (per
 //! target, with their spread), the verdict and a one-line reason.
 //!
-//! How they decide, and why:
+//! How they decide, and why (docs/claims.md states the rule in full):
 //! - **Evidence.** Only cells with status `ok` of targets that did not fail count. Flagged and failed
 //!   cells are shown, never counted. A figure whose engine, upstream or connection count was the
-//!   bottleneck is a *lower bound*: it can show "at least", never "at most".
+//!   bottleneck is a *lower bound*: it can show "at least", never "at most"; a comparison it could
+//!   overturn is undecided (code `lower_bound`).
 //! - **Groups.** A claim about "Node.js" is a claim about the frameworks people run on it: every target
-//!   of the language in the run is compared, not a hand-picked fastest one. Comparisons are per pair
-//!   (each subject target against each compared target), on the same run, so on the same server CPUs.
-//! - **Noise.** Two figures differ only when the repeats' min–max ranges do not overlap; otherwise the
-//!   pair is "within noise".
-//! - **`faster` / `lighter`** (X better than Y): supported when every decided pair is better; refuted
-//!   when none is (worse or within noise); `depends` when frameworks disagree.
+//!   of the language in the run is read, on the same run, so on the same server CPUs.
+//! - **`faster` / `lighter` / `equivalent` / `ratio`**: the ratio of medians with its interval from
+//!   all repeat pairs ([`crate::stats`]), best framework against best and typical against typical
+//!   ([`crate::decide`]), tested against the claim's minimum effect, equivalence margin or claimed
+//!   range ([`Params`], from the catalogue). Within noise → `inconclusive`; readings that point
+//!   different ways → `depends`.
 //! - **`range`** (a claimed figure range for a group): the article names no machine, so the range is
 //!   tested as stated on this run's server CPUs (the per-core figure is shown beside it). Supported
-//!   when every framework's range overlaps the claim; refuted when none does; else `depends`.
-//! - **`ratio`**: every pair's ratio range overlapping the claimed range → supported; right direction
-//!   but another size → `partly`; no difference or the other way → refuted; pairs disagreeing → `depends`.
+//!   when every framework's range overlaps the claim; refuted when none does; else `depends`. With a
+//!   `baseline`, not testable on this machine unless the baseline exceeds the range's top.
 //! - **`loop_blocking`**: in `mixed`, a target blocks when, in every repeat, its `/io` p99 minus its
 //!   `/io` p99 without heavy requests (its `io-slo` ladder at that rate, else the upstream delay) is at
 //!   least `share` × the CPU time of one heavy `/cpu` request (from the target's own `cpu` cell): the
-//!   cheap requests waited for the heavy one. It is clear when no repeat does.
-//!   The heavy request costs each language what its own loop costs, so the threshold is per target.
-//! - **Several workloads or metrics**: each judged alone, then combined: all alike → that verdict; some
-//!   supported (or partly) → `partly`; else `depends` if any part depends, else refuted.
+//!   cheap requests waited for the heavy one. It is clear when no repeat does; repeats on both sides
+//!   of the threshold are within noise (`inconclusive`). The heavy request costs each language what
+//!   its own loop costs, so the threshold is per target.
+//! - **Several workloads or metrics**: each judged alone, then combined: all alike → that verdict; any
+//!   supported, partly or equivalent among others → `partly`; else `depends` if any part depends, else
+//!   `inconclusive` if any part is, else refuted.
+//! - **One repeat**: a decided verdict resting on a figure measured once (that varies between repeats)
+//!   is `indicative` (code `one_repeat`).
 //! - **Missing**: no figure on a side → no verdict (`not-measured`) and the lab command that would
 //!   supply it.
 
@@ -32,8 +36,10 @@ use std::collections::BTreeSet;
 
 use store::{CellStatus, RunSummary, Spread, TargetSummary};
 
-use crate::catalogue::{fmt_num, Catalogue, Metric, RuleSpec};
-use crate::report::{Measured, Part, Side, Verdict};
+use crate::catalogue::{fmt_num, Catalogue, Metric, RuleSpec, DEFAULT_MARGIN, DEFAULT_MIN_EFFECT};
+use crate::decide::{self, Comparison, Series, Test};
+use crate::report::{Measured, Part, Side};
+use crate::verdict::{ReasonCode, Verdict};
 use crate::workloads;
 
 /// What a rule found.
@@ -46,6 +52,30 @@ pub struct Outcome {
     pub measured: Vec<Measured>,
     /// What a lab run would need to measure to complete the evidence.
     pub missing: Missing,
+    /// A decided verdict resting on one repeat of a figure that varies.
+    pub indicative: bool,
+    /// Reason codes the rule attaches (`lower_bound`, `not_testable_here`…).
+    pub codes: BTreeSet<ReasonCode>,
+    /// The comparisons behind the verdict (best and typical readings).
+    pub comparisons: Vec<Comparison>,
+}
+
+/// What a rule reads from the claim besides its parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    /// The minimum effect of `faster` / `lighter` (a factor ≥ 1).
+    pub min_effect: f64,
+    /// The equivalence margin of `equivalent`.
+    pub margin: f64,
+}
+
+impl Default for Params {
+    fn default() -> Params {
+        Params {
+            min_effect: DEFAULT_MIN_EFFECT,
+            margin: DEFAULT_MARGIN,
+        }
+    }
 }
 
 /// Targets and workloads without evidence.
@@ -102,22 +132,38 @@ impl Missing {
     }
 }
 
-/// Evaluate `rule` on `workloads` of `run`.
+/// Evaluate `rule` on `workloads` of `run` with the default minimum effect and margin.
 pub fn evaluate(
     rule: &RuleSpec,
     workloads: &[String],
     run: &RunSummary,
     cat: &Catalogue,
 ) -> Outcome {
-    let ctx = Ctx { run, cat };
+    evaluate_with(rule, workloads, run, cat, Params::default())
+}
+
+/// Evaluate `rule` on `workloads` of `run` with the claim's minimum effect and margin.
+pub fn evaluate_with(
+    rule: &RuleSpec,
+    workloads: &[String],
+    run: &RunSummary,
+    cat: &Catalogue,
+    params: Params,
+) -> Outcome {
+    let ctx = Ctx { run, cat, params };
     match rule {
         RuleSpec::Range {
             group,
             metric,
             min,
             max,
+            baseline,
         } => per_workload(&ctx, workloads, *metric, |ctx, w| {
-            range(ctx, group, w, *metric, *min, *max)
+            let mut o = range(ctx, group, w, *metric, *min, *max);
+            if let Some(b) = baseline {
+                gate_on_baseline(ctx, &mut o, b, w, *metric, *max);
+            }
+            o
         }),
         RuleSpec::Faster {
             better,
@@ -153,6 +199,27 @@ pub fn evaluate(
                 .collect();
             combine(outs)
         }
+        RuleSpec::Equivalent {
+            subject,
+            compared,
+            metrics,
+        } => {
+            let mut outs = vec![];
+            for m in metrics {
+                if m.per_target() {
+                    let mut o = equivalent(&ctx, subject, compared, "cold-start", *m);
+                    o.reason = o
+                        .reason
+                        .replacen("cold-start: ", &format!("{}: ", m.as_str()), 1);
+                    outs.push(("cold-start".to_string(), *m, o));
+                } else {
+                    for w in workloads {
+                        outs.push((w.clone(), *m, equivalent(&ctx, subject, compared, w, *m)));
+                    }
+                }
+            }
+            combine(outs)
+        }
         RuleSpec::LoopBlocking {
             group,
             share,
@@ -161,18 +228,24 @@ pub fn evaluate(
     }
 }
 
+/// Cores the servers ran on (the pinned server CPUs, else the whole machine).
+pub fn server_cores(run: &RunSummary) -> usize {
+    match run.machine.server_cpus.len() {
+        0 => run.machine.cores.max(1) as usize,
+        n => n,
+    }
+}
+
 struct Ctx<'a> {
     run: &'a RunSummary,
     cat: &'a Catalogue,
+    params: Params,
 }
 
 impl Ctx<'_> {
     /// Cores the servers ran on (the pinned server CPUs, else the whole machine).
     fn server_cores(&self) -> usize {
-        match self.run.machine.server_cpus.len() {
-            0 => self.run.machine.cores.max(1) as usize,
-            n => n,
-        }
+        server_cores(self.run)
     }
 
     /// The run's targets a group names (languages or target names), in run order, and the lab
@@ -211,6 +284,22 @@ struct Fig {
     min: f64,
     max: f64,
     lower_bound: bool,
+    /// The repeats' values.
+    values: Vec<f64>,
+    /// Whether the figure varies between repeats (all but install bytes).
+    varies: bool,
+}
+
+impl Fig {
+    fn series(&self) -> Series {
+        Series {
+            target: self.target.clone(),
+            values: self.values.clone(),
+            median: self.median,
+            lower_bound: self.lower_bound,
+            one_repeat: self.varies && self.values.len() < 2,
+        }
+    }
 }
 
 /// The figures of one group on one (workload, metric): evidence, everything shown, what is missing.
@@ -310,9 +399,9 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
     // it the worst (see `held_fewer` below).
     let (spread, lower_bound, status_note, mut note, costliest) = if metric.per_target() {
         let s = match metric {
-            Metric::ColdStartMs => t.cold_start_ms.clone(),
-            Metric::IdlePssMb => t.idle_pss_mb.and_then(|v| Spread::of(&[v])),
-            Metric::InstallBytes => t.install_bytes.and_then(|v| Spread::of(&[v as f64])),
+            Metric::ColdStartMs => t.metric("cold_start_ms").cloned(),
+            Metric::IdlePssMb => t.value("idle_pss_mb").and_then(|v| Spread::of(&[v])),
+            Metric::InstallBytes => t.value("install_bytes").and_then(|v| Spread::of(&[v])),
             _ => unreachable!("per-target metrics only"),
         };
         (s, false, None, None, false)
@@ -321,23 +410,23 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
             return Look::Missing;
         };
         let s = match metric {
-            Metric::ThroughputRps => cell.throughput_rps.clone(),
+            Metric::ThroughputRps => cell.metric("throughput_rps").cloned(),
             Metric::CapacityRps => cell.capacity_rps.and_then(|v| Spread::of(&[v])),
-            Metric::P50Ms => cell.p50_ms.clone(),
-            Metric::P99Ms => cell.p99_ms.clone(),
-            Metric::ServerCpuUsPerReq => cell.server_cpu_us_per_req.clone(),
-            Metric::PssMeanMb => cell.pss_mean_mb.clone(),
-            Metric::PssPeakMb => cell.pss_peak_mb.clone(),
-            Metric::HeldConnections => cell.hold.as_ref().map(|h| h.connections_held.clone()),
-            Metric::MbPer1kConns => cell.hold.as_ref().and_then(|h| h.mb_per_1k_conns.clone()),
+            Metric::P50Ms => cell.metric("p50_ms").cloned(),
+            Metric::P99Ms => cell.metric("p99_ms").cloned(),
+            Metric::ServerCpuUsPerReq => cell.metric("server_cpu_us_per_req").cloned(),
+            Metric::PssMeanMb => cell.metric("pss_mean_mb").cloned(),
+            Metric::PssPeakMb => cell.metric("pss_peak_mb").cloned(),
+            Metric::HeldConnections => cell.metric("connections_held").cloned(),
+            Metric::MbPer1kConns => cell.metric("mb_per_1k_conns").cloned(),
             _ => unreachable!("cell metrics only"),
         };
-        let hold = cell.hold.as_ref();
+        let hold = cell.held_all();
         // A ws-hold cell is flagged when the server could not hold every connection: that is
         // the result being measured, so its figures still count (with what it held said beside
         // them), and a server that could not hold the whole set has no cost per connection of
         // it: it counts as the costliest (see `held_fewer` below).
-        let held_fewer = hold.filter(|h| !h.held_all());
+        let held_fewer = (hold == Some(false)).then_some(cell);
         let counts_flagged = match metric {
             Metric::HeldConnections => true,
             Metric::MbPer1kConns | Metric::P99Ms => held_fewer.is_some(),
@@ -380,8 +469,8 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
         if let Some(h) = held_fewer {
             let held = format!(
                 "held {} of {} connections",
-                fmt_num(h.connections_held.median),
-                fmt_num(h.connections_attempted.median)
+                fmt_num(h.metric("connections_held").map_or(0.0, |s| s.median)),
+                fmt_num(h.metric("connections_attempted").map_or(0.0, |s| s.median))
             );
             let extra = match metric {
                 Metric::MbPer1kConns => {
@@ -422,6 +511,8 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
                 min: f64::INFINITY,
                 max: f64::INFINITY,
                 lower_bound: false,
+                values: vec![f64::INFINITY; s.values.len().max(1)],
+                varies: true,
             }
         } else {
             Fig {
@@ -430,6 +521,8 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
                 min: s.min,
                 max: s.max,
                 lower_bound,
+                values: s.values.clone(),
+                varies: metric != Metric::InstallBytes,
             }
         },
         m,
@@ -458,13 +551,18 @@ fn combine(mut outs: Vec<(String, Metric, Outcome)>) -> Outcome {
     let mut missing = Missing::default();
     let mut measured = vec![];
     let mut parts = vec![];
+    let mut codes = BTreeSet::new();
+    let mut comparisons = vec![];
     for (w, m, o) in outs {
         missing.merge(o.missing);
         measured.extend(o.measured);
+        codes.extend(o.codes);
+        comparisons.extend(o.comparisons);
         parts.push(Part {
             workload: w,
             metric: m,
             verdict: o.verdict,
+            indicative: o.indicative,
             reason: o.reason,
         });
     }
@@ -484,19 +582,27 @@ fn combine(mut outs: Vec<(String, Metric, Outcome)>) -> Outcome {
         Verdict::NotMeasured
     } else if judged.iter().all(|v| *v == judged[0]) {
         judged[0]
-    } else if judged
-        .iter()
-        .any(|v| matches!(v, Verdict::Supported | Verdict::Partly))
-    {
+    } else if judged.iter().any(|v| {
+        matches!(
+            v,
+            Verdict::Supported | Verdict::Partly | Verdict::Equivalent
+        )
+    }) {
         Verdict::Partly
     } else if judged.contains(&Verdict::Depends) {
         Verdict::Depends
+    } else if judged.contains(&Verdict::Inconclusive) {
+        Verdict::Inconclusive
     } else {
         Verdict::Refuted
     };
+    let indicative = verdict.is_decided()
+        && parts
+            .iter()
+            .any(|p| p.indicative && p.verdict.is_measured());
     let reason = parts
         .iter()
-        .map(|p| format!("{}: {}", name(p), p.verdict.label()))
+        .map(|p| format!("{}: {}", name(p), p.verdict.label_with(p.indicative)))
         .collect::<Vec<_>>()
         .join("; ");
     Outcome {
@@ -505,6 +611,9 @@ fn combine(mut outs: Vec<(String, Metric, Outcome)>) -> Outcome {
         parts,
         measured,
         missing,
+        indicative,
+        codes,
+        comparisons,
     }
 }
 
@@ -519,66 +628,30 @@ fn not_measured(reason: String, measured: Vec<Measured>, missing: Missing) -> Ou
         parts: vec![],
         measured,
         missing,
+        indicative: false,
+        codes: BTreeSet::new(),
+        comparisons: vec![],
     }
 }
 
-/// How one pair compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pair {
-    Better,
-    Worse,
-    Tie,
-    /// A lower bound stands where it cannot settle the question.
-    Undecided,
-}
-
-fn compare(a: &Fig, b: &Fig, higher_is_better: bool) -> Pair {
-    let overlap = a.min <= b.max && b.min <= a.max;
-    if !higher_is_better {
-        return if overlap {
-            Pair::Tie
-        } else if a.max < b.min {
-            Pair::Better
-        } else {
-            Pair::Worse
-        };
-    }
-    if overlap {
-        return if a.lower_bound || b.lower_bound {
-            Pair::Undecided
-        } else {
-            Pair::Tie
-        };
-    }
-    if a.min > b.max {
-        if b.lower_bound {
-            Pair::Undecided
-        } else {
-            Pair::Better
-        }
-    } else if a.lower_bound {
-        Pair::Undecided
-    } else {
-        Pair::Worse
-    }
-}
-
-/// `better` beats `than` on (workload, metric), pair by pair.
-fn faster(
+/// `subject` against `compared` on (workload, metric) under `test`: best against best and typical
+/// against typical (see [`crate::decide`]).
+fn two_groups(
     ctx: &Ctx,
-    better: &[String],
-    than: &[String],
+    subject: &[String],
+    compared: &[String],
     context: &[String],
     workload: &str,
     metric: Metric,
+    test: Test,
 ) -> Outcome {
-    let a = collect(ctx, better, workload, metric, Side::Subject);
-    let b = collect(ctx, than, workload, metric, Side::Compared);
+    let a = collect(ctx, subject, workload, metric, Side::Subject);
+    let b = collect(ctx, compared, workload, metric, Side::Compared);
     let c = collect(ctx, context, workload, metric, Side::Context);
     let mut missing = a.missing;
     missing.merge(b.missing);
     let measured: Vec<Measured> = a.shown.into_iter().chain(b.shown).chain(c.shown).collect();
-    let (an, bn) = (group_name(better), group_name(than));
+    let (an, bn) = (group_name(subject), group_name(compared));
     if a.figs.is_empty() || b.figs.is_empty() {
         let who = if a.figs.is_empty() { &an } else { &bn };
         return not_measured(
@@ -587,91 +660,111 @@ fn faster(
             missing,
         );
     }
-    let hib = metric.higher_is_better();
-    let (mut win, mut lose, mut tie, mut und) = (0, 0, 0, 0);
-    let mut ties = vec![];
-    let mut losses = vec![];
-    for x in &a.figs {
-        for y in &b.figs {
-            match compare(x, y, hib) {
-                Pair::Better => win += 1,
-                Pair::Worse => {
-                    lose += 1;
-                    losses.push(format!("{} vs {}", x.target, y.target));
-                }
-                Pair::Tie => {
-                    tie += 1;
-                    ties.push(format!("{} vs {}", x.target, y.target));
-                }
-                Pair::Undecided => und += 1,
-            }
-        }
-    }
-    let decided = win + lose + tie;
-    let best = |f: &[Fig]| -> Fig {
-        f.iter()
-            .cloned()
-            .reduce(|p, q| if (q.median > p.median) == hib { q } else { p })
-            .unwrap()
-    };
-    let (ba, bb) = (best(&a.figs), best(&b.figs));
-    let word = if hib { "higher" } else { "lower" };
-    let list = |v: &[String]| {
-        if v.is_empty() {
-            String::new()
-        } else if v.len() <= 2 {
-            format!(" ({})", v.join(", "))
-        } else {
-            format!(" ({}, … {} more)", v[..2].join(", "), v.len() - 2)
-        }
-    };
-    let mut reason = format!(
-        "{an} {word} in {win} of {} pairs, {} in {lose}{}, within noise in {tie}{}",
-        a.figs.len() * b.figs.len(),
-        if hib { "lower" } else { "higher" },
-        list(&losses),
-        list(&ties),
-    );
-    if und > 0 {
-        reason.push_str(&format!(", {und} undecided (lower bounds)"));
-    }
-    let ratio = if bb.median != 0.0 && (ba.median / bb.median).is_normal() {
-        format!(" ({}×)", fmt_num(ba.median / bb.median))
-    } else {
-        String::new()
-    };
-    let typical = |f: &[Fig]| -> f64 {
-        let v: Vec<f64> = f.iter().map(|x| x.median).collect();
-        Spread::of(&v).map_or(f64::NAN, |s| s.median)
-    };
-    reason.push_str(&format!(
-        "; best {} {} vs {} {} {}{ratio}; typical (median framework) {} vs {}",
-        ba.target,
-        fmt_num(ba.median),
-        bb.target,
-        fmt_num(bb.median),
-        metric.unit(),
-        fmt_num(typical(&a.figs)),
-        fmt_num(typical(&b.figs)),
-    ));
+    let sa: Vec<Series> = a.figs.iter().map(Fig::series).collect();
+    let sb: Vec<Series> = b.figs.iter().map(Fig::series).collect();
+    let d = decide::decide(&sa, &sb, metric.higher_is_better(), test, workload, metric);
+    let mut reason = format!("{workload}: {an} vs {bn}: {}", d.reason);
     missing.append_to(&mut reason);
-    let verdict = if decided == 0 {
-        reason = format!("every pair is undecided: {reason}");
-        Verdict::NotMeasured
-    } else if win == decided {
-        Verdict::Supported
-    } else if win == 0 {
-        Verdict::Refuted
-    } else {
-        Verdict::Depends
-    };
+    let mut codes = BTreeSet::new();
+    if d.lower_bound {
+        codes.insert(ReasonCode::LowerBound);
+        reason.push_str("; a lower-bound figure could change the answer");
+    }
+    if d.indicative {
+        codes.insert(ReasonCode::OneRepeat);
+    }
     Outcome {
-        verdict,
-        reason: format!("{workload}: {reason}"),
+        verdict: d.verdict,
+        reason,
         parts: vec![],
         measured,
         missing,
+        indicative: d.indicative,
+        codes,
+        comparisons: vec![d.best, d.typical],
     }
+}
+
+/// `better` beats `than` on (workload, metric) by at least the claim's minimum effect.
+fn faster(
+    ctx: &Ctx,
+    better: &[String],
+    than: &[String],
+    context: &[String],
+    workload: &str,
+    metric: Metric,
+) -> Outcome {
+    two_groups(
+        ctx,
+        better,
+        than,
+        context,
+        workload,
+        metric,
+        Test::MinEffect(ctx.params.min_effect),
+    )
+}
+
+/// `subject` and `compared` are the same on (workload, metric) within the claim's margin.
+fn equivalent(
+    ctx: &Ctx,
+    subject: &[String],
+    compared: &[String],
+    workload: &str,
+    metric: Metric,
+) -> Outcome {
+    two_groups(
+        ctx,
+        subject,
+        compared,
+        &[],
+        workload,
+        metric,
+        Test::Equivalence(ctx.params.margin),
+    )
+}
+
+/// A claimed range this machine cannot reach is not testable here: unless `baseline` (the Rust
+/// reference) measured above `max` on the same workload and metric, and not as a lower bound, a
+/// group below the range says more about the machine than about the claim.
+fn gate_on_baseline(
+    ctx: &Ctx,
+    o: &mut Outcome,
+    baseline: &str,
+    workload: &str,
+    metric: Metric,
+    max: f64,
+) {
+    if !o.verdict.is_measured() {
+        return;
+    }
+    let t = ctx.run.targets.iter().find(|t| t.name == baseline);
+    let fig = t.map(|t| figure(ctx, t, workload, metric, Side::Context));
+    let why = match fig {
+        None => format!("the baseline {baseline} has no {workload} figure in this run"),
+        Some(Look::Evidence(f, _)) if f.lower_bound => format!(
+            "the baseline {baseline} reached {} {} only as a lower bound",
+            fmt_num(f.median),
+            metric.unit()
+        ),
+        Some(Look::Evidence(f, _)) if f.median > max => return,
+        Some(Look::Evidence(f, _)) => format!(
+            "the baseline {baseline} reached {} {} here, not above the claimed top {}",
+            fmt_num(f.median),
+            metric.unit(),
+            fmt_num(max)
+        ),
+        Some(_) => format!("the baseline {baseline}'s {workload} figure does not count"),
+    };
+    o.reason = format!(
+        "not testable on this machine: {why}, so a figure below the range says nothing about the claim \
+         (measured: {})",
+        o.reason
+    );
+    o.verdict = Verdict::NotTestableYet;
+    o.indicative = false;
+    o.codes.remove(&ReasonCode::OneRepeat);
+    o.codes.insert(ReasonCode::NotTestableHere);
 }
 
 /// Each framework of `group` measures within `[lo, hi]`.
@@ -748,16 +841,27 @@ fn range(ctx: &Ctx, group: &[String], workload: &str, metric: Metric, lo: f64, h
     } else {
         Verdict::Depends
     };
+    let mut codes = BTreeSet::new();
+    if und > 0 {
+        codes.insert(ReasonCode::LowerBound);
+    }
+    let indicative = verdict.is_decided() && g.figs.iter().any(|f| f.varies && f.values.len() < 2);
+    if indicative {
+        codes.insert(ReasonCode::OneRepeat);
+    }
     Outcome {
         verdict,
         reason,
         parts: vec![],
         measured: g.shown,
         missing: g.missing,
+        indicative,
+        codes,
+        comparisons: vec![],
     }
 }
 
-/// `numerator / denominator` lies in `[lo, hi]` for each pair.
+/// `numerator / denominator` lies in `[lo, hi]`: best against best and typical against typical.
 fn ratio(
     ctx: &Ctx,
     numerator: &[String],
@@ -767,89 +871,30 @@ fn ratio(
     lo: f64,
     hi: f64,
 ) -> Outcome {
-    let a = collect(ctx, numerator, workload, metric, Side::Subject);
-    let b = collect(ctx, denominator, workload, metric, Side::Compared);
-    let mut missing = a.missing;
-    missing.merge(b.missing);
-    let measured: Vec<Measured> = a.shown.into_iter().chain(b.shown).collect();
-    if a.figs.is_empty() || b.figs.is_empty() {
-        let who = if a.figs.is_empty() {
-            group_name(numerator)
-        } else {
-            group_name(denominator)
-        };
-        return not_measured(
-            format!("no valid {workload} {} figure for {who}", metric.as_str()),
-            measured,
-            missing,
+    let mut o = two_groups(
+        ctx,
+        numerator,
+        denominator,
+        &[],
+        workload,
+        metric,
+        Test::Range(lo, hi),
+    );
+    if o.verdict.is_measured() || !o.comparisons.is_empty() {
+        o.reason = o.reason.replacen(
+            &format!("{workload}: "),
+            &format!(
+                "{workload}: {} / {} {} ratio {}–{} claimed; ",
+                group_name(numerator),
+                group_name(denominator),
+                metric.as_str(),
+                fmt_num(lo),
+                fmt_num(hi)
+            ),
+            1,
         );
     }
-    // The claimed direction: below 1 (a reduction), above 1 (a multiple), or none.
-    let down = hi < 1.0;
-    let up = lo > 1.0;
-    let (mut inside, mut off, mut wrong, mut und) = (0, 0, 0, 0);
-    let mut ratios = vec![];
-    for x in &a.figs {
-        for y in &b.figs {
-            if x.lower_bound || y.lower_bound || y.min <= 0.0 || y.median <= 0.0 {
-                und += 1;
-                continue;
-            }
-            let (r, rlo, rhi) = (x.median / y.median, x.min / y.max, x.max / y.min);
-            ratios.push(r);
-            if rlo <= hi && lo <= rhi {
-                inside += 1;
-            } else if (down && rhi >= 1.0) || (up && rlo <= 1.0) {
-                wrong += 1;
-            } else {
-                off += 1;
-            }
-        }
-    }
-    let decided = inside + off + wrong;
-    let verdict = if decided == 0 {
-        Verdict::NotMeasured
-    } else if inside == decided {
-        Verdict::Supported
-    } else if wrong == 0 {
-        Verdict::Partly
-    } else if wrong == decided {
-        Verdict::Refuted
-    } else {
-        Verdict::Depends
-    };
-    let rmin = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-    let rmax = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut reason = format!(
-        "{workload}: {} / {} {} ratio {}–{} claimed; {inside} of {} pairs inside, {off} outside in the claimed \
-         direction, {wrong} with no such difference{}",
-        group_name(numerator),
-        group_name(denominator),
-        metric.as_str(),
-        fmt_num(lo),
-        fmt_num(hi),
-        a.figs.len() * b.figs.len(),
-        if und > 0 {
-            format!(", {und} undecided (lower bounds)")
-        } else {
-            String::new()
-        }
-    );
-    if !ratios.is_empty() {
-        reason.push_str(&format!(
-            "; measured ratios {}–{}",
-            fmt_num(rmin),
-            fmt_num(rmax)
-        ));
-    }
-    missing.append_to(&mut reason);
-    Outcome {
-        verdict,
-        reason,
-        parts: vec![],
-        measured,
-        missing,
-    }
+    o
 }
 
 /// The CPU time of one heavy `/cpu` request of `mixed` for `target`, in ms: its `cpu` cell's server
@@ -871,8 +916,7 @@ fn heavy_ms(ctx: &Ctx, target: &str) -> Result<f64, String> {
         return Err("its cpu cell is flagged or failed".into());
     }
     let us = cpu
-        .server_cpu_us_per_req
-        .as_ref()
+        .metric("server_cpu_us_per_req")
         .ok_or("its cpu cell has no server CPU per request")?
         .median;
     let n = cpu
@@ -1059,23 +1103,38 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) ->
         reason.push_str(&format!("; context: {}", ctx_notes.join(", ")));
     }
     missing.append_to(&mut reason);
-    // A target whose repeats straddle the threshold is undecided: beside decided ones, the claim
-    // is then neither supported nor refuted across the group (alone, nothing is decided).
-    let verdict = if decided == 0 {
+    // Targets that block beside targets that do not: the frameworks really disagree (`depends`). A
+    // target whose repeats straddle the threshold is within noise: beside targets that agree with
+    // each other, the run cannot tell (`inconclusive`).
+    let verdict = if decided == 0 && straddle.is_empty() {
         Verdict::NotMeasured
-    } else if straddle.is_empty() && blocked.len() == decided {
-        Verdict::Supported
-    } else if straddle.is_empty() && blocked.is_empty() {
-        Verdict::Refuted
-    } else {
+    } else if !blocked.is_empty() && !clear.is_empty() {
         Verdict::Depends
+    } else if !straddle.is_empty() {
+        Verdict::Inconclusive
+    } else if blocked.len() == decided {
+        Verdict::Supported
+    } else {
+        Verdict::Refuted
     };
+    let indicative = verdict.is_decided()
+        && a.figs
+            .iter()
+            .any(|f| blocked.contains(&f.target) || clear.contains(&f.target))
+        && a.figs.iter().any(|f| f.values.len() < 2);
+    let mut codes = BTreeSet::new();
+    if indicative {
+        codes.insert(ReasonCode::OneRepeat);
+    }
     Outcome {
         verdict,
         reason,
         parts: vec![],
         measured,
         missing,
+        indicative,
+        codes,
+        comparisons: vec![],
     }
 }
 
@@ -1128,10 +1187,7 @@ mod tests {
                 framework: name.into(),
                 versions: BTreeMap::new(),
                 config: BTreeMap::new(),
-                cold_start_ms: None,
-                idle_pss_mb: None,
-                install_bytes: None,
-                install_packages: None,
+                metrics: BTreeMap::new(),
                 failure: None,
             });
             self
@@ -1148,19 +1204,13 @@ mod tests {
                 workload: workload.into(),
                 status: CellStatus::Ok,
                 repeats: 3,
-                throughput_rps: None,
-                p50_ms: None,
-                p99_ms: None,
-                server_cpu_us_per_req: None,
-                pss_mean_mb: None,
-                pss_peak_mb: None,
+                metrics: BTreeMap::new(),
                 ladder: vec![],
                 capacity_rps: None,
                 slo_p99_ms: None,
                 lower_bound: false,
                 params: BTreeMap::new(),
                 warnings: vec![],
-                hold: None,
             };
             f(&mut c);
             self.0.cells.push(c);
@@ -1168,25 +1218,25 @@ mod tests {
         }
 
         fn rps(self, target: &str, workload: &str, v: &[f64]) -> Fx {
-            self.cell(target, workload, |c| c.throughput_rps = Spread::of(v))
+            self.cell(target, workload, |c| c.set("throughput_rps", Spread::of(v)))
         }
 
         fn p50(self, target: &str, workload: &str, v: &[f64]) -> Fx {
-            self.cell(target, workload, |c| c.p50_ms = Spread::of(v))
+            self.cell(target, workload, |c| c.set("p50_ms", Spread::of(v)))
         }
 
         /// A mixed cell (/io at 10 ms, heavy /cpu?n=1000000) and the cpu cell that prices the heavy
         /// request: `heavy_ms` of CPU for n = 1,000,000.
         fn mixed(self, target: &str, p99: &[f64], heavy_ms: f64) -> Fx {
             self.cell(target, "mixed", |c| {
-                c.p99_ms = Spread::of(p99);
+                c.set("p99_ms", Spread::of(p99));
                 c.params.insert("ms".into(), "10".into());
                 c.params
                     .insert("heavy_path".into(), "/cpu?n=1000000".into());
                 c.params.insert("io_rate_rps".into(), "100".into());
             })
             .cell(target, "cpu", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[heavy_ms * 100.0]);
+                c.set("server_cpu_us_per_req", Spread::of(&[heavy_ms * 100.0]));
                 c.params.insert("n".into(), "100000".into());
             })
         }
@@ -1228,14 +1278,27 @@ mod tests {
             .rps("rust-a", "io", &[20000.0]);
         let o = run_rule(&fx, faster_rps(), &["io"]);
         assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
-        assert!(o.reason.contains("higher in 4 of 4 pairs"), "{}", o.reason);
+        assert!(o.reason.contains("pairs: 4 hold"), "{}", o.reason);
         assert!(
             o.reason.contains(
-                "best node-a 9,100 vs python-a 4,100 req/s (2.22×); typical (median framework) 8,100 vs 2,600"
+                "best node-a/python-a 2.22× (2.14–2.3, min–max of all repeat pairs): at least the minimum \
+                 effect (needs ≥ 1.2×)"
             ),
             "{}",
             o.reason
         );
+        // Two frameworks a side: the typical one pools both middle frameworks' repeats (n = 6 a
+        // side: a seeded bootstrap).
+        assert!(
+            o.reason
+                .contains("typical node-a+node-b/python-a+python-b 3.12× (")
+                && o.reason
+                    .contains("95% percentile bootstrap, 2000 resamples, seed 0x737461636b776973"),
+            "{}",
+            o.reason
+        );
+        assert_eq!(o.comparisons.len(), 2);
+        assert!(!o.indicative);
         // Context is shown, not counted.
         let rust = o.measured.iter().find(|m| m.target == "rust-a").unwrap();
         assert_eq!(rust.side, Side::Context);
@@ -1247,45 +1310,148 @@ mod tests {
     }
 
     #[test]
-    fn faster_refuted_when_no_pair_is_better_including_ties() {
+    fn faster_refuted_when_slower_and_inconclusive_within_noise() {
         let fx = langs()
             .rps("node-a", "io", &[4000.0, 4100.0])
-            .rps("node-b", "io", &[1000.0, 1100.0])
-            .rps("python-a", "io", &[4050.0, 4300.0])
+            .rps("node-b", "io", &[3900.0, 4000.0])
+            .rps("python-a", "io", &[4950.0, 5050.0])
             .rps("python-b", "io", &[5000.0, 5100.0]);
         let o = run_rule(&fx, faster_rps(), &["io"]);
         assert_eq!(o.verdict, Verdict::Refuted, "{}", o.reason);
         assert!(
-            o.reason.contains("within noise in 1 (node-a vs python-a)"),
+            o.reason.contains("no advantage or the other way"),
             "{}",
             o.reason
         );
-        // All ties is refuted too: "faster" needs a difference beyond noise.
+        // Overlapping figures: "faster" is neither shown nor excluded. Within noise is
+        // inconclusive now (it was refuted when any overlap counted as "no difference").
         let fx = langs()
             .rps("node-a", "io", &[1000.0, 1200.0])
             .rps("node-b", "io", &[1000.0, 1200.0])
             .rps("python-a", "io", &[1100.0, 1300.0])
             .rps("python-b", "io", &[1050.0, 1150.0]);
-        assert_eq!(
-            run_rule(&fx, faster_rps(), &["io"]).verdict,
-            Verdict::Refuted
-        );
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Inconclusive, "{}", o.reason);
+        assert!(o.reason.contains("within noise"), "{}", o.reason);
     }
 
     #[test]
     fn faster_depends_when_frameworks_disagree() {
+        // Best Node.js far ahead of the best Python; the typical Node.js behind the typical Python.
         let fx = langs()
+            .target("node-c", "node")
+            .target("python-c", "python")
             .rps("node-a", "io", &[9000.0])
             .rps("node-b", "io", &[2000.0])
+            .rps("node-c", "io", &[1900.0])
             .rps("python-a", "io", &[4000.0])
-            .rps("python-b", "io", &[1000.0]);
+            .rps("python-b", "io", &[3000.0])
+            .rps("python-c", "io", &[1000.0]);
         let o = run_rule(&fx, faster_rps(), &["io"]);
         assert_eq!(o.verdict, Verdict::Depends, "{}", o.reason);
         assert!(
-            o.reason
-                .contains("higher in 3 of 4 pairs, lower in 1 (node-b vs python-a)"),
+            o.reason.contains("best node-a/python-a 2.25×")
+                && o.reason.contains("typical node-b/python-b 0.67×"),
             "{}",
             o.reason
+        );
+        // One figure a side: decided, but indicative.
+        assert!(o.indicative && o.codes.contains(&ReasonCode::OneRepeat));
+    }
+
+    #[test]
+    fn the_claims_words_set_the_minimum_effect() {
+        // A clean 1.18×: "faster" (1.2×) is not shown by a clean 1.18×: the right direction, a
+        // smaller size (partly); "exceptionally" (2×) neither.
+        let fx = langs()
+            .rps("node-a", "io", &[1175.0, 1180.0, 1185.0])
+            .rps("node-b", "io", &[1175.0, 1180.0, 1185.0])
+            .rps("python-a", "io", &[995.0, 1000.0, 1005.0])
+            .rps("python-b", "io", &[995.0, 1000.0, 1005.0]);
+        let with = |e: f64| {
+            evaluate_with(
+                &faster_rps(),
+                &sel(&["io"]),
+                &fx.0,
+                &Catalogue::builtin(),
+                Params {
+                    min_effect: e,
+                    margin: 0.25,
+                },
+            )
+        };
+        let o = with(2.0);
+        assert_eq!(o.verdict, Verdict::Partly, "{}", o.reason);
+        assert!(
+            o.reason.contains("below the minimum effect (needs ≥ 2×)"),
+            "{}",
+            o.reason
+        );
+        assert_eq!(with(1.2).verdict, Verdict::Partly);
+        assert_eq!(with(1.1).verdict, Verdict::Supported);
+    }
+
+    #[test]
+    fn a_4_percent_gap_with_13_percent_spread_is_inconclusive() {
+        // The I/O verdicts of issue 14: Express vs FastAPI 4% apart, 3 repeats with 13% spread.
+        let rel = [0.935, 1.0, 1.065];
+        let v = |m: f64| rel.iter().map(|f| m * f).collect::<Vec<f64>>();
+        let fx = Fx::new()
+            .target("node-express", "node")
+            .target("python-fastapi", "python")
+            .rps("node-express", "io", &v(3016.0))
+            .rps("python-fastapi", "io", &v(2900.0));
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Inconclusive, "{}", o.reason);
+        assert!(!o.indicative);
+    }
+
+    #[test]
+    fn a_tie_within_the_margin_is_equivalent() {
+        let rule = RuleSpec::Equivalent {
+            subject: sel(&["node"]),
+            compared: sel(&["python"]),
+            metrics: vec![Metric::ColdStartMs],
+        };
+        let fx = starts(
+            langs(),
+            [
+                ("node-a", 100.0, 40.0),
+                ("node-b", 105.0, 40.0),
+                ("python-a", 110.0, 40.0),
+                ("python-b", 112.0, 40.0),
+            ],
+        );
+        let o = run_rule(&fx, rule.clone(), &["cold-start"]);
+        assert_eq!(o.verdict, Verdict::Equivalent, "{}", o.reason);
+        assert!(o.reason.starts_with("cold_start_ms: "), "{}", o.reason);
+        // Three times slower: different beyond the margin, the tie is refuted.
+        let fx = starts(
+            langs(),
+            [
+                ("node-a", 100.0, 40.0),
+                ("node-b", 110.0, 40.0),
+                ("python-a", 300.0, 40.0),
+                ("python-b", 330.0, 40.0),
+            ],
+        );
+        assert_eq!(
+            run_rule(&fx, rule.clone(), &["cold-start"]).verdict,
+            Verdict::Refuted
+        );
+        // 1.2× apart with repeats from 1.0 to 1.05: part of the interval beyond 1.25: inconclusive.
+        let fx = starts(
+            langs(),
+            [
+                ("node-a", 100.0, 40.0),
+                ("node-b", 100.0, 40.0),
+                ("python-a", 120.0, 40.0),
+                ("python-b", 120.0, 40.0),
+            ],
+        );
+        assert_eq!(
+            run_rule(&fx, rule, &["cold-start"]).verdict,
+            Verdict::Inconclusive
         );
     }
 
@@ -1299,31 +1465,37 @@ mod tests {
         };
         let fx = langs()
             .cell("node-a", "json", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[50.0, 52.0])
+                c.set("server_cpu_us_per_req", Spread::of(&[50.0, 52.0]))
             })
             .cell("node-b", "json", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[70.0])
+                c.set("server_cpu_us_per_req", Spread::of(&[70.0]))
             })
             .cell("python-a", "json", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[150.0])
+                c.set("server_cpu_us_per_req", Spread::of(&[150.0]))
             })
             .cell("python-b", "json", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[300.0])
+                c.set("server_cpu_us_per_req", Spread::of(&[300.0]))
             });
         let o = run_rule(&fx, rule, &["json"]);
         assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
-        assert!(o.reason.contains("lower in 4 of 4 pairs"), "{}", o.reason);
+        // Lower is better: the ratio is oriented compared / subject.
+        assert!(
+            o.reason.contains("best python-a/node-a 2.94×"),
+            "{}",
+            o.reason
+        );
+        assert!(o.reason.contains("pairs: 4 hold"), "{}", o.reason);
     }
 
     #[test]
     fn flagged_and_failed_cells_never_count_and_missing_ones_give_the_lab_command() {
         let fx = langs()
             .cell("node-a", "io", |c| {
-                c.throughput_rps = Spread::of(&[9000.0]);
+                c.set("throughput_rps", Spread::of(&[9000.0]));
                 c.warnings.push("spread 14% > 10%".into());
             })
             .cell("node-b", "io", |c| {
-                c.throughput_rps = Spread::of(&[100.0]);
+                c.set("throughput_rps", Spread::of(&[100.0]));
                 c.status = CellStatus::Flagged("12 wrong bodies".into());
             })
             .rps("python-a", "io", &[4000.0])
@@ -1363,28 +1535,34 @@ mod tests {
 
     #[test]
     fn lower_bounds_only_count_where_they_settle_the_question() {
-        // node-a is a lower bound above python: still better. python-a is a lower bound: undecided.
+        // node-a is a lower bound above python: still better (its true figure is higher still).
         let fx = langs()
             .cell("node-a", "io", |c| {
-                c.throughput_rps = Spread::of(&[9000.0]);
+                c.set("throughput_rps", Spread::of(&[9000.0]));
                 c.lower_bound = true;
             })
             .rps("node-b", "io", &[8000.0])
             .rps("python-b", "io", &[1000.0])
+            .rps("python-a", "io", &[3000.0]);
+        let o = run_rule(&fx, faster_rps(), &["io"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(!o.codes.contains(&ReasonCode::LowerBound));
+        // python-a, the best Python, a lower bound: its true figure could close the gap: undecided.
+        let fx = langs()
+            .rps("node-a", "io", &[9000.0])
+            .rps("node-b", "io", &[8000.0])
+            .rps("python-b", "io", &[1000.0])
             .cell("python-a", "io", |c| {
-                c.throughput_rps = Spread::of(&[3000.0]);
+                c.set("throughput_rps", Spread::of(&[3000.0]));
                 c.lower_bound = true;
             });
         let o = run_rule(&fx, faster_rps(), &["io"]);
-        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
-        assert!(
-            o.reason.contains("2 undecided (lower bounds)"),
-            "{}",
-            o.reason
-        );
+        assert_eq!(o.verdict, Verdict::NotMeasured, "{}", o.reason);
+        assert!(o.codes.contains(&ReasonCode::LowerBound), "{:?}", o.codes);
+        assert!(o.reason.contains("undecided (lower bound)"), "{}", o.reason);
         // The workload's own ceiling (connections × 1000 / ms) makes a figure a lower bound.
         let fx = langs().cell("node-a", "io", |c| {
-            c.throughput_rps = Spread::of(&[6350.0]);
+            c.set("throughput_rps", Spread::of(&[6350.0]));
             c.params.insert("connections".into(), "64".into());
             c.params.insert("ms".into(), "10".into());
         });
@@ -1419,7 +1597,11 @@ mod tests {
         assert_eq!(o.parts.len(), 2);
         assert_eq!(o.parts[0].verdict, Verdict::Refuted);
         assert_eq!(o.parts[1].verdict, Verdict::Supported);
-        assert_eq!(o.reason, "cpu: refuted; hash: supported");
+        // One repeat each: both parts indicative.
+        assert_eq!(
+            o.reason,
+            "cpu: refuted (indicative); hash: supported (indicative)"
+        );
         // One workload missing: judged on the other, and the command names the missing one.
         let fx = langs()
             .rps("node-a", "cpu", &[900.0])
@@ -1441,6 +1623,7 @@ mod tests {
             metric: Metric::ThroughputRps,
             min: 15000.0,
             max: 20000.0,
+            baseline: None,
         }
     }
 
@@ -1499,7 +1682,7 @@ mod tests {
 
         // A lower bound below the range cannot refute it.
         let fx = langs().cell("node-a", "io", |c| {
-            c.throughput_rps = Spread::of(&[6000.0]);
+            c.set("throughput_rps", Spread::of(&[6000.0]));
             c.lower_bound = true;
         });
         let o = run_rule(&fx, node_range(), &["io"]);
@@ -1535,11 +1718,13 @@ mod tests {
             .p50("node-a", "io", &[11.0])
             .p50("node-b", "io", &[12.0])
             .p50("python-a", "io", &[100.0])
-            .p50("python-b", "io", &[25.0]);
+            .p50("python-b", "io", &[90.0]);
         let o = run_rule(&fx, ratio_rule(), &["io"]);
         assert_eq!(o.verdict, Verdict::Partly, "{}", o.reason);
         assert!(
-            o.reason.contains("2 of 4 pairs inside, 2 outside"),
+            o.reason
+                .starts_with("io: node / python p50_ms ratio 0.4–0.5 claimed; ")
+                && o.reason.contains("the claimed direction, another size"),
             "{}",
             o.reason
         );
@@ -1555,15 +1740,29 @@ mod tests {
             Verdict::Refuted
         );
 
-        // Some pairs reduce as claimed, others not at all: depends.
+        // The best frameworks as claimed, the typical ones not at all: depends.
         let fx = langs()
-            .p50("node-a", "io", &[11.0])
-            .p50("node-b", "io", &[12.0])
+            .target("node-c", "node")
+            .target("python-c", "python")
+            .p50("node-a", "io", &[10.0])
+            .p50("node-b", "io", &[30.0])
+            .p50("node-c", "io", &[31.0])
             .p50("python-a", "io", &[25.0])
-            .p50("python-b", "io", &[11.0]);
+            .p50("python-b", "io", &[26.0])
+            .p50("python-c", "io", &[27.0]);
         assert_eq!(
             run_rule(&fx, ratio_rule(), &["io"]).verdict,
             Verdict::Depends
+        );
+        // Straddling a bound of the range: inconclusive.
+        let fx = langs()
+            .p50("node-a", "io", &[11.0, 13.0])
+            .p50("node-b", "io", &[11.0, 13.0])
+            .p50("python-a", "io", &[25.0, 26.0])
+            .p50("python-b", "io", &[25.0, 26.0]);
+        assert_eq!(
+            run_rule(&fx, ratio_rule(), &["io"]).verdict,
+            Verdict::Inconclusive
         );
 
         assert_eq!(
@@ -1583,8 +1782,8 @@ mod tests {
     fn starts(fx: Fx, v: [(&str, f64, f64); 4]) -> Fx {
         v.into_iter().fold(fx, |fx, (t, cold, mem)| {
             fx.per_target(t, |t| {
-                t.cold_start_ms = Spread::of(&[cold, cold * 1.05]);
-                t.idle_pss_mb = Some(mem);
+                t.set("cold_start_ms", Spread::of(&[cold, cold * 1.05]));
+                t.set("idle_pss_mb", Spread::of(&[mem]));
             })
         })
     }
@@ -1603,7 +1802,12 @@ mod tests {
         );
         let o = run_rule(&fx, lighter_rule(&both), &["cold-start"]);
         assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
-        assert_eq!(o.reason, "cold_start_ms: supported; idle_pss_mb: supported");
+        // Idle memory is one figure per target (no repeats): indicative.
+        assert_eq!(
+            o.reason,
+            "cold_start_ms: supported; idle_pss_mb: supported (indicative)"
+        );
+        assert!(o.indicative);
 
         let fx = starts(
             langs(),
@@ -1630,9 +1834,11 @@ mod tests {
                 ("python-b", 500.0, 90.0),
             ],
         );
+        // Two frameworks a side this far apart (40 and 600 ms): the typical reading pools them and
+        // cannot tell; the best one can. Not a disagreement beyond noise: inconclusive.
         assert_eq!(
             run_rule(&fx, lighter_rule(&[Metric::ColdStartMs]), &["cold-start"]).verdict,
-            Verdict::Depends
+            Verdict::Inconclusive
         );
         let o = run_rule(
             &langs(),
@@ -1713,7 +1919,7 @@ mod tests {
         // repeat, and the median of the "alone" p99s (11.5 ms here) beats the io-slo rung.
         let fx = langs()
             .cell("node-a", "mixed", |c| {
-                c.p99_ms = Spread::of(&[14.0, 14.5]);
+                c.set("p99_ms", Spread::of(&[14.0, 14.5]));
                 c.params.insert("ms".into(), "10".into());
                 c.params
                     .insert("heavy_path".into(), "/cpu?n=1000000".into());
@@ -1732,7 +1938,7 @@ mod tests {
                 }
             })
             .cell("node-a", "cpu", |c| {
-                c.server_cpu_us_per_req = Spread::of(&[250.0]);
+                c.set("server_cpu_us_per_req", Spread::of(&[250.0]));
                 c.params.insert("n".into(), "100000".into());
             });
         let o = run_rule(&fx, blocking_rule(), w);
@@ -1774,23 +1980,24 @@ mod tests {
         assert_eq!(o.verdict, Verdict::Depends, "{}", o.reason);
         assert!(o.reason.contains("(node-b clear)"), "{}", o.reason);
 
-        // Repeats on both sides of the threshold decide nothing.
+        // Repeats on both sides of the threshold: within noise.
         let fx = langs().mixed("node-a", &[15.0, 25.0], 20.0);
         assert_eq!(
             run_rule(&fx, blocking_rule(), w).verdict,
-            Verdict::NotMeasured
+            Verdict::Inconclusive
         );
 
-        // One target clear and one straddling: not refuted, it depends.
+        // One target clear and one straddling: not refuted, and not "depends" either (nothing
+        // disagrees beyond noise): inconclusive.
         let fx = langs()
             .mixed("node-a", &[10.5, 11.0], 20.0)
             .mixed("node-b", &[15.0, 25.0], 20.0);
         let o = run_rule(&fx, blocking_rule(), w);
-        assert_eq!(o.verdict, Verdict::Depends, "{}", o.reason);
+        assert_eq!(o.verdict, Verdict::Inconclusive, "{}", o.reason);
 
         // Without the cpu cell the heavy request has no price: not judged, and the command says so.
         let fx = langs().cell("node-a", "mixed", |c| {
-            c.p99_ms = Spread::of(&[200.0]);
+            c.set("p99_ms", Spread::of(&[200.0]));
             c.params.insert("ms".into(), "10".into());
             c.params
                 .insert("heavy_path".into(), "/cpu?n=1000000".into());

@@ -1,6 +1,8 @@
-//! The lab's workload ids as the catalogue may name them (docs/workloads.md is the source; a test
-//! checks the two agree): which ones the lab measures today, which are per-target measures rather than
-//! (target, workload) cells, and which are future workloads that make a claim "not testable yet".
+//! The workload ids a claims catalogue may name, as the claims read them from the `workloads`
+//! registry (the one list; docs/workloads.md describes it and a test checks the two agree):
+//! which ones the lab measures today, which are per-target measures rather than (target,
+//! workload) cells, and which are future workloads that make a claim "not testable yet". A
+//! workload registered at run time is known here with no other change.
 
 /// One workload id the catalogue may reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,68 +16,34 @@ pub struct Workload {
     pub capacity: bool,
 }
 
-const fn cell(id: &'static str) -> Workload {
-    Workload {
-        id,
-        available: true,
-        per_target: false,
-        capacity: false,
+impl From<&workloads::Workload> for Workload {
+    fn from(w: &workloads::Workload) -> Workload {
+        Workload {
+            id: w.id,
+            available: w.available(),
+            per_target: w.per_target(),
+            capacity: w.capacity(),
+        }
     }
 }
 
-const fn slo(id: &'static str) -> Workload {
-    Workload {
-        id,
-        available: true,
-        per_target: false,
-        capacity: true,
-    }
+/// Every workload id of the registry, in its order.
+pub fn all() -> Vec<Workload> {
+    workloads::registry()
+        .workloads()
+        .iter()
+        .map(Workload::from)
+        .collect()
 }
-
-const fn future(id: &'static str) -> Workload {
-    Workload {
-        id,
-        available: false,
-        per_target: false,
-        capacity: false,
-    }
-}
-
-/// Every workload id of docs/workloads.md.
-pub const WORKLOADS: &[Workload] = &[
-    cell("plaintext"),
-    cell("json"),
-    cell("io"),
-    cell("cpu"),
-    cell("hash"),
-    slo("json-slo"),
-    slo("io-slo"),
-    slo("cpu-slo"),
-    slo("hash-slo"),
-    cell("mixed"),
-    cell("ws-hold"),
-    Workload {
-        id: "cold-start",
-        available: true,
-        per_target: true,
-        capacity: false,
-    },
-    future("db"),
-    future("stream"),
-];
 
 /// The workload with this id, if the lab knows it (now or as a future workload).
 pub fn lookup(id: &str) -> Option<Workload> {
-    WORKLOADS.iter().copied().find(|w| w.id == id)
+    workloads::registry().workload(id).map(Workload::from)
 }
 
 /// The ids, comma-separated, for error messages.
 pub fn known_ids() -> String {
-    WORKLOADS
-        .iter()
-        .map(|w| w.id)
-        .collect::<Vec<_>>()
-        .join(", ")
+    workloads::registry().known_ids()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use claims::workloads::{lookup, WORKLOADS};
+use claims::workloads::{all, lookup};
 use claims::{Catalogue, Kind};
 
 fn repo() -> PathBuf {
@@ -83,7 +83,7 @@ fn every_workload_exists_in_docs_workloads_md() {
         .find("Coming later")
         .expect("docs/workloads.md has its 'Coming later' paragraph");
     let coming = doc[start..].split("\n\n").next().unwrap();
-    for w in WORKLOADS {
+    for w in all() {
         let tick = format!("`{}`", w.id);
         assert!(
             doc.contains(&tick),
@@ -165,7 +165,11 @@ fn readme_counts_match_the_catalogue() {
     let not_yet = cat
         .claims
         .iter()
-        .filter(|c| c.test.as_ref().is_some_and(|t| t.rule.is_none()))
+        .filter(|c| {
+            c.test.as_ref().is_some_and(|t| {
+                t.rule.is_none() || t.workloads.iter().any(|w| !lookup(w).unwrap().available)
+            })
+        })
         .count();
     let readme = normalise(&std::fs::read_to_string(repo().join("README.md")).unwrap());
     let want = format!(
@@ -176,4 +180,45 @@ fn readme_counts_match_the_catalogue() {
     assert!(readme.contains(&want), "README.md should say: {want}");
     let want = format!("and {} opinions", n(Kind::Opinion));
     assert!(readme.contains(&want), "README.md should say: {want}");
+}
+
+#[test]
+fn docs_claims_md_states_each_rules_metric_and_minimum_effect() {
+    let doc = std::fs::read_to_string(repo().join("docs/claims.md")).unwrap();
+    let cat = Catalogue::builtin();
+    for c in &cat.claims {
+        let Some(rule) = c.test.as_ref().and_then(|t| t.rule.as_ref()) else {
+            continue;
+        };
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` | {} |", c.id, rule.name())))
+            .unwrap_or_else(|| {
+                panic!(
+                    "docs/claims.md has no row for {} (rule {}) in its per-claim table",
+                    c.id,
+                    rule.name()
+                )
+            });
+        if matches!(
+            rule,
+            claims::RuleSpec::Faster { .. } | claims::RuleSpec::Lighter { .. }
+        ) {
+            let e = c.min_effect().factor;
+            let want = format!("≥ {}×", claims::decide::fmt_ratio(e));
+            assert!(
+                row.contains(&want),
+                "{}: docs say {row:?}, the rule uses {want}",
+                c.id
+            );
+        }
+        if let claims::RuleSpec::Equivalent { .. } = rule {
+            let want = format!("±{}%", c.margin() * 100.0);
+            assert!(
+                row.contains(&want),
+                "{}: docs say {row:?}, the rule uses {want}",
+                c.id
+            );
+        }
+    }
 }

@@ -5,8 +5,9 @@
 //! headers, and for `/io` exactly one upstream request per call (the upstream's `/count`). `/ws`
 //! (a WebSocket echo) is checked over one WebSocket connection: random text messages and one random
 //! binary message, sent back to back, must come back unchanged and in order, then the close
-//! handshake must be answered. The result is a pass/fail per endpoint with what was expected and
-//! what was received.
+//! handshake must be answered. The database endpoints and `/vector` are checked by [`db`] against
+//! the run's database ([`CheckServices::database`]). The result is a pass/fail per endpoint with
+//! what was expected and what was received.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -19,7 +20,18 @@ use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
 
 use crate::manifest::Endpoint;
+use crate::postgres::Database;
 use crate::services::Upstream;
+
+pub mod db;
+
+/// The services a check may need: the upstream (`/io`) and the database (`/db`, `/queries`,
+/// `/fortunes`, `/updates`, `/items`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckServices<'a> {
+    pub upstream: Option<&'a Upstream>,
+    pub database: Option<&'a Database>,
+}
 
 /// `/cpu?n=N`'s result: `x = (x * 31 + i) mod 2^32` for i in 0..n.
 pub fn cpu_result(n: u64) -> u32 {
@@ -210,6 +222,28 @@ pub fn check(
     upstream: Option<&Upstream>,
     opts: &CheckOptions,
 ) -> CheckReport {
+    check_with(
+        target,
+        addr,
+        declared,
+        CheckServices {
+            upstream,
+            database: None,
+        },
+        opts,
+    )
+}
+
+/// [`check`] with every service (the database endpoints need [`CheckServices::database`]; they
+/// fail saying so without it).
+pub fn check_with(
+    target: &str,
+    addr: SocketAddr,
+    declared: &[Endpoint],
+    services: CheckServices<'_>,
+    opts: &CheckOptions,
+) -> CheckReport {
+    let upstream = services.upstream;
     let seed = opts.seed.unwrap_or_else(clock_seed);
     let mut rng = Rng::new(seed);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -227,14 +261,25 @@ pub fn check(
             notes: vec![],
         };
         if is_declared {
-            rt.block_on(check_endpoint(
-                e,
-                addr,
-                upstream,
-                opts,
-                &mut rng,
-                &mut result,
-            ));
+            if e.needs_database() || e == Endpoint::Vector {
+                rt.block_on(db::check(
+                    e,
+                    addr,
+                    services.database,
+                    opts,
+                    &mut rng,
+                    &mut result,
+                ));
+            } else {
+                rt.block_on(check_endpoint(
+                    e,
+                    addr,
+                    upstream,
+                    opts,
+                    &mut rng,
+                    &mut result,
+                ));
+            }
         }
         endpoints.push(result);
     }
@@ -464,6 +509,13 @@ fn inputs(e: Endpoint, rng: &mut Rng, count: u32) -> Vec<(String, u64)> {
             }
             // Not an HTTP request endpoint: `check_ws` sends `ws_messages` instead.
             Endpoint::Ws => ("/ws".to_string(), 0),
+            // Checked by `db::check`, with their own inputs.
+            Endpoint::Db
+            | Endpoint::Queries
+            | Endpoint::Fortunes
+            | Endpoint::Updates
+            | Endpoint::Crud
+            | Endpoint::Vector => (format!("/{e}"), 0),
         })
         .collect()
 }
@@ -872,6 +924,12 @@ async fn check_requests(
                 }
             }
             Endpoint::Ws => unreachable!("/ws is checked by check_ws"),
+            Endpoint::Db
+            | Endpoint::Queries
+            | Endpoint::Fortunes
+            | Endpoint::Updates
+            | Endpoint::Crud
+            | Endpoint::Vector => unreachable!("checked by db::check"),
         }
     }
 }

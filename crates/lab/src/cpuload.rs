@@ -4,11 +4,19 @@
 //! are ≥ 90% busy together, the server's figure is a lower bound even if neither alone was) and for
 //! the server CPUs (busy time the server itself did not use is other processes' load: figures taken
 //! on a machine busy with other work are warned about).
+//!
+//! Steal time (the hypervisor ran another guest while this CPU had work) is kept apart: it is not
+//! "busy" (nothing on this machine ran), so it is never counted as other processes' load; it is
+//! reported on its own ([`CpuSnapshot::steal`], [`steal_share`], and the per-repeat steal meter).
 
 /// Per-CPU busy and total jiffies, for a set of CPUs.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct CpuSnapshot {
+    /// Jiffies something on this machine ran (user, nice, system, irq, softirq; not steal).
     pub busy: u64,
+    /// Jiffies stolen by the hypervisor.
+    pub steal: u64,
+    /// All jiffies (busy + idle + iowait + steal).
     pub total: u64,
 }
 
@@ -36,8 +44,10 @@ pub fn parse(stat: &str, cpus: &[usize]) -> CpuSnapshot {
         }
         let total: u64 = v.iter().sum();
         let idle = v[3] + v.get(4).copied().unwrap_or(0);
+        let steal = v.get(7).copied().unwrap_or(0);
         snap.total += total;
-        snap.busy += total - idle;
+        snap.steal += steal;
+        snap.busy += total - idle - steal;
     }
     snap
 }
@@ -49,11 +59,19 @@ pub fn snapshot(cpus: &[usize]) -> CpuSnapshot {
         .unwrap_or_default()
 }
 
-/// Busy share (0–1) of the CPUs between two snapshots; `None` without data.
+/// Busy share (0–1) of the CPUs between two snapshots (stolen time is not busy); `None` without
+/// data.
 pub fn busy_share(start: CpuSnapshot, end: CpuSnapshot) -> Option<f64> {
     let total = end.total.checked_sub(start.total)?;
     let busy = end.busy.checked_sub(start.busy)?;
     (total > 0).then(|| busy as f64 / total as f64)
+}
+
+/// Stolen share (0–1) of the CPUs between two snapshots; `None` without data.
+pub fn steal_share(start: CpuSnapshot, end: CpuSnapshot) -> Option<f64> {
+    let total = end.total.checked_sub(start.total)?;
+    let steal = end.steal.checked_sub(start.steal)?;
+    (total > 0).then(|| steal as f64 / total as f64)
 }
 
 #[cfg(test)]
@@ -77,6 +95,20 @@ mod tests {
         let all = busy_share(parse(A, &[]), parse(B, &[])).unwrap();
         assert!((all - 250.0 / 300.0).abs() < 1e-9);
         assert_eq!(busy_share(b0, a0), None);
+    }
+
+    #[test]
+    fn steal_is_not_counted_as_busy() {
+        // CPU 1: 100 jiffies of the server, 300 stolen by the hypervisor, 100 idle.
+        let a = "cpu1 0 0 0 0 0 0 0 0 0 0\n";
+        let b = "cpu1 80 0 20 100 0 0 0 300 0 0\n";
+        let (a, b) = (parse(a, &[1]), parse(b, &[1]));
+        assert_eq!(busy_share(a, b), Some(0.2));
+        assert_eq!(steal_share(a, b), Some(0.6));
+        // The server used 100 of 500 jiffies: nothing is left for other processes, although the
+        // hypervisor stole 60% (before the fix, 60% was reported as other processes' load).
+        let own = 100.0 / 500.0;
+        assert!((busy_share(a, b).unwrap() - own).abs() < 1e-9);
     }
 
     #[test]

@@ -137,9 +137,18 @@ impl Host for LabHost {
         })
     }
 
+    /// The versions command's map, plus `footprint_with_runtime_bytes`: the install footprint
+    /// with the runtime (issue 14; kept here until the store has a field for it).
     fn versions(&self, target: &str) -> BTreeMap<String, String> {
         match self.target(target) {
-            Ok(t) => crate::machine::target_versions(t, &self.dir.repo()).unwrap_or_default(),
+            Ok(t) => {
+                let mut m =
+                    crate::machine::target_versions(t, &self.dir.repo()).unwrap_or_default();
+                if let Some(b) = crate::install::footprint(t).with_runtime_bytes {
+                    m.insert("footprint_with_runtime_bytes".into(), b.to_string());
+                }
+                m
+            }
             Err(_) => BTreeMap::new(),
         }
     }
@@ -228,6 +237,9 @@ impl Host for LabHost {
                     meter: None,
                 }))
             }
+            ServiceKind::Database => {
+                Err("this lab cannot start a PostgreSQL service yet (ServiceKind::Database)".into())
+            }
         }
     }
 }
@@ -300,6 +312,10 @@ impl Server for LabServer {
 
     fn stop(mut self: Box<Self>) {
         self.launched.server.stop(STOP_GRACE);
+    }
+
+    fn start_notes(&self) -> Vec<String> {
+        self.launched.server.notes.clone()
     }
 }
 

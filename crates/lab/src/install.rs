@@ -322,6 +322,8 @@ fn placeholders_for_install(target: &Target, repo: &Path) -> Placeholders {
         dir: target.dir.clone(),
         python: python(),
         repo: repo.to_path_buf(),
+        database: String::new(),
+        db_pool: 1,
     }
 }
 
@@ -427,7 +429,7 @@ fn run_step(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    let mut child = cmd.spawn().map_err(|e| {
+    let mut child = crate::process::spawn_tied(cmd).map_err(|e| {
         let reason = if e.kind() == std::io::ErrorKind::NotFound {
             format!(
                 "could not start: `{}` is not on PATH ({})",
@@ -440,7 +442,7 @@ fn run_step(
         fail(reason, vec![])
     })?;
     let pgid = child.id() as i32;
-    let guard = crate::process::ExternalGroup::register(pgid);
+    let guard = crate::process::ExternalGroup::register(pgid, &format!("{target} install"));
     let (tx, rx) = mpsc::channel::<String>();
     for stream in [
         child
@@ -514,29 +516,148 @@ fn run_step(
     }
 }
 
-/// Install footprint.
+/// Install footprint (issue 14's decision): the primary figure is the app's dependencies —
+/// `node_modules` for Node; for a Python venv its `site-packages` minus pip, setuptools and wheel
+/// (the files their `RECORD`s list, dist-info included), which every venv brings, and not the
+/// venv's interpreter links and scripts; for Rust the binary. The figure with the runtime (the
+/// `node` binary; the Python installation the venv runs on: its interpreter and standard library)
+/// is [`Footprint::with_runtime_bytes`], shown separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Footprint {
     /// Bytes on disk (allocated blocks; hard links counted once).
     pub bytes: u64,
     /// Packages: `node_modules/<pkg>/package.json` (scoped too, nested too) + `*.dist-info`
-    /// (except pip's and setuptools', which every venv brings).
+    /// (except pip's, setuptools' and wheel's, which every venv brings).
     pub packages: u64,
+    /// `bytes` plus the runtime's (None: no separate runtime, e.g. a Rust binary, or not found).
+    pub with_runtime_bytes: Option<u64>,
 }
 
 /// The footprint of the target's `installed` paths (missing paths count zero).
 pub fn footprint(target: &Target) -> Footprint {
     let mut fp = Footprint::default();
     let mut seen = HashSet::new();
+    let mut venvs = Vec::new();
     for p in &target.manifest.install.installed {
-        walk(&target.install_path(p), &mut seen, &mut fp);
+        let path = target.install_path(p);
+        match site_packages(&path) {
+            Some(site) => {
+                walk_site_packages(&site, &mut seen, &mut fp);
+                venvs.push(path);
+            }
+            None => walk(&path, &mut seen, &mut fp),
+        }
     }
+    let runtime = match target.manifest.language {
+        crate::manifest::Language::Node => find_program("node").map(|n| {
+            let mut rt = Footprint::default();
+            walk(&std::fs::canonicalize(&n).unwrap_or(n), &mut seen, &mut rt);
+            rt.bytes
+        }),
+        crate::manifest::Language::Python => venvs.first().and_then(|v| {
+            let mut rt = Footprint::default();
+            for p in python_installation(v)? {
+                walk(&p, &mut seen, &mut rt);
+            }
+            Some(rt.bytes)
+        }),
+        crate::manifest::Language::Rust => None,
+    };
+    fp.with_runtime_bytes = runtime.map(|r| fp.bytes + r);
     fp
 }
 
-/// pip and setuptools come with every venv (`python -m venv`), not from the requirements.
+/// `<venv>/lib/python3.X/site-packages`, when `venv` is one.
+fn site_packages(venv: &Path) -> Option<PathBuf> {
+    if !venv.join("pyvenv.cfg").is_file() {
+        return None;
+    }
+    std::fs::read_dir(venv.join("lib"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.is_dir())
+}
+
+/// The Python installation a venv runs on (from its `pyvenv.cfg`: `home` and `version`): the
+/// interpreter binary and the standard library folder.
+fn python_installation(venv: &Path) -> Option<Vec<PathBuf>> {
+    let cfg = std::fs::read_to_string(venv.join("pyvenv.cfg")).ok()?;
+    let get = |key: &str| {
+        cfg.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().to_string())
+        })
+    };
+    let home = PathBuf::from(get("home")?);
+    let version = get("version").or_else(|| get("version_info"))?;
+    let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+    let exe = std::fs::canonicalize(home.join(format!("python{minor}")))
+        .or_else(|_| std::fs::canonicalize(home.join("python3")))
+        .ok()?;
+    let stdlib = home.parent()?.join("lib").join(format!("python{minor}"));
+    Some([exe, stdlib].into_iter().filter(|p| p.exists()).collect())
+}
+
+/// The top-level names of `site-packages` that belong to pip, setuptools and wheel: the first
+/// component of every file their `RECORD`s list (their packages, dist-info, `pkg_resources`,
+/// `_distutils_hack`, `distutils-precedence.pth`), or those names when a RECORD is missing.
+fn venv_bootstrap_names(site: &Path) -> HashSet<String> {
+    let mut names = HashSet::new();
+    for e in std::fs::read_dir(site).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !(name.ends_with(".dist-info") && is_venv_bootstrap(&name)) {
+            continue;
+        }
+        names.insert(name.clone());
+        let dist = name.split('-').next().unwrap_or("").to_string();
+        match std::fs::read_to_string(e.path().join("RECORD")) {
+            Ok(record) => {
+                for line in record.lines() {
+                    let file = line.split(',').next().unwrap_or("");
+                    let first = file.split('/').next().unwrap_or("");
+                    if !first.is_empty() && first != ".." {
+                        names.insert(first.to_string());
+                    }
+                }
+            }
+            Err(_) => {
+                names.insert(dist.clone());
+                if dist == "setuptools" {
+                    for n in [
+                        "pkg_resources",
+                        "_distutils_hack",
+                        "distutils-precedence.pth",
+                    ] {
+                        names.insert(n.to_string());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+fn walk_site_packages(site: &Path, seen: &mut HashSet<(u64, u64)>, fp: &mut Footprint) {
+    let skip = venv_bootstrap_names(site);
+    if let Ok(meta) = std::fs::symlink_metadata(site) {
+        if seen.insert((meta.dev(), meta.ino())) {
+            fp.bytes += meta.blocks() * 512;
+        }
+    }
+    for e in std::fs::read_dir(site).into_iter().flatten().flatten() {
+        if !skip.contains(e.file_name().to_string_lossy().as_ref()) {
+            walk(&e.path(), seen, fp);
+        }
+    }
+}
+
+/// pip, setuptools and wheel come with every venv (`python -m venv`, `pip install`), not from
+/// the requirements.
 fn is_venv_bootstrap(dist_info: &str) -> bool {
-    dist_info.starts_with("pip-") || dist_info.starts_with("setuptools-")
+    dist_info.starts_with("pip-")
+        || dist_info.starts_with("setuptools-")
+        || dist_info.starts_with("wheel-")
 }
 
 fn walk(p: &Path, seen: &mut HashSet<(u64, u64)>, fp: &mut Footprint) {
@@ -717,6 +838,87 @@ mod tests {
         let fp = footprint(&t);
         assert_eq!(fp.packages, 4, "{fp:?}");
         assert!(fp.bytes >= 10000, "{fp:?}");
+        // Node's runtime is the node binary, counted apart.
+        if let Some(node) = find_program("node") {
+            let size = std::fs::metadata(std::fs::canonicalize(node).unwrap())
+                .unwrap()
+                .len();
+            assert!(
+                fp.with_runtime_bytes.unwrap() >= fp.bytes + size / 2,
+                "{fp:?}"
+            );
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_venv_counts_its_site_packages_without_pip_setuptools_and_wheel() {
+        let d = tmp("venv");
+        let site = d.join(".venv/lib/python3.11/site-packages");
+        for p in [
+            "flask",
+            "flask-3.1.0.dist-info",
+            "pip",
+            "pip-24.0.dist-info",
+            "setuptools",
+            "pkg_resources",
+            "setuptools-66.1.1.dist-info",
+            "wheel-0.42.0.dist-info",
+        ] {
+            std::fs::create_dir_all(site.join(p)).unwrap();
+        }
+        std::fs::create_dir_all(d.join(".venv/bin")).unwrap();
+        let big = |p: &Path, n: usize| std::fs::write(p, vec![b'x'; n]).unwrap();
+        big(&site.join("flask/app.py"), 40_000);
+        big(&site.join("pip/huge.py"), 400_000);
+        big(&site.join("pkg_resources/x.py"), 400_000);
+        big(&site.join("distutils-precedence.pth"), 100_000);
+        big(&d.join(".venv/bin/pip"), 400_000);
+        std::fs::write(
+            site.join("pip-24.0.dist-info/RECORD"),
+            "pip/huge.py,sha256=x,1\n../../../bin/pip,,\n",
+        )
+        .unwrap();
+        // setuptools' RECORD names its companions.
+        std::fs::write(
+            site.join("setuptools-66.1.1.dist-info/RECORD"),
+            "setuptools/__init__.py,,\npkg_resources/x.py,,\ndistutils-precedence.pth,,\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join(".venv/pyvenv.cfg"),
+            "home = /nonexistent/bin\nversion = 3.11.2\n",
+        )
+        .unwrap();
+        let mut t = target_in(&d, "[install]\ninstalled = [\".venv\"]");
+        t.manifest.language = crate::manifest::Language::Python;
+        let fp = footprint(&t);
+        assert_eq!(fp.packages, 1, "{fp:?}");
+        assert!((40_000..200_000).contains(&fp.bytes), "{fp:?}");
+        // No Python installation at /nonexistent: no with-runtime figure rather than a wrong one.
+        assert_eq!(fp.with_runtime_bytes, None);
+        // The real interpreter this machine has, when there is one.
+        if let Some(py) = find_program("python3") {
+            // As `python -m venv` writes it: the real interpreter's folder (not a shim's).
+            let out = std::process::Command::new(&py)
+                .args([
+                    "-c",
+                    "import os, sys, platform; print(os.path.dirname(os.path.realpath(sys.executable))); print(platform.python_version())",
+                ])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let mut lines = text.lines();
+            let (home, v) = (lines.next().unwrap(), lines.next().unwrap());
+            std::fs::write(
+                d.join(".venv/pyvenv.cfg"),
+                format!("home = {home}\nversion = {v}\n"),
+            )
+            .unwrap();
+            let with = footprint(&t).with_runtime_bytes.unwrap();
+            // An interpreter and a standard library: megabytes.
+            assert!(with > fp.bytes + 5_000_000, "{with} vs {}", fp.bytes);
+        }
         std::fs::remove_dir_all(&d).unwrap();
     }
 

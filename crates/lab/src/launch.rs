@@ -24,7 +24,7 @@ pub struct LaunchOptions {
     /// Preferred port (another one if in use).
     pub port: Option<u16>,
     /// Services' environment (e.g. `UPSTREAM_URL` from [`crate::services::Service::env`]); the
-    /// `UPSTREAM_URL` value also fills `{upstream}`.
+    /// `UPSTREAM_URL` value also fills `{upstream}`, `DATABASE_URL` fills `{database}`.
     pub services_env: Vec<(String, String)>,
     pub ready_timeout: Duration,
     /// Run in a cgroup v2 where one can be made.
@@ -56,11 +56,14 @@ pub struct ResolvedConfig {
     pub command: Vec<String>,
     /// The manifest environment, expanded.
     pub env: Vec<(String, String)>,
+    /// `{db_pool}`: database connections per worker.
+    pub db_pool: u32,
 }
 
 impl ResolvedConfig {
     /// What to store with a result: the manifest's `[config]` plus the values used: `workers`,
-    /// `threads` (numbers), `server_cpus` and `command`. Where `[config]` describes `workers` or
+    /// `threads` (numbers), `server_cpus`, `command` and (for a target with database endpoints)
+    /// `db_pool`. Where `[config]` describes `workers` or
     /// `threads` in words, the words are kept as `workers_note` / `threads_note`.
     pub fn to_map(&self, target: &Target) -> BTreeMap<String, String> {
         let mut m = target.manifest.config.clone();
@@ -80,6 +83,9 @@ impl ResolvedConfig {
                 .join(","),
         );
         m.insert("command".into(), self.command.join(" "));
+        if target.needs_database() {
+            m.insert("db_pool".into(), self.db_pool.to_string());
+        }
         m
     }
 }
@@ -125,6 +131,8 @@ pub fn placeholders(
         dir: target.dir.clone(),
         python: crate::install::python(),
         repo: repo.to_path_buf(),
+        database: String::new(),
+        db_pool: target.db_pool(workers, threads),
     }
 }
 
@@ -144,7 +152,13 @@ pub fn resolve(
         .find(|(k, _)| k == "UPSTREAM_URL")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    let ph = placeholders(target, repo, port, workers, threads, cpus, &upstream);
+    let mut ph = placeholders(target, repo, port, workers, threads, cpus, &upstream);
+    ph.database = opts
+        .services_env
+        .iter()
+        .find(|(k, _)| k == "DATABASE_URL")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let (command, env) = target.start_for(opts.workload.as_deref());
     let file = target.file.display();
     let command = ph
@@ -164,6 +178,7 @@ pub fn resolve(
         cpus: opts.server_cpus.clone(),
         command,
         env: expanded,
+        db_pool: ph.db_pool,
     })
 }
 
@@ -254,6 +269,58 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.workers, 3);
+    }
+
+    #[test]
+    fn database_placeholders_are_filled() {
+        let text = "name = \"t\"\nlanguage = \"python\"\nframework = \"x\"\nsummary = \"s\"\nendpoints = [\"db\"]\n[start]\ncommand = [\"run\", \"{port}\"]\nenv = { DATABASE_URL = \"{database}\", DB_POOL = \"{db_pool}\" }\nworkers = \"2*{cpus}+1\"\nthreads = 4\nconcurrency = \"threads\"\n";
+        let dir = std::path::Path::new("/r/targets/t");
+        let t = Target {
+            manifest: crate::manifest::parse_str(text, &dir.join("target.toml"), Some("t"))
+                .unwrap(),
+            dir: dir.to_path_buf(),
+            file: dir.join("target.toml"),
+        };
+        let url = "postgresql://stackwise@127.0.0.1:9/stackwise";
+        let opts = LaunchOptions {
+            server_cpus: vec![1, 2],
+            services_env: vec![("DATABASE_URL".into(), url.into())],
+            ..Default::default()
+        };
+        // 5 workers × 4 threads: ceil(16 / 5) = 4 per worker, within 4 threads.
+        let r = resolve(&t, &t.repo(), &opts, 1).unwrap();
+        let env: BTreeMap<_, _> = r.env.iter().cloned().collect();
+        assert_eq!(env["DATABASE_URL"], url);
+        assert_eq!(env["DB_POOL"], "4");
+        assert_eq!(r.to_map(&t)["db_pool"], "4");
+        // 3 workers: ceil(16 / 3) = 6, capped at the 3 threads a worker serves at once.
+        let r = resolve(
+            &t,
+            &t.repo(),
+            &LaunchOptions {
+                workers: Some(3),
+                threads: Some(3),
+                ..opts.clone()
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!(r.db_pool, 3);
+        // No database in the run: empty.
+        let r = resolve(
+            &t,
+            &t.repo(),
+            &LaunchOptions {
+                services_env: vec![],
+                ..opts
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            r.env.iter().find(|(k, _)| k == "DATABASE_URL").unwrap().1,
+            ""
+        );
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! - [`install`]: required programs, install steps (skipped when installed), install footprint.
 //! - [`process`]: the supervisor: process groups, CPU pinning, cgroups, output tails, free ports,
 //!   readiness and cold start, stop with leak check, a registry of live groups for Ctrl-C/panics.
+//! - [`runlock`]: one run per store; the sweep of what a killed run left, and its watchdog.
 //! - [`launch`]: starts a target with its placeholders filled ([`launch::launch`]).
 //! - [`sample`]: server cost of a process tree (CPU incl. exited workers, PSS), steal, busy share.
 //! - [`services`]: services a workload brings (trait [`services::Service`]); the upstream.
+//! - [`postgres`]: the lab's PostgreSQL (a throwaway cluster, or `--database-url`), its schema,
+//!   reset between cells and `pg_stat_statements` counts.
 //! - [`upstream`]: the upstream HTTP server itself (run by `stackwise upstream --port P`).
 //! - [`check`]: the conformance verifier (`stackwise targets check`).
 //! - [`machine`]: the machine fingerprint and a target's reported versions.
@@ -17,6 +20,7 @@
 //! The suite (the suite engineer's modules):
 //! - [`workload`]: the workload catalogue and abstraction (endpoints, services, own client).
 //! - [`search`]: the bounded capacity-at-SLO search; [`stats`]: the trust rules.
+//! - [`crud`]: the CRUD load model (the mix of `/items` operations, one open-loop engine each).
 //! - [`suite`]: the runner (plan, cells, repeats, store, resume) over a [`suite::Host`];
 //!   [`host`]: the real host over the core modules; [`placement`]: CPU split, runtime notes.
 //!
@@ -54,12 +58,15 @@ pub mod install;
 pub mod launch;
 pub mod machine;
 pub mod manifest;
+pub mod postgres;
 pub mod process;
+pub mod runlock;
 pub mod sample;
 pub mod services;
 pub mod upstream;
 // The suite.
 pub mod cpuload;
+pub mod crud;
 pub mod host;
 pub mod placement;
 pub mod search;

@@ -44,17 +44,47 @@ pub enum Endpoint {
     Hash,
     /// `GET /ws`: a WebSocket echo (not an HTTP request/response endpoint).
     Ws,
+    /// `GET /db`: one random `world` row, one query (the database endpoints need `DATABASE_URL`).
+    Db,
+    /// `GET /queries?q=N`: N random `world` rows, one query each.
+    Queries,
+    /// `GET /fortunes`: the `fortune` rows plus one, sorted, rendered as HTML.
+    Fortunes,
+    /// `GET /updates?q=N`: N rows read, given new random numbers, written.
+    Updates,
+    /// The `/items` REST resource (GET one, list, POST, PUT, DELETE).
+    Crud,
+    /// `GET /vector?n=N`: a float64 sum of squares (not a database endpoint).
+    Vector,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 6] = [
+    pub const ALL: [Endpoint; 12] = [
         Endpoint::Plaintext,
         Endpoint::Json,
         Endpoint::Io,
         Endpoint::Cpu,
         Endpoint::Hash,
         Endpoint::Ws,
+        Endpoint::Db,
+        Endpoint::Queries,
+        Endpoint::Fortunes,
+        Endpoint::Updates,
+        Endpoint::Crud,
+        Endpoint::Vector,
     ];
+
+    /// Needs the database (`DATABASE_URL`).
+    pub fn needs_database(&self) -> bool {
+        matches!(
+            self,
+            Endpoint::Db
+                | Endpoint::Queries
+                | Endpoint::Fortunes
+                | Endpoint::Updates
+                | Endpoint::Crud
+        )
+    }
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -64,6 +94,12 @@ impl Endpoint {
             Endpoint::Cpu => "cpu",
             Endpoint::Hash => "hash",
             Endpoint::Ws => "ws",
+            Endpoint::Db => "db",
+            Endpoint::Queries => "queries",
+            Endpoint::Fortunes => "fortunes",
+            Endpoint::Updates => "updates",
+            Endpoint::Crud => "crud",
+            Endpoint::Vector => "vector",
         }
     }
 }
@@ -127,9 +163,25 @@ pub struct StartSpec {
     /// Polled until it answers 200.
     #[serde(default = "default_ready")]
     pub ready: String,
+    /// How one worker serves requests at once: `"event-loop"` (the default: no limit) or
+    /// `"threads"` (one request per thread, e.g. gunicorn's sync and gthread workers); `{db_pool}`
+    /// is capped at `threads` for the latter.
+    #[serde(default)]
+    pub concurrency: Concurrency,
     /// A start command per workload id, where one differs.
     #[serde(default)]
     pub workload: BTreeMap<String, WorkloadStart>,
+}
+
+/// `start.concurrency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Concurrency {
+    /// An event loop (Node, asyncio, tokio): no per-worker limit.
+    #[default]
+    EventLoop,
+    /// One request per thread: a worker serves at most `threads` at once.
+    Threads,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -252,6 +304,8 @@ impl Target {
             dir: self.dir.clone(),
             python: String::new(),
             repo: self.repo(),
+            database: String::new(),
+            db_pool: 1,
         };
         // Unknown placeholders were refused when the manifest was parsed.
         let expanded = ph.expand(p).unwrap_or_else(|_| p.to_string());
@@ -266,6 +320,20 @@ impl Target {
     /// Default threads per worker, from `start.threads`.
     pub fn default_threads(&self, cpus: usize) -> u32 {
         eval_count(&self.manifest.start.threads, cpus).unwrap_or(1)
+    }
+
+    /// Declares a database endpoint (`db`, `queries`, `fortunes`, `updates`, `crud`)?
+    pub fn needs_database(&self) -> bool {
+        self.manifest.endpoints.iter().any(Endpoint::needs_database)
+    }
+
+    /// `{db_pool}` for this many workers and threads ([`crate::postgres::db_pool`]).
+    pub fn db_pool(&self, workers: u32, threads: u32) -> u32 {
+        crate::postgres::db_pool(
+            workers,
+            threads,
+            self.manifest.start.concurrency == Concurrency::Threads,
+        )
     }
 }
 
@@ -283,6 +351,11 @@ pub struct Placeholders {
     /// The python3 found on PATH (or `python3`).
     pub python: String,
     pub repo: PathBuf,
+    /// The database URL (`postgresql://stackwise@127.0.0.1:P/stackwise`), empty when the run has
+    /// no database.
+    pub database: String,
+    /// Database connections per worker process ([`Target::db_pool`]).
+    pub db_pool: u32,
 }
 
 impl Placeholders {
@@ -321,6 +394,8 @@ impl Placeholders {
                 "dir" => self.dir.display().to_string(),
                 "python" => self.python.clone(),
                 "repo" => self.repo.display().to_string(),
+                "database" => self.database.clone(),
+                "db_pool" => self.db_pool.to_string(),
                 other => {
                     return Err(format!(
                         "unknown placeholder {{{other}}} in \"{s}\" (known: {})",
@@ -341,7 +416,7 @@ impl Placeholders {
     }
 }
 
-const KNOWN_PLACEHOLDERS: [&str; 8] = [
+const KNOWN_PLACEHOLDERS: [&str; 10] = [
     "{port}",
     "{workers}",
     "{threads}",
@@ -350,6 +425,8 @@ const KNOWN_PLACEHOLDERS: [&str; 8] = [
     "{dir}",
     "{python}",
     "{repo}",
+    "{database}",
+    "{db_pool}",
 ];
 
 /// Evaluates a count such as `4`, `{cpus}` or `2*{cpus}+1` (integers, `{cpus}`, `+`, `*`,
@@ -593,6 +670,8 @@ fn validate(
         dir: PathBuf::new(),
         python: String::new(),
         repo: PathBuf::new(),
+        database: String::new(),
+        db_pool: 1,
     };
     let mut strings: Vec<(String, &str, &String)> = Vec::new();
     for s in &m.start.command {
@@ -802,6 +881,22 @@ command = ["node", "versions.js"]
         assert_eq!(ws.endpoints.last(), Some(&Endpoint::Ws));
         assert_eq!(Endpoint::Ws.as_str(), "ws");
         assert!(Endpoint::ALL.contains(&Endpoint::Ws));
+        let db = parse(&GOOD.replace(
+            "\"hash\"]",
+            "\"hash\", \"db\", \"queries\", \"fortunes\", \"updates\", \"crud\", \"vector\"]",
+        ))
+        .unwrap();
+        assert_eq!(db.endpoints.len(), 11);
+        assert!(db.endpoints[5..10].iter().all(Endpoint::needs_database));
+        assert!(!Endpoint::Vector.needs_database() && !Endpoint::Io.needs_database());
+        assert_eq!(m.start.concurrency, Concurrency::EventLoop);
+        let threads =
+            parse(&GOOD.replace("threads = 4\n", "threads = 4\nconcurrency = \"threads\"\n"))
+                .unwrap();
+        assert_eq!(threads.start.concurrency, Concurrency::Threads);
+        let e = parse(&GOOD.replace("threads = 4\n", "threads = 4\nconcurrency = \"fibers\"\n"))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("start.concurrency"), "{e}");
     }
 
     #[test]
@@ -862,11 +957,18 @@ command = ["node", "versions.js"]
             dir: "/t/x".into(),
             python: "/usr/bin/python3".into(),
             repo: "/r".into(),
+            database: "postgresql://stackwise@127.0.0.1:5/stackwise".into(),
+            db_pool: 4,
         };
         assert_eq!(
             p.expand("{python} {dir}/app.py --bind 127.0.0.1:{port} -w {workers}")
                 .unwrap(),
             "/usr/bin/python3 /t/x/app.py --bind 127.0.0.1:8080 -w 3"
+        );
+        assert_eq!(
+            p.expand("DATABASE_URL={database} DB_POOL={db_pool}")
+                .unwrap(),
+            "DATABASE_URL=postgresql://stackwise@127.0.0.1:5/stackwise DB_POOL=4"
         );
         assert!(p.expand("{nope}").is_err());
         assert!(p.expand("{port").is_err());

@@ -12,6 +12,11 @@
 //! - A process-wide registry of live groups: [`kill_all`] (for the CLI's Ctrl-C handler) and
 //!   [`install_panic_hook`] kill every one of them.
 //! - [`Supervised::check_alive`] detects a target that crashed (exit status + last stderr lines).
+//! - Every process is started by [`spawn_tied`]: from one long-lived spawner thread, with
+//!   `PR_SET_PDEATHSIG` = SIGKILL, so that it dies with the lab however the lab ends (SIGKILL, OOM;
+//!   the signal fires when the *thread* that forked exits, hence the dedicated thread). It covers
+//!   the direct child only: its own workers are ended by the run lock's watchdog and sweep
+//!   ([`crate::runlock`]), to which the registry reports every group as it comes and goes.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -21,7 +26,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{mpsc, Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::cgroup::Cgroup;
@@ -175,20 +180,71 @@ struct LiveGroup {
     id: u64,
     pgid: i32,
     cgroup: Option<Cgroup>,
+    /// Sent to the root only instead of SIGTERM to the group (e.g. SIGINT: PostgreSQL's fast
+    /// shutdown; its postmaster stops its own children).
+    stop_signal: Option<i32>,
 }
 
 static LIVE: Mutex<Vec<LiveGroup>> = Mutex::new(Vec::new());
+/// Directories removed by [`kill_all`] once every group is dead (e.g. a database cluster's).
+static CLEANUP_DIRS: Mutex<Vec<(u64, PathBuf)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-fn register(pgid: i32, cgroup: Option<Cgroup>) -> u64 {
+fn register(pgid: i32, cgroup: Option<Cgroup>, stop_signal: Option<i32>, name: &str) -> u64 {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    live().push(LiveGroup { id, pgid, cgroup });
+    live().push(LiveGroup {
+        id,
+        pgid,
+        cgroup,
+        stop_signal,
+    });
+    crate::runlock::group_started(pgid, name);
     id
 }
 
+fn cleanup_dirs() -> std::sync::MutexGuard<'static, Vec<(u64, PathBuf)>> {
+    CLEANUP_DIRS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A directory [`kill_all`] deletes (after killing every group) while the guard lives; dropping
+/// the guard forgets it (the owner deletes it itself on a normal stop).
+#[derive(Debug)]
+pub struct CleanupDir {
+    id: u64,
+}
+
+impl CleanupDir {
+    pub fn register(dir: PathBuf) -> CleanupDir {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        crate::runlock::temp_dir_created(&dir);
+        cleanup_dirs().push((id, dir));
+        CleanupDir { id }
+    }
+}
+
+impl Drop for CleanupDir {
+    fn drop(&mut self) {
+        cleanup_dirs().retain(|(id, dir)| {
+            if *id == self.id {
+                crate::runlock::temp_dir_removed(dir);
+            }
+            *id != self.id
+        });
+    }
+}
+
 fn unregister(id: u64) {
-    live().retain(|g| g.id != id);
+    let mut ended = Vec::new();
+    live().retain(|g| {
+        if g.id == id {
+            ended.push(g.pgid);
+        }
+        g.id != id
+    });
+    for pgid in ended {
+        crate::runlock::group_ended(pgid);
+    }
 }
 
 fn live() -> std::sync::MutexGuard<'static, Vec<LiveGroup>> {
@@ -207,9 +263,12 @@ pub fn kill_all(grace: Duration) -> usize {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let groups: Vec<LiveGroup> = live().clone();
     for g in &groups {
-        // SAFETY: plain syscall on a group we created.
+        // SAFETY: plain syscall on a group we created (or its root).
         unsafe {
-            libc::kill(-g.pgid, libc::SIGTERM);
+            match g.stop_signal {
+                Some(sig) => libc::kill(g.pgid, sig),
+                None => libc::kill(-g.pgid, libc::SIGTERM),
+            };
         }
     }
     let deadline = Instant::now() + grace;
@@ -228,6 +287,15 @@ pub fn kill_all(grace: Duration) -> usize {
     // Remove the emptied cgroups too (the process may exit before the handles' drops run).
     for cg in groups.iter().filter_map(|g| g.cgroup.as_ref()) {
         cg.remove();
+    }
+    // Wait (briefly) for the SIGKILLed groups to be gone, then delete the registered directories.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline && groups.iter().any(|g| !group_members(g.pgid).is_empty()) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let dirs: Vec<PathBuf> = cleanup_dirs().iter().map(|(_, d)| d.clone()).collect();
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(&d);
     }
     groups.len()
 }
@@ -257,9 +325,9 @@ pub struct ExternalGroup {
 }
 
 impl ExternalGroup {
-    pub fn register(pgid: i32) -> ExternalGroup {
+    pub fn register(pgid: i32, name: &str) -> ExternalGroup {
         ExternalGroup {
-            id: register(pgid, None),
+            id: register(pgid, None, None, name),
         }
     }
 }
@@ -313,6 +381,18 @@ pub struct Supervised {
     exit: Option<ExitStatus>,
     stop_report: Option<StopReport>,
     cpus: Vec<usize>,
+    stop_signal: Option<i32>,
+}
+
+/// Extra settings of a spawn, beyond [`SpawnSpec`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpawnExtra {
+    /// Run as this uid/gid (`Command::uid/gid`, supplementary groups dropped), e.g. `nobody` for
+    /// PostgreSQL, which refuses to run as root.
+    pub user: Option<(u32, u32)>,
+    /// Stop by sending this signal to the root process only (it stops its own children), instead
+    /// of SIGTERM to the group; SIGKILL to the group still follows after the grace period.
+    pub stop_signal: Option<i32>,
 }
 
 /// Why a process could not be started.
@@ -327,6 +407,11 @@ pub struct SpawnError {
 impl Supervised {
     /// Starts `spec` in a new process group, pinned, in a fresh cgroup when possible.
     pub fn spawn(spec: &SpawnSpec) -> Result<Supervised, SpawnError> {
+        Supervised::spawn_ext(spec, SpawnExtra::default())
+    }
+
+    /// [`Supervised::spawn`] with [`SpawnExtra`] settings (another user, a stop signal).
+    pub fn spawn_ext(spec: &SpawnSpec, extra: SpawnExtra) -> Result<Supervised, SpawnError> {
         let fail = |reason: String| SpawnError {
             name: spec.name.clone(),
             program: spec.command.first().cloned().unwrap_or_default(),
@@ -366,6 +451,9 @@ impl Supervised {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some((uid, gid)) = extra.user {
+            cmd.uid(uid).gid(gid);
+        }
         let cpus = spec.cpus.clone();
         let raw_fd = procs_fd.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
         // SAFETY: only async-signal-safe syscalls between fork and exec; `cpus` and the fd were
@@ -394,7 +482,7 @@ impl Supervised {
             });
         }
         let spawned_at = Instant::now();
-        let spawned = cmd.spawn();
+        let spawned = spawn_tied(cmd);
         drop(procs_fd);
         let mut child = match spawned {
             Ok(c) => c,
@@ -404,10 +492,13 @@ impl Supervised {
                     // Joining the cgroup can fail where creating it did not (delegation rules):
                     // run without one (CPU accounting falls back to /proc).
                     if e.kind() != io::ErrorKind::NotFound {
-                        return Supervised::spawn(&SpawnSpec {
-                            cgroup: false,
-                            ..spec.clone()
-                        });
+                        return Supervised::spawn_ext(
+                            &SpawnSpec {
+                                cgroup: false,
+                                ..spec.clone()
+                            },
+                            extra,
+                        );
                     }
                 }
                 let reason = if e.kind() == io::ErrorKind::NotFound {
@@ -423,7 +514,7 @@ impl Supervised {
             }
         };
         let pid = child.id() as i32;
-        let registry_id = register(pid, cgroup.clone());
+        let registry_id = register(pid, cgroup.clone(), extra.stop_signal, &spec.name);
         let output = Arc::new(OutputTail::default());
         if let Some(out) = child.stdout.take() {
             reader(out, false, output.clone(), &spec.name);
@@ -442,6 +533,7 @@ impl Supervised {
             exit: None,
             stop_report: None,
             cpus: spec.cpus.clone(),
+            stop_signal: extra.stop_signal,
         })
     }
 
@@ -527,7 +619,10 @@ impl Supervised {
             .collect();
         // SAFETY: signals to our own process group and its descendants.
         unsafe {
-            libc::kill(-self.pgid, libc::SIGTERM);
+            match self.stop_signal {
+                Some(sig) => libc::kill(self.pgid, sig),
+                None => libc::kill(-self.pgid, libc::SIGTERM),
+            };
             for &(pid, _) in &escaped {
                 libc::kill(pid, libc::SIGTERM);
             }
@@ -642,6 +737,55 @@ impl Drop for Supervised {
     }
 }
 
+type SpawnJob = (Command, mpsc::Sender<io::Result<Child>>);
+
+static SPAWNER: OnceLock<mpsc::Sender<SpawnJob>> = OnceLock::new();
+
+/// Spawns `cmd` so that it dies with this process: `PR_SET_PDEATHSIG` = SIGKILL (and, if this
+/// process already died between the fork and the `prctl`, the child ends itself), forked from one
+/// spawner thread that lives as long as the process (the death signal fires when the forking
+/// *thread* exits). Only the direct child is covered: its own children are not.
+pub fn spawn_tied(mut cmd: Command) -> io::Result<Child> {
+    // SAFETY: getpid before the fork; prctl, getppid and _exit are async-signal-safe.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let tx = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnJob>();
+        std::thread::Builder::new()
+            .name("stackwise-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("cannot start the spawner thread");
+        tx
+    });
+    let (reply, answer) = mpsc::channel();
+    tx.send((cmd, reply))
+        .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| io::Error::other("the spawner thread is gone"))?
+}
+
 fn reader<R: Read + Send + 'static>(r: R, err: bool, tail: Arc<OutputTail>, name: &str) {
     let _ = std::thread::Builder::new()
         .name(format!("{name}-{}", if err { "stderr" } else { "stdout" }))
@@ -703,6 +847,9 @@ pub struct Server {
     pub port: u16,
     /// Spawn → first 200 on the ready path.
     pub cold_start: Duration,
+    /// What happened on the way, for the run's notes (e.g. a port taken between the free-port
+    /// check and the server's bind, retried on another port).
+    pub notes: Vec<String>,
 }
 
 impl Server {
@@ -804,7 +951,8 @@ fn says_port_in_use(lines: &[String]) -> bool {
 pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
     let attempts = spec.attempts.max(1);
     let mut preferred = spec.port;
-    for _ in 0..attempts {
+    let mut taken: Vec<u16> = Vec::new();
+    for attempt in 1..=attempts {
         let port = match preferred.take() {
             Some(p) if p != 0 && port_is_free(p) => p,
             _ => free_port().map_err(|e| StartError::Config {
@@ -819,17 +967,33 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
         let mut process = Supervised::spawn(&spawn)?;
         match wait_ready(&mut process, port, &spec.ready_path, spec.ready_timeout) {
             Ok(cold_start) => {
+                let notes = if taken.is_empty() {
+                    vec![]
+                } else {
+                    vec![format!(
+                        "{}: port{} {} taken between the free-port check and the server's bind; retried on port {port} (attempt {attempt} of {attempts})",
+                        spec.name,
+                        if taken.len() == 1 { "" } else { "s" },
+                        taken
+                            .iter()
+                            .map(|p| p.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )]
+                };
                 return Ok(Server {
                     process,
                     port,
                     cold_start,
-                })
+                    notes,
+                });
             }
             Err(Ready::Exited(crash)) => {
                 process.stop(Duration::from_millis(100));
                 if says_port_in_use(&process.output().stderr(50))
                     || says_port_in_use(&process.output().stdout(50))
                 {
+                    taken.push(port);
                     continue;
                 }
                 return Err(StartError::Exited {
@@ -840,6 +1004,7 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
             }
             Err(Ready::PortInUse) => {
                 process.stop(Duration::from_millis(500));
+                taken.push(port);
                 continue;
             }
             Err(Ready::Timeout(last_answer)) => {
@@ -1167,6 +1332,39 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, StartError::NoPort { attempts: 2, .. }), "{e}");
         assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        // Fails to bind once (its port taken after the check), then starts: retried, noted.
+        let flag = std::env::temp_dir().join(format!("sw-bind-once-{}", std::process::id()));
+        let _ = std::fs::remove_file(&flag);
+        let f = flag.display().to_string();
+        let make = move |port: u16| {
+            Ok(sh(
+                "bind-once",
+                &format!(
+                    "if [ ! -e {f} ]; then touch {f}; echo 'Error: listen EADDRINUSE: address already in use 127.0.0.1:{port}' >&2; exit 1; fi; \
+                     exec python3 -m http.server --bind 127.0.0.1 {port}"
+                ),
+            ))
+        };
+        let s = start_server(&ServerSpec {
+            name: "bind-once".into(),
+            make: &make,
+            port: None,
+            ready_path: "/".into(),
+            ready_timeout: Duration::from_secs(20),
+            attempts: 3,
+        })
+        .unwrap();
+        assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
+        assert!(
+            s.notes[0].contains("taken between the free-port check")
+                && s.notes[0].contains(&format!("retried on port {}", s.port))
+                && s.notes[0].contains("attempt 2 of 3"),
+            "{:?}",
+            s.notes
+        );
+        let mut s = s;
+        s.stop(Duration::from_secs(2));
+        let _ = std::fs::remove_file(&flag);
         let make = |_port: u16| Ok(sh("bad", "echo 'SyntaxError: nope' >&2; exit 1"));
         let e = start_server(&ServerSpec {
             name: "bad".into(),

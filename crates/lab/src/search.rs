@@ -14,8 +14,8 @@
 
 use store::LadderPoint;
 
-/// The share of the offered rate a passing rung must achieve.
-pub const MIN_ACHIEVED: f64 = 0.97;
+/// The share of the offered rate a passing rung must achieve (the registry's trust constant).
+pub const MIN_ACHIEVED: f64 = workloads::trust::MIN_ACHIEVED_SHARE;
 
 /// How the search walks.
 #[derive(Debug, Clone, Copy, PartialEq)]

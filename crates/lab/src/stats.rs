@@ -4,15 +4,9 @@
 
 use store::Spread;
 
-/// A client (load engine, upstream) busier than this makes the server's figure a lower bound.
-pub const BUSY_LIMIT: f64 = 0.90;
-/// Repeats whose (max − min) / median exceeds this are flagged.
-pub const SPREAD_LIMIT: f64 = 0.10;
-/// Steal time above this share of CPU time (percent) is flagged.
-pub const STEAL_LIMIT_PCT: f64 = 2.0;
-
-/// Other processes' share of the server CPUs above which a figure is warned about.
-pub const FOREIGN_LIMIT: f64 = 0.10;
+/// The trust constants live in the workloads registry (`workloads::trust`), where the readers
+/// judge by them too.
+pub use workloads::trust::{BUSY_LIMIT, FOREIGN_LIMIT, SPREAD_LIMIT, STEAL_LIMIT_PCT};
 
 /// What the client side (load engine, upstream, and the CPUs they share) did during a window.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -87,6 +87,10 @@ pub trait Server: ServerMeter {
     fn config(&self) -> BTreeMap<String, String>;
     /// Stops the process group (also done on drop).
     fn stop(self: Box<Self>);
+    /// What happened while starting it, for the run's notes (e.g. a port retried).
+    fn start_notes(&self) -> Vec<String> {
+        vec![]
+    }
 }
 
 /// Everything the suite needs from the lab's core (manifests, install, processes, sampling,
@@ -415,7 +419,7 @@ pub fn run(
     let need_per_target = |t: &str| {
         stored
             .target(t)
-            .is_none_or(|r| r.failure.is_none() && r.cold_start_ms.is_none())
+            .is_none_or(|r| r.failure.is_none() && r.metric("cold_start_ms").is_none())
     };
     let todo_targets: Vec<&TargetInfo> = plan
         .targets
@@ -486,8 +490,7 @@ pub fn run(
             .iter()
             .filter(|c| c.target == t.name)
             .filter_map(|c| {
-                c.throughput_rps
-                    .as_ref()
+                c.metric("throughput_rps")
                     .map(|s| (c.workload.clone(), s.median))
             })
             .filter(|(w, _)| workload::by_id(w).is_some_and(|w| w.kind() == Kind::Saturation))
@@ -508,19 +511,24 @@ pub fn run(
                 framework: r.framework.clone(),
                 versions: r.versions.clone(),
                 config: r.config.clone(),
-                cold_starts_ms: r
-                    .cold_start_ms
-                    .as_ref()
-                    .map(|s| s.values.clone())
-                    .unwrap_or_default(),
-                idle_pss_mb: r.idle_pss_mb,
-                install_bytes: r.install_bytes,
-                install_packages: r.install_packages,
+                figures: r
+                    .metrics
+                    .iter()
+                    .map(|(k, s)| (k.clone(), s.values.clone()))
+                    .collect(),
                 failure: r.failure.clone(),
                 stderr_tail: None,
             }),
+            store_failed: None,
         };
-        match runner.run_target(t, &cells, need_per_target(&t.name)) {
+        let result = runner.run_target(t, &cells, need_per_target(&t.name));
+        if let Some(e) = runner.store_failed.take() {
+            // A failed write (disk full, read-only file): stop; what was committed stays.
+            return Err(format!(
+                "{e}; the run stopped (run {run_id} keeps every cell stored before this one; free space or fix the file, then `stackwise lab --resume` completes it)"
+            ));
+        }
+        match result {
             Ok(()) => {}
             Err(Stopped) => return Ok(Outcome::Interrupted { run_id }),
         }
@@ -554,6 +562,8 @@ struct TargetRun<'a, 'o> {
     services: &'a mut BTreeMap<ServiceKind, Box<dyn ServiceHandle>>,
     anchors: &'a mut BTreeMap<String, f64>,
     record: Option<TargetRecord>,
+    /// A store write failed: the run stops (the message names the database file).
+    store_failed: Option<String>,
 }
 
 impl TargetRun<'_, '_> {
@@ -563,19 +573,40 @@ impl TargetRun<'_, '_> {
 
     fn save_record(&mut self) {
         if let Some(r) = &self.record {
-            if let Err(e) = self.store.save_target(self.run_id, r) {
-                let msg = format!("could not store target {}: {e}", r.name);
-                self.emit(Event::Warning(msg));
+            if self.store_failed.is_none() {
+                if let Err(e) = self.store.save_target(self.run_id, r) {
+                    self.store_failed = Some(format!("could not store target {}: {e}", r.name));
+                }
             }
         }
     }
 
+    /// Starts the target; what happened on the way (a port retried) goes to the run's notes.
+    fn start_server(
+        &mut self,
+        target: &str,
+        opts: &StartOptions,
+    ) -> Result<Box<dyn Server>, TargetFailure> {
+        let server = self.host.start(target, opts)?;
+        for note in server.start_notes() {
+            if let Err(e) = self.store.add_run_warning(self.run_id, &note) {
+                self.store_failed = Some(format!("could not store a note of the run: {e}"));
+            }
+            self.emit(Event::Warning(note));
+        }
+        Ok(server)
+    }
+
     fn save_cell(&mut self, c: &CellRecord) -> Result<(), Stopped> {
+        if self.store_failed.is_some() {
+            return Err(Stopped);
+        }
         if let Err(e) = self.store.save_cell(self.run_id, c) {
-            self.emit(Event::Warning(format!(
+            self.store_failed = Some(format!(
                 "could not store cell {}/{}: {e}",
                 c.target, c.workload
-            )));
+            ));
+            return Err(Stopped);
         }
         Ok(())
     }
@@ -661,10 +692,7 @@ impl TargetRun<'_, '_> {
             framework: t.framework.clone(),
             versions: BTreeMap::new(),
             config: BTreeMap::new(),
-            cold_starts_ms: vec![],
-            idle_pss_mb: None,
-            install_bytes: None,
-            install_packages: None,
+            figures: BTreeMap::new(),
             failure: None,
             stderr_tail: None,
         }));
@@ -688,8 +716,8 @@ impl TargetRun<'_, '_> {
         };
         let versions = self.host.versions(&t.name);
         if let Some(r) = self.record.as_mut() {
-            r.install_bytes = installed.bytes;
-            r.install_packages = installed.packages;
+            r.set("install_bytes", installed.bytes.map(|v| v as f64));
+            r.set("install_packages", installed.packages.map(|v| v as f64));
             r.versions = versions;
         }
         // Services every cell of this target needs (the upstream is also what /io conformance
@@ -707,7 +735,7 @@ impl TargetRun<'_, '_> {
             return self.target_failed(t, cells, f, "services");
         }
         // Start, idle memory, conformance.
-        let mut server = match self.host.start(&t.name, &self.start_opts(&t.name, None)) {
+        let mut server = match self.start_server(&t.name, &self.start_opts(&t.name, None)) {
             Ok(s) => s,
             Err(f) => return self.target_failed(t, cells, f, "start"),
         };
@@ -722,7 +750,7 @@ impl TargetRun<'_, '_> {
             }
             let idle = server.pss_mb();
             if let Some(r) = self.record.as_mut() {
-                r.idle_pss_mb = idle;
+                r.set("idle_pss_mb", idle);
             }
         }
         self.emit(Event::Live(format!("{}: conformance check", t.name)));
@@ -763,7 +791,7 @@ impl TargetRun<'_, '_> {
                 if let Some(s) = server.take() {
                     s.stop();
                 }
-                match self.host.start(
+                match self.start_server(
                     &t.name,
                     &self.start_opts(&t.name, own.then_some(c.workload.as_str())),
                 ) {
@@ -841,13 +869,13 @@ impl TargetRun<'_, '_> {
                     times.len(),
                     self.record
                         .as_ref()
-                        .and_then(|r| r.idle_pss_mb)
+                        .and_then(|r| r.value("idle_pss_mb"))
                         .map_or("n/a".into(), |v| format!("{v:.1} MB"))
                 ),
                 None => "cold start: no start succeeded".into(),
             };
             if let Some(r) = self.record.as_mut() {
-                r.cold_starts_ms = times;
+                r.figures.insert("cold_start_ms".into(), times);
             }
             self.save_record();
             self.emit(Event::PerTarget {
@@ -920,10 +948,7 @@ impl TargetRun<'_, '_> {
                 if let Some(s) = server.take() {
                     s.stop();
                 }
-                match self
-                    .host
-                    .start(&t.name, &self.start_opts(&t.name, own.then_some(w.id())))
-                {
+                match self.start_server(&t.name, &self.start_opts(&t.name, own.then_some(w.id()))) {
                     Ok(s) => *server = Some(s),
                     Err(f) => {
                         failure = Some((
@@ -981,7 +1006,7 @@ impl TargetRun<'_, '_> {
         }
         rec.elapsed_s = Some(started.elapsed().as_secs_f64());
         if w.kind() == Kind::Saturation {
-            if let Some(s) = clean_spread(&rec.repeats, |r| r.throughput_rps) {
+            if let Some(s) = clean_spread(&rec.repeats, |r| r.metric("throughput_rps")) {
                 self.anchors.insert(w.id().to_string(), s.median);
             }
         }
@@ -1072,10 +1097,10 @@ pub fn summarise(
     for (what, f) in [
         (
             "req/s",
-            (|r: &RepeatRecord| r.throughput_rps) as fn(&RepeatRecord) -> Option<f64>,
+            (|r: &RepeatRecord| r.metric("throughput_rps")) as fn(&RepeatRecord) -> Option<f64>,
         ),
-        ("p99", |r| r.p99_ms),
-        ("server CPU µs/req", |r| r.server_cpu_us_per_req),
+        ("p99", |r| r.metric("p99_ms")),
+        ("server CPU µs/req", |r| r.metric("server_cpu_us_per_req")),
     ] {
         if let Some(s) = clean_spread(&repeats, f) {
             if let Some(w) = stats::spread_warning(what, &s) {
@@ -1152,7 +1177,8 @@ pub fn cell_line(c: &CellRecord) -> String {
     let spread = |f: fn(&RepeatRecord) -> Option<f64>| {
         Spread::of(&used.iter().filter_map(f).collect::<Vec<_>>())
     };
-    if c.workload == "mixed" && c.ladder.len() >= 2 {
+    let kind = workloads::registry().workload(&c.workload).map(|w| w.kind);
+    if kind == Some(Kind::Mixed) && c.ladder.len() >= 2 {
         // Per repeat: [/io alone, /io with heavy requests].
         let alone: Vec<f64> = c.ladder.iter().step_by(2).map(|p| p.p99_ms).collect();
         let mixed: Vec<f64> = c
@@ -1175,16 +1201,22 @@ pub fn cell_line(c: &CellRecord) -> String {
             stats::fmt_num(cap),
             c.slo_p99_ms.unwrap_or_default()
         ));
-    } else if c.repeats.iter().any(|r| r.hold.is_some()) {
+    } else if c
+        .repeats
+        .iter()
+        .any(|r| r.metric("connections_held").is_some())
+    {
         // Held connections are a result over every repeat, clean or not.
-        let holds: Vec<&store::HoldRecord> =
-            c.repeats.iter().filter_map(|r| r.hold.as_ref()).collect();
-        let held: Vec<f64> = holds.iter().map(|h| h.connections_held as f64).collect();
-        let attempted = holds
+        let held: Vec<f64> = c
+            .repeats
             .iter()
-            .map(|h| h.connections_attempted)
-            .max()
-            .unwrap_or(0);
+            .filter_map(|r| r.metric("connections_held"))
+            .collect();
+        let attempted = c
+            .repeats
+            .iter()
+            .filter_map(|r| r.metric("connections_attempted"))
+            .fold(0u64, |m, v| m.max(v as u64));
         let (lo, hi) = held
             .iter()
             .fold((f64::INFINITY, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
@@ -1193,20 +1225,24 @@ pub fn cell_line(c: &CellRecord) -> String {
         } else {
             format!("held {lo:.0}–{hi:.0} of {attempted} connections")
         });
-        let mb: Vec<f64> = holds.iter().filter_map(|h| h.mb_per_1k_conns).collect();
+        let mb: Vec<f64> = c
+            .repeats
+            .iter()
+            .filter_map(|r| r.metric("mb_per_1k_conns"))
+            .collect();
         if let Some(s) = Spread::of(&mb) {
             parts.push(fmt(&s, "MB per 1k connections"));
         }
-        if let Some(s) = spread(|r| r.throughput_rps) {
+        if let Some(s) = spread(|r| r.metric("throughput_rps")) {
             parts.push(fmt(&s, "echoes/s"));
         }
-    } else if let Some(s) = spread(|r| r.throughput_rps) {
+    } else if let Some(s) = spread(|r| r.metric("throughput_rps")) {
         parts.push(fmt(&s, "req/s"));
     }
-    if let Some(s) = spread(|r| r.p99_ms) {
+    if let Some(s) = spread(|r| r.metric("p99_ms")) {
         parts.push(format!("p99 {}", fmt(&s, "ms")));
     }
-    if let Some(s) = spread(|r| r.server_cpu_us_per_req) {
+    if let Some(s) = spread(|r| r.metric("server_cpu_us_per_req")) {
         parts.push(format!("server CPU {}", fmt(&s, "µs/req")));
     }
     if c.lower_bound {
@@ -1226,10 +1262,9 @@ mod tests {
         Measured {
             repeat: RepeatRecord {
                 clean: errors == 0,
-                throughput_rps: Some(rps),
-                p99_ms: Some(2.0),
                 ..RepeatRecord::default()
-            },
+            }
+            .with(&[("throughput_rps", Some(rps)), ("p99_ms", Some(2.0))]),
             errors,
             warnings: warnings.iter().map(|w| w.to_string()).collect(),
             lower_bound: warnings.iter().any(|w| w.starts_with("lower bound")),

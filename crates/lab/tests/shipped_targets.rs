@@ -98,6 +98,12 @@ fn versions_and_footprint_of_a_node_and_a_python_target() {
         );
         let fp = lab::install::footprint(&t);
         assert!(fp.packages >= 5 && fp.bytes > 1_000_000, "{name}: {fp:?}");
+        // The runtime (node binary; the Python installation) is counted apart, and is megabytes.
+        assert!(
+            fp.with_runtime_bytes
+                .is_some_and(|w| w > fp.bytes + 5_000_000),
+            "{name}: {fp:?}"
+        );
     }
 }
 

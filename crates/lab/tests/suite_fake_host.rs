@@ -399,19 +399,19 @@ fn a_suite_measures_stores_and_fails_targets_without_stopping() {
     let json = run.cell("good", "json").unwrap();
     assert_eq!(json.status, CellStatus::Ok, "{json:?}");
     assert_eq!(json.repeats, 2);
-    assert!(json.throughput_rps.as_ref().unwrap().median > 100.0);
+    assert!(json.metric("throughput_rps").unwrap().median > 100.0);
     assert_eq!(json.params["connections"], "64");
     let io = run.cell("good", "io").unwrap();
-    assert!(io.p50_ms.as_ref().unwrap().median >= 10.0, "{io:?}");
+    assert!(io.metric("p50_ms").unwrap().median >= 10.0, "{io:?}");
     let slo = run.cell("good", "io-slo").unwrap();
     assert_eq!(slo.repeats, 1);
     assert!(!slo.ladder.is_empty() && slo.ladder.len() <= 3);
     assert!(slo.capacity_rps.is_some(), "{slo:?}");
     assert_eq!(slo.slo_p99_ms, Some(100.0));
     let good = run.target("good").unwrap();
-    assert_eq!(good.cold_start_ms.as_ref().unwrap().values.len(), 2);
-    assert_eq!(good.idle_pss_mb, Some(9.0));
-    assert_eq!(good.install_packages, Some(5));
+    assert_eq!(good.metric("cold_start_ms").unwrap().values.len(), 2);
+    assert_eq!(good.value("idle_pss_mb"), Some(9.0));
+    assert_eq!(good.value("install_packages"), Some(5.0));
 
     // Conformance failure: every cell failed with the reason and the stderr tail; no cold start.
     let wrong = run.target("wrong").unwrap();
@@ -513,8 +513,8 @@ fn ctrl_c_mid_cell_keeps_finished_cells_and_resume_completes() {
     let run = store.run(run_id).unwrap();
     assert_eq!(run.cells.len(), 4);
     assert!(run.finished_at.is_some());
-    assert!(run.target("a").unwrap().cold_start_ms.is_some());
-    assert!(run.target("b").unwrap().cold_start_ms.is_some());
+    assert!(run.target("a").unwrap().metric("cold_start_ms").is_some());
+    assert!(run.target("b").unwrap().metric("cold_start_ms").is_some());
     assert_eq!(*host.running.lock().unwrap(), 0);
 }
 
@@ -648,10 +648,67 @@ fn a_workload_that_needs_a_fresh_server_gets_one_per_repeat() {
     let run = store.run(run_id).unwrap();
     let hold = run.cell("good", "ws-hold").unwrap();
     assert_eq!(hold.repeats, 2, "{hold:?}");
-    let held = hold.hold.as_ref().unwrap();
-    assert_eq!(held.connections_attempted.median, 10.0);
-    assert_eq!(held.connections_held.median, 0.0);
+    assert_eq!(hold.metric("connections_attempted").unwrap().median, 10.0);
+    assert_eq!(hold.metric("connections_held").unwrap().median, 0.0);
     // One start for json, one fresh start for ws-hold's first repeat, one before its second.
     assert_eq!(*host.starts.lock().unwrap(), 3);
     assert_eq!(*host.running.lock().unwrap(), 0, "every server was stopped");
+}
+
+/// A workload declared here and registered at run time (another closed loop on `/json`, with 8
+/// connections) is planned, measured by the saturation code and stored with no lab change.
+#[test]
+fn a_workload_registered_at_run_time_is_measured_and_stored() {
+    const JSON_C8: workloads::Workload = workloads::Workload {
+        id: "test-json-c8",
+        kind: workloads::Kind::Saturation,
+        availability: workloads::Availability::Available,
+        description: "test-only: GET /json, closed loop, 8 connections",
+        endpoints: &["json"],
+        services: &[],
+        requests: &[workloads::builtin::JSON_REQ],
+        params: &[
+            workloads::Param {
+                name: "connections",
+                value: "8",
+                why: "a test value",
+            },
+            workloads::Param {
+                name: "mode",
+                value: "closed",
+                why: "closed loop",
+            },
+        ],
+        metrics: &["throughput_rps", "p99_ms", "server_cpu_us_per_req"],
+        quick: false,
+    };
+    workloads::register(JSON_C8, &[]).unwrap();
+    let host = host();
+    let dir = tempdir("registered");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let mut opts = options(&[JSON_C8.id], 1);
+    opts.targets = vec!["good".into()];
+    opts.cold_starts = 0;
+    let out = suite::run(
+        &host,
+        &mut store,
+        &opts,
+        machine(),
+        None,
+        &StopFlag::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let Outcome::Finished { run_id } = out else {
+        panic!("{out:?}")
+    };
+    let run = store.run(run_id).unwrap();
+    let c = run
+        .cell("good", JSON_C8.id)
+        .expect("the registered workload's cell");
+    assert_eq!(c.status, CellStatus::Ok, "{c:?}");
+    assert_eq!(c.params["connections"], "8");
+    assert_eq!(c.params["path"], "/json");
+    assert!(c.metric("throughput_rps").unwrap().median > 100.0, "{c:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -92,6 +92,13 @@ pub struct LoadConfig {
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Request body (empty: none, and no `Content-Length`).
     pub body: bytes::Bytes,
+    /// Paths (with their queries) sent instead of the target's own, in turn: connection `c` of
+    /// `C` sends `paths[(c + k·C) mod len]` as its k-th request, so no path is sent twice until
+    /// some connection has sent more than `len ÷ C` requests (e.g. `DELETE /items/{id}` over ids
+    /// seeded beforehand: seed more than the busiest connection can send). Each is serialised once
+    /// before the run, like the single request; choosing one costs a per-connection counter.
+    /// Empty: the target's path.
+    pub paths: Vec<String>,
 }
 
 /// The configuration field a [`ConfigError`] is about. Front ends map it to their own spelling
@@ -160,6 +167,7 @@ impl LoadConfig {
             method: http::Method::GET,
             headers: Vec::new(),
             body: bytes::Bytes::new(),
+            paths: Vec::new(),
         }
     }
 
@@ -177,6 +185,16 @@ impl LoadConfig {
                 Field::Threads,
                 "must be at least 1 (got 0)",
             ));
+        }
+        for p in &self.paths {
+            if !p.starts_with('/') || p.parse::<http::uri::PathAndQuery>().is_err() {
+                return Err(ConfigError::new(
+                    Field::Url,
+                    format!(
+                        "the cycled path {p:?} is not an absolute path (with an optional query)"
+                    ),
+                ));
+            }
         }
         if self.stop.duration == Some(Duration::ZERO) {
             return Err(ConfigError::new(

@@ -44,6 +44,8 @@ pub(crate) struct RunShared {
     pub cfg: LoadConfig,
     /// The request every connection sends, serialized once.
     pub request: RequestBytes,
+    /// [`crate::config::LoadConfig::paths`]' requests, serialized once (empty: `request` only).
+    pub cycle: Vec<RequestBytes>,
     /// The address connections go to (resolved and checked once, before the run).
     pub addr: SocketAddr,
     /// When load starts (the warm-up, if any, starts here).
@@ -120,6 +122,9 @@ pub(crate) struct ThreadCtx {
     pub cut_at: Cell<Option<Instant>>,
     /// Open loop: where each connection's request is (see [`Flight`]).
     pub flights: Box<[Cell<Flight>]>,
+    /// Per connection: the index into [`RunShared::cycle`] of its next request (its run-wide
+    /// index, then + connections per request).
+    pub next_path: Box<[Cell<u64>]>,
     /// Open loop: connections whose next slot came due while their request was in flight.
     pub overdue: Cell<usize>,
     /// Open loop: what the thread naps with (see [`ThreadCtx::on_idle`]). Removed for good when a
@@ -447,7 +452,15 @@ async fn request_loop(
                 limit: MAX_CHECKED_BODY,
             });
             ctx.begin_flight(local);
-            let mut response = pin!(conn.exchange(&run.request, sink));
+            let request = if run.cycle.is_empty() {
+                &run.request
+            } else {
+                let next = &ctx.next_path[local];
+                let i = next.get();
+                next.set(i + cfg.connections as u64);
+                &run.cycle[(i % run.cycle.len() as u64) as usize]
+            };
+            let mut response = pin!(conn.exchange(request, sink));
             // The timeout timer is re-armed lazily: when it fires early (it was armed for an
             // earlier request), it is pushed to this request's due time. Most requests never
             // touch the timer wheel, and no request is timed out before its own due time.

@@ -107,8 +107,25 @@ pub fn start(cfg: LoadConfig) -> Result<RunHandle, EngineError> {
         &cfg.headers,
         &cfg.body,
     );
+    // Validated: absolute paths with optional queries.
+    let cycle: Vec<RequestBytes> = cfg
+        .paths
+        .iter()
+        .filter_map(|p| p.parse::<http::Uri>().ok())
+        .map(|path| {
+            RequestBytes::new(
+                &cfg.method,
+                &path,
+                &cfg.target.host_header,
+                cfg.target.authorization.as_ref(),
+                &cfg.headers,
+                &cfg.body,
+            )
+        })
+        .collect();
     let shared = Arc::new(RunShared {
         request,
+        cycle,
         addr,
         deadline,
         cutoff: deadline + grace,
@@ -226,6 +243,7 @@ fn worker(
             wakers: RefCell::new(vec![None; conns.len()]),
             cut_at: Cell::new(None),
             flights: (0..conns.len()).map(|_| Cell::new(Flight::Idle)).collect(),
+            next_path: conns.iter().map(|&c| Cell::new(c as u64)).collect(),
             overdue: Cell::new(0),
             gate: RefCell::new(gate),
         });
@@ -659,5 +677,102 @@ mod tests {
         // 3 connections on 2 threads: the first has two of them, so two thirds of the requests.
         assert_eq!(share(60, 0, 2, 3), 40);
         assert_eq!(share(60, 2, 1, 3), 20);
+    }
+
+    use crate::config::{Field, StopCondition};
+    use std::net::SocketAddr;
+
+    /// A keep-alive server that records every request line and answers 200 with no body.
+    fn recording_server() -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{BufRead, BufReader, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(s) = s else { continue };
+                let seen = s2.clone();
+                std::thread::spawn(move || {
+                    let mut w = s.try_clone().unwrap();
+                    let mut r = BufReader::new(s);
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let request = line.trim_end().to_string();
+                        // Skip the headers.
+                        loop {
+                            line.clear();
+                            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                        }
+                        seen.lock().unwrap().push(request);
+                        if w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, seen)
+    }
+
+    #[test]
+    fn cycled_paths_are_sent_in_turn_per_connection() {
+        let (addr, seen) = recording_server();
+        let paths: Vec<String> = (1..=9).map(|i| format!("/items/{i}?x=1")).collect();
+        let mut cfg =
+            LoadConfig::new(crate::Target::parse(&format!("http://{addr}/unused")).unwrap());
+        cfg.connections = 1;
+        cfg.method = http::Method::DELETE;
+        cfg.stop = StopCondition {
+            duration: None,
+            requests: Some(9),
+        };
+        cfg.paths = paths.clone();
+        let r = run(cfg.clone()).unwrap();
+        assert_eq!(r.requests.completed, 9);
+        let got: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .drain(..)
+            .filter(|l| !l.contains("/unused"))
+            .collect();
+        let want: Vec<String> = paths
+            .iter()
+            .map(|p| format!("DELETE {p} HTTP/1.1"))
+            .collect();
+        assert_eq!(got, want);
+
+        // Three connections on two threads, more paths than requests: every one distinct, and
+        // connection c's requests are c, c + 3, c + 6, …
+        cfg.connections = 3;
+        cfg.threads = 2;
+        cfg.stop.requests = Some(12);
+        cfg.paths = (0..300).map(|i| format!("/items/{i}")).collect();
+        run(cfg.clone()).unwrap();
+        let got: Vec<u64> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| !l.contains("/unused"))
+            .map(|l| l.split(['/', ' ']).nth(3).unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(got.len(), 12, "{got:?}");
+        let distinct: std::collections::BTreeSet<u64> = got.iter().copied().collect();
+        assert_eq!(distinct.len(), 12, "{got:?}");
+        // A path that is not absolute is refused before the run.
+        cfg.paths = vec!["items/1".into()];
+        let e = cfg.validate().unwrap_err();
+        assert_eq!(e.field, Field::Url);
     }
 }

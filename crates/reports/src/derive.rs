@@ -1,12 +1,13 @@
-//! Figures derived from a run for every output: the workload catalogue (kind and meaning of each
-//! id), ratios to the best target, the noise flag, requests per CPU-second, every warning gathered
+//! Figures derived from a run for every output: each workload's kind and meaning (from the
+//! workloads registry), ratios to the best target, the noise flag, requests per CPU-second, every warning gathered
 //! in one list, and the comparison rule between two runs.
 
 use serde::Serialize;
 use store::model::{CellStatus, RunSummary, Spread};
 
-/// Repeats whose (max − min) / median exceeds this are flagged as noisy (the lab's 10% rule).
-pub const NOISE_RELATIVE_RANGE: f64 = 0.10;
+/// Repeats whose (max − min) / median exceeds this are flagged as noisy (the registry's trust
+/// rule, the one the lab warns by).
+pub const NOISE_RELATIVE_RANGE: f64 = workloads::trust::SPREAD_LIMIT;
 
 /// A difference between two runs is marked only beyond this relative change of the medians…
 pub const COMPARE_MIN_CHANGE: f64 = 0.05;
@@ -18,97 +19,35 @@ ranges (min–max) do not overlap and the medians differ by more than 5%. Figure
 (capacity at the SLO, idle memory, install footprint) show their change but are never marked: one \
 measurement cannot separate a change from noise.";
 
-/// How a workload loads its target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// Closed loop at a fixed connection count.
-    Saturation,
-    /// Open-loop ladder of rates; capacity at the SLO.
-    Capacity,
-    /// Loop blocking: /io latency while a share of requests are heavy /cpu.
-    Mixed,
-    /// Held WebSocket connections: how many, memory per connection, echo latency.
-    Hold,
-    /// Not in this version's catalogue.
-    Other,
+/// How a workload loads its target: the registry's kind, `None` for a workload the registry does
+/// not know (serialised as `other`).
+pub type Kind = Option<workloads::Kind>;
+
+fn kind_json<S: serde::Serializer>(k: &Kind, s: S) -> Result<S::Ok, S::Error> {
+    match k {
+        Some(k) => k.serialize(s),
+        None => s.serialize_str("other"),
+    }
 }
 
-/// The workload ids of docs/workloads.md, in report order, with what each measures.
-pub const CATALOGUE: &[(&str, Kind, &str)] = &[
-    (
-        "plaintext",
-        Kind::Saturation,
-        "GET /plaintext, closed loop: the framework's floor cost",
-    ),
-    (
-        "json",
-        Kind::Saturation,
-        "GET /json, closed loop: serialisation and routing",
-    ),
-    (
-        "io",
-        Kind::Saturation,
-        "GET /io?ms=…, closed loop: one upstream HTTP call per request",
-    ),
-    (
-        "cpu",
-        Kind::Saturation,
-        "GET /cpu?n=…, closed loop: CPU work written in the language",
-    ),
-    (
-        "hash",
-        Kind::Saturation,
-        "GET /hash?n=…, closed loop: native CPU work (OpenSSL SHA-256)",
-    ),
-    (
-        "json-slo",
-        Kind::Capacity,
-        "GET /json, open-loop ladder: capacity at the p99 SLO",
-    ),
-    (
-        "io-slo",
-        Kind::Capacity,
-        "GET /io, open-loop ladder: capacity at the p99 SLO",
-    ),
-    (
-        "cpu-slo",
-        Kind::Capacity,
-        "GET /cpu, open-loop ladder: capacity at the p99 SLO",
-    ),
-    (
-        "hash-slo",
-        Kind::Capacity,
-        "GET /hash, open-loop ladder: capacity at the p99 SLO",
-    ),
-    (
-        "mixed",
-        Kind::Mixed,
-        "/io latency, open loop, while a share of requests are heavy /cpu (loop blocking)",
-    ),
-    (
-        "ws-hold",
-        Kind::Hold,
-        "WebSocket /ws echo: N connections held, server memory per 1,000 connections, echo latency",
-    ),
-];
-
+/// The kind and description of a workload id, from the workloads registry (measured workloads
+/// only).
 pub fn kind_of(workload: &str) -> (Kind, &'static str) {
-    CATALOGUE
-        .iter()
-        .find(|(id, _, _)| *id == workload)
-        .map(|(_, k, d)| (*k, *d))
+    workloads::registry()
+        .cell_workloads()
+        .find(|w| w.id == workload)
+        .map(|w| (Some(w.kind), w.description))
         .unwrap_or((
-            Kind::Other,
+            None,
             "a workload this version of the report does not describe",
         ))
 }
 
-/// The workloads of a run in catalogue order, then unknown ones in order of appearance.
+/// The workloads of a run in registry order, then unknown ones in order of appearance.
 pub fn workloads(run: &RunSummary) -> Vec<String> {
-    let mut out: Vec<String> = CATALOGUE
-        .iter()
-        .map(|(id, _, _)| id.to_string())
+    let mut out: Vec<String> = workloads::registry()
+        .cell_workloads()
+        .map(|w| w.id.to_string())
         .filter(|id| run.cells.iter().any(|c| &c.workload == id))
         .collect();
     for c in &run.cells {
@@ -146,6 +85,7 @@ pub struct CellDerived {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkloadDerived {
     pub workload: String,
+    #[serde(serialize_with = "kind_json")]
     pub kind: Kind,
     pub description: String,
     pub cells: Vec<CellDerived>,
@@ -181,7 +121,7 @@ pub fn derive(run: &RunSummary) -> Derived {
         let best_tp = cells
             .iter()
             .filter(compared)
-            .filter_map(|c| c.throughput_rps.as_ref().map(|s| s.median))
+            .filter_map(|c| c.metric("throughput_rps").map(|s| s.median))
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         let best_cap = cells
             .iter()
@@ -197,25 +137,27 @@ pub fn derive(run: &RunSummary) -> Derived {
                     _ => None,
                 };
                 let spreads = [
-                    &c.throughput_rps,
-                    &c.p50_ms,
-                    &c.p99_ms,
-                    &c.server_cpu_us_per_req,
-                    &c.pss_mean_mb,
+                    c.metric("throughput_rps"),
+                    c.metric("p50_ms"),
+                    c.metric("p99_ms"),
+                    c.metric("server_cpu_us_per_req"),
+                    c.metric("pss_mean_mb"),
                 ];
                 let max_rr = spreads
-                    .iter()
-                    .filter_map(|s| s.as_ref())
+                    .into_iter()
+                    .flatten()
                     .filter(|s| s.values.len() > 1)
                     .map(Spread::relative_range)
                     .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
                 CellDerived {
                     target: c.target.clone(),
-                    throughput_vs_best: ratio(c.throughput_rps.as_ref().map(|s| s.median), best_tp),
+                    throughput_vs_best: ratio(
+                        c.metric("throughput_rps").map(|s| s.median),
+                        best_tp,
+                    ),
                     capacity_vs_best: ratio(c.capacity_rps, best_cap),
                     requests_per_cpu_second: c
-                        .server_cpu_us_per_req
-                        .as_ref()
+                        .metric("server_cpu_us_per_req")
                         .filter(|s| s.median > 0.0)
                         .map(|s| 1e6 / s.median),
                     max_relative_range: max_rr,
@@ -285,8 +227,10 @@ fn warnings(run: &RunSummary, wls: &[WorkloadDerived]) -> Vec<Warning> {
                 push(
                     scope.clone(),
                     "lower-bound",
-                    "The load engine or upstream was ≥ 90% busy: the figures are a lower bound."
-                        .into(),
+                    format!(
+                        "The load engine or upstream was ≥ {:.0}% busy: the figures are a lower bound.",
+                        workloads::trust::BUSY_LIMIT * 100.0
+                    ),
                 );
             }
             if let Some(d) = wls
@@ -387,23 +331,16 @@ pub struct Compared {
     pub judgement: Option<Judgement>,
 }
 
-/// The figures a comparison covers: (name, higher is better, accessor).
-pub type CellFigure = (
-    &'static str,
-    bool,
-    fn(&store::model::CellSummary) -> Option<&Spread>,
-);
-
-pub const CELL_FIGURES: &[CellFigure] = &[
-    ("throughput_rps", true, |c| c.throughput_rps.as_ref()),
-    ("p50_ms", false, |c| c.p50_ms.as_ref()),
-    ("p99_ms", false, |c| c.p99_ms.as_ref()),
-    ("server_cpu_us_per_req", false, |c| {
-        c.server_cpu_us_per_req.as_ref()
-    }),
-    ("pss_mean_mb", false, |c| c.pss_mean_mb.as_ref()),
-    ("pss_peak_mb", false, |c| c.pss_peak_mb.as_ref()),
-];
+/// The figures a comparison covers, in registry order: the metrics summarised over a cell's
+/// clean repeats, as (metric id, higher is better).
+pub fn cell_figures() -> Vec<(&'static str, bool)> {
+    workloads::registry()
+        .metrics()
+        .iter()
+        .filter(|m| m.over == workloads::Over::CleanRepeats)
+        .map(|m| (m.id, m.better.higher_is_better()))
+        .collect()
+}
 
 /// Every figure present in both runs, judged by the rule.
 /// The warnings of both runs of a comparison, each scoped with the run it belongs to.
@@ -427,15 +364,15 @@ pub fn compare(this: &RunSummary, baseline: &RunSummary) -> Vec<Compared> {
         let Some(b) = baseline.cell(&c.target, &c.workload) else {
             continue;
         };
-        for (name, hib, get) in CELL_FIGURES {
-            if let (Some(x), Some(y)) = (get(c), get(b)) {
+        for (name, hib) in cell_figures() {
+            if let (Some(x), Some(y)) = (c.metric(name), b.metric(name)) {
                 out.push(Compared {
                     target: c.target.clone(),
                     workload: c.workload.clone(),
                     figure: name.to_string(),
                     this: Some(x.median),
                     baseline: Some(y.median),
-                    judgement: Some(judge(x, y, *hib)),
+                    judgement: Some(judge(x, y, hib)),
                 });
             }
         }
@@ -454,7 +391,7 @@ pub fn compare(this: &RunSummary, baseline: &RunSummary) -> Vec<Compared> {
         let Some(b) = baseline.target(&t.name) else {
             continue;
         };
-        if let (Some(x), Some(y)) = (&t.cold_start_ms, &b.cold_start_ms) {
+        if let (Some(x), Some(y)) = (t.metric("cold_start_ms"), b.metric("cold_start_ms")) {
             out.push(Compared {
                 target: t.name.clone(),
                 workload: "target".into(),
@@ -464,7 +401,7 @@ pub fn compare(this: &RunSummary, baseline: &RunSummary) -> Vec<Compared> {
                 judgement: Some(judge(x, y, false)),
             });
         }
-        if let (Some(x), Some(y)) = (t.idle_pss_mb, b.idle_pss_mb) {
+        if let (Some(x), Some(y)) = (t.value("idle_pss_mb"), b.value("idle_pss_mb")) {
             out.push(Compared {
                 target: t.name.clone(),
                 workload: "target".into(),
@@ -474,7 +411,10 @@ pub fn compare(this: &RunSummary, baseline: &RunSummary) -> Vec<Compared> {
                 judgement: Some(judge_single(x, y)),
             });
         }
-        if let (Some(x), Some(y)) = (t.install_bytes, b.install_bytes) {
+        if let (Some(x), Some(y)) = (
+            t.value("install_bytes").map(|v| v as u64),
+            b.value("install_bytes").map(|v| v as u64),
+        ) {
             out.push(Compared {
                 target: t.name.clone(),
                 workload: "target".into(),
@@ -542,9 +482,9 @@ mod tests {
             "mixed",
             "ws-hold",
         ] {
-            assert_ne!(kind_of(id).0, Kind::Other, "{id}");
+            assert!(kind_of(id).0.is_some(), "{id}");
         }
-        assert_eq!(kind_of("db").0, Kind::Other);
+        assert_eq!(kind_of("db").0, None);
         assert_eq!(node_major("v20.20.2"), Some(20));
         assert_eq!(node_major("22.1.0"), Some(22));
     }

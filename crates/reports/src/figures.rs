@@ -78,8 +78,8 @@ pub struct BarMetric {
     pub capacity: bool,
 }
 
-fn sp(s: &Option<Spread>) -> Option<(f64, f64, f64)> {
-    s.as_ref().map(|s| (s.median, s.min, s.max))
+fn sp(s: Option<&Spread>) -> Option<(f64, f64, f64)> {
+    s.map(|s| (s.median, s.min, s.max))
 }
 
 /// The bar charts of a workload, in order; each is drawn when some cell has the figure.
@@ -88,7 +88,7 @@ pub const CELL_BARS: &[BarMetric] = &[
         title: "Throughput (median of repeats, whiskers: min–max)",
         axis: "responses per second",
         unit: "req/s",
-        get: |c| sp(&c.throughput_rps),
+        get: |c| sp(c.metric("throughput_rps")),
         capacity: false,
     },
     BarMetric {
@@ -102,21 +102,21 @@ pub const CELL_BARS: &[BarMetric] = &[
         title: "p99 latency (saturation: from send; open loop: corrected, at the capacity rate)",
         axis: "milliseconds",
         unit: "ms",
-        get: |c| sp(&c.p99_ms),
+        get: |c| sp(c.metric("p99_ms")),
         capacity: false,
     },
     BarMetric {
         title: "Server CPU per response (whole process tree)",
         axis: "CPU microseconds per response",
         unit: "µs",
-        get: |c| sp(&c.server_cpu_us_per_req),
+        get: |c| sp(c.metric("server_cpu_us_per_req")),
         capacity: false,
     },
     BarMetric {
         title: "Server memory during the run (PSS over the process tree, mean)",
         axis: "megabytes",
         unit: "MB",
-        get: |c| sp(&c.pss_mean_mb),
+        get: |c| sp(c.metric("pss_mean_mb")),
         capacity: false,
     },
 ];
@@ -127,33 +127,28 @@ pub const HOLD_BARS: &[BarMetric] = &[
         title: "WebSocket connections held at the end of the hold (median, whiskers: min–max)",
         axis: "connections",
         unit: "connections",
-        get: |c| {
-            c.hold.as_ref().map(|h| {
-                let s = &h.connections_held;
-                (s.median, s.min, s.max)
-            })
-        },
+        get: |c| sp(c.metric("connections_held")),
         capacity: false,
     },
     BarMetric {
         title: "Server memory per 1,000 held connections ((PSS holding − idle) / held × 1000)",
         axis: "megabytes per 1,000 connections",
         unit: "MB",
-        get: |c| c.hold.as_ref().and_then(|h| sp(&h.mb_per_1k_conns)),
+        get: |c| sp(c.metric("mb_per_1k_conns")),
         capacity: false,
     },
     BarMetric {
         title: "Echo round trip p99 while holding",
         axis: "milliseconds",
         unit: "ms",
-        get: |c| sp(&c.p99_ms),
+        get: |c| sp(c.metric("p99_ms")),
         capacity: false,
     },
     BarMetric {
         title: "Server CPU per echoed message (whole process tree)",
         axis: "CPU microseconds per message",
         unit: "µs",
-        get: |c| sp(&c.server_cpu_us_per_req),
+        get: |c| sp(c.metric("server_cpu_us_per_req")),
         capacity: false,
     },
 ];
@@ -288,9 +283,7 @@ pub fn workload_bars(this: &RunSummary, base: Option<&RunSummary>, w: &str) -> V
     let runs: Vec<&RunSummary> = std::iter::once(this).chain(base).collect();
     let targets = targets_of(&runs, w);
     let mut out = Vec::new();
-    let hold = runs
-        .iter()
-        .any(|r| r.cells.iter().any(|c| c.workload == w && c.hold.is_some()));
+    let hold = crate::derive::kind_of(w).0 == Some(workloads::Kind::Hold);
     for m in if hold { HOLD_BARS } else { CELL_BARS } {
         let any = runs.iter().any(|r| {
             r.cells
@@ -622,19 +615,19 @@ pub const TARGET_BARS: &[TargetMetric] = &[
         title: "Cold start: spawn to first correct response (median of fresh starts, whiskers: min–max)",
         axis: "milliseconds",
         unit: "ms",
-        get: |t| sp(&t.cold_start_ms),
+        get: |t| sp(t.metric("cold_start_ms")),
     },
     TargetMetric {
         title: "Idle memory after start (PSS over the process tree)",
         axis: "megabytes",
         unit: "MB",
-        get: |t| t.idle_pss_mb.map(|v| (v, v, v)),
+        get: |t| t.value("idle_pss_mb").map(|v| (v, v, v)),
     },
     TargetMetric {
         title: "Install footprint on disk",
         axis: "megabytes",
         unit: "MB",
-        get: |t| t.install_bytes.map(|b| b as f64 / 1e6).map(|v| (v, v, v)),
+        get: |t| t.value("install_bytes").map(|v| v as u64).map(|b| b as f64 / 1e6).map(|v| (v, v, v)),
     },
 ];
 
@@ -643,7 +636,8 @@ fn target_bar(t: Option<&TargetSummary>, m: &TargetMetric, faded: bool, who: &st
     match (t, fig) {
         (Some(t), Some((v, lo, hi))) => {
             let pk = if m.unit == "MB" && m.title.starts_with("Install") {
-                t.install_packages
+                t.value("install_packages")
+                    .map(|v| v as u64)
                     .map(|p| format!(", {p} packages"))
                     .unwrap_or_default()
             } else {

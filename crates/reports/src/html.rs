@@ -38,14 +38,14 @@ svg.chart{width:100%;height:auto;overflow:visible}
 .m-better{color:#19703a;font-weight:700}
 .m-worse{color:#b3261e;font-weight:700}
 .m-muted{opacity:.65}
-.v-supported{color:#19703a;font-weight:600}.v-refuted{color:#b3261e;font-weight:600}.v-partly,.v-depends{color:#9a6700;font-weight:600}
+.v-supported{color:#19703a;font-weight:600}.v-refuted{color:#b3261e;font-weight:600}.v-partly,.v-depends{color:#9a6700;font-weight:600}.v-inconclusive{color:#57606a;font-weight:600}.v-equivalent{color:#0b5cad;font-weight:600}
 nav ol{columns:3;font-size:13px}
 pre{white-space:pre-wrap;border:1px solid rgba(127,127,127,.4);padding:.5rem;border-radius:4px;font-size:12px}
 .rule{font-weight:600}
 footer{margin-top:3rem;font-size:12px;opacity:.75}
 @media (prefers-color-scheme:dark){
  body{color:#e6e6e6;background:#151617}
- .m-better,.v-supported{color:#5fd38a}.m-worse,.v-refuted{color:#ff7b72}.v-partly,.v-depends{color:#e3b341}
+ .m-better,.v-supported{color:#5fd38a}.m-worse,.v-refuted{color:#ff7b72}.v-partly,.v-depends{color:#e3b341}.v-inconclusive{color:#8b949e}.v-equivalent{color:#79c0ff}
  .box{background:rgba(230,160,0,.1)}
 }
 @media print{
@@ -239,7 +239,10 @@ fn section_html(p: &mut Page, anchor: &str, title: &str, sec: Option<&Section>, 
             for c in r {
                 let v = c.trim().to_ascii_lowercase();
                 let cls = match v.as_str() {
-                    "supported" | "refuted" | "partly" | "depends" => format!(r#" class="v-{v}""#),
+                    "supported" | "refuted" | "partly" | "depends" | "inconclusive"
+                    | "equivalent" => {
+                        format!(r#" class="v-{v}""#)
+                    }
                     _ => String::new(),
                 };
                 let _ = write!(s, "<td{cls}>{}</td>", esc(c));
@@ -326,11 +329,11 @@ fn sources_note(p: &mut Page, input: &ReportInput, w: &str) {
 
 fn kind_label(k: Kind) -> &'static str {
     match k {
-        Kind::Saturation => "saturation",
-        Kind::Capacity => "capacity",
-        Kind::Mixed => "loop blocking",
-        Kind::Hold => "held connections",
-        Kind::Other => "workload",
+        Some(workloads::Kind::Saturation) => "saturation",
+        Some(workloads::Kind::Capacity) => "capacity",
+        Some(workloads::Kind::Mixed) => "loop blocking",
+        Some(workloads::Kind::Hold) => "held connections",
+        Some(workloads::Kind::PerTarget) | None => "workload",
     }
 }
 

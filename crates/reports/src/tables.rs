@@ -217,11 +217,17 @@ pub fn target_measures(run: &RunSummary) -> TableSpec {
         let note = x.failure.as_ref().map(|f| format!("not measured: {f}"));
         t.rows.push(vec![
             Cell::new(x.name.clone()),
-            spread_cell(x.cold_start_ms.as_ref()),
-            Cell::new(x.idle_pss_mb.map(fmt_num).unwrap_or_default()),
-            Cell::new(x.install_bytes.map(bytes_mb).unwrap_or_default()),
+            spread_cell(x.metric("cold_start_ms")),
+            Cell::new(x.value("idle_pss_mb").map(fmt_num).unwrap_or_default()),
             Cell::new(
-                x.install_packages
+                x.value("install_bytes")
+                    .map(|v| v as u64)
+                    .map(bytes_mb)
+                    .unwrap_or_default(),
+            ),
+            Cell::new(
+                x.value("install_packages")
+                    .map(|v| v as u64)
                     .map(|p| p.to_string())
                     .unwrap_or_default(),
             ),
@@ -260,31 +266,30 @@ pub fn hold(run: &RunSummary, w: &str) -> TableSpec {
             note.push_str(wn);
             mark = Mark::Warn;
         }
-        let h = c.hold.as_ref();
-        let held = h.map_or(Cell::new(""), |h| {
-            let s = &h.connections_held;
-            let text = if s.min != s.max {
-                format!(
-                    "{} ({}–{}) / {}",
-                    count(s.median),
-                    count(s.min),
-                    count(s.max),
-                    count(h.connections_attempted.median)
-                )
-            } else {
-                format!(
-                    "{} / {}",
-                    count(s.median),
-                    count(h.connections_attempted.median)
-                )
-            };
-            let m = if h.held_all() { Mark::None } else { Mark::Warn };
-            Cell::new(text).mark(m)
-        });
-        let pss = match (
-            h.and_then(|h| h.pss_idle_mb.as_ref()),
-            c.pss_mean_mb.as_ref(),
-        ) {
+        let attempted = c.metric("connections_attempted");
+        let held = c
+            .metric("connections_held")
+            .zip(attempted)
+            .map_or(Cell::new(""), |(s, a)| {
+                let text = if s.min != s.max {
+                    format!(
+                        "{} ({}–{}) / {}",
+                        count(s.median),
+                        count(s.min),
+                        count(s.max),
+                        count(a.median)
+                    )
+                } else {
+                    format!("{} / {}", count(s.median), count(a.median))
+                };
+                let m = if c.held_all() != Some(false) {
+                    Mark::None
+                } else {
+                    Mark::Warn
+                };
+                Cell::new(text).mark(m)
+            });
+        let pss = match (c.metric("pss_idle_mb"), c.metric("pss_mean_mb")) {
             (Some(i), Some(m)) => {
                 Cell::new(format!("{} → {}", fmt_num(i.median), fmt_num(m.median)))
             }
@@ -293,11 +298,11 @@ pub fn hold(run: &RunSummary, w: &str) -> TableSpec {
         t.rows.push(vec![
             Cell::new(c.target.clone()),
             held,
-            spread_cell(h.and_then(|h| h.mb_per_1k_conns.as_ref())),
-            spread_cell(c.p50_ms.as_ref()),
-            spread_cell(c.p99_ms.as_ref()),
-            spread_cell(c.throughput_rps.as_ref()),
-            spread_cell(c.server_cpu_us_per_req.as_ref()),
+            spread_cell(c.metric("mb_per_1k_conns")),
+            spread_cell(c.metric("p50_ms")),
+            spread_cell(c.metric("p99_ms")),
+            spread_cell(c.metric("throughput_rps")),
+            spread_cell(c.metric("server_cpu_us_per_req")),
             pss,
             Cell::new(c.repeats.to_string()),
             Cell::new(note).mark(mark),
@@ -306,14 +311,36 @@ pub fn hold(run: &RunSummary, w: &str) -> TableSpec {
     t.drop_empty_columns()
 }
 
+/// The metrics of workload `w`'s cells that no built-in table lays out: those a workload
+/// registered at run time brings (or unknown to this version), as (id, column label), in
+/// registry order. Each gets a column of its own.
+pub fn extra_metrics(run: &RunSummary, w: &str) -> Vec<(String, String)> {
+    let registry = workloads::registry();
+    let mut ids: Vec<&String> = run
+        .cells
+        .iter()
+        .filter(|c| c.workload == w)
+        .flat_map(|c| c.metrics.keys())
+        .filter(|id| {
+            !workloads::BUILTIN_METRICS
+                .iter()
+                .any(|m| m.id == id.as_str())
+        })
+        .collect();
+    ids.sort_by_key(|id| (registry.metric_rank(id), id.to_string()));
+    ids.dedup();
+    ids.into_iter()
+        .map(|id| {
+            let label = registry.metric(id).map_or(id.as_str(), |m| m.label);
+            (id.clone(), label.to_string())
+        })
+        .collect()
+}
+
 /// One workload's cells: every figure with its spread, ratios to the best, and notes
 /// (held-connection workloads get [`hold`]'s table).
 pub fn workload(run: &RunSummary, derived: &Derived, w: &str) -> TableSpec {
-    if run
-        .cells
-        .iter()
-        .any(|c| c.workload == w && c.hold.is_some())
-    {
+    if derive::kind_of(w).0 == Some(workloads::Kind::Hold) {
         return hold(run, w);
     }
     let mut t = TableSpec::new(&[
@@ -329,6 +356,13 @@ pub fn workload(run: &RunSummary, derived: &Derived, w: &str) -> TableSpec {
         ("Repeats", true),
         ("Notes", false),
     ]);
+    // Metrics of a workload registered at run time: a column each, before "Repeats".
+    let extra = extra_metrics(run, w);
+    let at = t.columns.len() - 2;
+    for (i, (_, label)) in extra.iter().enumerate() {
+        t.columns.insert(at + i, label.clone());
+        t.numeric.insert(at + i, true);
+    }
     let wd = derived.workloads.iter().find(|x| x.workload == w);
     for c in run.cells.iter().filter(|c| c.workload == w) {
         let d = wd.and_then(|wd| wd.cells.iter().find(|d| d.target == c.target));
@@ -362,7 +396,7 @@ pub fn workload(run: &RunSummary, derived: &Derived, w: &str) -> TableSpec {
             _ => String::new(),
         };
         let bound = if c.lower_bound { "≥ " } else { "" };
-        let mut tp = spread_cell(c.throughput_rps.as_ref());
+        let mut tp = spread_cell(c.metric("throughput_rps"));
         if !tp.text.is_empty() {
             tp.text = format!("{bound}{}", tp.text);
         }
@@ -371,14 +405,18 @@ pub fn workload(run: &RunSummary, derived: &Derived, w: &str) -> TableSpec {
             tp,
             Cell::new(ratio),
             Cell::new(cap),
-            spread_cell(c.p50_ms.as_ref()),
-            spread_cell(c.p99_ms.as_ref()),
-            spread_cell(c.server_cpu_us_per_req.as_ref()),
-            spread_cell(c.pss_mean_mb.as_ref()),
-            spread_cell(c.pss_peak_mb.as_ref()),
+            spread_cell(c.metric("p50_ms")),
+            spread_cell(c.metric("p99_ms")),
+            spread_cell(c.metric("server_cpu_us_per_req")),
+            spread_cell(c.metric("pss_mean_mb")),
+            spread_cell(c.metric("pss_peak_mb")),
             Cell::new(c.repeats.to_string()),
             Cell::new(note).mark(mark),
         ]);
+        let row = t.rows.last_mut().expect("pushed");
+        for (i, (id, _)) in extra.iter().enumerate() {
+            row.insert(at + i, spread_cell(c.metric(id)));
+        }
     }
     t.drop_empty_columns()
 }
@@ -450,18 +488,20 @@ pub fn workload_compare(this: &RunSummary, base: &RunSummary, w: &str) -> TableS
         if sa.text != "ok" || sb.text != "ok" {
             row("status", sa, sb, Cell::new(""));
         }
-        for (fig, hib, get) in derive::CELL_FIGURES {
+        for (fig, hib) in derive::cell_figures() {
+            let registry = workloads::registry();
             let label = names
                 .iter()
-                .find(|n| n.0 == *fig)
+                .find(|n| n.0 == fig)
                 .map(|n| n.1)
+                .or(registry.metric(fig).map(|m| m.label))
                 .unwrap_or(fig);
-            let (x, y) = (a.and_then(get), b.and_then(get));
+            let (x, y) = (a.and_then(|c| c.metric(fig)), b.and_then(|c| c.metric(fig)));
             if x.is_none() && y.is_none() {
                 continue;
             }
             let ch = match (x, y) {
-                (Some(x), Some(y)) => judged(&derive::judge(x, y, *hib)),
+                (Some(x), Some(y)) => judged(&derive::judge(x, y, hib)),
                 _ => Cell::new(""),
             };
             row(label, spread_cell(x), spread_cell(y), ch);
@@ -509,25 +549,31 @@ pub fn target_compare(this: &RunSummary, base: &RunSummary) -> TableSpec {
             ]);
             first = false;
         };
-        let yc = y.and_then(|y| y.cold_start_ms.as_ref());
-        if x.cold_start_ms.is_some() || yc.is_some() {
-            let ch = match (&x.cold_start_ms, yc) {
+        let yc = y.and_then(|y| y.metric("cold_start_ms"));
+        if x.metric("cold_start_ms").is_some() || yc.is_some() {
+            let ch = match (x.metric("cold_start_ms"), yc) {
                 (Some(a), Some(b)) => judged(&derive::judge(a, b, false)),
                 _ => Cell::new(""),
             };
             row(
                 "cold start ms",
-                spread_cell(x.cold_start_ms.as_ref()),
+                spread_cell(x.metric("cold_start_ms")),
                 spread_cell(yc),
                 ch,
             );
         }
         let singles: [(&str, Option<f64>, Option<f64>); 2] = [
-            ("idle PSS MB", x.idle_pss_mb, y.and_then(|y| y.idle_pss_mb)),
+            (
+                "idle PSS MB",
+                x.value("idle_pss_mb"),
+                y.and_then(|y| y.value("idle_pss_mb")),
+            ),
             (
                 "install MB",
-                x.install_bytes.map(|b| b as f64 / 1e6),
-                y.and_then(|y| y.install_bytes).map(|b| b as f64 / 1e6),
+                x.value("install_bytes")
+                    .map(|v| v as u64)
+                    .map(|b| b as f64 / 1e6),
+                y.and_then(|y| y.value("install_bytes")).map(|b| b / 1e6),
             ),
         ];
         for (fig, a, b) in singles {
@@ -599,7 +645,6 @@ pub fn machine_compare(this: &RunSummary, base: &RunSummary) -> TableSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use store::model::HoldSummary;
 
     fn run_with_hold() -> RunSummary {
         let mut run = crate::ReportInput::from_json(include_str!("../tests/fixtures/run-a.json"))
@@ -608,15 +653,17 @@ mod tests {
         let mut c = run.cells[0].clone();
         c.workload = "ws-hold".into();
         c.status = CellStatus::Flagged("ws-hold: held 3 of 10000 connections".into());
-        c.throughput_rps = Spread::of(&[3.0, 3.0]);
-        c.p99_ms = Spread::of(&[1.2, 1.4]);
-        c.hold = Some(HoldSummary {
-            connections_attempted: Spread::of(&[10_000.0, 10_000.0]).unwrap(),
-            connections_held: Spread::of(&[3.0, 4.0]).unwrap(),
-            pss_idle_mb: Spread::of(&[40.0, 40.0]),
-            mb_per_1k_conns: Spread::of(&[800.0, 700.0]),
-            echo_max_ms: Spread::of(&[3.0, 5.0]),
-        });
+        for (id, v) in [
+            ("throughput_rps", [3.0, 3.0]),
+            ("p99_ms", [1.2, 1.4]),
+            ("connections_attempted", [10_000.0, 10_000.0]),
+            ("connections_held", [3.0, 4.0]),
+            ("pss_idle_mb", [40.0, 40.0]),
+            ("mb_per_1k_conns", [800.0, 700.0]),
+            ("echo_max_ms", [3.0, 5.0]),
+        ] {
+            c.metrics.insert(id.into(), Spread::of(&v).unwrap());
+        }
         run.cells.push(c);
         run
     }

@@ -389,7 +389,7 @@ fn an_empty_or_degenerate_run_still_renders() {
         for p in &mut c.ladder {
             p.p99_ms = 0.0;
         }
-        if let Some(s) = c.throughput_rps.as_mut() {
+        if let Some(s) = c.metrics.get_mut("throughput_rps") {
             s.median = 0.0;
             s.min = 0.0;
             s.max = 0.0;

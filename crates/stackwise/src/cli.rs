@@ -44,6 +44,19 @@ pub enum Command {
     /// Run the reference backends (Node.js, Python, Rust) through the same workloads on this
     /// machine, store every result, and print a table per workload.
     Lab(Box<LabArgs>),
+    /// The lab's watchdog: ends what a lab run left when that run dies (started by the lab).
+    #[command(hide = true, name = "lab-watchdog")]
+    LabWatchdog {
+        /// The run lock file.
+        #[arg(long)]
+        lock: std::path::PathBuf,
+        /// The lab's pid.
+        #[arg(long)]
+        pid: i32,
+        /// The lab's start time (clock ticks after boot).
+        #[arg(long)]
+        start: u64,
+    },
     /// Print the JSON schema of a report format.
     Schema {
         /// Which schema: `load-report` (the output of `stackwise load --json`), `claims` (the output
@@ -188,8 +201,11 @@ pub enum ImportEngine {
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Verdicts: supported, refuted, partly, depends (frameworks disagree), not-measured (the lab command
-that would measure it is shown), not-testable-yet (what it needs is shown), cited, opinion.
+Verdicts: supported, refuted, partly, depends (frameworks really disagree), inconclusive (within
+noise), equivalent (a tie within its margin), not-measured (the lab command that would measure it is
+shown), not-testable-yet (what it needs is shown, with a reason code), cited, opinion. A decided verdict
+that rests on one repeat is labelled \"(indicative)\": a qualifier, not a verdict of its own.
+How they are decided: docs/claims.md.
 
 Examples:
   stackwise claims                      # against the latest stored run
@@ -211,7 +227,8 @@ pub struct ClaimsArgs {
 
     /// Show only claims with this verdict (repeatable).
     #[arg(long, value_name = "VERDICT", value_parser = [
-        "supported", "refuted", "partly", "depends", "not-measured", "not-testable-yet", "cited", "opinion"
+        "supported", "refuted", "partly", "depends", "inconclusive", "equivalent", "not-measured",
+        "not-testable-yet", "cited", "opinion"
     ])]
     pub verdict: Vec<String>,
 
@@ -526,9 +543,15 @@ pub enum TargetsCommand {
         /// Requests per endpoint.
         #[arg(long, value_name = "N", default_value_t = 4)]
         requests: u32,
+        /// Check the database endpoints against a dedicated database on your own PostgreSQL
+        /// (postgresql://USER@HOST:PORT/DB) instead of the lab's throwaway cluster; refused when
+        /// it holds tables other than the lab's.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
-    /// Run one target (and the upstream its /io calls) in the foreground until Ctrl-C, so that
-    /// other tools can be pointed at it.
+    /// Run one target (and what it needs: the upstream its /io calls, the database with its data
+    /// for /db, /fortunes, /items…) in the foreground until Ctrl-C, so that other tools can be
+    /// pointed at it.
     Serve {
         #[arg(value_name = "NAME")]
         name: String,
@@ -547,6 +570,10 @@ pub enum TargetsCommand {
         /// Use the start command of this workload, where the manifest has one.
         #[arg(long, value_name = "ID")]
         workload: Option<String>,
+        /// Use a dedicated database on your own PostgreSQL instead of the lab's throwaway cluster;
+        /// refused when it holds tables other than the lab's.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -558,10 +585,12 @@ Examples:
   stackwise lab --plan                       # the cells and the ETA, without running
   stackwise lab --targets rust-axum,node-http --workloads json,io-slo --duration 2s --repeats 1
   stackwise lab --resume                     # complete the last interrupted run
+  stackwise lab --wait --quick               # another run uses the database: wait for it
 
-Workloads: plaintext json io cpu hash (saturation), json-slo io-slo cpu-slo hash-slo (capacity at
-SLO), mixed (loop blocking); see docs/workloads.md. Results go to an SQLite database under your
-data directory (or --db); Ctrl-C keeps every finished cell.")]
+Workloads: those of the workloads registry (docs/workloads.md explains each; an unknown
+--workloads id lists them). Results go to an SQLite database under your data directory (or --db);
+Ctrl-C keeps every finished cell. One run per database at a time; a run that was killed leaves
+nothing running (see docs/workloads.md, Faults).")]
 pub struct LabArgs {
     /// The quick suite: all targets; json, io and cpu saturation, one capacity search on io,
     /// 3 cold starts, one repeat.
@@ -575,6 +604,11 @@ pub struct LabArgs {
     /// Print a stored run (the latest, or run ID) as tables (or JSON with --json) without running.
     #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "latest", conflicts_with_all = ["plan", "resume"])]
     pub show: Option<String>,
+
+    /// When another `stackwise lab` is running on the same database, wait for it to finish instead
+    /// of refusing.
+    #[arg(long)]
+    pub wait: bool,
 
     /// Complete the most recent unfinished run with its own settings, measuring only what is missing.
     #[arg(long, conflicts_with_all = ["quick", "targets", "workloads", "repeats", "duration", "warmup", "server_cpus", "workers", "slo_p99", "cold_starts", "ws_connections"])]
@@ -627,6 +661,12 @@ pub struct LabArgs {
     /// The SQLite database [default: <data dir>/stackwise/lab.sqlite3].
     #[arg(long, value_name = "PATH")]
     pub db: Option<std::path::PathBuf>,
+
+    /// The database workloads' PostgreSQL: a dedicated database on your own server
+    /// (postgresql://USER@HOST:PORT/DB) instead of the lab's throwaway cluster; refused when it
+    /// holds tables other than the lab's.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
 
     /// Print the run (the RunSummary read model) as JSON on stdout instead of the tables.
     #[arg(long)]

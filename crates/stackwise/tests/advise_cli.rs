@@ -203,10 +203,11 @@ fn fixture_store(dir: &std::path::Path) -> PathBuf {
                 framework: t.framework.clone(),
                 versions: t.versions.clone(),
                 config: t.config.clone(),
-                cold_starts_ms: vec![],
-                idle_pss_mb: t.idle_pss_mb,
-                install_bytes: None,
-                install_packages: None,
+                figures: t
+                    .value("idle_pss_mb")
+                    .map(|v| ("idle_pss_mb".to_string(), vec![v]))
+                    .into_iter()
+                    .collect(),
                 failure: None,
                 stderr_tail: None,
             },
@@ -325,7 +326,13 @@ fn the_questionnaire_asks_for_what_is_missing_on_a_terminal() {
             "data_flow = \"io\"",
             "data_flow = \"io\"\nlegacy = \"none\"",
         )
-        .replace("p99_ms = 100", "p99_ms = 100\npython_share = 0.5");
+        .replace("p99_ms = 100", "p99_ms = 100\npython_share = 0.5")
+        .replace(
+            "learning = false",
+            "learning = false\njavascript_level = \"working\"\npython_level = \"working\"",
+        )
+        .replace("legacy = \"none\"", "legacy = \"none\"\nreadability = false")
+        + "engineer_year_usd = 150000\nhires_node = 0\nhires_python = 2\nhires_hybrid = 2\nmonths_to_fluency = 3\nhorizon_months = 24\ntwo_stacks_monthly_usd = 1000\n";
     std::fs::write(&partial, text).unwrap();
     let cmd = format!(
         "{} advise --profile {} --json",
@@ -360,4 +367,112 @@ fn the_questionnaire_asks_for_what_is_missing_on_a_terminal() {
     assert!(screen.contains("\"stage\": \"pre-pmf\""), "{screen}");
     assert!(screen.contains("\"peak_rps\": 2000.0"), "{screen}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The two commands of issue 16, as flags only (the keys the issue leaves out given plainly), on the
+/// real binary: the ML backend built by a near-even team with data scientists goes to Python; the
+/// pre-PMF chat with a full-stack JavaScript wish is not decided by one head (the team is balanced,
+/// the product decides: Node.js). Their full text is golden in crates/adviser/tests/golden/
+/// scenario-issue-*.txt.
+#[test]
+fn the_issues_two_commands_get_their_expected_answers() {
+    let common = [
+        "--compliance",
+        "standard",
+        "--serverless",
+        "false",
+        "--p99-ms",
+        "100",
+        "--core-hour-usd",
+        "0.04",
+        "--json",
+    ];
+    let ml = [
+        "advise",
+        "--js-devs",
+        "6",
+        "--python-devs",
+        "5",
+        "--data-science",
+        "true",
+        "--use-case",
+        "ml-backend",
+        "--ai-ml",
+        "core",
+        "--data-heavy",
+        "true",
+        "--data-flow",
+        "compute",
+        "--stage",
+        "post-pmf",
+        "--realtime",
+        "false",
+        "--full-stack-js",
+        "false",
+        "--peak-rps",
+        "200",
+        "--connections",
+        "100",
+    ];
+    let chat = [
+        "advise",
+        "--js-devs",
+        "3",
+        "--python-devs",
+        "4",
+        "--use-case",
+        "chat",
+        "--stage",
+        "pre-pmf",
+        "--realtime",
+        "true",
+        "--full-stack-js",
+        "true",
+        "--data-flow",
+        "io",
+        "--connections",
+        "20000",
+        "--data-science",
+        "false",
+        "--ai-ml",
+        "none",
+        "--data-heavy",
+        "false",
+        "--peak-rps",
+        "2000",
+    ];
+    for (args, want, balanced) in [(&ml[..], "python", true), (&chat[..], "node", true)] {
+        let all: Vec<&str> = args.iter().chain(common.iter()).copied().collect();
+        let o = run(&all);
+        assert!(o.status.success(), "{all:?}: {}", stderr(&o));
+        let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(a["recommendation"]["choice"], want, "{all:?}");
+        let rules: Vec<&str> = a["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(a["counter_arguments"].as_array().unwrap())
+            .map(|r| r["rule"].as_str().unwrap())
+            .collect();
+        // No headcount lean votes (the ML team's data-science background still does).
+        assert!(
+            !rules.contains(&"team-js-majority") && !rules.contains(&"team-python-majority"),
+            "{rules:?}"
+        );
+        assert_eq!(rules.contains(&"team-balanced"), balanced, "{rules:?}");
+        // Without a run it says which verdicts it could not check, and the one command.
+        assert!(a["evidence"]["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("stackwise lab --workloads "));
+    }
+    // The fluency flags weigh the team: the same chat team with 3 JavaScript experts and 4
+    // Python learners leans to JavaScript, and the team tier decides.
+    let mut lean: Vec<&str> = chat.iter().chain(common.iter()).copied().collect();
+    lean.extend(["--js-level", "expert", "--python-level", "learning"]);
+    let o = run(&lean);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(a["recommendation"]["choice"], "node");
+    assert_eq!(a["recommendation"]["decided_by"], "team");
 }

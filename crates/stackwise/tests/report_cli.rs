@@ -258,10 +258,12 @@ fn write_store(path: &std::path::Path, speed: f64) -> i64 {
                     framework: t.to_string(),
                     versions: BTreeMap::new(),
                     config: BTreeMap::new(),
-                    cold_starts_ms: vec![40.0, 42.0, 45.0],
-                    idle_pss_mb: Some(50.0),
-                    install_bytes: Some(1_000_000),
-                    install_packages: Some(3),
+                    figures: BTreeMap::from([
+                        ("cold_start_ms".into(), vec![40.0, 42.0, 45.0]),
+                        ("idle_pss_mb".into(), vec![50.0]),
+                        ("install_bytes".into(), vec![1_000_000.0]),
+                        ("install_packages".into(), vec![3.0]),
+                    ]),
                     failure: None,
                     stderr_tail: None,
                 },
@@ -270,16 +272,20 @@ fn write_store(path: &std::path::Path, speed: f64) -> i64 {
         let base = if i == 0 { 10_000.0 } else { 3_000.0 } * speed;
         let repeats: Vec<RepeatRecord> = [0.98, 1.0, 1.02]
             .iter()
-            .map(|f| RepeatRecord {
-                clean: true,
-                throughput_rps: Some(base * f),
-                p50_ms: Some(2.0),
-                p99_ms: Some(8.0),
-                server_cpu_us_per_req: Some(1e6 / base),
-                pss_mean_mb: Some(60.0),
-                pss_peak_mb: Some(70.0),
-                report_json: engine_report(None, base * f, 8.0).to_string(),
-                ..Default::default()
+            .map(|f| {
+                RepeatRecord {
+                    clean: true,
+                    report_json: engine_report(None, base * f, 8.0).to_string(),
+                    ..Default::default()
+                }
+                .with(&[
+                    ("throughput_rps", Some(base * f)),
+                    ("p50_ms", Some(2.0)),
+                    ("p99_ms", Some(8.0)),
+                    ("server_cpu_us_per_req", Some(1e6 / base)),
+                    ("pss_mean_mb", Some(60.0)),
+                    ("pss_peak_mb", Some(70.0)),
+                ])
             })
             .collect();
         store
@@ -334,12 +340,11 @@ fn write_store(path: &std::path::Path, speed: f64) -> i64 {
                     ladder,
                     repeats: vec![RepeatRecord {
                         clean: true,
-                        p50_ms: Some(2.0),
-                        p99_ms: Some(80.0),
                         capacity_rps: Some(cap),
                         report_json: serde_json::Value::from(rungs).to_string(),
                         ..Default::default()
-                    }],
+                    }
+                    .with(&[("p50_ms", Some(2.0)), ("p99_ms", Some(80.0))])],
                     elapsed_s: Some(30.0),
                 },
             )

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    CellStatus, CellSummary, HoldSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary,
+    CellStatus, CellSummary, LadderPoint, Machine, RunSummary, Spread, TargetSummary,
 };
 use crate::schema;
 
@@ -27,6 +27,14 @@ pub enum StoreError {
         path: String,
         found: u32,
         supported: u32,
+    },
+    #[error(
+        "the database {path} is damaged or is not a stackwise database ({source}); move it aside \
+         (or restore a backup) and run again to start a new one, or use another database with --db"
+    )]
+    Corrupt {
+        path: String,
+        source: rusqlite::Error,
     },
     #[error("cannot create the directory for the database {path}: {source}")]
     Dir {
@@ -75,14 +83,28 @@ pub struct TargetRecord {
     pub framework: String,
     pub versions: BTreeMap<String, String>,
     pub config: BTreeMap<String, String>,
-    /// Each fresh start's spawn → first correct response, in ms.
-    pub cold_starts_ms: Vec<f64>,
-    pub idle_pss_mb: Option<f64>,
-    pub install_bytes: Option<u64>,
-    pub install_packages: Option<u64>,
+    /// The per-target measures by metric id of the workloads registry, each with its values in
+    /// order: `cold_start_ms` (each fresh start's spawn → first correct response), `idle_pss_mb`,
+    /// `install_bytes`, `install_packages`.
+    pub figures: BTreeMap<String, Vec<f64>>,
     pub failure: Option<String>,
     /// The last lines of the target's stderr, when it failed.
     pub stderr_tail: Option<String>,
+}
+
+impl TargetRecord {
+    /// Sets (or, with `None`, removes) a per-target measure of one value.
+    pub fn set(&mut self, id: &str, value: Option<f64>) {
+        match value {
+            Some(v) => self.figures.insert(id.to_string(), vec![v]),
+            None => self.figures.remove(id),
+        };
+    }
+
+    /// The (first) value of a per-target measure.
+    pub fn value(&self, id: &str) -> Option<f64> {
+        self.figures.get(id).and_then(|v| v.first()).copied()
+    }
 }
 
 /// One measured cell with its repeats, as written by the lab.
@@ -103,44 +125,47 @@ pub struct CellRecord {
     pub elapsed_s: Option<f64>,
 }
 
-/// One repeat of a cell: its headline figures and the raw material they came from.
+/// One repeat of a cell: its figures and the raw material they came from.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RepeatRecord {
     /// No errors and no wrong answers: only clean repeats make the cell's figures.
     pub clean: bool,
-    pub throughput_rps: Option<f64>,
-    pub p50_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub server_cpu_us_per_req: Option<f64>,
-    pub pss_mean_mb: Option<f64>,
-    pub pss_peak_mb: Option<f64>,
+    /// The repeat's figures by metric id of the workloads registry (`throughput_rps`, `p99_ms`,
+    /// `connections_held`…).
+    pub metrics: BTreeMap<String, f64>,
     /// Busy fraction of the load engine's threads / of the upstream's CPU (0–1).
     pub engine_busy: Option<f64>,
     pub upstream_busy: Option<f64>,
     /// Steal time over the repeat, percent of CPU time.
     pub steal_pct: Option<f64>,
     pub capacity_rps: Option<f64>,
-    /// Held-connection figures (`ws-hold` repeats only).
-    pub hold: Option<HoldRecord>,
     /// The engine's full report(s) as JSON (a Report, or an object/array of them).
     pub report_json: String,
     /// Server samples (CPU and PSS over time) as JSON.
     pub samples_json: String,
 }
 
-/// The figures of one repeat of held WebSocket connections (`ws-hold`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct HoldRecord {
-    /// Connections the client opened (tried to).
-    pub connections_attempted: u64,
-    /// Connections still open at the end of the hold window.
-    pub connections_held: u64,
-    /// Server PSS (process tree) before the connections were opened, MB.
-    pub pss_idle_mb: Option<f64>,
-    /// (server PSS while holding − idle PSS) / held × 1000, MB per 1,000 connections.
-    pub mb_per_1k_conns: Option<f64>,
-    /// The slowest echo round trip of the hold window, ms.
-    pub echo_max_ms: Option<f64>,
+impl RepeatRecord {
+    /// The repeat's value of a metric.
+    pub fn metric(&self, id: &str) -> Option<f64> {
+        self.metrics.get(id).copied()
+    }
+
+    /// Sets (or, with `None`, removes) the repeat's value of a metric.
+    pub fn set(&mut self, id: &str, value: Option<f64>) {
+        match value {
+            Some(v) => self.metrics.insert(id.to_string(), v),
+            None => self.metrics.remove(id),
+        };
+    }
+
+    /// The repeat with these figures set (`None` values are left out).
+    pub fn with(mut self, figures: &[(&str, Option<f64>)]) -> RepeatRecord {
+        for (id, v) in figures {
+            self.set(id, *v);
+        }
+        self
+    }
 }
 
 /// One line of `list_runs`.
@@ -158,6 +183,22 @@ pub struct RunListing {
 pub struct Store {
     conn: Connection,
     path: String,
+}
+
+/// An SQLite error on the database `path`: a damaged file or one that is not a database is
+/// [`StoreError::Corrupt`] (with what to do), anything else [`StoreError::Sql`].
+fn sql_error(path: &str, source: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match source.sqlite_error_code() {
+        Some(NotADatabase | DatabaseCorrupt) => StoreError::Corrupt {
+            path: path.to_string(),
+            source,
+        },
+        _ => StoreError::Sql {
+            path: path.to_string(),
+            source,
+        },
+    }
 }
 
 /// `<data dir>/stackwise/lab.sqlite3`, e.g. `~/.local/share/stackwise/lab.sqlite3` on Linux.
@@ -199,10 +240,7 @@ impl Store {
     }
 
     fn init(mut conn: Connection, path: String, wal: bool) -> Result<Store> {
-        let sql = |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
+        let sql = |source| sql_error(&path, source);
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
         let found = schema::version(&conn).map_err(sql)?;
         if found > schema::CURRENT_VERSION {
@@ -235,10 +273,7 @@ impl Store {
     }
 
     fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sql {
-            path: self.path.clone(),
-            source,
-        }
+        sql_error(&self.path, source)
     }
 
     fn json_err(&self, what: &'static str, source: serde_json::Error) -> StoreError {
@@ -340,37 +375,46 @@ impl Store {
         let j = |what, v: &BTreeMap<String, String>| {
             serde_json::to_string(v).map_err(|e| self.json_err(what, e))
         };
-        let cold = if t.cold_starts_ms.is_empty() {
-            None
-        } else {
-            Some(
-                serde_json::to_string(&t.cold_starts_ms)
-                    .map_err(|e| self.json_err("cold starts", e))?,
-            )
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql {
+            path: path.clone(),
+            source,
         };
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO run_targets (run_id, name, language, framework, versions_json,
-                   config_json, cold_start_json, idle_pss_mb, install_bytes, install_packages, failure,
-                   stderr_tail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    run_id,
-                    t.name,
-                    t.language,
-                    t.framework,
-                    j("versions", &t.versions)?,
-                    j("config", &t.config)?,
-                    cold,
-                    t.idle_pss_mb,
-                    t.install_bytes.map(|v| v as i64),
-                    t.install_packages.map(|v| v as i64),
-                    t.failure,
-                    t.stderr_tail,
-                ],
-            )
-            .map_err(|e| self.sql(e))?;
-        Ok(())
+        let versions = j("versions", &t.versions)?;
+        let config = j("config", &t.config)?;
+        let tx = self.conn.unchecked_transaction().map_err(sql)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO run_targets (run_id, name, language, framework, versions_json,
+               config_json, failure, stderr_tail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                run_id,
+                t.name,
+                t.language,
+                t.framework,
+                versions,
+                config,
+                t.failure,
+                t.stderr_tail,
+            ],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "DELETE FROM target_figures WHERE run_id = ?1 AND target = ?2",
+            params![run_id, t.name],
+        )
+        .map_err(sql)?;
+        for (metric, values) in &t.figures {
+            for (i, v) in values.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO target_figures (run_id, target, metric, idx, value)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![run_id, t.name, metric, i as i64, v],
+                )
+                .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
     }
 
     /// Saves (or replaces) one cell and all its repeats, atomically.
@@ -389,7 +433,6 @@ impl Store {
         };
         let params_json = json("params", serde_json::to_string(&c.params))?;
         let warnings_json = json("warnings", serde_json::to_string(&c.warnings))?;
-        let ladder_json = json("ladder", serde_json::to_string(&c.ladder))?;
         let (status, reason) = match &c.status {
             CellStatus::Ok => ("ok", None),
             CellStatus::Flagged(r) => ("flagged", Some(r.as_str())),
@@ -403,8 +446,8 @@ impl Store {
         .map_err(sql)?;
         tx.execute(
             "INSERT INTO cells (run_id, target, workload, params_json, status, reason, warnings_json,
-               lower_bound, slo_p99_ms, capacity_rps, ladder_json, measured_at, elapsed_s)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+               lower_bound, slo_p99_ms, capacity_rps, measured_at, elapsed_s)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 run_id,
                 c.target,
@@ -416,45 +459,55 @@ impl Store {
                 c.lower_bound,
                 c.slo_p99_ms,
                 c.capacity_rps,
-                ladder_json,
                 now_rfc3339(),
                 c.elapsed_s,
             ],
         )
         .map_err(sql)?;
         let cell_id = tx.last_insert_rowid();
+        let figure = |repeat: Option<i64>, metric: &str, rung: Option<i64>, value: f64| {
+            tx.execute(
+                "INSERT INTO figures (cell_id, repeat, metric, rung, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![cell_id, repeat, metric, rung, value],
+            )
+            .map(|_| ())
+        };
         for (i, r) in c.repeats.iter().enumerate() {
             tx.execute(
-                "INSERT INTO repeats (cell_id, idx, clean, throughput_rps, p50_ms, p99_ms,
-                   server_cpu_us_per_req, pss_mean_mb, pss_peak_mb, engine_busy, upstream_busy,
-                   steal_pct, capacity_rps, report_json, samples_json, connections_attempted,
-                   connections_held, pss_idle_mb, mb_per_1k_conns, echo_max_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                   ?17, ?18, ?19, ?20)",
+                "INSERT INTO repeats (cell_id, idx, clean, engine_busy, upstream_busy, steal_pct,
+                   capacity_rps, report_json, samples_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     cell_id,
                     i as i64,
                     r.clean,
-                    r.throughput_rps,
-                    r.p50_ms,
-                    r.p99_ms,
-                    r.server_cpu_us_per_req,
-                    r.pss_mean_mb,
-                    r.pss_peak_mb,
                     r.engine_busy,
                     r.upstream_busy,
                     r.steal_pct,
                     r.capacity_rps,
                     r.report_json,
                     r.samples_json,
-                    r.hold.as_ref().map(|h| h.connections_attempted as i64),
-                    r.hold.as_ref().map(|h| h.connections_held as i64),
-                    r.hold.as_ref().and_then(|h| h.pss_idle_mb),
-                    r.hold.as_ref().and_then(|h| h.mb_per_1k_conns),
-                    r.hold.as_ref().and_then(|h| h.echo_max_ms),
                 ],
             )
             .map_err(sql)?;
+            for (metric, v) in &r.metrics {
+                figure(Some(i as i64), metric, None, *v).map_err(sql)?;
+            }
+        }
+        for (k, p) in c.ladder.iter().enumerate() {
+            let k = Some(k as i64);
+            for (metric, v) in [
+                ("offered_rps", Some(p.offered_rps)),
+                ("achieved_rps", Some(p.achieved_rps)),
+                ("rung_p50_ms", Some(p.p50_ms)),
+                ("rung_p99_ms", Some(p.p99_ms)),
+                ("rung_errors", Some(p.errors as f64)),
+                ("server_cores", p.server_cores),
+            ] {
+                if let Some(v) = v {
+                    figure(None, metric, k, v).map_err(sql)?;
+                }
+            }
         }
         tx.commit().map_err(sql)
     }
@@ -496,61 +549,47 @@ impl Store {
                     framework: t.framework.clone(),
                     versions: t.versions.clone(),
                     config: t.config.clone(),
-                    cold_starts_ms: t
-                        .cold_start_ms
-                        .as_ref()
-                        .map(|s| s.values.clone())
-                        .unwrap_or_default(),
-                    idle_pss_mb: t.idle_pss_mb,
-                    install_bytes: t.install_bytes,
-                    install_packages: t.install_packages,
+                    figures: t
+                        .metrics
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.values.clone()))
+                        .collect(),
                     failure: t.failure.clone(),
                     stderr_tail: None,
                 },
             )?;
         }
         for c in &run.cells {
-            let figures = [
-                &c.throughput_rps,
-                &c.p50_ms,
-                &c.p99_ms,
-                &c.server_cpu_us_per_req,
-                &c.pss_mean_mb,
-                &c.pss_peak_mb,
-            ];
-            let with_values = figures
+            // Figures over the clean repeats are laid on the first repeats by index; figures
+            // over every repeat (held connections…) may cover more repeats than the clean ones.
+            let registry = workloads::registry();
+            let over_all = |id: &str| {
+                registry
+                    .metric(id)
+                    .is_some_and(|m| m.over == workloads::Over::AllRepeats)
+            };
+            let with_values = c
+                .metrics
                 .iter()
-                .filter_map(|f| f.as_ref().map(|s| s.values.len()))
+                .filter(|(id, _)| !over_all(id))
+                .map(|(_, s)| s.values.len())
                 .max()
                 .unwrap_or(0);
-            // Hold figures are over every repeat (clean or not), so they are laid on the
-            // repeats by index like the others, and may cover more repeats than the clean ones.
-            let with_hold = c
-                .hold
-                .as_ref()
-                .map_or(0, |h| h.connections_attempted.values.len());
-            let value =
-                |f: &Option<Spread>, i: usize| f.as_ref().and_then(|s| s.values.get(i)).copied();
-            let hold = |i: usize| {
-                let h = c.hold.as_ref()?;
-                Some(HoldRecord {
-                    connections_attempted: *h.connections_attempted.values.get(i)? as u64,
-                    connections_held: *h.connections_held.values.get(i)? as u64,
-                    pss_idle_mb: value(&h.pss_idle_mb, i),
-                    mb_per_1k_conns: value(&h.mb_per_1k_conns, i),
-                    echo_max_ms: value(&h.echo_max_ms, i),
-                })
-            };
-            let repeats = (0..with_values.max(with_hold).max(c.repeats as usize))
+            let with_all = c
+                .metrics
+                .iter()
+                .filter(|(id, _)| over_all(id))
+                .map(|(_, s)| s.values.len())
+                .max()
+                .unwrap_or(0);
+            let repeats = (0..with_values.max(with_all).max(c.repeats as usize))
                 .map(|i| RepeatRecord {
                     clean: i < with_values,
-                    hold: hold(i),
-                    throughput_rps: value(&c.throughput_rps, i),
-                    p50_ms: value(&c.p50_ms, i),
-                    p99_ms: value(&c.p99_ms, i),
-                    server_cpu_us_per_req: value(&c.server_cpu_us_per_req, i),
-                    pss_mean_mb: value(&c.pss_mean_mb, i),
-                    pss_peak_mb: value(&c.pss_peak_mb, i),
+                    metrics: c
+                        .metrics
+                        .iter()
+                        .filter_map(|(id, s)| Some((id.clone(), *s.values.get(i)?)))
+                        .collect(),
                     ..RepeatRecord::default()
                 })
                 .collect();
@@ -737,15 +776,10 @@ impl Store {
             String,
             String,
             Option<String>,
-            Option<f64>,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
             Option<String>,
         );
         let rows: Vec<TRow> = self.query(
-            "SELECT name, language, framework, versions_json, config_json, cold_start_json,
-                        idle_pss_mb, install_bytes, install_packages, failure, stderr_tail
+            "SELECT name, language, framework, versions_json, config_json, failure, stderr_tail
                  FROM run_targets WHERE run_id = ?1 ORDER BY name",
             [run_id],
             |r| {
@@ -757,34 +791,22 @@ impl Store {
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                    r.get(10)?,
                 ))
             },
         )?;
+        let figures: Vec<(String, String, f64)> = self.query(
+            "SELECT target, metric, value FROM target_figures WHERE run_id = ?1
+             ORDER BY target, metric, idx",
+            [run_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         rows.into_iter()
             .map(
-                |(
-                    name,
-                    language,
-                    framework,
-                    versions,
-                    config,
-                    cold,
-                    idle,
-                    bytes,
-                    pkgs,
-                    failure,
-                    tail,
-                )| {
-                    let cold_start_ms = match cold {
-                        Some(text) => {
-                            Spread::of(&self.parse_json::<Vec<f64>>("cold starts", &text)?)
-                        }
-                        None => None,
-                    };
+                |(name, language, framework, versions, config, failure, tail)| {
+                    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+                    for (_, metric, v) in figures.iter().filter(|(t, _, _)| *t == name) {
+                        values.entry(metric.clone()).or_default().push(*v);
+                    }
                     let failure = match (failure, tail) {
                         (Some(f), Some(t)) if !t.trim().is_empty() => Some(format!(
                             "{f}\n--- last lines of stderr ---\n{}",
@@ -798,10 +820,10 @@ impl Store {
                         framework,
                         versions: self.parse_json("versions", &versions)?,
                         config: self.parse_json("config", &config)?,
-                        cold_start_ms,
-                        idle_pss_mb: idle,
-                        install_bytes: bytes.map(|v| v as u64),
-                        install_packages: pkgs.map(|v| v as u64),
+                        metrics: values
+                            .into_iter()
+                            .filter_map(|(k, v)| Some((k, Spread::of(&v)?)))
+                            .collect(),
                         failure,
                     })
                 },
@@ -821,11 +843,10 @@ impl Store {
             bool,
             Option<f64>,
             Option<f64>,
-            String,
         );
         let rows: Vec<CRow> = self.query(
             "SELECT id, target, workload, params_json, status, reason, warnings_json, lower_bound,
-                        slo_p99_ms, capacity_rps, ladder_json
+                        slo_p99_ms, capacity_rps
                  FROM cells WHERE run_id = ?1 ORDER BY id",
             [run_id],
             |r| {
@@ -840,24 +861,13 @@ impl Store {
                     r.get(7)?,
                     r.get(8)?,
                     r.get(9)?,
-                    r.get(10)?,
                 ))
             },
         )?;
+        let registry = workloads::registry();
         let mut cells = Vec::with_capacity(rows.len());
-        for (
-            id,
-            target,
-            workload,
-            params,
-            status,
-            reason,
-            warnings,
-            lower_bound,
-            slo,
-            capacity,
-            ladder,
-        ) in rows
+        for (id, target, workload, params, status, reason, warnings, lower_bound, slo, capacity) in
+            rows
         {
             let reason = reason.unwrap_or_default();
             let status = match status.as_str() {
@@ -872,35 +882,75 @@ impl Store {
             } else {
                 clean
             };
-            let spread = |f: fn(&RepeatRecord) -> Option<f64>| {
-                Spread::of(&used.iter().filter_map(|r| f(r)).collect::<Vec<f64>>())
-            };
+            let mut ids: Vec<&String> = repeats.iter().flat_map(|r| r.metrics.keys()).collect();
+            ids.sort();
+            ids.dedup();
+            let metrics = ids
+                .into_iter()
+                .filter_map(|m| {
+                    let over_all = registry
+                        .metric(m)
+                        .is_some_and(|x| x.over == workloads::Over::AllRepeats);
+                    let values: Vec<f64> = if over_all {
+                        repeats.iter().filter_map(|r| r.metric(m)).collect()
+                    } else {
+                        used.iter().filter_map(|r| r.metric(m)).collect()
+                    };
+                    Some((m.clone(), Spread::of(&values)?))
+                })
+                .collect();
             cells.push(CellSummary {
                 target,
                 workload,
                 status,
                 repeats: repeats.len() as u32,
-                throughput_rps: spread(|r| r.throughput_rps),
-                p50_ms: spread(|r| r.p50_ms),
-                p99_ms: spread(|r| r.p99_ms),
-                server_cpu_us_per_req: spread(|r| r.server_cpu_us_per_req),
-                pss_mean_mb: spread(|r| r.pss_mean_mb),
-                pss_peak_mb: spread(|r| r.pss_peak_mb),
-                ladder: self.parse_json("ladder", &ladder)?,
+                metrics,
+                ladder: self.ladder_of(id)?,
                 capacity_rps: capacity,
                 slo_p99_ms: slo,
                 lower_bound,
                 params: self.parse_json("params", &params)?,
                 warnings: self.parse_json("cell warnings", &warnings)?,
-                hold: HoldSummary::of(
-                    &repeats
-                        .iter()
-                        .filter_map(|r| r.hold.clone())
-                        .collect::<Vec<_>>(),
-                ),
             });
         }
         Ok(cells)
+    }
+
+    /// A cell's ladder, from its rung rows.
+    fn ladder_of(&self, cell_id: i64) -> Result<Vec<LadderPoint>> {
+        let rows: Vec<(i64, String, f64)> = self.query(
+            "SELECT rung, metric, value FROM figures
+             WHERE cell_id = ?1 AND repeat IS NULL AND rung IS NOT NULL ORDER BY rung",
+            [cell_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut ladder: Vec<(i64, LadderPoint)> = Vec::new();
+        for (rung, metric, v) in rows {
+            if ladder.last().is_none_or(|(k, _)| *k != rung) {
+                ladder.push((
+                    rung,
+                    LadderPoint {
+                        offered_rps: 0.0,
+                        achieved_rps: 0.0,
+                        p50_ms: 0.0,
+                        p99_ms: 0.0,
+                        errors: 0,
+                        server_cores: None,
+                    },
+                ));
+            }
+            let p = &mut ladder.last_mut().expect("pushed").1;
+            match metric.as_str() {
+                "offered_rps" => p.offered_rps = v,
+                "achieved_rps" => p.achieved_rps = v,
+                "rung_p50_ms" => p.p50_ms = v,
+                "rung_p99_ms" => p.p99_ms = v,
+                "rung_errors" => p.errors = v as u64,
+                "server_cores" => p.server_cores = Some(v),
+                _ => {}
+            }
+        }
+        Ok(ladder.into_iter().map(|(_, p)| p).collect())
     }
 
     /// The stored repeats of a cell of a run (raw reports included), in order.
@@ -942,41 +992,42 @@ impl Store {
     }
 
     fn repeats_of(&self, cell_id: i64) -> Result<Vec<RepeatRecord>> {
-        self.query(
-            "SELECT clean, throughput_rps, p50_ms, p99_ms, server_cpu_us_per_req, pss_mean_mb,
-                    pss_peak_mb, engine_busy, upstream_busy, steal_pct, capacity_rps, report_json,
-                    samples_json, connections_attempted, connections_held, pss_idle_mb,
-                    mb_per_1k_conns, echo_max_ms
-             FROM repeats WHERE cell_id = ?1 ORDER BY idx",
+        let (idx, mut repeats): (Vec<i64>, Vec<RepeatRecord>) = self
+            .query::<_, Vec<_>, _, _>(
+                "SELECT idx, clean, engine_busy, upstream_busy, steal_pct, capacity_rps,
+                        report_json, samples_json
+                 FROM repeats WHERE cell_id = ?1 ORDER BY idx",
+                [cell_id],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        RepeatRecord {
+                            clean: r.get(1)?,
+                            metrics: BTreeMap::new(),
+                            engine_busy: r.get(2)?,
+                            upstream_busy: r.get(3)?,
+                            steal_pct: r.get(4)?,
+                            capacity_rps: r.get(5)?,
+                            report_json: r.get(6)?,
+                            samples_json: r.get(7)?,
+                        },
+                    ))
+                },
+            )?
+            .into_iter()
+            .unzip();
+        let figures: Vec<(i64, String, f64)> = self.query(
+            "SELECT repeat, metric, value FROM figures
+             WHERE cell_id = ?1 AND repeat IS NOT NULL AND rung IS NULL",
             [cell_id],
-            |r| {
-                Ok(RepeatRecord {
-                    clean: r.get(0)?,
-                    throughput_rps: r.get(1)?,
-                    p50_ms: r.get(2)?,
-                    p99_ms: r.get(3)?,
-                    server_cpu_us_per_req: r.get(4)?,
-                    pss_mean_mb: r.get(5)?,
-                    pss_peak_mb: r.get(6)?,
-                    engine_busy: r.get(7)?,
-                    upstream_busy: r.get(8)?,
-                    steal_pct: r.get(9)?,
-                    capacity_rps: r.get(10)?,
-                    report_json: r.get(11)?,
-                    samples_json: r.get(12)?,
-                    hold: match (r.get::<_, Option<i64>>(13)?, r.get::<_, Option<i64>>(14)?) {
-                        (Some(a), Some(h)) => Some(HoldRecord {
-                            connections_attempted: a as u64,
-                            connections_held: h as u64,
-                            pss_idle_mb: r.get(15)?,
-                            mb_per_1k_conns: r.get(16)?,
-                            echo_max_ms: r.get(17)?,
-                        }),
-                        _ => None,
-                    },
-                })
-            },
-        )
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        for (repeat, metric, v) in figures {
+            if let Some(i) = idx.iter().position(|x| *x == repeat) {
+                repeats[i].metrics.insert(metric, v);
+            }
+        }
+        Ok(repeats)
     }
 }
 
@@ -1040,20 +1091,22 @@ mod tests {
     fn repeat(rps: f64, clean: bool) -> RepeatRecord {
         RepeatRecord {
             clean,
-            throughput_rps: Some(rps),
-            p50_ms: Some(1.0),
-            p99_ms: Some(rps / 1000.0),
-            server_cpu_us_per_req: Some(50.0),
-            pss_mean_mb: Some(20.0),
-            pss_peak_mb: Some(22.0),
             engine_busy: Some(0.5),
             upstream_busy: None,
             steal_pct: Some(0.1),
             capacity_rps: None,
-            hold: None,
             report_json: format!("{{\"throughput_rps\":{rps}}}"),
             samples_json: "[]".into(),
+            ..RepeatRecord::default()
         }
+        .with(&[
+            ("throughput_rps", Some(rps)),
+            ("p50_ms", Some(1.0)),
+            ("p99_ms", Some(rps / 1000.0)),
+            ("server_cpu_us_per_req", Some(50.0)),
+            ("pss_mean_mb", Some(20.0)),
+            ("pss_peak_mb", Some(22.0)),
+        ])
     }
 
     fn cell(target: &str, workload: &str, repeats: Vec<RepeatRecord>) -> CellRecord {
@@ -1079,10 +1132,12 @@ mod tests {
             framework: "axum".into(),
             versions: BTreeMap::from([("axum".into(), "0.8.4".into())]),
             config: BTreeMap::from([("workers".into(), "1".into())]),
-            cold_starts_ms: vec![12.0, 10.0, 11.0],
-            idle_pss_mb: Some(3.5),
-            install_bytes: Some(1_000_000),
-            install_packages: Some(0),
+            figures: BTreeMap::from([
+                ("cold_start_ms".into(), vec![12.0, 10.0, 11.0]),
+                ("idle_pss_mb".into(), vec![3.5]),
+                ("install_bytes".into(), vec![1_000_000.0]),
+                ("install_packages".into(), vec![0.0]),
+            ]),
             failure: None,
             stderr_tail: None,
         }
@@ -1096,7 +1151,7 @@ mod tests {
         let mut failed = target("node-http");
         failed.failure = Some("conformance: /json body differs".into());
         failed.stderr_tail = Some("Error: boom\n".into());
-        failed.cold_starts_ms.clear();
+        failed.figures.remove("cold_start_ms");
         s.save_target(id, &failed).unwrap();
         // A flagged repeat (errors) is shown but not averaged in.
         s.save_cell(
@@ -1136,19 +1191,19 @@ mod tests {
         assert_eq!(run.settings["repeats"], "3");
         assert_eq!(run.warnings, vec!["steal 3%".to_string()]);
         let axum = run.target("rust-axum").unwrap();
-        assert_eq!(axum.cold_start_ms.as_ref().unwrap().median, 11.0);
-        assert_eq!(axum.install_bytes, Some(1_000_000));
+        assert_eq!(axum.metric("cold_start_ms").unwrap().median, 11.0);
+        assert_eq!(axum.value("install_bytes"), Some(1_000_000.0));
         let node = run.target("node-http").unwrap();
         let f = node.failure.as_deref().unwrap();
         assert!(
             f.contains("conformance") && f.contains("Error: boom"),
             "{f}"
         );
-        assert!(node.cold_start_ms.is_none());
+        assert!(node.metric("cold_start_ms").is_none());
 
         let json = run.cell("rust-axum", "json").unwrap();
         assert_eq!(json.repeats, 3);
-        let t = json.throughput_rps.as_ref().unwrap();
+        let t = json.metric("throughput_rps").unwrap();
         assert_eq!((t.median, t.min, t.max), (1050.0, 1000.0, 1100.0));
         assert_eq!(json.params["connections"], "64");
         let io = run.cell("rust-axum", "io-slo").unwrap();
@@ -1179,27 +1234,27 @@ mod tests {
     fn hold_repeat(attempted: u64, held: u64, mb: f64, clean: bool) -> RepeatRecord {
         RepeatRecord {
             clean,
-            throughput_rps: Some(held as f64),
-            p50_ms: Some(0.4),
-            p99_ms: Some(2.0),
-            server_cpu_us_per_req: Some(30.0),
-            pss_mean_mb: Some(40.0 + mb * held as f64 / 1000.0),
-            pss_peak_mb: Some(41.0 + mb * held as f64 / 1000.0),
-            hold: Some(HoldRecord {
-                connections_attempted: attempted,
-                connections_held: held,
-                pss_idle_mb: Some(40.0),
-                mb_per_1k_conns: Some(mb),
-                echo_max_ms: Some(9.5),
-            }),
             report_json: "{}".into(),
             samples_json: "{}".into(),
             ..RepeatRecord::default()
         }
+        .with(&[
+            ("throughput_rps", Some(held as f64)),
+            ("p50_ms", Some(0.4)),
+            ("p99_ms", Some(2.0)),
+            ("server_cpu_us_per_req", Some(30.0)),
+            ("pss_mean_mb", Some(40.0 + mb * held as f64 / 1000.0)),
+            ("pss_peak_mb", Some(41.0 + mb * held as f64 / 1000.0)),
+            ("connections_attempted", Some(attempted as f64)),
+            ("connections_held", Some(held as f64)),
+            ("pss_idle_mb", Some(40.0)),
+            ("mb_per_1k_conns", Some(mb)),
+            ("echo_max_ms", Some(9.5)),
+        ])
     }
 
     #[test]
-    fn hold_figures_are_typed_columns_summarised_over_every_repeat() {
+    fn hold_figures_are_rows_summarised_over_every_repeat() {
         let mut s = Store::open_in_memory().unwrap();
         let id = s.begin_run(&new_run()).unwrap();
         let mut c = cell(
@@ -1216,24 +1271,28 @@ mod tests {
         s.save_cell(id, &cell("rust-axum", "json", vec![repeat(1.0, true)]))
             .unwrap();
         let run = s.run(id).unwrap();
-        assert!(run.cell("rust-axum", "json").unwrap().hold.is_none());
-        let h = run
-            .cell("python-flask-sync", "ws-hold")
+        assert!(run
+            .cell("rust-axum", "json")
             .unwrap()
-            .hold
-            .clone()
-            .expect("hold figures");
+            .metric("connections_held")
+            .is_none());
+        let h = run.cell("python-flask-sync", "ws-hold").unwrap();
         // Held connections are a result: the repeat that held 3 is in the spread.
-        assert_eq!(h.connections_held.values, vec![10_000.0, 3.0, 10_000.0]);
-        assert_eq!(h.connections_held.min, 3.0);
-        assert_eq!(h.connections_attempted.median, 10_000.0);
-        assert!(!h.held_all());
-        assert_eq!(h.mb_per_1k_conns.as_ref().unwrap().median, 22.0);
-        assert_eq!(h.pss_idle_mb.as_ref().unwrap().median, 40.0);
-        assert_eq!(h.echo_max_ms.as_ref().unwrap().max, 9.5);
+        let held = h.metric("connections_held").unwrap();
+        assert_eq!(held.values, vec![10_000.0, 3.0, 10_000.0]);
+        assert_eq!(held.min, 3.0);
+        assert_eq!(h.metric("connections_attempted").unwrap().median, 10_000.0);
+        assert_eq!(h.metric("mb_per_1k_conns").unwrap().median, 22.0);
+        assert_eq!(h.metric("pss_idle_mb").unwrap().median, 40.0);
+        assert_eq!(h.metric("echo_max_ms").unwrap().max, 9.5);
+        // Figures over the clean repeats leave the flagged one out.
+        assert_eq!(
+            h.metric("throughput_rps").unwrap().values,
+            vec![10_000.0; 2]
+        );
         // The raw repeats carry them back.
         let raw = s.cell_repeats(id, "python-flask-sync", "ws-hold").unwrap();
-        assert_eq!(raw[1].hold.as_ref().unwrap().connections_held, 3);
+        assert_eq!(raw[1].metric("connections_held"), Some(3.0));
         // Export (JSON) and import keep them.
         let text = serde_json::to_string(&run).unwrap();
         assert!(text.contains("\"mb_per_1k_conns\""));
@@ -1242,14 +1301,17 @@ mod tests {
         let id2 = s.import_run(&back).unwrap();
         let again = s.run(id2).unwrap();
         assert_eq!(
-            again.cell("python-flask-sync", "ws-hold").unwrap().hold,
-            run.cell("python-flask-sync", "ws-hold").unwrap().hold
+            again.cell("python-flask-sync", "ws-hold").unwrap().metrics,
+            run.cell("python-flask-sync", "ws-hold").unwrap().metrics
         );
         // A summary without hold figures (older exports) reads as before.
         let old = include_str!("../tests/fixtures/quick-run.json");
         assert!(!old.contains("\"hold\""));
         let r: RunSummary = serde_json::from_str(old).unwrap();
-        assert!(r.cells.iter().all(|c| c.hold.is_none()));
+        assert!(r
+            .cells
+            .iter()
+            .all(|c| c.metric("connections_held").is_none()));
     }
 
     #[test]
@@ -1265,7 +1327,7 @@ mod tests {
         s.save_cell(id, &c).unwrap();
         let run = s.run(id).unwrap();
         let cell = run.cell("rust-axum", "json").unwrap();
-        assert_eq!(cell.throughput_rps.as_ref().unwrap().median, 20.0);
+        assert_eq!(cell.metric("throughput_rps").unwrap().median, 20.0);
         assert!(matches!(cell.status, CellStatus::Flagged(_)));
     }
 
@@ -1353,15 +1415,15 @@ mod tests {
                 assert_eq!(
                     run.cell("t", "json")
                         .unwrap()
-                        .throughput_rps
-                        .as_ref()
+                        .metric("throughput_rps")
                         .unwrap()
                         .median,
                     1234.5
                 );
                 assert!(s.missing_cells(7).unwrap().is_empty());
-                assert!(run.cell("t", "json").unwrap().hold.is_none());
-                assert!(s.cell_repeats(7, "t", "json").unwrap()[0].hold.is_none());
+                let raw = &s.cell_repeats(7, "t", "json").unwrap()[0];
+                assert_eq!(raw.metric("throughput_rps"), Some(1234.5));
+                assert!(raw.metric("connections_held").is_none());
             }
             // The migrated database takes new writes.
             let mut s = s;
@@ -1382,10 +1444,8 @@ mod tests {
             assert_eq!(
                 run.cell("rust-axum", "ws-hold")
                     .unwrap()
-                    .hold
-                    .as_ref()
+                    .metric("connections_held")
                     .unwrap()
-                    .connections_held
                     .median,
                 200.0
             );
@@ -1407,6 +1467,22 @@ mod tests {
         assert!(e.contains("newer than this stackwise"), "{e}");
         assert!(e.contains("future.sqlite3"), "{e}");
         assert!(e.contains("--db"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_database_is_refused_with_what_to_do() {
+        let dir = std::env::temp_dir().join(format!("stackwise-store-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("garbage.sqlite3");
+        std::fs::write(&path, vec![0x5au8; 8192]).unwrap();
+        let e = Store::open(&path).err().expect("refused");
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+        let e = e.to_string();
+        assert!(
+            e.contains("garbage.sqlite3") && e.contains("move it aside"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

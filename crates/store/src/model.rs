@@ -1,9 +1,10 @@
 //! The read model of one lab run: the machine, each target's per-target measures, and one
 //! [`CellSummary`] per (target, workload). Everything here was measured; nothing is cited.
 //!
-//! Units are in the field names (`_ms`, `_us`, `_rps`, `_mb`, `_bytes`). Figures over repeats are a
-//! [`Spread`] (median, min, max, and the repeats' values) so that readers can show noise and compare
-//! runs by a stated rule.
+//! Figures are named by metric ids of the `workloads` registry (units are in the ids: `_ms`, `_us`,
+//! `_rps`, `_mb`, `_bytes`), a cell's and a target's figures a map id → [`Spread`] (median, min,
+//! max, and the repeats' values) so that readers can show noise and compare runs by a stated rule.
+//! The JSON form ([`crate::json`]) keeps the layout of the typed fields it replaced.
 
 use std::collections::BTreeMap;
 
@@ -42,7 +43,7 @@ pub struct Machine {
 }
 
 /// Per-target measures and identity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TargetSummary {
     pub name: String,
     /// `node` | `python` | `rust`.
@@ -52,12 +53,10 @@ pub struct TargetSummary {
     pub versions: BTreeMap<String, String>,
     /// The configuration used (server, workers, threads…), from the manifest and overrides.
     pub config: BTreeMap<String, String>,
-    /// Spawn → first correct response, over fresh starts.
-    pub cold_start_ms: Option<Spread>,
-    /// Memory (PSS summed over the process tree) when idle after start.
-    pub idle_pss_mb: Option<f64>,
-    pub install_bytes: Option<u64>,
-    pub install_packages: Option<u64>,
+    /// The per-target measures by metric id of the workloads registry (`cold_start_ms`: spawn →
+    /// first correct response over fresh starts; `idle_pss_mb`: PSS of the process tree when idle
+    /// after start; `install_bytes`, `install_packages`: the install footprint).
+    pub metrics: BTreeMap<String, Spread>,
     /// Why the target could not be measured (install or conformance failure), if so.
     pub failure: Option<String>,
 }
@@ -74,23 +73,18 @@ pub enum CellStatus {
 }
 
 /// One (target, workload) cell of a run, summarised over its repeats.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CellSummary {
     pub target: String,
-    /// Workload id, e.g. `json`, `io`, `cpu`, `hash`, `io-slo`, `mixed` (see the lab's catalogue).
+    /// Workload id of the workloads registry, e.g. `json`, `io-slo`, `mixed`, `ws-hold`.
     pub workload: String,
     pub status: CellStatus,
     pub repeats: u32,
-    /// Closed-loop saturation: responses per second.
-    pub throughput_rps: Option<Spread>,
-    /// Latency at saturation (closed loop: from send) or at the measured rate (open loop: corrected).
-    pub p50_ms: Option<Spread>,
-    pub p99_ms: Option<Spread>,
-    /// Server CPU (whole process tree) per response, in microseconds.
-    pub server_cpu_us_per_req: Option<Spread>,
-    /// Memory, PSS summed over the server's process tree, during the measurement.
-    pub pss_mean_mb: Option<Spread>,
-    pub pss_peak_mb: Option<Spread>,
+    /// The cell's figures by metric id of the workloads registry, each a spread over the
+    /// repeats: over the clean repeats (all of them when none is clean), or over every repeat for
+    /// metrics the registry says so of (`connections_held`…). What each means for a workload is
+    /// the registry's description (e.g. `ws-hold`'s `throughput_rps` is echoes per second).
+    pub metrics: BTreeMap<String, Spread>,
     /// Open-loop ladder: corrected latency at each offered rate (capacity workloads: every rung of
     /// the search, sorted by rate; `mixed`: per repeat, `[/io alone, /io with heavy /cpu]`).
     pub ladder: Vec<LadderPoint>,
@@ -102,29 +96,6 @@ pub struct CellSummary {
     /// Workload parameters (`ms`, `n`, `connections`, `heavy_share`…).
     pub params: BTreeMap<String, String>,
     pub warnings: Vec<String>,
-    /// Held-connection figures (`ws-hold` only; absent for every other workload). For such a
-    /// cell the fields above read: `throughput_rps` = echoes per second over the hold,
-    /// `p50_ms`/`p99_ms` = echo round trip, `server_cpu_us_per_req` = server CPU µs per echoed
-    /// message, `pss_mean_mb`/`pss_peak_mb` = server PSS while holding.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hold: Option<HoldSummary>,
-}
-
-/// What holding WebSocket connections cost a target (`ws-hold`), over *every* repeat: holding
-/// fewer connections than attempted is a result (the cell is flagged for it), not a reason to
-/// leave the repeat out.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HoldSummary {
-    /// Connections the client opened (tried to) per repeat.
-    pub connections_attempted: Spread,
-    /// Connections still open at the end of the hold window.
-    pub connections_held: Spread,
-    /// Server PSS (process tree) just before the connections were opened.
-    pub pss_idle_mb: Option<Spread>,
-    /// (PSS while holding − idle PSS) / held × 1000: MB of server memory per 1,000 connections.
-    pub mb_per_1k_conns: Option<Spread>,
-    /// The slowest echo round trip of the hold window.
-    pub echo_max_ms: Option<Spread>,
 }
 
 /// One rung of an open-loop ladder.
@@ -147,31 +118,6 @@ pub struct Spread {
     pub min: f64,
     pub max: f64,
     pub values: Vec<f64>,
-}
-
-impl HoldSummary {
-    /// The summary of the repeats' hold figures (`None` when no repeat has any).
-    pub fn of(repeats: &[crate::db::HoldRecord]) -> Option<HoldSummary> {
-        let f = |g: fn(&crate::db::HoldRecord) -> Option<f64>| {
-            Spread::of(&repeats.iter().filter_map(g).collect::<Vec<f64>>())
-        };
-        Some(HoldSummary {
-            connections_attempted: f(|h| Some(h.connections_attempted as f64))?,
-            connections_held: f(|h| Some(h.connections_held as f64))?,
-            pss_idle_mb: f(|h| h.pss_idle_mb),
-            mb_per_1k_conns: f(|h| h.mb_per_1k_conns),
-            echo_max_ms: f(|h| h.echo_max_ms),
-        })
-    }
-
-    /// Whether every repeat held every connection it attempted.
-    pub fn held_all(&self) -> bool {
-        self.connections_held
-            .values
-            .iter()
-            .zip(&self.connections_attempted.values)
-            .all(|(h, a)| h >= a)
-    }
 }
 
 impl Spread {
@@ -204,6 +150,54 @@ impl Spread {
         } else {
             (self.max - self.min) / self.median
         }
+    }
+}
+
+impl CellSummary {
+    /// The cell's spread of a metric (a metric id of the workloads registry).
+    pub fn metric(&self, id: &str) -> Option<&Spread> {
+        self.metrics.get(id)
+    }
+
+    /// Sets (or, with `None`, removes) the cell's spread of a metric.
+    pub fn set(&mut self, id: &str, spread: Option<Spread>) {
+        match spread {
+            Some(s) => self.metrics.insert(id.to_string(), s),
+            None => self.metrics.remove(id),
+        };
+    }
+
+    /// For a cell with connection counts (`connections_held`, `connections_attempted`, e.g.
+    /// `ws-hold`): whether every repeat held every connection it attempted. `None` for other cells.
+    pub fn held_all(&self) -> Option<bool> {
+        let held = self.metric("connections_held")?;
+        let attempted = self.metric("connections_attempted")?;
+        Some(
+            held.values
+                .iter()
+                .zip(&attempted.values)
+                .all(|(h, a)| h >= a),
+        )
+    }
+}
+
+impl TargetSummary {
+    /// The target's spread of a per-target metric (`cold_start_ms`, `idle_pss_mb`…).
+    pub fn metric(&self, id: &str) -> Option<&Spread> {
+        self.metrics.get(id)
+    }
+
+    /// Sets (or, with `None`, removes) the target's spread of a per-target metric.
+    pub fn set(&mut self, id: &str, spread: Option<Spread>) {
+        match spread {
+            Some(s) => self.metrics.insert(id.to_string(), s),
+            None => self.metrics.remove(id),
+        };
+    }
+
+    /// The median of a per-target metric (one value for `idle_pss_mb`, `install_bytes`…).
+    pub fn value(&self, id: &str) -> Option<f64> {
+        self.metrics.get(id).map(|s| s.median)
     }
 }
 

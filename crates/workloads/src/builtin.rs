@@ -410,6 +410,13 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         &["stream"],
         &[],
     ),
+    future(
+        "vector",
+        Saturation,
+        "a numeric loop NumPy can vectorise, /vector (coming later)",
+        &["vector"],
+        &[],
+    ),
 ];
 
 /// The built-in metric with this id.

@@ -238,4 +238,133 @@ mod tests {
             Err(RegistryError::DuplicateMetric(_))
         ));
     }
+
+    /// The workloads that come next are each one entry (plus measuring code where a new client
+    /// or kind is needed): declared here as data to prove the registry can say them.
+    #[test]
+    fn the_next_workloads_are_one_entry_each() {
+        use crate::{BodyCheck, Method, Param, Request, ServiceKind};
+        const JSON: Option<&str> = Some("application/json");
+        const fn op(
+            name: &'static str,
+            method: Method,
+            path: &'static str,
+            body: Option<&'static str>,
+            status: u16,
+            weight: u32,
+        ) -> Request {
+            Request {
+                name,
+                method,
+                path,
+                body,
+                headers: &[("Content-Type", "application/json")],
+                expect_status: status,
+                content_type: JSON,
+                body_check: Some(BodyCheck::Regex(r#"^\s*\{{.*"id"\s*:\s*\d+.*\}}\s*$"#)),
+                computed: &[],
+                weight,
+            }
+        }
+        const fn lat(id: &'static str, label: &'static str) -> Metric {
+            Metric {
+                id,
+                label,
+                unit: "ms",
+                better: Better::Lower,
+                comparable_across_engines: true,
+                over: Over::Rung,
+                description: "corrected p99 of one operation of the mix at the rung's rate",
+            }
+        }
+        let mut r = Registry::builtin();
+        // PostgreSQL: a saturation workload on a new endpoint with a database service.
+        let mut db = *r.workload("json").unwrap();
+        db.id = "queries";
+        db.description = "GET /queries?n=20, closed loop: 20 PostgreSQL queries per request";
+        db.endpoints = &["queries"];
+        db.services = &[ServiceKind::Database];
+        db.requests = &[Request {
+            name: "queries",
+            path: "/queries?n={n}",
+            body_check: Some(BodyCheck::Regex(r"^\s*\[.*\]\s*$")),
+            ..crate::builtin::JSON_REQ
+        }];
+        db.params = &[
+            Param {
+                name: "n",
+                value: "20",
+                why: "the TechEmpower multiple-queries count",
+            },
+            Param {
+                name: "connections",
+                value: "64",
+                why: "as json",
+            },
+        ];
+        r.register(db, &[]).unwrap();
+        // crud: an open-loop capacity search over a weighted mix with per-operation latency.
+        const CRUD: Workload = Workload {
+            id: "crud",
+            kind: Kind::Capacity,
+            availability: Availability::Available,
+            description:
+                "GET/POST/PUT/DELETE /items mix, open-loop ladder: capacity at the p99 SLO",
+            endpoints: &["items"],
+            services: &[ServiceKind::Database],
+            requests: &[
+                op("read", Method::Get, "/items/{id}", None, 200, 70),
+                op(
+                    "create",
+                    Method::Post,
+                    "/items",
+                    Some(r#"{{"name":"w{seq}"}}"#),
+                    201,
+                    10,
+                ),
+                op(
+                    "update",
+                    Method::Put,
+                    "/items/{id}",
+                    Some(r#"{{"name":"v{seq}"}}"#),
+                    200,
+                    15,
+                ),
+                op("delete", Method::Delete, "/items/{id}", None, 200, 5),
+            ],
+            params: &[],
+            metrics: &[
+                "capacity_rps",
+                "offered_rps",
+                "rung_p99_ms",
+                "read_p99_ms",
+                "create_p99_ms",
+            ],
+            quick: false,
+        };
+        r.register(
+            CRUD,
+            &[
+                lat("read_p99_ms", "read p99 ms"),
+                lat("create_p99_ms", "create p99 ms"),
+            ],
+        )
+        .unwrap();
+        let w = r.workload("crud").unwrap();
+        assert_eq!(w.requests.iter().map(|q| q.weight).sum::<u32>(), 100);
+        assert_eq!(w.request("create").unwrap().method, Method::Post);
+        assert!(r.metric("read_p99_ms").unwrap().comparable_across_engines);
+        assert_eq!(
+            r.workload("queries").unwrap().services,
+            &[ServiceKind::Database]
+        );
+        // A request with its check is enough for an exporter: path and body fill.
+        let v = |k: &str| (k == "id" || k == "seq").then(|| "7".to_string());
+        let q = w.request("update").unwrap();
+        assert_eq!(crate::fill(q.path, &v).unwrap(), "/items/7");
+        assert_eq!(
+            crate::fill(q.body.unwrap(), &v).unwrap(),
+            r#"{"name":"v7"}"#
+        );
+    }
 }

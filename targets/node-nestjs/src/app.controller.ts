@@ -1,7 +1,7 @@
 // app.controller.ts: the contract endpoints (docs/contract.md) as a NestJS controller.
 
 import { BadRequestException, Controller, Get, Header, Query } from '@nestjs/common';
-import { cpuLoop, LIMITS, parseN, sha256Chain } from './contract';
+import { cpuLoop, LIMITS, parseN, sha256Chain, vectorSum } from './contract';
 import { UpstreamService } from './upstream.service';
 
 function intParam(value: unknown, key: string, max: number): number {
@@ -40,5 +40,11 @@ export class AppController {
   async hash(@Query('n') raw: string): Promise<{ n: number; sha256: string }> {
     const n = intParam(raw, 'n', LIMITS.hash);
     return { n, sha256: sha256Chain(n) };
+  }
+
+  @Get('vector')
+  async vector(@Query('n') raw: string): Promise<{ n: number; result: number }> {
+    const n = intParam(raw, 'n', LIMITS.vector);
+    return { n, result: vectorSum(n) };
   }
 }

@@ -1,34 +1,28 @@
-// main.ts: the node-nestjs target's entry point: a node:cluster primary forking WORKERS workers, each
-// bootstrapping the Nest application on its default Express adapter on 127.0.0.1:PORT, with the ws
-// adapter serving the /ws gateway on the same server. A worker that dies stops the whole server (the
-// lab must see a crash); SIGTERM/SIGINT stop workers, then the primary.
+// main.ts: the node-nestjs target's entry point. WORKERS=1 (the default): this one process bootstraps
+// the Nest application and serves (no cluster primary). WORKERS>1: a node:cluster primary forks WORKERS
+// workers, each bootstrapping the application on 127.0.0.1:PORT. The application runs on Nest's default
+// Express adapter, with the ws adapter serving the /ws gateway on the same server and hbs (Handlebars) as
+// the Express view engine for /fortunes. A worker that dies, or fails to start, stops the whole server
+// (the lab must see a crash); SIGTERM/SIGINT stop the workers, then the primary (or the single process).
 
 import 'reflect-metadata';
 import cluster from 'node:cluster';
+import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { AppModule } from './app.module';
-
-function envInt(name: string, fallback?: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') {
-    if (fallback !== undefined) return fallback;
-    console.error(`error: the environment variable ${name} is not set`);
-    process.exit(2);
-  }
-  if (!/^[0-9]+$/.test(raw) || Number(raw) < 1 || Number(raw) > 65535) {
-    console.error(`error: ${name}='${raw}' is not a positive integer (at most 65535)`);
-    process.exit(2);
-  }
-  return Number(raw);
-}
+import { envInt } from './contract';
 
 async function bootstrap(port: number): Promise<void> {
-  const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger: ['error', 'warn'] });
   app.use((_req: unknown, res: { setHeader(k: string, v: string): void }, next: () => void) => {
     res.setHeader('Server', 'nestjs');
     next();
   });
+  // /fortunes: Nest's MVC set-up on the Express adapter (views cached by Express under NODE_ENV=production).
+  app.setBaseViewsDir(join(__dirname, '..', 'views'));
+  app.setViewEngine('hbs');
   // /ws: the ws adapter on the same HTTP server. Frames go to EchoGateway's own listener; the
   // parser that would try each frame as Nest's {event, data} JSON drops them instead (every frame
   // would otherwise be JSON.parse'd, fail, and be discarded).
@@ -36,8 +30,14 @@ async function bootstrap(port: number): Promise<void> {
   await app.listen(port, '127.0.0.1');
 }
 
-function primary(port: number): void {
-  const workers = envInt('WORKERS', 1);
+function fail(port: number): (e: Error) => never {
+  return (e) => {
+    console.error(`error: cannot start on 127.0.0.1:${port}: ${e.message}`);
+    process.exit(1);
+  };
+}
+
+function primary(port: number, workers: number): void {
   let stopping = false;
   let listening = 0;
   const stop = (code: number): void => {
@@ -71,11 +71,17 @@ function primary(port: number): void {
 }
 
 const port = envInt('PORT');
-if (cluster.isPrimary) {
-  primary(port);
+if (!cluster.isPrimary) {
+  bootstrap(port).catch(fail(port));
 } else {
-  bootstrap(port).catch((e: Error) => {
-    console.error(`error: cannot start on 127.0.0.1:${port}: ${e.message}`);
-    process.exit(1);
-  });
+  const workers = envInt('WORKERS', 1);
+  if (workers === 1) {
+    process.on('SIGTERM', () => process.exit(0));
+    process.on('SIGINT', () => process.exit(0));
+    bootstrap(port)
+      .then(() => console.log(`listening on 127.0.0.1:${port} (1 process, no cluster)`))
+      .catch(fail(port));
+  } else {
+    primary(port, workers);
+  }
 }

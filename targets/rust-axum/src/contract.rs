@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 /// Largest accepted `/io` delay, `/cpu` n and `/hash` n.
 const MAX_IO_MS: u64 = 10_000;
-const MAX_CPU_N: u64 = 100_000_000;
+const MAX_CPU_N: u64 = 1_000_000_000;
 const MAX_HASH_N: u64 = 1_000_000;
 
 struct Upstream {
@@ -77,7 +77,7 @@ fn error(status: StatusCode, message: String) -> Response {
 }
 
 /// The query parameter `key` as an integer from 0 to `max`, or a 400 answer's message.
-fn int_param(query: Option<&str>, key: &str, max: u64) -> Result<u64, String> {
+pub fn int_param(query: Option<&str>, key: &str, max: u64) -> Result<u64, String> {
     let bad = || format!("{key} must be an integer from 0 to {max}");
     let raw = query
         .unwrap_or("")
@@ -176,6 +176,8 @@ pub fn versions_json() -> String {
         "tokio": env!("STACKWISE_VERSION_TOKIO"),
         "sha2": env!("STACKWISE_VERSION_SHA2"),
         "tokio-tungstenite": env!("STACKWISE_VERSION_TOKIO_TUNGSTENITE"),
+        "tokio-postgres": env!("STACKWISE_VERSION_TOKIO_POSTGRES"),
+        "deadpool-postgres": env!("STACKWISE_VERSION_DEADPOOL_POSTGRES"),
         "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
     })
     .to_string()

@@ -1,7 +1,9 @@
 //! `stackwise-axum`: the Rust baseline reference backend of the stackwise lab (axum on hyper).
 //!
 //! Routes: `GET /` → `Hello, World!` (text/plain) and the contract endpoints of docs/contract.md
-//! (`/plaintext`, `/json`, `/io`, `/cpu`, `/hash`; see `contract.rs`). Usage: `stackwise-axum [--port N]
+//! (`/plaintext`, `/json`, `/io`, `/cpu`, `/hash`, `/ws`; see `contract.rs`), the database endpoints
+//! and `/vector` (`db.rs`; `DATABASE_URL` and `DB_POOL` from the environment, the pool's size
+//! defaulting to 16, the lab's budget for one process). Usage: `stackwise-axum [--port N]
 //! [--workers N] [--upstream URL] [--stall-ms MS --stall-every-ms MS]` (the lab's `PORT`, `WORKERS` and
 //! `UPSTREAM_URL` environment variables stand in for absent flags), or `stackwise-axum versions` (JSON
 //! of the versions built with). It prints
@@ -20,12 +22,15 @@ use axum::routing::get;
 use axum::Router;
 
 mod contract;
+mod db;
 
 #[derive(Debug)]
 struct Opts {
     port: u16,
     workers: usize,
     upstream: Option<String>,
+    database: Option<String>,
+    db_pool: usize,
     stall: Option<(Duration, Duration)>,
 }
 
@@ -47,6 +52,8 @@ fn parse_opts() -> Result<Opts, String> {
         port: env_number("PORT")?.unwrap_or(0),
         workers: env_number("WORKERS")?.unwrap_or(1),
         upstream: std::env::var("UPSTREAM_URL").ok().filter(|u| !u.is_empty()),
+        database: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
+        db_pool: env_number("DB_POOL")?.unwrap_or(16),
         stall: None,
     };
     let (mut stall_ms, mut every_ms) = (None, None);
@@ -136,6 +143,18 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let pool = match opts
+        .database
+        .as_deref()
+        .map(|url| db::pool(url, opts.db_pool))
+    {
+        Some(Ok(pool)) => Some(pool),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        None => None,
+    };
     let rt = if opts.workers == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -150,7 +169,8 @@ fn main() {
     rt.block_on(async move {
         let mut app = Router::new()
             .route("/", get(|| async { "Hello, World!" }))
-            .merge(contract::router(opts.upstream.clone()));
+            .merge(contract::router(opts.upstream.clone()))
+            .merge(db::router(pool));
         if let Some((stall, every)) = opts.stall {
             let staller = Staller {
                 stall,

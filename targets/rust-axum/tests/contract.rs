@@ -92,14 +92,22 @@ impl Drop for Target {
 }
 
 fn start_target(workers: &str, upstream: &str) -> Target {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stackwise-axum"))
-        .args(["--port", "0", "--workers", workers, "--upstream", upstream])
+    start_target_with(workers, upstream, None)
+}
+
+/// The target, with `DATABASE_URL` set when `database` is given (`DB_POOL` 4).
+fn start_target_with(workers: &str, upstream: &str, database: Option<&str>) -> Target {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackwise-axum"));
+    cmd.args(["--port", "0", "--workers", workers, "--upstream", upstream])
         .env_remove("PORT")
         .env_remove("WORKERS")
         .env_remove("UPSTREAM_URL")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .env_remove("DATABASE_URL")
+        .env_remove("DB_POOL");
+    if let Some(url) = database {
+        cmd.env("DATABASE_URL", url).env("DB_POOL", "4");
+    }
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -128,11 +136,23 @@ impl Answer {
 }
 
 fn get(addr: &str, path: &str) -> Answer {
+    request(addr, "GET", path, None)
+}
+
+/// One request on a fresh connection; `body` is sent as JSON.
+fn request(addr: &str, method: &str, path: &str, body: Option<&str>) -> Answer {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let body_head = body.map_or(String::new(), |b| {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        )
+    });
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{body_head}\r\n{}",
+        body.unwrap_or("")
     )
     .unwrap();
     let mut raw = String::new();
@@ -259,8 +279,229 @@ fn io_without_an_upstream_answers_503_and_versions_prints_json() {
         .unwrap();
     assert!(out.status.success());
     let v = json(&String::from_utf8(out.stdout).unwrap());
-    for key in ["rust", "axum", "hyper", "tokio", "sha2"] {
+    for key in [
+        "rust",
+        "axum",
+        "hyper",
+        "tokio",
+        "sha2",
+        "tokio-postgres",
+        "deadpool-postgres",
+    ] {
         let version = v[key].as_str().unwrap_or_else(|| panic!("{key} in {v}"));
         assert!(version.starts_with(char::is_numeric), "{key}: {version}");
     }
+}
+
+/// The contract's /vector value computed here another way: whole periods times one period's sum.
+fn expected_vector(n: u64) -> f64 {
+    let square = |i: u64| (i as f64 / 1000.0) * (i as f64 / 1000.0);
+    let period: f64 = (0..1000).map(square).sum();
+    (n / 1000) as f64 * period + (0..n % 1000).map(square).sum::<f64>()
+}
+
+#[test]
+fn vector_answers_the_sum_and_database_routes_answer_503_without_a_database() {
+    let t = start_target("1", "");
+    for n in [0, 1, 999, 1000, 1001, random_below(3_000_000), 10_000_000] {
+        let v = json(&ok(&t.addr, &format!("/vector?n={n}"), "application/json"));
+        assert_eq!(v["n"], n, "{v}");
+        let (got, want) = (v["result"].as_f64().unwrap(), expected_vector(n));
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs(),
+            "/vector?n={n}: {got} vs {want}"
+        );
+    }
+    for bad in [
+        "/vector",
+        "/vector?n=10000001",
+        "/vector?n=-1",
+        "/cpu?n=1000000001",
+    ] {
+        assert_eq!(get(&t.addr, bad).status, 400, "{bad}");
+    }
+    for path in [
+        "/db",
+        "/queries?q=3",
+        "/fortunes",
+        "/updates?q=3",
+        "/items",
+        "/items/1",
+    ] {
+        let a = get(&t.addr, path);
+        assert_eq!(a.status, 503, "{path}: {}", a.body);
+        assert!(a.header("server").is_some(), "{path}: Server");
+    }
+}
+
+/// Runs one SQL query on the test database and returns the rows as text columns.
+fn sql(url: &str, query: &str) -> Vec<Vec<String>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let mut out = Vec::new();
+        for msg in client.simple_query(query).await.unwrap() {
+            if let tokio_postgres::SimpleQueryMessage::Row(row) = msg {
+                out.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).unwrap_or("").to_string())
+                        .collect(),
+                );
+            }
+        }
+        out
+    })
+}
+
+/// The database endpoints against a real PostgreSQL loaded with the lab's schema
+/// (db-contract: world, fortune, items), named by STACKWISE_TEST_DATABASE_URL; without it the test
+/// says so and checks nothing (the lab's own conformance check runs the same against its cluster).
+#[test]
+fn database_endpoints_against_a_real_postgresql() {
+    let Ok(url) = std::env::var("STACKWISE_TEST_DATABASE_URL") else {
+        eprintln!(
+            "skipped: set STACKWISE_TEST_DATABASE_URL to a database loaded with the lab's schema"
+        );
+        return;
+    };
+    let t = start_target_with("2", "", Some(&url));
+    let world = |id: i64| {
+        sql(
+            &url,
+            &format!("SELECT randomnumber FROM world WHERE id = {id}"),
+        )[0][0]
+            .parse::<i64>()
+            .unwrap()
+    };
+    // /db: a random row, as stored.
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..10 {
+        let v = json(&ok(&t.addr, "/db", "application/json"));
+        let id = v["id"].as_i64().unwrap();
+        assert!((1..=10_000).contains(&id), "{v}");
+        assert_eq!(v["randomNumber"].as_i64().unwrap(), world(id), "{v}");
+        ids.insert(id);
+    }
+    assert!(ids.len() > 5, "random ids: {ids:?}");
+    // /queries: the q rule.
+    for (q, n) in [
+        ("", 1),
+        ("?q=foo", 1),
+        ("?q=0", 1),
+        ("?q=7", 7),
+        ("?q=501", 500),
+    ] {
+        let v = json(&ok(&t.addr, &format!("/queries{q}"), "application/json"));
+        assert_eq!(v.as_array().unwrap().len(), n, "/queries{q}");
+    }
+    // /updates: every row returned is stored with its new value.
+    let v = json(&ok(&t.addr, "/updates?q=10", "application/json"));
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    let mut last = std::collections::HashMap::new();
+    for r in rows {
+        last.insert(
+            r["id"].as_i64().unwrap(),
+            r["randomNumber"].as_i64().unwrap(),
+        );
+    }
+    for (id, n) in last {
+        assert_eq!(world(id), n, "row {id} after /updates");
+    }
+    // /fortunes: every stored message escaped, plus the one added at request time, sorted.
+    let a = get(&t.addr, "/fortunes");
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("content-type"), Some("text/html; charset=utf-8"));
+    let mut want: Vec<(String, String)> = sql(&url, "SELECT id, message FROM fortune")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    want.push((
+        "0".into(),
+        "Additional fortune added at request time.".into(),
+    ));
+    want.sort_by(|a, b| a.1.cmp(&b.1));
+    let esc = |m: &str| {
+        m.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
+    };
+    let rows: String = want
+        .iter()
+        .map(|(id, m)| format!("<tr><td>{id}</td><td>{}</td></tr>", esc(m)))
+        .collect();
+    assert_eq!(
+        a.body,
+        format!("<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table><tr><th>id</th><th>message</th></tr>{rows}</table></body></html>")
+    );
+    // /items: create → read → update → read → delete → 404; invalid bodies change nothing.
+    let a = request(
+        &t.addr,
+        "POST",
+        "/items",
+        Some(r#"{"name":"widget","price_cents":250}"#),
+    );
+    assert_eq!(a.status, 201, "{}", a.body);
+    let created = json(&a.body);
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(
+        created,
+        serde_json::json!({"id": id, "name": "widget", "price_cents": 250})
+    );
+    assert_eq!(
+        json(&ok(&t.addr, &format!("/items/{id}"), "application/json")),
+        created
+    );
+    let a = request(
+        &t.addr,
+        "PUT",
+        &format!("/items/{id}"),
+        Some(r#"{"name":"gadget","price_cents":0}"#),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let updated = serde_json::json!({"id": id, "name": "gadget", "price_cents": 0});
+    assert_eq!(json(&a.body), updated);
+    assert_eq!(
+        json(&ok(&t.addr, &format!("/items/{id}"), "application/json")),
+        updated
+    );
+    assert_eq!(
+        sql(
+            &url,
+            &format!("SELECT name, price_cents FROM items WHERE id = {id}")
+        ),
+        vec![vec!["gadget".to_string(), "0".to_string()]]
+    );
+    let a = request(&t.addr, "DELETE", &format!("/items/{id}"), None);
+    assert_eq!((a.status, a.body.as_str()), (204, ""));
+    assert_eq!(get(&t.addr, &format!("/items/{id}")).status, 404);
+    assert_eq!(
+        request(&t.addr, "DELETE", &format!("/items/{id}"), None).status,
+        404
+    );
+    let count = || sql(&url, "SELECT count(*) FROM items")[0][0].clone();
+    let before = count();
+    for bad in [
+        r#"{"name":"x"}"#,
+        r#"{"name":"x","price_cents":-1}"#,
+        r#"{"name":1,"price_cents":1}"#,
+        "{",
+    ] {
+        assert_eq!(
+            request(&t.addr, "POST", "/items", Some(bad)).status,
+            400,
+            "{bad}"
+        );
+    }
+    assert_eq!(count(), before);
+    let listed = json(&ok(&t.addr, "/items?limit=500", "application/json"));
+    assert_eq!(listed.as_array().unwrap().len(), 100);
 }

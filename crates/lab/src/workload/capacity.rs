@@ -13,7 +13,7 @@ use std::time::Duration;
 use store::LadderPoint;
 
 use super::http::{self, LoadSpec};
-use super::saturation::{self, connections, endpoint, endpoint_params, measured_from};
+use super::saturation::{connections, endpoint, endpoint_params, measured_from};
 use super::{CellContext, Kind, MeasureError, Measured, ServiceKind, Timing, Workload};
 use crate::search::{self, Bound, SearchPlan};
 use crate::stats;
@@ -28,28 +28,29 @@ pub fn open_connections(rate: f64, slo_ms: f64) -> usize {
     ((rate * slo_ms / 1000.0 / 2.0).ceil() as usize).clamp(8, MAX_OPEN_CONNECTIONS)
 }
 
+/// An open-loop capacity search of the registry: any entry of kind `Capacity`, anchored on the
+/// saturation workload its `anchor_workload` parameter names.
 pub struct CapacityAtSlo {
-    pub endpoint: &'static str,
-    pub id: &'static str,
+    pub spec: workloads::Workload,
 }
 
 impl CapacityAtSlo {
-    pub fn all() -> Vec<CapacityAtSlo> {
-        [
-            ("json", "json-slo"),
-            ("io", "io-slo"),
-            ("cpu", "cpu-slo"),
-            ("hash", "hash-slo"),
-        ]
-        .into_iter()
-        .map(|(endpoint, id)| CapacityAtSlo { endpoint, id })
-        .collect()
+    /// The saturation workload this search is anchored on.
+    fn anchor(&self) -> workloads::Workload {
+        let id = self
+            .spec
+            .param("anchor_workload")
+            .unwrap_or_else(|| panic!("workload {}: no anchor_workload", self.spec.id));
+        workloads::registry()
+            .workload(id)
+            .copied()
+            .unwrap_or_else(|| panic!("workload {}: anchor {id} is not registered", self.spec.id))
     }
 }
 
 impl Workload for CapacityAtSlo {
     fn id(&self) -> &'static str {
-        self.id
+        self.spec.id
     }
 
     fn kind(&self) -> Kind {
@@ -59,20 +60,20 @@ impl Workload for CapacityAtSlo {
     fn describe(&self) -> String {
         format!(
             "open-loop ladder on GET {} → highest rate with corrected p99 under the SLO",
-            endpoint(self.endpoint).path
+            endpoint(&self.spec).path
         )
     }
 
     fn endpoints(&self) -> &'static [&'static str] {
-        Saturation(self.endpoint).endpoints()
+        self.spec.endpoints
     }
 
     fn services(&self) -> &'static [ServiceKind] {
-        Saturation(self.endpoint).services()
+        self.spec.services
     }
 
     fn params(&self, t: &Timing) -> BTreeMap<String, String> {
-        let mut p = endpoint_params(self.endpoint);
+        let mut p = endpoint_params(&self.spec);
         p.insert("mode".into(), "open".into());
         p.insert("slo_p99_ms".into(), t.slo_p99_ms.to_string());
         p.insert("rung_s".into(), t.rung.as_secs_f64().to_string());
@@ -83,7 +84,7 @@ impl Workload for CapacityAtSlo {
         p.insert("max_rungs".into(), t.max_rungs.to_string());
         p.insert(
             "anchor".into(),
-            format!("{} saturation req/s", self.endpoint),
+            format!("{} saturation req/s", self.anchor().id),
         );
         p
     }
@@ -98,20 +99,21 @@ impl Workload for CapacityAtSlo {
 
     fn measure(&self, cx: &mut CellContext<'_>) -> Result<Measured, MeasureError> {
         let mut warnings = Vec::new();
-        let anchor = match cx.anchors.get(self.endpoint) {
+        let anchor_w = self.anchor();
+        let anchor = match cx.anchors.get(anchor_w.id) {
             Some(&a) if a > 0.0 => a,
             _ => {
                 let probe = LoadSpec {
-                    endpoint: endpoint(self.endpoint),
-                    connections: connections(self.endpoint),
+                    endpoint: endpoint(&anchor_w),
+                    connections: connections(&anchor_w),
                     rate: None,
                     duration: Duration::from_secs(1),
                     warmup: Duration::from_millis(500),
                 };
-                let d = http::drive(cx, &[probe], &format!("{}: probe", self.id))?;
+                let d = http::drive(cx, &[probe], &format!("{}: probe", self.spec.id))?;
                 warnings.push(format!(
                     "anchored on a 1 s closed-loop probe ({:.0} req/s): the {} saturation cell was not measured in this run",
-                    d.reports[0].throughput_rps, self.endpoint
+                    d.reports[0].throughput_rps, anchor_w.id
                 ));
                 d.reports[0].throughput_rps.max(1.0)
             }
@@ -122,21 +124,21 @@ impl Workload for CapacityAtSlo {
         let (rung, rung_warmup) = (cx.timing.rung, cx.timing.rung_warmup);
         let outcome = search::search(&plan, |rate| {
             let spec = LoadSpec {
-                endpoint: endpoint(self.endpoint),
+                endpoint: endpoint(&self.spec),
                 connections: open_connections(rate, slo),
                 rate: Some(rate),
                 duration: rung,
                 warmup: rung_warmup,
             };
-            let d = http::drive(cx, &[spec], &format!("{} at {rate:.0} req/s", self.id))?;
+            let d = http::drive(cx, &[spec], &format!("{} at {rate:.0} req/s", self.spec.id))?;
             let r = &d.reports[0];
             let achieved = r.rate.as_ref().map_or(r.throughput_rps, |o| o.achieved_rps);
             let m = measured_from(r, &d, achieved, true);
             let point = LadderPoint {
                 offered_rps: rate,
                 achieved_rps: achieved,
-                p50_ms: m.repeat.p50_ms.unwrap_or(f64::NAN),
-                p99_ms: m.repeat.p99_ms.unwrap_or(f64::INFINITY),
+                p50_ms: m.repeat.metric("p50_ms").unwrap_or(f64::NAN),
+                p99_ms: m.repeat.metric("p99_ms").unwrap_or(f64::INFINITY),
                 errors: m.errors,
                 server_cores: (r.elapsed_s > 0.0).then(|| d.usage.cpu_s / r.elapsed_s),
             };
@@ -234,12 +236,6 @@ impl Workload for CapacityAtSlo {
             warnings,
         })
     }
-}
-
-/// The saturation workload of the same endpoint (shares its endpoint list and services).
-#[allow(non_snake_case)]
-fn Saturation(endpoint: &'static str) -> saturation::Saturation {
-    saturation::Saturation { endpoint }
 }
 
 #[cfg(test)]

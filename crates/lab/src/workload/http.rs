@@ -17,78 +17,107 @@ use crate::cpuload::{self, CpuSnapshot};
 /// Per-request timeout of every workload run: generous against the SLO, still bounded.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A contract endpoint with its parameters and the answer it must give.
+/// A contract endpoint with its parameters and the answer it must give: a request of the
+/// workloads registry with its templates filled in.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    /// The contract endpoint (`plaintext`, `json`, `io`, `cpu`, `hash`).
+    /// The request's name in the registry (`plaintext`, `json`, `io`, `cpu`, `hash`, `heavy`…).
     pub name: &'static str,
     /// Path and query, e.g. `/cpu?n=100000`.
     pub path: String,
     pub validation: Validation,
 }
 
-fn regex(pattern: &str) -> Validation {
-    Validation {
-        status: StatusExpectation::Exact(200),
-        body: Some(BodyExpectation::regex(pattern).expect("the lab's own patterns compile")),
-    }
-}
-
 impl Endpoint {
-    pub fn plaintext() -> Endpoint {
-        Endpoint {
-            name: "plaintext",
-            path: "/plaintext".into(),
-            validation: Validation {
-                status: StatusExpectation::Exact(200),
-                body: Some(BodyExpectation::Exact(bytes::Bytes::from_static(
-                    b"Hello, World!",
-                ))),
-            },
+    /// A registry request with its templates filled from `param` (the workload's parameters):
+    /// the path, the expected status and the body check. Answers the request lists as
+    /// `computed` are computed here from the path's `n` query parameter (`cpu_result`:
+    /// [`cpu_result`]; `sha256`: [`hash_hex`]).
+    pub fn from_request(
+        req: &workloads::Request,
+        param: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Endpoint, String> {
+        let path = workloads::fill(req.path, param)?;
+        let n = || -> Result<u64, String> {
+            path.split_once('?')
+                .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("n=")))
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "request {:?}: no n= in {path:?} to compute its answer",
+                        req.name
+                    )
+                })
+        };
+        let mut computed = std::collections::BTreeMap::new();
+        for c in req.computed {
+            let v = match *c {
+                "cpu_result" => cpu_result(n()?).to_string(),
+                "sha256" => hash_hex(n()?),
+                other => {
+                    return Err(format!(
+                        "request {:?}: no client computes {other:?}",
+                        req.name
+                    ))
+                }
+            };
+            computed.insert(*c, v);
         }
+        let values = |k: &str| computed.get(k).cloned().or_else(|| param(k));
+        let body = match req.body_check {
+            None => None,
+            Some(workloads::BodyCheck::Exact(t)) => Some(BodyExpectation::Exact(
+                bytes::Bytes::from(workloads::fill(t, &values)?),
+            )),
+            Some(workloads::BodyCheck::Regex(t)) => Some(
+                BodyExpectation::regex(&workloads::fill(t, &values)?)
+                    .map_err(|e| format!("request {:?}: {e}", req.name))?,
+            ),
+        };
+        Ok(Endpoint {
+            name: req.name,
+            path,
+            validation: Validation {
+                status: StatusExpectation::Exact(req.expect_status),
+                body,
+            },
+        })
+    }
+
+    /// A registry workload's request, filled from the workload's own parameters.
+    pub fn of(w: &workloads::Workload, req: &workloads::Request) -> Endpoint {
+        Endpoint::from_request(req, &|k| w.param(k).map(str::to_string))
+            .unwrap_or_else(|e| panic!("workload {}: {e}", w.id))
+    }
+
+    fn builtin(req: &workloads::Request, key: &str, value: Option<u64>) -> Endpoint {
+        Endpoint::from_request(req, &|k| {
+            (k == key).then(|| value.map(|v| v.to_string())).flatten()
+        })
+        .expect("the registry's built-in requests fill")
+    }
+
+    pub fn plaintext() -> Endpoint {
+        Endpoint::builtin(&workloads::builtin::PLAINTEXT, "", None)
     }
 
     pub fn json() -> Endpoint {
-        Endpoint {
-            name: "json",
-            path: "/json".into(),
-            validation: regex(r#"^\s*\{\s*"message"\s*:\s*"Hello, World!"\s*\}\s*$"#),
-        }
+        Endpoint::builtin(&workloads::builtin::JSON_REQ, "", None)
     }
 
     /// `/io?ms=N`: the upstream's `{"ms":N,"seq":K}`, keys in either order.
     pub fn io(ms: u64) -> Endpoint {
-        Endpoint {
-            name: "io",
-            path: format!("/io?ms={ms}"),
-            validation: regex(&format!(
-                r#"^\s*\{{\s*(?:"ms"\s*:\s*{ms}\s*,\s*"seq"\s*:\s*\d+|"seq"\s*:\s*\d+\s*,\s*"ms"\s*:\s*{ms})\s*\}}\s*$"#
-            )),
-        }
+        Endpoint::builtin(&workloads::builtin::IO, "ms", Some(ms))
     }
 
     /// `/cpu?n=N`: `{"n":N,"result":R}` with R computed here.
     pub fn cpu(n: u64) -> Endpoint {
-        let r = cpu_result(n);
-        Endpoint {
-            name: "cpu",
-            path: format!("/cpu?n={n}"),
-            validation: regex(&format!(
-                r#"^\s*\{{\s*(?:"n"\s*:\s*{n}\s*,\s*"result"\s*:\s*{r}|"result"\s*:\s*{r}\s*,\s*"n"\s*:\s*{n})\s*\}}\s*$"#
-            )),
-        }
+        Endpoint::builtin(&workloads::builtin::CPU, "n", Some(n))
     }
 
     /// `/hash?n=N`: `{"n":N,"sha256":"…"}` with the digest computed here.
     pub fn hash(n: u64) -> Endpoint {
-        let h = hash_hex(n);
-        Endpoint {
-            name: "hash",
-            path: format!("/hash?n={n}"),
-            validation: regex(&format!(
-                r#"^\s*\{{\s*(?:"n"\s*:\s*{n}\s*,\s*"sha256"\s*:\s*"{h}"|"sha256"\s*:\s*"{h}"\s*,\s*"n"\s*:\s*{n})\s*\}}\s*$"#
-            )),
-        }
+        Endpoint::builtin(&workloads::builtin::HASH, "n", Some(n))
     }
 }
 
@@ -374,5 +403,52 @@ mod tests {
         ));
         assert!(ok(&Endpoint::plaintext(), "Hello, World!"));
         assert!(!ok(&Endpoint::plaintext(), "Hello, World!\n"));
+        // mixed's heavy request computes its answer from its own n.
+        let mixed = workloads::registry().workload("mixed").copied().unwrap();
+        let heavy = Endpoint::of(&mixed, mixed.request("heavy").unwrap());
+        assert_eq!(heavy.path, "/cpu?n=1000000");
+        let r = cpu_result(1_000_000);
+        assert!(ok(&heavy, &format!(r#"{{"result":{r},"n":1000000}}"#)));
+        assert!(!ok(&heavy, &format!(r#"{{"n":100000,"result":{r}}}"#)));
+    }
+
+    /// The patterns the lab checked before they were registry data, kept here to prove the
+    /// registry's templates give the same ones.
+    #[test]
+    fn registry_requests_give_the_patterns_the_lab_always_used() {
+        let pat = |e: &Endpoint| match &e.validation.body {
+            Some(BodyExpectation::Regex(r)) => r.as_str().to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            pat(&Endpoint::json()),
+            r#"^\s*\{\s*"message"\s*:\s*"Hello, World!"\s*\}\s*$"#
+        );
+        let ms = 10;
+        assert_eq!(
+            pat(&Endpoint::io(ms)),
+            format!(
+                r#"^\s*\{{\s*(?:"ms"\s*:\s*{ms}\s*,\s*"seq"\s*:\s*\d+|"seq"\s*:\s*\d+\s*,\s*"ms"\s*:\s*{ms})\s*\}}\s*$"#
+            )
+        );
+        let (n, r) = (100_000, cpu_result(100_000));
+        assert_eq!(
+            pat(&Endpoint::cpu(n)),
+            format!(
+                r#"^\s*\{{\s*(?:"n"\s*:\s*{n}\s*,\s*"result"\s*:\s*{r}|"result"\s*:\s*{r}\s*,\s*"n"\s*:\s*{n})\s*\}}\s*$"#
+            )
+        );
+        let (n, h) = (500, hash_hex(500));
+        assert_eq!(
+            pat(&Endpoint::hash(n)),
+            format!(
+                r#"^\s*\{{\s*(?:"n"\s*:\s*{n}\s*,\s*"sha256"\s*:\s*"{h}"|"sha256"\s*:\s*"{h}"\s*,\s*"n"\s*:\s*{n})\s*\}}\s*$"#
+            )
+        );
+        assert_eq!(Endpoint::cpu(7).path, "/cpu?n=7");
+        assert!(matches!(
+            &Endpoint::plaintext().validation.body,
+            Some(BodyExpectation::Exact(b)) if &b[..] == b"Hello, World!"
+        ));
     }
 }

@@ -11,30 +11,58 @@ use std::time::Duration;
 use store::LadderPoint;
 
 use super::http::{self, Endpoint, LoadSpec};
-use super::saturation::{measured_from, IO_MS};
+use super::saturation::{measured_from, num_param};
 use super::{CellContext, Kind, MeasureError, Measured, ServiceKind, Timing, Workload};
 
-/// The `/io` rate: far below every target's `/io` capacity (gunicorn sync with 3 workers serves
-/// ~300 req/s of 10 ms `/io`), so the latency rise is blocking, not saturation.
-pub const IO_RATE: f64 = 100.0;
-pub const IO_CONNECTIONS: usize = 16;
-/// The heavy request: `/cpu?n=1000000`.
-pub const HEAVY_N: u64 = 1_000_000;
-/// Heavy requests per second: 2 of every 102 requests (~2%), at most ~20% of one CPU in Python.
-pub const HEAVY_RATE: f64 = 2.0;
-pub const HEAVY_CONNECTIONS: usize = 2;
+/// The parameters of a mixed workload, from its registry entry (which says why each value):
+/// the cheap `/io?ms=` stream's rate and connections, the heavy `/cpu?n=` request's rate and
+/// connections (its `n` is the `heavy_n` its request's path is filled with).
+struct Params {
+    ms: u64,
+    io_rate: f64,
+    io_connections: usize,
+    heavy_rate: f64,
+    heavy_connections: usize,
+}
 
 /// The `/io`-alone baseline window: half the measuring window, at least a second.
 pub fn baseline_duration(t: &Timing) -> Duration {
     (t.duration / 2).max(Duration::from_secs(1))
 }
 
-#[derive(Default)]
-pub struct Mixed;
+/// A loop-blocking workload of the registry (kind `Mixed`): a cheap request (`io`) at a fixed
+/// open-loop rate while a heavy one (`heavy`) arrives at its own.
+pub struct Mixed {
+    pub spec: workloads::Workload,
+}
+
+impl Mixed {
+    fn p(&self) -> Params {
+        let w = &self.spec;
+        Params {
+            ms: num_param(w, "ms"),
+            io_rate: num_param(w, "io_rate_rps"),
+            io_connections: num_param(w, "io_connections"),
+            heavy_rate: num_param(w, "heavy_rate_rps"),
+            heavy_connections: num_param(w, "heavy_connections"),
+        }
+    }
+
+    fn io(&self) -> Endpoint {
+        Endpoint::of(&self.spec, self.spec.request("io").expect("mixed sends io"))
+    }
+
+    fn heavy(&self) -> Endpoint {
+        Endpoint::of(
+            &self.spec,
+            self.spec.request("heavy").expect("mixed sends heavy"),
+        )
+    }
+}
 
 impl Workload for Mixed {
     fn id(&self) -> &'static str {
-        "mixed"
+        self.spec.id
     }
 
     fn kind(&self) -> Kind {
@@ -42,31 +70,37 @@ impl Workload for Mixed {
     }
 
     fn describe(&self) -> String {
+        let p = self.p();
         format!(
-            "open loop: GET /io?ms={IO_MS} at {IO_RATE} req/s while GET /cpu?n={HEAVY_N} arrives at {HEAVY_RATE} req/s → /io latency"
+            "open loop: GET {} at {} req/s while GET {} arrives at {} req/s → /io latency",
+            self.io().path,
+            p.io_rate,
+            self.heavy().path,
+            p.heavy_rate
         )
     }
 
     fn endpoints(&self) -> &'static [&'static str] {
-        &["io", "cpu"]
+        self.spec.endpoints
     }
 
     fn services(&self) -> &'static [ServiceKind] {
-        &[ServiceKind::Upstream]
+        self.spec.services
     }
 
     fn params(&self, t: &Timing) -> BTreeMap<String, String> {
+        let p = self.p();
         BTreeMap::from([
             ("mode".into(), "open".into()),
-            ("path".into(), format!("/io?ms={IO_MS}")),
-            ("ms".into(), IO_MS.to_string()),
-            ("io_rate_rps".into(), IO_RATE.to_string()),
-            ("io_connections".into(), IO_CONNECTIONS.to_string()),
-            ("heavy_path".into(), format!("/cpu?n={HEAVY_N}")),
-            ("heavy_rate_rps".into(), HEAVY_RATE.to_string()),
+            ("path".into(), self.io().path),
+            ("ms".into(), p.ms.to_string()),
+            ("io_rate_rps".into(), p.io_rate.to_string()),
+            ("io_connections".into(), p.io_connections.to_string()),
+            ("heavy_path".into(), self.heavy().path),
+            ("heavy_rate_rps".into(), p.heavy_rate.to_string()),
             (
                 "heavy_share".into(),
-                format!("{:.3}", HEAVY_RATE / (IO_RATE + HEAVY_RATE)),
+                format!("{:.3}", p.heavy_rate / (p.io_rate + p.heavy_rate)),
             ),
             ("duration_s".into(), t.duration.as_secs_f64().to_string()),
             (
@@ -86,12 +120,13 @@ impl Workload for Mixed {
     }
 
     fn measure(&self, cx: &mut CellContext<'_>) -> Result<Measured, MeasureError> {
+        let p = self.p();
         // The baseline: the same /io stream alone, so that the cell says what the heavy requests
         // cost the cheap ones on this server.
         let alone = LoadSpec {
-            endpoint: Endpoint::io(IO_MS),
-            connections: IO_CONNECTIONS,
-            rate: Some(IO_RATE),
+            endpoint: self.io(),
+            connections: p.io_connections,
+            rate: Some(p.io_rate),
             duration: baseline_duration(cx.timing),
             warmup: cx.timing.warmup,
         };
@@ -103,16 +138,16 @@ impl Workload for Mixed {
             .map_or(b_r.throughput_rps, |o| o.achieved_rps);
         let base = measured_from(b_r, &b, b_achieved, true);
         let io = LoadSpec {
-            endpoint: Endpoint::io(IO_MS),
-            connections: IO_CONNECTIONS,
-            rate: Some(IO_RATE),
+            endpoint: self.io(),
+            connections: p.io_connections,
+            rate: Some(p.io_rate),
             duration: cx.timing.duration,
             warmup: cx.timing.warmup,
         };
         let heavy = LoadSpec {
-            endpoint: Endpoint::cpu(HEAVY_N),
-            connections: HEAVY_CONNECTIONS,
-            rate: Some(HEAVY_RATE),
+            endpoint: self.heavy(),
+            connections: p.heavy_connections,
+            rate: Some(p.heavy_rate),
             duration: cx.timing.duration,
             warmup: cx.timing.warmup,
         };
@@ -125,7 +160,10 @@ impl Workload for Mixed {
         let mut m = measured_from(io_r, &d, achieved, true);
         // CPU per response over both streams (the server did both in the window).
         let all = io_r.requests.completed + heavy_r.requests.completed;
-        m.repeat.server_cpu_us_per_req = (all > 0).then(|| d.usage.cpu_s * 1e6 / all as f64);
+        m.repeat.set(
+            "server_cpu_us_per_req",
+            (all > 0).then(|| d.usage.cpu_s * 1e6 / all as f64),
+        );
         let heavy_bad = http::bad_responses(heavy_r);
         if heavy_bad > 0 {
             m.warnings
@@ -142,10 +180,10 @@ impl Workload for Mixed {
         m.lower_bound |= base.lower_bound;
         m.repeat.clean = m.errors == 0;
         let point = |r: &loadgen::Report, mm: &Measured, achieved: f64, cpu_s: f64| LadderPoint {
-            offered_rps: IO_RATE,
+            offered_rps: p.io_rate,
             achieved_rps: achieved,
-            p50_ms: mm.repeat.p50_ms.unwrap_or(f64::NAN),
-            p99_ms: mm.repeat.p99_ms.unwrap_or(f64::INFINITY),
+            p50_ms: mm.repeat.metric("p50_ms").unwrap_or(f64::NAN),
+            p99_ms: mm.repeat.metric("p99_ms").unwrap_or(f64::INFINITY),
             errors: mm.errors,
             server_cores: (r.elapsed_s > 0.0).then(|| cpu_s / r.elapsed_s),
         };

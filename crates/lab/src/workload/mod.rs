@@ -1,9 +1,12 @@
 //! The workload catalogue (ids in docs/workloads.md) and the abstraction the suite runs them
 //! through.
 //!
-//! A [`Workload`] declares what it needs — the contract endpoints the target must serve and the
-//! [`ServiceKind`]s that must run beside it (today the `/io` upstream; tomorrow PostgreSQL) — and
-//! drives its own client against a running server in [`Workload::measure`]. Today's client is the
+//! The workloads themselves — ids, kinds, endpoints, services, requests with their validation,
+//! parameters, metrics — are data in the `workloads` registry; this module is the measuring code
+//! of each kind ([`implement`]). A [`Workload`] declares what it needs — the contract endpoints
+//! the target must serve and the [`ServiceKind`]s that must run beside it (today the `/io`
+//! upstream; tomorrow PostgreSQL) — and drives its own client against a running server in
+//! [`Workload::measure`]. Today's client is the
 //! load engine (`loadgen`); `ws-hold` brings its own WebSocket client ([`ws_hold`]), and the runner
 //! did not change: it starts the services a workload asks for, hands it a [`CellContext`], and stores the
 //! [`Measured`] repeat it returns.
@@ -25,26 +28,13 @@ use std::time::Duration;
 
 use store::{LadderPoint, RepeatRecord};
 
-/// A service a workload needs running beside the target while it is measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ServiceKind {
-    /// The upstream HTTP service `/io` calls (`GET /delay?ms=N`); its URL reaches the target as
-    /// `UPSTREAM_URL`.
-    Upstream,
-}
+/// A service a workload needs running beside the target while it is measured (the registry's
+/// enum: `Upstream` is the HTTP service `/io` calls, its URL reaching the target as
+/// `UPSTREAM_URL`; `Database` is PostgreSQL).
+pub use workloads::ServiceKind;
 
-/// What kind of measurement a workload makes (for tables and plans).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Closed loop at a fixed connection count → req/s.
-    Saturation,
-    /// Open-loop ladder → the capacity at the SLO.
-    Capacity,
-    /// Open loop on /io while heavy /cpu requests arrive → /io latency.
-    Mixed,
-    /// Held WebSocket connections → connections held, memory per connection, echo latency.
-    Hold,
-}
+/// What kind of measurement a workload makes (the registry's enum).
+pub use workloads::Kind;
 
 /// The suite's timing settings every workload reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,29 +212,43 @@ pub trait Workload: Send + Sync {
     fn measure(&self, cx: &mut CellContext<'_>) -> Result<Measured, MeasureError>;
 }
 
-/// Every workload of this issue, in the order the suite runs them.
+/// The measuring code of a registry entry, by its kind; `None` for a kind with no client in
+/// this lab (per-target measures, or a saturation workload that needs a service the lab cannot
+/// start yet).
+pub fn implement(spec: &workloads::Workload) -> Option<Box<dyn Workload>> {
+    if !spec.available() {
+        return None;
+    }
+    match spec.kind {
+        Kind::Saturation if spec.requests.len() == 1 => {
+            Some(Box::new(saturation::Saturation { spec: *spec }))
+        }
+        Kind::Capacity if spec.requests.len() == 1 => {
+            Some(Box::new(capacity::CapacityAtSlo { spec: *spec }))
+        }
+        Kind::Mixed => Some(Box::new(mixed::Mixed { spec: *spec })),
+        Kind::Hold => Some(Box::new(ws_hold::WsHold { spec: *spec })),
+        _ => None,
+    }
+}
+
+/// Every workload of the registry the lab can measure, in the order the suite runs them.
 pub fn catalogue() -> Vec<Box<dyn Workload>> {
-    let mut all: Vec<Box<dyn Workload>> = saturation::Saturation::all()
-        .into_iter()
-        .map(|w| Box::new(w) as Box<dyn Workload>)
-        .collect();
-    all.extend(
-        capacity::CapacityAtSlo::all()
-            .into_iter()
-            .map(|w| Box::new(w) as Box<dyn Workload>),
-    );
-    all.push(Box::new(mixed::Mixed));
-    all.push(Box::new(ws_hold::WsHold));
-    all
+    workloads::registry()
+        .cell_workloads()
+        .filter_map(implement)
+        .collect()
 }
 
 /// The workload with this id.
 pub fn by_id(id: &str) -> Option<Box<dyn Workload>> {
-    catalogue().into_iter().find(|w| w.id() == id)
+    workloads::registry().workload(id).and_then(implement)
 }
 
-/// Workload ids of `--quick`.
-pub const QUICK: &[&str] = &["json", "io", "cpu", "io-slo"];
+/// Workload ids of `--quick` (the registry's `quick` entries).
+pub fn quick() -> Vec<&'static str> {
+    workloads::registry().quick_ids()
+}
 
 /// Per-target measures the suite makes besides cells (not workloads: stored with the target).
 pub const COLD_STARTS_FULL: usize = 10;
@@ -280,9 +284,10 @@ mod tests {
                 "{id} missing from docs/workloads.md"
             );
         }
-        for q in QUICK {
+        for q in quick() {
             assert!(by_id(q).is_some());
         }
+        assert_eq!(quick(), vec!["json", "io", "cpu", "io-slo"]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Saturation workloads (`plaintext`, `json`, `io`, `cpu`, `hash`): a closed loop at a fixed
-//! connection count; the figure is responses per second, with latency from send, server CPU per
+//! Saturation workloads (the registry's entries of kind `Saturation`: `plaintext`, `json`, `io`,
+//! `cpu`, `hash`): a closed loop at a fixed connection count; the figure is responses per second, with latency from send, server CPU per
 //! response and PSS over the measuring window.
 
 use std::collections::BTreeMap;
@@ -9,66 +9,44 @@ use super::http::{self, Endpoint, LoadSpec};
 use super::{CellContext, Kind, MeasureError, Measured, ServiceKind, Timing, Workload};
 use crate::stats;
 
-/// `/io?ms=` of every io workload: long enough that the server spends its time waiting on the
-/// network, short enough that a few hundred connections keep any server busy.
-pub const IO_MS: u64 = 10;
-/// `/cpu?n=` of the cpu workloads: ~9 ms of Python, ~0.1 ms of JavaScript per request, so the
-/// loop, not the HTTP stack, dominates in every language.
-pub const CPU_N: u64 = 100_000;
-/// `/hash?n=` of the hash workloads: 500 SHA-256 digests of 1 KiB (~2–3 ms of OpenSSL), so the
-/// native work dominates the HTTP stack.
-pub const HASH_N: u64 = 500;
-
-/// Closed-loop connections per workload: enough requests in flight to keep one server CPU busy
-/// (for `/io`: ~throughput × 10 ms), few enough that the engine stays a small share of its CPU.
-pub fn connections(endpoint: &str) -> usize {
-    match endpoint {
-        "plaintext" | "json" => 64,
-        "io" => 128,
-        _ => 16, // cpu, hash: each request is long; 16 keep a worker pool and a backlog busy
-    }
+/// A numeric parameter of a registry workload (the registry's tests check they parse).
+pub fn num_param<T: std::str::FromStr>(w: &workloads::Workload, name: &str) -> T {
+    w.param(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("workload {}: no numeric parameter {name}", w.id))
 }
 
-/// The endpoint (with parameters) a workload id exercises.
-pub fn endpoint(name: &str) -> Endpoint {
-    match name {
-        "plaintext" => Endpoint::plaintext(),
-        "json" => Endpoint::json(),
-        "io" => Endpoint::io(IO_MS),
-        "cpu" => Endpoint::cpu(CPU_N),
-        "hash" => Endpoint::hash(HASH_N),
-        other => panic!("no endpoint {other}"),
-    }
+/// Closed-loop connections of a saturation workload (its `connections` parameter: enough
+/// requests in flight to keep one server CPU busy, few enough that the engine stays a small share
+/// of its CPU; the registry says why for each).
+pub fn connections(w: &workloads::Workload) -> usize {
+    num_param(w, "connections")
 }
 
-/// Endpoint parameters stored with a cell.
-pub fn endpoint_params(name: &str) -> BTreeMap<String, String> {
-    let mut p = BTreeMap::from([("path".to_string(), endpoint(name).path)]);
-    match name {
-        "io" => p.insert("ms".into(), IO_MS.to_string()),
-        "cpu" => p.insert("n".into(), CPU_N.to_string()),
-        "hash" => p.insert("n".into(), HASH_N.to_string()),
-        _ => None,
-    };
+/// The request (endpoint with parameters and answer) a workload sends: its first registry request.
+pub fn endpoint(w: &workloads::Workload) -> Endpoint {
+    Endpoint::of(w, &w.requests[0])
+}
+
+/// Endpoint parameters stored with a cell: the path and the endpoint's own parameters.
+pub fn endpoint_params(w: &workloads::Workload) -> BTreeMap<String, String> {
+    let mut p = BTreeMap::from([("path".to_string(), endpoint(w).path)]);
+    for k in ["ms", "n"] {
+        if let Some(v) = w.param(k) {
+            p.insert(k.into(), v.into());
+        }
+    }
     p
 }
 
+/// A closed-loop workload of the registry: any entry of kind `Saturation` with one request.
 pub struct Saturation {
-    pub endpoint: &'static str,
-}
-
-impl Saturation {
-    pub fn all() -> Vec<Saturation> {
-        ["plaintext", "json", "io", "cpu", "hash"]
-            .into_iter()
-            .map(|endpoint| Saturation { endpoint })
-            .collect()
-    }
+    pub spec: workloads::Workload,
 }
 
 impl Workload for Saturation {
     fn id(&self) -> &'static str {
-        self.endpoint
+        self.spec.id
     }
 
     fn kind(&self) -> Kind {
@@ -78,32 +56,22 @@ impl Workload for Saturation {
     fn describe(&self) -> String {
         format!(
             "closed loop, {} connections on GET {} → req/s",
-            connections(self.endpoint),
-            endpoint(self.endpoint).path
+            connections(&self.spec),
+            endpoint(&self.spec).path
         )
     }
 
     fn endpoints(&self) -> &'static [&'static str] {
-        match self.endpoint {
-            "plaintext" => &["plaintext"],
-            "json" => &["json"],
-            "io" => &["io"],
-            "cpu" => &["cpu"],
-            _ => &["hash"],
-        }
+        self.spec.endpoints
     }
 
     fn services(&self) -> &'static [ServiceKind] {
-        if self.endpoint == "io" {
-            &[ServiceKind::Upstream]
-        } else {
-            &[]
-        }
+        self.spec.services
     }
 
     fn params(&self, t: &Timing) -> BTreeMap<String, String> {
-        let mut p = endpoint_params(self.endpoint);
-        p.insert("connections".into(), connections(self.endpoint).to_string());
+        let mut p = endpoint_params(&self.spec);
+        p.insert("connections".into(), connections(&self.spec).to_string());
         p.insert("mode".into(), "closed".into());
         p.insert("duration_s".into(), t.duration.as_secs_f64().to_string());
         p.insert("warmup_s".into(), t.warmup.as_secs_f64().to_string());
@@ -116,13 +84,13 @@ impl Workload for Saturation {
 
     fn measure(&self, cx: &mut CellContext<'_>) -> Result<Measured, MeasureError> {
         let spec = LoadSpec {
-            endpoint: endpoint(self.endpoint),
-            connections: connections(self.endpoint),
+            endpoint: endpoint(&self.spec),
+            connections: connections(&self.spec),
             rate: None,
             duration: cx.timing.duration,
             warmup: cx.timing.warmup,
         };
-        let d = http::drive(cx, &[spec], self.endpoint)?;
+        let d = http::drive(cx, &[spec], self.spec.endpoints[0])?;
         let report = &d.reports[0];
         Ok(measured_from(report, &d, report.throughput_rps, false))
     }
@@ -170,20 +138,25 @@ pub fn measured_from(
     Measured {
         repeat: store::RepeatRecord {
             clean: errors == 0,
-            throughput_rps: Some(throughput_rps),
-            p50_ms: http::ms_at(lat, 50.0),
-            p99_ms: http::ms_at(lat, 99.0),
-            server_cpu_us_per_req: (completed > 0).then(|| usage.cpu_s * 1e6 / completed as f64),
-            pss_mean_mb: usage.pss_mean_mb,
-            pss_peak_mb: usage.pss_peak_mb,
+            metrics: Default::default(),
             engine_busy: client.engine,
             upstream_busy: client.upstream,
             steal_pct: usage.steal_pct,
             capacity_rps: None,
-            hold: None,
             report_json: serde_json::to_string(report).expect("a report serialises"),
             samples_json: samples.to_string(),
-        },
+        }
+        .with(&[
+            ("throughput_rps", Some(throughput_rps)),
+            ("p50_ms", http::ms_at(lat, 50.0)),
+            ("p99_ms", http::ms_at(lat, 99.0)),
+            (
+                "server_cpu_us_per_req",
+                (completed > 0).then(|| usage.cpu_s * 1e6 / completed as f64),
+            ),
+            ("pss_mean_mb", usage.pss_mean_mb),
+            ("pss_peak_mb", usage.pss_peak_mb),
+        ]),
         errors,
         ladder: vec![],
         capacity_rps: None,

@@ -797,9 +797,11 @@ fn short(s: &str) -> String {
     }
 }
 
-/// The `ws-hold` workload of the catalogue.
-#[derive(Default)]
-pub struct WsHold;
+/// A held-connections workload of the registry (kind `Hold`). Its client's settings are the
+/// constants above; the registry entry's parameters state them (a test checks they agree).
+pub struct WsHold {
+    pub spec: workloads::Workload,
+}
 
 impl WsHold {
     /// The client's settings for a repeat against `base_url`.
@@ -814,7 +816,7 @@ fn ramp_of(t: &Timing) -> Duration {
 
 impl Workload for WsHold {
     fn id(&self) -> &'static str {
-        "ws-hold"
+        self.spec.id
     }
 
     fn kind(&self) -> Kind {
@@ -829,7 +831,11 @@ impl Workload for WsHold {
     }
 
     fn endpoints(&self) -> &'static [&'static str] {
-        &["ws"]
+        self.spec.endpoints
+    }
+
+    fn services(&self) -> &'static [super::ServiceKind] {
+        self.spec.services
     }
 
     fn params(&self, t: &Timing) -> BTreeMap<String, String> {
@@ -1045,26 +1051,33 @@ pub fn measured(
     Measured {
         repeat: store::RepeatRecord {
             clean: errors == 0,
-            throughput_rps: Some(report.echoes_per_s),
-            p50_ms: report.rtt_p50_us.map(|u| u / 1000.0),
-            p99_ms: report.rtt_p99_us.map(|u| u / 1000.0),
-            server_cpu_us_per_req: (echoes > 0).then(|| usage.cpu_s * 1e6 / echoes as f64),
-            pss_mean_mb: usage.pss_mean_mb,
-            pss_peak_mb: usage.pss_peak_mb,
+            metrics: Default::default(),
             engine_busy: report.client_busy_hold,
             upstream_busy: None,
             steal_pct: usage.steal_pct,
             capacity_rps: None,
-            hold: Some(store::HoldRecord {
-                connections_attempted: report.attempted,
-                connections_held: report.held,
-                pss_idle_mb,
-                mb_per_1k_conns: mb_per_1k(usage.pss_mean_mb, pss_idle_mb, report.held),
-                echo_max_ms: report.rtt_max_us.map(|u| u / 1000.0),
-            }),
             report_json: serde_json::to_string(&report).expect("a report serialises"),
             samples_json: samples.to_string(),
-        },
+        }
+        .with(&[
+            ("throughput_rps", Some(report.echoes_per_s)),
+            ("p50_ms", report.rtt_p50_us.map(|u| u / 1000.0)),
+            ("p99_ms", report.rtt_p99_us.map(|u| u / 1000.0)),
+            (
+                "server_cpu_us_per_req",
+                (echoes > 0).then(|| usage.cpu_s * 1e6 / echoes as f64),
+            ),
+            ("pss_mean_mb", usage.pss_mean_mb),
+            ("pss_peak_mb", usage.pss_peak_mb),
+            ("connections_attempted", Some(report.attempted as f64)),
+            ("connections_held", Some(report.held as f64)),
+            ("pss_idle_mb", pss_idle_mb),
+            (
+                "mb_per_1k_conns",
+                mb_per_1k(usage.pss_mean_mb, pss_idle_mb, report.held),
+            ),
+            ("echo_max_ms", report.rtt_max_us.map(|u| u / 1000.0)),
+        ]),
         errors,
         ladder: vec![],
         capacity_rps: None,
@@ -1165,12 +1178,18 @@ mod tests {
         let m = measured(r, usage, Some(40.0), None, None);
         assert!(m.repeat.clean);
         assert_eq!(m.errors, 0);
-        let h = m.repeat.hold.unwrap();
-        assert_eq!((h.connections_attempted, h.connections_held), (10, 10));
-        assert!((h.mb_per_1k_conns.unwrap() - 100.0).abs() < 1e-9);
-        assert_eq!(h.echo_max_ms, Some(1.5));
-        assert_eq!(m.repeat.p99_ms, Some(0.9));
-        assert!((m.repeat.server_cpu_us_per_req.unwrap() - 100.0).abs() < 1e-9);
+        let h = &m.repeat;
+        assert_eq!(
+            (
+                h.metric("connections_attempted"),
+                h.metric("connections_held")
+            ),
+            (Some(10.0), Some(10.0))
+        );
+        assert!((h.metric("mb_per_1k_conns").unwrap() - 100.0).abs() < 1e-9);
+        assert_eq!(h.metric("echo_max_ms"), Some(1.5));
+        assert_eq!(m.repeat.metric("p99_ms"), Some(0.9));
+        assert!((m.repeat.metric("server_cpu_us_per_req").unwrap() - 100.0).abs() < 1e-9);
         // The client at 95% makes the figures a lower bound, by the HTTP workloads' rule.
         assert!(m.lower_bound);
         assert!(m.warnings.iter().any(|w| w.contains("WebSocket client")));
@@ -1180,12 +1199,23 @@ mod tests {
     fn params_record_the_connection_count_and_ramp() {
         let mut t = Timing::full();
         t.ws_connections = 200;
-        let p = WsHold.params(&t);
+        let w = WsHold {
+            spec: *workloads::registry().workload("ws-hold").unwrap(),
+        };
+        let p = w.params(&t);
         assert_eq!(p["connections"], "200");
         assert_eq!(p["ramp_rps"], "2000");
         assert_eq!(p["ramp_s"], "0.1");
         assert_eq!(p["hold_s"], "4");
-        assert_eq!(WsHold.endpoints(), &["ws"]);
-        assert!(WsHold.estimate(&Timing::full()) >= Duration::from_secs(10));
+        assert_eq!(w.endpoints(), &["ws"]);
+        assert!(w.estimate(&Timing::full()) >= Duration::from_secs(10));
+        // The registry states the client's settings.
+        let n = |k: &str| w.spec.param(k).unwrap().parse::<f64>().unwrap();
+        assert_eq!(n("connections") as usize, CONNECTIONS);
+        assert_eq!(n("ramp_rps"), RAMP_RPS);
+        assert_eq!(n("interval_s"), INTERVAL.as_secs_f64());
+        assert_eq!(n("connect_timeout_s"), CONNECT_TIMEOUT.as_secs_f64());
+        assert_eq!(n("echo_timeout_s"), ECHO_TIMEOUT.as_secs_f64());
+        assert_eq!(n("max_repeats") as u32, w.repeats(99));
     }
 }

@@ -1,7 +1,9 @@
 //! `stackwise lab`: arguments → [`lab::suite::SuiteOptions`] → the suite runner with a progress
 //! bar over the suite, a live line per cell and Ctrl-C handling → a table per workload (or the
 //! run as JSON). `--plan` prints the cells and the ETA; `--resume` completes the last unfinished
-//! run. Every cell is in the store the moment it is measured.
+//! run. Every cell is in the store the moment it is measured. A run takes the store's run lock
+//! first ([`lab::runlock`]: refuses when another run holds it, or waits with `--wait`; reports the
+//! sweep of what a killed previous run left; starts the watchdog); a failed store write stops it.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -50,6 +52,12 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
     }
     let host = lab::host::default_host().map_err(UsageError)?;
     let mut store = open_store(&db_path)?;
+    // One run per store: taken before --resume picks the unfinished run (a running one is too).
+    let lock = if args.plan {
+        None
+    } else {
+        Some(take_lock(&db_path, args.wait)?)
+    };
 
     let (opts, resume) = if args.resume {
         let id = store.latest_unfinished_run_id()?.ok_or_else(|| {
@@ -68,6 +76,19 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
     if args.plan {
         return print_plan(host.as_ref(), &store, &opts, resume);
     }
+    if let Some(url) = &args.database_url {
+        // Refused before anything runs when it holds other tables; what the lab cannot control
+        // there is said. (The database workloads that will use it are registered with the
+        // workload registry; until then no cell of the suite touches it.)
+        let db = lab::postgres::Database::external(url).map_err(|e| UsageError(e.to_string()))?;
+        for n in &db.notes {
+            eprintln!("note: --database-url: {n}");
+        }
+        eprintln!(
+            "note: --database-url: {} is loaded with the lab's tables; no workload of this build uses the database yet",
+            db.url
+        );
+    }
 
     let machine = lab::machine::fingerprint(
         &opts.server_cpus,
@@ -84,7 +105,12 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
         machine,
         resume,
         &stop,
-        &mut |e| ui.on(e),
+        &mut |e| {
+            if let Event::Begin { run_id, .. } = &e {
+                lab::runlock::set_run_id(*run_id);
+            }
+            ui.on(e)
+        },
     )
     .map_err(|e| {
         if e.starts_with("--") {
@@ -111,6 +137,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
             let missing = store.missing_cells(run_id)?.len();
             drop(host);
             drop(store);
+            drop(lock);
             eprintln!(
                 "interrupted: run {run_id} keeps every finished cell ({missing} still to measure) in {}; \
                  `stackwise lab --resume{}` completes it",
@@ -127,11 +154,35 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
 
 fn open_store(path: &std::path::Path) -> anyhow::Result<Store> {
     Store::open(path).map_err(|e| match e {
-        StoreError::TooNew { .. } | StoreError::Dir { .. } => {
+        StoreError::TooNew { .. } | StoreError::Dir { .. } | StoreError::Corrupt { .. } => {
             anyhow::Error::new(UsageError(format!("--db: {e}")))
         }
         other => anyhow::Error::new(other),
     })
+}
+
+/// Takes the store's run lock (refusing, or with `--wait` waiting, when another run holds it),
+/// reports what a killed previous run left and was swept, and starts the watchdog.
+fn take_lock(db: &std::path::Path, wait: bool) -> anyhow::Result<lab::runlock::RunLock> {
+    let (lock, sweep) = lab::runlock::RunLock::acquire(db, wait, &mut |busy| {
+        eprintln!("waiting: {busy}");
+    })
+    .map_err(|e| match e {
+        lab::runlock::LockError::InUse { .. } => anyhow::Error::new(UsageError(e.to_string())),
+        other => anyhow::Error::new(other),
+    })?;
+    if let Some(s) = sweep {
+        for l in s.lines() {
+            eprintln!("warning: {l}");
+        }
+    }
+    let watchdog = std::env::current_exe().and_then(|exe| lock.start_watchdog(&exe));
+    if let Err(e) = watchdog {
+        eprintln!(
+            "warning: no watchdog ({e}): if this run is killed, its servers' workers are ended only at the next start"
+        );
+    }
+    Ok(lock)
 }
 
 fn flag_error(flag: &str, msg: impl std::fmt::Display) -> UsageError {
@@ -202,7 +253,7 @@ pub fn options_from_args(a: &LabArgs) -> Result<SuiteOptions, UsageError> {
     }
     let workloads: Vec<String> = if a.workloads.is_empty() {
         if a.quick {
-            workload::QUICK.iter().map(|s| s.to_string()).collect()
+            workload::quick().iter().map(|s| s.to_string()).collect()
         } else {
             workload::catalogue()
                 .iter()

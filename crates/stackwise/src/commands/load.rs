@@ -295,6 +295,7 @@ pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
         method,
         headers,
         body,
+        paths: Vec::new(),
     };
     if a.threads == Some(0) {
         return Err(flag_error("--threads", "must be at least 1 (got 0)"));

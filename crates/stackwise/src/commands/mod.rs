@@ -21,6 +21,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Targets(args) => targets::run(args),
         Command::Upstream { port } => Ok(lab::upstream::serve(port)?),
         Command::Lab(args) => lab_suite::run(*args),
+        Command::LabWatchdog { lock, pid, start } => {
+            Ok(lab::runlock::watchdog_main(&lock, pid, start)?)
+        }
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Advise(args) => advise::run(*args),

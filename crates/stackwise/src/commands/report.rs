@@ -204,18 +204,20 @@ fn representative<'a>(
     c: &store::CellSummary,
 ) -> Option<(usize, &'a store::RepeatRecord)> {
     let target = c
-        .throughput_rps
-        .as_ref()
+        .metric("throughput_rps")
         .map(|s| {
             (
                 s.median,
-                Get::from(|r: &store::RepeatRecord| r.throughput_rps),
+                Get::from(|r: &store::RepeatRecord| r.metric("throughput_rps")),
             )
         })
         .or_else(|| {
-            c.p99_ms
-                .as_ref()
-                .map(|s| (s.median, Get::from(|r: &store::RepeatRecord| r.p99_ms)))
+            c.metric("p99_ms").map(|s| {
+                (
+                    s.median,
+                    Get::from(|r: &store::RepeatRecord| r.metric("p99_ms")),
+                )
+            })
         });
     let clean = repeats.iter().enumerate().filter(|(_, r)| r.clean);
     let best = target.and_then(|(median, get)| {

@@ -30,11 +30,20 @@ pub fn from_claims(r: &ClaimsReport) -> Section {
             (n > 0).then(|| format!("{n} {}", v.label()))
         })
         .collect();
+    let i = &r.independence;
     let mut paragraphs = vec![format!(
-        "{} testable claims of the articles checked against this run: {}. {} cited facts and {} \
-         opinions are not measured (stackwise claims lists them with their sources).",
+        "{} testable claims of the articles checked against this run: {}. The {} measured verdicts \
+         come from {} independent tests (claims decided by the same measurement count once){}. {} \
+         cited facts and {} opinions are not measured (stackwise claims lists them with their sources).",
         testable.len(),
         verdicts.join(", "),
+        i.verdicts,
+        i.tests,
+        if i.indicative > 0 {
+            format!("; {} rest on one repeat and are indicative", i.indicative)
+        } else {
+            String::new()
+        },
         count(Kind::Cited),
         count(Kind::Opinion)
     )];
@@ -53,6 +62,7 @@ pub fn from_claims(r: &ClaimsReport) -> Section {
                     format!("{} Measure with: {cmd}", c.reason)
                 }
                 (_, Some(n)) if !c.verdict.is_measured() => format!("{} Needs: {n}", c.reason),
+                _ if c.indicative => format!("Indicative (one repeat): {}", c.reason),
                 _ => c.reason.clone(),
             };
             vec![
@@ -191,6 +201,34 @@ pub fn advice_section(advice: &adviser::Advice, profile_name: &str, profile_text
             sources(&r.sources)
         ));
     }
+    for r in &advice.not_voting {
+        items.push(format!(
+            "Not counted (measured here against the article): {} (rule {}): {}",
+            r.says,
+            r.rule,
+            r.evidence.as_ref().map(|e| e.text.as_str()).unwrap_or("")
+        ));
+    }
+    if let Some(t) = &advice.tension {
+        items.push(format!("Tension: {}", t.resolution));
+    }
+    if let Some(n) = &advice.no_clear_winner {
+        items.push(format!(
+            "No clear winner. The articles: “{}” Measure: {}. Suggested spike: {}",
+            n.advice.quote,
+            n.commands.join("; "),
+            n.spike
+        ));
+    }
+    if let Some(c) = &advice.evidence.command {
+        items.push(format!(
+            "Premises not checked by this run ({}): `{c}` would measure them.",
+            advice.evidence.unchecked.len()
+        ));
+    }
+    for l in adviser::render::tco_lines(advice) {
+        items.push(format!("Total cost of ownership: {l}"));
+    }
     for c in &advice.conflicts {
         items.push(format!(
             "Conflict, {}: {} over {}. {}",
@@ -201,13 +239,7 @@ pub fn advice_section(advice: &adviser::Advice, profile_name: &str, profile_text
         ));
     }
     for ch in &advice.what_would_change {
-        items.push(format!(
-            "Would change the answer: {} from {} to {} gives {}.",
-            ch.key,
-            ch.from,
-            ch.to,
-            ch.choice.label()
-        ));
+        items.push(format!("Would change the answer: {}.", ch.text));
     }
     paragraphs.push("The profile, as given, is at the end of this section.".to_string());
     Section {

@@ -712,13 +712,14 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
         Ok(e) => e,
         Err(e) => return error_page(&app, StatusCode::INTERNAL_SERVER_ERROR, &e.into()),
     };
-    let mut child = match std::process::Command::new(&exe)
-        .args(&args)
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(&args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-    {
+        .stderr(std::process::Stdio::piped());
+    // It dies with the UI (PR_SET_PDEATHSIG from the lab's spawner thread: the handler runs on a
+    // runtime thread that may exit); its own watchdog then ends its servers.
+    let mut child = match lab::process::spawn_tied(cmd) {
         Ok(c) => c,
         Err(e) => {
             return error_page(

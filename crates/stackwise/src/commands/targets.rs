@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use lab::check::{self, CheckOptions};
 use lab::launch::{self, LaunchOptions};
 use lab::manifest::{Target, TargetsDir};
+use lab::postgres::{Database, RunDatabase};
 use lab::services::{Service, Upstream, UpstreamSpec};
 
 use crate::cli::{TargetsArgs, TargetsCommand};
@@ -68,10 +69,18 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
             names,
             server_cpus,
             requests,
+            database_url,
         } => {
             let targets = load(&dir, &names)?;
             let (server, client) = cpus(server_cpus.as_deref())?;
-            check_all(&dir, &targets, &server, &client, requests)
+            check_all(
+                &dir,
+                &targets,
+                &server,
+                &client,
+                requests,
+                database_url.as_deref(),
+            )
         }
         TargetsCommand::Serve {
             name,
@@ -80,6 +89,7 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
             workers,
             threads,
             workload,
+            database_url,
         } => {
             let target = load(&dir, std::slice::from_ref(&name))?.remove(0);
             if workers == Some(0) || threads == Some(0) {
@@ -100,6 +110,7 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
                     ..Default::default()
                 },
                 client,
+                database_url.as_deref(),
             )
         }
     }
@@ -157,6 +168,13 @@ fn cpus(server_cpus: Option<&str>) -> anyhow::Result<(Vec<usize>, Vec<usize>)> {
 
 fn packages(n: u64) -> String {
     format!("{n} package{}", if n == 1 { "" } else { "s" })
+}
+
+/// ", 123.4 MB with its runtime" when known (issue 14: the runtime is shown apart).
+fn with_runtime(fp: &lab::install::Footprint) -> String {
+    fp.with_runtime_bytes
+        .map(|b| format!(", {} with its runtime", mb(b)))
+        .unwrap_or_default()
 }
 
 fn mb(bytes: u64) -> String {
@@ -217,9 +235,10 @@ fn install_one(dir: &TargetsDir, t: &Target, force: bool, verbose: bool) -> anyh
         let fp = lab::install::footprint(t);
         if verbose {
             eprintln!(
-                "{name}: already installed ({}, {} on disk; --force to reinstall)",
+                "{name}: already installed ({}, {} on disk{}; --force to reinstall)",
                 packages(fp.packages),
-                mb(fp.bytes)
+                mb(fp.bytes),
+                with_runtime(&fp)
             );
         }
         return Ok(());
@@ -247,10 +266,11 @@ fn install_one(dir: &TargetsDir, t: &Target, force: bool, verbose: bool) -> anyh
     let fp = lab::install::footprint(t);
     if announce {
         eprintln!(
-            "{name}: installed in {:.1} s ({}, {} on disk)",
+            "{name}: installed in {:.1} s ({}, {} on disk{})",
             out.took.as_secs_f64(),
             packages(fp.packages),
-            mb(fp.bytes)
+            mb(fp.bytes),
+            with_runtime(&fp)
         );
     }
     Ok(())
@@ -262,18 +282,68 @@ fn start_upstream(client: &[usize]) -> anyhow::Result<Upstream> {
     Ok(spec.start_upstream()?)
 }
 
+/// The run's database when a target needs one (or `--database-url` is given): the lab's cluster
+/// on the client CPUs, else the user's. A lab cluster that cannot start (PostgreSQL missing) is
+/// announced and the rest goes on without it; a refused `--database-url` is an error.
+fn start_database(
+    targets: &[Target],
+    client: &[usize],
+    url: Option<&str>,
+) -> anyhow::Result<Option<RunDatabase>> {
+    if url.is_none() && !targets.iter().any(|t| t.needs_database()) {
+        return Ok(None);
+    }
+    let cpus = launch::cpu_count(client) as u32;
+    let max_workers = targets
+        .iter()
+        .map(|t| t.default_workers(cpus as usize))
+        .max()
+        .unwrap_or(1)
+        .max(2 * cpus + 1);
+    match RunDatabase::start(url, client.to_vec(), max_workers) {
+        Ok(db) => {
+            for n in &db.database().notes {
+                eprintln!("note: {n}");
+            }
+            Ok(Some(db))
+        }
+        Err(e) if url.is_some() => Err(UsageError(e).into()),
+        Err(e) => {
+            eprintln!(
+                "warning: the database endpoints cannot run: {e}\n  (the other endpoints go on without it)"
+            );
+            Ok(None)
+        }
+    }
+}
+
 fn check_all(
     dir: &TargetsDir,
     targets: &[Target],
     server: &[usize],
     client: &[usize],
     requests: u32,
+    database_url: Option<&str>,
 ) -> anyhow::Result<()> {
+    let mut database = start_database(targets, client, database_url)?;
     let mut upstream = start_upstream(client)?;
     let mut failed = Vec::new();
     for t in targets {
         let name = t.name().to_string();
-        let verdict = check_one(dir, t, server, &upstream, requests);
+        if let (Some(db), true) = (&database, t.needs_database()) {
+            // Every target starts from the same data.
+            db.database()
+                .reset()
+                .map_err(|e| anyhow::anyhow!("resetting the database: {e}"))?;
+        }
+        let verdict = check_one(
+            dir,
+            t,
+            server,
+            &upstream,
+            database.as_ref().map(|d| d.database()),
+            requests,
+        );
         exit_if_interrupted();
         match verdict {
             Ok(true) => {}
@@ -286,8 +356,14 @@ fn check_all(
         if let Err(c) = upstream.check_alive() {
             bail!("the upstream service stopped: {c}");
         }
+        if let Some(Err(c)) = database.as_mut().map(|d| d.check_alive()) {
+            bail!("the database stopped: {c}");
+        }
     }
     upstream.stop();
+    if let Some(db) = database.as_mut() {
+        db.stop();
+    }
     let passed = targets.len() - failed.len();
     say!("{passed} of {} target(s) pass the contract", targets.len());
     if !failed.is_empty() {
@@ -302,21 +378,29 @@ fn check_one(
     t: &Target,
     server: &[usize],
     upstream: &Upstream,
+    database: Option<&Database>,
     requests: u32,
 ) -> anyhow::Result<bool> {
     install_one(dir, t, false, false)?;
+    let mut services_env = upstream.env();
+    if let Some(db) = database {
+        services_env.push(("DATABASE_URL".into(), db.url.clone()));
+    }
     let opts = LaunchOptions {
         server_cpus: server.to_vec(),
-        services_env: upstream.env(),
+        services_env,
         ready_timeout: READY_TIMEOUT,
         ..Default::default()
     };
     let mut running = launch::launch(t, &dir.repo(), &opts)?;
-    let report = check::check(
+    let report = check::check_with(
         t.name(),
         running.server.addr(),
         &t.manifest.endpoints,
-        Some(upstream),
+        check::CheckServices {
+            upstream: Some(upstream),
+            database,
+        },
         &CheckOptions {
             requests,
             ..Default::default()
@@ -361,15 +445,24 @@ fn serve(
     port: u16,
     mut opts: LaunchOptions,
     client: Vec<usize>,
+    database_url: Option<&str>,
 ) -> anyhow::Result<()> {
     install_one(dir, t, false, true)?;
     exit_if_interrupted();
+    let mut database = start_database(std::slice::from_ref(t), &client, database_url)?;
+    exit_if_interrupted();
     let mut upstream = start_upstream(&client)?;
     opts.services_env = upstream.env();
+    if let Some(db) = &database {
+        opts.services_env.extend(db.env());
+    }
     let mut running = match launch::launch(t, &dir.repo(), &opts) {
         Ok(r) => r,
         Err(e) => {
             upstream.stop();
+            if let Some(db) = database.as_mut() {
+                db.stop();
+            }
             exit_if_interrupted();
             return Err(e.into());
         }
@@ -397,6 +490,14 @@ fn serve(
             lab::manifest::Endpoint::Json => "/json",
             lab::manifest::Endpoint::Plaintext => "/plaintext",
             lab::manifest::Endpoint::Ws => "/ws (WebSocket echo)",
+            lab::manifest::Endpoint::Db => "/db",
+            lab::manifest::Endpoint::Queries => "/queries?q=10",
+            lab::manifest::Endpoint::Fortunes => "/fortunes",
+            lab::manifest::Endpoint::Updates => "/updates?q=5",
+            lab::manifest::Endpoint::Crud => {
+                "/items?limit=10 and /items/1 (GET, PUT, DELETE; POST /items)"
+            }
+            lab::manifest::Endpoint::Vector => "/vector?n=1000000",
         };
         say!("  {base}{path}");
     }
@@ -405,6 +506,20 @@ fn serve(
         upstream.url(),
         client
     );
+    match &database {
+        Some(RunDatabase::Lab(pg)) => say!(
+            "  database: {} (the lab's PostgreSQL, pid {}, pinned to CPUs {:?}, data in {}; deleted on exit)",
+            pg.database().url,
+            pg.pid(),
+            client,
+            pg.dir().display()
+        ),
+        Some(RunDatabase::External(db)) => say!("  database: {} (yours)", db.url),
+        None if t.needs_database() => {
+            say!("  database: none (the database endpoints answer 503)")
+        }
+        None => {}
+    }
     say!("Press Ctrl-C to stop.");
     let mut problem = None;
     while !lab::process::interrupted() {
@@ -416,10 +531,23 @@ fn serve(
             problem = Some(format!("the upstream stopped: {c}"));
             break;
         }
+        if let Some(Err(c)) = database.as_mut().map(|d| d.check_alive()) {
+            problem = Some(format!("the database stopped: {c}"));
+            break;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     let stop = running.server.stop(GRACE);
     let up = upstream.stop();
+    if let Some(r) = database.as_mut().and_then(|d| d.stop()) {
+        if !r.leaked.is_empty() {
+            eprintln!(
+                "warning: the database left {} process(es) (killed): {:?}",
+                r.leaked.len(),
+                r.leaked
+            );
+        }
+    }
     let leaked = stop.leaked.len() + up.leaked.len();
     if leaked > 0 {
         eprintln!(

@@ -1,11 +1,15 @@
 //! The terminal form of `stackwise claims`: the run and machine, then a table of testable claims
 //! (verdict, claim, claimed figure, measured figures per target with their spread), each followed by
-//! its reason and the lab command or need; then cited facts (with their sources) and opinions.
+//! its reason, the minimum effect or equivalence margin it was judged on, its reason codes and the lab
+//! command or need; then cited facts (with their sources) and opinions. The headline says how many
+//! independent tests stand behind the verdicts, and a verdict resting on one repeat is labelled
+//! "(indicative)".
 
 use claims::catalogue::fmt_num;
 use claims::{ClaimResult, ClaimsReport, Kind, Measured, Metric, Side, Verdict};
 
-const VERDICT_W: usize = 17;
+/// Wide enough for "equivalent (indicative)".
+const VERDICT_W: usize = 25;
 /// The claim column's least width; it grows to fit the longest id shown.
 const CLAIM_W: usize = 34;
 const CLAIMED_W: usize = 34;
@@ -71,8 +75,26 @@ pub fn render(r: &ClaimsReport) -> String {
                 (n > 0).then(|| format!("{n} {}", v.label()))
             })
             .collect();
+        let i = &r.independence;
+        let independent = if i.verdicts > 0 {
+            format!(
+                "\n{} verdict{} from {} independent test{} (claims decided by the same measurement \
+                 count once){}\n",
+                i.verdicts,
+                if i.verdicts == 1 { "" } else { "s" },
+                i.tests,
+                if i.tests == 1 { "" } else { "s" },
+                if i.indicative > 0 {
+                    format!("; {} indicative (one repeat)", i.indicative)
+                } else {
+                    String::new()
+                }
+            )
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "\nTestable claims ({}): {}\n\n",
+            "\nTestable claims ({}): {}{independent}\n",
             testable.len(),
             counts.join(" · ")
         ));
@@ -170,7 +192,11 @@ fn render_testable(out: &mut String, c: &ClaimResult, claim_w: usize) {
         .max(claimed_col.len())
         .max(measured_col.len());
     for i in 0..rows {
-        let v = if i == 0 { c.verdict.label() } else { "" };
+        let v = if i == 0 {
+            c.verdict.label_with(c.indicative)
+        } else {
+            String::new()
+        };
         let line = format!(
             "{:<VERDICT_W$}{:<claim_w$}{:<CLAIMED_W$}{}",
             v,
@@ -191,6 +217,35 @@ fn render_testable(out: &mut String, c: &ClaimResult, claim_w: usize) {
     }
     if let Some(rule) = &c.rule {
         push_hanging(out, &format!("{pad}rule  "), rule);
+    }
+    match (c.min_effect, c.margin) {
+        (Some(e), _) => push_hanging(
+            out,
+            &format!("{pad}effect "),
+            &format!(
+                "≥ {}× ({})",
+                claims::decide::fmt_ratio(e),
+                c.min_effect_basis.as_deref().unwrap_or("")
+            ),
+        ),
+        (None, Some(m)) => push_hanging(
+            out,
+            &format!("{pad}tie    "),
+            &format!(
+                "within ±{}% (a factor {} either way)",
+                fmt_num(m * 100.0),
+                fmt_num(1.0 + m)
+            ),
+        ),
+        _ => {}
+    }
+    if !c.reasons.is_empty() {
+        let codes: Vec<String> = c
+            .reasons
+            .iter()
+            .map(|r| format!("{} ({})", r.id(), r.describe()))
+            .collect();
+        push_hanging(out, &format!("{pad}codes "), &codes.join("; "));
     }
     if let Some(cmd) = &c.lab_command {
         push_hanging(out, &format!("{pad}run   "), cmd);

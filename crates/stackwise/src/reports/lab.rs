@@ -96,7 +96,11 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
 }
 
 /// `held / attempted` of a hold cell (medians; the held spread when repeats differ).
-pub fn held_of(h: &store::HoldSummary) -> String {
+pub fn held_of(c: &CellSummary) -> Option<String> {
+    let (held, attempted) = (
+        c.metric("connections_held")?,
+        c.metric("connections_attempted")?,
+    );
     // Connection counts are whole numbers: 9,997 not 9997.00.
     let count = |v: f64| {
         if v.abs() >= 10_000.0 {
@@ -105,7 +109,6 @@ pub fn held_of(h: &store::HoldSummary) -> String {
             format!("{v:.0}")
         }
     };
-    let held = &h.connections_held;
     let held = if held.values.len() > 1 && held.min != held.max {
         format!(
             "{} ({}–{})",
@@ -116,7 +119,7 @@ pub fn held_of(h: &store::HoldSummary) -> String {
     } else {
         count(held.median)
     };
-    format!("{held} / {}", count(h.connections_attempted.median))
+    Some(format!("{held} / {}", count(attempted.median)))
 }
 
 /// The table of a held-connections workload (`ws-hold`).
@@ -136,14 +139,13 @@ fn hold_table(out: &mut String, w: &str, cells: &[&CellSummary]) {
     let rows: Vec<Vec<String>> = cells
         .iter()
         .map(|c| {
-            let h = c.hold.as_ref();
             vec![
                 c.target.clone(),
-                h.map_or("—".into(), held_of),
-                spread(h.and_then(|h| h.mb_per_1k_conns.as_ref())),
-                spread(c.p99_ms.as_ref()),
-                spread(c.throughput_rps.as_ref()),
-                spread(c.server_cpu_us_per_req.as_ref()),
+                held_of(c).unwrap_or_else(|| "—".into()),
+                spread(c.metric("mb_per_1k_conns")),
+                spread(c.metric("p99_ms")),
+                spread(c.metric("throughput_rps")),
+                spread(c.metric("server_cpu_us_per_req")),
                 status(c),
             ]
         })
@@ -180,7 +182,8 @@ pub fn tables(run: &RunSummary) -> String {
     }
     for w in workloads {
         let cells: Vec<&CellSummary> = run.cells.iter().filter(|c| c.workload == w).collect();
-        if w == "ws-hold" || cells.iter().any(|c| c.hold.is_some()) {
+        let kind = workloads::registry().workload(w).map(|x| x.kind);
+        if kind == Some(workloads::Kind::Hold) {
             hold_table(&mut out, w, &cells);
             continue;
         }
@@ -208,7 +211,8 @@ pub fn tables(run: &RunSummary) -> String {
                 ),
             }
         );
-        let is_mixed = w == "mixed";
+        let is_mixed = kind == Some(workloads::Kind::Mixed);
+        let extra = reports::tables::extra_metrics(run, w);
         let mut rows = Vec::new();
         for c in &cells {
             rows.push(vec![
@@ -220,13 +224,18 @@ pub fn tables(run: &RunSummary) -> String {
                 } else if is_capacity {
                     c.capacity_rps.map_or("—".into(), num)
                 } else {
-                    spread(c.throughput_rps.as_ref())
+                    spread(c.metric("throughput_rps"))
                 },
-                spread(c.p99_ms.as_ref()),
-                spread(c.server_cpu_us_per_req.as_ref()),
-                spread(c.pss_mean_mb.as_ref()),
+                spread(c.metric("p99_ms")),
+                spread(c.metric("server_cpu_us_per_req")),
+                spread(c.metric("pss_mean_mb")),
                 status(c),
             ]);
+            // Metrics of a workload registered at run time: a column each, before the flags.
+            let row = rows.last_mut().expect("pushed");
+            for (i, (id, _)) in extra.iter().enumerate() {
+                row.insert(5 + i, spread(c.metric(id)));
+            }
         }
         let (rate_col, p99_col) = if is_mixed {
             ("/io p99 ms alone", "/io p99 ms with heavy /cpu")
@@ -235,18 +244,10 @@ pub fn tables(run: &RunSummary) -> String {
         } else {
             ("req/s", "p99 ms")
         };
-        table(
-            &mut out,
-            &[
-                "target",
-                rate_col,
-                p99_col,
-                "server CPU µs/req",
-                "PSS MB",
-                "flags",
-            ],
-            &rows,
-        );
+        let mut cols = vec!["target", rate_col, p99_col, "server CPU µs/req", "PSS MB"];
+        cols.extend(extra.iter().map(|(_, label)| label.as_str()));
+        cols.push("flags");
+        table(&mut out, &cols, &rows);
     }
 
     if !run.targets.is_empty() {
@@ -254,14 +255,16 @@ pub fn tables(run: &RunSummary) -> String {
         let mut rows = Vec::new();
         for t in &run.targets {
             let cold = t
-                .cold_start_ms
-                .as_ref()
+                .metric("cold_start_ms")
                 .and_then(|s| {
                     let (med, p90) = lab::stats::median_p90(&s.values)?;
                     Some(format!("{} / {} ({})", num(med), num(p90), s.values.len()))
                 })
                 .unwrap_or_else(|| "—".into());
-            let install = match (t.install_bytes, t.install_packages) {
+            let install = match (
+                t.value("install_bytes").map(|v| v as u64),
+                t.value("install_packages").map(|v| v as u64),
+            ) {
                 (Some(b), Some(p)) => format!("{} MB, {p} pkgs", num(b as f64 / 1e6)),
                 (Some(b), None) => format!("{} MB", num(b as f64 / 1e6)),
                 _ => "—".into(),
@@ -275,7 +278,7 @@ pub fn tables(run: &RunSummary) -> String {
             rows.push(vec![
                 t.name.clone(),
                 cold,
-                t.idle_pss_mb.map_or("—".into(), num),
+                t.value("idle_pss_mb").map_or("—".into(), num),
                 install,
                 match &t.failure {
                     Some(f) => format!("FAILED: {}", short(f.lines().next().unwrap_or(""))),
@@ -351,12 +354,15 @@ mod tests {
             workload: workload.into(),
             status: CellStatus::Ok,
             repeats: rps.len() as u32,
-            throughput_rps: Spread::of(rps),
-            p50_ms: None,
-            p99_ms: Spread::of(&[1.5]),
-            server_cpu_us_per_req: Spread::of(&[42.0]),
-            pss_mean_mb: Spread::of(&[30.0]),
-            pss_peak_mb: None,
+            metrics: [
+                ("throughput_rps", Spread::of(rps)),
+                ("p99_ms", Spread::of(&[1.5])),
+                ("server_cpu_us_per_req", Spread::of(&[42.0])),
+                ("pss_mean_mb", Spread::of(&[30.0])),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect(),
             ladder: vec![],
             capacity_rps: None,
             slo_p99_ms: None,
@@ -366,7 +372,6 @@ mod tests {
                 ("path".into(), "/json".into()),
             ]),
             warnings: vec![],
-            hold: None,
         }
     }
 
@@ -381,13 +386,15 @@ mod tests {
             ("hold_s".into(), "4".into()),
         ]);
         c.status = CellStatus::Flagged("9997 errors".into());
-        c.hold = Some(store::HoldSummary {
-            connections_attempted: Spread::of(&[10_000.0]).unwrap(),
-            connections_held: Spread::of(&[3.0]).unwrap(),
-            pss_idle_mb: Spread::of(&[40.0]),
-            mb_per_1k_conns: Spread::of(&[812.5]),
-            echo_max_ms: Spread::of(&[9.0]),
-        });
+        for (id, v) in [
+            ("connections_attempted", 10_000.0),
+            ("connections_held", 3.0),
+            ("pss_idle_mb", 40.0),
+            ("mb_per_1k_conns", 812.5),
+            ("echo_max_ms", 9.0),
+        ] {
+            c.metrics.insert(id.into(), Spread::of(&[v]).unwrap());
+        }
         let mut run: RunSummary =
             serde_json::from_str(include_str!("../../../store/tests/fixtures/quick-run.json"))
                 .unwrap();
@@ -427,10 +434,15 @@ mod tests {
                 framework: "node:http".into(),
                 versions: BTreeMap::from([("node".into(), "20.20.2".into())]),
                 config: BTreeMap::new(),
-                cold_start_ms: Spread::of(&[40.0, 42.0, 60.0]),
-                idle_pss_mb: Some(45.0),
-                install_bytes: Some(0),
-                install_packages: Some(0),
+                metrics: BTreeMap::from([
+                    (
+                        "cold_start_ms".into(),
+                        Spread::of(&[40.0, 42.0, 60.0]).unwrap(),
+                    ),
+                    ("idle_pss_mb".into(), Spread::of(&[45.0]).unwrap()),
+                    ("install_bytes".into(), Spread::of(&[0.0]).unwrap()),
+                    ("install_packages".into(), Spread::of(&[0.0]).unwrap()),
+                ]),
                 failure: None,
             }],
             cells: vec![
@@ -445,5 +457,180 @@ mod tests {
         assert!(t.contains("node-http json: flagged: 3 errors"), "{t}");
         assert!(t.contains("past its end of life"), "{t}");
         assert!(t.contains("42.0 / 60.0 (3)"), "{t}");
+    }
+
+    /// A workload declared here, in the test, and registered at run time reaches the store, the
+    /// claims (a catalogue entry naming it) and every report format — Markdown, JSON, HTML and
+    /// this terminal table — with no other code change.
+    #[test]
+    fn a_workload_registered_at_run_time_reaches_the_store_the_claims_and_every_report() {
+        use workloads::{Availability, Better, Kind, Metric, Over, Workload};
+        const WIDGETS_PER_S: Metric = Metric {
+            id: "widgets_per_s",
+            label: "widgets/s",
+            unit: "rps",
+            better: Better::Higher,
+            comparable_across_engines: true,
+            over: Over::CleanRepeats,
+            description: "widgets assembled per second (a test-only metric)",
+        };
+        const WIDGETS: Workload = Workload {
+            id: "test-widgets",
+            kind: Kind::Saturation,
+            availability: Availability::Available,
+            description: "test-only: widgets assembled per second",
+            endpoints: &["json"],
+            services: &[],
+            requests: &[],
+            params: &[],
+            metrics: &["widgets_per_s", "p99_ms"],
+            quick: false,
+        };
+        workloads::register(WIDGETS, &[WIDGETS_PER_S]).unwrap();
+
+        // The store: rows named by the metric ids, read back as the cell's metrics.
+        let mut db = store::Store::open_in_memory().unwrap();
+        let machine = Machine {
+            cpu_model: "Test CPU".into(),
+            cores: 2,
+            kernel: "6.1".into(),
+            os: "Debian 12".into(),
+            memory_mb: 2048,
+            runtimes: BTreeMap::new(),
+            server_cpus: vec![1],
+            client_cpus: vec![0],
+        };
+        let id = db
+            .begin_run(&store::NewRun {
+                machine,
+                settings: BTreeMap::new(),
+                plan: vec![],
+            })
+            .unwrap();
+        for (target, language, base) in [("node-a", "node", 900.0), ("python-a", "python", 300.0)] {
+            db.save_target(
+                id,
+                &store::TargetRecord {
+                    name: target.into(),
+                    language: language.into(),
+                    framework: target.into(),
+                    versions: BTreeMap::new(),
+                    config: BTreeMap::new(),
+                    figures: BTreeMap::new(),
+                    failure: None,
+                    stderr_tail: None,
+                },
+            )
+            .unwrap();
+            let repeats = [0.99, 1.0, 1.01]
+                .iter()
+                .map(|f| {
+                    store::RepeatRecord {
+                        clean: true,
+                        report_json: "{}".into(),
+                        samples_json: "[]".into(),
+                        ..Default::default()
+                    }
+                    .with(&[
+                        ("widgets_per_s", Some(base * f)),
+                        ("p99_ms", Some(1000.0 / base * f)),
+                    ])
+                })
+                .collect();
+            db.save_cell(
+                id,
+                &store::CellRecord {
+                    target: target.into(),
+                    workload: WIDGETS.id.into(),
+                    params: BTreeMap::from([("batch".into(), "7".into())]),
+                    status: CellStatus::Ok,
+                    warnings: vec![],
+                    lower_bound: false,
+                    slo_p99_ms: None,
+                    capacity_rps: None,
+                    ladder: vec![],
+                    repeats,
+                    elapsed_s: Some(1.0),
+                },
+            )
+            .unwrap();
+        }
+        db.finish_run(id).unwrap();
+        let run = db.run(id).unwrap();
+        let cell = run.cell("node-a", WIDGETS.id).unwrap();
+        assert_eq!(cell.metric("widgets_per_s").unwrap().median, 900.0);
+        assert_eq!(cell.metric("widgets_per_s").unwrap().values.len(), 3);
+
+        // The claims: a catalogue entry naming the workload is accepted, and its rule reads the
+        // workload's cells.
+        let cat = claims::Catalogue::parse(
+            r#"
+[lab]
+node = ["node-a"]
+python = ["python-a"]
+
+[[claim]]
+id = "t-widgets"
+article = "000_53e79a22dfaf967c.txt"
+topic = "latency"
+kind = "testable"
+quote = "Node.js assembles widgets with lower latency"
+[claim.test]
+workloads = ["test-widgets"]
+claimed = "Node.js has the lower p99 on widgets"
+reading = "node against python, p99 of the test-widgets cells"
+rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms" }
+"#,
+            "test catalogue",
+        )
+        .unwrap();
+        let r = claims::evaluate_claim(&cat, &cat.claims[0], Some(&run));
+        assert_eq!(r.workloads, vec![WIDGETS.id.to_string()]);
+        assert_eq!(r.verdict, claims::Verdict::Supported, "{}", r.reason);
+
+        // Every report format shows the workload and its own metric.
+        let input = reports::ReportInput::new(run.clone());
+        let md = reports::markdown::render(&input);
+        assert!(
+            md.contains("test-widgets") && md.contains("| widgets/s"),
+            "{md}"
+        );
+        assert!(
+            md.contains("test-only: widgets assembled per second"),
+            "{md}"
+        );
+        assert!(md.contains("900 (891–909)"), "{md}");
+        let json: serde_json::Value =
+            serde_json::from_str(&reports::json::render(&input, None)).unwrap();
+        let cells = json["summary"]["cells"].as_array().unwrap();
+        let c = cells.iter().find(|c| c["target"] == "node-a").unwrap();
+        assert_eq!(c["metrics"]["widgets_per_s"]["median"], 900.0);
+        let w = &json["derived"]["workloads"][0];
+        assert_eq!(
+            (w["workload"].as_str(), w["kind"].as_str()),
+            (Some("test-widgets"), Some("saturation"))
+        );
+        let html = reports::html::render(
+            &input,
+            &reports::html::Options {
+                generator: "test".into(),
+                home_link: None,
+            },
+        );
+        assert!(
+            html.contains("test-widgets") && html.contains(">widgets/s<"),
+            "{html}"
+        );
+        let term = tables(&run);
+        let part = &term[term.find("test-widgets").expect(&term)..];
+        assert!(
+            part.contains("widgets/s") && part.contains("900 (891–909)"),
+            "{part}"
+        );
+        // And a comparison judges it by its registry direction.
+        let cmp = reports::derive::compare(&run, &run);
+        assert!(cmp
+            .iter()
+            .any(|x| x.figure == "widgets_per_s" && x.workload == WIDGETS.id));
     }
 }

@@ -1,0 +1,662 @@
+//! Fault tests of `stackwise lab` (issue 17), each running the real binary:
+//! - SIGKILL of the lab mid-cell leaves no process of the run 2 s later, on whole trees: node-http
+//!   (cluster primary and workers) and python-flask-sync (gunicorn arbiter and workers), each with
+//!   the `/io` upstream (PR_SET_PDEATHSIG ends the direct children; the watchdog the workers);
+//! - a run killed together with its watchdog leaves gunicorn workers: the next start finds them in
+//!   the run lock, ends them and says so;
+//! - a failed store write (disk full, simulated with RLIMIT_FSIZE set on the running lab and
+//!   SIGXFSZ ignored) stops the run naming the database, keeping the cells already stored;
+//! - a damaged store and a store from a newer stackwise are refused with what to do, untouched;
+//! - a second run on a store in use refuses naming the other run's id and pid; `--wait` waits;
+//! - a target whose port is taken between the free-port check and its bind is retried on another
+//!   port, and the run's notes say so.
+//!
+//! The real targets are installed on first use (node-http: Node 20; python-flask-sync: python3);
+//! the others use the stdlib-only fixtures under tests/fixtures/targets.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+/// One lab at a time (they share the CPUs and pin servers to the same one).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn stackwise() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stackwise"))
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/targets")
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("stackwise-faults-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Short windows; `--no-progress` prints one line per event.
+const SHORT: &[&str] = &[
+    "--repeats",
+    "1",
+    "--duration",
+    "1s",
+    "--warmup",
+    "200ms",
+    "--cold-starts",
+    "0",
+    "--no-progress",
+];
+
+/// Processes (other than this test) whose environment carries `marker`: everything a lab run
+/// started (servers, workers, upstream, watchdog) inherits it.
+fn processes_with(marker: &str) -> Vec<(i32, String)> {
+    let needle = format!("STACKWISE_E2E_MARK={marker}");
+    let me = std::process::id() as i32;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            let cmd = std::fs::read(entry.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .unwrap_or_default();
+            if !cmd.trim().is_empty() {
+                found.push((pid, cmd));
+            }
+        }
+    }
+    found
+}
+
+/// Kills (SIGKILL) what a failed test left of its own run, by pid.
+fn kill_marked(marker: &str) {
+    for (pid, _) in processes_with(marker) {
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Starts `stackwise lab ARGS --db DB` with the marker; its stderr lines arrive on the receiver.
+fn start_lab(
+    args: &[&str],
+    db: &Path,
+    marker: &str,
+    setup: &dyn Fn(&mut Command),
+) -> (Child, Receiver<String>) {
+    let mut cmd = stackwise();
+    cmd.arg("lab")
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .env("STACKWISE_E2E_MARK", marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    setup(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Waits until `ok` holds of the marked processes (bounded).
+/// Processes as (pid, command line).
+type Procs = [(i32, String)];
+
+fn wait_for_tree(marker: &str, what: &str, ok: &dyn Fn(&Procs) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let ps = processes_with(marker);
+        if ok(&ps) {
+            return;
+        }
+        if Instant::now() > deadline {
+            kill_marked(marker);
+            panic!("{what} never appeared: {ps:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn count(ps: &Procs, needle: &str) -> usize {
+    ps.iter().filter(|(_, c)| c.contains(needle)).count()
+}
+
+/// SIGKILL of the lab, then: nothing of the run is left 2 s later.
+fn kill_and_expect_nothing_left(child: &mut Child, marker: &str) {
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_secs(2));
+    let left = processes_with(marker);
+    kill_marked(marker);
+    assert!(
+        left.is_empty(),
+        "left running 2 s after SIGKILL of the lab: {left:#?}"
+    );
+}
+
+fn read_lock(db: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(format!("{}.lock", db.display())).unwrap();
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn sigkill_mid_cell_leaves_no_node_process_and_no_upstream() {
+    let _s = serial();
+    let dir = tempdir("kill-node");
+    let db = dir.join("lab.sqlite3");
+    let marker = format!("kill-node-{}", std::process::id());
+    let (mut child, _rx) = start_lab(
+        &[
+            "--targets",
+            "node-http",
+            "--workloads",
+            "io",
+            "--workers",
+            "node-http=2",
+            "--repeats",
+            "1",
+            "--duration",
+            "60s",
+            "--cold-starts",
+            "0",
+            "--no-progress",
+        ],
+        &db,
+        &marker,
+        &|_| {},
+    );
+    // The cluster primary, its 2 workers and the upstream.
+    wait_for_tree(
+        &marker,
+        "node-http's primary, 2 workers and the upstream",
+        &|ps| count(ps, "node-http/server.js") >= 3 && count(ps, "upstream --port") == 1,
+    );
+    std::thread::sleep(Duration::from_secs(2)); // into the cell's load
+    kill_and_expect_nothing_left(&mut child, &marker);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// gunicorn's workers notice a dead arbiter only when their accept loop wakes (up to 15 s when
+/// idle): the watchdog ends them. Killed once idle (right after the start: idle memory and
+/// conformance check) and once mid-cell.
+#[test]
+fn sigkill_idle_or_mid_cell_leaves_no_gunicorn_process_and_no_upstream() {
+    let _s = serial();
+    for (tag, into) in [("idle", Duration::ZERO), ("loaded", Duration::from_secs(3))] {
+        let dir = tempdir(&format!("kill-gunicorn-{tag}"));
+        let db = dir.join("lab.sqlite3");
+        let marker = format!("kill-gunicorn-{tag}-{}", std::process::id());
+        let (mut child, _rx) = start_lab(
+            &[
+                "--targets",
+                "python-flask-sync",
+                "--workloads",
+                "io",
+                "--repeats",
+                "1",
+                "--duration",
+                "60s",
+                "--cold-starts",
+                "0",
+                "--no-progress",
+            ],
+            &db,
+            &marker,
+            &|_| {},
+        );
+        // The gunicorn arbiter and its 3 sync workers (2 × 1 server CPU + 1), and the upstream.
+        wait_for_tree(
+            &marker,
+            "gunicorn's arbiter, 3 workers and the upstream",
+            &|ps| count(ps, "gunicorn") >= 4 && count(ps, "upstream --port") == 1,
+        );
+        std::thread::sleep(into);
+        kill_and_expect_nothing_left(&mut child, &marker);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn the_leftover_of_a_run_killed_with_its_watchdog_is_ended_at_the_next_start() {
+    let _s = serial();
+    let dir = tempdir("leftover");
+    let db = dir.join("lab.sqlite3");
+    let marker = format!("leftover-{}", std::process::id());
+    let (mut child, _rx) = start_lab(
+        &[
+            "--targets",
+            "python-flask-sync",
+            "--workloads",
+            "json",
+            "--repeats",
+            "1",
+            "--duration",
+            "60s",
+            "--cold-starts",
+            "0",
+            "--no-progress",
+        ],
+        &db,
+        &marker,
+        &|_| {},
+    );
+    wait_for_tree(&marker, "gunicorn's arbiter and 3 workers", &|ps| {
+        count(ps, "gunicorn") >= 4
+    });
+    // The lab and its watchdog die at once (as with an OOM kill of both): the arbiter dies with
+    // the lab (PR_SET_PDEATHSIG), its workers stay.
+    let lock = read_lock(&db);
+    let watchdog = lock["watchdog"]
+        .as_i64()
+        .expect("the lock names the watchdog") as i32;
+    assert!(
+        lock["groups"]
+            .as_array()
+            .is_some_and(|g| g.iter().any(|g| g["name"] == "python-flask-sync")),
+        "{lock}"
+    );
+    unsafe {
+        libc::kill(watchdog, libc::SIGKILL);
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    // The lab's direct children (the arbiter; the upstream when there is one) die with it.
+    let leaders: Vec<i32> = lock["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["pgid"].as_i64().unwrap() as i32)
+        .collect();
+    let alive = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while leaders.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let still: Vec<i32> = leaders.iter().copied().filter(|&p| alive(p)).collect();
+    if !still.is_empty() {
+        kill_marked(&marker);
+        panic!("the lab's direct children outlived it: {still:?}");
+    }
+    let left = processes_with(&marker);
+    assert!(
+        count(&left, "gunicorn") >= 3,
+        "the workers outlive their arbiter: {left:#?}"
+    );
+    // The next start on the same store finds them in the lock, ends them and says so.
+    let out = stackwise()
+        .args([
+            "lab",
+            "--targets",
+            "python-flask-sync",
+            "--workloads",
+            "plaintext",
+        ])
+        .args(SHORT)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let left = processes_with(&marker);
+    kill_marked(&marker);
+    assert!(
+        left.is_empty(),
+        "still running after the next start: {left:#?}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("ended without releasing its lock")
+            && stderr.contains("killed python-flask-sync"),
+        "{stderr}"
+    );
+    assert!(out.status.success(), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_full_disk_stops_the_run_naming_the_store_and_keeps_the_cells_stored() {
+    let _s = serial();
+    let dir = tempdir("full");
+    let db = dir.join("lab.sqlite3");
+    let marker = format!("full-{}", std::process::id());
+    let (mut child, rx) = start_lab(
+        &[
+            &[
+                "--targets",
+                "py-contract",
+                "--workloads",
+                "plaintext,json,cpu",
+            ][..],
+            SHORT,
+        ]
+        .concat(),
+        &db,
+        &marker,
+        &|cmd| {
+            cmd.env("STACKWISE_TARGETS", fixtures());
+            // SIGXFSZ ignored: a write over the file size limit fails with EFBIG, as on a full disk.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        },
+    );
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no first cell: {seen:#?}"));
+        let first = line.contains("plaintext") && line.contains("req/s");
+        seen.push(line);
+        if first {
+            break;
+        }
+    }
+    // The disk is full from now on: no file of the lab may grow past its current size.
+    let wal = std::fs::metadata(format!("{}-wal", db.display()))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let limit = libc::rlimit {
+        rlim_cur: wal.max(4096),
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    assert_eq!(
+        unsafe {
+            libc::prlimit(
+                child.id() as i32,
+                libc::RLIMIT_FSIZE,
+                &limit,
+                std::ptr::null_mut(),
+            )
+        },
+        0
+    );
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = rx.iter().collect();
+    let text = rest.join("\n");
+    assert_eq!(status.code(), Some(1), "{seen:#?}\n{text}");
+    assert!(
+        text.contains("could not store cell py-contract/json")
+            && text.contains(&db.display().to_string())
+            && text.contains("the run stopped"),
+        "{text}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let left = processes_with(&marker);
+    kill_marked(&marker);
+    assert!(left.is_empty(), "{left:#?}");
+    let run = store::Store::open(&db)
+        .unwrap()
+        .latest_run()
+        .unwrap()
+        .unwrap();
+    assert!(
+        run.cell("py-contract", "plaintext").is_some(),
+        "{:#?}",
+        run.cells
+    );
+    assert!(run.cell("py-contract", "json").is_none());
+    // Space again: --resume completes it.
+    let out = stackwise()
+        .args(["lab", "--resume", "--no-progress"])
+        .arg("--db")
+        .arg(&db)
+        .env("STACKWISE_TARGETS", fixtures())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = store::Store::open(&db)
+        .unwrap()
+        .latest_run()
+        .unwrap()
+        .unwrap();
+    assert!(run.finished_at.is_some() && run.cell("py-contract", "cpu").is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_damaged_store_is_refused_with_what_to_do_and_left_as_it_was() {
+    let dir = tempdir("corrupt");
+    let db = dir.join("lab.sqlite3");
+    let garbage: Vec<u8> = (0..16384u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&db, &garbage).unwrap();
+    let out = stackwise()
+        .args([
+            "lab",
+            "--targets",
+            "py-contract",
+            "--workloads",
+            "plaintext",
+        ])
+        .args(SHORT)
+        .arg("--db")
+        .arg(&db)
+        .env("STACKWISE_TARGETS", fixtures())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&db.display().to_string())
+            && stderr.contains("damaged")
+            && stderr.contains("move it aside"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        garbage,
+        "the file is untouched"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_store_from_a_newer_stackwise_is_refused_with_what_to_do() {
+    let dir = tempdir("newer");
+    let db = dir.join("lab.sqlite3");
+    let s = store::Store::open(&db).unwrap();
+    let v = s.schema_version().unwrap();
+    drop(s); // the last connection: the WAL is checkpointed into the file
+             // The schema version is SQLite's user_version: 4 big-endian bytes at offset 60 of the header.
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[60..64].copy_from_slice(&(v + 1).to_be_bytes());
+    std::fs::write(&db, &bytes).unwrap();
+    assert_eq!(
+        store::Store::open(&db)
+            .err()
+            .map(|e| e.to_string().contains("newer")),
+        Some(true)
+    );
+    let before = std::fs::read(&db).unwrap();
+    let out = stackwise()
+        .args([
+            "lab",
+            "--targets",
+            "py-contract",
+            "--workloads",
+            "plaintext",
+        ])
+        .args(SHORT)
+        .arg("--db")
+        .arg(&db)
+        .env("STACKWISE_TARGETS", fixtures())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("newer than this stackwise") && stderr.contains("--db"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_second_run_on_a_store_in_use_refuses_naming_the_first_and_wait_waits() {
+    let _s = serial();
+    let dir = tempdir("two");
+    let db = dir.join("lab.sqlite3");
+    let marker = format!("two-{}", std::process::id());
+    let fixtures_env = |cmd: &mut Command| {
+        cmd.env("STACKWISE_TARGETS", fixtures());
+    };
+    let (mut first, rx) = start_lab(
+        &[
+            "--targets",
+            "py-contract",
+            "--workloads",
+            "json",
+            "--repeats",
+            "1",
+            "--duration",
+            "4s",
+            "--warmup",
+            "200ms",
+            "--cold-starts",
+            "0",
+            "--no-progress",
+        ],
+        &db,
+        &marker,
+        &fixtures_env,
+    );
+    // Its run has begun ("run N: …").
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run_id = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the first run begins");
+        if let Some(rest) = line.strip_prefix("run ") {
+            break rest.split(':').next().unwrap().to_string();
+        }
+    };
+    let second = stackwise()
+        .args([
+            "lab",
+            "--targets",
+            "py-contract",
+            "--workloads",
+            "plaintext",
+        ])
+        .args(SHORT)
+        .arg("--db")
+        .arg(&db)
+        .env("STACKWISE_TARGETS", fixtures())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("in use by another `stackwise lab`")
+            && stderr.contains(&format!("run {run_id}, pid {}", first.id()))
+            && stderr.contains("--wait"),
+        "{stderr}"
+    );
+    // --wait: waits for the first, then runs.
+    let third = stackwise()
+        .args([
+            "lab",
+            "--wait",
+            "--targets",
+            "py-contract",
+            "--workloads",
+            "plaintext",
+        ])
+        .args(SHORT)
+        .arg("--db")
+        .arg(&db)
+        .env("STACKWISE_TARGETS", fixtures())
+        .output()
+        .unwrap();
+    let first_status = first.wait().unwrap();
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(first_status.success());
+    assert!(third.status.success(), "{stderr}");
+    assert!(stderr.contains("waiting: "), "{stderr}");
+    let runs = store::Store::open(&db).unwrap().list_runs().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert!(runs.iter().all(|r| r.finished_at.is_some()), "{runs:#?}");
+    kill_marked(&marker);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_port_taken_before_the_bind_is_retried_and_noted() {
+    let _s = serial();
+    let dir = tempdir("bind");
+    let db = dir.join("lab.sqlite3");
+    let flag = dir.join("bound-once");
+    let out = stackwise()
+        .args([
+            "lab",
+            "--targets",
+            "py-bind-once",
+            "--workloads",
+            "plaintext",
+            "--json",
+        ])
+        .args(SHORT)
+        .arg("--db")
+        .arg(&db)
+        .env("STACKWISE_TARGETS", fixtures())
+        .env("BIND_ONCE_FLAG", &flag)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(flag.exists(), "the first bind was made to fail");
+    let run = store::Store::open(&db)
+        .unwrap()
+        .latest_run()
+        .unwrap()
+        .unwrap();
+    assert!(
+        run.warnings.iter().any(|w| w.contains("py-bind-once")
+            && w.contains("taken between the free-port check and the server's bind")
+            && w.contains("attempt 2 of 3")),
+        "{:#?}\n{stderr}",
+        run.warnings
+    );
+    let cell = run.cell("py-bind-once", "plaintext").expect("measured");
+    assert!(cell.metric("throughput_rps").is_some(), "{cell:#?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
