@@ -67,6 +67,136 @@ pub enum Command {
     /// Check every claim of the articles against the lab's measurements: claimed vs measured,
     /// verdict and reason; cited facts and opinions listed as such.
     Claims(ClaimsArgs),
+    /// Write a Locust or k6 script that sends a lab workload (same requests, same response
+    /// checks) at a fixed rate to URL, from as many machines as you like, and print how to run it.
+    Export(ExportArgs),
+    /// Store a Locust or k6 run's results as a run, with their origin (tool, version, workers,
+    /// target URL), for `stackwise report`, the claims and the UI.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stackwise export locust --workload json http://10.0.0.5:8080 --rate 500 --duration 60s --workers 4 --master-host 10.0.0.2
+  stackwise export k6 --workload cpu http://10.0.0.5:8080 --rate 200 --slo-ms 50
+
+Users (Locust) and VUs (k6) = ceil(rate x 2 x SLO): each sends one request every 2 x SLO, so the
+rate holds while responses are faster than that. Nothing is run: the commands are printed.")]
+pub struct ExportArgs {
+    #[command(subcommand)]
+    pub engine: ExportEngine,
+}
+
+/// What every export takes.
+#[derive(Debug, Args)]
+pub struct ExportCommon {
+    /// The workload to send (an id of the workload registry, e.g. json, cpu, hash, io, mixed).
+    #[arg(long, value_name = "ID")]
+    pub workload: String,
+    /// The target's base URL (scheme, host, port), e.g. http://10.0.0.5:8080.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Requests per second: for Locust, all workers together; for k6, per machine that runs the
+    /// script (export with the total divided by the machines).
+    #[arg(long, value_name = "N", default_value_t = 100.0)]
+    pub rate: f64,
+    /// How long the rate is held, e.g. 30s, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub duration: String,
+    /// The p99 SLO in ms: sizes the users and sets k6's threshold.
+    #[arg(long, value_name = "MS", default_value_t = 100.0)]
+    pub slo_ms: f64,
+    /// Where to write the script [default: stackwise_<workload>.py / stackwise_<workload>.k6.js].
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportEngine {
+    /// A locustfile (constant_pacing users, FastHttpUser) and the master and worker commands.
+    Locust {
+        #[command(flatten)]
+        common: ExportCommon,
+        /// Worker processes the master waits for.
+        #[arg(long, value_name = "N", default_value_t = 2)]
+        workers: u32,
+        /// The master's address as the workers reach it.
+        #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+        master_host: String,
+        /// The master's port.
+        #[arg(long, value_name = "PORT", default_value_t = 5557)]
+        master_port: u16,
+        /// Locust's --csv prefix (the files `stackwise import locust` reads) [default: the script's
+        /// name without .py].
+        #[arg(long, value_name = "PREFIX")]
+        csv: Option<String>,
+    },
+    /// A k6 script (constant-arrival-rate executor, the same checks, thresholds from the SLO).
+    K6 {
+        #[command(flatten)]
+        common: ExportCommon,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  stackwise import locust results/json            # results/json_stats.csv, _stats_history.csv, _failures.csv
+  stackwise import k6 k6-load1.json k6-load2.json  # one file per load machine: percentiles over all points
+  stackwise report                                 # the imported run is the latest
+
+What the engine could not measure is said, not filled in: no server CPU or memory, no capacity;
+Locust's percentiles are bucketed and uncorrected for coordinated omission, and labelled so.")]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub engine: ImportEngine,
+}
+
+/// What every import takes.
+#[derive(Debug, Args)]
+pub struct ImportCommon {
+    /// The lab's SQLite store (default: <data dir>/stackwise/lab.sqlite3).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<std::path::PathBuf>,
+    /// The target's name in the store, e.g. rust-axum [default: the URL's host:port].
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// The target's URL [default: as recorded by the script].
+    #[arg(long, value_name = "URL")]
+    pub target_url: Option<String>,
+    /// The workload that ran [default: as recorded by the script].
+    #[arg(long, value_name = "ID")]
+    pub workload: Option<String>,
+    /// The engine's version [default: as recorded; else stored as not recorded].
+    #[arg(long, value_name = "VERSION")]
+    pub tool_version: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportEngine {
+    /// Locust's CSVs: PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv (and the
+    /// PREFIX_stackwise.json an exported locustfile writes).
+    Locust {
+        /// The --csv prefix of the run.
+        #[arg(value_name = "PREFIX")]
+        prefix: String,
+        #[command(flatten)]
+        common: ImportCommon,
+        /// Worker processes [default: as recorded by the exported locustfile].
+        #[arg(long, value_name = "N")]
+        workers: Option<u32>,
+        /// The rate offered, req/s [default: as recorded by the exported locustfile].
+        #[arg(long, value_name = "N")]
+        rate: Option<f64>,
+    },
+    /// The NDJSON of `k6 run --out json=FILE`, one file per load machine.
+    K6 {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<std::path::PathBuf>,
+        #[command(flatten)]
+        common: ImportCommon,
+    },
 }
 
 #[derive(Debug, Args)]

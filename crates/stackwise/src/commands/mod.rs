@@ -2,6 +2,7 @@
 //! hands the result to [`crate::reports`].
 
 mod advise;
+mod bridges;
 mod claims;
 mod lab_suite;
 mod load;
@@ -39,5 +40,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Claims(args) => claims::run(args),
+        Command::Export(args) => bridges::export(args),
+        Command::Import(args) => bridges::import(args),
     }
 }

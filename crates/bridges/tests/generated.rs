@@ -1,0 +1,262 @@
+//! The generated scripts, run by their languages: every exportable workload's locustfile
+//! compiles (`python3 -m py_compile`) and its k6 script parses (`node --check`); the computed
+//! answers of both languages equal Rust's reference; and each script's own check, run with the
+//! engine's modules replaced by stubs, accepts a contract-correct response of every request and
+//! refuses wrong ones (wrong answer, status, content type).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use bridges::plan::{Plan, Settings};
+use sha2::{Digest, Sha256};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bridges-gen-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn exportable() -> Vec<Plan> {
+    workloads::Registry::builtin()
+        .workloads()
+        .iter()
+        .filter_map(|w| Plan::new(w, "http://127.0.0.1:8080", &Settings::default()).ok())
+        .collect()
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the interpreter runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn cpu_result(n: u64) -> u32 {
+    let mut x: u32 = 0;
+    for i in 0..n {
+        x = x.wrapping_mul(31).wrapping_add(i as u32);
+    }
+    x
+}
+
+fn sha256_answer(n: u64) -> String {
+    let mut buf: Vec<u8> = (0..1024).map(|i| (i % 251) as u8).collect();
+    let mut hex = "0".repeat(64);
+    for _ in 0..n {
+        let d = Sha256::digest(&buf);
+        buf[..32].copy_from_slice(&d);
+        hex = d.iter().map(|b| format!("{b:02x}")).collect();
+    }
+    hex
+}
+
+/// A contract-correct body for a request path (keys in either order, as the contract allows), a
+/// wrong answer, and a content type.
+fn bodies(path: &str) -> (String, String, &'static str) {
+    let n = |p: &str| -> u64 { p.split_once("n=").unwrap().1.parse().unwrap() };
+    if path == "/plaintext" {
+        (
+            "Hello, World!".into(),
+            "Hello, World".into(),
+            "text/plain; charset=utf-8",
+        )
+    } else if path == "/json" {
+        (
+            r#"{"message":"Hello, World!"}"#.into(),
+            r#"{"message":"Hello World!"}"#.into(),
+            "application/json",
+        )
+    } else if let Some(ms) = path.strip_prefix("/io?ms=") {
+        (
+            format!(r#"{{"seq":7, "ms":{ms}}}"#),
+            format!(r#"{{"seq":7, "ms":{ms}1}}"#),
+            "application/json",
+        )
+    } else if path.starts_with("/cpu") {
+        let n = n(path);
+        let r = cpu_result(n);
+        (
+            format!(r#"{{"n":{n},"result":{r}}}"#),
+            format!(r#"{{"n":{n},"result":{}}}"#, r.wrapping_add(1)),
+            "application/json",
+        )
+    } else if path.starts_with("/hash") {
+        let n = n(path);
+        let h = sha256_answer(n);
+        let wrong = format!("{}{}", &h[..63], if h.ends_with('0') { '1' } else { '0' });
+        (
+            format!(r#"{{"sha256":"{h}","n":{n}}}"#),
+            format!(r#"{{"sha256":"{wrong}","n":{n}}}"#),
+            "application/json; charset=utf-8",
+        )
+    } else {
+        panic!("no contract body for {path}")
+    }
+}
+
+/// (request index, status, content type, body, should pass) for every request of a plan.
+fn cases(p: &Plan) -> Vec<(usize, u16, String, String, bool)> {
+    let mut v = Vec::new();
+    for (i, r) in p.requests.iter().enumerate() {
+        let (good, wrong, ct) = bodies(&r.path);
+        v.push((i, 200, ct.to_string(), good.clone(), true));
+        // A trailing newline passes a pattern (`\s*$`), not an exact body.
+        let regex = matches!(r.check, Some(bridges::plan::Check::Regex(_)));
+        v.push((i, 200, ct.to_string(), format!("{good}\n"), regex));
+        v.push((i, 500, ct.to_string(), good.clone(), false));
+        v.push((i, 200, "text/html".into(), good.clone(), false));
+        v.push((i, 200, ct.to_string(), wrong, false));
+        v.push((i, 200, ct.to_string(), format!("{good}\n\nextra"), false));
+    }
+    v
+}
+
+#[test]
+fn locustfiles_compile_compute_and_check_like_the_lab() {
+    let dir = tmp("py");
+    // Stub `locust` so the locustfile imports without Locust installed.
+    std::fs::create_dir_all(dir.join("locust")).unwrap();
+    std::fs::write(
+        dir.join("locust/__init__.py"),
+        "__version__ = 'stub'\nclass FastHttpUser: pass\ndef constant_pacing(s): return s\n\
+         def task(w):\n    return lambda f: f\nclass _E:\n    def add_listener(self, f): return f\n\
+         class events:\n    test_start = _E()\n    test_stop = _E()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("locust/runners.py"),
+        "class MasterRunner: pass\nclass WorkerRunner: pass\n",
+    )
+    .unwrap();
+    let layout = bridges::locust::Layout {
+        locustfile: "f.py".into(),
+        workers: 2,
+        master_host: "127.0.0.1".into(),
+        master_port: 5557,
+        csv_prefix: "out".into(),
+    };
+    let plans = exportable();
+    assert!(
+        plans.iter().any(|p| p.workload == "hash") && plans.iter().any(|p| p.workload == "mixed")
+    );
+    for p in &plans {
+        let file = dir.join(format!("wl_{}.py", p.workload.replace('-', "_")));
+        std::fs::write(&file, bridges::locust::export(p, &layout, "test")).unwrap();
+        run(Command::new("python3")
+            .args(["-m", "py_compile"])
+            .arg(&file));
+        let mut prog = format!(
+            "import sys\nsys.path.insert(0, {dir:?})\nimport {} as m\n\
+             class R:\n    def __init__(s, st, ct, b): s.status_code = st; s.headers = {{'Content-Type': ct}}; s.text = b\n",
+            file.file_stem().unwrap().to_str().unwrap(),
+            dir = dir.display().to_string()
+        );
+        for (i, st, ct, body, ok) in cases(p) {
+            let ct = serde_json::to_string(&ct).unwrap();
+            let body = serde_json::to_string(&body).unwrap();
+            let ok = if ok { "True" } else { "False" };
+            prog += &format!(
+                "r = m.check(m.REQUESTS[{i}], R({st}, {ct}, {body}))\nassert (r is None) == {ok}, ({i}, {st}, {ct}, {body}, r)\n"
+            );
+        }
+        prog += "print('ok')\n";
+        assert_eq!(
+            run(Command::new("python3").arg("-c").arg(&prog)),
+            "ok\n",
+            "{}",
+            p.workload
+        );
+    }
+    // The computed answers, in Python, equal Rust's.
+    let prog = format!(
+        "import hashlib\n{}\nprint(cpu_result(0), cpu_result(3), cpu_result(10), cpu_result(100000))\nprint(sha256_answer(0))\nprint(sha256_answer(500))\n",
+        bridges::locust::PY_ANSWERS
+    );
+    let out = run(Command::new("python3").arg("-c").arg(&prog));
+    assert_eq!(
+        out,
+        format!(
+            "0 33 165029893 {}\n{}\n{}\n",
+            cpu_result(100000),
+            "0".repeat(64),
+            sha256_answer(500)
+        )
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The script with k6's modules replaced by stubs: `http.request` answers from
+/// `globalThis.answer`, `check` records its verdict.
+fn stubbed(script: &str) -> String {
+    script
+        .replace(
+            "import http from 'k6/http';",
+            "const http = { request: (m, u, b, p) => { globalThis.sent = { m, u, p }; return globalThis.answer; } };",
+        )
+        .replace(
+            "import { check } from 'k6';",
+            "const check = (r, sets) => { globalThis.verdict = Object.values(sets).every((f) => f(r)); };",
+        )
+        .replace(
+            "import crypto from 'k6/crypto';",
+            "import nodeCrypto from 'node:crypto';\nconst crypto = { sha256: (b, enc) => nodeCrypto.createHash('sha256').update(new Uint8Array(b)).digest(enc) };",
+        )
+}
+
+#[test]
+fn k6_scripts_parse_compute_and_check_like_the_lab() {
+    let dir = tmp("js");
+    for p in exportable() {
+        let script = bridges::k6::export(&p, "test");
+        let file = dir.join(format!("{}.mjs", p.workload));
+        std::fs::write(&file, &script).unwrap();
+        run(Command::new("node").arg("--check").arg(&file));
+        // Run the script's own check on each case.
+        let mut prog = stubbed(&script);
+        prog += "\nlet failures = [];\n";
+        for (i, st, ct, body, ok) in cases(&p) {
+            prog += &format!(
+                "{{ const req = REQUESTS[{i}]; globalThis.answer = {{ status: {st}, headers: {{ 'Content-Type': {ct} }}, body: {body} }};\n\
+                   const saved = Math.random; Math.random = () => (REQUESTS.slice(0, {i}).reduce((s, r) => s + r.weight, 0) + req.weight / 2) / TOTAL_WEIGHT;\n\
+                   run(); Math.random = saved;\n\
+                   if (globalThis.sent.u !== BASE + req.path) failures.push(['url', globalThis.sent.u]);\n\
+                   if (globalThis.verdict !== {ok}) failures.push([{i}, {st}, {ct}, {body}]); }}\n",
+                ct = serde_json::to_string(&ct).unwrap(),
+                body = serde_json::to_string(&body).unwrap(),
+            );
+        }
+        prog = prog.replace("export default function ()", "function run()");
+        prog = prog.replace("export const options", "const options");
+        prog += "if (failures.length) { console.log(JSON.stringify(failures)); process.exit(1); }\nconsole.log('ok');\n";
+        let run_file = dir.join(format!("{}-run.mjs", p.workload));
+        std::fs::write(&run_file, prog).unwrap();
+        assert_eq!(
+            run(Command::new("node").arg(&run_file)),
+            "ok\n",
+            "{}",
+            p.workload
+        );
+    }
+    // The computed answers, in JavaScript, equal Rust's.
+    let prog = format!(
+        "import nodeCrypto from 'node:crypto';\n{}\nconst hex = (b) => nodeCrypto.createHash('sha256').update(new Uint8Array(b)).digest('hex');\nconsole.log(cpuResult(0), cpuResult(3), cpuResult(10), cpuResult(100000));\nconsole.log(sha256Answer(0, hex));\nconsole.log(sha256Answer(500, hex));\n",
+        bridges::k6::JS_ANSWERS
+    );
+    let file = dir.join("answers.mjs");
+    std::fs::write(&file, prog).unwrap();
+    let out = run(Command::new("node").arg(&file));
+    assert_eq!(
+        out,
+        format!(
+            "0 33 165029893 {}\n{}\n{}\n",
+            cpu_result(100000),
+            "0".repeat(64),
+            sha256_answer(500)
+        )
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,235 @@
+//! `stackwise export locust|k6` and `stackwise import locust|k6`: the CLI side of the `bridges`
+//! crate. Export writes a script and prints how to run it (nothing is run); import reads an
+//! engine's output and stores it as a run (`Store::import_run`).
+
+use std::path::{Path, PathBuf};
+
+use bridges::plan::{Plan, Settings};
+
+use crate::cli::{ExportArgs, ExportCommon, ExportEngine, ImportArgs, ImportCommon, ImportEngine};
+use crate::UsageError;
+
+fn generator() -> String {
+    format!("stackwise {}", env!("CARGO_PKG_VERSION"))
+}
+
+fn plan(c: &ExportCommon) -> Result<Plan, UsageError> {
+    let registry = workloads::registry();
+    let w = registry.workload(&c.workload).ok_or_else(|| {
+        UsageError(format!(
+            "--workload {}: no such workload (known: {})",
+            c.workload,
+            registry.known_ids()
+        ))
+    })?;
+    let d = humantime::parse_duration(c.duration.trim())
+        .map_err(|e| UsageError(format!("--duration {}: {e} (e.g. 30s, 2m)", c.duration)))?;
+    if d.subsec_nanos() != 0 {
+        return Err(UsageError(format!(
+            "--duration {}: whole seconds only (the engines take seconds)",
+            c.duration
+        )));
+    }
+    Plan::new(
+        w,
+        &c.url,
+        &Settings {
+            rate: c.rate,
+            duration_s: d.as_secs(),
+            slo_ms: c.slo_ms,
+        },
+    )
+    .map_err(|e| UsageError(e.to_string()))
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text)
+        .map_err(|e| UsageError(format!("--out {}: cannot write: {e}", path.display())).into())
+}
+
+pub fn export(args: ExportArgs) -> anyhow::Result<()> {
+    match args.engine {
+        ExportEngine::Locust {
+            common,
+            workers,
+            master_host,
+            master_port,
+            csv,
+        } => {
+            if workers == 0 {
+                return Err(
+                    UsageError("--workers 0: at least one worker runs the users".into()).into(),
+                );
+            }
+            let p = plan(&common)?;
+            let out = common.out.clone().unwrap_or_else(|| {
+                PathBuf::from(format!("stackwise_{}.py", p.workload.replace('-', "_")))
+            });
+            let csv_prefix = csv.unwrap_or_else(|| out.with_extension("").display().to_string());
+            let layout = bridges::locust::Layout {
+                locustfile: out.display().to_string(),
+                workers,
+                master_host,
+                master_port,
+                csv_prefix: csv_prefix.clone(),
+            };
+            write(&out, &bridges::locust::export(&p, &layout, &generator()))?;
+            let cmds = bridges::locust::commands(&p, &layout);
+            println!(
+                "wrote {} ({} at {} req/s for {} s: {} users, each paced every {:.3} s = 2 x the {} ms SLO)",
+                out.display(),
+                p.workload,
+                p.rate,
+                p.duration_s,
+                p.users,
+                p.pacing_s,
+                p.slo_ms
+            );
+            for n in &p.notes {
+                println!("note: {n}");
+            }
+            println!("\n# the master (waits for {workers} workers, then runs headless and writes the CSVs):");
+            println!("{}", cmds[0]);
+            println!(
+                "\n# on each load machine, {workers} in all (the locustfile must be there too):"
+            );
+            println!("{}", cmds[1]);
+            println!("\n# then, where the CSVs are:");
+            println!(
+                "stackwise import locust {}",
+                bridges::locust::shell(&csv_prefix)
+            );
+            Ok(())
+        }
+        ExportEngine::K6 { common } => {
+            let p = plan(&common)?;
+            let out = common.out.clone().unwrap_or_else(|| {
+                PathBuf::from(format!("stackwise_{}.k6.js", p.workload.replace('-', "_")))
+            });
+            write(&out, &bridges::k6::export(&p, &generator()))?;
+            println!(
+                "wrote {} ({} at {} req/s for {} s: constant-arrival-rate, {} VUs, p99 threshold {} ms)",
+                out.display(),
+                p.workload,
+                p.rate,
+                p.duration_s,
+                p.users,
+                p.slo_ms
+            );
+            for n in &p.notes {
+                println!("note: {n}");
+            }
+            let f = bridges::locust::shell(&out.display().to_string());
+            println!("\n# on each load machine (the script's rate is per machine: divide it among them):");
+            println!("k6 run --out json=k6-$(hostname).json {f}");
+            println!("\n# then, with every machine's file:");
+            println!("stackwise import k6 k6-*.json");
+            Ok(())
+        }
+    }
+}
+
+fn store_it(common: &ImportCommon, imported: bridges::Imported) -> anyhow::Result<()> {
+    if let Some(w) = &common.workload {
+        if workloads::registry().workload(w).is_none() {
+            return Err(UsageError(format!(
+                "--workload {w}: no such workload (known: {})",
+                workloads::registry().known_ids()
+            ))
+            .into());
+        }
+    }
+    if workloads::registry().workload(&imported.workload).is_none() {
+        return Err(UsageError(format!(
+            "the run names workload {:?}, which the registry does not know (known: {}); give --workload",
+            imported.workload,
+            workloads::registry().known_ids()
+        ))
+        .into());
+    }
+    let path = match &common.db {
+        Some(p) => p.clone(),
+        None => store::default_path().map_err(|e| UsageError(format!("--db: {e}")))?,
+    };
+    let mut db = store::Store::open(&path)?;
+    let summary = imported.to_run_summary(&store::now_rfc3339(), &generator());
+    let id = db.import_run(&summary)?;
+    let o = &imported.origin;
+    println!(
+        "stored run {id} in {}: {} {} ({} {}) against {} ({}), workload {}",
+        path.display(),
+        o.tool,
+        o.version.as_deref().unwrap_or("(version not recorded)"),
+        o.workers
+            .map_or("workers not recorded".into(), |w| w.to_string()),
+        if o.tool == "k6" {
+            "machine(s)"
+        } else {
+            "worker(s)"
+        },
+        imported.target,
+        o.target_url.as_deref().unwrap_or("URL not recorded"),
+        imported.workload
+    );
+    println!(
+        "{} requests, {} failed, achieved {} req/s; p50 {} ms, p99 {} ms ({})",
+        imported.requests,
+        imported.failed,
+        imported
+            .achieved_rps
+            .map_or("(not recorded)".into(), bridges::imported::num),
+        imported
+            .latency
+            .p50_ms
+            .map_or("—".into(), bridges::imported::num),
+        imported
+            .latency
+            .p99_ms
+            .map_or("—".into(), bridges::imported::num),
+        imported.latency_kind.id()
+    );
+    for w in &imported.warnings {
+        println!("warning: {w}");
+    }
+    println!("report: stackwise report --run {id}");
+    Ok(())
+}
+
+pub fn import(args: ImportArgs) -> anyhow::Result<()> {
+    match args.engine {
+        ImportEngine::Locust {
+            prefix,
+            common,
+            workers,
+            rate,
+        } => {
+            let imported = bridges::locust::import(
+                &prefix,
+                &bridges::locust::ImportOptions {
+                    workload: common.workload.clone(),
+                    target: common.target.clone(),
+                    target_url: common.target_url.clone(),
+                    workers,
+                    tool_version: common.tool_version.clone(),
+                    rate_rps: rate,
+                },
+            )
+            .map_err(|e| UsageError(e.to_string()))?;
+            store_it(&common, imported)
+        }
+        ImportEngine::K6 { files, common } => {
+            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+            let imported = bridges::k6::import(
+                &paths,
+                &bridges::k6::ImportOptions {
+                    workload: common.workload.clone(),
+                    target: common.target.clone(),
+                    target_url: common.target_url.clone(),
+                    tool_version: common.tool_version.clone(),
+                },
+            )
+            .map_err(|e| UsageError(e.to_string()))?;
+            store_it(&common, imported)
+        }
+    }
+}
