@@ -3,7 +3,7 @@
 //! hybrid split and cautions), with every reason traceable to a rule and a quote, and every cost
 //! figure traceable to a measured lab run.
 //!
-//! - [`profile`]: the profile (TOML file, flags, questionnaire: one model).
+//! - [`profile`]: the typed profile (TOML file, flags, questionnaire: one model) and its validation.
 //! - [`rules`]: the rules kept as data (`rules.toml`, embedded).
 //! - [`decide`]: the priority tiers, conflicts, confidence, what would change the answer.
 //! - [`evidence`]: the claims verdicts on the run that weigh each rule (read, never measured here).
@@ -11,7 +11,9 @@
 //!   the total cost of ownership from the user's own figures.
 //! - [`advice`]: the output model (JSON schema in schemas/advice.schema.json).
 //! - [`render`]: the terminal summary and the Architecture Decision Record (MADR).
-//! - [`questionnaire`]: the interactive questions.
+//! - [`questionnaire`]: the articles' questions as data (the CLI asks them on a terminal).
+//!
+//! No flag parsing and no terminal I/O here: the CLI (crates/stackwise) owns both.
 //! - [`seeds`]: finding the articles, to check the rules' quotes.
 
 pub mod advice;
@@ -25,9 +27,7 @@ pub mod rules;
 pub mod seeds;
 
 pub use advice::Advice;
-pub use profile::{
-    parse_profile, read_profile, PartialProfile, Profile, ProfileError, ProfileFlags,
-};
+pub use profile::{parse_profile, read_profile, FieldError, PartialProfile, Profile, ProfileError};
 pub use rules::{Choice, RuleSet};
 
 use advice::{EvidenceSummary, LoadSplit, NoClearWinner, Recommendation, ADVICE_FORMAT};

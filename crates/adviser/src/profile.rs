@@ -1,7 +1,9 @@
 //! The profile: what the user tells the adviser about their team, product, load and prices. One model
 //! ([`Profile`]) behind the three inputs: a TOML file ([`parse_profile`]), command-line flags
-//! ([`ProfileFlags`]) and the terminal questionnaire (`crate::questionnaire`). Each input fills a
-//! [`PartialProfile`]; [`PartialProfile::complete`] names whatever is still missing.
+//! (the CLI's, each setting one key of [`KEYS`]) and the questionnaire ([`crate::questionnaire`] holds
+//! its questions as data; the CLI asks them on the terminal). Each input fills a [`PartialProfile`];
+//! [`PartialProfile::validate`] names the first key out of range ([`FieldError`]) and
+//! [`PartialProfile::complete`] names whatever is still missing. No terminal or flag parsing here.
 //!
 //! Errors in a file name the file, the line, the key and the allowed values.
 
@@ -11,13 +13,14 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Declares a closed set of text values: serde, schemars and clap all use the same spellings.
+/// Declares a closed set of text values: serde, schemars and the CLI's flags all use the same spellings
+/// (`NAMES`, `parse`).
 macro_rules! choice {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident = $text:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
         pub enum $name {
-            $($(#[$vm])* #[serde(rename = $text)] #[value(name = $text)] $var),+
+            $($(#[$vm])* #[serde(rename = $text)] $var),+
         }
         impl $name {
             /// Every value, in the documented order.
@@ -568,7 +571,7 @@ impl Profile {
     /// change the answer". Errors name the allowed values.
     pub fn set(&mut self, path: &str, text: &str) -> Result<(), String> {
         let mut partial = PartialProfile::from(self.clone());
-        partial.set(path, text)?;
+        partial.set(path, text).map_err(|e| e.to_string())?;
         *self = partial.complete().map_err(|e| e.to_string())?;
         Ok(())
     }
@@ -655,6 +658,24 @@ impl fmt::Display for Incomplete {
     }
 }
 
+/// One key's value that is not accepted: the key's path and what is wrong (the allowed values or
+/// range). The CLI names the flag or the file; [`key_at`] gives the flag of a key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    /// The key path (`load.peak_rps`), as written in profiles.
+    pub key: String,
+    /// What is wrong, without the key.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
 impl PartialProfile {
     /// Values of `other` replace those of `self` where `other` has them (flags over a file).
     pub fn overlay(&mut self, other: &PartialProfile) {
@@ -739,14 +760,15 @@ impl PartialProfile {
     }
 
     /// Sets the key at `path` from text (a flag's or an answer's). Errors name the allowed values.
-    pub fn set(&mut self, path: &str, text: &str) -> Result<(), String> {
-        let key = key_at(path).ok_or_else(|| format!("unknown key {path}"))?;
+    pub fn set(&mut self, path: &str, text: &str) -> Result<(), FieldError> {
+        let key = key_at(path).ok_or_else(|| FieldError {
+            key: path.to_string(),
+            message: "unknown key".into(),
+        })?;
         let text = text.trim();
-        let bad = || {
-            format!(
-                "{path}: invalid value `{text}`; allowed: {}",
-                key.kind.describe()
-            )
+        let bad = || FieldError {
+            key: path.to_string(),
+            message: format!("invalid value `{text}`; allowed: {}", key.kind.describe()),
         };
         let b = || match text {
             "true" | "yes" | "y" => Ok(true),
@@ -760,7 +782,7 @@ impl PartialProfile {
                 .filter(|v| v.is_finite())
                 .ok_or_else(bad)
         };
-        fn ch<T>(v: Option<T>, bad: impl Fn() -> String) -> Result<Option<T>, String> {
+        fn ch<T>(v: Option<T>, bad: impl Fn() -> FieldError) -> Result<Option<T>, FieldError> {
             v.map(Some).ok_or_else(bad)
         }
         match path {
@@ -800,6 +822,17 @@ impl PartialProfile {
             _ => unreachable!("every key is handled"),
         }
         Ok(())
+    }
+
+    /// The first value out of range, naming its key.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        match self.range_errors().into_iter().next() {
+            Some((key, message)) => Err(FieldError {
+                key: key.to_string(),
+                message,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The values out of range, as (key path, what is wrong).
@@ -1085,170 +1118,6 @@ fn find_key_line(text: &str, path: &str) -> Option<usize> {
     (1..=text.lines().count()).find(|&l| key_path_at_line(text, l).as_deref() == Some(path))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Flags.
-
-/// Profile values given as flags; each overrides the same key of `--profile`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ProfileFlags {
-    /// team.javascript: engineers fluent in JavaScript/TypeScript.
-    #[arg(long, value_name = "N")]
-    pub js_devs: Option<u32>,
-    /// team.python: engineers fluent in Python.
-    #[arg(long, value_name = "N")]
-    pub python_devs: Option<u32>,
-    /// team.data_science: the team has a data-science or research background.
-    #[arg(long, value_name = "BOOL")]
-    pub data_science: Option<bool>,
-    /// team.learning: the developers are learning their first backend language.
-    #[arg(long, value_name = "BOOL")]
-    pub learning: Option<bool>,
-    /// team.javascript_level: how well the JavaScript engineers write it [default: working].
-    #[arg(long, value_name = "LEVEL")]
-    pub js_level: Option<Fluency>,
-    /// team.python_level: how well the Python engineers write it [default: working].
-    #[arg(long, value_name = "LEVEL")]
-    pub python_level: Option<Fluency>,
-    /// product.use_case.
-    #[arg(long, value_name = "USE_CASE")]
-    pub use_case: Option<UseCase>,
-    /// product.stage.
-    #[arg(long, value_name = "STAGE")]
-    pub stage: Option<Stage>,
-    /// product.realtime: real-time features (chat, live notifications, collaboration).
-    #[arg(long, value_name = "BOOL")]
-    pub realtime: Option<bool>,
-    /// product.ai_ml.
-    #[arg(long, value_name = "WHEN")]
-    pub ai_ml: Option<AiMl>,
-    /// product.data_heavy: large datasets or analytics pipelines.
-    #[arg(long, value_name = "BOOL")]
-    pub data_heavy: Option<bool>,
-    /// product.compliance.
-    #[arg(long, value_name = "LEVEL")]
-    pub compliance: Option<Compliance>,
-    /// product.full_stack_js: one language across frontend and backend is wanted.
-    #[arg(long, value_name = "BOOL")]
-    pub full_stack_js: Option<bool>,
-    /// product.serverless: deployed as serverless functions.
-    #[arg(long, value_name = "BOOL")]
-    pub serverless: Option<bool>,
-    /// product.data_flow: what a typical request does.
-    #[arg(long, value_name = "FLOW")]
-    pub data_flow: Option<DataFlow>,
-    /// product.legacy: the stack of an existing system to integrate with.
-    #[arg(long, value_name = "STACK")]
-    pub legacy: Option<Legacy>,
-    /// product.readability: the most readable and maintainable backend code is wanted.
-    #[arg(long, value_name = "BOOL")]
-    pub readability: Option<bool>,
-    /// load.peak_rps: peak requests per second.
-    #[arg(long, value_name = "RPS")]
-    pub peak_rps: Option<f64>,
-    /// load.concurrent_connections: connections held open at the peak.
-    #[arg(long, value_name = "N")]
-    pub connections: Option<u64>,
-    /// load.p99_ms: the p99 latency target in milliseconds.
-    #[arg(long, value_name = "MS")]
-    pub p99_ms: Option<f64>,
-    /// load.python_share: for a hybrid, the share of requests reaching the Python services (0–1).
-    #[arg(long, value_name = "SHARE")]
-    pub python_share: Option<f64>,
-    /// costs.core_hour_usd: price of one CPU core-hour in USD.
-    #[arg(long, value_name = "USD")]
-    pub core_hour_usd: Option<f64>,
-    /// costs.gb_hour_usd: price of one GB-hour of memory in USD.
-    #[arg(long, value_name = "USD")]
-    pub gb_hour_usd: Option<f64>,
-    /// costs.headroom: share of capacity kept spare [default: 0.3].
-    #[arg(long, value_name = "SHARE")]
-    pub headroom: Option<f64>,
-    /// costs.engineer_year_usd: cost of one engineer-year in USD (team costs need it).
-    #[arg(long, value_name = "USD")]
-    pub engineer_year_usd: Option<f64>,
-    /// costs.hires_node: engineers to hire if the backend is on Node.js.
-    #[arg(long, value_name = "N")]
-    pub hires_node: Option<u32>,
-    /// costs.hires_python: engineers to hire if the backend is on Python.
-    #[arg(long, value_name = "N")]
-    pub hires_python: Option<u32>,
-    /// costs.hires_hybrid: engineers to hire for a hybrid.
-    #[arg(long, value_name = "N")]
-    pub hires_hybrid: Option<u32>,
-    /// costs.months_to_fluency: months an engineer who switches language needs to be fluent.
-    #[arg(long, value_name = "MONTHS")]
-    pub months_to_fluency: Option<f64>,
-    /// costs.horizon_months: months over which switching costs are spread [default: 24].
-    #[arg(long, value_name = "MONTHS")]
-    pub horizon_months: Option<f64>,
-    /// costs.two_stacks_monthly_usd: monthly cost of running a second stack in a hybrid, USD.
-    #[arg(long, value_name = "USD")]
-    pub two_stacks_usd: Option<f64>,
-}
-
-impl ProfileFlags {
-    /// The values the flags give, as a partial profile.
-    pub fn to_partial(&self) -> PartialProfile {
-        PartialProfile {
-            team: PartialTeam {
-                javascript: self.js_devs,
-                python: self.python_devs,
-                data_science: self.data_science,
-                learning: self.learning,
-                javascript_level: self.js_level,
-                python_level: self.python_level,
-            },
-            product: PartialProduct {
-                use_case: self.use_case,
-                stage: self.stage,
-                realtime: self.realtime,
-                ai_ml: self.ai_ml,
-                data_heavy: self.data_heavy,
-                compliance: self.compliance,
-                full_stack_js: self.full_stack_js,
-                serverless: self.serverless,
-                data_flow: self.data_flow,
-                legacy: self.legacy,
-                readability: self.readability,
-            },
-            load: PartialLoad {
-                peak_rps: self.peak_rps,
-                concurrent_connections: self.connections,
-                p99_ms: self.p99_ms,
-                python_share: self.python_share,
-            },
-            costs: PartialCosts {
-                core_hour_usd: self.core_hour_usd,
-                gb_hour_usd: self.gb_hour_usd,
-                headroom: self.headroom,
-                engineer_year_usd: self.engineer_year_usd,
-                hires_node: self.hires_node,
-                hires_python: self.hires_python,
-                hires_hybrid: self.hires_hybrid,
-                months_to_fluency: self.months_to_fluency,
-                horizon_months: self.horizon_months,
-                two_stacks_monthly_usd: self.two_stacks_usd,
-            },
-        }
-    }
-
-    /// Whether any flag was given.
-    pub fn any(&self) -> bool {
-        self.to_partial() != PartialProfile::default()
-    }
-
-    /// Range errors in the flags' values, naming the flag.
-    pub fn check(&self) -> Result<(), String> {
-        match self.to_partial().range_errors().into_iter().next() {
-            Some((path, why)) => {
-                let flag = key_at(path).expect("known key").flag;
-                Err(format!("{flag}: {why}"))
-            }
-            None => Ok(()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1353,12 +1222,10 @@ headroom = 0.3
     #[test]
     fn flags_override_the_file() {
         let mut p = parse_profile(FULL, "p.toml").unwrap();
-        let flags = ProfileFlags {
-            python_devs: Some(4),
-            realtime: Some(false),
-            ..Default::default()
-        };
-        p.overlay(&flags.to_partial());
+        let mut flags = PartialProfile::default();
+        flags.team.python = Some(4);
+        flags.product.realtime = Some(false);
+        p.overlay(&flags);
         let p = p.complete().unwrap();
         assert_eq!((p.team.javascript, p.team.python), (3, 4));
         assert!(!p.product.realtime);
@@ -1370,6 +1237,24 @@ headroom = 0.3
         p.set("product.stage", "post-pmf").unwrap();
         assert_eq!(p.product.stage, Some(Stage::PostPmf));
         let e = p.set("product.ai_ml", "soon").unwrap_err();
-        assert!(e.contains("none | within-12-months | core"), "{e}");
+        assert_eq!(e.key, "product.ai_ml");
+        assert!(e.message.contains("none | within-12-months | core"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("product.ai_ml: invalid value `soon`"),
+            "{e}"
+        );
+        let e = p.set("product.colour", "red").unwrap_err();
+        assert_eq!(e.to_string(), "product.colour: unknown key");
+    }
+
+    #[test]
+    fn validate_names_the_first_key_out_of_range() {
+        let mut p = PartialProfile::default();
+        assert_eq!(p.validate(), Ok(()));
+        p.set("costs.headroom", "0.99").unwrap();
+        let e = p.validate().unwrap_err();
+        assert_eq!(e.key, "costs.headroom");
+        assert!(e.message.contains("out of range"), "{e}");
     }
 }

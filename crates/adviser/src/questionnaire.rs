@@ -1,12 +1,9 @@
-//! The interactive questionnaire: the articles' questions, each with help text, asking for every
-//! profile key not already given by `--profile` or flags (dialoguer, on the terminal's stderr).
-//! Without a terminal it refuses and says to use `--profile`.
+//! The questionnaire as data: the articles' questions, each with help text, one per profile key,
+//! in the order asked, and which of them to ask of a partial profile ([`to_ask`]) and how an answer
+//! is checked ([`check_answer`]). Asking them on a terminal is the CLI's (crates/stackwise,
+//! `commands/advise/questionnaire.rs`); the web UI shows them as a form.
 
-use std::io::IsTerminal;
-
-use dialoguer::{theme::ColorfulTheme, Confirm, Input, Select};
-
-use crate::profile::{key_at, KeyKind, PartialProfile, Profile, KEYS};
+use crate::profile::{key_at, FieldError, PartialProfile};
 
 /// A question for one profile key.
 pub struct Question {
@@ -95,83 +92,27 @@ const TCO_KEYS: &[&str] = &[
     "costs.two_stacks_monthly_usd",
 ];
 
-/// The message when there is no terminal to ask on.
-pub const NO_TERMINAL: &str = "the questionnaire needs a terminal; without one, use --profile FILE (see docs/profile.md and examples/) or give the values as flags";
-
-/// Whether the questionnaire can run (stdin and stderr are terminals).
-pub fn available() -> bool {
-    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+/// Whether `question` is to be asked of `p`: its key has no value yet, and a team-cost key only of
+/// someone who prices an engineer-year (`costs.engineer_year_usd`).
+pub fn to_ask(question: &Question, p: &PartialProfile) -> bool {
+    !p.has(question.key) && (!TCO_KEYS.contains(&question.key) || p.has("costs.engineer_year_usd"))
 }
 
-/// Asks for every key `start` does not give, and returns the complete profile.
-pub fn ask(start: &PartialProfile) -> Result<Profile, String> {
-    if !available() {
-        return Err(NO_TERMINAL.to_string());
+/// Checks a typed answer to the question for `key` (as the profile would take it: parse, then the
+/// range), without keeping it. An empty answer to an optional key is accepted (left unset).
+pub fn check_answer(key: &str, answer: &str) -> Result<(), FieldError> {
+    if answer.trim().is_empty() && key_at(key).is_some_and(|k| k.optional) {
+        return Ok(());
     }
-    debug_assert_eq!(QUESTIONS.len(), KEYS.len());
-    let theme = ColorfulTheme::default();
-    let mut p = start.clone();
-    eprintln!("stackwise advise: the articles' questions (Ctrl-C to stop). Each answer can also be given as a flag.\n");
-    for qn in QUESTIONS {
-        if p.has(qn.key) {
-            continue;
-        }
-        // Team costs are asked only of someone who prices an engineer-year.
-        if TCO_KEYS.contains(&qn.key) && !p.has("costs.engineer_year_usd") {
-            continue;
-        }
-        let key = key_at(qn.key).expect("every question has a key");
-        eprintln!("  {} ({}, flag {})", qn.help, qn.key, key.flag);
-        let err = |e: dialoguer::Error| format!("questionnaire: {e}");
-        match key.kind {
-            KeyKind::Bool => {
-                let v = Confirm::with_theme(&theme)
-                    .with_prompt(qn.ask)
-                    .default(false)
-                    .interact()
-                    .map_err(err)?;
-                p.set(qn.key, &v.to_string())?;
-            }
-            KeyKind::Choice(names) => {
-                let i = Select::with_theme(&theme)
-                    .with_prompt(qn.ask)
-                    .items(names)
-                    .default(0)
-                    .interact()
-                    .map_err(err)?;
-                p.set(qn.key, names[i])?;
-            }
-            KeyKind::Count | KeyKind::Number => {
-                let optional = key.optional;
-                let path = qn.key;
-                let text: String = Input::with_theme(&theme)
-                    .with_prompt(qn.ask)
-                    .allow_empty(optional)
-                    .validate_with(move |s: &String| -> Result<(), String> {
-                        if s.trim().is_empty() && optional {
-                            return Ok(());
-                        }
-                        let mut probe = PartialProfile::default();
-                        probe.set(path, s)?;
-                        match probe.range_errors().into_iter().next() {
-                            Some((_, why)) => Err(why),
-                            None => Ok(()),
-                        }
-                    })
-                    .interact_text()
-                    .map_err(err)?;
-                if !text.trim().is_empty() {
-                    p.set(qn.key, &text)?;
-                }
-            }
-        }
-    }
-    p.complete().map_err(|e| e.to_string())
+    let mut probe = PartialProfile::default();
+    probe.set(key, answer)?;
+    probe.validate()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::KEYS;
 
     #[test]
     fn every_key_has_one_question() {
@@ -184,5 +125,34 @@ mod tests {
             );
         }
         assert_eq!(QUESTIONS.len(), KEYS.len());
+    }
+
+    #[test]
+    fn team_costs_are_asked_only_with_an_engineer_year_price() {
+        let hires = QUESTIONS
+            .iter()
+            .find(|q| q.key == "costs.hires_node")
+            .unwrap();
+        let mut p = PartialProfile::default();
+        assert!(!to_ask(hires, &p));
+        p.set("costs.engineer_year_usd", "150000").unwrap();
+        assert!(to_ask(hires, &p));
+        p.set("costs.hires_node", "2").unwrap();
+        assert!(!to_ask(hires, &p));
+        let first = &QUESTIONS[0];
+        assert!(to_ask(first, &PartialProfile::default()));
+    }
+
+    #[test]
+    fn answers_are_checked_as_the_profile_takes_them() {
+        assert_eq!(check_answer("load.peak_rps", "2000"), Ok(()));
+        let e = check_answer("load.peak_rps", "lots").unwrap_err();
+        assert_eq!(e.key, "load.peak_rps");
+        assert!(e.message.contains("invalid value `lots`"), "{e}");
+        let e = check_answer("costs.headroom", "0.99").unwrap_err();
+        assert!(e.message.contains("out of range"), "{e}");
+        // Empty: accepted for an optional key, refused for a required one.
+        assert_eq!(check_answer("costs.gb_hour_usd", " "), Ok(()));
+        assert!(check_answer("load.peak_rps", "").is_err());
     }
 }

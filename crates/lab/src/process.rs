@@ -3,7 +3,8 @@
 //! the workers it forks), inside its own cgroup v2 where one can be made, with stdout/stderr captured
 //! into a bounded ring of last lines (for failure messages).
 //!
-//! - [`Supervised::spawn`] starts one process tree; [`Supervised::stop`] sends SIGTERM to the group,
+//! - [`Supervised::spawn`] starts one process tree ([`Supervised::spawn_piped`]: the caller reads
+//!   its output); [`Supervised::stop`] sends SIGTERM to the group,
 //!   SIGKILL after a grace period, then verifies that no process of the group (or cgroup) is left,
 //!   reports leaked ones and kills them. `Drop` kills too.
 //! - [`start_server`] adds a free port (port in use → another port, retried) and readiness: the ready
@@ -24,7 +25,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
@@ -412,6 +413,29 @@ impl Supervised {
 
     /// [`Supervised::spawn`] with [`SpawnExtra`] settings (another user, a stop signal).
     pub fn spawn_ext(spec: &SpawnSpec, extra: SpawnExtra) -> Result<Supervised, SpawnError> {
+        Supervised::spawn_inner(spec, extra, true)
+    }
+
+    /// [`Supervised::spawn_ext`], but the caller reads the output itself: the pipes of its stdout
+    /// and stderr are returned ([`Supervised::output`] stays empty). E.g. the web UI streams a
+    /// `stackwise lab` child's lines to the browser.
+    pub fn spawn_piped(
+        spec: &SpawnSpec,
+        extra: SpawnExtra,
+    ) -> Result<(Supervised, ChildStdout, ChildStderr), SpawnError> {
+        let mut s = Supervised::spawn_inner(spec, extra, false)?;
+        let (out, err) = (s.child.stdout.take(), s.child.stderr.take());
+        match (out, err) {
+            (Some(out), Some(err)) => Ok((s, out, err)),
+            _ => unreachable!("both streams are piped"),
+        }
+    }
+
+    fn spawn_inner(
+        spec: &SpawnSpec,
+        extra: SpawnExtra,
+        read_output: bool,
+    ) -> Result<Supervised, SpawnError> {
         let fail = |reason: String| SpawnError {
             name: spec.name.clone(),
             program: spec.command.first().cloned().unwrap_or_default(),
@@ -492,12 +516,13 @@ impl Supervised {
                     // Joining the cgroup can fail where creating it did not (delegation rules):
                     // run without one (CPU accounting falls back to /proc).
                     if e.kind() != io::ErrorKind::NotFound {
-                        return Supervised::spawn_ext(
+                        return Supervised::spawn_inner(
                             &SpawnSpec {
                                 cgroup: false,
                                 ..spec.clone()
                             },
                             extra,
+                            read_output,
                         );
                     }
                 }
@@ -516,11 +541,13 @@ impl Supervised {
         let pid = child.id() as i32;
         let registry_id = register(pid, cgroup.clone(), extra.stop_signal, &spec.name);
         let output = Arc::new(OutputTail::default());
-        if let Some(out) = child.stdout.take() {
-            reader(out, false, output.clone(), &spec.name);
-        }
-        if let Some(err) = child.stderr.take() {
-            reader(err, true, output.clone(), &spec.name);
+        if read_output {
+            if let Some(out) = child.stdout.take() {
+                reader(out, false, output.clone(), &spec.name);
+            }
+            if let Some(err) = child.stderr.take() {
+                reader(err, true, output.clone(), &spec.name);
+            }
         }
         Ok(Supervised {
             name: spec.name.clone(),

@@ -459,7 +459,7 @@ pub struct AdviseArgs {
     pub profile: Option<std::path::PathBuf>,
 
     #[command(flatten)]
-    pub values: adviser::ProfileFlags,
+    pub values: crate::commands::advise::flags::ProfileFlags,
 
     /// Print the advice as JSON (schema: `stackwise schema advice`).
     #[arg(long)]

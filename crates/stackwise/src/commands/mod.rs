@@ -1,7 +1,7 @@
 //! The commands: each turns its parsed arguments into a typed configuration, runs the core, and
 //! hands the result to [`crate::reports`].
 
-mod advise;
+pub mod advise;
 mod bridges;
 mod claims;
 mod lab_suite;

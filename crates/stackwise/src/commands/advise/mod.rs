@@ -1,11 +1,15 @@
 //! `stackwise advise`: builds the profile from `--profile`, flags and (on a terminal) the
 //! questionnaire, loads the measured run, and prints the advice (terminal, `--json`, `--adr FILE`).
+//! The flags ([`flags`]) and the terminal questionnaire ([`questionnaire`]) live here; the adviser
+//! crate takes the typed profile they build.
+
+pub mod flags;
+mod questionnaire;
 
 use anyhow::Context;
 
 use crate::cli::AdviseArgs;
 use crate::UsageError;
-use adviser::questionnaire;
 
 pub fn run(args: AdviseArgs) -> anyhow::Result<()> {
     args.values.check().map_err(UsageError)?;

@@ -1,0 +1,343 @@
+//! The UI's routes and their handlers: each reads its request (path, query, form), checks the
+//! form's token, and answers with a page ([`super::pages`]), a refusal or a redirect. The guard
+//! ([`super::guard::guard`]) runs before every one of them.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::middleware;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::guard::{self, csrf_ok, refuse, refuse_with, BAD_TOKEN};
+use super::lab_job::LabJob;
+use super::pages::{self, error_page, page, status_of, EXAMPLE_PROFILE};
+use super::App;
+use crate::commands::report;
+use crate::UsageError;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/runs/{id}", get(run_report))
+        .route("/compare", get(compare))
+        .route("/advise", get(advise_form).post(advise_post))
+        .route("/lab", get(lab_page))
+        .route("/lab/start", post(lab_start))
+        .route("/lab/stop", post(lab_stop))
+        .route("/lab/events", get(lab_events))
+        .layer(middleware::from_fn_with_state(app.clone(), guard::guard))
+        .with_state(app)
+}
+
+fn form(body: &Bytes) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn open_store(app: &App) -> anyhow::Result<Option<store::Store>> {
+    if !app.db.is_file() {
+        return Ok(None);
+    }
+    Ok(Some(store::Store::open(&app.db)?))
+}
+
+async fn index(State(app): State<Arc<App>>) -> Response {
+    match open_store(&app).and_then(|s| match s {
+        Some(s) => Ok(s.list_runs()?),
+        None => Ok(Vec::new()),
+    }) {
+        Ok(runs) => pages::index(&app, &runs),
+        Err(e) => error_page(&app, StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}
+
+fn read_run(app: &App, id: i64) -> anyhow::Result<reports::ReportInput> {
+    let store = open_store(app)?
+        .ok_or_else(|| UsageError(format!("no lab database at {}", app.db.display())))?;
+    report::read_run(&store, &app.db, Some(id), "run")
+}
+
+async fn run_report(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return error_page(
+            &app,
+            StatusCode::NOT_FOUND,
+            &anyhow::anyhow!("no such run: {id}"),
+        );
+    };
+    let mut input = match read_run(&app, id) {
+        Ok(i) => i,
+        Err(e) => return error_page(&app, status_of(&e), &e),
+    };
+    if let Err(e) = report::add_sections(&mut input, None) {
+        return error_page(&app, status_of(&e), &e);
+    }
+    Html(reports::html::render(&input, &app.opts)).into_response()
+}
+
+fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(q.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+async fn compare(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
+    let pairs = query_pairs(q.as_deref());
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .and_then(|(_, v)| v.parse::<i64>().ok())
+    };
+    let (Some(a), Some(b)) = (get("run"), get("baseline")) else {
+        return error_page(
+            &app,
+            StatusCode::BAD_REQUEST,
+            &anyhow::anyhow!("compare needs ?run=ID&baseline=ID"),
+        );
+    };
+    match (read_run(&app, a), read_run(&app, b)) {
+        (Ok(x), Ok(y)) => Html(reports::html::render_compare(&x, &y, &app.opts)).into_response(),
+        (Err(e), _) | (_, Err(e)) => error_page(&app, status_of(&e), &e),
+    }
+}
+
+async fn advise_form(State(app): State<Arc<App>>) -> Response {
+    let body = pages::advise_form_html(&app, &pages::example_values(), EXAMPLE_PROFILE, None);
+    page(&app, "stackwise: advice for a profile", &body)
+}
+
+async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let pairs = form(&body);
+    let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if !csrf_ok(&app.csrf, &pairs) {
+        return refuse(BAD_TOKEN);
+    }
+    // Either a whole profile (TOML) or the questionnaire's fields (key path → value).
+    let (profile, text) = match field("profile") {
+        Some(text) => (
+            adviser::parse_profile(text, "the profile")
+                .map_err(|e| e.to_string())
+                .and_then(|p| p.complete().map_err(|e| e.to_string())),
+            text.to_string(),
+        ),
+        None => {
+            let mut partial = adviser::PartialProfile::default();
+            let mut res = Ok(());
+            for (k, v) in pairs
+                .iter()
+                .filter(|(k, v)| k != "csrf" && !v.trim().is_empty())
+            {
+                if let Err(e) = partial.set(k, v) {
+                    res = Err(e.to_string());
+                    break;
+                }
+            }
+            let done = res.and_then(|_| partial.complete().map_err(|e| e.to_string()));
+            let text = done.as_ref().map(|p| p.to_toml()).unwrap_or_default();
+            (done, text)
+        }
+    };
+    let profile = match profile {
+        Ok(p) => p,
+        Err(e) => {
+            let values: Vec<(String, String)> = if field("profile").is_some() {
+                pages::example_values()
+            } else {
+                pairs.clone()
+            };
+            let body = pages::advise_form_html(&app, &values, &text, Some(&e));
+            let mut r = page(&app, "stackwise: advice for a profile", &body);
+            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return r;
+        }
+    };
+    let run = match open_store(&app).and_then(|s| match s {
+        Some(s) => Ok(s.latest_run()?),
+        None => Ok(None),
+    }) {
+        Ok(r) => r,
+        Err(e) => return error_page(&app, StatusCode::INTERNAL_SERVER_ERROR, &e),
+    };
+    let source = run
+        .as_ref()
+        .map(|r| format!("lab run #{}", r.run_id))
+        .unwrap_or_default();
+    let advice = adviser::advise(&profile, run.as_ref().map(|r| (r, source.as_str())));
+    let section =
+        crate::commands::report_sections::advice_section(&advice, "given in the form", &text);
+    let body = format!(
+        "{}<p><a href=\"/advise\">Another profile</a> · <a href=\"/\">All runs</a></p>",
+        reports::html::section("advice", "Advice", &section)
+    );
+    page(&app, "stackwise: advice", &body)
+}
+
+/// A comma-separated list of ids (target names, workload ids): letters, digits, `-`, `_`, `,`.
+fn id_list(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ',')))
+    .then(|| v.to_string())
+}
+
+async fn lab_page(State(app): State<Arc<App>>) -> Response {
+    let nonce = match guard::random_token() {
+        Ok(t) => t,
+        Err(e) => return error_page(&app, StatusCode::INTERNAL_SERVER_ERROR, &e),
+    };
+    let job = app
+        .lab
+        .lock()
+        .expect("lab state")
+        .as_ref()
+        .map(LabJob::snapshot);
+    pages::lab(&app, job, &nonce)
+}
+
+fn see_other(to: &'static str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+}
+
+/// Starts `stackwise lab` with the form's choices (checked: names, a count), one run at a time.
+async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let pairs = form(&body);
+    if !csrf_ok(&app.csrf, &pairs) {
+        return refuse(BAD_TOKEN);
+    }
+    let field = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let mut args: Vec<String> = vec![
+        "lab".into(),
+        "--no-progress".into(),
+        "--db".into(),
+        app.db.display().to_string(),
+    ];
+    if field("quick").is_some() {
+        args.push("--quick".into());
+    }
+    for (name, flag) in [("targets", "--targets"), ("workloads", "--workloads")] {
+        if let Some(v) = field(name) {
+            match id_list(v) {
+                Some(v) => args.extend([flag.to_string(), v]),
+                None => {
+                    return refuse_with(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &format!("{name}: names are letters, digits, - and _, separated by commas"),
+                    )
+                }
+            }
+        }
+    }
+    if let Some(v) = field("repeats") {
+        match v.parse::<u32>() {
+            Ok(n) if n >= 1 => args.extend(["--repeats".to_string(), n.to_string()]),
+            _ => {
+                return refuse_with(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "repeats: a whole number ≥ 1",
+                )
+            }
+        }
+    }
+    let mut g = app.lab.lock().expect("lab state");
+    if g.as_ref().is_some_and(LabJob::running) {
+        return refuse_with(
+            StatusCode::CONFLICT,
+            "a lab run is already running: stop it first",
+        );
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return error_page(&app, StatusCode::INTERNAL_SERVER_ERROR, &e.into()),
+    };
+    let shown = format!("stackwise {}", args.join(" "));
+    match LabJob::start(&exe.display().to_string(), &args, shown) {
+        Ok(job) => *g = Some(job),
+        Err(e) => {
+            return error_page(
+                &app,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &anyhow::anyhow!("cannot start stackwise lab: {e}"),
+            )
+        }
+    }
+    drop(g);
+    see_other("/lab")
+}
+
+/// Stops the running lab run (SIGINT, as Ctrl-C; its process group is ended if it does not stop).
+async fn lab_stop(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    if !csrf_ok(&app.csrf, &form(&body)) {
+        return refuse(BAD_TOKEN);
+    }
+    let stopping = app
+        .lab
+        .lock()
+        .expect("lab state")
+        .as_ref()
+        .is_some_and(LabJob::request_stop);
+    if stopping {
+        see_other("/lab")
+    } else {
+        refuse_with(StatusCode::CONFLICT, "no lab run is running")
+    }
+}
+
+/// The lab run's output as server-sent events: `line` for each line (from the `from`-th), `end`
+/// when it has ended.
+async fn lab_events(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
+    use super::lab_job::JobEvent;
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures_util::StreamExt;
+    let from: usize = query_pairs(q.as_deref())
+        .iter()
+        .find(|(k, _)| k == "from")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let (history, ended, rx) = match app.lab.lock().expect("lab state").as_ref() {
+        Some(j) => {
+            let (h, e, rx) = j.follow(from);
+            (h, e, Some(rx))
+        }
+        None => (Vec::new(), Some("no lab run".to_string()), None),
+    };
+    let past = futures_util::stream::iter(
+        history
+            .into_iter()
+            .map(JobEvent::Line)
+            .chain(ended.clone().map(JobEvent::End)),
+    );
+    let live = futures_util::stream::unfold((rx, ended.is_some()), |(rx, done)| async move {
+        if done {
+            return None;
+        }
+        let mut rx = rx?;
+        loop {
+            match rx.recv().await {
+                Ok(ev) => {
+                    let end = matches!(ev, JobEvent::End(_));
+                    return Some((ev, (Some(rx), end)));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let events = past.chain(live).map(|ev| {
+        let (kind, text) = ev.sse();
+        Ok::<Event, std::convert::Infallible>(Event::default().event(kind).data(text))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
