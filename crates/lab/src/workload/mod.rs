@@ -223,7 +223,7 @@ pub fn implement(spec: &workloads::Workload) -> Option<Box<dyn Workload>> {
         Kind::Saturation if spec.requests.len() == 1 => {
             Some(Box::new(saturation::Saturation { spec: *spec }))
         }
-        Kind::Capacity if spec.requests.len() == 1 => {
+        Kind::Capacity if spec.requests.len() == 1 || capacity::is_mix(spec) => {
             Some(Box::new(capacity::CapacityAtSlo { spec: *spec }))
         }
         Kind::Mixed => Some(Box::new(mixed::Mixed { spec: *spec })),
@@ -274,7 +274,9 @@ mod tests {
                 "cpu-slo",
                 "hash-slo",
                 "mixed",
-                "ws-hold"
+                "ws-hold",
+                "mixed-time",
+                "mixed-slo"
             ]
         );
         let doc = include_str!("../../../../docs/workloads.md");

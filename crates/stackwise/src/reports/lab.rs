@@ -250,6 +250,8 @@ pub fn tables(run: &RunSummary) -> String {
         table(&mut out, &cols, &rows);
     }
 
+    blocking_table(&mut out, run);
+
     if !run.targets.is_empty() {
         let _ = writeln!(out, "\nPer target");
         let mut rows = Vec::new();
@@ -633,4 +635,74 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
             .iter()
             .any(|x| x.figure == "widgets_per_s" && x.workload == WIDGETS.id));
     }
+}
+
+/// Loop blocking, both variants side by side (issue 15): per target, `/io` p99 alone, with the
+/// equal-work heavy requests (`mixed`) and with the equal-time ones (`mixed-time`), each variant's
+/// heavy request (n, CPU ms) and blocking ratio. Printed when the run has either cell.
+fn blocking_table(out: &mut String, run: &RunSummary) {
+    let variants = ["mixed", "mixed-time"];
+    let mut targets: Vec<&str> = Vec::new();
+    for c in &run.cells {
+        if variants.contains(&c.workload.as_str()) && !targets.contains(&c.target.as_str()) {
+            targets.push(&c.target);
+        }
+    }
+    if targets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nLoop blocking  (/io p99 ms; blocking ratio = p99 rise ÷ one heavy request's CPU time; ≥ 0.5 blocked)"
+    );
+    let alone = |t: &str| -> Option<Spread> {
+        let v: Vec<f64> = variants
+            .iter()
+            .filter_map(|w| run.cell(t, w))
+            .flat_map(|c| c.ladder.iter().step_by(2).map(|p| p.p99_ms))
+            .collect();
+        Spread::of(&v)
+    };
+    let heavy = |t: &str, w: &str| -> String {
+        let Some(c) = run.cell(t, w) else {
+            return "—".into();
+        };
+        match (c.metric("heavy_n"), c.metric("heavy_cpu_ms")) {
+            (Some(n), Some(ms)) => format!("n={} ({} ms)", num(n.median), num(ms.median)),
+            _ => c
+                .params
+                .get("heavy_path")
+                .cloned()
+                .unwrap_or_else(|| "—".into()),
+        }
+    };
+    let mut rows = Vec::new();
+    for t in targets {
+        let p99 = |w: &str| spread(run.cell(t, w).and_then(|c| c.metric("p99_ms")));
+        let ratio = |w: &str| spread(run.cell(t, w).and_then(|c| c.metric("blocking_ratio")));
+        rows.push(vec![
+            t.to_string(),
+            spread(alone(t).as_ref()),
+            p99("mixed"),
+            heavy(t, "mixed"),
+            ratio("mixed"),
+            p99("mixed-time"),
+            heavy(t, "mixed-time"),
+            ratio("mixed-time"),
+        ]);
+    }
+    table(
+        out,
+        &[
+            "target",
+            "alone",
+            "equal work",
+            "heavy (equal work)",
+            "ratio",
+            "equal time",
+            "heavy (equal time)",
+            "ratio",
+        ],
+        &rows,
+    );
 }
