@@ -852,6 +852,40 @@ mod tests {
     }
 
     #[test]
+    fn loop_blocking_names_its_workloads() {
+        let claim = |rule: &str, workloads: &str| {
+            format!(
+                "[[claim]]\nid = \"x\"\narticle = \"a.txt\"\ntopic = \"t\"\nkind = \"testable\"\nquote = \"q\"\n[claim.test]\nworkloads = {workloads}\nclaimed = \"c\"\nreading = \"r\"\nrule = {rule}\n"
+            )
+        };
+        let ok = claim(
+            r#"{ name = "loop_blocking", group = ["node"], share = 0.5, workload = "mixed-time", beside = "mixed" }"#,
+            r#"["mixed-time", "mixed", "cpu"]"#,
+        );
+        assert!(parse(&ok).is_ok(), "{:?}", parse(&ok).err());
+        let e = parse(&claim(
+            r#"{ name = "loop_blocking", group = ["node"], share = 0.5, workload = "io" }"#,
+            r#"["io"]"#,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("test.rule.workload") && e.contains("not a loop-blocking workload"),
+            "{e}"
+        );
+        let e = parse(&claim(
+            r#"{ name = "loop_blocking", group = ["node"], share = 0.5, workload = "mixed-time" }"#,
+            r#"["mixed", "cpu"]"#,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("test.workloads") && e.contains("mixed-time"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn builtin_catalogue_is_valid_and_has_every_kind() {
         let c = Catalogue::builtin();
         for k in [Kind::Testable, Kind::Cited, Kind::Opinion] {

@@ -1127,7 +1127,7 @@ fn loop_blocking(
     // The other variant, beside the verdict: the same targets judged on it, never counted.
     let mut beside_notes = vec![];
     if let Some(b) = beside {
-        let other = collect(ctx, group, b, Metric::P99Ms, Side::Context);
+        let other = collect(ctx, group, b, Metric::P99Ms, Side::Subject);
         for f in &other.figs {
             let word = match judge_blocking(ctx, b, &f.target, f.min, f.max, share) {
                 Ok((Some(true), _)) => "blocked",
@@ -1949,6 +1949,109 @@ mod tests {
             workload: "mixed".into(),
             beside: None,
         }
+    }
+
+    /// A `mixed-time` cell: per repeat `[alone, with heavy]` p99s, its own heavy request's CPU time.
+    fn mixed_time(fx: Fx, target: &str, pairs: &[(f64, f64)], heavy_ms: f64) -> Fx {
+        fx.cell(target, "mixed-time", |c| {
+            let with: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+            c.set("p99_ms", Spread::of(&with));
+            c.set("heavy_cpu_ms", Spread::of(&[heavy_ms]));
+            c.set("heavy_n", Spread::of(&[30_000_000.0]));
+            c.params.insert("ms".into(), "10".into());
+            c.params.insert("heavy_n".into(), "calibrated".into());
+            for (alone, with) in pairs {
+                for p99 in [*alone, *with] {
+                    c.ladder.push(store::LadderPoint {
+                        offered_rps: 100.0,
+                        achieved_rps: 100.0,
+                        p50_ms: 10.2,
+                        p99_ms: p99,
+                        errors: 0,
+                        server_cores: None,
+                    });
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn loop_blocking_is_decided_on_mixed_time_with_mixed_beside() {
+        let rule = RuleSpec::LoopBlocking {
+            group: sel(&["node"]),
+            share: 0.5,
+            context: sel(&["python"]),
+            workload: "mixed-time".into(),
+            beside: Some("mixed".into()),
+        };
+        let w = &["mixed-time", "mixed", "cpu"];
+        // Equal time: 50 ms heavy requests, /io p99 rises ~40 ms over 11 ms alone → blocked.
+        // Equal work: the same n costs node 1.2 ms, /io p99 12.5 ms over a 10 ms delay... clear
+        // by the old reading is shown beside, not counted.
+        let fx = mixed_time(langs(), "node-a", &[(11.0, 50.0), (11.5, 55.0)], 50.0);
+        let fx = mixed_time(fx, "node-b", &[(11.0, 45.0), (11.2, 48.0)], 49.0)
+            .mixed("node-a", &[10.3, 10.4], 1.2)
+            .mixed("node-b", &[10.2, 10.5], 1.2);
+        let o = run_rule(&fx, rule.clone(), w);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(
+            o.reason
+                .starts_with("mixed-time: 2 of 2 node targets blocked"),
+            "{}",
+            o.reason
+        );
+        assert!(
+            o.reason.contains("beside it, not counted, mixed (equal work, the same /cpu?n for every target): node-a clear, node-b clear"),
+            "{}",
+            o.reason
+        );
+        let na = o
+            .measured
+            .iter()
+            .find(|m| m.target == "node-a" && m.workload == "mixed-time")
+            .unwrap();
+        assert!(
+            na.note.as_deref().unwrap().contains(
+                "blocked: /io p99 − 11.2 ms (its /io p99 alone, measured in the same repeats before the heavy requests) = 38.8–43.8 ms; one heavy /cpu (n = 30,000,000) takes 50 ms of CPU"
+            ),
+            "{na:?}"
+        );
+        // The beside figures are shown, never evidence.
+        assert!(o
+            .measured
+            .iter()
+            .filter(|m| m.workload == "mixed")
+            .all(|m| !m.evidence && m.side == Side::Context));
+        // A remedy that moves the heavy work off the loop: clear on the same rule → refuted.
+        let fx = mixed_time(langs(), "node-a", &[(11.0, 12.0), (11.5, 12.5)], 50.0);
+        let o = run_rule(&fx, rule.clone(), w);
+        assert_eq!(o.verdict, Verdict::Refuted, "{}", o.reason);
+        assert!(
+            o.reason.contains(
+                "beside it, mixed (equal work, the same /cpu?n for every target): not measured"
+            ),
+            "{}",
+            o.reason
+        );
+        // Repeats on both sides of 25 ms: inconclusive.
+        let fx = mixed_time(langs(), "node-a", &[(11.0, 20.0), (11.0, 60.0)], 50.0);
+        assert_eq!(
+            run_rule(&fx, rule.clone(), w).verdict,
+            Verdict::Inconclusive
+        );
+        // A mixed-time cell without its heavy request's CPU time is not judged (no cpu-cell
+        // fallback: its n differs per target).
+        let fx = langs().cell("node-a", "mixed-time", |c| {
+            c.set("p99_ms", Spread::of(&[50.0]));
+            c.params.insert("ms".into(), "10".into());
+        });
+        let o = run_rule(&fx, rule, w);
+        assert_eq!(o.verdict, Verdict::NotMeasured, "{}", o.reason);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert!(
+            na.note.as_deref().unwrap().contains("`heavy_cpu_ms`"),
+            "{na:?}"
+        );
     }
 
     #[test]
