@@ -72,6 +72,17 @@ impl Workload for CapacityAtSlo {
     }
 
     fn describe(&self) -> String {
+        if is_mix(&self.spec) {
+            let heavy = http::Endpoint::of(&self.spec, self.spec.request("heavy").unwrap());
+            return format!(
+                "open-loop ladder on GET {} with a {}% share of GET {} → highest total rate with the /io corrected p99 under the SLO",
+                endpoint(&self.spec).path,
+                (super::saturation::num_param::<f64>(&self.spec, "heavy_share") * 100.0 * 10.0)
+                    .round()
+                    / 10.0,
+                heavy.path
+            );
+        }
         format!(
             "open-loop ladder on GET {} → highest rate with corrected p99 under the SLO",
             endpoint(&self.spec).path
