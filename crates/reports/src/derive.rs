@@ -251,7 +251,9 @@ fn warnings(run: &RunSummary, wls: &[WorkloadDerived]) -> Vec<Warning> {
                 }
             }
             for m in &c.warnings {
-                let kind = if m.to_ascii_lowercase().contains("lower bound") {
+                let kind = if m.starts_with(workloads::trust::NOISY_CELL_PREFIX) {
+                    "noise"
+                } else if m.to_ascii_lowercase().contains("lower bound") {
                     "lower-bound"
                 } else {
                     "lab"
@@ -259,6 +261,26 @@ fn warnings(run: &RunSummary, wls: &[WorkloadDerived]) -> Vec<Warning> {
                 push(scope.clone(), kind, m.clone());
             }
         }
+    }
+    // Cells that stayed noisy once the lab's retries were spent: the claims hold back the verdicts
+    // comparing them (their section says how many).
+    let noisy = run
+        .cells
+        .iter()
+        .filter(|c| workloads::trust::is_noisy_cell(&c.warnings))
+        .count();
+    if noisy > 0 {
+        push(
+            "run".into(),
+            "noise",
+            format!(
+                "{noisy} cell{} stayed noisy after the lab's retries (steal time or other processes \
+                 over the limits): verdicts comparing {} are held back (noisy_machine; the claims \
+                 section counts them). Re-measure on a quiet machine.",
+                if noisy == 1 { "" } else { "s" },
+                if noisy == 1 { "it" } else { "them" }
+            ),
+        );
     }
     if let Some(v) = run.machine.runtimes.get("node") {
         if node_major(v).is_some_and(|m| m <= 20) {
