@@ -490,6 +490,41 @@ mod tests {
     }
 
     #[test]
+    fn a_cell_that_stayed_noisy_is_a_noise_warning_and_counted_for_the_run() {
+        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/run-a.json");
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let mut run: RunSummary = serde_json::from_value(file["summary"].clone()).unwrap();
+        let quiet = derive(&run);
+        assert!(!quiet
+            .warnings
+            .iter()
+            .any(|w| w.kind == "noise" && w.scope == "run"));
+        let flag = format!(
+            "{} 1 of 3 repeats stayed noisy after 3 re-measurements: repeat 2: steal 12.0% of CPU time (> 2%) (the cell's retries are spent)",
+            workloads::trust::NOISY_CELL_PREFIX
+        );
+        for c in run.cells.iter_mut().take(2) {
+            c.warnings.push(flag.clone());
+        }
+        let d = derive(&run);
+        let cell = &run.cells[0];
+        assert!(d.warnings.iter().any(|w| w.kind == "noise"
+            && w.scope == format!("{} / {}", cell.target, cell.workload)
+            && w.text == flag));
+        let summary = d
+            .warnings
+            .iter()
+            .find(|w| w.kind == "noise" && w.scope == "run")
+            .expect("a run-level line counting the noisy cells");
+        assert!(
+            summary.text.starts_with("2 cells stayed noisy") && summary.text.contains("held back"),
+            "{}",
+            summary.text
+        );
+    }
+
+    #[test]
     fn catalogue_matches_the_workload_ids() {
         for id in [
             "plaintext",
