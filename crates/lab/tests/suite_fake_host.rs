@@ -917,3 +917,52 @@ fn a_cell_that_stays_noisy_is_flagged_once_retries_are_spent() {
         .iter()
         .any(|e| matches!(e, Event::Warning(w) if w.contains("re-measured"))));
 }
+
+/// The run's retry budget is shared: a quarter of the planned repeats, at least 3. Two
+/// single-repeat cells on a machine that stays noisy: the first spends the run's 3 retries, the
+/// second gets none, and both say why they were kept noisy.
+#[test]
+fn the_run_budget_caps_retries_across_cells() {
+    let host = FakeHost {
+        targets: vec![(info("a"), Behaviour::Good), (info("b"), Behaviour::Good)],
+        ..host()
+    };
+    host.script_steal("a", &[40.0; 10]);
+    host.script_steal("b", &[40.0; 10]);
+    assert_eq!(workloads::trust::noise_retry_budget(2), 3);
+    let dir = tempdir("runbudget");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let mut opts = options(&["plaintext"], 1);
+    opts.cold_starts = 0;
+    let (run_id, _) = run_collecting(&host, &mut store, &opts);
+    let run = store.run(run_id).unwrap();
+    let flag = |t: &str| {
+        let c = run.cell(t, "plaintext").unwrap();
+        let retries = c
+            .warnings
+            .iter()
+            .filter(|w| w.contains(" re-measured: "))
+            .count();
+        let flag = c
+            .warnings
+            .iter()
+            .find(|w| w.starts_with(workloads::trust::NOISY_CELL_PREFIX))
+            .cloned()
+            .unwrap_or_else(|| panic!("{t}: {:?}", c.warnings));
+        (retries, flag)
+    };
+    let (ra, fa) = flag("a");
+    let (rb, fb) = flag("b");
+    assert_eq!((ra, rb), (3, 0));
+    assert!(fa.contains("the cell's retries are spent"), "{fa}");
+    assert!(fb.contains("the run's retries are spent"), "{fb}");
+    assert!(
+        run.cell("a", "plaintext")
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|w| w.contains("retry 3 of 3 for this cell, 3 of 3 for the run")),
+        "{:?}",
+        run.cell("a", "plaintext").unwrap().warnings
+    );
+}
