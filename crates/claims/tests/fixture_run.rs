@@ -400,3 +400,68 @@ fn committed_schema_is_fresh_and_real_output_validates() {
         );
     }
 }
+
+/// Cells the lab marked noisy (retries spent on steal or other processes' load) hold back every
+/// decided verdict that compares them: `inconclusive` with `noisy_machine`, counted in the
+/// headline; verdicts on other cells are untouched.
+#[test]
+fn noisy_cells_hold_back_the_verdicts_that_compare_them() {
+    let quiet = fixture();
+    let before = report(Some(&quiet));
+    assert_eq!(before.independence.held_back_noisy, 0);
+    // A decided verdict, and one of the cells it compares.
+    let decided = before
+        .claims
+        .iter()
+        .find(|c| c.verdict.is_decided() && !c.measured.is_empty())
+        .expect("the fixture decides some claim");
+    let m = decided
+        .measured
+        .iter()
+        .find(|m| m.side != claims::report::Side::Context)
+        .unwrap();
+    let (target, workload) = (m.target.clone(), m.workload.clone());
+    let mut noisy = fixture();
+    let cell = noisy
+        .cells
+        .iter_mut()
+        .find(|c| c.target == target && c.workload == workload)
+        .unwrap();
+    cell.warnings.push(format!(
+        "{} 2 of 3 repeats stayed noisy after 3 re-measurements: repeat 1: steal 31.6% of CPU time (> 2%) (the cell's retries are spent)",
+        workloads::trust::NOISY_CELL_PREFIX
+    ));
+    let after = report(Some(&noisy));
+    let held = claim(&after, &decided.id);
+    assert_eq!(held.verdict, Verdict::Inconclusive, "{}", held.reason);
+    assert!(held.reasons.contains(&ReasonCode::NoisyMachine));
+    assert!(!held.indicative);
+    assert!(
+        held.reason
+            .starts_with("held back: the machine stayed noisy")
+            && held.reason.contains(&format!("{target} {workload}"))
+            && held.reason.contains(&format!(
+                "would be {}",
+                decided.verdict.label_with(decided.indicative)
+            )),
+        "{}",
+        held.reason
+    );
+    // Every verdict comparing that cell is held back, and only those.
+    let mut n = 0;
+    for (b, a) in before.claims.iter().zip(&after.claims) {
+        let compares = b.measured.iter().any(|m| {
+            m.side != claims::report::Side::Context && m.target == target && m.workload == workload
+        });
+        if compares && b.verdict.is_decided() {
+            n += 1;
+            assert_eq!(a.verdict, Verdict::Inconclusive, "{}", a.id);
+            assert!(a.reasons.contains(&ReasonCode::NoisyMachine), "{}", a.id);
+        } else {
+            assert_eq!(a.verdict, b.verdict, "{}", a.id);
+            assert!(!a.reasons.contains(&ReasonCode::NoisyMachine), "{}", a.id);
+        }
+    }
+    assert!(n >= 1);
+    assert_eq!(after.independence.held_back_noisy, n);
+}

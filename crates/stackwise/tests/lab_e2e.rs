@@ -274,8 +274,8 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Targets run in name order: wait until node-http's first cell is stored and its second is
-    // being measured, then Ctrl-C.
+    // Repeats are interleaved across targets (name order within a workload): wait until
+    // node-http's plaintext is stored and rust-axum's is being measured, then Ctrl-C.
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -295,7 +295,7 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
             break;
         }
     }
-    // Mid-way through the second cell (json: 0.2 s warm-up + 2 s).
+    // Mid-way through the second cell (rust-axum plaintext: 0.2 s warm-up + 2 s).
     std::thread::sleep(Duration::from_millis(1200));
     assert!(
         !processes_with(&marker).is_empty(),

@@ -450,7 +450,9 @@ struct Ui {
     started: Instant,
     total_estimate: Duration,
     remaining_estimate: Duration,
-    current_estimate: Duration,
+    /// The estimates of the cells started and not yet done (repeats are interleaved across
+    /// targets, so several cells are in progress at once).
+    current_estimate: std::collections::BTreeMap<(String, String), Duration>,
     done_estimate: Duration,
 }
 
@@ -477,7 +479,7 @@ impl Ui {
             started: Instant::now(),
             total_estimate: Duration::ZERO,
             remaining_estimate: Duration::ZERO,
-            current_estimate: Duration::ZERO,
+            current_estimate: Default::default(),
             done_estimate: Duration::ZERO,
         }
     }
@@ -530,8 +532,12 @@ impl Ui {
                 "  {target} FAILED: {}",
                 reason.replace('\n', "\n    ")
             )),
-            Event::CellStart { eta, .. } => {
-                self.current_estimate = eta;
+            Event::CellStart {
+                target,
+                workload,
+                eta,
+            } => {
+                self.current_estimate.insert((target, workload), eta);
             }
             Event::Live(text) => {
                 if let Some((_, bar, live)) = &self.bars {
@@ -540,22 +546,24 @@ impl Ui {
                 }
             }
             Event::CellDone {
+                target,
                 workload,
                 status,
                 line,
-                ..
             } => {
-                self.remaining_estimate = self
-                    .remaining_estimate
-                    .saturating_sub(self.current_estimate);
-                self.done_estimate += self.current_estimate;
-                self.current_estimate = Duration::ZERO;
+                let estimate = self
+                    .current_estimate
+                    .remove(&(target.clone(), workload.clone()))
+                    .unwrap_or_default();
+                self.remaining_estimate = self.remaining_estimate.saturating_sub(estimate);
+                self.done_estimate += estimate;
                 let mark = match status {
                     CellStatus::Ok => " ",
                     CellStatus::Flagged(_) => "!",
                     CellStatus::Failed(_) => "x",
                 };
-                self.line(format!("  {mark} {workload:<10} {line}"));
+                // Cells of several targets finish in turn (interleaved repeats): each names its own.
+                self.line(format!("  {mark} {target:<22} {workload:<10} {line}"));
                 if let Some((_, bar, _)) = &self.bars {
                     bar.inc(1);
                     bar.set_message(self.eta());

@@ -47,6 +47,16 @@ pub fn from_claims(r: &ClaimsReport) -> Section {
         count(Kind::Cited),
         count(Kind::Opinion)
     )];
+    if i.held_back_noisy > 0 {
+        paragraphs.push(format!(
+            "{} verdict{} held back (noisy_machine): the cells compared stayed noisy in the lab \
+             after its retries (steal time or other processes over the limits), so {} inconclusive \
+             here; the reason says what the figures would have given. Re-measure on a quiet machine.",
+            i.held_back_noisy,
+            if i.held_back_noisy == 1 { "" } else { "s" },
+            if i.held_back_noisy == 1 { "it is" } else { "they are" }
+        ));
+    }
     paragraphs.push(
         "Measured: the figures the verdict rests on (median of repeats, with min–max); figures \
          of flagged or failed cells are never evidence."
