@@ -5,12 +5,15 @@
 //! - [`escape`]: every user-provided text goes through it (HTML, Markdown).
 //! - [`svg`]: scales, ticks, number formats and an escaping SVG writer; [`charts`]: the charts.
 //! - [`input`]: what a report is made of; [`derive`]: derived figures, warnings, the comparison rule.
+//! - [`findings`]: the summary every output leads with (headline comparisons, claims, advice,
+//!   the run's trust, warnings grouped by cause).
 //! - [`html`], [`markdown`], [`json`]: the three outputs.
 
 pub mod charts;
 pub mod derive;
 pub mod escape;
 pub mod figures;
+pub mod findings;
 pub mod html;
 pub mod input;
 pub mod json;
