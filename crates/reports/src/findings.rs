@@ -883,3 +883,36 @@ pub fn html(f: &Findings) -> String {
     out.push_str("</section>");
     out
 }
+
+/// The end of `stackwise lab`: the findings, the next commands, and where the HTML report is
+/// (`html` the path written, or why it was not). `db_flag` is ` --db PATH` when the run's store is
+/// not the default one, else empty.
+pub fn lab_end(f: &Findings, html: Result<&str, &str>, db_flag: &str) -> String {
+    let mut out = String::from("\n");
+    out.push_str(&text(f));
+    out.push_str("Next:\n");
+    let _ = writeln!(
+        out,
+        "  stackwise claims --run {}{db_flag}           every claim of the articles against this run",
+        f.run_id
+    );
+    let _ = writeln!(
+        out,
+        "  stackwise advise --run {}{db_flag} --profile FILE   Node.js, Python or both for your project, priced from this run",
+        f.run_id
+    );
+    let _ = writeln!(
+        out,
+        "  stackwise report --run {}{db_flag} --html report.html   the full report",
+        f.run_id
+    );
+    match html {
+        Ok(path) => {
+            let _ = writeln!(out, "HTML report: {path}");
+        }
+        Err(why) => {
+            let _ = writeln!(out, "HTML report not written: {why}");
+        }
+    }
+    out
+}

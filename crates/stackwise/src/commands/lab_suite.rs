@@ -130,6 +130,8 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
             } else {
                 write!(out, "{}", reports::lab::tables(&run))?;
                 writeln!(out, "Stored as run {run_id} in {}", db_path.display())?;
+                let end = super::report::lab_end(&store, &db_path, run_id, args.db.is_some())?;
+                write!(out, "{end}")?;
             }
             Ok(())
         }

@@ -87,7 +87,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
 /// input already carries them).
 pub fn add_sections(input: &mut ReportInput, profile: Option<&Path>) -> anyhow::Result<()> {
     if input.claims.is_none() {
-        input.claims = Some(report_sections::claims_section(&input.summary));
+        let verdicts = report_sections::claims_report(&input.summary);
+        input.claims = Some(report_sections::from_claims(&verdicts));
+        input.claims_digest = Some(reports::findings::ClaimsDigest::from_report(&verdicts));
     }
     if let Some(path) = profile {
         let text = std::fs::read_to_string(path)
@@ -108,6 +110,7 @@ pub fn add_sections(input: &mut ReportInput, profile: Option<&Path>) -> anyhow::
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
         input.advice = Some(report_sections::advice_section(&advice, &name, &text));
+        input.advice_digest = Some(reports::findings::AdviceDigest::from_advice(&advice));
     }
     Ok(())
 }
@@ -237,4 +240,36 @@ fn write_out(path: &Path, text: &str, flag: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     std::fs::write(path, text).with_context(|| format!("{flag}: cannot write {}", path.display()))
+}
+
+/// The end of `stackwise lab` for a finished run: the findings (with the claims verdicts), the
+/// next commands, and the path of the HTML report written beside the store
+/// (`stackwise-run-ID.html`). A report that cannot be written is said, not fatal: the run is stored.
+pub fn lab_end(
+    store: &store::Store,
+    db_path: &Path,
+    run_id: i64,
+    db_given: bool,
+) -> anyhow::Result<String> {
+    let mut input = read_run(store, db_path, Some(run_id), "--run")?;
+    add_sections(&mut input, None)?;
+    let findings = reports::findings::findings(&input);
+    let html_path = db_path.with_file_name(format!("stackwise-run-{run_id}.html"));
+    let opts = reports::html::Options {
+        generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
+        home_link: None,
+    };
+    let written = std::fs::write(&html_path, reports::html::render(&input, &opts))
+        .map(|()| html_path.display().to_string())
+        .map_err(|e| format!("cannot write {}: {e}", html_path.display()));
+    let db_flag = if db_given {
+        format!(" --db {}", db_path.display())
+    } else {
+        String::new()
+    };
+    Ok(reports::findings::lab_end(
+        &findings,
+        written.as_deref().map_err(String::as_str),
+        &db_flag,
+    ))
 }

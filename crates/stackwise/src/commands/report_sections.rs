@@ -6,14 +6,14 @@ use claims::{ClaimsReport, Kind, Measured, Side, Verdict};
 use reports::{Section, Table};
 
 /// Every testable claim of the built-in catalogue checked against `run`.
-pub fn claims_section(run: &store::RunSummary) -> Section {
-    let report = claims::evaluate(
+/// The verdicts of every claim of the built-in catalogue against `run`.
+pub fn claims_report(run: &store::RunSummary) -> ClaimsReport {
+    claims::evaluate(
         &claims::Catalogue::builtin(),
         "built-in",
         Some(run),
         &claims::Filter::default(),
-    );
-    from_claims(&report)
+    )
 }
 
 pub fn from_claims(r: &ClaimsReport) -> Section {
