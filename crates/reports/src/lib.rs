@@ -14,6 +14,7 @@ pub mod derive;
 pub mod escape;
 pub mod figures;
 pub mod findings;
+pub mod format;
 pub mod html;
 pub mod input;
 pub mod json;

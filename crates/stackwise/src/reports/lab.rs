@@ -7,26 +7,9 @@ use std::fmt::Write;
 
 use store::{CellStatus, CellSummary, RunSummary, Spread};
 
+/// The reports' one number formatter (issue 19: the lab's tables printed `5524` beside `12,624`).
 fn num(v: f64) -> String {
-    if v.abs() >= 10_000.0 {
-        // 12,345
-        let s = format!("{v:.0}");
-        let bytes: Vec<char> = s.chars().collect();
-        let mut out = String::new();
-        for (i, c) in bytes.iter().enumerate() {
-            if i > 0 && (bytes.len() - i) % 3 == 0 && bytes[i - 1].is_ascii_digit() {
-                out.push(',');
-            }
-            out.push(*c);
-        }
-        out
-    } else if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
+    ::reports::format::num(v)
 }
 
 /// `median (min–max)`, or the median alone for one value.
@@ -632,5 +615,60 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
         assert!(cmp
             .iter()
             .any(|x| x.figure == "widgets_per_s" && x.workload == WIDGETS.id));
+    }
+
+    /// Issue 19: every table of every format (terminal, Markdown, HTML, the findings) formats the
+    /// same figure the same way, by the reports' one formatter; no table prints a figure of
+    /// 1,000 or more ungrouped (the README's quick table once printed `5524` beside `12,624`).
+    #[test]
+    fn every_table_of_every_format_formats_the_same_figure_the_same_way() {
+        let path = format!(
+            "{}/../reports/tests/fixtures/run-a.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let input =
+            reports::ReportInput::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let run = &input.summary;
+        let term = tables(run);
+        let md = reports::markdown::render(&input);
+        let html = reports::html::render(&input, &reports::html::Options::default());
+        let findings = reports::findings::text(&reports::findings::findings(&input));
+        let num = reports::format::num;
+        let mut checked = 0;
+        for c in run.cells.iter().filter(|c| c.workload == "json") {
+            let Some(s) = c.metric("throughput_rps") else {
+                continue;
+            };
+            for (name, out) in [("terminal", &term), ("markdown", &md), ("html", &html)] {
+                assert!(
+                    out.contains(&num(s.median)),
+                    "{name}: {} json median {} not formatted as {}",
+                    c.target,
+                    s.median,
+                    num(s.median)
+                );
+            }
+            for v in [s.median, s.min, s.max] {
+                if v.abs() >= 1000.0 {
+                    let ungrouped = format!(" {v:.0} ");
+                    assert!(!term.contains(&ungrouped), "terminal: {ungrouped:?}");
+                    assert!(!md.contains(&ungrouped), "markdown: {ungrouped:?}");
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked >= 9);
+        // The findings' best figures are the same strings.
+        let best = run
+            .cells
+            .iter()
+            .filter(|c| c.workload == "json" && c.target.starts_with("python-"))
+            .filter_map(|c| c.metric("throughput_rps").map(|s| s.median))
+            .fold(0.0, f64::max);
+        assert!(
+            findings.contains(&format!("{} req/s", num(best))),
+            "{findings}"
+        );
+        assert!(term.contains(&num(best)) && md.contains(&num(best)));
     }
 }
