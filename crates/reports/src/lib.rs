@@ -8,7 +8,10 @@
 //! - [`findings`]: the summary every output leads with (headline comparisons, claims, advice,
 //!   the run's trust, warnings grouped by cause).
 //! - [`html`], [`markdown`], [`json`]: the three outputs.
+//! - [`assemble`]: one assembly of a run with its details, the claims verdicts and the advice
+//!   ([`sections`] lays the verdicts and the advice out), for every output and the web UI.
 
+pub mod assemble;
 pub mod charts;
 pub mod derive;
 pub mod escape;
@@ -19,6 +22,7 @@ pub mod html;
 pub mod input;
 pub mod json;
 pub mod markdown;
+pub mod sections;
 pub mod svg;
 pub mod tables;
 

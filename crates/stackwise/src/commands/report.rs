@@ -4,15 +4,14 @@
 //! Runs come from the lab's SQLite store (`--run`, `--db`, `--compare`; the latest run by default)
 //! or, hidden, from JSON files (`--summary-json`, `--baseline-json`: tests, runs exported elsewhere).
 //! Every report of one run carries the claims verdicts against it; `--profile FILE` adds the advice
-//! ([`super::report_sections`]). A comparison shows figures only.
+//! ([`reports::assemble`]). A comparison shows figures only.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use reports::{CellDetail, ReportInput};
+use reports::ReportInput;
 
-use super::report_sections;
 use crate::cli::ReportArgs;
 use crate::UsageError;
 
@@ -86,11 +85,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
 /// The claims verdicts against the run, and the advice when a profile is given (unless the
 /// input already carries them).
 pub fn add_sections(input: &mut ReportInput, profile: Option<&Path>) -> anyhow::Result<()> {
-    if input.claims.is_none() {
-        let verdicts = report_sections::claims_report(&input.summary);
-        input.claims = Some(report_sections::from_claims(&verdicts));
-        input.claims_digest = Some(reports::findings::ClaimsDigest::from_report(&verdicts));
-    }
+    reports::assemble::with_verdicts(input);
     if let Some(path) = profile {
         let text = std::fs::read_to_string(path)
             .map_err(|e| UsageError(format!("--profile: cannot read {}: {e}", path.display())))?;
@@ -109,8 +104,7 @@ pub fn add_sections(input: &mut ReportInput, profile: Option<&Path>) -> anyhow::
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        input.advice = Some(report_sections::advice_section(&advice, &name, &text));
-        input.advice_digest = Some(reports::findings::AdviceDigest::from_advice(&advice));
+        reports::assemble::with_advice(input, &advice, &name, &text);
     }
     Ok(())
 }
@@ -178,59 +172,8 @@ pub fn read_run(
         })?,
     };
     let mut input = ReportInput::new(summary);
-    for c in &input.summary.cells {
-        let repeats = store.cell_repeats(input.summary.run_id, &c.target, &c.workload)?;
-        if let Some((i, r)) = representative(&repeats, c) {
-            let stored: serde_json::Value = match serde_json::from_str(&r.report_json) {
-                Ok(v) => v,
-                Err(_) => continue, // A repeat without a readable report has no curves to show.
-            };
-            let source = format!("repeat {} of {}", i + 1, repeats.len());
-            input.details.extend(CellDetail::from_engine_json(
-                &c.target,
-                &c.workload,
-                &source,
-                &stored,
-                c.capacity_rps,
-            ));
-        }
-    }
+    reports::assemble::details(store, &mut input)?;
     Ok(input)
-}
-
-type Get = fn(&store::RepeatRecord) -> Option<f64>;
-
-/// The repeat whose curves represent the cell: the clean repeat closest to the median throughput
-/// (or p99 when there is no throughput), else the first one.
-fn representative<'a>(
-    repeats: &'a [store::RepeatRecord],
-    c: &store::CellSummary,
-) -> Option<(usize, &'a store::RepeatRecord)> {
-    let target = c
-        .metric("throughput_rps")
-        .map(|s| {
-            (
-                s.median,
-                Get::from(|r: &store::RepeatRecord| r.metric("throughput_rps")),
-            )
-        })
-        .or_else(|| {
-            c.metric("p99_ms").map(|s| {
-                (
-                    s.median,
-                    Get::from(|r: &store::RepeatRecord| r.metric("p99_ms")),
-                )
-            })
-        });
-    let clean = repeats.iter().enumerate().filter(|(_, r)| r.clean);
-    let best = target.and_then(|(median, get)| {
-        clean
-            .filter_map(|(i, r)| get(r).map(|v| (i, r, (v - median).abs())))
-            .min_by(|a, b| a.2.total_cmp(&b.2))
-            .map(|(i, r, _)| (i, r))
-    });
-    best.or_else(|| repeats.iter().enumerate().find(|(_, r)| r.clean))
-        .or_else(|| repeats.iter().enumerate().next())
 }
 
 fn write_out(path: &Path, text: &str, flag: &str) -> anyhow::Result<()> {
