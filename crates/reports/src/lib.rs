@@ -8,6 +8,7 @@
 //! - [`findings`]: the summary every output leads with (headline comparisons, claims, advice,
 //!   the run's trust, warnings grouped by cause).
 //! - [`html`], [`markdown`], [`json`]: the three outputs.
+//! - [`export`]: the one seam every output goes through (an `Exporter` per format).
 //! - [`assemble`]: one assembly of a run with its details, the claims verdicts and the advice
 //!   ([`sections`] lays the verdicts and the advice out), for every output and the web UI.
 
@@ -15,6 +16,7 @@ pub mod assemble;
 pub mod charts;
 pub mod derive;
 pub mod escape;
+pub mod export;
 pub mod figures;
 pub mod findings;
 pub mod format;

@@ -56,11 +56,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         home_link: None,
     };
 
+    use reports::export::{exporter, Format};
     if let Some(path) = &args.html {
-        let html = match &baseline {
-            Some(b) => reports::html::render_compare(&this, b, &opts),
-            None => reports::html::render(&this, &opts),
-        };
+        let html = exporter(Format::Html, &opts).render(&this, baseline.as_ref());
         write_out(path, &html, "--html")?;
     }
     let md_to_stdout = args.md.is_none() && args.html.is_none() && !args.json;
@@ -69,14 +67,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         .as_ref()
         .or(md_to_stdout.then_some(&PathBuf::from("-")))
     {
-        let md = match &baseline {
-            Some(b) => reports::markdown::render_compare(&this, b),
-            None => reports::markdown::render(&this),
-        };
+        let md = exporter(Format::Markdown, &opts).render(&this, baseline.as_ref());
         write_out(path, &md, "--md")?;
     }
     if args.json {
-        let json = reports::json::render(&this, baseline.as_ref());
+        let json = exporter(Format::Json, &opts).render(&this, baseline.as_ref());
         write_out(Path::new("-"), &json, "--json")?;
     }
     Ok(())
@@ -202,7 +197,8 @@ pub fn lab_end(
         generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
         home_link: None,
     };
-    let written = std::fs::write(&html_path, reports::html::render(&input, &opts))
+    let page = reports::export::exporter(reports::export::Format::Html, &opts).render(&input, None);
+    let written = std::fs::write(&html_path, page)
         .map(|()| html_path.display().to_string())
         .map_err(|e| format!("cannot write {}: {e}", html_path.display()));
     let db_flag = if db_given {
