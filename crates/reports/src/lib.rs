@@ -8,6 +8,7 @@
 //! - [`findings`]: the summary every output leads with (headline comparisons, claims, advice,
 //!   the run's trust, warnings grouped by cause).
 //! - [`html`], [`markdown`], [`json`]: the three outputs.
+//! - [`terminal`]: the terminal tables of a run (the end of `stackwise lab`, `lab --show`).
 //! - [`export`]: the one seam every output goes through (an `Exporter` per format).
 //! - [`assemble`]: one assembly of a run with its details, the claims verdicts and the advice
 //!   ([`sections`] lays the verdicts and the advice out), for every output and the web UI.
@@ -27,6 +28,7 @@ pub mod markdown;
 pub mod sections;
 pub mod svg;
 pub mod tables;
+pub mod terminal;
 
 pub use input::{
     CellDetail, InputError, PercentilePoint, ReportInput, SecondSample, Section, Table,

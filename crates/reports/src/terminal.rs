@@ -9,7 +9,7 @@ use store::{CellStatus, CellSummary, RunSummary, Spread};
 
 /// The reports' one number formatter (issue 19: the lab's tables printed `5524` beside `12,624`).
 fn num(v: f64) -> String {
-    ::reports::format::num(v)
+    crate::format::num(v)
 }
 
 /// `median (min–max)`, or the median alone for one value.
@@ -195,7 +195,7 @@ pub fn tables(run: &RunSummary) -> String {
             }
         );
         let is_mixed = kind == Some(workloads::Kind::Mixed);
-        let extra = reports::tables::extra_metrics(run, w);
+        let extra = crate::tables::extra_metrics(run, w);
         let mut rows = Vec::new();
         for c in &cells {
             rows.push(vec![
@@ -240,7 +240,7 @@ pub fn tables(run: &RunSummary) -> String {
             let cold = t
                 .metric("cold_start_ms")
                 .and_then(|s| {
-                    let (med, p90) = lab::stats::median_p90(&s.values)?;
+                    let (med, p90) = median_p90(&s.values)?;
                     Some(format!("{} / {} ({})", num(med), num(p90), s.values.len()))
                 })
                 .unwrap_or_else(|| "—".into());
@@ -290,7 +290,7 @@ pub fn tables(run: &RunSummary) -> String {
             .find_map(|t| t.versions.get("node").cloned())
     });
     if let Some(v) = node.filter(|_| run.targets.iter().any(|t| t.language == "node")) {
-        if let Some(n) = lab::placement::node_eol_note(&v) {
+        if let Some(n) = node_eol_note(&v) {
             notes.push(n);
         }
     }
@@ -323,6 +323,33 @@ pub fn tables(run: &RunSummary) -> String {
     }
     let _ = writeln!(out);
     out
+}
+
+/// Median and 90th percentile (nearest rank) of fresh starts: the lab's rule
+/// (`lab::stats::median_p90`), here so that the reports never import the lab.
+fn median_p90(values: &[f64]) -> Option<(f64, f64)> {
+    let s = Spread::of(values)?;
+    let mut v = s.values.clone();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((0.9 * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    Some((s.median, v[rank - 1]))
+}
+
+/// The end-of-life note of a Node.js version, worded as the lab words it
+/// (`lab::placement::node_eol_note`), here so that the reports never import the lab.
+fn node_eol_note(node_version: &str) -> Option<String> {
+    let major: u32 = node_version
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()?;
+    (major <= 20).then(|| {
+        format!(
+            "Node.js {node_version} is past its end of life (Node 20: 2026-04-30; Node 18 and older earlier): \
+             no security fixes; production should use a supported release (22 or 24 LTS)"
+        )
+    })
 }
 
 #[cfg(test)]
@@ -379,7 +406,7 @@ mod tests {
             c.metrics.insert(id.into(), Spread::of(&[v]).unwrap());
         }
         let mut run: RunSummary =
-            serde_json::from_str(include_str!("../../../store/tests/fixtures/quick-run.json"))
+            serde_json::from_str(include_str!("../../store/tests/fixtures/quick-run.json"))
                 .unwrap();
         run.cells.push(c);
         let t = tables(&run);
@@ -572,8 +599,8 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
         assert_eq!(r.verdict, claims::Verdict::Supported, "{}", r.reason);
 
         // Every report format shows the workload and its own metric.
-        let input = reports::ReportInput::new(run.clone());
-        let md = reports::markdown::render(&input);
+        let input = crate::ReportInput::new(run.clone());
+        let md = crate::markdown::render(&input);
         assert!(
             md.contains("test-widgets") && md.contains("| widgets/s"),
             "{md}"
@@ -584,7 +611,7 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
         );
         assert!(md.contains("900 (891–909)"), "{md}");
         let json: serde_json::Value =
-            serde_json::from_str(&reports::json::render(&input, None)).unwrap();
+            serde_json::from_str(&crate::json::render(&input, None)).unwrap();
         let cells = json["summary"]["cells"].as_array().unwrap();
         let c = cells.iter().find(|c| c["target"] == "node-a").unwrap();
         assert_eq!(c["metrics"]["widgets_per_s"]["median"], 900.0);
@@ -593,9 +620,9 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
             (w["workload"].as_str(), w["kind"].as_str()),
             (Some("test-widgets"), Some("saturation"))
         );
-        let html = reports::html::render(
+        let html = crate::html::render(
             &input,
-            &reports::html::Options {
+            &crate::html::Options {
                 generator: "test".into(),
                 home_link: None,
             },
@@ -611,7 +638,7 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
             "{part}"
         );
         // And a comparison judges it by its registry direction.
-        let cmp = reports::derive::compare(&run, &run);
+        let cmp = crate::derive::compare(&run, &run);
         assert!(cmp
             .iter()
             .any(|x| x.figure == "widgets_per_s" && x.workload == WIDGETS.id));
@@ -626,14 +653,13 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
             "{}/../reports/tests/fixtures/run-a.json",
             env!("CARGO_MANIFEST_DIR")
         );
-        let input =
-            reports::ReportInput::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let input = crate::ReportInput::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
         let run = &input.summary;
         let term = tables(run);
-        let md = reports::markdown::render(&input);
-        let html = reports::html::render(&input, &reports::html::Options::default());
-        let findings = reports::findings::text(&reports::findings::findings(&input));
-        let num = reports::format::num;
+        let md = crate::markdown::render(&input);
+        let html = crate::html::render(&input, &crate::html::Options::default());
+        let findings = crate::findings::text(&crate::findings::findings(&input));
+        let num = crate::format::num;
         let mut checked = 0;
         for c in run.cells.iter().filter(|c| c.workload == "json") {
             let Some(s) = c.metric("throughput_rps") else {
