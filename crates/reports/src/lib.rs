@@ -8,6 +8,7 @@
 //! - [`findings`]: the summary every output leads with (headline comparisons, claims, advice,
 //!   the run's trust, warnings grouped by cause).
 //! - [`html`], [`markdown`], [`json`]: the three outputs.
+//! - [`claims_text`]: the claims verdicts as terminal text (`stackwise claims`).
 //! - [`terminal`]: the terminal tables of a run (the end of `stackwise lab`, `lab --show`).
 //! - [`export`]: the one seam every output goes through (an `Exporter` per format).
 //! - [`assemble`]: one assembly of a run with its details, the claims verdicts and the advice
@@ -15,6 +16,7 @@
 
 pub mod assemble;
 pub mod charts;
+pub mod claims_text;
 pub mod derive;
 pub mod escape;
 pub mod export;
