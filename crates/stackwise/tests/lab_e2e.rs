@@ -239,6 +239,19 @@ fn a_short_two_target_run_is_stored_and_read_back() {
         stdout.contains("Per target") && stdout.contains("cold start"),
         "{stdout}"
     );
+    // Then the findings, the next commands and the HTML report written beside the store.
+    let html = dir.join("stackwise-run-2.html");
+    for want in [
+        "Findings of run #2".to_string(),
+        "  Trust: ".to_string(),
+        format!("stackwise claims --run 2 --db {}", db.display()),
+        format!("stackwise report --run 2 --db {} --html", db.display()),
+        format!("HTML report: {}", html.display()),
+    ] {
+        assert!(stdout.contains(&want), "{want:?} missing from {stdout}");
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("id=\"findings\""));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

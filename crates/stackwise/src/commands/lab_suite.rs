@@ -16,7 +16,6 @@ use lab::workload::{self, StopFlag, Timing};
 use store::{CellStatus, Store, StoreError};
 
 use crate::cli::LabArgs;
-use crate::reports;
 use crate::UsageError;
 
 pub fn run(args: LabArgs) -> anyhow::Result<()> {
@@ -46,7 +45,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
             serde_json::to_writer_pretty(&mut out, &run)?;
             writeln!(out)?;
         } else {
-            write!(out, "{}", reports::lab::tables(&run))?;
+            write!(out, "{}", reports::terminal::tables(&run))?;
         }
         return Ok(());
     }
@@ -128,8 +127,10 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
                 serde_json::to_writer_pretty(&mut out, &run)?;
                 writeln!(out)?;
             } else {
-                write!(out, "{}", reports::lab::tables(&run))?;
+                write!(out, "{}", reports::terminal::tables(&run))?;
                 writeln!(out, "Stored as run {run_id} in {}", db_path.display())?;
+                let end = super::report::lab_end(&store, &db_path, run_id, args.db.is_some())?;
+                write!(out, "{end}")?;
             }
             Ok(())
         }
