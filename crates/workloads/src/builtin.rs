@@ -152,6 +152,8 @@ const HOLD_METRICS: &[&str] = &[
     "pss_idle_mb",
     "pss_mean_mb",
     "pss_peak_mb",
+    "upgrades_per_s",
+    "upgrade_timeouts",
 ];
 
 const fn p(name: &'static str, value: &'static str, why: &'static str) -> Param {
