@@ -77,6 +77,9 @@ pub struct StartOptions {
     pub upstream_url: Option<String>,
     /// The workload the server is started for (a manifest may have its own start command).
     pub workload: Option<String>,
+    /// Connections the workload holds at once (a `Hold` workload): a thread server whose
+    /// manifest asks for one thread per connection gets threads = connections ÷ workers.
+    pub hold_connections: Option<usize>,
 }
 
 /// A running target server.
@@ -861,6 +864,13 @@ impl TargetRun<'_, '_> {
                 .get(&ServiceKind::Upstream)
                 .map(|s| s.url().to_string()),
             workload: workload.map(str::to_string),
+            hold_connections: workload
+                .filter(|w| {
+                    workloads::registry()
+                        .workload(w)
+                        .is_some_and(|w| w.kind == workloads::Kind::Hold)
+                })
+                .map(|_| self.opts.timing.ws_connections),
         }
     }
 

@@ -383,3 +383,34 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `vector` (issue 14) on a real target: node-http's Float64Array loop answers `/vector?n=1000000`
+/// and the lab's check (within a relative 1e-9 of the client's sum) accepts every answer.
+#[test]
+fn the_vector_workload_measures_a_real_target_with_checked_answers() {
+    let _serial = serial();
+    let dir = tempdir("vector");
+    let db = dir.join("lab.sqlite3");
+    let out = stackwise()
+        .args([
+            "lab",
+            "--targets",
+            "node-http",
+            "--workloads",
+            "vector",
+            "--json",
+        ])
+        .args(SHORT)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let run = read_run(&db);
+    let c = run.cell("node-http", "vector").unwrap();
+    assert_eq!(c.status, store::CellStatus::Ok, "{c:?}");
+    assert_eq!(c.params.get("n").map(String::as_str), Some("1000000"));
+    assert!(c.metric("throughput_rps").unwrap().median > 1.0, "{c:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -274,7 +274,8 @@ mod tests {
                 "cpu-slo",
                 "hash-slo",
                 "mixed",
-                "ws-hold"
+                "ws-hold",
+                "vector"
             ]
         );
         let doc = include_str!("../../../../docs/workloads.md");

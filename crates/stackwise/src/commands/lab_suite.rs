@@ -89,11 +89,18 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
         );
     }
 
-    let machine = lab::machine::fingerprint(
+    let mut machine = lab::machine::fingerprint(
         &opts.server_cpus,
         &opts.client_cpus,
         env!("CARGO_PKG_VERSION"),
     );
+    // The BLAS NumPy uses in the Python targets (the `vector` workload; issue 14).
+    if let Some(blas) = lab::manifest::TargetsDir::discover(None)
+        .ok()
+        .and_then(|d| lab::machine::blas(&d))
+    {
+        machine.runtimes.insert("blas".into(), blas);
+    }
     let stop = StopFlag::new();
     install_ctrl_c(stop.clone());
     let mut ui = Ui::new(!args.no_progress && std::io::stderr().is_terminal());
