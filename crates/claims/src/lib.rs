@@ -88,6 +88,10 @@ fn independence(claims: &[ClaimResult]) -> Independence {
         tests: all.len(),
         tests_by_verdict: by.into_iter().map(|(k, v)| (k, v.len())).collect(),
         indicative: measured.iter().filter(|c| c.indicative).count(),
+        held_back_noisy: measured
+            .iter()
+            .filter(|c| c.reasons.contains(&ReasonCode::NoisyMachine))
+            .count(),
     }
 }
 
@@ -145,6 +149,51 @@ pub fn measurement_ids(cat: &Catalogue, rule: &RuleSpec, workloads: &[String]) -
 fn one_repeat_run(run: &RunSummary) -> bool {
     run.settings.get("quick").is_some_and(|v| v == "true")
         || run.settings.get("repeats").is_some_and(|v| v == "1")
+}
+
+/// The cells a verdict compares (its subject and compared sides, not its context) that stayed
+/// noisy in the lab once its retries were spent ([`::workloads::trust::is_noisy_cell`]).
+fn noisy_cells(r: &ClaimResult, run: &RunSummary) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in r
+        .measured
+        .iter()
+        .filter(|m| m.side != report::Side::Context)
+    {
+        let noisy = run
+            .cell(&m.target, &m.workload)
+            .is_some_and(|c| ::workloads::trust::is_noisy_cell(&c.warnings));
+        let name = format!("{} {}", m.target, m.workload);
+        if noisy && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// A decided verdict comparing cells that stayed noisy is held back: `inconclusive` with the reason
+/// code `noisy_machine`, saying what the comparison would have said (docs/workloads.md "Noise").
+fn hold_back_noisy(r: &mut ClaimResult, codes: &mut BTreeSet<ReasonCode>, run: &RunSummary) {
+    if !r.verdict.is_decided() {
+        return;
+    }
+    let noisy = noisy_cells(r, run);
+    if noisy.is_empty() {
+        return;
+    }
+    codes.insert(ReasonCode::NoisyMachine);
+    r.reason = format!(
+        "held back: the machine stayed noisy (steal time or other processes over the lab's limits \
+         after its retries) on {}; on these figures the comparison would be {}: {}",
+        noisy.join(", "),
+        r.verdict.label_with(r.indicative),
+        r.reason
+    );
+    r.verdict = Verdict::Inconclusive;
+    r.indicative = false;
+    for p in r.parts.iter_mut() {
+        p.indicative = false;
+    }
 }
 
 /// One claim's verdict.
@@ -289,6 +338,7 @@ pub fn evaluate_claim(cat: &Catalogue, c: &Claim, run: Option<&RunSummary>) -> C
                     r.lab_command = o.missing.lab_command();
                     r.indicative = o.indicative;
                     codes.extend(o.codes);
+                    hold_back_noisy(&mut r, &mut codes, run);
                     if r.verdict.is_decided() && one_repeat_run(run) {
                         r.indicative = true;
                         codes.insert(ReasonCode::OneRepeat);

@@ -38,6 +38,10 @@ pub struct Independence {
     pub tests_by_verdict: BTreeMap<String, usize>,
     /// Measured verdicts that are `indicative` (one repeat).
     pub indicative: usize,
+    /// Verdicts held back because cells they compare stayed noisy in the lab (reason code
+    /// `noisy_machine`; docs/workloads.md "Noise").
+    #[serde(default)]
+    pub held_back_noisy: usize,
 }
 
 /// The run the verdicts were computed from, and the machine it ran on.

@@ -397,16 +397,14 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
         m.note = Some(format!("target failed: {f}"));
         return Look::Excluded(m);
     }
-    // `costliest`: a ws-hold server that could not hold the whole set, on a metric where that makes
-    // it the worst (see `held_fewer` below).
-    let (spread, lower_bound, status_note, mut note, costliest) = if metric.per_target() {
+    let (spread, lower_bound, status_note, mut note) = if metric.per_target() {
         let s = match metric {
             Metric::ColdStartMs => t.metric("cold_start_ms").cloned(),
             Metric::IdlePssMb => t.value("idle_pss_mb").and_then(|v| Spread::of(&[v])),
             Metric::InstallBytes => t.value("install_bytes").and_then(|v| Spread::of(&[v])),
             _ => unreachable!("per-target metrics only"),
         };
-        (s, false, None, None, false)
+        (s, false, None, None)
     } else {
         let Some(cell) = ctx.run.cell(&t.name, workload) else {
             return Look::Missing;
@@ -425,16 +423,29 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
         };
         let hold = cell.held_all();
         // A ws-hold cell is flagged when the server could not hold every connection: that is
-        // the result being measured, so its figures still count (with what it held said beside
-        // them), and a server that could not hold the whole set has no cost per connection of
-        // it: it counts as the costliest (see `held_fewer` below).
+        // the result being measured, so its figures still count, with what it held said beside
+        // them (issue 14). Memory per connection and echo latency are compared at the number
+        // actually held when it is at least HOLD_COMPARE_MIN (FastAPI's misses on one core were
+        // upgrade time-outs during the ramp: the handshake rate, a figure of its own); below that
+        // the server has a cap (gunicorn sync: one connection per worker), and the cap is the
+        // finding: shown, not compared as a memory or latency figure.
         let held_fewer = (hold == Some(false)).then_some(cell);
+        let held_n = cell.metric("connections_held").map(|s| s.median);
+        let capped = held_fewer.is_some() && held_n.is_some_and(|h| h < HOLD_COMPARE_MIN);
         let counts_flagged = match metric {
             Metric::HeldConnections => true,
-            Metric::MbPer1kConns | Metric::P99Ms => held_fewer.is_some(),
+            Metric::MbPer1kConns | Metric::P99Ms => held_fewer.is_some() && !capped,
             _ => false,
         };
         let status_note = match &cell.status {
+            _ if capped && matches!(metric, Metric::MbPer1kConns | Metric::P99Ms) => {
+                Some(format!(
+                    "held only {} of {} connections: the cap is the finding (the held-connection claims count it), not a {} figure",
+                    fmt_num(held_n.unwrap_or(0.0)),
+                    fmt_num(cell.metric("connections_attempted").map_or(0.0, |s| s.median)),
+                    if metric == Metric::P99Ms { "latency" } else { "memory" }
+                ))
+            }
             CellStatus::Flagged(_) if hold.is_some() && counts_flagged => None,
             CellStatus::Ok => None,
             CellStatus::Flagged(r) => Some(format!("flagged, not counted: {r}")),
@@ -469,25 +480,26 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
             note = Some(note.map_or(w.clone(), |n| format!("{n}; {w}")));
         }
         if let Some(h) = held_fewer {
-            let held = format!(
+            let mut held = format!(
                 "held {} of {} connections",
                 fmt_num(h.metric("connections_held").map_or(0.0, |s| s.median)),
                 fmt_num(h.metric("connections_attempted").map_or(0.0, |s| s.median))
             );
-            let extra = match metric {
-                Metric::MbPer1kConns => {
-                    format!("{held}: it cannot hold the whole set, so it counts as the costliest")
-                }
-                Metric::P99Ms => {
-                    format!("{held}: it cannot serve the whole set, so it counts as the slowest")
-                }
-                _ => held,
-            };
-            note = Some(note.map_or(extra.clone(), |n| format!("{extra}; {n}")));
+            if let Some(t) = h.metric("upgrade_timeouts").filter(|t| t.median > 0.0) {
+                held.push_str(&format!(
+                    " ({} upgrade time-outs{})",
+                    fmt_num(t.median),
+                    h.metric("upgrades_per_s")
+                        .map(|u| format!(" at {} upgrades/s during the ramp", fmt_num(u.median)))
+                        .unwrap_or_default()
+                ));
+            }
+            if matches!(metric, Metric::MbPer1kConns | Metric::P99Ms) {
+                held.push_str(": compared at the number held");
+            }
+            note = Some(note.map_or(held.clone(), |n| format!("{held}; {n}")));
         }
-        let costliest =
-            held_fewer.is_some() && matches!(metric, Metric::MbPer1kConns | Metric::P99Ms);
-        (s, lb, status_note, note, costliest)
+        (s, lb, status_note, note)
     };
     let mut m = measured(ctx, t, workload, metric, side, spread.as_ref());
     if let Some(sn) = status_note {
@@ -506,30 +518,22 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
     }
     m.note = note;
     Look::Evidence(
-        if costliest {
-            Fig {
-                target: t.name.clone(),
-                median: f64::INFINITY,
-                min: f64::INFINITY,
-                max: f64::INFINITY,
-                lower_bound: false,
-                values: vec![f64::INFINITY; s.values.len().max(1)],
-                varies: true,
-            }
-        } else {
-            Fig {
-                target: t.name.clone(),
-                median: s.median,
-                min: s.min,
-                max: s.max,
-                lower_bound,
-                values: s.values.clone(),
-                varies: metric != Metric::InstallBytes,
-            }
+        Fig {
+            target: t.name.clone(),
+            median: s.median,
+            min: s.min,
+            max: s.max,
+            lower_bound,
+            values: s.values.clone(),
+            varies: metric != Metric::InstallBytes,
         },
         m,
     )
 }
+
+/// Connections a ws-hold server must have held for its memory per connection and echo latency
+/// to be compared at the number held: the claims' "thousands" (fewer is a cap, the finding).
+pub const HOLD_COMPARE_MIN: f64 = 1000.0;
 
 /// Run a single-workload rule over each workload and combine.
 fn per_workload(

@@ -152,14 +152,27 @@ fn multicore_claims_wait_for_two_server_cpus() {
     let c = claim(&r, "a1-python-multiple-cores");
     assert_eq!(c.verdict, Verdict::NotTestableYet);
     assert!(!c.reasons.contains(&ReasonCode::NeedsMulticore));
-    // The NumPy claim needs the vector workload, named.
-    let numpy = claim(&r, "a1-python-better-cpu");
-    assert_eq!(numpy.verdict, Verdict::NotTestableYet);
-    assert!(numpy.reasons.contains(&ReasonCode::NeedsWorkload));
-    assert!(
-        numpy.reason.contains("needs the vector workload"),
-        "{}",
-        numpy.reason
+    // The NumPy claims decide on the vector workload: on the fixture's (synthetic) figures every
+    // Node.js framework's Float64Array loop out-serves every Python framework's NumPy (1.15–1.36×),
+    // so "Python better" is refuted; the multi-core one only with two server CPUs.
+    for id in ["a1-python-better-cpu", "a2-python-excellent-cpu"] {
+        let c = claim(&r, id);
+        assert!(
+            c.verdict.is_measured(),
+            "{id}: {:?} {}",
+            c.verdict,
+            c.reason
+        );
+        assert!(!c.reasons.contains(&ReasonCode::NeedsWorkload), "{id}");
+        assert!(
+            c.measured.iter().any(|m| m.workload == "vector"),
+            "{id}: {:?}",
+            c.measured
+        );
+    }
+    assert_eq!(
+        claim(&report(Some(&fixture())), "a1-python-better-cpu").verdict,
+        Verdict::NotTestableYet
     );
 }
 
@@ -264,9 +277,9 @@ fn representative_verdicts_on_the_fixture() {
         .find(|m| m.target == "python-flask-sync")
         .unwrap();
     assert!(flask.evidence && flask.median == Some(3.0), "{flask:?}");
-    // Memory per 1,000 held connections: Node ~30 MB vs FastAPI 95; the Flask servers, which held
-    // a few connections (their echo p99 over those few is short), cannot hold the set and count as
-    // the costliest (and, for the real-time claim, the slowest), with what they held beside it.
+    // Memory per 1,000 held connections: Node ~30 MB vs FastAPI 95; the Flask servers held a few
+    // connections (one per worker or thread): the cap is the finding, shown beside the figures and
+    // counted by the held-connection claims, not compared as a memory (or latency) figure.
     assert_eq!(verdict(&r, "a0-persistent-connections"), Verdict::Supported);
     let cost = r
         .claims
@@ -278,12 +291,11 @@ fn representative_verdicts_on_the_fixture() {
         .iter()
         .find(|m| m.target == "python-flask-gthread")
         .unwrap();
-    assert!(gthread.evidence, "{gthread:?}");
+    assert!(!gthread.evidence, "{gthread:?}");
     assert!(
-        gthread
-            .note
-            .as_deref()
-            .is_some_and(|n| n.contains("held 12 of 10,000") && n.contains("costliest")),
+        gthread.note.as_deref().is_some_and(
+            |n| n.contains("held only 12 of 10,000") && n.contains("the cap is the finding")
+        ),
         "{gthread:?}"
     );
     assert_eq!(verdict(&r, "a3-realtime-row"), Verdict::Supported);
@@ -399,4 +411,105 @@ fn committed_schema_is_fresh_and_real_output_validates() {
             "claims JSON violates its schema: {errors:#?}"
         );
     }
+}
+
+/// Cells the lab marked noisy (retries spent on steal or other processes' load) hold back every
+/// decided verdict that compares them: `inconclusive` with `noisy_machine`, counted in the
+/// headline; verdicts on other cells are untouched.
+#[test]
+fn noisy_cells_hold_back_the_verdicts_that_compare_them() {
+    let quiet = fixture();
+    let before = report(Some(&quiet));
+    assert_eq!(before.independence.held_back_noisy, 0);
+    // A decided verdict, and one of the cells it compares.
+    let decided = before
+        .claims
+        .iter()
+        .find(|c| c.verdict.is_decided() && !c.measured.is_empty())
+        .expect("the fixture decides some claim");
+    let m = decided
+        .measured
+        .iter()
+        .find(|m| m.side != claims::report::Side::Context)
+        .unwrap();
+    let (target, workload) = (m.target.clone(), m.workload.clone());
+    let mut noisy = fixture();
+    let cell = noisy
+        .cells
+        .iter_mut()
+        .find(|c| c.target == target && c.workload == workload)
+        .unwrap();
+    cell.warnings.push(format!(
+        "{} 2 of 3 repeats stayed noisy after 3 re-measurements: repeat 1: steal 31.6% of CPU time (> 2%) (the cell's retries are spent)",
+        workloads::trust::NOISY_CELL_PREFIX
+    ));
+    let after = report(Some(&noisy));
+    let held = claim(&after, &decided.id);
+    assert_eq!(held.verdict, Verdict::Inconclusive, "{}", held.reason);
+    assert!(held.reasons.contains(&ReasonCode::NoisyMachine));
+    assert!(!held.indicative);
+    assert!(
+        held.reason
+            .starts_with("held back: the machine stayed noisy")
+            && held.reason.contains(&format!("{target} {workload}"))
+            && held.reason.contains(&format!(
+                "would be {}",
+                decided.verdict.label_with(decided.indicative)
+            )),
+        "{}",
+        held.reason
+    );
+    // Every verdict comparing that cell is held back, and only those.
+    let mut n = 0;
+    for (b, a) in before.claims.iter().zip(&after.claims) {
+        let compares = b.measured.iter().any(|m| {
+            m.side != claims::report::Side::Context && m.target == target && m.workload == workload
+        });
+        if compares && b.verdict.is_decided() {
+            n += 1;
+            assert_eq!(a.verdict, Verdict::Inconclusive, "{}", a.id);
+            assert!(a.reasons.contains(&ReasonCode::NoisyMachine), "{}", a.id);
+        } else {
+            assert_eq!(a.verdict, b.verdict, "{}", a.id);
+            assert!(!a.reasons.contains(&ReasonCode::NoisyMachine), "{}", a.id);
+        }
+    }
+    assert!(n >= 1);
+    assert_eq!(after.independence.held_back_noisy, n);
+}
+
+/// A server that missed connections by upgrade time-outs during the ramp (the handshake rate) but
+/// held thousands is compared at the number it held, with the handshake figures beside it, not
+/// counted as infinitely costly (issue 14).
+#[test]
+fn a_server_short_of_the_set_by_upgrade_timeouts_is_compared_at_the_number_held() {
+    let mut run = fixture();
+    let cell = run
+        .cells
+        .iter_mut()
+        .find(|c| c.target == "python-fastapi" && c.workload == "ws-hold")
+        .unwrap();
+    let one = |v: f64| store::Spread::of(&[v, v, v]).unwrap();
+    cell.metrics.insert("connections_held".into(), one(7000.0));
+    cell.metrics.insert("upgrade_timeouts".into(), one(3000.0));
+    cell.metrics.insert("upgrades_per_s".into(), one(1400.0));
+    cell.status = store::CellStatus::Flagged("held 7000 of 10000 connections".into());
+    let r = report(Some(&run));
+    let cost = claim(&r, "a0-persistent-connections");
+    let fastapi = cost
+        .measured
+        .iter()
+        .find(|m| m.target == "python-fastapi")
+        .unwrap();
+    assert!(fastapi.evidence, "{fastapi:?}");
+    assert_eq!(fastapi.median, Some(95.0));
+    let note = fastapi.note.as_deref().unwrap_or("");
+    assert!(
+        note.contains("held 7,000 of 10,000")
+            && note.contains("3,000 upgrade time-outs at 1,400 upgrades/s")
+            && note.contains("compared at the number held"),
+        "{note}"
+    );
+    // Node ~30 MB per 1,000 against FastAPI's 95 at 7,000 held: still supported, on figures.
+    assert_eq!(cost.verdict, Verdict::Supported);
 }

@@ -86,9 +86,18 @@ impl LabHost {
     }
 
     fn launch(&self, t: &Target, opts: &StartOptions) -> Result<Launched, TargetFailure> {
+        let workers = opts
+            .workers
+            .unwrap_or_else(|| t.default_workers(launch::cpu_count(&opts.server_cpus)));
+        let threads = opts
+            .workload
+            .as_deref()
+            .zip(opts.hold_connections)
+            .and_then(|(w, n)| t.threads_for_connections(w, n, workers));
         let lo = LaunchOptions {
             server_cpus: opts.server_cpus.clone(),
             workers: opts.workers,
+            threads,
             workload: opts.workload.clone(),
             services_env: opts
                 .upstream_url

@@ -568,7 +568,7 @@ pub fn footprint(target: &Target) -> Footprint {
 }
 
 /// `<venv>/lib/python3.X/site-packages`, when `venv` is one.
-fn site_packages(venv: &Path) -> Option<PathBuf> {
+pub(crate) fn site_packages(venv: &Path) -> Option<PathBuf> {
     if !venv.join("pyvenv.cfg").is_file() {
         return None;
     }

@@ -272,6 +272,43 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_server_gets_one_thread_per_held_connection_where_its_manifest_asks() {
+        let text = "name = \"t\"\nlanguage = \"python\"\nframework = \"x\"\nsummary = \"s\"\nendpoints = [\"ws\"]\n[start]\ncommand = [\"run\", \"--threads\", \"{threads}\"]\nworkers = \"2*{cpus}+1\"\nthreads = 4\nconcurrency = \"threads\"\n[start.workload.ws-hold]\nthreads_per_connection = true\n";
+        let dir = std::path::Path::new("/r/targets/t");
+        let t = Target {
+            manifest: crate::manifest::parse_str(text, &dir.join("target.toml"), Some("t"))
+                .unwrap(),
+            dir: dir.to_path_buf(),
+            file: dir.join("target.toml"),
+        };
+        // 10,000 connections over 3 workers: 3,334 threads each; other workloads keep 4.
+        assert_eq!(t.threads_for_connections("ws-hold", 10_000, 3), Some(3334));
+        assert_eq!(t.threads_for_connections("json", 10_000, 3), None);
+        assert_eq!(t.threads_for_connections("ws-hold", 2, 3), Some(1));
+        // The override keeps [start]'s command, with the threads filled in.
+        let opts = LaunchOptions {
+            server_cpus: vec![1],
+            threads: t.threads_for_connections("ws-hold", 10_000, 3),
+            workload: Some("ws-hold".into()),
+            ..Default::default()
+        };
+        let r = resolve(&t, &t.repo(), &opts, 1).unwrap();
+        assert_eq!(r.threads, 3334);
+        assert_eq!(r.command, vec!["run", "--threads", "3334"]);
+        let r = resolve(
+            &t,
+            &t.repo(),
+            &LaunchOptions {
+                server_cpus: vec![1],
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!(r.threads, 4);
+    }
+
+    #[test]
     fn database_placeholders_are_filled() {
         let text = "name = \"t\"\nlanguage = \"python\"\nframework = \"x\"\nsummary = \"s\"\nendpoints = [\"db\"]\n[start]\ncommand = [\"run\", \"{port}\"]\nenv = { DATABASE_URL = \"{database}\", DB_POOL = \"{db_pool}\" }\nworkers = \"2*{cpus}+1\"\nthreads = 4\nconcurrency = \"threads\"\n";
         let dir = std::path::Path::new("/r/targets/t");

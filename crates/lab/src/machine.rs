@@ -1,6 +1,8 @@
 //! The machine fingerprint stored with every run ([`store::model::Machine`]: CPU model, cores,
 //! kernel, OS, memory, versions of node/python/rustc found on PATH) and the versions a target
-//! reports through its manifest's `[versions] command`.
+//! reports through its manifest's `[versions] command`, and the BLAS library NumPy uses in the
+//! installed Python targets ([`blas`]: read from NumPy's build configuration file, no Python
+//! started).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -169,9 +171,111 @@ pub fn target_versions(target: &Target, repo: &Path) -> Result<BTreeMap<String, 
         .collect())
 }
 
+/// The BLAS library of the first installed Python target (by name) whose venv has NumPy, e.g.
+/// `scipy-openblas 0.3.31.188.0 (numpy 2.4.6; OpenBLAS 0.3.31.188.0 USE64BITINT DYNAMIC_ARCH
+/// NO_AFFINITY Haswell MAX_THREADS=64; from python-django)`: the `blas` entry of
+/// `numpy/__config__.py`, the file `numpy.show_config()` prints, read as text (cheap: no
+/// interpreter, no NumPy import). `None` when no installed target has NumPy.
+pub fn blas(dir: &crate::manifest::TargetsDir) -> Option<String> {
+    dir.load_all().into_iter().flatten().find_map(|t| {
+        if t.manifest.language != crate::manifest::Language::Python {
+            return None;
+        }
+        t.manifest.install.installed.iter().find_map(|p| {
+            let site = crate::install::site_packages(&t.install_path(p))?;
+            let b = blas_of_site_packages(&site)?;
+            Some(match b.strip_suffix(')') {
+                Some(open) => format!("{open}; from {})", t.name()),
+                None => format!("{b} (from {})", t.name()),
+            })
+        })
+    })
+}
+
+/// The BLAS NumPy was built against, from `site/numpy/__config__.py` (and NumPy's version from its
+/// `dist-info` folder name).
+pub fn blas_of_site_packages(site: &Path) -> Option<String> {
+    let cfg = std::fs::read_to_string(site.join("numpy").join("__config__.py")).ok()?;
+    let block = &cfg[cfg.find("\"blas\"")?..];
+    let block = &block[..block.find('}').unwrap_or(block.len())];
+    let field = |key: &str| {
+        block.lines().find_map(|l| {
+            let rest = l.trim().strip_prefix(&format!("\"{key}\":"))?;
+            let v = rest.trim().trim_end_matches(',').trim_start_matches('r');
+            Some(
+                v.trim_matches('"')
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        })
+    };
+    let name = field("name")?;
+    let numpy = std::fs::read_dir(site)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.strip_prefix("numpy-")?
+                .strip_suffix(".dist-info")
+                .map(str::to_string)
+        })
+        .next();
+    let mut detail = Vec::new();
+    if let Some(v) = numpy {
+        detail.push(format!("numpy {v}"));
+    }
+    if let Some(c) = field("openblas configuration") {
+        detail.push(c);
+    }
+    let version = field("version")
+        .map(|v| format!(" {v}"))
+        .unwrap_or_default();
+    Some(if detail.is_empty() {
+        format!("{name}{version}")
+    } else {
+        format!("{name}{version} ({})", detail.join("; "))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blas_is_read_from_numpys_build_configuration() {
+        let dir = std::env::temp_dir().join(format!("stackwise-blas-{}", std::process::id()));
+        let site = dir.join("site-packages");
+        std::fs::create_dir_all(site.join("numpy")).unwrap();
+        std::fs::create_dir_all(site.join("numpy-2.4.6.dist-info")).unwrap();
+        assert_eq!(blas_of_site_packages(&site), None);
+        std::fs::write(
+            site.join("numpy").join("__config__.py"),
+            r#"CONFIG = _cleanup(
+    {
+        "Build Dependencies": {
+            "blas": {
+                "name": "scipy-openblas",
+                "found": bool("True".lower().replace("false", "")),
+                "version": "0.3.31.188.0",
+                "openblas configuration": r"OpenBLAS 0.3.31.188.0  USE64BITINT DYNAMIC_ARCH Haswell",
+                "pc file directory": r"/project/.openblas",
+            },
+            "lapack": {
+                "name": "other",
+            },
+        },
+    }
+)
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            blas_of_site_packages(&site).as_deref(),
+            Some("scipy-openblas 0.3.31.188.0 (numpy 2.4.6; OpenBLAS 0.3.31.188.0 USE64BITINT DYNAMIC_ARCH Haswell)")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn fingerprint_is_filled() {

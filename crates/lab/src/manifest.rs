@@ -187,10 +187,17 @@ pub enum Concurrency {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadStart {
+    /// The command (empty: `[start] command`, when the override only sets threads).
+    #[serde(default)]
     pub command: Vec<String>,
     /// Added to (and overriding) `[start] env`.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// A thread server that needs one thread per held connection for this workload (issue 14:
+    /// gunicorn gthread under `ws-hold`): the lab starts it with threads = ⌈connections ÷
+    /// workers⌉ instead of `[start] threads`.
+    #[serde(default)]
+    pub threads_per_connection: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -277,7 +284,12 @@ impl Target {
         match workload.and_then(|w| self.manifest.start.workload.get(w)) {
             Some(w) => {
                 env.extend(w.env.clone());
-                (w.command.clone(), env)
+                let command = if w.command.is_empty() {
+                    self.manifest.start.command.clone()
+                } else {
+                    w.command.clone()
+                };
+                (command, env)
             }
             None => (self.manifest.start.command.clone(), env),
         }
@@ -315,6 +327,20 @@ impl Target {
     /// Default worker count for `cpus` server CPUs, from `start.workers`.
     pub fn default_workers(&self, cpus: usize) -> u32 {
         eval_count(&self.manifest.start.workers, cpus).unwrap_or(1)
+    }
+
+    /// Threads per worker for a workload holding `connections` at once, when the manifest's
+    /// `[start.workload.<id>]` asks for one thread per connection: ⌈connections ÷ workers⌉
+    /// (at most 4096, a count's limit). `None`: `[start] threads` applies.
+    pub fn threads_for_connections(
+        &self,
+        workload: &str,
+        connections: usize,
+        workers: u32,
+    ) -> Option<u32> {
+        let w = self.manifest.start.workload.get(workload)?;
+        w.threads_per_connection
+            .then(|| (connections.div_ceil(workers.max(1) as usize)).clamp(1, 4096) as u32)
     }
 
     /// Default threads per worker, from `start.threads`.
@@ -647,7 +673,7 @@ fn validate(
         }
     }
     for (w, ws) in &m.start.workload {
-        if ws.command.is_empty() {
+        if ws.command.is_empty() && !ws.threads_per_connection {
             return Err(err(
                 &format!("start.workload.{w}"),
                 "command",
@@ -876,6 +902,21 @@ command = ["node", "versions.js"]
         assert_eq!(m.start.threads, "4");
         assert_eq!(eval_count(&m.start.workers, 2).unwrap(), 5);
         assert_eq!(m.start.workload["cpu"].command[1], "cpu.js");
+        // A per-workload override may only ask for one thread per held connection.
+        let t = parse(&format!(
+            "{GOOD}\n[start.workload.ws-hold]\nthreads_per_connection = true\n"
+        ))
+        .unwrap();
+        assert!(t.start.workload["ws-hold"].threads_per_connection);
+        let e = parse(&format!(
+            "{GOOD}\n[start.workload.ws-hold]\nenv = {{ A = \"1\" }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e.field.as_deref(),
+            Some("start.workload.ws-hold.command"),
+            "{e}"
+        );
         assert_eq!(m.config["server"], "node:cluster");
         let ws = parse(&GOOD.replace("\"hash\"]", "\"hash\", \"ws\"]")).unwrap();
         assert_eq!(ws.endpoints.last(), Some(&Endpoint::Ws));

@@ -1,6 +1,8 @@
 //! The suite runner: plans the (target × workload) cells, installs and starts each target, runs
-//! every cell's repeats, summarises them by the trust rules ([`crate::stats`]) and saves each cell
-//! to the store the moment it is measured. Per target it also measures idle memory, the install
+//! every cell's repeats — interleaved across targets, round robin per workload, each server kept up
+//! between rounds, a repeat over the steal or other-processes limit measured again within a retry
+//! budget (docs/workloads.md "Noise") — summarises them by the trust rules ([`crate::stats`]) and
+//! saves each cell to the store the moment its last repeat is measured. Per target it also measures idle memory, the install
 //! footprint and cold starts. A target that fails to install, fails conformance or dies mid-run
 //! fails its cells (with the last lines of its stderr) and the suite goes on; Ctrl-C stops the
 //! current cell, stops everything started, keeps the stored cells, and `--resume` completes the run.
@@ -75,6 +77,9 @@ pub struct StartOptions {
     pub upstream_url: Option<String>,
     /// The workload the server is started for (a manifest may have its own start command).
     pub workload: Option<String>,
+    /// Connections the workload holds at once (a `Hold` workload): a thread server whose
+    /// manifest asks for one thread per connection gets threads = connections ÷ workers.
+    pub hold_connections: Option<usize>,
 }
 
 /// A running target server.
@@ -473,10 +478,57 @@ pub fn run(
         eta: eta(&remaining, opts, todo_targets.len()),
     });
 
+    // The interleaved order (docs/workloads.md "Order of measurement"): every target is prepared
+    // first (install, start, idle memory, conformance) and its server stays up; then, workload by
+    // workload, round r measures repeat r of every target before round r + 1 starts, so a burst
+    // of steal or foreign load is shared by the targets instead of hitting one. Cold starts come
+    // last, with no server up.
     let mut services: BTreeMap<ServiceKind, Box<dyn ServiceHandle>> = BTreeMap::new();
+    let mut store_failed: Option<String> = None;
+    let planned_repeats: u32 = remaining
+        .iter()
+        .filter_map(|c| workload::by_id(&c.workload))
+        .map(|w| w.repeats(opts.repeats).max(1))
+        .sum();
+    let mut budget = RetryBudget {
+        left: workloads::trust::noise_retry_budget(planned_repeats),
+        total: workloads::trust::noise_retry_budget(planned_repeats),
+    };
+    let mut states: Vec<TargetState> = Vec::new();
+    macro_rules! runner {
+        ($st:expr) => {
+            TargetRun {
+                host,
+                store: &mut *store,
+                opts,
+                run_id,
+                stop,
+                on: &mut *on,
+                services: &mut services,
+                anchors: &mut $st.anchors,
+                record: &mut $st.record,
+                store_failed: &mut store_failed,
+            }
+        };
+    }
+    // Ends the run early: every server stopped, what was stored kept.
+    macro_rules! bail {
+        ($states:expr) => {{
+            for st in $states.iter_mut() {
+                st.stop_server();
+            }
+            if let Some(e) = store_failed.take() {
+                // A failed write (disk full, read-only file): stop; what was committed stays.
+                return Err(format!(
+                    "{e}; the run stopped (run {run_id} keeps every cell stored before this one; free space or fix the file, then `stackwise lab --resume` completes it)"
+                ));
+            }
+            return Ok(Outcome::Interrupted { run_id });
+        }};
+    }
     for t in todo_targets {
         if stop.is_set() {
-            return Ok(Outcome::Interrupted { run_id });
+            bail!(states);
         }
         let cells: Vec<PlannedCell> = plan
             .cells
@@ -485,7 +537,7 @@ pub fn run(
             .cloned()
             .collect();
         // Saturation figures measured earlier for this target anchor its capacity searches.
-        let mut anchors: BTreeMap<String, f64> = stored
+        let anchors: BTreeMap<String, f64> = stored
             .cells
             .iter()
             .filter(|c| c.target == t.name)
@@ -495,15 +547,10 @@ pub fn run(
             })
             .filter(|(w, _)| workload::by_id(w).is_some_and(|w| w.kind() == Kind::Saturation))
             .collect();
-        let mut runner = TargetRun {
-            host,
-            store,
-            opts,
-            run_id,
-            stop,
-            on: &mut *on,
-            services: &mut services,
-            anchors: &mut anchors,
+        let mut st = TargetState {
+            info: t.clone(),
+            cells,
+            anchors,
             // On --resume, the per-target measures stored earlier are kept.
             record: stored.target(&t.name).map(|r| TargetRecord {
                 name: r.name.clone(),
@@ -519,18 +566,104 @@ pub fn run(
                 failure: r.failure.clone(),
                 stderr_tail: None,
             }),
-            store_failed: None,
+            per_target: need_per_target(&t.name),
+            kinds: vec![],
+            server: None,
+            server_for: None,
+            ready: false,
         };
-        let result = runner.run_target(t, &cells, need_per_target(&t.name));
-        if let Some(e) = runner.store_failed.take() {
-            // A failed write (disk full, read-only file): stop; what was committed stays.
-            return Err(format!(
-                "{e}; the run stopped (run {run_id} keeps every cell stored before this one; free space or fix the file, then `stackwise lab --resume` completes it)"
-            ));
+        let prepared = {
+            let (cells, per_target) = (st.cells.clone(), st.per_target);
+            runner!(st).prepare(t, &cells, per_target)
+        };
+        match prepared {
+            Ok(Some((server, kinds))) => {
+                st.server = Some(server);
+                st.kinds = kinds;
+                st.ready = true;
+            }
+            Ok(None) => {}
+            Err(Stopped) => {
+                states.push(st);
+                bail!(states);
+            }
         }
-        match result {
-            Ok(()) => {}
-            Err(Stopped) => return Ok(Outcome::Interrupted { run_id }),
+        states.push(st);
+        if store_failed.is_some() {
+            bail!(states);
+        }
+    }
+
+    for id in &opts.workloads {
+        let Some(w) = workload::by_id(id) else {
+            continue;
+        };
+        let w = w.as_ref();
+        let mut todo: Vec<(usize, CellProgress)> = states
+            .iter()
+            .enumerate()
+            .filter(|(_, st)| st.ready && st.cells.iter().any(|c| c.workload == w.id()))
+            .map(|(i, _)| (i, CellProgress::default()))
+            .collect();
+        let repeats = w.repeats(opts.repeats).max(1);
+        for round in 0..repeats {
+            for (i, p) in todo.iter_mut() {
+                if p.done {
+                    continue;
+                }
+                if stop.is_set() {
+                    bail!(states);
+                }
+                let st = &mut states[*i];
+                let t = st.info.clone();
+                let kinds = st.kinds.clone();
+                let outcome = runner!(st).measure_round(
+                    &t,
+                    w,
+                    &kinds,
+                    &mut st.server,
+                    &mut st.server_for,
+                    round,
+                    repeats,
+                    p,
+                    &mut budget,
+                );
+                match outcome {
+                    Ok(true) => {}
+                    // A service ended: every server knows its old URL, so all are restarted.
+                    Ok(false) => {
+                        for st in states.iter_mut() {
+                            st.stop_server();
+                        }
+                    }
+                    Err(Stopped) => bail!(states),
+                }
+                let st = &mut states[*i];
+                if (p.failure.is_some() || round + 1 == repeats)
+                    && runner!(st).finish_cell(&t, w, p).is_err()
+                {
+                    bail!(states);
+                }
+            }
+        }
+        // A server started with this workload's own command is not the target's default one.
+        for st in states.iter_mut().filter(|s| s.server_for.is_some()) {
+            st.stop_server();
+        }
+    }
+    for st in states.iter_mut() {
+        st.stop_server();
+    }
+    if stop.is_set() {
+        bail!(states);
+    }
+    for st in states.iter_mut().filter(|s| s.ready && s.per_target) {
+        let t = st.info.clone();
+        if runner!(st).cold_starts(&t).is_err() {
+            bail!(states);
+        }
+        if store_failed.is_some() {
+            bail!(states);
         }
     }
     drop(services);
@@ -549,6 +682,93 @@ pub fn run(
     }
 }
 
+/// A prepared target's server and the services its cells need.
+type Prepared = (Box<dyn Server>, Vec<ServiceKind>);
+
+/// A target through the run: its cells still to measure, its record, its server between rounds.
+struct TargetState {
+    info: TargetInfo,
+    cells: Vec<PlannedCell>,
+    anchors: BTreeMap<String, f64>,
+    record: Option<TargetRecord>,
+    per_target: bool,
+    /// The services its cells need.
+    kinds: Vec<ServiceKind>,
+    server: Option<Box<dyn Server>>,
+    /// The workload whose own start command started `server` (`None`: the default command).
+    server_for: Option<String>,
+    /// Installed, started and conformant: its cells are measured.
+    ready: bool,
+}
+
+impl TargetState {
+    fn stop_server(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
+        self.server_for = None;
+    }
+}
+
+/// One cell's repeats so far, across the rounds.
+#[derive(Default)]
+struct CellProgress {
+    measured: Vec<Measured>,
+    /// Why the cell failed, and whether the server died.
+    failure: Option<(String, bool)>,
+    /// What the noise rule did (re-measured repeats), for the cell's warnings.
+    notes: Vec<String>,
+    /// Repeats kept noisy once the retry budget was spent.
+    noisy: Vec<String>,
+    retries: u32,
+    elapsed: Duration,
+    started: bool,
+    done: bool,
+}
+
+/// The run's budget of noise re-measurements.
+struct RetryBudget {
+    left: u32,
+    total: u32,
+}
+
+/// Steal and other processes' load of a measured repeat, each over its limit, as separate
+/// reasons (steal is the hypervisor's, other processes are this machine's: different causes).
+pub fn noise_reasons(m: &Measured) -> Vec<String> {
+    let samples: serde_json::Value =
+        serde_json::from_str(&m.repeat.samples_json).unwrap_or_default();
+    // A repeat's samples are one window, or (capacity searches) one per rung: the worst counts.
+    let windows: Vec<&serde_json::Value> = match &samples {
+        serde_json::Value::Array(v) => v.iter().collect(),
+        v => vec![v],
+    };
+    let worst = |key: &str| {
+        windows
+            .iter()
+            .filter_map(|v| v[key].as_f64())
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+    };
+    let steal = match (m.repeat.steal_pct, worst("steal_pct")) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let mut out = Vec::new();
+    if let Some(s) = steal.filter(|s| *s > stats::STEAL_LIMIT_PCT) {
+        out.push(format!(
+            "steal {s:.1}% of CPU time (> {:.0}%)",
+            stats::STEAL_LIMIT_PCT
+        ));
+    }
+    if let Some(f) = worst("server_cpus_foreign").filter(|f| *f > stats::FOREIGN_LIMIT) {
+        out.push(format!(
+            "other processes used {:.0}% of the server CPUs (> {:.0}%)",
+            f * 100.0,
+            stats::FOREIGN_LIMIT * 100.0
+        ));
+    }
+    out
+}
+
 /// Ctrl-C seen: stop everything, store nothing more.
 struct Stopped;
 
@@ -561,9 +781,9 @@ struct TargetRun<'a, 'o> {
     on: &'a mut (dyn FnMut(Event) + 'o),
     services: &'a mut BTreeMap<ServiceKind, Box<dyn ServiceHandle>>,
     anchors: &'a mut BTreeMap<String, f64>,
-    record: Option<TargetRecord>,
+    record: &'a mut Option<TargetRecord>,
     /// A store write failed: the run stops (the message names the database file).
-    store_failed: Option<String>,
+    store_failed: &'a mut Option<String>,
 }
 
 impl TargetRun<'_, '_> {
@@ -575,7 +795,7 @@ impl TargetRun<'_, '_> {
         if let Some(r) = &self.record {
             if self.store_failed.is_none() {
                 if let Err(e) = self.store.save_target(self.run_id, r) {
-                    self.store_failed = Some(format!("could not store target {}: {e}", r.name));
+                    *self.store_failed = Some(format!("could not store target {}: {e}", r.name));
                 }
             }
         }
@@ -590,7 +810,7 @@ impl TargetRun<'_, '_> {
         let server = self.host.start(target, opts)?;
         for note in server.start_notes() {
             if let Err(e) = self.store.add_run_warning(self.run_id, &note) {
-                self.store_failed = Some(format!("could not store a note of the run: {e}"));
+                *self.store_failed = Some(format!("could not store a note of the run: {e}"));
             }
             self.emit(Event::Warning(note));
         }
@@ -602,7 +822,7 @@ impl TargetRun<'_, '_> {
             return Err(Stopped);
         }
         if let Err(e) = self.store.save_cell(self.run_id, c) {
-            self.store_failed = Some(format!(
+            *self.store_failed = Some(format!(
                 "could not store cell {}/{}: {e}",
                 c.target, c.workload
             ));
@@ -644,6 +864,13 @@ impl TargetRun<'_, '_> {
                 .get(&ServiceKind::Upstream)
                 .map(|s| s.url().to_string()),
             workload: workload.map(str::to_string),
+            hold_connections: workload
+                .filter(|w| {
+                    workloads::registry()
+                        .workload(w)
+                        .is_some_and(|w| w.kind == workloads::Kind::Hold)
+                })
+                .map(|_| self.opts.timing.ws_connections),
         }
     }
 
@@ -677,16 +904,19 @@ impl TargetRun<'_, '_> {
         Ok(())
     }
 
-    fn run_target(
+    /// Installs, starts and checks a target (and measures its idle memory): its server, left up
+    /// for the rounds, and the services its cells need; `None` when the target failed (its cells
+    /// are stored as failed).
+    fn prepare(
         &mut self,
         t: &TargetInfo,
         cells: &[PlannedCell],
         per_target: bool,
-    ) -> Result<(), Stopped> {
+    ) -> Result<Option<Prepared>, Stopped> {
         self.emit(Event::Target {
             target: t.name.clone(),
         });
-        self.record = Some(self.record.take().unwrap_or_else(|| TargetRecord {
+        *self.record = Some(self.record.take().unwrap_or_else(|| TargetRecord {
             name: t.name.clone(),
             language: t.language.clone(),
             framework: t.framework.clone(),
@@ -712,7 +942,7 @@ impl TargetRun<'_, '_> {
         }
         let installed = match installed {
             Ok(i) => i,
-            Err(f) => return self.target_failed(t, cells, f, "install"),
+            Err(f) => return self.target_failed(t, cells, f, "install").map(|()| None),
         };
         let versions = self.host.versions(&t.name);
         if let Some(r) = self.record.as_mut() {
@@ -732,12 +962,12 @@ impl TargetRun<'_, '_> {
         }
         let kinds: Vec<ServiceKind> = kinds.into_iter().collect();
         if let Err(f) = self.ensure_services(&kinds) {
-            return self.target_failed(t, cells, f, "services");
+            return self.target_failed(t, cells, f, "services").map(|()| None);
         }
         // Start, idle memory, conformance.
         let mut server = match self.start_server(&t.name, &self.start_opts(&t.name, None)) {
             Ok(s) => s,
-            Err(f) => return self.target_failed(t, cells, f, "start"),
+            Err(f) => return self.target_failed(t, cells, f, "start").map(|()| None),
         };
         if let Some(r) = self.record.as_mut() {
             r.config = server.config();
@@ -756,84 +986,17 @@ impl TargetRun<'_, '_> {
         self.emit(Event::Live(format!("{}: conformance check", t.name)));
         if let Err(f) = self.host.check(&t.name, server.as_mut()) {
             server.stop();
-            return self.target_failed(t, cells, f, "conformance");
+            return self
+                .target_failed(t, cells, f, "conformance")
+                .map(|()| None);
         }
         self.save_record();
+        Ok(Some((server, kinds)))
+    }
 
-        // Cells.
-        let mut server = Some(server);
-        for c in cells {
-            if self.stop.is_set() {
-                break;
-            }
-            let w = workload::by_id(&c.workload).expect("planned workloads exist");
-            // A service that ended is restarted, and the target with it (it knows the old URL).
-            if self.drop_dead_services() {
-                if let Some(s) = server.take() {
-                    s.stop();
-                }
-                if let Err(f) = self.ensure_services(&kinds) {
-                    let rec = failed_cell(&t.name, w.as_ref(), &self.opts.timing, f.full());
-                    self.save_cell(&rec)?;
-                    self.emit(Event::CellDone {
-                        target: t.name.clone(),
-                        workload: c.workload.clone(),
-                        status: rec.status,
-                        line: format!("failed: {}", f.reason),
-                    });
-                    continue;
-                }
-            }
-            let own = self.host.own_start(&t.name, &c.workload);
-            // A dead default server, a cell with its own start command, or one that needs a
-            // server no other load has touched: (re)start.
-            if own || w.fresh_server() || server.is_none() {
-                if let Some(s) = server.take() {
-                    s.stop();
-                }
-                match self.start_server(
-                    &t.name,
-                    &self.start_opts(&t.name, own.then_some(c.workload.as_str())),
-                ) {
-                    Ok(s) => server = Some(s),
-                    Err(f) => {
-                        let rec = failed_cell(&t.name, w.as_ref(), &self.opts.timing, f.full());
-                        self.save_cell(&rec)?;
-                        self.emit(Event::CellDone {
-                            target: t.name.clone(),
-                            workload: c.workload.clone(),
-                            status: rec.status,
-                            line: format!("failed to start: {}", f.reason),
-                        });
-                        continue;
-                    }
-                }
-            }
-            match self.run_cell(t, w.as_ref(), &mut server, own) {
-                CellResult::Stored { server_died } => {
-                    if server_died || own || w.fresh_server() {
-                        if let Some(s) = server.take() {
-                            s.stop();
-                        }
-                    }
-                }
-                CellResult::Interrupted => {
-                    if let Some(s) = server.take() {
-                        s.stop();
-                    }
-                    return Err(Stopped);
-                }
-            }
-        }
-        if let Some(s) = server.take() {
-            s.stop();
-        }
-        if self.stop.is_set() {
-            return Err(Stopped);
-        }
-
-        // Cold starts: fresh processes, after the cells (nothing else running on the server CPUs).
-        if per_target && self.opts.cold_starts > 0 {
+    /// Cold starts: fresh processes, after every cell (nothing else running on the server CPUs).
+    fn cold_starts(&mut self, t: &TargetInfo) -> Result<(), Stopped> {
+        if self.opts.cold_starts > 0 {
             let mut times = Vec::new();
             for i in 0..self.opts.cold_starts {
                 if self.stop.is_set() {
@@ -923,50 +1086,81 @@ impl TargetRun<'_, '_> {
         Ok(())
     }
 
-    /// Measures one cell's repeats on `server` (started by the caller). A workload that needs a
-    /// fresh server per repeat ([`Workload::fresh_server`]) gets the target restarted before
-    /// every repeat after the first (and the caller starts it fresh for the first); `own`: the
-    /// cell has its own start command.
-    fn run_cell(
+    /// Measures repeat `round` of a cell on the target's server, kept up between rounds: (re)started
+    /// when there is none, when the workload has its own start command or needs a fresh server
+    /// (then before every repeat, and stopped after it). A repeat over the noise limits
+    /// ([`noise_reasons`]) is measured again within the retry budgets, saying so in the cell's
+    /// notes; once they are spent it is kept and the cell is marked noisy. `Ok(false)`: a service
+    /// had ended (the caller restarts every server, they know its old URL).
+    #[allow(clippy::too_many_arguments)]
+    fn measure_round(
         &mut self,
         t: &TargetInfo,
         w: &dyn Workload,
+        kinds: &[ServiceKind],
         server: &mut Option<Box<dyn Server>>,
-        own: bool,
-    ) -> CellResult {
-        let started = Instant::now();
-        let repeats = w.repeats(self.opts.repeats).max(1);
-        self.emit(Event::CellStart {
-            target: t.name.clone(),
-            workload: w.id().to_string(),
-            eta: w.estimate(&self.opts.timing) * repeats,
-        });
-        let mut measured: Vec<Measured> = Vec::new();
-        let mut failure: Option<(String, bool)> = None;
-        for i in 0..repeats {
-            if i > 0 && w.fresh_server() {
+        server_for: &mut Option<String>,
+        round: u32,
+        repeats: u32,
+        p: &mut CellProgress,
+        budget: &mut RetryBudget,
+    ) -> Result<bool, Stopped> {
+        let t0 = Instant::now();
+        if !p.started {
+            p.started = true;
+            self.emit(Event::CellStart {
+                target: t.name.clone(),
+                workload: w.id().to_string(),
+                eta: w.estimate(&self.opts.timing) * repeats,
+            });
+        }
+        // A service that ended is restarted, and the servers with it (they know the old URL).
+        let services_ok = !self.drop_dead_services();
+        if !services_ok {
+            if let Some(s) = server.take() {
+                s.stop();
+            }
+        }
+        if let Err(f) = self.ensure_services(kinds) {
+            p.failure = Some((f.full(), false));
+            return Ok(services_ok);
+        }
+        let own = self.host.own_start(&t.name, w.id());
+        let want = own.then(|| w.id().to_string());
+        loop {
+            // A dead default server, a cell with its own start command, or one that needs a
+            // server no other load has touched: (re)start.
+            if server.is_none() || w.fresh_server() || *server_for != want {
                 if let Some(s) = server.take() {
                     s.stop();
                 }
-                match self.start_server(&t.name, &self.start_opts(&t.name, own.then_some(w.id()))) {
-                    Ok(s) => *server = Some(s),
+                *server_for = None;
+                match self.start_server(&t.name, &self.start_opts(&t.name, want.as_deref())) {
+                    Ok(s) => {
+                        *server = Some(s);
+                        *server_for = want.clone();
+                    }
                     Err(f) => {
-                        failure = Some((
-                            format!("restarting for repeat {}: {}", i + 1, f.full()),
+                        p.failure = Some((
+                            if round == 0 {
+                                f.full()
+                            } else {
+                                format!("restarting for repeat {}: {}", round + 1, f.full())
+                            },
                             false,
                         ));
                         break;
                     }
                 }
             }
-            let Some(server) = server.as_mut() else {
+            let Some(srv) = server.as_mut() else {
                 break;
             };
-            let server = server.as_mut();
-            let base_url = server.base_url();
+            let srv = srv.as_mut();
+            let base_url = srv.base_url();
             let on = &mut *self.on;
             let label = if repeats > 1 {
-                format!("{} {} [{}/{}]", t.name, w.id(), i + 1, repeats)
+                format!("{} {} [{}/{}]", t.name, w.id(), round + 1, repeats)
             } else {
                 format!("{} {}", t.name, w.id())
             };
@@ -977,56 +1171,124 @@ impl TargetRun<'_, '_> {
                 timing: &self.opts.timing,
                 client_cpus: &self.opts.client_cpus,
                 server_cpus: &self.opts.server_cpus,
-                meter: server,
+                meter: srv,
                 services: self.services,
                 stop: self.stop,
                 anchors: self.anchors,
                 live: &mut live,
             };
-            match w.measure(&mut cx) {
-                Ok(m) => measured.push(m),
-                Err(MeasureError::Interrupted) => return CellResult::Interrupted,
+            let result = w.measure(&mut cx);
+            if w.fresh_server() {
+                if let Some(s) = server.take() {
+                    s.stop();
+                }
+                *server_for = None;
+            }
+            match result {
+                Ok(m) => {
+                    let noise = noise_reasons(&m);
+                    if noise.is_empty() {
+                        p.measured.push(m);
+                        break;
+                    }
+                    if p.retries < workloads::trust::NOISE_RETRIES_PER_CELL && budget.left > 0 {
+                        p.retries += 1;
+                        budget.left -= 1;
+                        // Each cause on its own line: steal and other processes differ.
+                        for n in &noise {
+                            let note = format!(
+                                "repeat {} re-measured: {n} (retry {} of {} for this cell, {} of {} for the run)",
+                                round + 1,
+                                p.retries,
+                                workloads::trust::NOISE_RETRIES_PER_CELL,
+                                budget.total - budget.left,
+                                budget.total
+                            );
+                            self.emit(Event::Warning(format!("{} {}: {note}", t.name, w.id())));
+                            p.notes.push(note);
+                        }
+                        if self.stop.is_set() {
+                            return Err(Stopped);
+                        }
+                        continue;
+                    }
+                    let why = if p.retries >= workloads::trust::NOISE_RETRIES_PER_CELL {
+                        "the cell's retries are spent"
+                    } else {
+                        "the run's retries are spent"
+                    };
+                    p.noisy.push(format!(
+                        "repeat {}: {} ({why})",
+                        round + 1,
+                        noise.join("; ")
+                    ));
+                    p.measured.push(m);
+                    break;
+                }
+                Err(MeasureError::Interrupted) => return Err(Stopped),
                 Err(MeasureError::ServerDied(tail)) => {
-                    failure = Some((format!("the server died during the measurement\n--- last lines of stderr ---\n{}", tail.trim_end()), true));
+                    p.failure = Some((format!("the server died during the measurement\n--- last lines of stderr ---\n{}", tail.trim_end()), true));
+                    if let Some(s) = server.take() {
+                        s.stop();
+                    }
+                    *server_for = None;
                     break;
                 }
                 Err(MeasureError::Failed(e)) => {
-                    failure = Some((e, false));
+                    p.failure = Some((e, false));
                     break;
                 }
             }
-            if self.stop.is_set() {
-                return CellResult::Interrupted;
-            }
         }
+        p.elapsed += t0.elapsed();
+        if self.stop.is_set() {
+            return Err(Stopped);
+        }
+        Ok(services_ok)
+    }
+
+    /// Stores a cell once its last repeat is measured (or it failed): summarised by the trust
+    /// rules, with the noise rule's notes.
+    fn finish_cell(
+        &mut self,
+        t: &TargetInfo,
+        w: &dyn Workload,
+        p: &mut CellProgress,
+    ) -> Result<(), Stopped> {
+        p.done = true;
+        let measured = std::mem::take(&mut p.measured);
+        let n = measured.len();
         let mut rec = summarise(&t.name, w, &self.opts.timing, measured);
-        let server_died = failure.as_ref().is_some_and(|f| f.1);
-        if let Some((reason, _)) = failure {
+        rec.warnings.append(&mut p.notes);
+        if !p.noisy.is_empty() {
+            rec.warnings.push(format!(
+                "{} {} of {n} repeats stayed noisy after {} re-measurement{}: {}; verdicts comparing this cell are held back",
+                workloads::trust::NOISY_CELL_PREFIX,
+                p.noisy.len(),
+                p.retries,
+                if p.retries == 1 { "" } else { "s" },
+                p.noisy.join(" | ")
+            ));
+        }
+        if let Some((reason, _)) = p.failure.take() {
             rec.status = CellStatus::Failed(reason);
         }
-        rec.elapsed_s = Some(started.elapsed().as_secs_f64());
+        rec.elapsed_s = Some(p.elapsed.as_secs_f64());
         if w.kind() == Kind::Saturation {
             if let Some(s) = clean_spread(&rec.repeats, |r| r.metric("throughput_rps")) {
                 self.anchors.insert(w.id().to_string(), s.median);
             }
         }
         let line = cell_line(&rec);
-        if self.save_cell(&rec).is_err() {
-            return CellResult::Interrupted;
-        }
+        self.save_cell(&rec)?;
         self.emit(Event::CellDone {
             target: t.name.clone(),
             workload: w.id().to_string(),
             status: rec.status.clone(),
             line,
         });
-        CellResult::Stored { server_died }
+        Ok(())
     }
-}
-
-enum CellResult {
-    Stored { server_died: bool },
-    Interrupted,
 }
 
 fn failed_cell(target: &str, w: &dyn Workload, timing: &Timing, reason: String) -> CellRecord {
@@ -1345,6 +1607,34 @@ mod tests {
             cell_line(&rec).starts_with("101 req/s (100–104)"),
             "{}",
             cell_line(&rec)
+        );
+    }
+
+    #[test]
+    fn noise_reasons_keep_steal_and_other_processes_apart() {
+        let mut m = repeat(1000.0, 0, &[]);
+        assert!(noise_reasons(&m).is_empty());
+        // Quiet by both measures, at the limits.
+        m.repeat.steal_pct = Some(2.0);
+        m.repeat.samples_json = r#"{"server_cpus_foreign":0.10}"#.into();
+        assert!(noise_reasons(&m).is_empty());
+        // One window with foreign load only.
+        m.repeat.samples_json = r#"{"server_cpus_foreign":0.38,"steal_pct":0.5}"#.into();
+        assert_eq!(
+            noise_reasons(&m),
+            ["other processes used 38% of the server CPUs (> 10%)"]
+        );
+        // A capacity search's rungs: the worst of each, each its own reason.
+        m.repeat.steal_pct = Some(1.0);
+        m.repeat.samples_json =
+            r#"[{"server_cpus_foreign":0.02,"steal_pct":31.6},{"server_cpus_foreign":0.2,"steal_pct":3}]"#
+                .into();
+        assert_eq!(
+            noise_reasons(&m),
+            [
+                "steal 31.6% of CPU time (> 2%)",
+                "other processes used 20% of the server CPUs (> 10%)"
+            ]
         );
     }
 

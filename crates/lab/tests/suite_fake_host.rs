@@ -4,7 +4,7 @@
 //! of a cell and `--resume`. Fast (sub-second windows); the real targets are covered by the
 //! stackwise binary's end-to-end tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -178,12 +178,18 @@ impl ServerMeter for FakeServer {
     }
 }
 
-struct Dying(FakeServer);
+/// A fake server whose measuring windows report the steal time its host scripted (one value per
+/// window, then 0%), and which reports itself dead once its server stopped.
+struct Dying(FakeServer, Arc<Mutex<VecDeque<f64>>>);
 
 impl ServerMeter for Dying {
     fn begin(&mut self) {}
     fn end(&mut self) -> ServerUsage {
-        self.0.end()
+        let mut u = self.0.end();
+        if let Some(s) = self.1.lock().unwrap().pop_front() {
+            u.steal_pct = Some(s);
+        }
+        u
     }
     fn check_alive(&mut self) -> Result<(), String> {
         if self.0.alive.load(Ordering::SeqCst) {
@@ -234,9 +240,22 @@ struct FakeHost {
     starts: Mutex<u32>,
     service_starts: Mutex<u32>,
     upstream_dies: Arc<AtomicBool>,
+    /// Per target: the steal time its next measuring windows report (shared by its servers).
+    steal: Mutex<BTreeMap<String, Arc<Mutex<VecDeque<f64>>>>>,
 }
 
 impl FakeHost {
+    fn script_steal(&self, t: &str, values: &[f64]) {
+        self.steal
+            .lock()
+            .unwrap()
+            .entry(t.to_string())
+            .or_default()
+            .lock()
+            .unwrap()
+            .extend(values);
+    }
+
     fn behaviour(&self, t: &str) -> Behaviour {
         self.targets.iter().find(|(i, _)| i.name == t).unwrap().1
     }
@@ -267,7 +286,14 @@ impl Host for FakeHost {
         *self.starts.lock().unwrap() += 1;
         let b = self.behaviour(t);
         let s = FakeServer::start(b, self.running.clone());
-        Ok(Box::new(Dying(s)))
+        let steal = self
+            .steal
+            .lock()
+            .unwrap()
+            .entry(t.to_string())
+            .or_default()
+            .clone();
+        Ok(Box::new(Dying(s, steal)))
     }
     fn check(&self, t: &str, s: &mut dyn Server) -> Result<(), TargetFailure> {
         // A tiny conformance check: /json must be right.
@@ -332,6 +358,7 @@ fn host() -> FakeHost {
         starts: Mutex::new(0),
         service_starts: Mutex::new(0),
         upstream_dies: Arc::new(AtomicBool::new(false)),
+        steal: Mutex::new(BTreeMap::new()),
     }
 }
 
@@ -464,7 +491,7 @@ fn ctrl_c_mid_cell_keeps_finished_cells_and_resume_completes() {
         &stop,
         &mut |e| match e {
             Event::CellDone { .. } => done += 1,
-            // Ctrl-C while the third cell (b/plaintext) is measuring.
+            // Ctrl-C while the third cell (a/json: the order is interleaved) is measuring.
             Event::Live(l) if done == 2 && l.contains("measuring") => stop2.trigger(),
             _ => {}
         },
@@ -509,7 +536,7 @@ fn ctrl_c_mid_cell_keeps_finished_cells_and_resume_completes() {
     )
     .unwrap();
     assert_eq!(out, Outcome::Finished { run_id });
-    assert_eq!(measured, vec!["b/plaintext", "b/json"]);
+    assert_eq!(measured, vec!["a/json", "b/json"]);
     let run = store.run(run_id).unwrap();
     assert_eq!(run.cells.len(), 4);
     assert!(run.finished_at.is_some());
@@ -711,4 +738,231 @@ fn a_workload_registered_at_run_time_is_measured_and_stored() {
     assert_eq!(c.params["path"], "/json");
     assert!(c.metric("throughput_rps").unwrap().median > 100.0, "{c:?}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn run_collecting(host: &FakeHost, store: &mut Store, opts: &SuiteOptions) -> (i64, Vec<Event>) {
+    let mut events = Vec::new();
+    let out = suite::run(
+        host,
+        store,
+        opts,
+        machine(),
+        None,
+        &StopFlag::new(),
+        &mut |e| events.push(e),
+    )
+    .unwrap();
+    let Outcome::Finished { run_id } = out else {
+        panic!("{out:?}")
+    };
+    (run_id, events)
+}
+
+/// Repeats are interleaved across targets, workload by workload (round r of every target before
+/// round r + 1), and each server stays up between rounds and workloads.
+#[test]
+fn repeats_are_measured_round_robin_across_targets() {
+    let host = FakeHost {
+        targets: vec![
+            (info("a"), Behaviour::Good),
+            (info("b"), Behaviour::Good),
+            (info("c"), Behaviour::Good),
+        ],
+        ..host()
+    };
+    let dir = tempdir("interleave");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let mut opts = options(&["plaintext", "json"], 2);
+    opts.cold_starts = 0;
+    let (run_id, events) = run_collecting(&host, &mut store, &opts);
+    // The order of the repeats, from the live lines ("a plaintext [1/2]: measuring …").
+    let mut order: Vec<String> = Vec::new();
+    for e in &events {
+        if let Event::Live(l) = e {
+            if let Some((label, _)) = l.split_once("]: ") {
+                let label = format!("{label}]");
+                if order.last() != Some(&label) {
+                    order.push(label);
+                }
+            }
+        }
+    }
+    let mut expected = Vec::new();
+    for w in ["plaintext", "json"] {
+        for r in 1..=2 {
+            for t in ["a", "b", "c"] {
+                expected.push(format!("{t} {w} [{r}/2]"));
+            }
+        }
+    }
+    assert_eq!(order, expected);
+    // A cell is stored when its last repeat is measured: in the last round, target by target.
+    let done: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::CellDone {
+                target, workload, ..
+            } => Some(format!("{target}/{workload}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        done,
+        [
+            "a/plaintext",
+            "b/plaintext",
+            "c/plaintext",
+            "a/json",
+            "b/json",
+            "c/json"
+        ]
+    );
+    // One start per target: its server stayed up between rounds and workloads.
+    assert_eq!(*host.starts.lock().unwrap(), 3);
+    let run = store.run(run_id).unwrap();
+    for t in ["a", "b", "c"] {
+        for w in ["plaintext", "json"] {
+            let c = run.cell(t, w).unwrap();
+            assert_eq!(c.status, CellStatus::Ok, "{c:?}");
+            assert_eq!(c.repeats, 2);
+        }
+    }
+    assert_eq!(*host.running.lock().unwrap(), 0, "every server was stopped");
+}
+
+/// A repeat whose steal time is over the limit is measured again, the cell says so, and the
+/// quiet re-measurement is what is kept.
+#[test]
+fn a_noisy_repeat_is_measured_again_and_the_quiet_one_kept() {
+    let host = FakeHost {
+        targets: vec![(info("a"), Behaviour::Good), (info("b"), Behaviour::Good)],
+        ..host()
+    };
+    // b's first measuring window has 30% steal; every later one none.
+    host.script_steal("b", &[30.0]);
+    let dir = tempdir("remeasure");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let mut opts = options(&["plaintext"], 2);
+    opts.cold_starts = 0;
+    let (run_id, _) = run_collecting(&host, &mut store, &opts);
+    let run = store.run(run_id).unwrap();
+    let b = run.cell("b", "plaintext").unwrap();
+    assert_eq!(b.status, CellStatus::Ok);
+    assert_eq!(b.repeats, 2, "the noisy repeat was replaced, not added");
+    assert!(
+        b.warnings
+            .iter()
+            .any(|w| w
+                .starts_with("repeat 1 re-measured: steal 30.0% of CPU time (> 2%) (retry 1 of 3")),
+        "{:?}",
+        b.warnings
+    );
+    // Steal is not called other processes' load, and the cell is not held back as noisy.
+    assert!(!b.warnings.iter().any(|w| w.contains("other processes")));
+    assert!(
+        !workloads::trust::is_noisy_cell(&b.warnings),
+        "{:?}",
+        b.warnings
+    );
+    // a's windows had no steal: nothing re-measured there.
+    let a = run.cell("a", "plaintext").unwrap();
+    assert!(
+        !a.warnings.iter().any(|w| w.contains("re-measured")),
+        "{:?}",
+        a.warnings
+    );
+}
+
+/// A machine that stays noisy: the cell's retries are spent, the noisy repeats are kept and the
+/// cell is marked noisy (what the claims hold verdicts back on).
+#[test]
+fn a_cell_that_stays_noisy_is_flagged_once_retries_are_spent() {
+    let host = FakeHost {
+        targets: vec![(info("a"), Behaviour::Good)],
+        ..host()
+    };
+    host.script_steal("a", &[40.0; 20]);
+    let dir = tempdir("staysnoisy");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let mut opts = options(&["plaintext"], 2);
+    opts.cold_starts = 0;
+    let (run_id, events) = run_collecting(&host, &mut store, &opts);
+    let run = store.run(run_id).unwrap();
+    let c = run.cell("a", "plaintext").unwrap();
+    assert_eq!(c.repeats, 2, "{c:?}");
+    let remeasured = c
+        .warnings
+        .iter()
+        .filter(|w| w.starts_with("repeat 1 re-measured: steal 40.0%"))
+        .count();
+    assert_eq!(remeasured, 3, "{:?}", c.warnings);
+    assert!(
+        workloads::trust::is_noisy_cell(&c.warnings),
+        "{:?}",
+        c.warnings
+    );
+    let flag = c
+        .warnings
+        .iter()
+        .find(|w| w.starts_with(workloads::trust::NOISY_CELL_PREFIX))
+        .unwrap();
+    assert!(
+        flag.contains("2 of 2 repeats stayed noisy after 3 re-measurements")
+            && flag.contains("the cell's retries are spent"),
+        "{flag}"
+    );
+    // 2 repeats + 3 retries: five measuring windows used, the rest of the script is left.
+    assert_eq!(host.steal.lock().unwrap()["a"].lock().unwrap().len(), 15);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Warning(w) if w.contains("re-measured"))));
+}
+
+/// The run's retry budget is shared: a quarter of the planned repeats, at least 3. Two
+/// single-repeat cells on a machine that stays noisy: the first spends the run's 3 retries, the
+/// second gets none, and both say why they were kept noisy.
+#[test]
+fn the_run_budget_caps_retries_across_cells() {
+    let host = FakeHost {
+        targets: vec![(info("a"), Behaviour::Good), (info("b"), Behaviour::Good)],
+        ..host()
+    };
+    host.script_steal("a", &[40.0; 10]);
+    host.script_steal("b", &[40.0; 10]);
+    assert_eq!(workloads::trust::noise_retry_budget(2), 3);
+    let dir = tempdir("runbudget");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let mut opts = options(&["plaintext"], 1);
+    opts.cold_starts = 0;
+    let (run_id, _) = run_collecting(&host, &mut store, &opts);
+    let run = store.run(run_id).unwrap();
+    let flag = |t: &str| {
+        let c = run.cell(t, "plaintext").unwrap();
+        let retries = c
+            .warnings
+            .iter()
+            .filter(|w| w.contains(" re-measured: "))
+            .count();
+        let flag = c
+            .warnings
+            .iter()
+            .find(|w| w.starts_with(workloads::trust::NOISY_CELL_PREFIX))
+            .cloned()
+            .unwrap_or_else(|| panic!("{t}: {:?}", c.warnings));
+        (retries, flag)
+    };
+    let (ra, fa) = flag("a");
+    let (rb, fb) = flag("b");
+    assert_eq!((ra, rb), (3, 0));
+    assert!(fa.contains("the cell's retries are spent"), "{fa}");
+    assert!(fb.contains("the run's retries are spent"), "{fb}");
+    assert!(
+        run.cell("a", "plaintext")
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|w| w.contains("retry 3 of 3 for this cell, 3 of 3 for the run")),
+        "{:?}",
+        run.cell("a", "plaintext").unwrap().warnings
+    );
 }

@@ -251,7 +251,9 @@ fn warnings(run: &RunSummary, wls: &[WorkloadDerived]) -> Vec<Warning> {
                 }
             }
             for m in &c.warnings {
-                let kind = if m.to_ascii_lowercase().contains("lower bound") {
+                let kind = if m.starts_with(workloads::trust::NOISY_CELL_PREFIX) {
+                    "noise"
+                } else if m.to_ascii_lowercase().contains("lower bound") {
                     "lower-bound"
                 } else {
                     "lab"
@@ -259,6 +261,26 @@ fn warnings(run: &RunSummary, wls: &[WorkloadDerived]) -> Vec<Warning> {
                 push(scope.clone(), kind, m.clone());
             }
         }
+    }
+    // Cells that stayed noisy once the lab's retries were spent: the claims hold back the verdicts
+    // comparing them (their section says how many).
+    let noisy = run
+        .cells
+        .iter()
+        .filter(|c| workloads::trust::is_noisy_cell(&c.warnings))
+        .count();
+    if noisy > 0 {
+        push(
+            "run".into(),
+            "noise",
+            format!(
+                "{noisy} cell{} stayed noisy after the lab's retries (steal time or other processes \
+                 over the limits): verdicts comparing {} are held back (noisy_machine; the claims \
+                 section counts them). Re-measure on a quiet machine.",
+                if noisy == 1 { "" } else { "s" },
+                if noisy == 1 { "it" } else { "them" }
+            ),
+        );
     }
     if let Some(v) = run.machine.runtimes.get("node") {
         if node_major(v).is_some_and(|m| m <= 20) {
@@ -465,6 +487,41 @@ mod tests {
         let j = judge_single(200.0, 100.0);
         assert_eq!((j.change_pct, j.marked), (Some(100.0), false));
         assert_eq!(judge_single(1.0, 0.0).change_pct, None);
+    }
+
+    #[test]
+    fn a_cell_that_stayed_noisy_is_a_noise_warning_and_counted_for_the_run() {
+        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/run-a.json");
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let mut run: RunSummary = serde_json::from_value(file["summary"].clone()).unwrap();
+        let quiet = derive(&run);
+        assert!(!quiet
+            .warnings
+            .iter()
+            .any(|w| w.kind == "noise" && w.scope == "run"));
+        let flag = format!(
+            "{} 1 of 3 repeats stayed noisy after 3 re-measurements: repeat 2: steal 12.0% of CPU time (> 2%) (the cell's retries are spent)",
+            workloads::trust::NOISY_CELL_PREFIX
+        );
+        for c in run.cells.iter_mut().take(2) {
+            c.warnings.push(flag.clone());
+        }
+        let d = derive(&run);
+        let cell = &run.cells[0];
+        assert!(d.warnings.iter().any(|w| w.kind == "noise"
+            && w.scope == format!("{} / {}", cell.target, cell.workload)
+            && w.text == flag));
+        let summary = d
+            .warnings
+            .iter()
+            .find(|w| w.kind == "noise" && w.scope == "run")
+            .expect("a run-level line counting the noisy cells");
+        assert!(
+            summary.text.starts_with("2 cells stayed noisy") && summary.text.contains("held back"),
+            "{}",
+            summary.text
+        );
     }
 
     #[test]

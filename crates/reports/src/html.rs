@@ -33,6 +33,9 @@ svg.chart{width:100%;height:auto;overflow:visible}
 .box.ok{border-color:rgba(127,127,127,.5);background:none}
 .box h2{margin-top:.4rem;border:0}
 .box li{margin:.15rem 0}
+.box.findings{border-color:#2b6cb0;background:rgba(43,108,176,.06)}
+.trust-noisy,.trust-incomplete{color:#8f1d16}
+details.wgroup summary{cursor:pointer;font-weight:600}
 .kind{display:inline-block;font-size:11px;font-weight:600;text-transform:uppercase;padding:0 .35rem;border-radius:3px;border:1px solid currentColor;margin-right:.4rem;opacity:.85}
 .m-warn{background:rgba(230,160,0,.2)}
 .m-better{color:#19703a;font-weight:700}
@@ -377,7 +380,9 @@ pub fn render(input: &ReportInput, opts: &Options) -> String {
     let colours = Colours::new([run]);
     let mut p = Page::new();
     let title = format!("stackwise report: run #{}", run.run_id);
-    warnings_box(&mut p, &derived.warnings, "Warnings");
+    p.out
+        .push_str(&crate::findings::html(&crate::findings::findings(input)));
+    p.nav_at = p.out.len();
 
     p.h2("machine", "Machine and versions measured");
     p.table(&tables::machine(run));

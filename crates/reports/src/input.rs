@@ -20,6 +20,12 @@ pub struct ReportInput {
     pub claims: Option<Section>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advice: Option<Section>,
+    /// The claims verdicts in brief, for the findings (set with `claims`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims_digest: Option<crate::findings::ClaimsDigest>,
+    /// The advice in brief, for the findings (set with `advice`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice_digest: Option<crate::findings::AdviceDigest>,
 }
 
 impl ReportInput {
@@ -29,6 +35,8 @@ impl ReportInput {
             details: Vec::new(),
             claims: None,
             advice: None,
+            claims_digest: None,
+            advice_digest: None,
         }
     }
 

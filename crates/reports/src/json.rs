@@ -12,6 +12,8 @@ pub struct JsonReport<'a> {
     pub report_version: u32,
     #[serde(flatten)]
     pub input: &'a ReportInput,
+    /// The summary every output leads with.
+    pub findings: crate::findings::Findings,
     pub derived: Derived,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparison: Option<JsonComparison>,
@@ -28,6 +30,7 @@ pub fn report<'a>(input: &'a ReportInput, baseline: Option<&ReportInput>) -> Jso
     JsonReport {
         report_version: 1,
         input,
+        findings: crate::findings::findings(input),
         derived: derive::derive(&input.summary),
         comparison: baseline.map(|b| JsonComparison {
             baseline_run_id: b.summary.run_id,

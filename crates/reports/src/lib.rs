@@ -5,18 +5,32 @@
 //! - [`escape`]: every user-provided text goes through it (HTML, Markdown).
 //! - [`svg`]: scales, ticks, number formats and an escaping SVG writer; [`charts`]: the charts.
 //! - [`input`]: what a report is made of; [`derive`]: derived figures, warnings, the comparison rule.
+//! - [`findings`]: the summary every output leads with (headline comparisons, claims, advice,
+//!   the run's trust, warnings grouped by cause).
 //! - [`html`], [`markdown`], [`json`]: the three outputs.
+//! - [`claims_text`]: the claims verdicts as terminal text (`stackwise claims`).
+//! - [`terminal`]: the terminal tables of a run (the end of `stackwise lab`, `lab --show`).
+//! - [`export`]: the one seam every output goes through (an `Exporter` per format).
+//! - [`assemble`]: one assembly of a run with its details, the claims verdicts and the advice
+//!   ([`sections`] lays the verdicts and the advice out), for every output and the web UI.
 
+pub mod assemble;
 pub mod charts;
+pub mod claims_text;
 pub mod derive;
 pub mod escape;
+pub mod export;
 pub mod figures;
+pub mod findings;
+pub mod format;
 pub mod html;
 pub mod input;
 pub mod json;
 pub mod markdown;
+pub mod sections;
 pub mod svg;
 pub mod tables;
+pub mod terminal;
 
 pub use input::{
     CellDetail, InputError, PercentilePoint, ReportInput, SecondSample, Section, Table,

@@ -119,7 +119,9 @@ pub fn render(input: &ReportInput) -> String {
         run.targets.len(),
         run.cells.len()
     );
-    warnings_md(&mut out, &derived.warnings, "Warnings");
+    out.push_str(&crate::findings::markdown(&crate::findings::findings(
+        input,
+    )));
     out.push_str("## Machine and versions measured\n\n");
     out.push_str(&table_md(&tables::machine(run)));
     out.push_str(&table_md(&tables::targets(run)));

@@ -185,28 +185,9 @@ impl PercentileAxis {
     }
 }
 
-/// A number with about three significant digits and thousands separators: `15,234`, `987`,
-/// `12.3`, `1.25`, `0.0123`.
+/// A figure for humans: the one number formatter of every report ([`crate::format::num`]).
 pub fn fmt_num(v: f64) -> String {
-    if !v.is_finite() {
-        return "–".to_string();
-    }
-    let a = v.abs();
-    let s = if a >= 1000.0 {
-        group_thousands(v.round() as i64)
-    } else if a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
-    } else if a == 0.0 {
-        "0".to_string()
-    } else {
-        let digits = (2 - a.log10().floor() as i32).clamp(2, 9) as usize;
-        format!("{v:.digits$}")
-    };
-    s
+    crate::format::num(v)
 }
 
 /// A tick label: as short as possible (`0.5`, `10`, `2k`, `1.5M`).
@@ -232,7 +213,7 @@ pub fn fmt_plain(v: f64) -> String {
     }
 }
 
-fn group_thousands(n: i64) -> String {
+pub(crate) fn group_thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {

@@ -239,6 +239,19 @@ fn a_short_two_target_run_is_stored_and_read_back() {
         stdout.contains("Per target") && stdout.contains("cold start"),
         "{stdout}"
     );
+    // Then the findings, the next commands and the HTML report written beside the store.
+    let html = dir.join("stackwise-run-2.html");
+    for want in [
+        "Findings of run #2".to_string(),
+        "  Trust: ".to_string(),
+        format!("stackwise claims --run 2 --db {}", db.display()),
+        format!("stackwise report --run 2 --db {} --html", db.display()),
+        format!("HTML report: {}", html.display()),
+    ] {
+        assert!(stdout.contains(&want), "{want:?} missing from {stdout}");
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("id=\"findings\""));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -274,8 +287,8 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Targets run in name order: wait until node-http's first cell is stored and its second is
-    // being measured, then Ctrl-C.
+    // Repeats are interleaved across targets (name order within a workload): wait until
+    // node-http's plaintext is stored and rust-axum's is being measured, then Ctrl-C.
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -295,7 +308,7 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
             break;
         }
     }
-    // Mid-way through the second cell (json: 0.2 s warm-up + 2 s).
+    // Mid-way through the second cell (rust-axum plaintext: 0.2 s warm-up + 2 s).
     std::thread::sleep(Duration::from_millis(1200));
     assert!(
         !processes_with(&marker).is_empty(),
@@ -368,5 +381,36 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `vector` (issue 14) on a real target: node-http's Float64Array loop answers `/vector?n=1000000`
+/// and the lab's check (within a relative 1e-9 of the client's sum) accepts every answer.
+#[test]
+fn the_vector_workload_measures_a_real_target_with_checked_answers() {
+    let _serial = serial();
+    let dir = tempdir("vector");
+    let db = dir.join("lab.sqlite3");
+    let out = stackwise()
+        .args([
+            "lab",
+            "--targets",
+            "node-http",
+            "--workloads",
+            "vector",
+            "--json",
+        ])
+        .args(SHORT)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let run = read_run(&db);
+    let c = run.cell("node-http", "vector").unwrap();
+    assert_eq!(c.status, store::CellStatus::Ok, "{c:?}");
+    assert_eq!(c.params.get("n").map(String::as_str), Some("1000000"));
+    assert!(c.metric("throughput_rps").unwrap().median > 1.0, "{c:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -388,7 +388,7 @@ fn the_ui_and_the_report_in_a_real_browser() {
         "the browser test failed ({status}):\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("ui: 11 passed, 0 failed"),
+        stdout.contains("ui: 12 passed, 0 failed"),
         "not every browser check ran:\n{stdout}"
     );
     // The stopped lab run left nothing behind (the lab reaps its servers before it exits).

@@ -73,6 +73,19 @@ pub const HASH: Request = get(
     ),
     &["sha256"],
 );
+/// `GET /vector?n=N`: `{"n":N,"result":R}`, R = Σ x_i², x_i = (i mod 1000) / 1000; the client
+/// computes `{vector_result}` as a regular expression matching every decimal within a relative
+/// 1e-9 of R (the contract's tolerance: NumPy's pairwise `dot` and a plain loop differ in the
+/// last bits).
+pub const VECTOR: Request = get(
+    "vector",
+    "/vector?n={n}",
+    JSON,
+    BodyCheck::Regex(
+        r#"^\s*\{{\s*(?:"n"\s*:\s*{n}\s*,\s*"result"\s*:\s*(?:{vector_result})|"result"\s*:\s*(?:{vector_result})\s*,\s*"n"\s*:\s*{n})\s*\}}\s*$"#,
+    ),
+    &["vector_result"],
+);
 /// `mixed`'s heavy request: `/cpu?n={heavy_n}`.
 pub const HEAVY_CPU: Request = get(
     "heavy",
@@ -142,6 +155,8 @@ const HOLD_METRICS: &[&str] = &[
     "pss_idle_mb",
     "pss_mean_mb",
     "pss_peak_mb",
+    "upgrades_per_s",
+    "upgrade_timeouts",
 ];
 
 const fn p(name: &'static str, value: &'static str, why: &'static str) -> Param {
@@ -172,6 +187,11 @@ const HASH_N: Param = p(
     "n",
     "500",
     "500 SHA-256 digests of 1 KiB (~2–3 ms of OpenSSL): native work dominates HTTP",
+);
+const VECTOR_N: Param = p(
+    "n",
+    "1000000",
+    "a 1M-element float64 vector (8 MB): a few ms of NumPy or of a JIT-compiled loop, so the arithmetic, not HTTP or the interpreter's per-request cost, dominates, and a request stays far under the 100 ms SLO on one core (pure Python would take ~100× longer)",
 );
 const C64: Param = p(
     "connections",
@@ -413,12 +433,16 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         &["stream"],
         &[],
     ),
-    future(
+    workload(
         "vector",
         Saturation,
-        "a numeric loop NumPy can vectorise, /vector (coming later)",
+        "GET /vector?n=…, closed loop: float64 arithmetic NumPy vectorises (Node: a Float64Array loop)",
         &["vector"],
         &[],
+        &[VECTOR],
+        &[VECTOR_N, C16, CLOSED],
+        SAT_METRICS,
+        false,
     ),
     // Issue 15: loop blocking with work that is heavy on every runtime. `mixed` (above) sends
     // the same heavy request to every target (equal work); `mixed-time` calibrates its heavy

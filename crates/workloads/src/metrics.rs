@@ -73,6 +73,11 @@ pub const METRICS: &[Metric] = &[
       "memory (PSS summed over the process tree) when idle after start"),
     m("install_bytes", "Install MB", "bytes", Lower, true, Target, "install footprint on disk"),
     m("install_packages", "Packages", "count", Lower, true, Target, "packages installed"),
+    // Held connections, over every repeat: the handshake rate, its own figure (issue 14).
+    m("upgrades_per_s", "Upgrades/s (ramp)", "rps", Higher, true, AllRepeats,
+      "WebSocket upgrades completed per second of the ramp (until every attempt resolved)"),
+    m("upgrade_timeouts", "Upgrade time-outs", "count", Lower, true, AllRepeats,
+      "attempts whose upgrade did not finish within the connect timeout (the handshake rate, not holding, was short)"),
     // Loop blocking (mixed, mixed-time), per repeat over the clean repeats.
     m("heavy_n", "Heavy n", "count", Lower, true, CleanRepeats,
       "the heavy /cpu request's n (mixed: fixed; mixed-time: calibrated so one costs 50 ms of server CPU)"),

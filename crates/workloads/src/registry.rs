@@ -189,9 +189,9 @@ mod tests {
     fn every_request_template_fills_from_its_workload_params() {
         for w in Registry::builtin().workloads() {
             let values = |n: &str| {
-                w.param(n)
-                    .map(str::to_string)
-                    .or_else(|| matches!(n, "cpu_result" | "sha256").then(|| "X".to_string()))
+                w.param(n).map(str::to_string).or_else(|| {
+                    matches!(n, "cpu_result" | "sha256" | "vector_result").then(|| "X".to_string())
+                })
             };
             for q in w.requests {
                 crate::fill(q.path, &values).unwrap_or_else(|e| panic!("{}: {e}", w.id));

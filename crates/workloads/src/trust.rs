@@ -21,3 +21,30 @@ pub const FOREIGN_LIMIT: f64 = 0.10;
 
 /// The p99 SLO of the capacity searches unless `--slo-p99` says otherwise, in ms.
 pub const DEFAULT_SLO_P99_MS: f64 = 100.0;
+
+/// A repeat whose steal time exceeds [`STEAL_LIMIT_PCT`] or whose other processes' share of the
+/// server CPUs exceeds [`FOREIGN_LIMIT`] is measured again (the lab's suite), at most this many
+/// times per cell…
+pub const NOISE_RETRIES_PER_CELL: u32 = 3;
+
+/// …and at most this share of the run's planned repeats in all (rounded up, at least
+/// [`NOISE_RETRIES_MIN_PER_RUN`]): the retries can lengthen a run by about a quarter at most.
+pub const NOISE_RETRY_SHARE_PER_RUN: f64 = 0.25;
+
+/// The least retry budget of a run, however few repeats it plans.
+pub const NOISE_RETRIES_MIN_PER_RUN: u32 = 3;
+
+/// The run's retry budget for `planned_repeats` repeats.
+pub fn noise_retry_budget(planned_repeats: u32) -> u32 {
+    ((planned_repeats as f64 * NOISE_RETRY_SHARE_PER_RUN).ceil() as u32)
+        .max(NOISE_RETRIES_MIN_PER_RUN)
+}
+
+/// The start of a cell's warning when some of its repeats stayed noisy once the retry budget was
+/// spent: the claims hold back verdicts comparing such a cell (reason code `noisy_machine`).
+pub const NOISY_CELL_PREFIX: &str = "noisy machine:";
+
+/// Whether a cell's warnings say it stayed noisy (see [`NOISY_CELL_PREFIX`]).
+pub fn is_noisy_cell(warnings: &[String]) -> bool {
+    warnings.iter().any(|w| w.starts_with(NOISY_CELL_PREFIX))
+}

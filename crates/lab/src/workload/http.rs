@@ -54,6 +54,8 @@ impl Endpoint {
             let v = match *c {
                 "cpu_result" => cpu_result(n()?).to_string(),
                 "sha256" => hash_hex(n()?),
+                "vector_result" => vector_result_regex(crate::check::db::vector_result(n()?))
+                    .map_err(|e| format!("request {:?}: {e}", req.name))?,
                 other => {
                     return Err(format!(
                         "request {:?}: no client computes {other:?}",
@@ -119,6 +121,11 @@ impl Endpoint {
     pub fn hash(n: u64) -> Endpoint {
         Endpoint::builtin(&workloads::builtin::HASH, "n", Some(n))
     }
+
+    /// `/vector?n=N`: `{"n":N,"result":R}`, R within a relative 1e-9 of the sum computed here.
+    pub fn vector(n: u64) -> Endpoint {
+        Endpoint::builtin(&workloads::builtin::VECTOR, "n", Some(n))
+    }
 }
 
 /// The contract's `/cpu` result: x = (x·31 + i) mod 2³² for i in 0..n.
@@ -139,6 +146,54 @@ pub fn hash_hex(n: u64) -> String {
         buf[..32].copy_from_slice(&d);
     }
     d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The contract's relative tolerance on `/vector`'s float result (docs/contract.md).
+pub const VECTOR_TOLERANCE: f64 = 1e-9;
+
+/// A regular expression (no anchors, one group-free alternation) matching the JSON decimals
+/// within [`VECTOR_TOLERANCE`] of `expected` (absolute near zero) that a server may print:
+/// shortest round-trip (`332833.5`, `332833.49999999994`), trailing zeros or none (`1000`,
+/// `1000.0`). The accepted set is the numbers whose decimal expansion, cut after k digits,
+/// falls inside the interval, with k chosen so the interval spans at least 4 steps: every
+/// value in the middle half of the tolerance passes, nothing outside it. Exponent notation is
+/// refused (an error for an `expected` a server would print with one: below 1e-4, from 1e15).
+pub fn vector_result_regex(expected: f64) -> Result<String, String> {
+    if !expected.is_finite()
+        || expected < 0.0
+        || (expected != 0.0 && !(1e-4..1e15).contains(&expected))
+    {
+        return Err(format!(
+            "vector result {expected} is outside the range printed without an exponent (0, or 1e-4 to 1e15)"
+        ));
+    }
+    let tol = VECTOR_TOLERANCE * expected.max(1.0);
+    let (lo, hi) = ((expected - tol).max(0.0), expected + tol);
+    let mut k = 0u32;
+    while (hi - lo) * 10f64.powi(k as i32) < 4.0 {
+        k += 1;
+    }
+    let s = 10u128.pow(k);
+    let sf = s as f64;
+    let a = (lo * sf).ceil() as u128;
+    let b = (hi * sf).floor() as u128;
+    let mut alts = Vec::new();
+    for t in a..b {
+        let int = t / s;
+        if k == 0 {
+            alts.push(format!(r"{int}(?:\.\d*)?"));
+            continue;
+        }
+        let frac = format!("{:0width$}", t % s, width = k as usize);
+        alts.push(format!(r"{int}\.{frac}\d*"));
+        let short = frac.trim_end_matches('0');
+        if short.is_empty() {
+            alts.push(format!(r"{int}(?:\.0*)?"));
+        } else {
+            alts.push(format!(r"{int}\.{short}0*"));
+        }
+    }
+    Ok(alts.join("|"))
 }
 
 /// One load run a workload wants.
@@ -372,6 +427,58 @@ mod tests {
             .collect();
         assert_eq!(hash_hex(1), one);
         assert_ne!(hash_hex(2), hash_hex(1));
+    }
+
+    #[test]
+    fn vector_answers_within_the_tolerance_pass_and_others_fail() {
+        let ok = |e: &Endpoint, body: &str| e.validation.check(200, body.as_bytes()).is_ok();
+        let n = 1_000_000u64;
+        let r = crate::check::db::vector_result(n);
+        let e = Endpoint::vector(n);
+        // NumPy's pairwise dot and a plain loop differ in the last bits: both pass, printed the
+        // way Python (repr) and JavaScript (shortest round trip) print them.
+        let xs: Vec<f64> = (0..n).map(|i| (i % 1000) as f64 / 1000.0).collect();
+        let pairwise: f64 = xs
+            .chunks(128)
+            .map(|c| c.iter().map(|x| x * x).sum::<f64>())
+            .sum();
+        for v in [r, pairwise, r * (1.0 + 4e-10), r * (1.0 - 4e-10), 332833.5] {
+            assert!(ok(&e, &format!(r#"{{"n":{n},"result":{v}}}"#)), "{v}");
+            assert!(
+                ok(&e, &format!(r#"{{"result": {v:?}, "n": {n}}}"#)),
+                "{v:?}"
+            );
+        }
+        assert!(ok(&e, r#"{"n":1000000,"result":332833.50}"#));
+        for v in [
+            r * (1.0 + 2e-9),
+            r * (1.0 - 2e-9),
+            r + 1.0,
+            r * 10.0,
+            r / 10.0,
+        ] {
+            assert!(!ok(&e, &format!(r#"{{"n":{n},"result":{v}}}"#)), "{v}");
+        }
+        assert!(!ok(&e, r#"{"n":999999,"result":332833.5}"#));
+        assert!(!ok(&e, r#"{"n":1000000,"result":"332833.5"}"#));
+        // Integers printed without a fraction, and zero.
+        let one = Endpoint::from_request(&workloads::builtin::VECTOR, &|k| {
+            (k == "n").then(|| "0".to_string())
+        })
+        .unwrap();
+        assert!(ok(&one, r#"{"n":0,"result":0.0}"#));
+        assert!(ok(&one, r#"{"n":0,"result":0}"#));
+        assert!(!ok(&one, r#"{"n":0,"result":0.1}"#));
+        let re = BodyExpectation::regex(&format!("^(?:{})$", vector_result_regex(1000.0).unwrap()))
+            .unwrap();
+        for good in ["1000", "1000.0", "999.9999999999", "1000.0000000004"] {
+            assert!(re.matches(good.as_bytes()), "{good}");
+        }
+        for bad in ["1000.1", "999.99", "1e3", "10000", "100"] {
+            assert!(!re.matches(bad.as_bytes()), "{bad}");
+        }
+        assert!(vector_result_regex(1e-6).is_err());
+        assert!(vector_result_regex(f64::NAN).is_err());
     }
 
     #[test]

@@ -275,6 +275,7 @@ mod tests {
                 "hash-slo",
                 "mixed",
                 "ws-hold",
+                "vector",
                 "mixed-time",
                 "mixed-slo"
             ]

@@ -106,6 +106,15 @@ pub struct HoldReport {
     /// The round-trip histogram of the hold window, V2-deflate base64 (loadgen::histogram).
     pub rtt_histogram: Option<String>,
     pub ramp_s: f64,
+    /// The handshake rate, its own figure (issue 14): connections upgraded by the end of the ramp
+    /// (every attempt resolved) per second of it. A server that upgrades slower than the ramp
+    /// offers misses connections by upgrade time-outs, not by being unable to hold them.
+    #[serde(default)]
+    pub upgrades_per_s: f64,
+    /// Attempts whose upgrade did not finish within the connect timeout (also counted among the
+    /// `timeout` failures).
+    #[serde(default)]
+    pub upgrade_timeouts: u64,
     pub hold_s: f64,
     pub echoes_per_s: f64,
     /// Busy fraction of the client thread during the ramp and during the hold.
@@ -345,6 +354,7 @@ struct State {
     wrong_sample: Option<String>,
     pending_connects: usize,
     tasks: usize,
+    upgrade_timeouts: u64,
 }
 
 impl State {
@@ -403,6 +413,7 @@ async fn drive(
         wrong_sample: None,
         pending_connects: 0,
         tasks: 0,
+        upgrade_timeouts: 0,
     }));
     let done = Rc::new(tokio::sync::Notify::new());
     let cpu0 = loadgen::cpu::thread_cpu_time();
@@ -451,6 +462,7 @@ async fn drive(
         }
     }
     let ramp_s = start.elapsed().as_secs_f64();
+    let upgraded_in_ramp = progress.opened.load(Ordering::SeqCst);
     let cpu_ramp = loadgen::cpu::thread_cpu_time();
     let busy = |a: loadgen::cpu::CpuTime, b: loadgen::cpu::CpuTime, wall: f64| {
         (wall > 0.0).then(|| b.since(a).total().as_secs_f64() / wall)
@@ -516,6 +528,12 @@ async fn drive(
         rtt_max_us: has.then(|| s.rtt.max() as f64),
         rtt_histogram: has.then(|| loadgen::histogram::encode(&s.rtt)),
         ramp_s,
+        upgrades_per_s: if ramp_s > 0.0 {
+            upgraded_in_ramp as f64 / ramp_s
+        } else {
+            0.0
+        },
+        upgrade_timeouts: s.upgrade_timeouts,
         hold_s,
         echoes_per_s: if hold_s > 0.0 {
             s.echoes_in_hold as f64 / hold_s
@@ -632,6 +650,7 @@ async fn connection(
             return;
         }
         Err(_) => {
+            st.borrow_mut().upgrade_timeouts += 1;
             st.borrow_mut().fail(
                 FailKind::Timeout,
                 format!("no WebSocket upgrade within {:?}", cfg.connect_timeout),
@@ -1077,6 +1096,8 @@ pub fn measured(
                 mb_per_1k(usage.pss_mean_mb, pss_idle_mb, report.held),
             ),
             ("echo_max_ms", report.rtt_max_us.map(|u| u / 1000.0)),
+            ("upgrades_per_s", Some(report.upgrades_per_s)),
+            ("upgrade_timeouts", Some(report.upgrade_timeouts as f64)),
         ]),
         errors,
         ladder: vec![],
@@ -1167,6 +1188,8 @@ mod tests {
             rtt_p99_us: Some(900.0),
             rtt_max_us: Some(1500.0),
             client_busy_hold: Some(0.95),
+            upgrades_per_s: 2000.0,
+            upgrade_timeouts: 3,
             ..HoldReport::default()
         };
         let usage = super::super::ServerUsage {
@@ -1188,6 +1211,8 @@ mod tests {
         );
         assert!((h.metric("mb_per_1k_conns").unwrap() - 100.0).abs() < 1e-9);
         assert_eq!(h.metric("echo_max_ms"), Some(1.5));
+        assert_eq!(h.metric("upgrades_per_s"), Some(2000.0));
+        assert_eq!(h.metric("upgrade_timeouts"), Some(3.0));
         assert_eq!(m.repeat.metric("p99_ms"), Some(0.9));
         assert!((m.repeat.metric("server_cpu_us_per_req").unwrap() - 100.0).abs() < 1e-9);
         // The client at 95% makes the figures a lower bound, by the HTTP workloads' rule.

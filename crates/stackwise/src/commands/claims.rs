@@ -9,7 +9,6 @@ use claims::{Catalogue, Filter, Kind, Verdict};
 use store::RunSummary;
 
 use crate::cli::ClaimsArgs;
-use crate::reports;
 use crate::UsageError;
 
 pub fn run(args: ClaimsArgs) -> anyhow::Result<()> {
@@ -41,7 +40,7 @@ pub fn run(args: ClaimsArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", reports::claims::render(&report));
+        print!("{}", reports::claims_text::render(&report));
     }
     Ok(())
 }

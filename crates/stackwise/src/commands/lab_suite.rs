@@ -16,7 +16,6 @@ use lab::workload::{self, StopFlag, Timing};
 use store::{CellStatus, Store, StoreError};
 
 use crate::cli::LabArgs;
-use crate::reports;
 use crate::UsageError;
 
 pub fn run(args: LabArgs) -> anyhow::Result<()> {
@@ -46,7 +45,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
             serde_json::to_writer_pretty(&mut out, &run)?;
             writeln!(out)?;
         } else {
-            write!(out, "{}", reports::lab::tables(&run))?;
+            write!(out, "{}", reports::terminal::tables(&run))?;
         }
         return Ok(());
     }
@@ -90,11 +89,18 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
         );
     }
 
-    let machine = lab::machine::fingerprint(
+    let mut machine = lab::machine::fingerprint(
         &opts.server_cpus,
         &opts.client_cpus,
         env!("CARGO_PKG_VERSION"),
     );
+    // The BLAS NumPy uses in the Python targets (the `vector` workload; issue 14).
+    if let Some(blas) = lab::manifest::TargetsDir::discover(None)
+        .ok()
+        .and_then(|d| lab::machine::blas(&d))
+    {
+        machine.runtimes.insert("blas".into(), blas);
+    }
     let stop = StopFlag::new();
     install_ctrl_c(stop.clone());
     let mut ui = Ui::new(!args.no_progress && std::io::stderr().is_terminal());
@@ -128,8 +134,10 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
                 serde_json::to_writer_pretty(&mut out, &run)?;
                 writeln!(out)?;
             } else {
-                write!(out, "{}", reports::lab::tables(&run))?;
+                write!(out, "{}", reports::terminal::tables(&run))?;
                 writeln!(out, "Stored as run {run_id} in {}", db_path.display())?;
+                let end = super::report::lab_end(&store, &db_path, run_id, args.db.is_some())?;
+                write!(out, "{end}")?;
             }
             Ok(())
         }
@@ -450,7 +458,9 @@ struct Ui {
     started: Instant,
     total_estimate: Duration,
     remaining_estimate: Duration,
-    current_estimate: Duration,
+    /// The estimates of the cells started and not yet done (repeats are interleaved across
+    /// targets, so several cells are in progress at once).
+    current_estimate: std::collections::BTreeMap<(String, String), Duration>,
     done_estimate: Duration,
 }
 
@@ -477,7 +487,7 @@ impl Ui {
             started: Instant::now(),
             total_estimate: Duration::ZERO,
             remaining_estimate: Duration::ZERO,
-            current_estimate: Duration::ZERO,
+            current_estimate: Default::default(),
             done_estimate: Duration::ZERO,
         }
     }
@@ -530,8 +540,12 @@ impl Ui {
                 "  {target} FAILED: {}",
                 reason.replace('\n', "\n    ")
             )),
-            Event::CellStart { eta, .. } => {
-                self.current_estimate = eta;
+            Event::CellStart {
+                target,
+                workload,
+                eta,
+            } => {
+                self.current_estimate.insert((target, workload), eta);
             }
             Event::Live(text) => {
                 if let Some((_, bar, live)) = &self.bars {
@@ -540,22 +554,24 @@ impl Ui {
                 }
             }
             Event::CellDone {
+                target,
                 workload,
                 status,
                 line,
-                ..
             } => {
-                self.remaining_estimate = self
-                    .remaining_estimate
-                    .saturating_sub(self.current_estimate);
-                self.done_estimate += self.current_estimate;
-                self.current_estimate = Duration::ZERO;
+                let estimate = self
+                    .current_estimate
+                    .remove(&(target.clone(), workload.clone()))
+                    .unwrap_or_default();
+                self.remaining_estimate = self.remaining_estimate.saturating_sub(estimate);
+                self.done_estimate += estimate;
                 let mark = match status {
                     CellStatus::Ok => " ",
                     CellStatus::Flagged(_) => "!",
                     CellStatus::Failed(_) => "x",
                 };
-                self.line(format!("  {mark} {workload:<10} {line}"));
+                // Cells of several targets finish in turn (interleaved repeats): each names its own.
+                self.line(format!("  {mark} {target:<22} {workload:<10} {line}"));
                 if let Some((_, bar, _)) = &self.bars {
                     bar.inc(1);
                     bar.set_message(self.eta());

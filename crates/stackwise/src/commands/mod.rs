@@ -7,7 +7,6 @@ mod claims;
 mod lab_suite;
 mod load;
 mod report;
-mod report_sections;
 mod serve;
 pub(crate) mod targets;
 

@@ -4,15 +4,14 @@
 //! Runs come from the lab's SQLite store (`--run`, `--db`, `--compare`; the latest run by default)
 //! or, hidden, from JSON files (`--summary-json`, `--baseline-json`: tests, runs exported elsewhere).
 //! Every report of one run carries the claims verdicts against it; `--profile FILE` adds the advice
-//! ([`super::report_sections`]). A comparison shows figures only.
+//! ([`reports::assemble`]). A comparison shows figures only.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use reports::{CellDetail, ReportInput};
+use reports::ReportInput;
 
-use super::report_sections;
 use crate::cli::ReportArgs;
 use crate::UsageError;
 
@@ -57,11 +56,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         home_link: None,
     };
 
+    use reports::export::{exporter, Format};
     if let Some(path) = &args.html {
-        let html = match &baseline {
-            Some(b) => reports::html::render_compare(&this, b, &opts),
-            None => reports::html::render(&this, &opts),
-        };
+        let html = exporter(Format::Html, &opts).render(&this, baseline.as_ref());
         write_out(path, &html, "--html")?;
     }
     let md_to_stdout = args.md.is_none() && args.html.is_none() && !args.json;
@@ -70,14 +67,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         .as_ref()
         .or(md_to_stdout.then_some(&PathBuf::from("-")))
     {
-        let md = match &baseline {
-            Some(b) => reports::markdown::render_compare(&this, b),
-            None => reports::markdown::render(&this),
-        };
+        let md = exporter(Format::Markdown, &opts).render(&this, baseline.as_ref());
         write_out(path, &md, "--md")?;
     }
     if args.json {
-        let json = reports::json::render(&this, baseline.as_ref());
+        let json = exporter(Format::Json, &opts).render(&this, baseline.as_ref());
         write_out(Path::new("-"), &json, "--json")?;
     }
     Ok(())
@@ -86,9 +80,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
 /// The claims verdicts against the run, and the advice when a profile is given (unless the
 /// input already carries them).
 pub fn add_sections(input: &mut ReportInput, profile: Option<&Path>) -> anyhow::Result<()> {
-    if input.claims.is_none() {
-        input.claims = Some(report_sections::claims_section(&input.summary));
-    }
+    reports::assemble::with_verdicts(input);
     if let Some(path) = profile {
         let text = std::fs::read_to_string(path)
             .map_err(|e| UsageError(format!("--profile: cannot read {}: {e}", path.display())))?;
@@ -107,7 +99,7 @@ pub fn add_sections(input: &mut ReportInput, profile: Option<&Path>) -> anyhow::
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        input.advice = Some(report_sections::advice_section(&advice, &name, &text));
+        reports::assemble::with_advice(input, &advice, &name, &text);
     }
     Ok(())
 }
@@ -175,59 +167,8 @@ pub fn read_run(
         })?,
     };
     let mut input = ReportInput::new(summary);
-    for c in &input.summary.cells {
-        let repeats = store.cell_repeats(input.summary.run_id, &c.target, &c.workload)?;
-        if let Some((i, r)) = representative(&repeats, c) {
-            let stored: serde_json::Value = match serde_json::from_str(&r.report_json) {
-                Ok(v) => v,
-                Err(_) => continue, // A repeat without a readable report has no curves to show.
-            };
-            let source = format!("repeat {} of {}", i + 1, repeats.len());
-            input.details.extend(CellDetail::from_engine_json(
-                &c.target,
-                &c.workload,
-                &source,
-                &stored,
-                c.capacity_rps,
-            ));
-        }
-    }
+    reports::assemble::details(store, &mut input)?;
     Ok(input)
-}
-
-type Get = fn(&store::RepeatRecord) -> Option<f64>;
-
-/// The repeat whose curves represent the cell: the clean repeat closest to the median throughput
-/// (or p99 when there is no throughput), else the first one.
-fn representative<'a>(
-    repeats: &'a [store::RepeatRecord],
-    c: &store::CellSummary,
-) -> Option<(usize, &'a store::RepeatRecord)> {
-    let target = c
-        .metric("throughput_rps")
-        .map(|s| {
-            (
-                s.median,
-                Get::from(|r: &store::RepeatRecord| r.metric("throughput_rps")),
-            )
-        })
-        .or_else(|| {
-            c.metric("p99_ms").map(|s| {
-                (
-                    s.median,
-                    Get::from(|r: &store::RepeatRecord| r.metric("p99_ms")),
-                )
-            })
-        });
-    let clean = repeats.iter().enumerate().filter(|(_, r)| r.clean);
-    let best = target.and_then(|(median, get)| {
-        clean
-            .filter_map(|(i, r)| get(r).map(|v| (i, r, (v - median).abs())))
-            .min_by(|a, b| a.2.total_cmp(&b.2))
-            .map(|(i, r, _)| (i, r))
-    });
-    best.or_else(|| repeats.iter().enumerate().find(|(_, r)| r.clean))
-        .or_else(|| repeats.iter().enumerate().next())
 }
 
 fn write_out(path: &Path, text: &str, flag: &str) -> anyhow::Result<()> {
@@ -237,4 +178,37 @@ fn write_out(path: &Path, text: &str, flag: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     std::fs::write(path, text).with_context(|| format!("{flag}: cannot write {}", path.display()))
+}
+
+/// The end of `stackwise lab` for a finished run: the findings (with the claims verdicts), the
+/// next commands, and the path of the HTML report written beside the store
+/// (`stackwise-run-ID.html`). A report that cannot be written is said, not fatal: the run is stored.
+pub fn lab_end(
+    store: &store::Store,
+    db_path: &Path,
+    run_id: i64,
+    db_given: bool,
+) -> anyhow::Result<String> {
+    let mut input = read_run(store, db_path, Some(run_id), "--run")?;
+    add_sections(&mut input, None)?;
+    let findings = reports::findings::findings(&input);
+    let html_path = db_path.with_file_name(format!("stackwise-run-{run_id}.html"));
+    let opts = reports::html::Options {
+        generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
+        home_link: None,
+    };
+    let page = reports::export::exporter(reports::export::Format::Html, &opts).render(&input, None);
+    let written = std::fs::write(&html_path, page)
+        .map(|()| html_path.display().to_string())
+        .map_err(|e| format!("cannot write {}: {e}", html_path.display()));
+    let db_flag = if db_given {
+        format!(" --db {}", db_path.display())
+    } else {
+        String::new()
+    };
+    Ok(reports::findings::lab_end(
+        &findings,
+        written.as_deref().map_err(String::as_str),
+        &db_flag,
+    ))
 }

@@ -1,8 +1,6 @@
 //! Reports: how results are shown to people. Each module renders one kind of result; JSON output
 //! is the serde form of the core types and needs no module here.
 
-pub mod claims;
-pub mod lab;
 pub mod load;
 
 /// Formats microseconds with a unit that keeps three significant digits: `87.2µs`, `1.25ms`, `2.03s`.

@@ -402,6 +402,37 @@ await step('a target name full of markup is shown as text, never run', async () 
   await page.context().close();
 });
 
+await step('a run page leads with the findings, whose links land on their sections', async () => {
+  for (const [which, shot] of [['quiet', 'report-findings-quiet.png'], ['busy', 'report-findings-noisy.png']]) {
+    const page = await newPage();
+    await goto(page, `${base}/runs/${runs[which]}`);
+    const box = await page.locator('#findings').boundingBox();
+    check(box && box.y < 860, `${which}: the findings are not on the first screen (${box && box.y})`);
+    const trust = await page.locator('#findings .trust').innerText();
+    check(/^Trust: (quiet|noisy|incomplete): /.test(trust), `${which}: trust line ${trust}`);
+    const hrefs = await page.locator('#findings a[href^="#"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    check(hrefs.length >= 3, `${which}: ${hrefs.length} links in the findings`);
+    await shoot(page, shot);
+    for (const href of [...new Set(hrefs)]) {
+      await page.locator(`#findings a[href="${href}"]`).first().click();
+      const id = href.slice(1);
+      const inView = await page.evaluate((id) => {
+        const el = document.getElementById(id);
+        if (!el) return null;
+        const r = el.getBoundingClientRect();
+        return r.top >= -2 && r.top < window.innerHeight;
+      }, id);
+      check(inView === true, `${which}: link ${href} ${inView === null ? 'lands nowhere' : 'does not scroll to its section'}`);
+      await page.evaluate(() => window.scrollTo(0, 0));
+    }
+    if (which === 'busy') {
+      const groups = await page.locator('#warnings details.wgroup').count();
+      check(groups >= 1, `busy: ${groups} warning groups`);
+    }
+    await page.context().close();
+  }
+});
+
 await step('with JavaScript disabled the run page and the HTML report still show their charts', async () => {
   const page = await newPage({ javaScriptEnabled: false });
   await goto(page, `${base}/runs/${runs.full}`);

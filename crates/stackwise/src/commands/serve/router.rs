@@ -167,8 +167,7 @@ async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
         .map(|r| format!("lab run #{}", r.run_id))
         .unwrap_or_default();
     let advice = adviser::advise(&profile, run.as_ref().map(|r| (r, source.as_str())));
-    let section =
-        crate::commands::report_sections::advice_section(&advice, "given in the form", &text);
+    let section = reports::sections::advice_section(&advice, "given in the form", &text);
     let body = format!(
         "{}<p><a href=\"/advise\">Another profile</a> · <a href=\"/\">All runs</a></p>",
         reports::html::section("advice", "Advice", &section)

@@ -1,19 +1,19 @@
 //! The claims and advice sections of a report: the claims crate's verdicts and the adviser's
-//! answer turned into the plain tables and text of [`reports::Section`] (which the renderers
+//! answer turned into the plain tables and text of [`crate::Section`] (which the renderers
 //! escape and lay out).
 
+use crate::{Section, Table};
 use claims::{ClaimsReport, Kind, Measured, Side, Verdict};
-use reports::{Section, Table};
 
 /// Every testable claim of the built-in catalogue checked against `run`.
-pub fn claims_section(run: &store::RunSummary) -> Section {
-    let report = claims::evaluate(
+/// The verdicts of every claim of the built-in catalogue against `run`.
+pub fn claims_report(run: &store::RunSummary) -> ClaimsReport {
+    claims::evaluate(
         &claims::Catalogue::builtin(),
         "built-in",
         Some(run),
         &claims::Filter::default(),
-    );
-    from_claims(&report)
+    )
 }
 
 pub fn from_claims(r: &ClaimsReport) -> Section {
@@ -47,6 +47,16 @@ pub fn from_claims(r: &ClaimsReport) -> Section {
         count(Kind::Cited),
         count(Kind::Opinion)
     )];
+    if i.held_back_noisy > 0 {
+        paragraphs.push(format!(
+            "{} verdict{} held back (noisy_machine): the cells compared stayed noisy in the lab \
+             after its retries (steal time or other processes over the limits), so {} inconclusive \
+             here; the reason says what the figures would have given. Re-measure on a quiet machine.",
+            i.held_back_noisy,
+            if i.held_back_noisy == 1 { "" } else { "s" },
+            if i.held_back_noisy == 1 { "it is" } else { "they are" }
+        ));
+    }
     paragraphs.push(
         "Measured: the figures the verdict rests on (median of repeats, with min–max); figures \
          of flagged or failed cells are never evidence."
@@ -107,11 +117,7 @@ fn measured_text(ms: &[Measured]) -> String {
         Some(v) => {
             let range = match (m.min, m.max) {
                 (Some(lo), Some(hi)) if m.values.len() > 1 && hi > lo => {
-                    format!(
-                        " ({}–{})",
-                        reports::svg::fmt_num(lo),
-                        reports::svg::fmt_num(hi)
-                    )
+                    format!(" ({}–{})", crate::format::num(lo), crate::format::num(hi))
                 }
                 _ => String::new(),
             };
@@ -120,7 +126,7 @@ fn measured_text(ms: &[Measured]) -> String {
                 "{} {}: {bound}{}{range} {}",
                 m.target,
                 m.workload,
-                reports::svg::fmt_num(v),
+                crate::format::num(v),
                 m.unit
             )
         }
@@ -161,7 +167,7 @@ pub fn advice_section(advice: &adviser::Advice, profile_name: &str, profile_text
     let mut rows = Vec::new();
     for s in advice.cost.stacks.iter().chain(&advice.cost.hybrid) {
         for t in &s.targets {
-            let opt = |v: Option<f64>| v.map(reports::svg::fmt_num).unwrap_or_else(|| "–".into());
+            let opt = |v: Option<f64>| v.map(crate::format::num).unwrap_or_else(|| "–".into());
             rows.push(vec![
                 match &s.service {
                     Some(svc) => format!("{} ({svc})", s.stack.label()),
@@ -178,7 +184,7 @@ pub fn advice_section(advice: &adviser::Advice, profile_name: &str, profile_text
                     .map(|c| c.to_string())
                     .unwrap_or_else(|| "–".into()),
                 t.monthly_usd
-                    .map(|u| format!("${}", reports::svg::fmt_num(u)))
+                    .map(|u| format!("${}", crate::format::num(u)))
                     .unwrap_or_else(|| "–".into()),
                 t.warnings.join("; "),
             ]);

@@ -98,6 +98,14 @@ pub fn render(r: &ClaimsReport) -> String {
             testable.len(),
             counts.join(" · ")
         ));
+        if i.held_back_noisy > 0 {
+            out.push_str(&format!(
+                "Held back   {} verdict{} (noisy_machine): the cells compared stayed noisy after the lab's \
+                 retries; shown as inconclusive, the reason says what the figures would give\n",
+                i.held_back_noisy,
+                if i.held_back_noisy == 1 { "" } else { "s" }
+            ));
+        }
         out.push_str(&format!(
             "{:<VERDICT_W$}{:<claim_w$}{:<CLAIMED_W$}{}\n",
             "VERDICT", "CLAIM", "CLAIMED", "MEASURED (median, min–max of repeats)"

@@ -7,26 +7,9 @@ use std::fmt::Write;
 
 use store::{CellStatus, CellSummary, RunSummary, Spread};
 
+/// The reports' one number formatter (issue 19: the lab's tables printed `5524` beside `12,624`).
 fn num(v: f64) -> String {
-    if v.abs() >= 10_000.0 {
-        // 12,345
-        let s = format!("{v:.0}");
-        let bytes: Vec<char> = s.chars().collect();
-        let mut out = String::new();
-        for (i, c) in bytes.iter().enumerate() {
-            if i > 0 && (bytes.len() - i) % 3 == 0 && bytes[i - 1].is_ascii_digit() {
-                out.push(',');
-            }
-            out.push(*c);
-        }
-        out
-    } else if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
+    crate::format::num(v)
 }
 
 /// `median (min–max)`, or the median alone for one value.
@@ -212,7 +195,7 @@ pub fn tables(run: &RunSummary) -> String {
             }
         );
         let is_mixed = kind == Some(workloads::Kind::Mixed);
-        let extra = reports::tables::extra_metrics(run, w);
+        let extra = crate::tables::extra_metrics(run, w);
         let mut rows = Vec::new();
         for c in &cells {
             rows.push(vec![
@@ -259,7 +242,7 @@ pub fn tables(run: &RunSummary) -> String {
             let cold = t
                 .metric("cold_start_ms")
                 .and_then(|s| {
-                    let (med, p90) = lab::stats::median_p90(&s.values)?;
+                    let (med, p90) = median_p90(&s.values)?;
                     Some(format!("{} / {} ({})", num(med), num(p90), s.values.len()))
                 })
                 .unwrap_or_else(|| "—".into());
@@ -309,7 +292,7 @@ pub fn tables(run: &RunSummary) -> String {
             .find_map(|t| t.versions.get("node").cloned())
     });
     if let Some(v) = node.filter(|_| run.targets.iter().any(|t| t.language == "node")) {
-        if let Some(n) = lab::placement::node_eol_note(&v) {
+        if let Some(n) = node_eol_note(&v) {
             notes.push(n);
         }
     }
@@ -414,6 +397,33 @@ fn blocking_table(out: &mut String, run: &RunSummary) {
     );
 }
 
+/// Median and 90th percentile (nearest rank) of fresh starts: the lab's rule
+/// (`lab::stats::median_p90`), here so that the reports never import the lab.
+fn median_p90(values: &[f64]) -> Option<(f64, f64)> {
+    let s = Spread::of(values)?;
+    let mut v = s.values.clone();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((0.9 * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    Some((s.median, v[rank - 1]))
+}
+
+/// The end-of-life note of a Node.js version, worded as the lab words it
+/// (`lab::placement::node_eol_note`), here so that the reports never import the lab.
+fn node_eol_note(node_version: &str) -> Option<String> {
+    let major: u32 = node_version
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()?;
+    (major <= 20).then(|| {
+        format!(
+            "Node.js {node_version} is past its end of life (Node 20: 2026-04-30; Node 18 and older earlier): \
+             no security fixes; production should use a supported release (22 or 24 LTS)"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,7 +478,7 @@ mod tests {
             c.metrics.insert(id.into(), Spread::of(&[v]).unwrap());
         }
         let mut run: RunSummary =
-            serde_json::from_str(include_str!("../../../store/tests/fixtures/quick-run.json"))
+            serde_json::from_str(include_str!("../../store/tests/fixtures/quick-run.json"))
                 .unwrap();
         run.cells.push(c);
         let t = tables(&run);
@@ -565,9 +575,9 @@ mod tests {
             .unwrap();
         for want in [
             "n=1,000,000 (1.50 ms)",
-            "0.67",
+            "0.667",
             "n=30,000,000 (50.0 ms)",
-            "0.80",
+            "0.800",
         ] {
             assert!(row.contains(want), "{want}: {row}");
         }
@@ -728,8 +738,8 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
         assert_eq!(r.verdict, claims::Verdict::Supported, "{}", r.reason);
 
         // Every report format shows the workload and its own metric.
-        let input = reports::ReportInput::new(run.clone());
-        let md = reports::markdown::render(&input);
+        let input = crate::ReportInput::new(run.clone());
+        let md = crate::markdown::render(&input);
         assert!(
             md.contains("test-widgets") && md.contains("| widgets/s"),
             "{md}"
@@ -740,7 +750,7 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
         );
         assert!(md.contains("900 (891–909)"), "{md}");
         let json: serde_json::Value =
-            serde_json::from_str(&reports::json::render(&input, None)).unwrap();
+            serde_json::from_str(&crate::json::render(&input, None)).unwrap();
         let cells = json["summary"]["cells"].as_array().unwrap();
         let c = cells.iter().find(|c| c["target"] == "node-a").unwrap();
         assert_eq!(c["metrics"]["widgets_per_s"]["median"], 900.0);
@@ -749,9 +759,9 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
             (w["workload"].as_str(), w["kind"].as_str()),
             (Some("test-widgets"), Some("saturation"))
         );
-        let html = reports::html::render(
+        let html = crate::html::render(
             &input,
-            &reports::html::Options {
+            &crate::html::Options {
                 generator: "test".into(),
                 home_link: None,
             },
@@ -767,9 +777,63 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
             "{part}"
         );
         // And a comparison judges it by its registry direction.
-        let cmp = reports::derive::compare(&run, &run);
+        let cmp = crate::derive::compare(&run, &run);
         assert!(cmp
             .iter()
             .any(|x| x.figure == "widgets_per_s" && x.workload == WIDGETS.id));
+    }
+
+    /// Issue 19: every table of every format (terminal, Markdown, HTML, the findings) formats the
+    /// same figure the same way, by the reports' one formatter; no table prints a figure of
+    /// 1,000 or more ungrouped (the README's quick table once printed `5524` beside `12,624`).
+    #[test]
+    fn every_table_of_every_format_formats_the_same_figure_the_same_way() {
+        let path = format!(
+            "{}/../reports/tests/fixtures/run-a.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let input = crate::ReportInput::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let run = &input.summary;
+        let term = tables(run);
+        let md = crate::markdown::render(&input);
+        let html = crate::html::render(&input, &crate::html::Options::default());
+        let findings = crate::findings::text(&crate::findings::findings(&input));
+        let num = crate::format::num;
+        let mut checked = 0;
+        for c in run.cells.iter().filter(|c| c.workload == "json") {
+            let Some(s) = c.metric("throughput_rps") else {
+                continue;
+            };
+            for (name, out) in [("terminal", &term), ("markdown", &md), ("html", &html)] {
+                assert!(
+                    out.contains(&num(s.median)),
+                    "{name}: {} json median {} not formatted as {}",
+                    c.target,
+                    s.median,
+                    num(s.median)
+                );
+            }
+            for v in [s.median, s.min, s.max] {
+                if v.abs() >= 1000.0 {
+                    let ungrouped = format!(" {v:.0} ");
+                    assert!(!term.contains(&ungrouped), "terminal: {ungrouped:?}");
+                    assert!(!md.contains(&ungrouped), "markdown: {ungrouped:?}");
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked >= 9);
+        // The findings' best figures are the same strings.
+        let best = run
+            .cells
+            .iter()
+            .filter(|c| c.workload == "json" && c.target.starts_with("python-"))
+            .filter_map(|c| c.metric("throughput_rps").map(|s| s.median))
+            .fold(0.0, f64::max);
+        assert!(
+            findings.contains(&format!("{} req/s", num(best))),
+            "{findings}"
+        );
+        assert!(term.contains(&num(best)) && md.contains(&num(best)));
     }
 }
