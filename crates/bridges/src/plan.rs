@@ -130,6 +130,12 @@ impl Plan {
             }
             _ => {}
         }
+        if let Some(q) = w.params.iter().find(|q| q.value == "calibrated") {
+            return Err(Error::new(format!(
+                "--workload {}: its parameter {} is calibrated per target by the lab while it runs ({}); a script cannot fix it in advance: export `mixed` (a fixed heavy request) instead",
+                w.id, q.name, q.why
+            )));
+        }
         let mut notes = Vec::new();
         if w.kind == Kind::Saturation {
             notes.push(format!(
@@ -347,6 +353,17 @@ mod tests {
         assert_eq!(p.users, 20);
         assert!((p.pacing_s - 0.2).abs() < 1e-12);
         assert!(p.notes[0].contains("closed loop"));
+    }
+
+    #[test]
+    fn a_calibrated_workload_is_not_exported() {
+        let e = Plan::new(&w("mixed-time"), "http://h:1", &Settings::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mixed-time") && e.contains("heavy_n"), "{e}");
+        // mixed-slo is the mixed pattern at one rate, like any capacity workload.
+        let p = Plan::new(&w("mixed-slo"), "http://h:1", &Settings::default()).unwrap();
+        assert_eq!(p.requests.len(), 2);
     }
 
     #[test]

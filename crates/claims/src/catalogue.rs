@@ -200,13 +200,30 @@ pub enum RuleSpec {
     /// `/cpu` requests: `/io` p99 minus the `/io` p99 without them (io-slo ladder, else the upstream
     /// delay) is at least `share` × the CPU time of one heavy request (measured on the target's `cpu`
     /// cell, scaled by the `n` ratio).
+    ///
+    /// `workload` is the loop-blocking cell the verdict is decided on: `mixed-time` (equal time:
+    /// each target's heavy request calibrated to the same server CPU time, priced by the cell
+    /// itself) or `mixed` (equal work, the default for older catalogues). `beside` names a
+    /// workload judged the same way and shown beside the verdict as context, never counted.
     LoopBlocking {
         group: Vec<String>,
         share: f64,
         #[serde(default)]
         context: Vec<String>,
+        #[serde(default = "default_blocking_workload")]
+        workload: String,
+        #[serde(default)]
+        beside: Option<String>,
     },
 }
+
+/// The loop-blocking workload of a catalogue that names none: `mixed` (equal work).
+pub fn default_blocking_workload() -> String {
+    "mixed".into()
+}
+
+/// The workloads the `loop_blocking` rule may decide on.
+pub const BLOCKING_WORKLOADS: &[&str] = &["mixed", "mixed-time"];
 
 impl RuleSpec {
     pub fn name(&self) -> &'static str {
@@ -294,10 +311,20 @@ impl RuleSpec {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            RuleSpec::LoopBlocking { group, share, .. } => format!(
-                "loop_blocking({}: mixed /io p99 − /io p99 without heavy requests ≥ {} × one heavy /cpu's CPU time)",
+            RuleSpec::LoopBlocking {
+                group,
+                share,
+                workload,
+                beside,
+                ..
+            } => format!(
+                "loop_blocking({}: {workload} /io p99 − /io p99 without heavy requests ≥ {} × one heavy /cpu's CPU time{})",
                 j(group),
-                fmt_num(*share)
+                fmt_num(*share),
+                beside
+                    .as_ref()
+                    .map(|b| format!("; {b} shown beside"))
+                    .unwrap_or_default()
             ),
         }
     }
@@ -723,20 +750,54 @@ impl Catalogue {
                         format!("`{b}` is not a target of [lab]"),
                     ));
                 }
-                RuleSpec::LoopBlocking { share, .. } => {
+                RuleSpec::LoopBlocking {
+                    share,
+                    workload,
+                    beside,
+                    ..
+                } => {
                     if !(share.is_finite() && *share > 0.0 && *share <= 1.0) {
                         return Err(at(
                             "test.rule.share",
                             format!("must be in (0, 1] (got {share})"),
                         ));
                     }
+                    for (field, w) in std::iter::once(("workload", workload))
+                        .chain(beside.iter().map(|b| ("beside", b)))
+                    {
+                        if !BLOCKING_WORKLOADS.contains(&w.as_str()) {
+                            return Err(at(
+                                &format!("test.rule.{field}"),
+                                format!(
+                                    "`{w}` is not a loop-blocking workload (one of: {})",
+                                    BLOCKING_WORKLOADS.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                    // `mixed` prices its heavy request from the `cpu` cell (older runs);
+                    // `mixed-time` measures it in its own cell.
+                    let mut want: Vec<String> = std::iter::once(workload)
+                        .chain(beside.iter())
+                        .cloned()
+                        .collect();
+                    if want.iter().any(|w| w == "mixed") {
+                        want.push("cpu".into());
+                    }
+                    want.sort();
+                    want.dedup();
                     let mut w = t.workloads.clone();
                     w.sort();
-                    if w != ["cpu", "mixed"] {
+                    if w != want {
                         return Err(at(
                             "test.workloads",
-                            "loop_blocking reads the `mixed` and `cpu` workloads: [\"mixed\", \"cpu\"]"
-                                .into(),
+                            format!(
+                                "loop_blocking on `{workload}`{} reads exactly {want:?}",
+                                beside
+                                    .as_ref()
+                                    .map(|b| format!(" beside `{b}`"))
+                                    .unwrap_or_default()
+                            ),
                         ));
                     }
                 }
@@ -788,6 +849,40 @@ mod tests {
 
     fn parse(claims: &str) -> Result<Catalogue, CatalogueError> {
         Catalogue::parse(&format!("{HEAD}{claims}"), "test.toml")
+    }
+
+    #[test]
+    fn loop_blocking_names_its_workloads() {
+        let claim = |rule: &str, workloads: &str| {
+            format!(
+                "[[claim]]\nid = \"x\"\narticle = \"a.txt\"\ntopic = \"t\"\nkind = \"testable\"\nquote = \"q\"\n[claim.test]\nworkloads = {workloads}\nclaimed = \"c\"\nreading = \"r\"\nrule = {rule}\n"
+            )
+        };
+        let ok = claim(
+            r#"{ name = "loop_blocking", group = ["node"], share = 0.5, workload = "mixed-time", beside = "mixed" }"#,
+            r#"["mixed-time", "mixed", "cpu"]"#,
+        );
+        assert!(parse(&ok).is_ok(), "{:?}", parse(&ok).err());
+        let e = parse(&claim(
+            r#"{ name = "loop_blocking", group = ["node"], share = 0.5, workload = "io" }"#,
+            r#"["io"]"#,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("test.rule.workload") && e.contains("not a loop-blocking workload"),
+            "{e}"
+        );
+        let e = parse(&claim(
+            r#"{ name = "loop_blocking", group = ["node"], share = 0.5, workload = "mixed-time" }"#,
+            r#"["mixed", "cpu"]"#,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("test.workloads") && e.contains("mixed-time"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -130,8 +130,17 @@ pub fn measurement_ids(cat: &Catalogue, rule: &RuleSpec, workloads: &[String]) -
             }
         }
     }
-    if let RuleSpec::LoopBlocking { .. } = rule {
-        ids.insert(format!("server_cpu_us_per_req@cpu:{who}"));
+    if let RuleSpec::LoopBlocking {
+        workload, beside, ..
+    } = rule
+    {
+        for w in std::iter::once(workload).chain(beside.iter()) {
+            ids.insert(format!("heavy_cpu_ms@{w}:{who}"));
+            ids.insert(format!("blocking_ratio@{w}:{who}"));
+            if w == "mixed" {
+                ids.insert(format!("server_cpu_us_per_req@cpu:{who}"));
+            }
+        }
     }
     ids.into_iter().collect()
 }

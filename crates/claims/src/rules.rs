@@ -224,7 +224,9 @@ pub fn evaluate_with(
             group,
             share,
             context,
-        } => loop_blocking(&ctx, group, context, *share),
+            workload,
+            beside,
+        } => loop_blocking(&ctx, group, context, *share, workload, beside.as_deref()),
     }
 }
 
@@ -901,10 +903,23 @@ fn ratio(
     o
 }
 
-/// The CPU time of one heavy `/cpu` request of `mixed` for `target`, in ms: its `cpu` cell's server
-/// CPU per request scaled by the ratio of the heavy request's `n` to the cpu cell's `n`.
-fn heavy_ms(ctx: &Ctx, target: &str) -> Result<f64, String> {
-    let mixed = ctx.run.cell(target, "mixed").ok_or("no mixed cell")?;
+/// The CPU time of one heavy `/cpu` request of loop-blocking workload `w` for `target`, in ms:
+/// the cell's own `heavy_cpu_ms` (measured by serial probes before its window: every `mixed-time`
+/// cell, and `mixed` cells of newer runs); for an older `mixed` cell, its `cpu` cell's server CPU
+/// per request scaled by the ratio of the heavy request's `n` to the cpu cell's `n`.
+fn heavy_ms(ctx: &Ctx, target: &str, w: &str) -> Result<f64, String> {
+    let mixed = ctx
+        .run
+        .cell(target, w)
+        .ok_or_else(|| format!("no {w} cell"))?;
+    if let Some(s) = mixed.metric("heavy_cpu_ms") {
+        return Ok(s.median);
+    }
+    if w != "mixed" {
+        return Err(format!(
+            "the {w} cell does not give its heavy request's CPU time (`heavy_cpu_ms`)"
+        ));
+    }
     let heavy_n = mixed
         .params
         .get("heavy_n")
@@ -932,15 +947,15 @@ fn heavy_ms(ctx: &Ctx, target: &str) -> Result<f64, String> {
     Ok(us * heavy_n / n / 1000.0)
 }
 
-/// What `/io` latency would be without the heavy requests: the target's own corrected p99 on the
-/// `io-slo` ladder at the lowest rate at or above the `mixed` /io rate that it achieved (≥ 97%), when
-/// the run has one; else the upstream delay itself.
-fn baseline(ctx: &Ctx, target: &str, delay_ms: f64) -> (f64, String, bool) {
-    // Best: the mixed cell's own baseline. Each repeat first measures the same /io stream alone,
+/// What `/io` latency would be without the heavy requests: the cell's own `/io`-alone baseline,
+/// else the target's corrected p99 on the `io-slo` ladder at the lowest rate at or above the
+/// cell's /io rate that it achieved (≥ 97%), when the run has one; else the upstream delay itself.
+fn baseline(ctx: &Ctx, target: &str, w: &str, delay_ms: f64) -> (f64, String, bool) {
+    // Best: the cell's own baseline. Each repeat first measures the same /io stream alone,
     // then with the heavy requests; its ladder holds `[alone, with heavy]` per repeat.
     let alone: Vec<f64> = ctx
         .run
-        .cell(target, "mixed")
+        .cell(target, w)
         .filter(|c| c.ladder.len() >= 2 && c.ladder.len() % 2 == 0)
         .map(|c| c.ladder.iter().step_by(2).map(|p| p.p99_ms).collect())
         .unwrap_or_default();
@@ -956,7 +971,7 @@ fn baseline(ctx: &Ctx, target: &str, delay_ms: f64) -> (f64, String, bool) {
     }
     let rate = ctx
         .run
-        .cell(target, "mixed")
+        .cell(target, w)
         .and_then(|c| c.params.get("io_rate_rps"))
         .and_then(|v| v.parse::<f64>().ok());
     let rung = ctx
@@ -984,63 +999,88 @@ fn baseline(ctx: &Ctx, target: &str, delay_ms: f64) -> (f64, String, bool) {
     }
 }
 
-/// In `mixed`, whether the `/io` requests of each target of `group` waited for the heavy requests.
-fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) -> Outcome {
-    const W: &str = "mixed";
-    let a = collect(ctx, group, W, Metric::P99Ms, Side::Subject);
-    let c = collect(ctx, context, W, Metric::P99Ms, Side::Context);
-    let mut missing = a.missing;
-    let delay = |target: &str| -> Result<f64, String> {
-        ctx.run
-            .cell(target, W)
-            .and_then(|c| c.params.get("ms"))
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| *v > 0.0)
-            .ok_or_else(|| "the mixed cell does not give its /io delay (`ms`)".to_string())
-    };
-    // Some(true) blocked, Some(false) clear, None: the repeats straddle the threshold.
-    let judge = |target: &str, min: f64, max: f64| -> Result<(Option<bool>, String), String> {
-        let (base, base_what, measured_base) = baseline(ctx, target, delay(target)?);
-        let heavy = heavy_ms(ctx, target)?;
-        let limit = share * heavy;
-        // Waiting behind the heavy requests in flight explains a few heavy requests' worth at most.
-        let unexplained = min - base > 4.0 * heavy.max(1.0);
-        if unexplained && !measured_base {
-            return Err(format!(
-                "/io p99 − {base_what} = {}–{} ms, {}× one heavy /cpu ({} ms of CPU): more than \
-                 blocking explains, and no /io latency without heavy requests to compare with (io-slo)",
-                fmt_num(min - base),
-                fmt_num(max - base),
-                fmt_num((min - base) / heavy),
-                fmt_num(heavy)
-            ));
-        }
-        let class = if min - base >= limit {
-            Some(true)
-        } else if max - base < limit {
-            Some(false)
-        } else {
-            None
-        };
-        let word = match class {
-            Some(true) => "blocked",
-            Some(false) => "clear",
-            None => "repeats straddle the threshold",
-        };
-        let mut note = format!(
-            "{word}: /io p99 − {base_what} = {}–{} ms; one heavy /cpu takes {} ms of CPU",
+/// One target's loop-blocking reading on workload `w` (its /io p99 over the repeats, `min`–`max`):
+/// `Some(true)` blocked, `Some(false)` clear, `None` the repeats straddle the threshold; with the
+/// note shown beside the figure. `Err` when it cannot be judged.
+fn judge_blocking(
+    ctx: &Ctx,
+    w: &str,
+    target: &str,
+    min: f64,
+    max: f64,
+    share: f64,
+) -> Result<(Option<bool>, String), String> {
+    let delay = ctx
+        .run
+        .cell(target, w)
+        .and_then(|c| c.params.get("ms"))
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| *v > 0.0)
+        .ok_or_else(|| format!("the {w} cell does not give its /io delay (`ms`)"))?;
+    let (base, base_what, measured_base) = baseline(ctx, target, w, delay);
+    let heavy = heavy_ms(ctx, target, w)?;
+    let limit = share * heavy;
+    // Waiting behind the heavy requests in flight explains a few heavy requests' worth at most.
+    let unexplained = min - base > 4.0 * heavy.max(1.0);
+    if unexplained && !measured_base {
+        return Err(format!(
+            "/io p99 − {base_what} = {}–{} ms, {}× one heavy /cpu ({} ms of CPU): more than \
+             blocking explains, and no /io latency without heavy requests to compare with (io-slo)",
             fmt_num(min - base),
             fmt_num(max - base),
+            fmt_num((min - base) / heavy),
             fmt_num(heavy)
-        );
-        if unexplained {
-            note.push_str(&format!(
-                " (the rise is {}× one heavy request: more than blocking alone explains; see the run's warnings)",
-                fmt_num((min - base) / heavy)
-            ));
-        }
-        Ok((class, note))
+        ));
+    }
+    let class = if min - base >= limit {
+        Some(true)
+    } else if max - base < limit {
+        Some(false)
+    } else {
+        None
     };
+    let word = match class {
+        Some(true) => "blocked",
+        Some(false) => "clear",
+        None => "repeats straddle the threshold",
+    };
+    let n = ctx
+        .run
+        .cell(target, w)
+        .and_then(|c| c.metric("heavy_n"))
+        .map(|s| format!(" (n = {})", fmt_num(s.median)))
+        .unwrap_or_default();
+    let mut note = format!(
+        "{word}: /io p99 − {base_what} = {}–{} ms; one heavy /cpu{n} takes {} ms of CPU",
+        fmt_num(min - base),
+        fmt_num(max - base),
+        fmt_num(heavy)
+    );
+    if unexplained {
+        note.push_str(&format!(
+            " (the rise is {}× one heavy request: more than blocking alone explains; see the run's warnings)",
+            fmt_num((min - base) / heavy)
+        ));
+    }
+    Ok((class, note))
+}
+
+/// In loop-blocking workload `w` (`mixed-time` or `mixed`), whether the `/io` requests of each
+/// target of `group` waited for the heavy requests; `beside`, when named, is judged the same way
+/// for the same targets and shown as context (`mixed` beside `mixed-time`: equal work beside
+/// equal time), never counted.
+fn loop_blocking(
+    ctx: &Ctx,
+    group: &[String],
+    context: &[String],
+    share: f64,
+    w: &str,
+    beside: Option<&str>,
+) -> Outcome {
+    let a = collect(ctx, group, w, Metric::P99Ms, Side::Subject);
+    let c = collect(ctx, context, w, Metric::P99Ms, Side::Context);
+    let mut missing = a.missing;
+    let judge = |target: &str, min: f64, max: f64| judge_blocking(ctx, w, target, min, max, share);
     let (mut blocked, mut clear, mut straddle) = (vec![], vec![], vec![]);
     let mut measured = vec![];
     for mut m in a.shown {
@@ -1060,8 +1100,10 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) ->
             Err(why) => {
                 m.evidence = false;
                 m.note = Some(format!("not judged: {why}"));
-                missing.add(&f.target, W);
-                missing.add(&f.target, "cpu");
+                missing.add(&f.target, w);
+                if w == "mixed" {
+                    missing.add(&f.target, "cpu");
+                }
                 if why.contains("(io-slo)") {
                     missing.add(&f.target, "io-slo");
                 }
@@ -1086,10 +1128,40 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) ->
         }
         measured.push(m);
     }
+    // The other variant, beside the verdict: the same targets judged on it, never counted.
+    let mut beside_notes = vec![];
+    if let Some(b) = beside {
+        let other = collect(ctx, group, b, Metric::P99Ms, Side::Subject);
+        for f in &other.figs {
+            let word = match judge_blocking(ctx, b, &f.target, f.min, f.max, share) {
+                Ok((Some(true), _)) => "blocked",
+                Ok((Some(false), _)) => "clear",
+                Ok((None, _)) => "straddles",
+                Err(_) => "not judged",
+            };
+            let ratio = ctx
+                .run
+                .cell(&f.target, b)
+                .and_then(|c| c.metric("blocking_ratio"))
+                .map(|s| format!(", blocking ratio {}", fmt_num(s.median)))
+                .unwrap_or_default();
+            beside_notes.push(format!("{} {word}{ratio}", f.target));
+        }
+        for mut m in other.shown {
+            if let (Some(min), Some(max)) = (m.min, m.max) {
+                if let Ok((_, note)) = judge_blocking(ctx, b, &m.target, min, max, share) {
+                    m.note = Some(format!("beside ({b}), not counted; {note}"));
+                }
+            }
+            m.side = Side::Context;
+            m.evidence = false;
+            measured.push(m);
+        }
+    }
     let decided = blocked.len() + clear.len();
     let name = group_name(group);
     let mut reason = format!(
-        "mixed: {} of {} {name} targets blocked (/io p99 − /io p99 without heavy requests ≥ {} × one heavy request's CPU time), {} clear{}",
+        "{w}: {} of {} {name} targets blocked (/io p99 − /io p99 without heavy requests ≥ {} × one heavy request's CPU time), {} clear{}",
         blocked.len(),
         decided + straddle.len(),
         fmt_num(share),
@@ -1105,6 +1177,21 @@ fn loop_blocking(ctx: &Ctx, group: &[String], context: &[String], share: f64) ->
     }
     if !ctx_notes.is_empty() {
         reason.push_str(&format!("; context: {}", ctx_notes.join(", ")));
+    }
+    if let Some(b) = beside {
+        let what = if b == "mixed" {
+            "equal work, the same /cpu?n for every target"
+        } else {
+            "equal time"
+        };
+        if beside_notes.is_empty() {
+            reason.push_str(&format!("; beside it, {b} ({what}): not measured"));
+        } else {
+            reason.push_str(&format!(
+                "; beside it, not counted, {b} ({what}): {}",
+                beside_notes.join(", ")
+            ));
+        }
     }
     missing.append_to(&mut reason);
     // Targets that block beside targets that do not: the frameworks really disagree (`depends`). A
@@ -1863,7 +1950,112 @@ mod tests {
             group: sel(&["node"]),
             share: 0.5,
             context: sel(&["python"]),
+            workload: "mixed".into(),
+            beside: None,
         }
+    }
+
+    /// A `mixed-time` cell: per repeat `[alone, with heavy]` p99s, its own heavy request's CPU time.
+    fn mixed_time(fx: Fx, target: &str, pairs: &[(f64, f64)], heavy_ms: f64) -> Fx {
+        fx.cell(target, "mixed-time", |c| {
+            let with: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+            c.set("p99_ms", Spread::of(&with));
+            c.set("heavy_cpu_ms", Spread::of(&[heavy_ms]));
+            c.set("heavy_n", Spread::of(&[30_000_000.0]));
+            c.params.insert("ms".into(), "10".into());
+            c.params.insert("heavy_n".into(), "calibrated".into());
+            for (alone, with) in pairs {
+                for p99 in [*alone, *with] {
+                    c.ladder.push(store::LadderPoint {
+                        offered_rps: 100.0,
+                        achieved_rps: 100.0,
+                        p50_ms: 10.2,
+                        p99_ms: p99,
+                        errors: 0,
+                        server_cores: None,
+                    });
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn loop_blocking_is_decided_on_mixed_time_with_mixed_beside() {
+        let rule = RuleSpec::LoopBlocking {
+            group: sel(&["node"]),
+            share: 0.5,
+            context: sel(&["python"]),
+            workload: "mixed-time".into(),
+            beside: Some("mixed".into()),
+        };
+        let w = &["mixed-time", "mixed", "cpu"];
+        // Equal time: 50 ms heavy requests, /io p99 rises ~40 ms over 11 ms alone → blocked.
+        // Equal work: the same n costs node 1.2 ms, /io p99 12.5 ms over a 10 ms delay... clear
+        // by the old reading is shown beside, not counted.
+        let fx = mixed_time(langs(), "node-a", &[(11.0, 50.0), (11.5, 55.0)], 50.0);
+        let fx = mixed_time(fx, "node-b", &[(11.0, 45.0), (11.2, 48.0)], 49.0)
+            .mixed("node-a", &[10.3, 10.4], 1.2)
+            .mixed("node-b", &[10.2, 10.5], 1.2);
+        let o = run_rule(&fx, rule.clone(), w);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(
+            o.reason
+                .starts_with("mixed-time: 2 of 2 node targets blocked"),
+            "{}",
+            o.reason
+        );
+        assert!(
+            o.reason.contains("beside it, not counted, mixed (equal work, the same /cpu?n for every target): node-a clear, node-b clear"),
+            "{}",
+            o.reason
+        );
+        let na = o
+            .measured
+            .iter()
+            .find(|m| m.target == "node-a" && m.workload == "mixed-time")
+            .unwrap();
+        assert!(
+            na.note.as_deref().unwrap().contains(
+                "blocked: /io p99 − 11.2 ms (its /io p99 alone, measured in the same repeats before the heavy requests) = 38.8–43.8 ms; one heavy /cpu (n = 30,000,000) takes 50 ms of CPU"
+            ),
+            "{na:?}"
+        );
+        // The beside figures are shown, never evidence.
+        assert!(o
+            .measured
+            .iter()
+            .filter(|m| m.workload == "mixed")
+            .all(|m| !m.evidence && m.side == Side::Context));
+        // A remedy that moves the heavy work off the loop: clear on the same rule → refuted.
+        let fx = mixed_time(langs(), "node-a", &[(11.0, 12.0), (11.5, 12.5)], 50.0);
+        let o = run_rule(&fx, rule.clone(), w);
+        assert_eq!(o.verdict, Verdict::Refuted, "{}", o.reason);
+        assert!(
+            o.reason.contains(
+                "beside it, mixed (equal work, the same /cpu?n for every target): not measured"
+            ),
+            "{}",
+            o.reason
+        );
+        // Repeats on both sides of 25 ms: inconclusive.
+        let fx = mixed_time(langs(), "node-a", &[(11.0, 20.0), (11.0, 60.0)], 50.0);
+        assert_eq!(
+            run_rule(&fx, rule.clone(), w).verdict,
+            Verdict::Inconclusive
+        );
+        // A mixed-time cell without its heavy request's CPU time is not judged (no cpu-cell
+        // fallback: its n differs per target).
+        let fx = langs().cell("node-a", "mixed-time", |c| {
+            c.set("p99_ms", Spread::of(&[50.0]));
+            c.params.insert("ms".into(), "10".into());
+        });
+        let o = run_rule(&fx, rule, w);
+        assert_eq!(o.verdict, Verdict::NotMeasured, "{}", o.reason);
+        let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
+        assert!(
+            na.note.as_deref().unwrap().contains("`heavy_cpu_ms`"),
+            "{na:?}"
+        );
     }
 
     #[test]

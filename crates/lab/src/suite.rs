@@ -1457,6 +1457,17 @@ pub fn cell_line(c: &CellRecord) -> String {
                 stats::fmt_num(m.median)
             ));
         }
+        // The heavy request each repeat priced (mixed-time: calibrated) and the blocking ratio.
+        if let (Some(h), Some(r)) = (
+            spread(|r| r.metric("heavy_cpu_ms")),
+            spread(|r| r.metric("blocking_ratio")),
+        ) {
+            parts.push(format!(
+                "heavy /cpu {} ms of CPU, blocking ratio {}",
+                stats::fmt_num(h.median),
+                stats::fmt_num(r.median)
+            ));
+        }
     } else if let Some(cap) = c.capacity_rps {
         parts.push(format!(
             "capacity {} req/s at p99 < {} ms",

@@ -233,6 +233,8 @@ pub fn tables(run: &RunSummary) -> String {
         table(&mut out, &cols, &rows);
     }
 
+    blocking_table(&mut out, run);
+
     if !run.targets.is_empty() {
         let _ = writeln!(out, "\nPer target");
         let mut rows = Vec::new();
@@ -323,6 +325,76 @@ pub fn tables(run: &RunSummary) -> String {
     }
     let _ = writeln!(out);
     out
+}
+
+/// Loop blocking, both variants side by side (issue 15): per target, `/io` p99 alone, with the
+/// equal-work heavy requests (`mixed`) and with the equal-time ones (`mixed-time`), each variant's
+/// heavy request (n, CPU ms) and blocking ratio. Printed when the run has either cell.
+fn blocking_table(out: &mut String, run: &RunSummary) {
+    let variants = ["mixed", "mixed-time"];
+    let mut targets: Vec<&str> = Vec::new();
+    for c in &run.cells {
+        if variants.contains(&c.workload.as_str()) && !targets.contains(&c.target.as_str()) {
+            targets.push(&c.target);
+        }
+    }
+    if targets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nLoop blocking  (/io p99 ms; blocking ratio = p99 rise ÷ one heavy request's CPU time; ≥ 0.5 blocked)"
+    );
+    let alone = |t: &str| -> Option<Spread> {
+        let v: Vec<f64> = variants
+            .iter()
+            .filter_map(|w| run.cell(t, w))
+            .flat_map(|c| c.ladder.iter().step_by(2).map(|p| p.p99_ms))
+            .collect();
+        Spread::of(&v)
+    };
+    let heavy = |t: &str, w: &str| -> String {
+        let Some(c) = run.cell(t, w) else {
+            return "—".into();
+        };
+        match (c.metric("heavy_n"), c.metric("heavy_cpu_ms")) {
+            (Some(n), Some(ms)) => format!("n={} ({} ms)", num(n.median), num(ms.median)),
+            _ => c
+                .params
+                .get("heavy_path")
+                .cloned()
+                .unwrap_or_else(|| "—".into()),
+        }
+    };
+    let mut rows = Vec::new();
+    for t in targets {
+        let p99 = |w: &str| spread(run.cell(t, w).and_then(|c| c.metric("p99_ms")));
+        let ratio = |w: &str| spread(run.cell(t, w).and_then(|c| c.metric("blocking_ratio")));
+        rows.push(vec![
+            t.to_string(),
+            spread(alone(t).as_ref()),
+            p99("mixed"),
+            heavy(t, "mixed"),
+            ratio("mixed"),
+            p99("mixed-time"),
+            heavy(t, "mixed-time"),
+            ratio("mixed-time"),
+        ]);
+    }
+    table(
+        out,
+        &[
+            "target",
+            "alone",
+            "equal work",
+            "heavy (equal work)",
+            "ratio",
+            "equal time",
+            "heavy (equal time)",
+            "ratio",
+        ],
+        &rows,
+    );
 }
 
 /// Median and 90th percentile (nearest rank) of fresh starts: the lab's rule
@@ -467,6 +539,73 @@ mod tests {
         assert!(t.contains("node-http json: flagged: 3 errors"), "{t}");
         assert!(t.contains("past its end of life"), "{t}");
         assert!(t.contains("42.0 / 60.0 (3)"), "{t}");
+    }
+
+    #[test]
+    fn loop_blocking_shows_both_variants_side_by_side() {
+        let blocking = |w: &str, alone: f64, with: f64, n: f64, ms: f64| {
+            let mut c = cell("node-http", w, &[]);
+            c.set("p99_ms", Spread::of(&[with]));
+            c.set("heavy_n", Spread::of(&[n]));
+            c.set("heavy_cpu_ms", Spread::of(&[ms]));
+            c.set("blocking_ratio", Spread::of(&[(with - alone) / ms]));
+            for p99 in [alone, with] {
+                c.ladder.push(store::LadderPoint {
+                    offered_rps: 100.0,
+                    achieved_rps: 100.0,
+                    p50_ms: 10.2,
+                    p99_ms: p99,
+                    errors: 0,
+                    server_cores: None,
+                });
+            }
+            c
+        };
+        let mut run = empty_run();
+        run.cells = vec![
+            blocking("mixed", 11.0, 12.0, 1e6, 1.5),
+            blocking("mixed-time", 11.0, 51.0, 3e7, 50.0),
+        ];
+        let t = tables(&run);
+        assert!(t.contains("Loop blocking"), "{t}");
+        let row = t
+            .lines()
+            .skip_while(|l| !l.starts_with("Loop blocking"))
+            .find(|l| l.contains("node-http"))
+            .unwrap();
+        for want in [
+            "n=1,000,000 (1.50 ms)",
+            "0.667",
+            "n=30,000,000 (50.0 ms)",
+            "0.800",
+        ] {
+            assert!(row.contains(want), "{want}: {row}");
+        }
+        // No loop-blocking cell, no table.
+        run.cells = vec![cell("node-http", "json", &[1.0])];
+        assert!(!tables(&run).contains("Loop blocking"));
+    }
+
+    fn empty_run() -> RunSummary {
+        RunSummary {
+            run_id: 1,
+            started_at: "2026-11-24T10:00:00Z".into(),
+            finished_at: None,
+            machine: Machine {
+                cpu_model: "Test CPU".into(),
+                cores: 2,
+                kernel: "6.1".into(),
+                os: "Debian".into(),
+                memory_mb: 4000,
+                runtimes: BTreeMap::new(),
+                server_cpus: vec![1],
+                client_cpus: vec![0],
+            },
+            settings: BTreeMap::new(),
+            targets: vec![],
+            cells: vec![],
+            warnings: vec![],
+        }
     }
 
     /// A workload declared here, in the test, and registered at run time reaches the store, the

@@ -139,6 +139,9 @@ const MIXED_METRICS: &[&str] = &[
     "rung_p99_ms",
     "rung_errors",
     "server_cores",
+    "heavy_n",
+    "heavy_cpu_ms",
+    "blocking_ratio",
 ];
 const HOLD_METRICS: &[&str] = &[
     "connections_attempted",
@@ -439,6 +442,58 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         &[VECTOR],
         &[VECTOR_N, C16, CLOSED],
         SAT_METRICS,
+        false,
+    ),
+    // Issue 15: loop blocking with work that is heavy on every runtime. `mixed` (above) sends
+    // the same heavy request to every target (equal work); `mixed-time` calibrates its heavy
+    // request's n per target so that one costs 50 ms of server CPU (equal time).
+    workload(
+        "mixed-time",
+        Mixed,
+        "/io latency, open loop, while heavy /cpu requests of 50 ms of server CPU each arrive (loop blocking, equal time)",
+        &["io", "cpu"],
+        UPSTREAM,
+        &[
+            Request { weight: 50, ..IO },
+            HEAVY_CPU,
+        ],
+        &[
+            IO_MS,
+            OPEN,
+            p("io_rate_rps", "100", "far below every target's /io capacity: a latency rise is blocking, not saturation"),
+            p("io_connections", "16", "enough for 100 req/s of 10 ms requests"),
+            p("heavy_n", "calibrated", "chosen per target and repeat by serial /cpu probes with the server's CPU sampled, so that one heavy request costs heavy_cpu_target_ms"),
+            p("heavy_cpu_target_ms", "50", "heavy on every runtime (the articles' \"heavy computation\"), yet 2 req/s of it is ~10% of one CPU"),
+            p("heavy_cpu_tolerance", "0.1", "the calibrated request's measured CPU time must be within ±10% of the target"),
+            p("heavy_n_start", "1000000", "the first probe's n (mixed's heavy request); later probes scale n by target ÷ measured"),
+            p("heavy_rate_rps", "2", "2 of every 102 requests (~2%), ~10% of one CPU at 50 ms each"),
+            p("heavy_connections", "2", "two heavy requests may overlap"),
+        ],
+        MIXED_METRICS,
+        false,
+    ),
+    // Issue 16 item 6: the mixed traffic pattern as an open-loop capacity ladder (prices a mixed
+    // product in the adviser); `mixed` stays the low-rate loop-blocking test.
+    workload(
+        "mixed-slo",
+        Capacity,
+        "/io with a 2% share of heavy /cpu, open-loop ladder: capacity at the /io p99 SLO",
+        &["io", "cpu"],
+        UPSTREAM,
+        &[
+            Request { weight: 50, ..IO },
+            HEAVY_CPU,
+        ],
+        &[
+            p("anchor_workload", "io", "the saturation cell the search starts from"),
+            IO_MS,
+            OPEN,
+            ANCHOR,
+            p("heavy_n", "1000000", "mixed's heavy request: the same traffic pattern as mixed"),
+            p("heavy_share", "0.0196", "1 of every 51 requests (mixed: 2 of 102); each rung's rate is split 50:1 between /io and the heavy /cpu"),
+            p("slo_on", "io", "the SLO is judged on the /io stream's corrected p99 (the cheap requests users wait on); heavy requests' errors count"),
+        ],
+        CAP_METRICS,
         false,
     ),
 ];

@@ -78,4 +78,11 @@ pub const METRICS: &[Metric] = &[
       "WebSocket upgrades completed per second of the ramp (until every attempt resolved)"),
     m("upgrade_timeouts", "Upgrade time-outs", "count", Lower, true, AllRepeats,
       "attempts whose upgrade did not finish within the connect timeout (the handshake rate, not holding, was short)"),
+    // Loop blocking (mixed, mixed-time), per repeat over the clean repeats.
+    m("heavy_n", "Heavy n", "count", Lower, true, CleanRepeats,
+      "the heavy /cpu request's n (mixed: fixed; mixed-time: calibrated so one costs 50 ms of server CPU)"),
+    m("heavy_cpu_ms", "Heavy CPU ms", "ms", Lower, true, CleanRepeats,
+      "server CPU of one heavy /cpu request, measured by serial probes before the mixed window"),
+    m("blocking_ratio", "Blocking ratio", "ratio", Lower, false, CleanRepeats,
+      "(/io p99 with heavy requests − /io p99 alone) ÷ one heavy request's CPU time: ~0 clear, ≥ 0.5 blocked"),
 ];

@@ -4,6 +4,11 @@
 //! the SLO. The search is anchored on the saturation throughput of the same endpoint measured
 //! earlier in the run, or on a short closed-loop probe when there is none.
 //!
+//! `mixed-slo` (a registry entry with two requests, `io` and `heavy`, see [`is_mix`]) runs the
+//! `mixed` traffic pattern up the same ladder: each rung's rate is split between the `/io` stream
+//! and the heavy `/cpu` stream by `heavy_share`, both open loop at once; the rung's rate is the
+//! total, its p99 the `/io` stream's (the cheap requests users wait on), its errors both streams'.
+//!
 //! One search is one repeat (its rungs near the answer are themselves repeated measurements of
 //! the knee), so the suite runs it once per cell.
 
@@ -26,6 +31,15 @@ pub const MAX_OPEN_CONNECTIONS: usize = 512;
 /// [`MAX_OPEN_CONNECTIONS`].
 pub fn open_connections(rate: f64, slo_ms: f64) -> usize {
     ((rate * slo_ms / 1000.0 / 2.0).ceil() as usize).clamp(8, MAX_OPEN_CONNECTIONS)
+}
+
+/// Whether a capacity entry sends the mixed pattern (an `io` and a `heavy` request, with a
+/// `heavy_share` parameter) rather than one request.
+pub fn is_mix(spec: &workloads::Workload) -> bool {
+    spec.requests.len() == 2
+        && spec.request("io").is_some()
+        && spec.request("heavy").is_some()
+        && spec.param("heavy_share").is_some()
 }
 
 /// An open-loop capacity search of the registry: any entry of kind `Capacity`, anchored on the
@@ -58,6 +72,17 @@ impl Workload for CapacityAtSlo {
     }
 
     fn describe(&self) -> String {
+        if is_mix(&self.spec) {
+            let heavy = http::Endpoint::of(&self.spec, self.spec.request("heavy").unwrap());
+            return format!(
+                "open-loop ladder on GET {} with a {}% share of GET {} → highest total rate with the /io corrected p99 under the SLO",
+                endpoint(&self.spec).path,
+                (super::saturation::num_param::<f64>(&self.spec, "heavy_share") * 100.0 * 10.0)
+                    .round()
+                    / 10.0,
+                heavy.path
+            );
+        }
         format!(
             "open-loop ladder on GET {} → highest rate with corrected p99 under the SLO",
             endpoint(&self.spec).path
@@ -82,6 +107,18 @@ impl Workload for CapacityAtSlo {
             t.rung_warmup.as_secs_f64().to_string(),
         );
         p.insert("max_rungs".into(), t.max_rungs.to_string());
+        if is_mix(&self.spec) {
+            let heavy = http::Endpoint::of(&self.spec, self.spec.request("heavy").unwrap());
+            p.insert("heavy_path".into(), heavy.path);
+            p.insert(
+                "heavy_share".into(),
+                self.spec.param("heavy_share").unwrap_or_default().into(),
+            );
+            p.insert(
+                "rate".into(),
+                "total of both streams; p99 and the SLO on the /io stream".into(),
+            );
+        }
         p.insert(
             "anchor".into(),
             format!("{} saturation req/s", self.anchor().id),
@@ -122,18 +159,55 @@ impl Workload for CapacityAtSlo {
         let mut rungs: Vec<(LadderPoint, Measured)> = Vec::new();
         let slo = cx.timing.slo_p99_ms;
         let (rung, rung_warmup) = (cx.timing.rung, cx.timing.rung_warmup);
+        let mix = is_mix(&self.spec).then(|| {
+            let share: f64 = super::saturation::num_param(&self.spec, "heavy_share");
+            (
+                http::Endpoint::of(&self.spec, self.spec.request("heavy").unwrap()),
+                share,
+            )
+        });
         let outcome = search::search(&plan, |rate| {
-            let spec = LoadSpec {
+            let io_rate = mix.as_ref().map_or(rate, |(_, share)| rate * (1.0 - share));
+            let mut specs = vec![LoadSpec {
                 endpoint: endpoint(&self.spec),
-                connections: open_connections(rate, slo),
-                rate: Some(rate),
+                connections: open_connections(io_rate, slo),
+                rate: Some(io_rate),
                 duration: rung,
                 warmup: rung_warmup,
-            };
-            let d = http::drive(cx, &[spec], &format!("{} at {rate:.0} req/s", self.spec.id))?;
+            }];
+            if let Some((heavy, share)) = &mix {
+                specs.push(LoadSpec {
+                    endpoint: heavy.clone(),
+                    connections: open_connections(rate * share, slo),
+                    rate: Some(rate * share),
+                    duration: rung,
+                    warmup: rung_warmup,
+                });
+            }
+            let d = http::drive(cx, &specs, &format!("{} at {rate:.0} req/s", self.spec.id))?;
             let r = &d.reports[0];
-            let achieved = r.rate.as_ref().map_or(r.throughput_rps, |o| o.achieved_rps);
-            let m = measured_from(r, &d, achieved, true);
+            let achieved_of =
+                |r: &loadgen::Report| r.rate.as_ref().map_or(r.throughput_rps, |o| o.achieved_rps);
+            let achieved: f64 = d.reports.iter().map(achieved_of).sum();
+            let mut m = measured_from(r, &d, achieved, true);
+            if let Some(h) = d.reports.get(1) {
+                let bad = http::bad_responses(h);
+                if bad > 0 {
+                    m.warnings
+                        .push(format!("heavy /cpu: {}", http::describe_bad(h)));
+                    m.errors += bad;
+                    m.repeat.clean = false;
+                }
+                if h.engine_cpu.utilisation >= crate::stats::BUSY_LIMIT {
+                    m.lower_bound = true;
+                }
+                // The server served both streams in the window.
+                let all = r.requests.completed + h.requests.completed;
+                m.repeat.set(
+                    "server_cpu_us_per_req",
+                    (all > 0).then(|| d.usage.cpu_s * 1e6 / all as f64),
+                );
+            }
             let point = LadderPoint {
                 offered_rps: rate,
                 achieved_rps: achieved,

@@ -4,8 +4,19 @@
 //! makes the cheap ones wait. Each repeat first measures the same `/io` stream alone (the
 //! baseline); the ladder holds both points, `[alone, with heavy requests]`. The same requests go to every target; the heavy `/cpu` costs each
 //! language what its own loop costs (~100 ms of Python, ~1 ms of JavaScript).
+//!
+//! Two registry entries use it (issue 15): `mixed` sends the same heavy request to every target
+//! (equal work, `heavy_n` fixed); `mixed-time` ([`Heavy::Calibrated`]) first **calibrates** its
+//! heavy request on the running server — serial `/cpu` probes (one connection, closed loop, each
+//! window sized for ~20 responses) with the server's CPU sampled, `n` scaled by target ÷ measured
+//! until one request (over ≥ 10 responses) costs
+//! `heavy_cpu_target_ms` (50 ms) ± `heavy_cpu_tolerance` (10%) of server CPU — so it depends on
+//! no other cell (equal time). Both measure one heavy request's CPU time by such probes and store
+//! it (`heavy_cpu_ms`), with `heavy_n` and the per-repeat **blocking ratio**
+//! ((/io p99 with heavy − /io p99 alone) ÷ `heavy_cpu_ms`).
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use store::LadderPoint;
@@ -25,9 +36,185 @@ struct Params {
     heavy_connections: usize,
 }
 
+/// Shortest measuring window of one calibration probe: at 50 ms a request on a server with its
+/// own CPU, ~20 serial requests, so the server's CPU (read in 10 ms clock ticks) is known to ~1%
+/// and a request cut by the window's edges moves the mean by ≤ 5%.
+pub const PROBE_WINDOW: Duration = Duration::from_millis(1000);
+/// Longest probe window: a server slower in wall time than in CPU (a busy machine) gets a longer
+/// window, up to this, to see [`PROBE_RESPONSES`] responses.
+pub const PROBE_WINDOW_MAX: Duration = Duration::from_millis(4000);
+/// Responses a probe aims for (the next window is sized for them).
+pub const PROBE_RESPONSES: u64 = 20;
+/// Fewest responses of an accepted probe (each window edge can cut one request: ≤ 10% swing).
+pub const MIN_ACCEPTED_RESPONSES: u64 = 10;
+/// Warm-up of each probe (JITs compile the loop; not measured).
+pub const PROBE_WARMUP: Duration = Duration::from_millis(300);
+/// Most probes one calibration makes before it gives up.
+pub const MAX_PROBES: usize = 6;
+/// The contract's `/cpu` accepts `n` up to 10⁹ (docs/contract.md).
+pub const MAX_N: u64 = 1_000_000_000;
+/// Smallest `n` a calibration tries.
+pub const MIN_N: u64 = 1_000;
+
+/// How a mixed workload's heavy request is sized.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Heavy {
+    /// The same `n` for every target (`mixed`: equal work).
+    Fixed(u64),
+    /// `n` found per target so that one request costs `target_ms` ± `tolerance` of server CPU
+    /// (`mixed-time`: equal time), starting from `start`.
+    Calibrated {
+        target_ms: f64,
+        tolerance: f64,
+        start: u64,
+    },
+}
+
+/// One calibration probe: serial heavy requests at `n`, the server's CPU per response.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Probe {
+    pub n: u64,
+    /// Server CPU per response, ms.
+    pub cpu_ms: f64,
+    /// Responses in the window.
+    pub requests: u64,
+    /// The measuring window.
+    pub window: Duration,
+}
+
+/// The last calibrated `n` per target, the next calibration's first guess (each repeat still
+/// probes and stores what it measured).
+static LAST_N: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
+/// The heavy request of `spec` at `n` (its answer computed for that `n`).
+pub fn heavy_at(spec: &workloads::Workload, n: u64) -> Endpoint {
+    let req = spec.request("heavy").expect("mixed sends heavy");
+    Endpoint::from_request(req, &|k| {
+        if k == "heavy_n" {
+            Some(n.to_string())
+        } else {
+            spec.param(k).map(str::to_string)
+        }
+    })
+    .unwrap_or_else(|e| panic!("workload {}: {e}", spec.id))
+}
+
+/// Serial heavy requests at `n` (one connection, closed loop) for [`PROBE_WINDOW`], the server's
+/// CPU sampled over the window: one request's CPU time.
+pub fn probe(
+    cx: &mut CellContext<'_>,
+    spec: &workloads::Workload,
+    n: u64,
+    window: Duration,
+) -> Result<Probe, MeasureError> {
+    let load = LoadSpec {
+        endpoint: heavy_at(spec, n),
+        connections: 1,
+        rate: None,
+        duration: window,
+        warmup: PROBE_WARMUP,
+    };
+    let d = http::drive(cx, &[load], &format!("{}: probe /cpu?n={n}", spec.id))?;
+    let r = &d.reports[0];
+    if http::bad_responses(r) > 0 {
+        return Err(MeasureError::Failed(format!(
+            "{}: calibration probe /cpu?n={n}: {}",
+            spec.id,
+            http::describe_bad(r)
+        )));
+    }
+    let requests = r.requests.completed;
+    // No response in the window: one request costs at least the CPU the window saw.
+    let cpu_ms = d.usage.cpu_s * 1000.0 / requests.max(1) as f64;
+    Ok(Probe {
+        n,
+        cpu_ms,
+        requests,
+        window,
+    })
+}
+
+/// The window for a probe at `next` after probe `p`: long enough for [`PROBE_RESPONSES`] at the
+/// wall time per response `p` saw (scaled by the change of n), within [`PROBE_WINDOW`],
+/// [`PROBE_WINDOW_MAX`].
+pub fn next_window(p: &Probe, next: u64) -> Duration {
+    let per = p.window.as_secs_f64() / p.requests.max(1) as f64;
+    let want = per * (next as f64 / p.n.max(1) as f64) * PROBE_RESPONSES as f64;
+    Duration::from_secs_f64(want.clamp(PROBE_WINDOW.as_secs_f64(), PROBE_WINDOW_MAX.as_secs_f64()))
+}
+
+/// The next `n` to try after `p`: scaled by target ÷ measured (at most 100× either way), within
+/// [`MIN_N`, `MAX_N`].
+pub fn next_n(p: &Probe, target_ms: f64) -> u64 {
+    let factor = (target_ms / p.cpu_ms.max(1e-6)).clamp(0.01, 100.0);
+    ((p.n as f64 * factor).round() as u64).clamp(MIN_N, MAX_N)
+}
+
+/// Whether a probe is within the calibration's tolerance.
+pub fn within(p: &Probe, target_ms: f64, tolerance: f64) -> bool {
+    p.requests >= MIN_ACCEPTED_RESPONSES && (p.cpu_ms - target_ms).abs() <= tolerance * target_ms
+}
+
+/// Finds `n` such that one heavy request costs `target_ms` ± `tolerance` of server CPU on this
+/// server; the accepted probe (its `n` and measured CPU time) and every probe made.
+pub fn calibrate(
+    cx: &mut CellContext<'_>,
+    spec: &workloads::Workload,
+    target_ms: f64,
+    tolerance: f64,
+    start: u64,
+) -> Result<(Probe, Vec<Probe>), MeasureError> {
+    let key = format!("{}/{}", spec.id, cx.target);
+    let mut n = LAST_N
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&key).copied())
+        .unwrap_or(start)
+        .clamp(MIN_N, MAX_N);
+    let mut probes: Vec<Probe> = Vec::new();
+    let mut window = PROBE_WINDOW;
+    for _ in 0..MAX_PROBES {
+        let p = probe(cx, spec, n, window)?;
+        probes.push(p);
+        if within(&p, target_ms, tolerance) {
+            if let Ok(mut m) = LAST_N.lock() {
+                m.insert(key, p.n);
+            }
+            return Ok((p, probes));
+        }
+        // Near the target with too few responses: the same n again, over a longer window.
+        let near = (p.cpu_ms - target_ms).abs() <= tolerance * target_ms;
+        let next = if near { n } else { next_n(&p, target_ms) };
+        if !near && next == n {
+            // Stuck at a contract limit.
+            break;
+        }
+        window = next_window(&p, next);
+        n = next;
+    }
+    let tried = probes
+        .iter()
+        .map(|p| format!("n={} → {:.1} ms ({} responses)", p.n, p.cpu_ms, p.requests))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(MeasureError::Failed(format!(
+        "{}: could not calibrate the heavy /cpu request to {target_ms} ms ± {:.0}% of server CPU in {} probes ({tried}); the contract allows n in [1, {MAX_N}]",
+        spec.id,
+        tolerance * 100.0,
+        probes.len()
+    )))
+}
+
 /// The `/io`-alone baseline window: half the measuring window, at least a second.
 pub fn baseline_duration(t: &Timing) -> Duration {
     (t.duration / 2).max(Duration::from_secs(1))
+}
+
+/// The blocking ratio: the `/io` p99 rise the heavy requests caused, in units of one heavy
+/// request's CPU time (~0: the cheap requests did not wait; ~1: each waited a whole heavy request).
+pub fn blocking_ratio(p99_alone_ms: f64, p99_with_ms: f64, heavy_cpu_ms: f64) -> Option<f64> {
+    (p99_alone_ms.is_finite() && p99_with_ms.is_finite() && heavy_cpu_ms > 0.0)
+        .then(|| (p99_with_ms - p99_alone_ms) / heavy_cpu_ms)
 }
 
 /// A loop-blocking workload of the registry (kind `Mixed`): a cheap request (`io`) at a fixed
@@ -52,11 +239,27 @@ impl Mixed {
         Endpoint::of(&self.spec, self.spec.request("io").expect("mixed sends io"))
     }
 
-    fn heavy(&self) -> Endpoint {
-        Endpoint::of(
-            &self.spec,
-            self.spec.request("heavy").expect("mixed sends heavy"),
-        )
+    /// How the heavy request is sized: `heavy_n = "calibrated"` → [`Heavy::Calibrated`].
+    pub fn heavy_kind(&self) -> Heavy {
+        let w = &self.spec;
+        match w.param("heavy_n") {
+            Some("calibrated") => Heavy::Calibrated {
+                target_ms: num_param(w, "heavy_cpu_target_ms"),
+                tolerance: num_param(w, "heavy_cpu_tolerance"),
+                start: num_param(w, "heavy_n_start"),
+            },
+            _ => Heavy::Fixed(num_param(w, "heavy_n")),
+        }
+    }
+
+    /// The heavy request's path as the plan shows it (`n` named when it is calibrated).
+    fn heavy_path(&self) -> String {
+        match self.heavy_kind() {
+            Heavy::Fixed(n) => heavy_at(&self.spec, n).path,
+            Heavy::Calibrated { target_ms, .. } => {
+                format!("/cpu?n=<calibrated to {target_ms} ms of server CPU>")
+            }
+        }
     }
 }
 
@@ -75,7 +278,7 @@ impl Workload for Mixed {
             "open loop: GET {} at {} req/s while GET {} arrives at {} req/s → /io latency",
             self.io().path,
             p.io_rate,
-            self.heavy().path,
+            self.heavy_path(),
             p.heavy_rate
         )
     }
@@ -90,13 +293,13 @@ impl Workload for Mixed {
 
     fn params(&self, t: &Timing) -> BTreeMap<String, String> {
         let p = self.p();
-        BTreeMap::from([
+        let mut m = BTreeMap::from([
             ("mode".into(), "open".into()),
             ("path".into(), self.io().path),
             ("ms".into(), p.ms.to_string()),
             ("io_rate_rps".into(), p.io_rate.to_string()),
             ("io_connections".into(), p.io_connections.to_string()),
-            ("heavy_path".into(), self.heavy().path),
+            ("heavy_path".into(), self.heavy_path()),
             ("heavy_rate_rps".into(), p.heavy_rate.to_string()),
             (
                 "heavy_share".into(),
@@ -112,15 +315,66 @@ impl Workload for Mixed {
                 "per repeat: [/io alone, /io with the heavy requests], both at io_rate_rps".into(),
             ),
             ("warmup_s".into(), t.warmup.as_secs_f64().to_string()),
-        ])
+        ]);
+        match self.heavy_kind() {
+            Heavy::Fixed(n) => {
+                m.insert("heavy_n".into(), n.to_string());
+                m.insert(
+                    "heavy_cpu".into(),
+                    "measured per repeat by serial probes (figure heavy_cpu_ms)".into(),
+                );
+            }
+            Heavy::Calibrated {
+                target_ms,
+                tolerance,
+                start,
+            } => {
+                m.insert("heavy_n".into(), "calibrated".into());
+                m.insert("heavy_cpu_target_ms".into(), target_ms.to_string());
+                m.insert("heavy_cpu_tolerance".into(), tolerance.to_string());
+                m.insert("heavy_n_start".into(), start.to_string());
+                m.insert(
+                    "heavy_cpu".into(),
+                    "calibrated per repeat by serial probes (figures heavy_n, heavy_cpu_ms)".into(),
+                );
+            }
+        }
+        m
     }
 
     fn estimate(&self, t: &Timing) -> Duration {
-        t.warmup * 2 + t.duration + baseline_duration(t) + Duration::from_millis(500)
+        // Probes: one for a fixed n; a calibration converges in ~3 (1 on later repeats).
+        let probes = match self.heavy_kind() {
+            Heavy::Fixed(_) => 1,
+            Heavy::Calibrated { .. } => 3,
+        };
+        t.warmup * 2
+            + t.duration
+            + baseline_duration(t)
+            + Duration::from_millis(500)
+            + (PROBE_WINDOW + PROBE_WARMUP + Duration::from_millis(100)) * probes
     }
 
     fn measure(&self, cx: &mut CellContext<'_>) -> Result<Measured, MeasureError> {
         let p = self.p();
+        // What one heavy request costs this server, measured on it before the window.
+        let (priced, probes) = match self.heavy_kind() {
+            Heavy::Fixed(n) => {
+                let first = probe(cx, &self.spec, n, PROBE_WINDOW)?;
+                if first.requests >= MIN_ACCEPTED_RESPONSES {
+                    (first, vec![first])
+                } else {
+                    // Heavy in this runtime (~100 ms of CPython): a longer window.
+                    let again = probe(cx, &self.spec, n, next_window(&first, n))?;
+                    (again, vec![first, again])
+                }
+            }
+            Heavy::Calibrated {
+                target_ms,
+                tolerance,
+                start,
+            } => calibrate(cx, &self.spec, target_ms, tolerance, start)?,
+        };
         // The baseline: the same /io stream alone, so that the cell says what the heavy requests
         // cost the cheap ones on this server.
         let alone = LoadSpec {
@@ -145,7 +399,7 @@ impl Workload for Mixed {
             warmup: cx.timing.warmup,
         };
         let heavy = LoadSpec {
-            endpoint: self.heavy(),
+            endpoint: heavy_at(&self.spec, priced.n),
             connections: p.heavy_connections,
             rate: Some(p.heavy_rate),
             duration: cx.timing.duration,
@@ -193,7 +447,20 @@ impl Workload for Mixed {
         ];
         m.errors += base.errors;
         m.repeat.clean = m.errors == 0;
+        m.repeat.set("heavy_n", Some(priced.n as f64));
+        m.repeat.set("heavy_cpu_ms", Some(priced.cpu_ms));
+        m.repeat.set(
+            "blocking_ratio",
+            blocking_ratio(m.ladder[0].p99_ms, m.ladder[1].p99_ms, priced.cpu_ms),
+        );
+        if priced.requests < MIN_ACCEPTED_RESPONSES {
+            m.warnings.push(format!(
+                "heavy /cpu priced from {} response(s) in its probe: its CPU time is rough",
+                priced.requests
+            ));
+        }
         m.repeat.report_json = serde_json::json!({
+            "probes": probes.iter().map(|p| serde_json::json!({"n": p.n, "cpu_ms": p.cpu_ms, "responses": p.requests})).collect::<Vec<_>>(),
             "io_alone": b_r,
             "io": serde_json::from_str::<serde_json::Value>(&m.repeat.report_json).unwrap_or_default(),
             "heavy": heavy_r,

@@ -223,7 +223,7 @@ pub fn implement(spec: &workloads::Workload) -> Option<Box<dyn Workload>> {
         Kind::Saturation if spec.requests.len() == 1 => {
             Some(Box::new(saturation::Saturation { spec: *spec }))
         }
-        Kind::Capacity if spec.requests.len() == 1 => {
+        Kind::Capacity if spec.requests.len() == 1 || capacity::is_mix(spec) => {
             Some(Box::new(capacity::CapacityAtSlo { spec: *spec }))
         }
         Kind::Mixed => Some(Box::new(mixed::Mixed { spec: *spec })),
@@ -275,7 +275,9 @@ mod tests {
                 "hash-slo",
                 "mixed",
                 "ws-hold",
-                "vector"
+                "vector",
+                "mixed-time",
+                "mixed-slo"
             ]
         );
         let doc = include_str!("../../../../docs/workloads.md");
