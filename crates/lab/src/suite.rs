@@ -73,6 +73,8 @@ pub struct StartOptions {
     pub workers: Option<u32>,
     /// The upstream's base URL, when one runs.
     pub upstream_url: Option<String>,
+    /// The database's URL (`DATABASE_URL`), when one runs.
+    pub database_url: Option<String>,
     /// The workload the server is started for (a manifest may have its own start command).
     pub workload: Option<String>,
 }
@@ -474,6 +476,8 @@ pub fn run(
     });
 
     let mut services: BTreeMap<ServiceKind, Box<dyn ServiceHandle>> = BTreeMap::new();
+    // A service that could not start (no PostgreSQL installed): tried once per run, its cells fail.
+    let mut service_failed: BTreeMap<ServiceKind, String> = BTreeMap::new();
     for t in todo_targets {
         if stop.is_set() {
             return Ok(Outcome::Interrupted { run_id });
@@ -503,6 +507,7 @@ pub fn run(
             stop,
             on: &mut *on,
             services: &mut services,
+            service_failed: &mut service_failed,
             anchors: &mut anchors,
             // On --resume, the per-target measures stored earlier are kept.
             record: stored.target(&t.name).map(|r| TargetRecord {
@@ -560,6 +565,8 @@ struct TargetRun<'a, 'o> {
     stop: &'a StopFlag,
     on: &'a mut (dyn FnMut(Event) + 'o),
     services: &'a mut BTreeMap<ServiceKind, Box<dyn ServiceHandle>>,
+    /// Services that could not start in this run, with why (not retried).
+    service_failed: &'a mut BTreeMap<ServiceKind, String>,
     anchors: &'a mut BTreeMap<String, f64>,
     record: Option<TargetRecord>,
     /// A store write failed: the run stops (the message names the database file).
@@ -643,6 +650,10 @@ impl TargetRun<'_, '_> {
                 .services
                 .get(&ServiceKind::Upstream)
                 .map(|s| s.url().to_string()),
+            database_url: self
+                .services
+                .get(&ServiceKind::Database)
+                .map(|s| s.url().to_string()),
             workload: workload.map(str::to_string),
         }
     }
@@ -664,17 +675,47 @@ impl TargetRun<'_, '_> {
 
     fn ensure_services(&mut self, kinds: &[ServiceKind]) -> Result<(), TargetFailure> {
         for k in kinds {
+            if let Some(e) = self.service_failed.get(k) {
+                return Err(TargetFailure::new(e.clone()));
+            }
             if !self.services.contains_key(k) {
-                let s = self
-                    .host
-                    .start_service(*k, &self.opts.client_cpus)
-                    .map_err(|e| {
-                        TargetFailure::new(format!("could not start the {k:?} service: {e}"))
-                    })?;
+                if *k == ServiceKind::Database {
+                    self.emit(Event::Live("starting the database (PostgreSQL)".into()));
+                }
+                let s = match self.host.start_service(*k, &self.opts.client_cpus) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let msg = format!("could not start the {k:?} service: {e}");
+                        if *k == ServiceKind::Database {
+                            // Not retried for every target: the run says it once.
+                            self.service_failed.insert(*k, msg.clone());
+                            self.emit(Event::Warning(format!(
+                                "{msg}; the cells that need it fail, the others run"
+                            )));
+                        }
+                        return Err(TargetFailure::new(msg));
+                    }
+                };
                 self.services.insert(*k, s);
             }
         }
         Ok(())
+    }
+
+    /// Puts the database back to its loaded state before a cell that uses it (every cell starts
+    /// from the same rows).
+    fn reset_database(&mut self, w: &dyn Workload) -> Result<(), TargetFailure> {
+        if !w.services().contains(&ServiceKind::Database) {
+            return Ok(());
+        }
+        let db = self
+            .services
+            .get(&ServiceKind::Database)
+            .and_then(|s| s.database())
+            .ok_or_else(|| TargetFailure::new("the database service is not running"))?;
+        db.reset()
+            .map(|_| ())
+            .map_err(|e| TargetFailure::new(format!("resetting the database: {e}")))
     }
 
     fn run_target(
@@ -730,6 +771,28 @@ impl TargetRun<'_, '_> {
         if t.endpoints.iter().any(|e| e == "io") {
             kinds.insert(ServiceKind::Upstream);
         }
+        // The database is optional: when it cannot start, only the cells that need it fail.
+        let mut cells: Vec<PlannedCell> = cells.to_vec();
+        if kinds.remove(&ServiceKind::Database) {
+            match self.ensure_services(&[ServiceKind::Database]) {
+                Ok(()) => {
+                    kinds.insert(ServiceKind::Database);
+                }
+                Err(f) => {
+                    let (db_cells, rest): (Vec<PlannedCell>, Vec<PlannedCell>) =
+                        cells.into_iter().partition(|c| {
+                            workload::by_id(&c.workload)
+                                .is_some_and(|w| w.services().contains(&ServiceKind::Database))
+                        });
+                    self.fail_cells(t, &db_cells, &f)?;
+                    cells = rest;
+                    if cells.is_empty() && !per_target {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        let cells = &cells[..];
         let kinds: Vec<ServiceKind> = kinds.into_iter().collect();
         if let Err(f) = self.ensure_services(&kinds) {
             return self.target_failed(t, cells, f, "services");
@@ -808,6 +871,17 @@ impl TargetRun<'_, '_> {
                         continue;
                     }
                 }
+            }
+            if let Err(f) = self.reset_database(w.as_ref()) {
+                let rec = failed_cell(&t.name, w.as_ref(), &self.opts.timing, f.full());
+                self.save_cell(&rec)?;
+                self.emit(Event::CellDone {
+                    target: t.name.clone(),
+                    workload: c.workload.clone(),
+                    status: rec.status,
+                    line: format!("failed: {}", f.reason),
+                });
+                continue;
             }
             match self.run_cell(t, w.as_ref(), &mut server, own) {
                 CellResult::Stored { server_died } => {
