@@ -21,3 +21,9 @@ pub const FOREIGN_LIMIT: f64 = 0.10;
 
 /// The p99 SLO of the capacity searches unless `--slo-p99` says otherwise, in ms.
 pub const DEFAULT_SLO_P99_MS: f64 = 100.0;
+
+/// What a database workload's figure says when the load side (engines, upstream, the lab's
+/// database on the same CPUs) was saturated while it was measured: the figure is a lower bound and
+/// the database may have set it. The lab writes it into the cell's warnings; the claims attach the
+/// reason code `database_bound` to a verdict resting on such a figure.
+pub const DATABASE_BOUND_NOTE: &str = "database-bound on this machine";

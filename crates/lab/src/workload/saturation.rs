@@ -126,6 +126,12 @@ pub fn set_db_cpu(cx: &CellContext<'_>, m: &mut Measured, completed: u64) {
 /// code `database_bound` to a verdict that rests on one).
 pub const DATABASE_BOUND: &str = "database-bound on this machine: the load side (engine, database) was saturated, so the figure is a lower bound of the server's";
 
+#[cfg(test)]
+#[test]
+fn the_database_bound_warning_carries_the_registry_note() {
+    assert!(DATABASE_BOUND.starts_with(workloads::trust::DATABASE_BOUND_NOTE));
+}
+
 /// A repeat from one report and what happened around it in the same window (server usage,
 /// client-side load). `open_loop`: latency is the corrected one (from the scheduled send).
 pub fn measured_from(
