@@ -234,6 +234,8 @@ struct FakeHost {
     starts: Mutex<u32>,
     service_starts: Mutex<u32>,
     upstream_dies: Arc<AtomicBool>,
+    /// Tries to start the database (which is "not installed" here).
+    db_starts: Mutex<u32>,
 }
 
 impl FakeHost {
@@ -302,6 +304,10 @@ impl Host for FakeHost {
         kind: ServiceKind,
         _cpus: &[usize],
     ) -> Result<Box<dyn ServiceHandle>, String> {
+        if kind == ServiceKind::Database {
+            *self.db_starts.lock().unwrap() += 1;
+            return Err("PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH): install the Debian package postgresql-15".into());
+        }
         assert_eq!(kind, ServiceKind::Upstream);
         *self.service_starts.lock().unwrap() += 1;
         Ok(Box::new(Upstream {
@@ -332,6 +338,7 @@ fn host() -> FakeHost {
         starts: Mutex::new(0),
         service_starts: Mutex::new(0),
         upstream_dies: Arc::new(AtomicBool::new(false)),
+        db_starts: Mutex::new(0),
     }
 }
 
@@ -710,5 +717,53 @@ fn a_workload_registered_at_run_time_is_measured_and_stored() {
     assert_eq!(c.params["connections"], "8");
     assert_eq!(c.params["path"], "/json");
     assert!(c.metric("throughput_rps").unwrap().median > 100.0, "{c:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// No PostgreSQL on the machine: the database cells fail naming the package to install, the
+/// database is tried once for the run (not per target), and the other workloads are measured.
+#[test]
+fn a_missing_database_fails_only_its_cells() {
+    let mut host = host();
+    for (t, b) in host.targets.iter_mut() {
+        t.endpoints.push("db".into());
+        *b = Behaviour::Good;
+    }
+    host.targets.truncate(2);
+    let dir = tempdir("nodb");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let opts = options(&["json", "db"], 1);
+    let mut events = Vec::new();
+    let out = suite::run(
+        &host,
+        &mut store,
+        &opts,
+        machine(),
+        None,
+        &StopFlag::new(),
+        &mut |e| events.push(e),
+    )
+    .unwrap();
+    let Outcome::Finished { run_id } = out else {
+        panic!("{out:?}")
+    };
+    let run = store.run(run_id).unwrap();
+    assert_eq!(run.cells.len(), 4, "{:#?}", run.cells);
+    for (t, _) in &host.targets {
+        let json = run.cell(&t.name, "json").unwrap();
+        assert_eq!(json.status, CellStatus::Ok, "{json:?}");
+        match &run.cell(&t.name, "db").unwrap().status {
+            CellStatus::Failed(r) => assert!(r.contains("postgresql-15"), "{r}"),
+            s => panic!("{s:?}"),
+        }
+        let target = run.target(&t.name).unwrap();
+        assert!(target.failure.is_none(), "{target:?}");
+        assert!(target.metric("cold_start_ms").is_some());
+    }
+    assert_eq!(*host.db_starts.lock().unwrap(), 1, "tried once per run");
+    assert!(events.iter().any(
+        |e| matches!(e, Event::Warning(w) if w.contains("postgresql-15") && w.contains("others run"))
+    ));
+    assert_eq!(*host.running.lock().unwrap(), 0, "every server was stopped");
     std::fs::remove_dir_all(&dir).unwrap();
 }
