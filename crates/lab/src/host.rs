@@ -280,7 +280,7 @@ impl Host for LabHost {
                 let run =
                     RunDatabase::start(self.database_url.as_deref(), cpus.to_vec(), max_workers)?;
                 let db = run.database().clone();
-                let tree = run.cluster().map(|p| crate::services::Service::tree(p));
+                let tree = run.cluster().map(crate::services::Service::tree);
                 *self.database.lock().expect("database") = Some(db.clone());
                 Ok(Box::new(DatabaseHandle {
                     url: db.url.clone(),

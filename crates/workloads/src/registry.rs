@@ -302,12 +302,12 @@ mod tests {
         assert!(check(
             "crud",
             "list",
-            &format!("[{}]", vec![item; 10].join(","))
+            &format!("[{}]", [item; 10].join(","))
         ));
         assert!(!check(
             "crud",
             "list",
-            &format!("[{}]", vec![item; 9].join(","))
+            &format!("[{}]", [item; 9].join(","))
         ));
         assert!(check("crud", "delete", ""));
         let crud = r.workload("crud").unwrap();
