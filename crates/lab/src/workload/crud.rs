@@ -99,7 +99,7 @@ impl Workload for CrudAtSlo {
         let mut p = BTreeMap::new();
         let mix: Vec<String> = MIX
             .iter()
-            .map(|(op, s)| format!("{} {}%", op.name(), s * 100.0))
+            .map(|(op, s)| format!("{} {:.0}%", op.name(), s * 100.0))
             .collect();
         p.insert("mix".into(), mix.join(", "));
         p.insert("list_limit".into(), model::LIST_LIMIT.to_string());
@@ -304,7 +304,10 @@ impl CrudAtSlo {
             cpus: client_busy,
         };
         let lower_bound = rung.load_side_saturated() || stats::is_lower_bound(&client);
-        let point = rung.point(Some(usage.cpu_s));
+        let mut point = rung.point(Some(usage.cpu_s));
+        // The rate the search asked for (the operations' shares sum to it up to rounding): the
+        // search finds the capacity rung by it.
+        point.offered_rps = rate;
         let completed = rung.completed();
         let per_req = |s: f64| (completed > 0).then(|| s * 1e6 / completed as f64);
         let mut metrics: Vec<(&'static str, Option<f64>)> = vec![
