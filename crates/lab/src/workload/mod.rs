@@ -4,8 +4,8 @@
 //! The workloads themselves — ids, kinds, endpoints, services, requests with their validation,
 //! parameters, metrics — are data in the `workloads` registry; this module is the measuring code
 //! of each kind ([`implement`]). A [`Workload`] declares what it needs — the contract endpoints
-//! the target must serve and the [`ServiceKind`]s that must run beside it (today the `/io`
-//! upstream; tomorrow PostgreSQL) — and drives its own client against a running server in
+//! the target must serve and the [`ServiceKind`]s that must run beside it (the `/io`
+//! upstream; PostgreSQL for `db`, `queries`, `fortunes`, `updates` and `crud` ([`crud`])) — and drives its own client against a running server in
 //! [`Workload::measure`]. Today's client is the
 //! load engine (`loadgen`); `ws-hold` brings its own WebSocket client ([`ws_hold`]), and the runner
 //! did not change: it starts the services a workload asks for, hands it a [`CellContext`], and stores the
