@@ -286,8 +286,12 @@ impl Host for LabHost {
                     .max()
                     .unwrap_or(1)
                     .max(crate::postgres::POOL_PER_TARGET);
+                // The suite keeps every target's server up between rounds (the interleaved
+                // order), so every target's pool is open at once: size for all of them (with
+                // at least 16 workers a target's pools hold at most `max_workers` connections).
+                let all_targets = max_workers * (self.targets.len().max(1) as u32);
                 let run =
-                    RunDatabase::start(self.database_url.as_deref(), cpus.to_vec(), max_workers)?;
+                    RunDatabase::start(self.database_url.as_deref(), cpus.to_vec(), all_targets)?;
                 let db = run.database().clone();
                 let tree = run.cluster().map(crate::services::Service::tree);
                 *self.database.lock().expect("database") = Some(db.clone());
