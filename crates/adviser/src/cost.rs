@@ -225,6 +225,8 @@ pub fn workloads_for(flow: DataFlow) -> Vec<(&'static str, Option<&'static str>)
             ("hash-slo", Some("native")),
         ],
         DataFlow::Mixed => vec![("mixed-slo", None)],
+        // A typical request reads and writes a database: the `/items` mix's capacity at the SLO.
+        DataFlow::Crud => vec![("crud", None)],
     }
 }
 

@@ -272,6 +272,7 @@ fn no_clear_winner(
         DataFlow::Io => "the product's most common request (one that waits on your database or an upstream API)",
         DataFlow::Compute => "the product's most common computation (the transformation or inference a request triggers)",
         DataFlow::Mixed => "one cheap request and the heaviest computing one, served together",
+        DataFlow::Crud => "the product's most common REST resource (read, list, create, update and delete on your database)",
     };
     let spike = format!(
         "a spike of a few days per stack: {request}{}, built in {} and in {} by the engineers who would own it, with the framework each would choose; compare how long it took and how it reads, then load each on this machine at your p99 target of {} ms (`stackwise load http://127.0.0.1:PORT/PATH -r {} -d 30s`) before committing.",

@@ -91,11 +91,13 @@ choice!(
 );
 
 choice!(
-    /// What a typical request does: wait on I/O, compute, or both.
+    /// What a typical request does: wait on I/O, compute, both, or read and write a database
+    /// (`crud`: a REST API over a database, priced from the `crud` workload).
     DataFlow {
         Io = "io",
         Compute = "compute",
         Mixed = "mixed",
+        Crud = "crud",
     }
 );
 

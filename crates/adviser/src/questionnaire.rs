@@ -15,7 +15,7 @@ pub struct Question {
 /// The questions, in the order asked. The first five are the articles' own five questions.
 pub const QUESTIONS: &[Question] = &[
     q("product.data_flow", "What is the core data flow of your product?",
-      "io: requests mostly wait on databases, APIs, files; compute: requests trigger computation (ML inference, data transformation); mixed: both. \"If requests mostly wait on I/O (databases, APIs, file reads), Node.js shines.\" (003)"),
+      "io: requests mostly wait on databases, APIs, files; compute: requests trigger computation (ML inference, data transformation); mixed: both; crud: a REST API whose typical request reads and writes a database. \"If requests mostly wait on I/O (databases, APIs, file reads), Node.js shines.\" (003)"),
     q("product.ai_ml", "Does your product require AI or ML features now or in the next 12 months?",
       "\"If yes, the Python ecosystem's advantage is significant enough to make Python the strong default.\" (003)"),
     q("team.javascript", "How many of your engineers write JavaScript/TypeScript fluently?",

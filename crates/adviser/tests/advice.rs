@@ -612,3 +612,49 @@ fn a_mixed_product_is_priced_from_the_mixed_slo_ladder_when_the_run_has_one() {
         .iter()
         .any(|m| m.command.contains("mixed-slo")));
 }
+
+/// `data_flow = "crud"` (a typical request reads and writes a database) is priced from the `crud`
+/// workload's capacity ladder at the profile's p99, like io-slo: here the fixture's io-slo ladders
+/// stand in as crud cells (synthetic), and a run without crud cells says how to measure them.
+#[test]
+fn a_crud_product_is_priced_from_the_crud_ladder() {
+    let p = with(
+        neutral(),
+        &[("product.data_flow", "crud"), ("load.peak_rps", "2000")],
+    );
+    let bare = fixture_run();
+    let a = adviser::advise(&p, Some((&bare, FIXTURE)));
+    assert!(a.cost.stacks.iter().all(|s| s.workload == "crud"));
+    assert!(
+        a.cost
+            .missing
+            .iter()
+            .any(|m| m.command.contains("--workloads crud")),
+        "{:?}",
+        a.cost.missing
+    );
+    let mut run = fixture_run();
+    let extra: Vec<store::CellSummary> = run
+        .cells
+        .iter()
+        .filter(|c| c.workload == "io-slo")
+        .map(|c| {
+            let mut m = c.clone();
+            m.workload = "crud".into();
+            m
+        })
+        .collect();
+    run.cells.extend(extra);
+    let a = adviser::advise(&p, Some((&run, FIXTURE)));
+    let ex = a
+        .cost
+        .stacks
+        .iter()
+        .filter(|s| s.workload == "crud")
+        .flat_map(|s| s.targets.iter())
+        .find(|t| t.target == "node-express")
+        .expect("node-express priced on crud");
+    assert_eq!(ex.capacity.kind, CapacityKind::Interpolated);
+    assert!(ex.monthly_usd.is_some());
+    assert!(!a.cost.missing.iter().any(|m| m.command.contains("crud")));
+}

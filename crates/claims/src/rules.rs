@@ -676,6 +676,30 @@ fn two_groups(
         codes.insert(ReasonCode::LowerBound);
         reason.push_str("; a lower-bound figure could change the answer");
     }
+    // A figure of a database workload measured while the load side (engines, the lab's database
+    // on the same CPUs) was saturated: the database, not the server, may have set it.
+    let db_bound: Vec<&str> = a
+        .figs
+        .iter()
+        .chain(&b.figs)
+        .filter(|f| {
+            ctx.run.cell(&f.target, workload).is_some_and(|c| {
+                c.lower_bound
+                    && c.warnings
+                        .iter()
+                        .any(|w| w.contains(::workloads::trust::DATABASE_BOUND_NOTE))
+            })
+        })
+        .map(|f| f.target.as_str())
+        .collect();
+    if !db_bound.is_empty() {
+        codes.insert(ReasonCode::DatabaseBound);
+        reason.push_str(&format!(
+            "; {} ({})",
+            ::workloads::trust::DATABASE_BOUND_NOTE,
+            db_bound.join(", ")
+        ));
+    }
     if d.indicative {
         codes.insert(ReasonCode::OneRepeat);
     }

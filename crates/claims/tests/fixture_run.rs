@@ -513,3 +513,110 @@ fn a_server_short_of_the_set_by_upgrade_timeouts_is_compared_at_the_number_held(
     // Node ~30 MB per 1,000 against FastAPI's 95 at 7,000 held: still supported, on figures.
     assert_eq!(cost.verdict, Verdict::Supported);
 }
+
+/// The fixture with every `crud` capacity set by language: `node` and `python` give each target's
+/// capacity (in the fixture's target order within the language).
+fn with_crud(node: &[f64], python: &[f64]) -> RunSummary {
+    let mut r = fixture();
+    let langs: std::collections::BTreeMap<String, String> = r
+        .targets
+        .iter()
+        .map(|t| (t.name.clone(), t.language.clone()))
+        .collect();
+    let (mut n, mut p) = (node.iter(), python.iter());
+    for c in r.cells.iter_mut().filter(|c| c.workload == "crud") {
+        match langs[&c.target].as_str() {
+            "node" => c.capacity_rps = n.next().copied(),
+            "python" => c.capacity_rps = p.next().copied(),
+            _ => {}
+        }
+    }
+    r
+}
+
+/// "For most standard CRUD operations and REST APIs, the performance difference between the two is
+/// negligible in practice" (003): the equivalence test on `crud`'s capacity at the SLO, ±25%.
+#[test]
+fn the_crud_claim_is_decided_by_equivalence_on_crud_capacity() {
+    let id = "a3-crud-negligible";
+    let cat = Catalogue::builtin();
+    let c = cat.claims.iter().find(|c| c.id == id).unwrap();
+    assert_eq!(c.test.as_ref().unwrap().workloads, vec!["crud".to_string()]);
+    assert_eq!(c.margin(), 0.25);
+    // Equivalent: every framework within a few percent of every other.
+    let eq = with_crud(
+        &[2000.0, 2020.0, 1990.0, 2010.0, 2005.0],
+        &[1995.0, 2015.0, 1985.0, 2000.0],
+    );
+    let r = report(Some(&eq));
+    assert_eq!(
+        verdict(&r, id),
+        Verdict::Equivalent,
+        "{}",
+        claim(&r, id).reason
+    );
+    // Refuted: Node.js at twice Python's capacity, best against best and median against median.
+    let far = with_crud(
+        &[4000.0, 4100.0, 3900.0, 4050.0, 3950.0],
+        &[2000.0, 1950.0, 2050.0, 1900.0],
+    );
+    let r = report(Some(&far));
+    assert_eq!(
+        verdict(&r, id),
+        Verdict::Refuted,
+        "{}",
+        claim(&r, id).reason
+    );
+    // Inconclusive: the best pair is within the margin, the typical one straddles its edge.
+    let unsure = with_crud(
+        &[2200.0, 1500.0, 2150.0, 1700.0, 2000.0],
+        &[1500.0, 1300.0, 1700.0, 1800.0],
+    );
+    let r = report(Some(&unsure));
+    assert_eq!(
+        verdict(&r, id),
+        Verdict::Inconclusive,
+        "{}",
+        claim(&r, id).reason
+    );
+    // "Frequent database operations" (001) reads the same figure, directionally.
+    let r = report(Some(&far));
+    assert_eq!(verdict(&r, "a1-high-io-database"), Verdict::Supported);
+    let slower = with_crud(
+        &[1000.0, 1050.0, 950.0, 1020.0, 980.0],
+        &[2000.0, 1950.0, 2050.0, 1900.0],
+    );
+    let r = report(Some(&slower));
+    assert_eq!(verdict(&r, "a1-high-io-database"), Verdict::Refuted);
+}
+
+/// A crud figure measured while the load side was saturated carries `database_bound`.
+#[test]
+fn a_database_bound_crud_figure_attaches_the_reason_code() {
+    let id = "a3-crud-negligible";
+    let r = report(Some(&fixture()));
+    assert!(!claim(&r, id).reasons.contains(&ReasonCode::DatabaseBound));
+    let mut run = fixture();
+    for c in run.cells.iter_mut().filter(|c| c.workload == "crud") {
+        if c.target == "python-fastapi" {
+            c.lower_bound = true;
+            c.warnings.push(
+                "at the first rate over the SLO, database-bound on this machine: the load side (engine, database) was saturated"
+                    .into(),
+            );
+        }
+    }
+    let r = report(Some(&run));
+    let res = claim(&r, id);
+    assert!(
+        res.reasons.contains(&ReasonCode::DatabaseBound),
+        "{:?}",
+        res.reasons
+    );
+    assert!(
+        res.reason.contains("database-bound on this machine"),
+        "{}",
+        res.reason
+    );
+    assert!(res.reason.contains("python-fastapi"), "{}", res.reason);
+}

@@ -2,7 +2,8 @@
 //! install and footprint ([`crate::install`]), launching a target pinned to the server CPUs in its
 //! own process group ([`crate::launch`], [`crate::process`]), sampling its process tree
 //! ([`crate::sample`]: CPU including exited workers, PSS, steal), the upstream service
-//! ([`crate::services`]) and the conformance checker ([`crate::check`]).
+//! ([`crate::services`]), the run's PostgreSQL ([`crate::postgres::RunDatabase`]: the lab's own
+//! cluster, or the user's `--database-url`) and the conformance checker ([`crate::check`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,6 +13,8 @@ use std::time::Duration;
 
 use crate::launch::{self, LaunchOptions, Launched};
 use crate::manifest::{Target, TargetsDir};
+use crate::postgres::{Database, RunDatabase};
+use crate::sample::ProcessTree;
 use crate::sample::{BusyMeter, Sampler, StealMeter, WindowStart};
 use crate::services::{Service, Upstream, UpstreamSpec};
 use crate::suite::{Host, Installed, Server, StartOptions, TargetFailure, TargetInfo};
@@ -35,12 +38,21 @@ pub struct LabHost {
     upstream_exe: PathBuf,
     /// The upstream the suite started, for the conformance check (it counts upstream calls).
     upstream: Mutex<Option<Arc<Mutex<Upstream>>>>,
+    /// `--database-url`: the user's database instead of the lab's cluster.
+    database_url: Option<String>,
+    /// The database the suite started, for the conformance check (query counts, rows).
+    database: Mutex<Option<Database>>,
 }
 
 /// The host for `targets/` found from the current directory or the binary's location.
 pub fn default_host() -> Result<Box<dyn Host>, String> {
+    lab_host(None)
+}
+
+/// [`default_host`] with `--database-url` (the user's database for the database workloads).
+pub fn lab_host(database_url: Option<String>) -> Result<Box<dyn Host>, String> {
     let dir = TargetsDir::discover(None)?;
-    Ok(Box::new(LabHost::new(dir)?))
+    Ok(Box::new(LabHost::new(dir)?.with_database_url(database_url)))
 }
 
 /// Runs `handler` on Ctrl-C after stopping every target, install step and service this process
@@ -69,7 +81,15 @@ impl LabHost {
             targets,
             upstream_exe,
             upstream: Mutex::new(None),
+            database_url: None,
+            database: Mutex::new(None),
         })
+    }
+
+    /// Uses the user's database (`--database-url`) instead of starting the lab's cluster.
+    pub fn with_database_url(mut self, url: Option<String>) -> LabHost {
+        self.database_url = url;
+        self
     }
 
     /// Runs the upstream with another binary (tests: the built `stackwise`).
@@ -103,6 +123,11 @@ impl LabHost {
                 .upstream_url
                 .iter()
                 .map(|u| ("UPSTREAM_URL".to_string(), u.clone()))
+                .chain(
+                    opts.database_url
+                        .iter()
+                        .map(|u| ("DATABASE_URL".to_string(), u.clone())),
+                )
                 .collect(),
             ..LaunchOptions::default()
         };
@@ -188,11 +213,15 @@ impl Host for LabHost {
             .map_err(|e| TargetFailure::new(format!("{base}: {e}")))?;
         let upstream = self.upstream.lock().expect("upstream").clone();
         let guard = upstream.as_ref().map(|u| u.lock().expect("upstream"));
-        let report = crate::check::check(
+        let database = self.database.lock().expect("database").clone();
+        let report = crate::check::check_with(
             target,
             addr,
             &t.manifest.endpoints,
-            guard.as_deref(),
+            crate::check::CheckServices {
+                upstream: guard.as_deref(),
+                database: database.as_ref(),
+            },
             &crate::check::CheckOptions::default(),
         );
         drop(guard);
@@ -247,7 +276,34 @@ impl Host for LabHost {
                 }))
             }
             ServiceKind::Database => {
-                Err("this lab cannot start a PostgreSQL service yet (ServiceKind::Database)".into())
+                // Sized for the target with the most workers on every CPU (more than any run's
+                // server CPUs give it), and never below a pool of 16 on 16 workers.
+                let all = crate::launch::cpu_count(&[]);
+                let max_workers = self
+                    .targets
+                    .iter()
+                    .map(|t| t.default_workers(all))
+                    .max()
+                    .unwrap_or(1)
+                    .max(crate::postgres::POOL_PER_TARGET);
+                // The suite keeps every target's server up between rounds (the interleaved
+                // order), so every target's pool is open at once: size for all of them (with
+                // at least 16 workers a target's pools hold at most `max_workers` connections).
+                let all_targets = max_workers * (self.targets.len().max(1) as u32);
+                let run =
+                    RunDatabase::start(self.database_url.as_deref(), cpus.to_vec(), all_targets)?;
+                let db = run.database().clone();
+                let tree = run.cluster().map(crate::services::Service::tree);
+                *self.database.lock().expect("database") = Some(db.clone());
+                Ok(Box::new(DatabaseHandle {
+                    url: db.url.clone(),
+                    db,
+                    run,
+                    tree,
+                    cpus: cpus.len().max(1),
+                    window: None,
+                    last_cpu_s: None,
+                }))
             }
         }
     }
@@ -360,5 +416,60 @@ impl ServiceHandle for UpstreamHandle {
 impl Drop for UpstreamHandle {
     fn drop(&mut self) {
         self.upstream.lock().expect("upstream").stop();
+    }
+}
+
+/// The run's database as a service: its URL for `DATABASE_URL`, the handle a workload resets and
+/// seeds, and (the lab's cluster only) the CPU of every backend over a measuring window.
+struct DatabaseHandle {
+    run: RunDatabase,
+    db: Database,
+    url: String,
+    /// The cluster's process tree (`None` on the user's server: its CPU is not ours to see).
+    tree: Option<ProcessTree>,
+    cpus: usize,
+    window: Option<(std::time::Instant, f64)>,
+    last_cpu_s: Option<f64>,
+}
+
+impl ServiceHandle for DatabaseHandle {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn begin(&mut self) {
+        self.last_cpu_s = None;
+        self.window = self
+            .tree
+            .as_ref()
+            .and_then(|t| t.cpu_seconds().ok())
+            .map(|c| (std::time::Instant::now(), c));
+    }
+
+    fn busy(&mut self) -> Option<f64> {
+        let (at, c0) = self.window.take()?;
+        let c1 = self.tree.as_ref()?.cpu_seconds().ok()?;
+        let cpu = (c1 - c0).max(0.0);
+        self.last_cpu_s = Some(cpu);
+        let wall = at.elapsed().as_secs_f64();
+        (wall > 0.0).then(|| cpu / wall / self.cpus as f64)
+    }
+
+    fn check_alive(&mut self) -> Result<(), String> {
+        self.run.check_alive().map_err(|c| c.to_string())
+    }
+
+    fn database(&self) -> Option<&Database> {
+        Some(&self.db)
+    }
+
+    fn window_cpu_s(&self) -> Option<f64> {
+        self.last_cpu_s
+    }
+}
+
+impl Drop for DatabaseHandle {
+    fn drop(&mut self) {
+        self.run.stop();
     }
 }

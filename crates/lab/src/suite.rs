@@ -75,6 +75,8 @@ pub struct StartOptions {
     pub workers: Option<u32>,
     /// The upstream's base URL, when one runs.
     pub upstream_url: Option<String>,
+    /// The database's URL (`DATABASE_URL`), when one runs.
+    pub database_url: Option<String>,
     /// The workload the server is started for (a manifest may have its own start command).
     pub workload: Option<String>,
     /// Connections the workload holds at once (a `Hold` workload): a thread server whose
@@ -484,6 +486,8 @@ pub fn run(
     // of steal or foreign load is shared by the targets instead of hitting one. Cold starts come
     // last, with no server up.
     let mut services: BTreeMap<ServiceKind, Box<dyn ServiceHandle>> = BTreeMap::new();
+    // A service that could not start (no PostgreSQL installed): tried once per run, its cells fail.
+    let mut service_failed: BTreeMap<ServiceKind, String> = BTreeMap::new();
     let mut store_failed: Option<String> = None;
     let planned_repeats: u32 = remaining
         .iter()
@@ -505,6 +509,7 @@ pub fn run(
                 stop,
                 on: &mut *on,
                 services: &mut services,
+                service_failed: &mut service_failed,
                 anchors: &mut $st.anchors,
                 record: &mut $st.record,
                 store_failed: &mut store_failed,
@@ -577,9 +582,10 @@ pub fn run(
             runner!(st).prepare(t, &cells, per_target)
         };
         match prepared {
-            Ok(Some((server, kinds))) => {
+            Ok(Some((server, kinds, cells))) => {
                 st.server = Some(server);
                 st.kinds = kinds;
+                st.cells = cells;
                 st.ready = true;
             }
             Ok(None) => {}
@@ -682,8 +688,9 @@ pub fn run(
     }
 }
 
-/// A prepared target's server and the services its cells need.
-type Prepared = (Box<dyn Server>, Vec<ServiceKind>);
+/// A prepared target's server, the services its cells need and the cells left to measure (those
+/// needing a service that could not start are already stored as failed).
+type Prepared = (Box<dyn Server>, Vec<ServiceKind>, Vec<PlannedCell>);
 
 /// A target through the run: its cells still to measure, its record, its server between rounds.
 struct TargetState {
@@ -780,6 +787,8 @@ struct TargetRun<'a, 'o> {
     stop: &'a StopFlag,
     on: &'a mut (dyn FnMut(Event) + 'o),
     services: &'a mut BTreeMap<ServiceKind, Box<dyn ServiceHandle>>,
+    /// Services that could not start in this run, with why (not retried).
+    service_failed: &'a mut BTreeMap<ServiceKind, String>,
     anchors: &'a mut BTreeMap<String, f64>,
     record: &'a mut Option<TargetRecord>,
     /// A store write failed: the run stops (the message names the database file).
@@ -863,6 +872,10 @@ impl TargetRun<'_, '_> {
                 .services
                 .get(&ServiceKind::Upstream)
                 .map(|s| s.url().to_string()),
+            database_url: self
+                .services
+                .get(&ServiceKind::Database)
+                .map(|s| s.url().to_string()),
             workload: workload.map(str::to_string),
             hold_connections: workload
                 .filter(|w| {
@@ -891,17 +904,47 @@ impl TargetRun<'_, '_> {
 
     fn ensure_services(&mut self, kinds: &[ServiceKind]) -> Result<(), TargetFailure> {
         for k in kinds {
+            if let Some(e) = self.service_failed.get(k) {
+                return Err(TargetFailure::new(e.clone()));
+            }
             if !self.services.contains_key(k) {
-                let s = self
-                    .host
-                    .start_service(*k, &self.opts.client_cpus)
-                    .map_err(|e| {
-                        TargetFailure::new(format!("could not start the {k:?} service: {e}"))
-                    })?;
+                if *k == ServiceKind::Database {
+                    self.emit(Event::Live("starting the database (PostgreSQL)".into()));
+                }
+                let s = match self.host.start_service(*k, &self.opts.client_cpus) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let msg = format!("could not start the {k:?} service: {e}");
+                        if *k == ServiceKind::Database {
+                            // Not retried for every target: the run says it once.
+                            self.service_failed.insert(*k, msg.clone());
+                            self.emit(Event::Warning(format!(
+                                "{msg}; the cells that need it fail, the others run"
+                            )));
+                        }
+                        return Err(TargetFailure::new(msg));
+                    }
+                };
                 self.services.insert(*k, s);
             }
         }
         Ok(())
+    }
+
+    /// Puts the database back to its loaded state before a cell that uses it (every cell starts
+    /// from the same rows).
+    fn reset_database(&mut self, w: &dyn Workload) -> Result<(), TargetFailure> {
+        if !w.services().contains(&ServiceKind::Database) {
+            return Ok(());
+        }
+        let db = self
+            .services
+            .get(&ServiceKind::Database)
+            .and_then(|s| s.database())
+            .ok_or_else(|| TargetFailure::new("the database service is not running"))?;
+        db.reset()
+            .map(|_| ())
+            .map_err(|e| TargetFailure::new(format!("resetting the database: {e}")))
     }
 
     /// Installs, starts and checks a target (and measures its idle memory): its server, left up
@@ -960,6 +1003,28 @@ impl TargetRun<'_, '_> {
         if t.endpoints.iter().any(|e| e == "io") {
             kinds.insert(ServiceKind::Upstream);
         }
+        // The database is optional: when it cannot start, only the cells that need it fail.
+        let mut cells: Vec<PlannedCell> = cells.to_vec();
+        if kinds.remove(&ServiceKind::Database) {
+            match self.ensure_services(&[ServiceKind::Database]) {
+                Ok(()) => {
+                    kinds.insert(ServiceKind::Database);
+                }
+                Err(f) => {
+                    let (db_cells, rest): (Vec<PlannedCell>, Vec<PlannedCell>) =
+                        cells.into_iter().partition(|c| {
+                            workload::by_id(&c.workload)
+                                .is_some_and(|w| w.services().contains(&ServiceKind::Database))
+                        });
+                    self.fail_cells(t, &db_cells, &f)?;
+                    cells = rest;
+                    if cells.is_empty() && !per_target {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        let cells = &cells[..];
         let kinds: Vec<ServiceKind> = kinds.into_iter().collect();
         if let Err(f) = self.ensure_services(&kinds) {
             return self.target_failed(t, cells, f, "services").map(|()| None);
@@ -991,7 +1056,7 @@ impl TargetRun<'_, '_> {
                 .map(|()| None);
         }
         self.save_record();
-        Ok(Some((server, kinds)))
+        Ok(Some((server, kinds, cells.to_vec())))
     }
 
     /// Cold starts: fresh processes, after every cell (nothing else running on the server CPUs).
@@ -1151,6 +1216,16 @@ impl TargetRun<'_, '_> {
                         ));
                         break;
                     }
+                }
+            }
+            // Every repeat of a database cell starts from the same rows: in the interleaved order
+            // other targets' repeats (which write: `updates`, `crud`) run between this target's
+            // repeats, so the database is reset before each repeat and each noise retry, not only
+            // before the cell's first repeat.
+            if server.is_some() {
+                if let Err(f) = self.reset_database(w) {
+                    p.failure = Some((f.full(), false));
+                    break;
                 }
             }
             let Some(srv) = server.as_mut() else {

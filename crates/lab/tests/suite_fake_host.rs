@@ -242,6 +242,8 @@ struct FakeHost {
     upstream_dies: Arc<AtomicBool>,
     /// Per target: the steal time its next measuring windows report (shared by its servers).
     steal: Mutex<BTreeMap<String, Arc<Mutex<VecDeque<f64>>>>>,
+    /// Tries to start the database (which is "not installed" here).
+    db_starts: Mutex<u32>,
 }
 
 impl FakeHost {
@@ -328,6 +330,10 @@ impl Host for FakeHost {
         kind: ServiceKind,
         _cpus: &[usize],
     ) -> Result<Box<dyn ServiceHandle>, String> {
+        if kind == ServiceKind::Database {
+            *self.db_starts.lock().unwrap() += 1;
+            return Err("PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH): install the Debian package postgresql-15".into());
+        }
         assert_eq!(kind, ServiceKind::Upstream);
         *self.service_starts.lock().unwrap() += 1;
         Ok(Box::new(Upstream {
@@ -359,6 +365,7 @@ fn host() -> FakeHost {
         service_starts: Mutex::new(0),
         upstream_dies: Arc::new(AtomicBool::new(false)),
         steal: Mutex::new(BTreeMap::new()),
+        db_starts: Mutex::new(0),
     }
 }
 
@@ -965,4 +972,60 @@ fn the_run_budget_caps_retries_across_cells() {
         "{:?}",
         run.cell("a", "plaintext").unwrap().warnings
     );
+}
+
+/// No PostgreSQL on the machine: the database cells fail naming the package to install, the
+/// database is tried once for the run (not per target, while every target is prepared before the
+/// rounds), and the other workloads are measured, in the interleaved order.
+#[test]
+fn a_missing_database_fails_only_its_cells() {
+    let mut host = host();
+    for (t, b) in host.targets.iter_mut() {
+        t.endpoints.push("db".into());
+        *b = Behaviour::Good;
+    }
+    host.targets.truncate(2);
+    let dir = tempdir("nodb");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let opts = options(&["json", "db"], 1);
+    let (run_id, events) = run_collecting(&host, &mut store, &opts);
+    let run = store.run(run_id).unwrap();
+    assert_eq!(run.cells.len(), 4, "{:#?}", run.cells);
+    for (t, _) in &host.targets {
+        let json = run.cell(&t.name, "json").unwrap();
+        assert_eq!(json.status, CellStatus::Ok, "{json:?}");
+        match &run.cell(&t.name, "db").unwrap().status {
+            CellStatus::Failed(r) => assert!(r.contains("postgresql-15"), "{r}"),
+            s => panic!("{s:?}"),
+        }
+        let target = run.target(&t.name).unwrap();
+        assert!(target.failure.is_none(), "{target:?}");
+        assert!(target.metric("cold_start_ms").is_some());
+    }
+    assert_eq!(*host.db_starts.lock().unwrap(), 1, "tried once per run");
+    assert!(events.iter().any(
+        |e| matches!(e, Event::Warning(w) if w.contains("postgresql-15") && w.contains("others run"))
+    ));
+    // Interleaved: the db cells fail while the targets are prepared, before any json repeat.
+    let done: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::CellDone {
+                target, workload, ..
+            } => Some(format!("{target}/{workload}")),
+            _ => None,
+        })
+        .collect();
+    let (a, b) = (&host.targets[0].0.name, &host.targets[1].0.name);
+    assert_eq!(
+        done,
+        [
+            format!("{a}/db"),
+            format!("{b}/db"),
+            format!("{a}/json"),
+            format!("{b}/json")
+        ]
+    );
+    assert_eq!(*host.running.lock().unwrap(), 0, "every server was stopped");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -538,10 +538,12 @@ mod tests {
             "hash-slo",
             "mixed",
             "ws-hold",
+            "db",
+            "crud",
         ] {
             assert!(kind_of(id).0.is_some(), "{id}");
         }
-        assert_eq!(kind_of("db").0, None);
+        assert_eq!(kind_of("stream").0, None);
         assert_eq!(node_major("v20.20.2"), Some(20));
         assert_eq!(node_major("22.1.0"), Some(22));
     }

@@ -110,6 +110,164 @@ pub const WS: Request = Request {
     weight: 1,
 };
 
+/// A World row as the contract writes it: `{"id":N,"randomNumber":M}`, keys in either order.
+macro_rules! world_row {
+    () => {
+        r#"\{{\s*(?:"id"\s*:\s*\d+\s*,\s*"randomNumber"\s*:\s*\d+|"randomNumber"\s*:\s*\d+\s*,\s*"id"\s*:\s*\d+)\s*\}}"#
+    };
+}
+/// `GET /db`: one World row.
+pub const DB: Request = get(
+    "db",
+    "/db",
+    JSON,
+    BodyCheck::Regex(concat!(r"^\s*", world_row!(), r"\s*$")),
+    &[],
+);
+/// `GET /queries?q={q}`: an array of exactly 20 World rows (the registry's `q` is 20; a test
+/// holds the count in the pattern to the parameter).
+pub const QUERIES: Request = get(
+    "queries",
+    "/queries?q={q}",
+    JSON,
+    BodyCheck::Regex(concat!(
+        r"^\s*\[\s*",
+        world_row!(),
+        r"(?:\s*,\s*",
+        world_row!(),
+        r"){{19}}\s*\]\s*$"
+    )),
+    &[],
+);
+/// `GET /updates?q={q}`: the 20 updated rows, as `/queries` answers.
+pub const UPDATES: Request = get("updates", "/updates?q={q}", JSON, QUERIES_CHECK, &[]);
+const QUERIES_CHECK: BodyCheck = match QUERIES.body_check {
+    Some(c) => c,
+    None => panic!("queries has a body check"),
+};
+/// `GET /fortunes`: the HTML page, checked for what a load engine can check without parsing:
+/// the doctype and title, the `<script>` fortune escaped and first (sorted), the fortune added at
+/// request time, the Japanese one last, the table closed. (The conformance checker compares the
+/// page byte for byte after parsing.)
+pub const FORTUNES: Request = get(
+    "fortunes",
+    "/fortunes",
+    Some("text/html"),
+    BodyCheck::Regex(
+        r"(?s)^\s*<!DOCTYPE html>\s*<html>.*<title>Fortunes</title>.*<table>.*&lt;script&gt;alert\(.*Additional fortune added at request time\..*フレームワークのベンチマーク.*</table>\s*</body>\s*</html>\s*$",
+    ),
+    &[],
+);
+
+/// One item as the contract writes it (`id`, `name`, `price_cents`, any order).
+macro_rules! item {
+    () => {
+        r#"\{{[^{{}}]*"price_cents"\s*:\s*\d+[^{{}}]*\}}"#
+    };
+}
+const ITEM: BodyCheck = BodyCheck::Regex(concat!(r"^\s*", item!(), r"\s*$"));
+const JSON_BODY: &[(&str, &str)] = &[("Content-Type", "application/json")];
+
+/// `crud`'s mix (crates/lab/src/crud.rs runs it; a lab test holds the two equal): the
+/// operation's name, method, path (`{id}` is filled per request from the operation's id range,
+/// `computed`), body, status, answer and weight in percent.
+pub const CRUD_MIX: &[Request] = &[
+    Request {
+        name: "read",
+        method: Method::Get,
+        path: "/items/{id}",
+        body: None,
+        headers: &[],
+        expect_status: 200,
+        content_type: JSON,
+        body_check: Some(ITEM),
+        computed: &["id"],
+        weight: 70,
+    },
+    Request {
+        name: "list",
+        method: Method::Get,
+        path: "/items?limit={list_limit}",
+        body: None,
+        headers: &[],
+        expect_status: 200,
+        content_type: JSON,
+        body_check: Some(BodyCheck::Regex(concat!(
+            r"^\s*\[\s*",
+            item!(),
+            r"(?:\s*,\s*",
+            item!(),
+            r"){{9}}\s*\]\s*$"
+        ))),
+        computed: &[],
+        weight: 10,
+    },
+    Request {
+        name: "create",
+        method: Method::Post,
+        path: "/items",
+        body: Some(r#"{{"name":"load item","price_cents":1234}}"#),
+        headers: JSON_BODY,
+        expect_status: 201,
+        content_type: JSON,
+        body_check: Some(ITEM),
+        computed: &[],
+        weight: 10,
+    },
+    Request {
+        name: "update",
+        method: Method::Put,
+        path: "/items/{id}",
+        body: Some(r#"{{"name":"updated item","price_cents":4321}}"#),
+        headers: JSON_BODY,
+        expect_status: 200,
+        content_type: JSON,
+        body_check: Some(ITEM),
+        computed: &["id"],
+        weight: 7,
+    },
+    Request {
+        name: "delete",
+        method: Method::Delete,
+        path: "/items/{id}",
+        body: None,
+        headers: &[],
+        expect_status: 204,
+        content_type: None,
+        body_check: Some(BodyCheck::Exact("")),
+        computed: &["id"],
+        weight: 3,
+    },
+];
+
+const DATABASE: &[ServiceKind] = &[ServiceKind::Database];
+
+const DB_SAT_METRICS: &[&str] = &[
+    "throughput_rps",
+    "p50_ms",
+    "p99_ms",
+    "server_cpu_us_per_req",
+    "pss_mean_mb",
+    "pss_peak_mb",
+    "db_cpu_us_per_req",
+];
+const CRUD_METRICS: &[&str] = &[
+    "capacity_rps",
+    "offered_rps",
+    "achieved_rps",
+    "rung_p50_ms",
+    "rung_p99_ms",
+    "rung_errors",
+    "server_cores",
+    "read_p99_ms",
+    "list_p99_ms",
+    "create_p99_ms",
+    "update_p99_ms",
+    "delete_p99_ms",
+    "server_cpu_us_per_req",
+    "db_cpu_us_per_req",
+];
+
 const SAT_METRICS: &[&str] = &[
     "throughput_rps",
     "p50_ms",
@@ -215,6 +373,11 @@ const ANCHOR: Param = p(
 );
 
 const UPSTREAM: &[ServiceKind] = &[ServiceKind::Upstream];
+const Q20: Param = p(
+    "q",
+    "20",
+    "TechEmpower's multiple-queries and updates count in the middle of its 1–500 range: the database round trips, not HTTP, dominate",
+);
 
 #[allow(clippy::too_many_arguments)] // a table row: every column named at the call
 const fn workload(
@@ -420,13 +583,6 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         quick: true,
     },
     future(
-        "db",
-        Saturation,
-        "PostgreSQL queries per request (coming later)",
-        &["db"],
-        &[ServiceKind::Database],
-    ),
-    future(
         "stream",
         Saturation,
         "streaming responses (coming later)",
@@ -494,6 +650,66 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
             p("slo_on", "io", "the SLO is judged on the /io stream's corrected p99 (the cheap requests users wait on); heavy requests' errors count"),
         ],
         CAP_METRICS,
+        false,
+    ),
+    workload(
+        "db",
+        Saturation,
+        "GET /db, closed loop: one PostgreSQL row read per request",
+        &["db"],
+        DATABASE,
+        &[DB],
+        &[C64, CLOSED],
+        DB_SAT_METRICS,
+        false,
+    ),
+    workload(
+        "queries",
+        Saturation,
+        "GET /queries?q=20, closed loop: 20 PostgreSQL reads per request, one query each",
+        &["queries"],
+        DATABASE,
+        &[QUERIES],
+        &[Q20, C64, CLOSED],
+        DB_SAT_METRICS,
+        false,
+    ),
+    workload(
+        "fortunes",
+        Saturation,
+        "GET /fortunes, closed loop: rows read, one added, sorted, escaped, rendered by the framework's template engine",
+        &["fortunes"],
+        DATABASE,
+        &[FORTUNES],
+        &[C64, CLOSED],
+        DB_SAT_METRICS,
+        false,
+    ),
+    workload(
+        "updates",
+        Saturation,
+        "GET /updates?q=20, closed loop: 20 PostgreSQL reads and 20 writes per request",
+        &["updates"],
+        DATABASE,
+        &[UPDATES],
+        &[Q20, C64, CLOSED],
+        DB_SAT_METRICS,
+        false,
+    ),
+    workload(
+        "crud",
+        Capacity,
+        "GET/POST/PUT/DELETE /items mix, open-loop ladder: capacity at the p99 SLO, p99 per operation",
+        &["crud"],
+        DATABASE,
+        CRUD_MIX,
+        &[
+            p("anchor_workload", "db", "the search starts from the /db saturation throughput (one query per request, like most of the mix)"),
+            OPEN,
+            ANCHOR,
+            p("list_limit", "10", "GET /items?limit=10: a page of a list view"),
+        ],
+        CRUD_METRICS,
         false,
     ),
 ];

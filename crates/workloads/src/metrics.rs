@@ -85,4 +85,17 @@ pub const METRICS: &[Metric] = &[
       "server CPU of one heavy /cpu request, measured by serial probes before the mixed window"),
     m("blocking_ratio", "Blocking ratio", "ratio", Lower, false, CleanRepeats,
       "(/io p99 with heavy requests − /io p99 alone) ÷ one heavy request's CPU time: ~0 clear, ≥ 0.5 blocked"),
+    // The database workloads (appended: readers order metrics by this list).
+    m("db_cpu_us_per_req", "DB CPU µs/req", "us", Lower, true, CleanRepeats,
+      "CPU of the lab's PostgreSQL cluster (every backend) per response, over the measuring window (crud: at the capacity rung); a lower bound of the work when the load side was saturated"),
+    m("read_p99_ms", "read p99 ms", "ms", Lower, true, CleanRepeats,
+      "crud: corrected p99 of GET /items/{id} at the capacity rung"),
+    m("list_p99_ms", "list p99 ms", "ms", Lower, true, CleanRepeats,
+      "crud: corrected p99 of GET /items?limit=10 at the capacity rung"),
+    m("create_p99_ms", "create p99 ms", "ms", Lower, true, CleanRepeats,
+      "crud: corrected p99 of POST /items at the capacity rung"),
+    m("update_p99_ms", "update p99 ms", "ms", Lower, true, CleanRepeats,
+      "crud: corrected p99 of PUT /items/{id} at the capacity rung"),
+    m("delete_p99_ms", "delete p99 ms", "ms", Lower, true, CleanRepeats,
+      "crud: corrected p99 of DELETE /items/{id} at the capacity rung"),
 ];

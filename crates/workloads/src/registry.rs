@@ -181,19 +181,29 @@ mod tests {
             assert!(r.metrics()[..i].iter().all(|x| x.id != m.id), "{}", m.id);
         }
         assert_eq!(r.quick_ids(), vec!["json", "io", "cpu", "io-slo"]);
-        assert_eq!(r.workload("db").unwrap().availability, Availability::Future);
+        assert_eq!(
+            r.workload("stream").unwrap().availability,
+            Availability::Future
+        );
+        for id in ["db", "queries", "fortunes", "updates", "crud"] {
+            let w = r.workload(id).unwrap();
+            assert!(w.available(), "{id}");
+            assert_eq!(w.services, &[crate::ServiceKind::Database], "{id}");
+            assert!(w.metrics.contains(&"db_cpu_us_per_req"), "{id}");
+            assert!(!w.quick, "{id}: the database workloads are not in --quick");
+        }
         assert!(r.workload("cold-start").unwrap().per_target());
     }
 
     #[test]
     fn every_request_template_fills_from_its_workload_params() {
         for w in Registry::builtin().workloads() {
-            let values = |n: &str| {
-                w.param(n).map(str::to_string).or_else(|| {
-                    matches!(n, "cpu_result" | "sha256" | "vector_result").then(|| "X".to_string())
-                })
-            };
             for q in w.requests {
+                let values = |n: &str| {
+                    w.param(n)
+                        .map(str::to_string)
+                        .or_else(|| q.computed.contains(&n).then(|| "X".to_string()))
+                };
                 crate::fill(q.path, &values).unwrap_or_else(|e| panic!("{}: {e}", w.id));
                 if let Some(crate::BodyCheck::Regex(t) | crate::BodyCheck::Exact(t)) = q.body_check
                 {
@@ -239,8 +249,73 @@ mod tests {
         ));
     }
 
-    /// The workloads that come next are each one entry (plus measuring code where a new client
-    /// or kind is needed): declared here as data to prove the registry can say them.
+    /// The database workloads' answers: the patterns accept the contract's shapes (keys in either
+    /// order, whitespace) and refuse a wrong count, an unescaped fortune or a wrong status body.
+    #[test]
+    fn database_requests_check_the_contracts_answers() {
+        use crate::BodyCheck;
+        let r = Registry::builtin();
+        let check = |id: &str, name: &str, body: &str| -> bool {
+            let w = r.workload(id).unwrap();
+            let q = w.request(name).unwrap();
+            let values = |n: &str| w.param(n).map(str::to_string);
+            match q.body_check.unwrap() {
+                BodyCheck::Exact(t) => crate::fill(t, &values).unwrap() == body,
+                BodyCheck::Regex(t) => regex::Regex::new(&crate::fill(t, &values).unwrap())
+                    .unwrap()
+                    .is_match(body),
+            }
+        };
+        assert!(check("db", "db", r#"{"id":3,"randomNumber":4077}"#));
+        assert!(check("db", "db", r#" { "randomNumber" : 1, "id" : 9 } "#));
+        assert!(!check("db", "db", r#"[{"id":3,"randomNumber":4077}]"#));
+        let rows = |n: usize| {
+            let v: Vec<String> = (1..=n)
+                .map(|i| format!(r#"{{"id":{i},"randomNumber":{}}}"#, i * 7))
+                .collect();
+            format!("[{}]", v.join(","))
+        };
+        // The pattern's count is the `q` parameter.
+        let q: usize = r
+            .workload("queries")
+            .unwrap()
+            .param("q")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(check("queries", "queries", &rows(q)));
+        assert!(!check("queries", "queries", &rows(q - 1)));
+        assert!(!check("queries", "queries", &rows(q + 1)));
+        assert!(check("updates", "updates", &rows(q)));
+        let page = "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table><tr><th>id</th><th>message</th></tr>\
+            <tr><td>11</td><td>&lt;script&gt;alert(&quot;This should not be displayed in a browser alert box.&quot;);&lt;/script&gt;</td></tr>\
+            <tr><td>0</td><td>Additional fortune added at request time.</td></tr>\
+            <tr><td>12</td><td>フレームワークのベンチマーク</td></tr></table></body></html>";
+        assert!(check("fortunes", "fortunes", page));
+        assert!(!check(
+            "fortunes",
+            "fortunes",
+            &page.replace("&lt;script&gt;", "<script>")
+        ));
+        let item = r#"{"id":5,"name":"x","price_cents":12}"#;
+        assert!(check("crud", "read", item));
+        assert!(check(
+            "crud",
+            "list",
+            &format!("[{}]", [item; 10].join(","))
+        ));
+        assert!(!check(
+            "crud",
+            "list",
+            &format!("[{}]", [item; 9].join(","))
+        ));
+        assert!(check("crud", "delete", ""));
+        let crud = r.workload("crud").unwrap();
+        assert_eq!(crud.requests.iter().map(|q| q.weight).sum::<u32>(), 100);
+    }
+
+    /// A variant of a database workload is one entry (plus measuring code where a new client or
+    /// kind is needed): declared here as data to prove the registry can say it.
     #[test]
     fn the_next_workloads_are_one_entry_each() {
         use crate::{BodyCheck, Method, Param, Request, ServiceKind};
@@ -280,8 +355,8 @@ mod tests {
         let mut r = Registry::builtin();
         // PostgreSQL: a saturation workload on a new endpoint with a database service.
         let mut db = *r.workload("json").unwrap();
-        db.id = "queries";
-        db.description = "GET /queries?n=20, closed loop: 20 PostgreSQL queries per request";
+        db.id = "queries-50";
+        db.description = "GET /queries?q=50, closed loop: 50 PostgreSQL queries per request";
         db.endpoints = &["queries"];
         db.services = &[ServiceKind::Database];
         db.requests = &[Request {
@@ -305,7 +380,7 @@ mod tests {
         r.register(db, &[]).unwrap();
         // crud: an open-loop capacity search over a weighted mix with per-operation latency.
         const CRUD: Workload = Workload {
-            id: "crud",
+            id: "crud-write-heavy",
             kind: Kind::Capacity,
             availability: Availability::Available,
             description:
@@ -337,25 +412,29 @@ mod tests {
                 "capacity_rps",
                 "offered_rps",
                 "rung_p99_ms",
-                "read_p99_ms",
-                "create_p99_ms",
+                "wh_read_p99_ms",
+                "wh_create_p99_ms",
             ],
             quick: false,
         };
         r.register(
             CRUD,
             &[
-                lat("read_p99_ms", "read p99 ms"),
-                lat("create_p99_ms", "create p99 ms"),
+                lat("wh_read_p99_ms", "read p99 ms"),
+                lat("wh_create_p99_ms", "create p99 ms"),
             ],
         )
         .unwrap();
-        let w = r.workload("crud").unwrap();
+        let w = r.workload("crud-write-heavy").unwrap();
         assert_eq!(w.requests.iter().map(|q| q.weight).sum::<u32>(), 100);
         assert_eq!(w.request("create").unwrap().method, Method::Post);
-        assert!(r.metric("read_p99_ms").unwrap().comparable_across_engines);
+        assert!(
+            r.metric("wh_read_p99_ms")
+                .unwrap()
+                .comparable_across_engines
+        );
         assert_eq!(
-            r.workload("queries").unwrap().services,
+            r.workload("queries-50").unwrap().services,
             &[ServiceKind::Database]
         );
         // A request with its check is enough for an exporter: path and body fill.

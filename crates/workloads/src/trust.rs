@@ -48,3 +48,9 @@ pub const NOISY_CELL_PREFIX: &str = "noisy machine:";
 pub fn is_noisy_cell(warnings: &[String]) -> bool {
     warnings.iter().any(|w| w.starts_with(NOISY_CELL_PREFIX))
 }
+
+/// What a database workload's figure says when the load side (engines, upstream, the lab's
+/// database on the same CPUs) was saturated while it was measured: the figure is a lower bound and
+/// the database may have set it. The lab writes it into the cell's warnings; the claims attach the
+/// reason code `database_bound` to a verdict resting on such a figure.
+pub const DATABASE_BOUND_NOTE: &str = "database-bound on this machine";

@@ -4,8 +4,8 @@
 //! The workloads themselves — ids, kinds, endpoints, services, requests with their validation,
 //! parameters, metrics — are data in the `workloads` registry; this module is the measuring code
 //! of each kind ([`implement`]). A [`Workload`] declares what it needs — the contract endpoints
-//! the target must serve and the [`ServiceKind`]s that must run beside it (today the `/io`
-//! upstream; tomorrow PostgreSQL) — and drives its own client against a running server in
+//! the target must serve and the [`ServiceKind`]s that must run beside it (the `/io`
+//! upstream; PostgreSQL for `db`, `queries`, `fortunes`, `updates` and `crud` ([`crud`])) — and drives its own client against a running server in
 //! [`Workload::measure`]. Today's client is the
 //! load engine (`loadgen`); `ws-hold` brings its own WebSocket client ([`ws_hold`]), and the runner
 //! did not change: it starts the services a workload asks for, hands it a [`CellContext`], and stores the
@@ -16,6 +16,7 @@
 //! every figure measured while the engine or upstream was ≥ 90% busy is marked a lower bound.
 
 pub mod capacity;
+pub mod crud;
 pub mod http;
 pub mod mixed;
 pub mod saturation;
@@ -135,6 +136,17 @@ pub trait ServiceHandle {
     fn check_alive(&mut self) -> Result<(), String> {
         Ok(())
     }
+    /// The database (a [`ServiceKind::Database`] service): to reset it before a cell and seed
+    /// rows a workload needs.
+    fn database(&self) -> Option<&crate::postgres::Database> {
+        None
+    }
+    /// CPU seconds the service used between the last [`ServiceHandle::begin`] and
+    /// [`ServiceHandle::busy`] (the lab's own PostgreSQL cluster; `None` for a service whose CPU
+    /// the lab cannot see, e.g. the user's `--database-url` server).
+    fn window_cpu_s(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// What a workload is given to measure one repeat.
@@ -226,6 +238,10 @@ pub fn implement(spec: &workloads::Workload) -> Option<Box<dyn Workload>> {
         Kind::Capacity if spec.requests.len() == 1 || capacity::is_mix(spec) => {
             Some(Box::new(capacity::CapacityAtSlo { spec: *spec }))
         }
+        // A capacity search over the `/items` mix on the database (crates/lab/src/crud.rs).
+        Kind::Capacity if crud::CrudAtSlo::fits(spec) => {
+            Some(Box::new(crud::CrudAtSlo { spec: *spec }))
+        }
         Kind::Mixed => Some(Box::new(mixed::Mixed { spec: *spec })),
         Kind::Hold => Some(Box::new(ws_hold::WsHold { spec: *spec })),
         _ => None,
@@ -277,7 +293,12 @@ mod tests {
                 "ws-hold",
                 "vector",
                 "mixed-time",
-                "mixed-slo"
+                "mixed-slo",
+                "db",
+                "queries",
+                "fortunes",
+                "updates",
+                "crud"
             ]
         );
         let doc = include_str!("../../../../docs/workloads.md");
@@ -291,6 +312,20 @@ mod tests {
             assert!(by_id(q).is_some());
         }
         assert_eq!(quick(), vec!["json", "io", "cpu", "io-slo"]);
+    }
+
+    #[test]
+    fn database_workloads_need_the_database() {
+        for w in catalogue() {
+            let needs = w.services().contains(&ServiceKind::Database);
+            let db = ["db", "queries", "fortunes", "updates", "crud"];
+            assert_eq!(
+                needs,
+                w.endpoints().iter().any(|e| db.contains(e)),
+                "{}",
+                w.id()
+            );
+        }
     }
 
     #[test]

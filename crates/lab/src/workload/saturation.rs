@@ -92,8 +92,44 @@ impl Workload for Saturation {
         };
         let d = http::drive(cx, &[spec], self.spec.endpoints[0])?;
         let report = &d.reports[0];
-        Ok(measured_from(report, &d, report.throughput_rps, false))
+        let mut m = measured_from(report, &d, report.throughput_rps, false);
+        if self.spec.metrics.contains(&DB_CPU) {
+            set_db_cpu(cx, &mut m, report.requests.completed);
+        }
+        Ok(m)
     }
+}
+
+/// The database's CPU per response (the registry's metric id).
+pub const DB_CPU: &str = "db_cpu_us_per_req";
+
+/// Sets the database's CPU per response over the window just driven (the lab's own cluster,
+/// whose process tree is sampled; not known for the user's `--database-url` server), and says
+/// when the figure is a lower bound because the load side (engine, upstream, database CPUs) was
+/// saturated: "database-bound on this machine".
+pub fn set_db_cpu(cx: &CellContext<'_>, m: &mut Measured, completed: u64) {
+    let cpu = cx
+        .services
+        .get(&ServiceKind::Database)
+        .and_then(|s| s.window_cpu_s());
+    m.repeat.set(
+        DB_CPU,
+        cpu.filter(|_| completed > 0)
+            .map(|s| s * 1e6 / completed as f64),
+    );
+    if m.lower_bound {
+        m.warnings.push(DATABASE_BOUND.to_string());
+    }
+}
+
+/// The warning a database workload's lower-bound figure carries (the claims attach the reason
+/// code `database_bound` to a verdict that rests on one).
+pub const DATABASE_BOUND: &str = "database-bound on this machine: the load side (engine, database) was saturated, so the figure is a lower bound of the server's";
+
+#[cfg(test)]
+#[test]
+fn the_database_bound_warning_carries_the_registry_note() {
+    assert!(DATABASE_BOUND.starts_with(workloads::trust::DATABASE_BOUND_NOTE));
 }
 
 /// A repeat from one report and what happened around it in the same window (server usage,

@@ -49,7 +49,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let host = lab::host::default_host().map_err(UsageError)?;
+    let host = lab::host::lab_host(args.database_url.clone()).map_err(UsageError)?;
     let mut store = open_store(&db_path)?;
     // One run per store: taken before --resume picks the unfinished run (a running one is too).
     let lock = if args.plan {
@@ -77,14 +77,14 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
     }
     if let Some(url) = &args.database_url {
         // Refused before anything runs when it holds other tables; what the lab cannot control
-        // there is said. (The database workloads that will use it are registered with the
-        // workload registry; until then no cell of the suite touches it.)
+        // there is said. The database workloads (db, queries, fortunes, updates, crud) use it in
+        // place of the lab's own cluster; its CPU is not sampled (db_cpu_us_per_req is absent).
         let db = lab::postgres::Database::external(url).map_err(|e| UsageError(e.to_string()))?;
         for n in &db.notes {
             eprintln!("note: --database-url: {n}");
         }
         eprintln!(
-            "note: --database-url: {} is loaded with the lab's tables; no workload of this build uses the database yet",
+            "note: --database-url: {} is loaded with the lab's tables and used by the database workloads instead of the lab's own cluster; its CPU is not measured",
             db.url
         );
     }
