@@ -114,10 +114,10 @@ fi
 say "node --test targets/dev/ (the Node targets' shared contract code and process layout)"
 node --test targets/dev/
 
-say "cargo test --workspace --locked $*"
+say "cargo test --workspace --locked --no-fail-fast $*"
 start=$(date +%s)
 status=0
-cargo test --workspace --locked "$@" || status=$?
+cargo test --workspace --locked --no-fail-fast "$@" || status=$?
 secs=$(( $(date +%s) - start ))
 say "cargo test --workspace --locked: $([ "$status" -eq 0 ] && echo passed || echo "FAILED (exit $status)") in $((secs / 60)) min $((secs % 60)) s wall time"
 exit "$status"

@@ -93,7 +93,15 @@ pub fn export(plan: &Plan, generator: &str) -> String {
         let (exact, regex) = match &r.check {
             None => ("null".into(), "null".into()),
             Some(Check::Exact(t)) => (fill(t, false), "null".into()),
-            Some(Check::Regex(t)) => ("null".into(), format!("new RegExp({})", fill(t, true))),
+            // JavaScript has no inline flags: a leading `(?s)` (dot matches newlines) becomes
+            // the `s` flag.
+            Some(Check::Regex(t)) => match t.strip_prefix("(?s)") {
+                Some(rest) => (
+                    "null".into(),
+                    format!("new RegExp({}, \"s\")", fill(rest, true)),
+                ),
+                None => ("null".into(), format!("new RegExp({})", fill(t, true))),
+            },
         };
         let headers: Vec<String> = r
             .headers

@@ -382,7 +382,7 @@ mod tests {
         assert!(e.to_string().contains("ws-hold"), "{e}");
         let e = Plan::new(&w("cold-start"), "http://h:1", &s).unwrap_err();
         assert!(e.to_string().contains("per-target"), "{e}");
-        let e = Plan::new(&w("db"), "http://h:1", &s).unwrap_err();
+        let e = Plan::new(&w("stream"), "http://h:1", &s).unwrap_err();
         assert!(e.to_string().contains("announced"), "{e}");
         let e = Plan::new(&w("json"), "ftp://h", &s).unwrap_err();
         assert!(e.to_string().contains("http://"), "{e}");

@@ -93,6 +93,40 @@ fn bodies(path: &str) -> (String, String, &'static str) {
             format!(r#"{{"sha256":"{wrong}","n":{n}}}"#),
             "application/json; charset=utf-8",
         )
+    } else if path == "/db" {
+        (
+            r#"{"id":42,"randomNumber":7}"#.to_string(),
+            r#"{"id":42}"#.to_string(),
+            "application/json",
+        )
+    } else if path.starts_with("/queries") || path.starts_with("/updates") {
+        let q: usize = path.split_once("q=").unwrap().1.parse().unwrap();
+        let rows = |k: usize| {
+            (1..=k)
+                .map(|i| format!(r#"{{"randomNumber":{},"id":{i}}}"#, i * 3))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        (
+            format!("[{}]", rows(q)),
+            format!("[{}]", rows(q - 1)),
+            "application/json",
+        )
+    } else if path == "/fortunes" {
+        let page = |extra: &str| {
+            format!(
+                "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>\
+                 <tr><th>id</th><th>message</th></tr>\
+                 <tr><td>11</td><td>&lt;script&gt;alert(&quot;This should not be displayed in a browser alert box.&quot;);&lt;/script&gt;</td></tr>\
+                 <tr><td>0</td><td>{extra}</td></tr>\
+                 <tr><td>12</td><td>フレームワークのベンチマーク</td></tr></table></body></html>"
+            )
+        };
+        (
+            page("Additional fortune added at request time."),
+            page("no fortune added"),
+            "text/html; charset=utf-8",
+        )
     } else {
         panic!("no contract body for {path}")
     }
@@ -108,7 +142,13 @@ fn cases(p: &Plan) -> Vec<(usize, u16, String, String, bool)> {
         let regex = matches!(r.check, Some(bridges::plan::Check::Regex(_)));
         v.push((i, 200, ct.to_string(), format!("{good}\n"), regex));
         v.push((i, 500, ct.to_string(), good.clone(), false));
-        v.push((i, 200, "text/html".into(), good.clone(), false));
+        // A content type other than the contract's fails the check.
+        let other = if ct.starts_with("text/html") {
+            "application/json"
+        } else {
+            "text/html"
+        };
+        v.push((i, 200, other.into(), good.clone(), false));
         v.push((i, 200, ct.to_string(), wrong, false));
         v.push((i, 200, ct.to_string(), format!("{good}\n\nextra"), false));
     }
