@@ -167,12 +167,22 @@ fn active() -> std::sync::MutexGuard<'static, Option<Active>> {
     ACTIVE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Rewrites the state so that a kill at any instant leaves a readable file: the new JSON is
+/// written over the old in one positioned write, padded with spaces to the old length (valid JSON
+/// with trailing white space), and only then is the file cut to the new length. (Truncating
+/// first left an empty file when the lab was killed between the two calls, and the watchdog then
+/// knew of no group to end.)
 fn write_state(file: &mut File, state: &LockState) -> std::io::Result<()> {
-    let json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
-    file.set_len(0)?;
-    file.seek(SeekFrom::Start(0))?;
-    file.write_all(&json)?;
-    file.write_all(b"\n")?;
+    use std::os::unix::fs::FileExt;
+    let mut json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
+    json.push(b'\n');
+    let len = json.len();
+    let old = file.metadata()?.len() as usize;
+    if old > len {
+        json.resize(old, b' ');
+    }
+    file.write_all_at(&json, 0)?;
+    file.set_len(len as u64)?;
     file.flush()
 }
 
