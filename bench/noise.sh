@@ -15,7 +15,10 @@
 # Usage: bench/noise.sh
 # Environment: SERVER_CPU (1), DELAY_S (20), LOAD_S (180), BURST_S (5), REST_S (5),
 #   OUT (bench/out/noise: stores, JSON and the printed table are kept there),
-#   NOISE_ANALYSE_ONLY=1 (skip both runs; analyse OUT/{quiet,loaded}.{lab,claims}.json as they are).
+#   NOISE_ANALYSE_ONLY=1 (skip both runs; analyse OUT/{quiet,loaded}.{lab,claims}.json as they are),
+#   SW (a stackwise binary to measure instead of building this tree's release binary, e.g. an older
+#   version for a before/after; set STACKWISE_TARGETS to that version's targets/ directory too).
+# Each run's wall time is printed and kept in OUT/NAME.seconds.
 # Takes about 2 × the `--quick` suite (~4.5 min each on 2 cores) plus the retries of the loaded run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +30,7 @@ BURST_S=${BURST_S:-5}
 REST_S=${REST_S:-5}
 OUT=${OUT:-bench/out/noise}
 mkdir -p "$OUT"
-SW=target/release/stackwise
+SW=${SW:-target/release/stackwise}
 
 load_pid=
 cleanup() {
@@ -43,13 +46,18 @@ lab_run() {
   local name=$1
   rm -f "$OUT/$name.sqlite3" "$OUT/$name.sqlite3.lock"
   echo "== $name run: stackwise lab --quick (log: $OUT/$name.lab.log)" >&2
+  local t0=$SECONDS
   "$SW" lab --quick --no-progress --server-cpus "$SERVER_CPU" --db "$OUT/$name.sqlite3" --json \
     >"$OUT/$name.lab.json" 2>"$OUT/$name.lab.log"
+  echo $((SECONDS - t0)) >"$OUT/$name.seconds"
+  echo "== $name run: $((SECONDS - t0)) s wall time" >&2
   "$SW" claims --db "$OUT/$name.sqlite3" --json >"$OUT/$name.claims.json"
 }
 
 if [ -z "${NOISE_ANALYSE_ONLY:-}" ]; then
-  cargo build --release --locked --quiet -p stackwise
+  if [ "$SW" = target/release/stackwise ]; then
+    cargo build --release --locked --quiet -p stackwise
+  fi
   for d in targets/*/; do
     [ -f "$d/target.toml" ] || continue
     "$SW" targets install "$(basename "$d")" >/dev/null

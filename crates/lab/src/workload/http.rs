@@ -343,7 +343,7 @@ pub fn drive(
         Some((at, client0, server0)) => {
             let wall = at.elapsed().as_secs_f64();
             let client = cpuload::busy_share(client0, cpuload::snapshot(cx.client_cpus));
-            let server = cpuload::busy_share(server0, cpuload::snapshot(cx.server_cpus));
+            let server = cpuload::task_share(server0, cpuload::snapshot(cx.server_cpus));
             let own = (wall > 0.0 && !cx.server_cpus.is_empty())
                 .then(|| usage.cpu_s / wall / cx.server_cpus.len() as f64);
             // Only meaningful when the client and server CPUs are distinct.

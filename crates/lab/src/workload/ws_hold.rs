@@ -1006,7 +1006,7 @@ fn client_and_foreign(
 ) -> (Option<f64>, Option<f64>) {
     let wall = at.elapsed().as_secs_f64();
     let client = cpuload::busy_share(client0, cpuload::snapshot(cx.client_cpus));
-    let server = cpuload::busy_share(server0, cpuload::snapshot(cx.server_cpus));
+    let server = cpuload::task_share(server0, cpuload::snapshot(cx.server_cpus));
     let distinct = !cx.client_cpus.is_empty()
         && !cx.server_cpus.is_empty()
         && cx.client_cpus.iter().all(|c| !cx.server_cpus.contains(c));
