@@ -584,7 +584,7 @@ fn lab_after_help() -> String {
         "\
 Examples:
   stackwise lab --quick                      # all targets: json, io, cpu, capacity on io (~4.5 min)
-  stackwise lab                              # the full suite (~45 min on 2 cores)
+  stackwise lab                              # the full suite (~42 min planned on 2 cores)
   stackwise lab --plan                       # the cells and the ETA, without running
   stackwise lab --workloads db,queries       # workloads run only on request
   stackwise lab --all                        # every workload, those on request included
@@ -594,7 +594,9 @@ Examples:
 
 Workloads: those of the workloads registry (docs/workloads.md explains each; an unknown
 --workloads id lists them). The full suite runs every workload a claim or the adviser's pricing
-reads; on request only (nothing reads them): {}. Run them with --workloads ID, or all with --all.
+reads. On request only (nothing reads them; docs/workloads.md gives their minutes):
+  {}
+Run them with --workloads ID, or every workload with --all.
 Results go to an SQLite database under your data directory (or --db); Ctrl-C keeps every finished
 cell. One run per database at a time; a run that was killed leaves nothing running (see
 docs/workloads.md, Faults).",
@@ -735,5 +737,28 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// `--all` runs every workload; it excludes `--quick` and `--workloads`, and `lab --help`
+    /// names the workloads run only on request.
+    #[test]
+    fn lab_all_and_the_on_request_workloads_in_help() {
+        let lab = |args: &[&str]| {
+            Cli::try_parse_from(["stackwise", "lab"].iter().chain(args)).map(|c| match c.command {
+                Command::Lab(a) => a.all,
+                _ => unreachable!(),
+            })
+        };
+        assert!(lab(&["--all"]).unwrap());
+        assert!(!lab(&[]).unwrap());
+        assert!(lab(&["--all", "--quick"]).is_err());
+        assert!(lab(&["--all", "--workloads", "json"]).is_err());
+        assert!(lab(&["--all", "--resume"]).is_err());
+        let help = lab_after_help();
+        let on_request = lab::workload::on_request();
+        assert!(on_request.contains(&"plaintext"), "{on_request:?}");
+        for id in on_request {
+            assert!(help.contains(id), "{id} missing from: {help}");
+        }
     }
 }
