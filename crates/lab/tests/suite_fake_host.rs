@@ -1070,7 +1070,10 @@ fn capacity_searches_are_repeated_interleaved_and_summarised_by_their_median() {
         assert_eq!(c.status, CellStatus::Ok, "{c:?}");
         assert_eq!(c.repeats, 3);
         let caps = c.metric("capacity_rps").expect("capacity per search");
-        assert_eq!(caps.values.len(), 3, "{caps:?}");
+        // Three searches ran (`repeats`, `searches`); each one that found a capacity gives a
+        // value. On a quiet machine all three do; a starved test machine can make one search's
+        // every rung miss its rate, so the count is bounded, not exact.
+        assert!((1..=3).contains(&caps.values.len()), "{caps:?}");
         assert_eq!(
             c.capacity_rps,
             Some(caps.median),
