@@ -44,6 +44,14 @@ pub fn evaluate(
     run: Option<&RunSummary>,
     filter: &Filter,
 ) -> ClaimsReport {
+    let comparable;
+    let run = match run {
+        Some(r) if !r.server_controlled() => {
+            comparable = comparable_only(r);
+            Some(&comparable)
+        }
+        other => other,
+    };
     let claims: Vec<ClaimResult> = cat
         .claims
         .iter()
@@ -143,6 +151,24 @@ pub fn measurement_ids(cat: &Catalogue, rule: &RuleSpec, workloads: &[String]) -
         }
     }
     ids.into_iter().collect()
+}
+
+/// A run whose servers the lab did not run (an import, a `--target-url` run) as claims read it:
+/// only the metrics the registry marks comparable across engines and hosts.
+pub fn comparable_only(run: &RunSummary) -> RunSummary {
+    let keep = |id: &String| {
+        ::workloads::registry()
+            .metric(id)
+            .is_some_and(|m| m.comparable_across_engines)
+    };
+    let mut r = run.clone();
+    for c in r.cells.iter_mut() {
+        c.metrics.retain(|id, _| keep(id));
+    }
+    for t in r.targets.iter_mut() {
+        t.metrics.retain(|id, _| keep(id));
+    }
+    r
 }
 
 /// A run of one repeat per cell (`--quick`, or `repeats = 1`): every decided verdict is indicative.
