@@ -169,7 +169,7 @@ fn assert_remote_run(db: &Path, url: &str, name: &str) {
         .metrics
         .get("cold_start_ms")
         .is_none_or(|s| s.values.is_empty()));
-    assert!(t.metrics.get("idle_pss_mb").is_none());
+    assert!(!t.metrics.contains_key("idle_pss_mb"));
 
     let out = stackwise()
         .args(["report", "--db"])
