@@ -233,3 +233,21 @@ pub fn import(args: ImportArgs) -> anyhow::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The exporters' crud ids are the lab's (crates/lab/src/crud.rs), so an exported crud run
+    /// reads, updates and deletes the rows the lab's does.
+    #[test]
+    fn exported_crud_ids_are_the_labs() {
+        use bridges::plan::{ids_for, Ids, DELETE_BASE};
+        let range = |r: &std::ops::RangeInclusive<u64>| Ids::Cycle {
+            first: *r.start(),
+            last: *r.end(),
+        };
+        assert_eq!(ids_for("read"), Some(range(&lab::crud::READ_IDS)));
+        assert_eq!(ids_for("update"), Some(range(&lab::crud::UPDATE_IDS)));
+        assert_eq!(DELETE_BASE, lab::crud::DELETE_BASE);
+        assert!(matches!(ids_for("delete"), Some(Ids::Once { base, .. }) if base == DELETE_BASE));
+    }
+}
