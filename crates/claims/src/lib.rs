@@ -44,14 +44,6 @@ pub fn evaluate(
     run: Option<&RunSummary>,
     filter: &Filter,
 ) -> ClaimsReport {
-    let comparable;
-    let run = match run {
-        Some(r) if !r.server_controlled() => {
-            comparable = comparable_only(r);
-            Some(&comparable)
-        }
-        other => other,
-    };
     let claims: Vec<ClaimResult> = cat
         .claims
         .iter()
@@ -224,6 +216,16 @@ fn hold_back_noisy(r: &mut ClaimResult, codes: &mut BTreeSet<ReasonCode>, run: &
 
 /// One claim's verdict.
 pub fn evaluate_claim(cat: &Catalogue, c: &Claim, run: Option<&RunSummary>) -> ClaimResult {
+    // A run whose servers the lab did not run: its comparable metrics only (every reader of
+    // verdicts, the adviser's evidence included, comes through here).
+    let comparable;
+    let run = match run {
+        Some(r) if !r.server_controlled() => {
+            comparable = comparable_only(r);
+            Some(&comparable)
+        }
+        other => other,
+    };
     let mut r = ClaimResult {
         id: c.id.clone(),
         article: c.article.clone(),
