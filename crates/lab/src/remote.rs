@@ -140,7 +140,7 @@ pub fn skip_reason(w: &dyn Workload) -> Option<String> {
             })
             .collect();
         return Some(format!(
-            "needs the lab's own {} beside the target (the lab starts, resets and counts it; a deployed service uses its own, out of the lab's reach)",
+            "needs the lab's own {} beside the target: the lab starts, resets and counts it, and a deployed service uses its own, out of the lab's reach",
             names.join(" and ")
         ));
     }

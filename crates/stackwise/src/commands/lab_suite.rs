@@ -4,6 +4,8 @@
 //! run. Every cell is in the store the moment it is measured. A run takes the store's run lock
 //! first ([`lab::runlock`]: refuses when another run holds it, or waits with `--wait`; reports the
 //! sweep of what a killed previous run left; starts the watchdog); a failed store write stops it.
+//! `--target-url URL [--allow-remote]` runs the suite over [`lab::remote::RemoteHost`] (a deployed
+//! service: a non-loopback URL is refused without `--allow-remote`, before anything runs).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -56,9 +58,14 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
         .map(|u| lab::remote::resolve(u, args.allow_remote))
         .transpose()
         .map_err(UsageError)?;
-    let host: Box<dyn Host> = match &remote {
-        Some(r) => remote_host(r.clone(), &args)?,
-        None => lab::host::lab_host(args.database_url.clone()).map_err(UsageError)?,
+    // A remote run's options are read once, here (the host checks the workloads' endpoints).
+    let remote_opts = remote
+        .as_ref()
+        .map(|_| options_from_args(&args))
+        .transpose()?;
+    let host: Box<dyn Host> = match (&remote, &remote_opts) {
+        (Some(r), Some(o)) => remote_host(r.clone(), &args, &o.workloads)?,
+        _ => lab::host::lab_host(args.database_url.clone()).map_err(UsageError)?,
     };
     let mut store = open_store(&db_path)?;
     // One run per store: taken before --resume picks the unfinished run (a running one is too).
@@ -86,7 +93,10 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("run {id} in {}: {e}", db_path.display()))?;
         (opts, Some(id))
     } else {
-        let mut opts = options_from_args(&args)?;
+        let mut opts = match remote_opts {
+            Some(o) => o,
+            None => options_from_args(&args)?,
+        };
         if let Some(r) = &remote {
             // No cold starts: the lab does not start the server. No server CPUs here either:
             // the load engine gets every CPU, and nothing is read from "the server's" CPUs.
@@ -204,7 +214,11 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
 
 /// The host for `--target-url`: one target, named by `--targets NAME` (a lab target's name takes
 /// its language, framework and endpoints) or after its address.
-fn remote_host(r: lab::remote::RemoteUrl, args: &LabArgs) -> anyhow::Result<Box<dyn Host>> {
+fn remote_host(
+    r: lab::remote::RemoteUrl,
+    args: &LabArgs,
+    workloads: &[String],
+) -> anyhow::Result<Box<dyn Host>> {
     if args.targets.len() > 1 {
         return Err(UsageError(format!(
             "--targets: with --target-url, at most one name (the deployed service's), got {}",
@@ -222,9 +236,8 @@ fn remote_host(r: lab::remote::RemoteUrl, args: &LabArgs) -> anyhow::Result<Box<
         .ok()
         .and_then(|h| h.targets().ok())
         .and_then(|ts| ts.into_iter().find(|t| t.name == name));
-    let workloads = options_from_args(args)?.workloads;
     Ok(Box::new(lab::remote::RemoteHost::new(
-        r, &name, known, &workloads,
+        r, &name, known, workloads,
     )))
 }
 
