@@ -121,7 +121,15 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
             }
             let f = bridges::locust::shell(&out.display().to_string());
             println!("\n# on each load machine (the script's rate is per machine: divide it among them):");
-            println!("k6 run --out json=k6-$(hostname).json {f}");
+            if p.requests
+                .iter()
+                .any(|r| matches!(r.ids, Some(bridges::plan::Ids::Once { .. })))
+            {
+                // Each machine deletes its own ids (see the note on seeding).
+                println!("k6 run -e STACKWISE_INSTANCE=K --out json=k6-$(hostname).json {f}   # K = 0, 1, …: one per machine");
+            } else {
+                println!("k6 run --out json=k6-$(hostname).json {f}");
+            }
             println!("\n# then, with every machine's file:");
             println!("stackwise import k6 k6-*.json");
             Ok(())
