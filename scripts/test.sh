@@ -31,6 +31,11 @@ command -v script >/dev/null 2>&1 \
   || need_deb bsdutils "util-linux \`script\`: a pseudo-terminal for the progress-bar and questionnaire tests"
 python3 -c 'import venv, ensurepip' 2>/dev/null \
   || need_deb python3-venv "Python's venv module: each Python target installs into a venv of its own"
+# Only as root: the remote-target test creates a network namespace (`ip netns add`), which needs it;
+# as another user that test is skipped, saying why.
+if [ "$(id -u)" -eq 0 ] && ! command -v ip >/dev/null 2>&1; then
+  need_deb iproute2 "\`ip\`: the remote-target test (crates/stackwise/tests/remote_target.rs) runs a host in a network namespace"
+fi
 if [ -z "${STACKWISE_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   need_deb chromium "the browser tests (crates/stackwise/tests/ui_browser.rs) drive Debian's chromium with playwright-core"
 fi

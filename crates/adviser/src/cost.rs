@@ -570,6 +570,15 @@ pub fn cost(profile: &Profile, options: &[Choice], run: Option<(&RunSummary, &st
             ""
         }
     );
+    // A run whose servers the lab did not run (an import, a `--target-url` run) prices nothing.
+    let uncontrolled = run.filter(|(r, _)| !r.server_controlled()).map(|(r, _)| {
+        format!(
+            "Run {} was not measured on servers the lab ran and pinned ({}), so no cost is priced from it: run the commands below, then `stackwise advise` again.",
+            r.run_id,
+            r.settings.get("origin.tool").map_or("external", String::as_str)
+        )
+    });
+    let run = run.filter(|(r, _)| r.server_controlled());
     let Some((run, source)) = run else {
         let mut needed: Vec<&str> = workloads_for(flow).into_iter().map(|(w, _)| w).collect();
         if with_hybrid {
@@ -589,9 +598,9 @@ pub fn cost(profile: &Profile, options: &[Choice], run: Option<(&RunSummary, &st
         return Cost {
             hours_per_month: HOURS_PER_MONTH,
             run: None,
-            assumptions: vec![
-                "No lab run was found, so no cost figure is given: run the commands below, then `stackwise advise` again.".into(),
-            ],
+            assumptions: vec![uncontrolled.unwrap_or_else(|| {
+                "No lab run was found, so no cost figure is given: run the commands below, then `stackwise advise` again.".into()
+            })],
             stacks: vec![],
             hybrid: vec![],
             hybrid_totals: vec![],

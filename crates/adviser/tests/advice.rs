@@ -658,3 +658,26 @@ fn a_crud_product_is_priced_from_the_crud_ladder() {
     assert!(ex.monthly_usd.is_some());
     assert!(!a.cost.missing.iter().any(|m| m.command.contains("crud")));
 }
+
+/// A run whose servers the lab did not run and pin (an import, `lab --target-url`) prices nothing,
+/// and says why.
+#[test]
+fn a_run_the_lab_did_not_control_prices_nothing() {
+    let mut run = fixture_run();
+    let p = load(&repo().join("examples/startup-ai-app-post-pmf.toml"));
+    let priced = adviser::advise(&p, Some((&run, FIXTURE)));
+    assert!(priced
+        .cost
+        .stacks
+        .iter()
+        .any(|s| s.targets.iter().any(|t| t.monthly_usd.is_some())));
+    run.settings
+        .insert("origin.tool".into(), "stackwise lab --target-url".into());
+    let a = adviser::advise(&p, Some((&run, FIXTURE)));
+    assert!(a.cost.run.is_none() && a.cost.stacks.is_empty() && a.cost.hybrid.is_empty());
+    assert!(
+        a.cost.assumptions[0].contains("not measured on servers the lab ran and pinned"),
+        "{:?}",
+        a.cost.assumptions
+    );
+}

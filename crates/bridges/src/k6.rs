@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::imported::{Imported, Latency, LatencyKind, Origin};
-use crate::plan::{answer_var, marker, Check, Plan};
+use crate::plan::{answer_var, marker, Check, Ids, Plan, FLOAT_TOLERANCE};
 use crate::time::{format_utc, parse_rfc3339};
 use crate::{lit, Error};
 
@@ -49,7 +49,7 @@ pub fn export(plan: &Plan, generator: &str) -> String {
         o.push_str(&format!("// Note: {n}\n"));
     }
     o.push_str(
-        "\nimport http from 'k6/http';\nimport { check } from 'k6';\nimport crypto from 'k6/crypto';\n\n",
+        "\nimport http from 'k6/http';\nimport { check } from 'k6';\nimport crypto from 'k6/crypto';\nimport exec from 'k6/execution';\n\n",
     );
     o.push_str(&format!(
         "const BASE = {};\n\nexport const options = {{\n  scenarios: {{\n    {SCENARIO}: {{\n      executor: 'constant-arrival-rate',\n      rate: {rate},\n      timeUnit: '{unit}',\n      duration: '{}s',\n      preAllocatedVUs: {},\n      maxVUs: {},\n    }},\n  }},\n  thresholds: {{\n    http_req_duration: ['p(99)<{}'],\n    checks: ['rate==1'],\n    dropped_iterations: ['count==0'],\n  }},\n  tags: {{\n    stackwise_workload: {},\n    stackwise_rate_rps: '{}',\n    stackwise_slo_ms: '{}',\n    stackwise_users: '{}',\n    stackwise_duration_s: '{}',\n    stackwise_generator: {},\n  }},\n}};\n\n",
@@ -68,10 +68,10 @@ pub fn export(plan: &Plan, generator: &str) -> String {
     o.push_str(JS_ANSWERS);
     o.push_str("const sha256Hex = (buffer) => crypto.sha256(buffer, 'hex');\n");
     for (name, n) in plan.answers() {
-        let e = if name == "sha256" {
-            format!("sha256Answer({n}, sha256Hex)")
-        } else {
-            format!("String(cpuResult({n}))")
+        let e = match name.as_str() {
+            "sha256" => format!("sha256Answer({n}, sha256Hex)"),
+            "vector_result" => format!("vectorResult({n})"),
+            _ => format!("String(cpuResult({n}))"),
         };
         o.push_str(&format!("const {} = {e};\n", answer_var(&name, n)));
     }
@@ -108,8 +108,21 @@ pub fn export(plan: &Plan, generator: &str) -> String {
             .iter()
             .map(|(k, v)| format!("{}: {}", lit(k), lit(v)))
             .collect();
+        let float = r
+            .float_answer
+            .as_ref()
+            .map_or("null".into(), |(name, n)| answer_var(name, *n));
+        let ids = match r.ids {
+            None => "null".to_string(),
+            Some(Ids::Cycle { first, last }) => {
+                format!("{{ kind: 'cycle', first: {first}, last: {last} }}")
+            }
+            Some(Ids::Once { base, per_process }) => {
+                format!("{{ kind: 'once', base: {base}, perProcess: {per_process} }}")
+            }
+        };
         o.push_str(&format!(
-            "  {{\n    name: {},\n    method: {},\n    path: {},\n    body: {},\n    headers: {{{}}},\n    status: {},\n    contentType: {},\n    exact: {exact},\n    regex: {regex},\n    weight: {},\n  }},\n",
+            "  {{\n    name: {},\n    method: {},\n    path: {},\n    body: {},\n    headers: {{{}}},\n    status: {},\n    contentType: {},\n    exact: {exact},\n    regex: {regex},\n    floatAnswer: {float},\n    ids: {ids},\n    weight: {},\n  }},\n",
             lit(&r.name),
             lit(r.method),
             lit(&r.path),
@@ -121,6 +134,10 @@ pub fn export(plan: &Plan, generator: &str) -> String {
         ));
     }
     o.push_str("];\n");
+    o.push_str(&format!(
+        "\nconst FLOAT_TOLERANCE = {FLOAT_TOLERANCE:e};\nconst ID_MARKER = {};\n// This load process's number (0, 1, …: one per machine, `k6 run -e STACKWISE_INSTANCE=K`): its\n// ids to delete start at BASE + K × PER_PROCESS.\nconst INSTANCE = Number(__ENV.STACKWISE_INSTANCE || 0);\n",
+        lit(&marker("id"))
+    ));
     o.push_str(JS_MAIN);
     o
 }
@@ -145,6 +162,16 @@ function sha256Answer(n, hexDigest) {
   return digest;
 }
 
+// The contract's /vector: the sum of squares of x_i = (i mod 1000) / 1000, a plain loop.
+function vectorResult(n) {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const x = (i % 1000) / 1000;
+    s += x * x;
+  }
+  return s;
+}
+
 function escapeRegExp(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -163,9 +190,29 @@ function pick() {
   return REQUESTS[REQUESTS.length - 1];
 }
 
+// The path with its id filled (iterations are numbered across this process's VUs): cycled over
+// rows that exist, or each id once.
+function requestPath(req) {
+  if (req.ids === null) return req.path;
+  const i = exec.scenario.iterationInTest;
+  const id =
+    req.ids.kind === 'cycle'
+      ? req.ids.first + (i % (req.ids.last - req.ids.first + 1))
+      : req.ids.base + INSTANCE * req.ids.perProcess + i;
+  return req.path.split(ID_MARKER).join(String(id));
+}
+
+// A float answer within the tolerance: the number the check's pattern captured.
+function floatOk(req, body) {
+  if (req.floatAnswer === null) return true;
+  const m = req.regex.exec(body);
+  const got = m ? parseFloat(m.slice(1).find((g) => g !== undefined)) : NaN;
+  return Math.abs(got - req.floatAnswer) <= FLOAT_TOLERANCE * Math.max(Math.abs(req.floatAnswer), 1);
+}
+
 export default function () {
   const req = pick();
-  const res = http.request(req.method, BASE + req.path, req.body, {
+  const res = http.request(req.method, BASE + requestPath(req), req.body, {
     headers: req.headers,
     tags: { name: req.name },
     responseType: 'text',
@@ -177,7 +224,8 @@ export default function () {
       r.status === req.status &&
       (!req.contentType || mediaType === req.contentType) &&
       (req.exact === null || r.body === req.exact) &&
-      (req.regex === null || req.regex.test(r.body || '')),
+      (req.regex === null || req.regex.test(r.body || '')) &&
+      floatOk(req, r.body || ''),
   });
 }
 "#;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::csv::Table;
 use crate::imported::{Imported, Latency, LatencyKind, Origin};
-use crate::plan::{answer_var, marker, Check, Plan};
+use crate::plan::{answer_var, marker, Check, Ids, Plan, FLOAT_TOLERANCE};
 use crate::{lit, Error};
 
 /// How the run is laid out over machines.
@@ -79,22 +79,23 @@ pub fn export(plan: &Plan, layout: &Layout, generator: &str) -> String {
          from locust.runners import MasterRunner, WorkerRunner\n\n",
     );
     o.push_str(&format!(
-        "WORKLOAD = {}\nHOST = {}\nRATE = {}\nSLO_MS = {}\nUSERS = {}\nPACING = USERS / RATE\nGENERATOR = {}\n\n",
+        "WORKLOAD = {}\nHOST = {}\nRATE = {}\nSLO_MS = {}\nUSERS = {}\nPACING = USERS / RATE\nGENERATOR = {}\nFLOAT_TOLERANCE = {FLOAT_TOLERANCE:e}\nID_MARKER = {}\n\n",
         lit(&plan.workload),
         lit(&plan.base_url),
         fmt_f(plan.rate),
         fmt_f(plan.slo_ms),
         plan.users,
-        lit(generator)
+        lit(generator),
+        lit(&marker("id"))
     ));
     o.push_str(PY_ANSWERS);
     for (name, n) in plan.answers() {
-        let f = if name == "sha256" {
-            "sha256_answer"
-        } else {
-            "cpu_result"
+        let e = match name.as_str() {
+            "sha256" => format!("str(sha256_answer({n}))"),
+            "vector_result" => format!("vector_result({n})"),
+            _ => format!("str(cpu_result({n}))"),
         };
-        o.push_str(&format!("{} = str({f}({n}))\n", answer_var(&name, n)));
+        o.push_str(&format!("{} = {e}\n", answer_var(&name, n)));
     }
     o.push_str("\nREQUESTS = [\n");
     for r in &plan.requests {
@@ -111,8 +112,17 @@ pub fn export(plan: &Plan, layout: &Layout, generator: &str) -> String {
             .iter()
             .map(|(k, v)| format!("{}: {}", lit(k), lit(v)))
             .collect();
+        let float = r
+            .float_answer
+            .as_ref()
+            .map_or("None".into(), |(name, n)| answer_var(name, *n));
+        let ids = match r.ids {
+            None => "None".to_string(),
+            Some(Ids::Cycle { first, last }) => format!("(\"cycle\", {first}, {last})"),
+            Some(Ids::Once { base, per_process }) => format!("(\"once\", {base}, {per_process})"),
+        };
         o.push_str(&format!(
-            "    {{\n        \"name\": {},\n        \"method\": {},\n        \"path\": {},\n        \"body\": {},\n        \"headers\": {{{}}},\n        \"status\": {},\n        \"content_type\": {},\n        \"exact\": {exact},\n        \"regex\": {regex},\n    }},\n",
+            "    {{\n        \"name\": {},\n        \"method\": {},\n        \"path\": {},\n        \"body\": {},\n        \"headers\": {{{}}},\n        \"status\": {},\n        \"content_type\": {},\n        \"exact\": {exact},\n        \"regex\": {regex},\n        \"float\": {float},\n        \"ids\": {ids},\n    }},\n",
             lit(&r.name),
             lit(r.method),
             lit(&r.path),
@@ -124,11 +134,12 @@ pub fn export(plan: &Plan, layout: &Layout, generator: &str) -> String {
     }
     o.push_str("]\n\n");
     o.push_str(PY_CHECK);
+    o.push_str(PY_IDS);
     o.push_str(
         "\n\nclass StackwiseUser(FastHttpUser):\n    host = HOST\n    wait_time = constant_pacing(PACING)\n\n",
     );
     o.push_str(
-        "    def send(self, req):\n        with self.client.request(\n            req[\"method\"], req[\"path\"], name=req[\"name\"], data=req[\"body\"],\n            headers=req[\"headers\"], catch_response=True,\n        ) as response:\n            problem = check(req, response)\n            if problem:\n                response.failure(problem)\n            else:\n                response.success()\n",
+        "    def send(self, req):\n        with self.client.request(\n            req[\"method\"], request_path(req, self.environment.runner), name=req[\"name\"], data=req[\"body\"],\n            headers=req[\"headers\"], catch_response=True,\n        ) as response:\n            problem = check(req, response)\n            if problem:\n                response.failure(problem)\n            else:\n                response.success()\n",
     );
     for (i, r) in plan.requests.iter().enumerate() {
         o.push_str(&format!(
@@ -237,6 +248,15 @@ def sha256_answer(n):
     return digest
 
 
+def vector_result(n):
+    """The contract's /vector: the sum of squares of x_i = (i mod 1000) / 1000, a plain loop."""
+    s = 0.0
+    for i in range(n):
+        x = (i % 1000) / 1000.0
+        s += x * x
+    return s
+
+
 "#;
 
 /// The Python check of a response.
@@ -252,9 +272,35 @@ pub const PY_CHECK: &str = r#"def check(req, response):
         body = response.text or ""
         if req["exact"] is not None and body != req["exact"]:
             return "body %r, expected %r" % (body[:200], req["exact"])
-        if req["regex"] is not None and not req["regex"].search(body):
+        match = req["regex"].search(body) if req["regex"] is not None else None
+        if req["regex"] is not None and not match:
             return "body %r does not match %s" % (body[:200], req["regex"].pattern)
+        if req["float"] is not None:
+            got = float(next(g for g in match.groups() if g is not None))
+            if abs(got - req["float"]) > FLOAT_TOLERANCE * max(abs(req["float"]), 1.0):
+                return "result %r, expected %r within a relative %g" % (got, req["float"], FLOAT_TOLERANCE)
     return None
+"#;
+
+/// The Python that fills a request's `{id}` (crud's ids, [`Ids`]).
+pub const PY_IDS: &str = r#"
+
+_sent = {}
+
+
+def request_path(req, runner):
+    """The path with its id filled: cycled over rows that exist, or each id once (process k, by
+    its worker index, takes BASE + k * PER_PROCESS and up)."""
+    ids = req["ids"]
+    if ids is None:
+        return req["path"]
+    i = _sent.get(req["name"], 0)
+    _sent[req["name"]] = i + 1
+    if ids[0] == "cycle":
+        n = ids[1] + i % (ids[2] - ids[1] + 1)
+    else:
+        n = ids[1] + (getattr(runner, "worker_index", 0) or 0) * ids[2] + i
+    return req["path"].replace(ID_MARKER, str(n))
 "#;
 
 const PY_ORIGIN: &str = r#"

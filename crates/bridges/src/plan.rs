@@ -18,6 +18,53 @@ pub fn marker(name: &str) -> String {
 /// The answers a client can compute, by the names the registry's templates use.
 pub const COMPUTED: &[&str] = &["cpu_result", "sha256"];
 
+/// Float answers computed from the query's `n` and compared with a tolerance, not as text: the
+/// check's marker becomes [`NUMBER_GROUP`], and the number it captures must be within
+/// [`FLOAT_TOLERANCE`] of the answer (as the lab's checker compares `/vector`).
+pub const FLOAT_COMPUTED: &[&str] = &["vector_result"];
+
+/// A JSON number, captured (the same syntax in Rust, Python and JavaScript regular expressions).
+pub const NUMBER_GROUP: &str = r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)";
+
+/// The contract's relative tolerance on a float answer (`/vector`: docs/contract.md), absolute
+/// below 1: |got − expected| ≤ 1e-9 × max(|expected|, 1), as crates/lab/src/check/db.rs.
+pub const FLOAT_TOLERANCE: f64 = 1e-9;
+
+/// Per-request ids (`{id}` in a path), by request name: `crud`'s mix as crates/lab/src/crud.rs
+/// sends it (its READ_IDS, UPDATE_IDS, DELETE_BASE; a test in the stackwise crate holds them
+/// equal). Reads and updates cycle over rows the lab's schema seeds (items 1..=1000, never
+/// deleted); deletes take each id once, from rows seeded for them.
+pub fn ids_for(request: &str) -> Option<Ids> {
+    match request {
+        "read" => Some(Ids::Cycle {
+            first: 1,
+            last: 500,
+        }),
+        "update" => Some(Ids::Cycle {
+            first: 501,
+            last: 1000,
+        }),
+        "delete" => Some(Ids::Once {
+            base: DELETE_BASE,
+            per_process: 0,
+        }),
+        _ => None,
+    }
+}
+
+/// The first id of the rows seeded for deletion (crates/lab/src/crud.rs's DELETE_BASE).
+pub const DELETE_BASE: u64 = 1_000_000_000;
+
+/// How a request's `{id}` is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ids {
+    /// first, first + 1, …, last, first, … (rows that exist throughout the run).
+    Cycle { first: u64, last: u64 },
+    /// Each id once: load process k (Locust's worker index, k6's `STACKWISE_INSTANCE`) takes
+    /// `base + k × per_process + i` for its i-th request (k6: its i-th iteration of any kind).
+    Once { base: u64, per_process: u64 },
+}
+
 /// How a response body is checked, the parameters filled in and computed answers left as
 /// [`marker`]s.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +89,11 @@ pub struct PlannedRequest {
     pub check: Option<Check>,
     /// Computed answers the check needs: (name, the `n` they are computed from).
     pub computed: Vec<(String, u64)>,
+    /// A float answer the check's [`NUMBER_GROUP`] captures, compared within
+    /// [`FLOAT_TOLERANCE`]: (name, n).
+    pub float_answer: Option<(String, u64)>,
+    /// How the path's `{id}` ([`marker`]`("id")`) is filled per request.
+    pub ids: Option<Ids>,
     pub weight: u32,
 }
 
@@ -83,6 +135,13 @@ impl Default for Settings {
             slo_ms: workloads::trust::DEFAULT_SLO_P99_MS,
         }
     }
+}
+
+/// Rows one load process may delete: one per request of the whole run at the settings' rate (k6
+/// numbers ids by iteration, of any kind; a process never sends more than the total), over the
+/// duration plus 10 s of ramp and grace, with crates/lab/src/crud.rs's margin of 1.5.
+fn once_rows(s: &Settings) -> u64 {
+    (s.rate * (s.duration_s as f64 + 10.0) * 1.5).ceil() as u64 + 8
 }
 
 /// Users needed for `rate` when each may wait up to 2 × SLO for its response.
@@ -166,8 +225,10 @@ impl Plan {
         let mut requests = Vec::new();
         for q in w.requests {
             let values = |name: &str| {
-                if COMPUTED.contains(&name) {
+                if COMPUTED.contains(&name) || name == "id" {
                     Some(marker(name))
+                } else if FLOAT_COMPUTED.contains(&name) {
+                    Some(NUMBER_GROUP.to_string())
                 } else {
                     w.param(name).map(str::to_string)
                 }
@@ -202,7 +263,37 @@ impl Plan {
                 }
             }
             let mut computed = Vec::new();
+            let mut float_answer = None;
+            let mut ids = None;
             for c in q.computed {
+                if *c == "id" {
+                    let mut i = ids_for(q.name).ok_or_else(|| {
+                        at(
+                            "computed answers",
+                            "no exporter knows which ids this request takes".into(),
+                        )
+                    })?;
+                    if let Ids::Once { base, .. } = i {
+                        let per_process = once_rows(s);
+                        i = Ids::Once { base, per_process };
+                        notes.push(format!(
+                            "{} takes each id once, from rows that must exist: before each run, seed {per_process} rows per load process into the service's database (process k, counted from 0 — Locust's worker index, k6's STACKWISE_INSTANCE — uses ids {base} + k × {per_process} and up), e.g. for K processes: INSERT INTO items (id, name, price_cents) SELECT x, 'to delete ' || x, 1 FROM generate_series({base}, {base} + K * {per_process} - 1) AS x; (the lab seeds them itself before each rung). Reads and updates use ids 1 to 1000, which the lab's schema seeds",
+                            q.name
+                        ));
+                    }
+                    ids = Some(i);
+                    continue;
+                }
+                if FLOAT_COMPUTED.contains(c) {
+                    let n = query_n(&path).ok_or_else(|| {
+                        at(
+                            "computed answers",
+                            format!("{c} is computed from the query's n, and {path} has none"),
+                        )
+                    })?;
+                    float_answer = Some((c.to_string(), n));
+                    continue;
+                }
                 if !COMPUTED.contains(c) {
                     return Err(at(
                         "computed answers",
@@ -239,6 +330,8 @@ impl Plan {
                 content_type: q.content_type.map(str::to_string),
                 check,
                 computed,
+                float_answer,
+                ids,
                 weight: q.weight.max(1),
             });
         }
@@ -264,12 +357,12 @@ impl Plan {
         })
     }
 
-    /// Every distinct computed answer the checks need: (name, n).
+    /// Every distinct computed answer the checks need (float answers included): (name, n).
     pub fn answers(&self) -> Vec<(String, u64)> {
         let mut v: Vec<(String, u64)> = self
             .requests
             .iter()
-            .flat_map(|r| r.computed.iter().cloned())
+            .flat_map(|r| r.computed.iter().cloned().chain(r.float_answer.clone()))
             .collect();
         v.sort();
         v.dedup();
@@ -373,6 +466,67 @@ mod tests {
         assert_eq!(p.requests[0].weight, 50);
         assert_eq!(p.requests[1].path, "/cpu?n=1000000");
         assert_eq!(p.answers(), vec![("cpu_result".into(), 1000000)]);
+    }
+
+    #[test]
+    fn crud_ids_are_per_request_and_deletes_each_once() {
+        let s = Settings::default();
+        let p = Plan::new(&w("crud"), "http://h:1", &s).unwrap();
+        let by = |n: &str| p.requests.iter().find(|r| r.name == n).unwrap();
+        assert_eq!(by("read").path, "/items/@@id@@");
+        assert_eq!(
+            by("read").ids,
+            Some(Ids::Cycle {
+                first: 1,
+                last: 500
+            })
+        );
+        assert_eq!(
+            by("update").ids,
+            Some(Ids::Cycle {
+                first: 501,
+                last: 1000
+            })
+        );
+        // 100 req/s × (30 s + 10 s) × 1.5 + 8.
+        assert_eq!(
+            by("delete").ids,
+            Some(Ids::Once {
+                base: DELETE_BASE,
+                per_process: 6008
+            })
+        );
+        assert_eq!(by("list").ids, None);
+        assert_eq!(by("list").path, "/items?limit=10");
+        assert_eq!(by("create").ids, None);
+        let weights: Vec<u32> = p.requests.iter().map(|r| r.weight).collect();
+        assert_eq!(weights, vec![70, 10, 10, 7, 3]);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("generate_series(1000000000")),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn vector_checks_a_captured_float() {
+        let p = Plan::new(&w("vector"), "http://h:1", &Settings::default()).unwrap();
+        let r = &p.requests[0];
+        assert_eq!(r.float_answer, Some(("vector_result".into(), 1_000_000)));
+        assert!(r.computed.is_empty());
+        let Some(Check::Regex(re)) = &r.check else {
+            panic!()
+        };
+        assert!(re.contains(NUMBER_GROUP) && !re.contains("@@"), "{re}");
+        let re = regex::Regex::new(re).unwrap();
+        let c = re
+            .captures(r#"{"n":1000000,"result":332833500.00000006}"#)
+            .unwrap();
+        assert_eq!(c.get(1).unwrap().as_str(), "332833500.00000006");
+        assert!(!re.is_match(r#"{"n":1000000,"result":"x"}"#));
+        assert_eq!(p.answers(), vec![("vector_result".into(), 1_000_000)]);
     }
 
     #[test]

@@ -43,6 +43,15 @@ fn cpu_result(n: u64) -> u32 {
     x
 }
 
+fn vector_result(n: u64) -> f64 {
+    let mut s = 0.0f64;
+    for i in 0..n {
+        let x = (i % 1000) as f64 / 1000.0;
+        s += x * x;
+    }
+    s
+}
+
 fn sha256_answer(n: u64) -> String {
     let mut buf: Vec<u8> = (0..1024).map(|i| (i % 251) as u8).collect();
     let mut hex = "0".repeat(64);
@@ -112,6 +121,33 @@ fn bodies(path: &str) -> (String, String, &'static str) {
             format!("[{}]", rows(q - 1)),
             "application/json",
         )
+    } else if path.starts_with("/vector") {
+        let n = n(path);
+        let r = vector_result(n);
+        (
+            // Within the tolerance (a last-bits difference, as NumPy's pairwise sum makes).
+            format!(r#"{{"result":{}, "n":{n}}}"#, r * (1.0 + 1e-12)),
+            format!(r#"{{"n":{n},"result":{}}}"#, r * (1.0 + 1e-6)),
+            "application/json",
+        )
+    } else if path.starts_with("/items?limit=") {
+        let list = |k: usize| {
+            (1..=k)
+                .map(|i| format!(r#"{{"id":{i},"name":"item {i}","price_cents":{}}}"#, i * 10))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        (
+            format!("[{}]", list(10)),
+            format!("[{}]", list(9)),
+            "application/json",
+        )
+    } else if path.starts_with("/items") {
+        (
+            r#"{"price_cents":1234,"id":1001,"name":"load item"}"#.to_string(),
+            r#"{"id":1001,"name":"load item"}"#.to_string(),
+            "application/json",
+        )
     } else if path == "/fortunes" {
         let page = |extra: &str| {
             format!(
@@ -136,11 +172,19 @@ fn bodies(path: &str) -> (String, String, &'static str) {
 fn cases(p: &Plan) -> Vec<(usize, u16, String, String, bool)> {
     let mut v = Vec::new();
     for (i, r) in p.requests.iter().enumerate() {
+        let ok = r.expect_status;
+        if r.method == "DELETE" {
+            // 204, an empty body, any content type.
+            v.push((i, ok, "text/plain".into(), String::new(), true));
+            v.push((i, 200, "text/plain".into(), String::new(), false));
+            v.push((i, ok, "text/plain".into(), "gone".into(), false));
+            continue;
+        }
         let (good, wrong, ct) = bodies(&r.path);
-        v.push((i, 200, ct.to_string(), good.clone(), true));
+        v.push((i, ok, ct.to_string(), good.clone(), true));
         // A trailing newline passes a pattern (`\s*$`), not an exact body.
         let regex = matches!(r.check, Some(bridges::plan::Check::Regex(_)));
-        v.push((i, 200, ct.to_string(), format!("{good}\n"), regex));
+        v.push((i, ok, ct.to_string(), format!("{good}\n"), regex));
         v.push((i, 500, ct.to_string(), good.clone(), false));
         // A content type other than the contract's fails the check.
         let other = if ct.starts_with("text/html") {
@@ -148,9 +192,9 @@ fn cases(p: &Plan) -> Vec<(usize, u16, String, String, bool)> {
         } else {
             "text/html"
         };
-        v.push((i, 200, other.into(), good.clone(), false));
-        v.push((i, 200, ct.to_string(), wrong, false));
-        v.push((i, 200, ct.to_string(), format!("{good}\n\nextra"), false));
+        v.push((i, ok, other.into(), good.clone(), false));
+        v.push((i, ok, ct.to_string(), wrong, false));
+        v.push((i, ok, ct.to_string(), format!("{good}\n\nextra"), false));
     }
     v
 }
@@ -180,9 +224,9 @@ fn locustfiles_compile_compute_and_check_like_the_lab() {
         csv_prefix: "out".into(),
     };
     let plans = exportable();
-    assert!(
-        plans.iter().any(|p| p.workload == "hash") && plans.iter().any(|p| p.workload == "mixed")
-    );
+    for w in ["hash", "mixed", "crud", "vector"] {
+        assert!(plans.iter().any(|p| p.workload == w), "{w} is exported");
+    }
     for p in &plans {
         let file = dir.join(format!("wl_{}.py", p.workload.replace('-', "_")));
         std::fs::write(&file, bridges::locust::export(p, &layout, "test")).unwrap();
@@ -203,6 +247,30 @@ fn locustfiles_compile_compute_and_check_like_the_lab() {
                 "r = m.check(m.REQUESTS[{i}], R({st}, {ct}, {body}))\nassert (r is None) == {ok}, ({i}, {st}, {ct}, {body}, r)\n"
             );
         }
+        // Ids: cycled over existing rows, or each once per worker (by its index).
+        for (i, r) in p.requests.iter().enumerate() {
+            let want = match r.ids {
+                None => continue,
+                Some(bridges::plan::Ids::Cycle { first, last }) => {
+                    vec![first, first + 1, first + 2]
+                        .into_iter()
+                        .map(|x| if x > last { first } else { x })
+                        .collect::<Vec<_>>()
+                }
+                Some(bridges::plan::Ids::Once { base, per_process }) => {
+                    vec![
+                        base + 2 * per_process,
+                        base + 2 * per_process + 1,
+                        base + 2 * per_process + 2,
+                    ]
+                }
+            };
+            let want: Vec<String> = want.iter().map(|id| format!("'/items/{id}'")).collect();
+            prog += &format!(
+                "class W: worker_index = 2\ngot = [m.request_path(m.REQUESTS[{i}], W()) for _ in range(3)]\nassert got == [{}], got\n",
+                want.join(", ")
+            );
+        }
         prog += "print('ok')\n";
         assert_eq!(
             run(Command::new("python3").arg("-c").arg(&prog)),
@@ -213,18 +281,24 @@ fn locustfiles_compile_compute_and_check_like_the_lab() {
     }
     // The computed answers, in Python, equal Rust's.
     let prog = format!(
-        "import hashlib\n{}\nprint(cpu_result(0), cpu_result(3), cpu_result(10), cpu_result(100000))\nprint(sha256_answer(0))\nprint(sha256_answer(500))\n",
+        "import hashlib\n{}\nprint(cpu_result(0), cpu_result(3), cpu_result(10), cpu_result(100000))\nprint(sha256_answer(0))\nprint(sha256_answer(500))\nprint(repr(vector_result(1000000)))\n",
         bridges::locust::PY_ANSWERS
     );
     let out = run(Command::new("python3").arg("-c").arg(&prog));
+    let (head, vector) = out.trim_end().rsplit_once('\n').unwrap();
     assert_eq!(
-        out,
+        format!("{head}\n"),
         format!(
             "0 33 165029893 {}\n{}\n{}\n",
             cpu_result(100000),
             "0".repeat(64),
             sha256_answer(500)
         )
+    );
+    let v: f64 = vector.parse().unwrap();
+    assert!(
+        (v - vector_result(1000000)).abs() <= 1e-9 * vector_result(1000000),
+        "{v}"
     );
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -240,6 +314,10 @@ fn stubbed(script: &str) -> String {
         .replace(
             "import { check } from 'k6';",
             "const check = (r, sets) => { globalThis.verdict = Object.values(sets).every((f) => f(r)); };",
+        )
+        .replace(
+            "import exec from 'k6/execution';",
+            "const exec = { scenario: { iterationInTest: 7 } };\nconst __ENV = {};",
         )
         .replace(
             "import crypto from 'k6/crypto';",
@@ -263,7 +341,8 @@ fn k6_scripts_parse_compute_and_check_like_the_lab() {
                 "{{ const req = REQUESTS[{i}]; globalThis.answer = {{ status: {st}, headers: {{ 'Content-Type': {ct} }}, body: {body} }};\n\
                    const saved = Math.random; Math.random = () => (REQUESTS.slice(0, {i}).reduce((s, r) => s + r.weight, 0) + req.weight / 2) / TOTAL_WEIGHT;\n\
                    run(); Math.random = saved;\n\
-                   if (globalThis.sent.u !== BASE + req.path) failures.push(['url', globalThis.sent.u]);\n\
+                   const want = req.ids === null ? req.path : '/items/' + (req.ids.kind === 'cycle' ? req.ids.first + 7 : req.ids.base + 7);\n\
+                   if (globalThis.sent.u !== BASE + want) failures.push(['url', globalThis.sent.u, want]);\n\
                    if (globalThis.verdict !== {ok}) failures.push([{i}, {st}, {ct}, {body}]); }}\n",
                 ct = serde_json::to_string(&ct).unwrap(),
                 body = serde_json::to_string(&body).unwrap(),
@@ -283,12 +362,19 @@ fn k6_scripts_parse_compute_and_check_like_the_lab() {
     }
     // The computed answers, in JavaScript, equal Rust's.
     let prog = format!(
-        "import nodeCrypto from 'node:crypto';\n{}\nconst hex = (b) => nodeCrypto.createHash('sha256').update(new Uint8Array(b)).digest('hex');\nconsole.log(cpuResult(0), cpuResult(3), cpuResult(10), cpuResult(100000));\nconsole.log(sha256Answer(0, hex));\nconsole.log(sha256Answer(500, hex));\n",
+        "import nodeCrypto from 'node:crypto';\n{}\nconst hex = (b) => nodeCrypto.createHash('sha256').update(new Uint8Array(b)).digest('hex');\nconsole.log(cpuResult(0), cpuResult(3), cpuResult(10), cpuResult(100000));\nconsole.log(sha256Answer(0, hex));\nconsole.log(sha256Answer(500, hex));\nconsole.log(String(vectorResult(1000000)));\n",
         bridges::k6::JS_ANSWERS
     );
     let file = dir.join("answers.mjs");
     std::fs::write(&file, prog).unwrap();
     let out = run(Command::new("node").arg(&file));
+    let (out, vector) = out.trim_end().rsplit_once('\n').unwrap();
+    let v: f64 = vector.parse().unwrap();
+    assert!(
+        (v - vector_result(1000000)).abs() <= 1e-9 * vector_result(1000000),
+        "{v}"
+    );
+    let out = format!("{out}\n");
     assert_eq!(
         out,
         format!(

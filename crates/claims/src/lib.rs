@@ -145,6 +145,24 @@ pub fn measurement_ids(cat: &Catalogue, rule: &RuleSpec, workloads: &[String]) -
     ids.into_iter().collect()
 }
 
+/// A run whose servers the lab did not run (an import, a `--target-url` run) as claims read it:
+/// only the metrics the registry marks comparable across engines and hosts.
+pub fn comparable_only(run: &RunSummary) -> RunSummary {
+    let keep = |id: &String| {
+        ::workloads::registry()
+            .metric(id)
+            .is_some_and(|m| m.comparable_across_engines)
+    };
+    let mut r = run.clone();
+    for c in r.cells.iter_mut() {
+        c.metrics.retain(|id, _| keep(id));
+    }
+    for t in r.targets.iter_mut() {
+        t.metrics.retain(|id, _| keep(id));
+    }
+    r
+}
+
 /// A run of one repeat per cell (`--quick`, or `repeats = 1`): every decided verdict is indicative.
 fn one_repeat_run(run: &RunSummary) -> bool {
     run.settings.get("quick").is_some_and(|v| v == "true")
@@ -198,6 +216,16 @@ fn hold_back_noisy(r: &mut ClaimResult, codes: &mut BTreeSet<ReasonCode>, run: &
 
 /// One claim's verdict.
 pub fn evaluate_claim(cat: &Catalogue, c: &Claim, run: Option<&RunSummary>) -> ClaimResult {
+    // A run whose servers the lab did not run: its comparable metrics only (every reader of
+    // verdicts, the adviser's evidence included, comes through here).
+    let comparable;
+    let run = match run {
+        Some(r) if !r.server_controlled() => {
+            comparable = comparable_only(r);
+            Some(&comparable)
+        }
+        other => other,
+    };
     let mut r = ClaimResult {
         id: c.id.clone(),
         article: c.article.clone(),

@@ -620,3 +620,37 @@ fn a_database_bound_crud_figure_attaches_the_reason_code() {
     );
     assert!(res.reason.contains("python-fastapi"), "{}", res.reason);
 }
+
+/// A run whose servers the lab did not run (an import, `lab --target-url`): claims read only the
+/// metrics the registry marks comparable across engines and hosts.
+#[test]
+fn a_run_the_lab_did_not_control_is_read_on_comparable_metrics_only() {
+    let mut run = fixture();
+    let lab = report(Some(&run));
+    let figure = |r: &ClaimsReport, metric: &str| {
+        r.claims
+            .iter()
+            .flat_map(|c| c.measured.iter())
+            .any(|m| m.metric.as_str() == metric && m.median.is_some())
+    };
+    // The fixture's verdicts read closed-loop throughput (not comparable) and capacity (comparable).
+    assert!(figure(&lab, "throughput_rps") && figure(&lab, "capacity_rps"));
+    run.settings
+        .insert("origin.tool".into(), "stackwise lab --target-url".into());
+    assert!(!run.server_controlled());
+    let remote = report(Some(&run));
+    assert!(
+        !figure(&remote, "throughput_rps"),
+        "a closed-loop figure was read"
+    );
+    assert!(!figure(&remote, "p99_ms"), "a closed-loop figure was read");
+    assert!(
+        figure(&remote, "capacity_rps"),
+        "a comparable figure was dropped"
+    );
+    let kept = claims::comparable_only(&run);
+    assert!(kept
+        .cells
+        .iter()
+        .all(|c| c.metric("throughput_rps").is_none()));
+}

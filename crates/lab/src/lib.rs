@@ -16,6 +16,8 @@
 //! - [`upstream`]: the upstream HTTP server itself (run by `stackwise upstream --port P`).
 //! - [`check`]: the conformance verifier (`stackwise targets check`).
 //! - [`machine`]: the machine fingerprint and a target's reported versions.
+//! - [`remote`]: `--target-url`: a deployed service as the suite's host (URL policy, skips,
+//!   the run's origin).
 //!
 //! The suite (the suite engineer's modules):
 //! - [`workload`]: the workload catalogue and abstraction (endpoints, services, own client).
@@ -60,6 +62,7 @@ pub mod machine;
 pub mod manifest;
 pub mod postgres;
 pub mod process;
+pub mod remote;
 pub mod runlock;
 pub mod sample;
 pub mod services;

@@ -126,6 +126,23 @@ pub trait Host {
         kind: ServiceKind,
         cpus: &[usize],
     ) -> Result<Box<dyn ServiceHandle>, String>;
+    /// Why this host does not measure `w` on `target` (a remote target: [`crate::remote`]);
+    /// `None`: measured.
+    fn skip(&self, _target: &str, _w: &dyn Workload) -> Option<String> {
+        None
+    }
+    /// Whether the servers are the lab's own processes (sampled: CPU, memory, cold start).
+    fn samples_server(&self) -> bool {
+        true
+    }
+    /// Settings stored with a new run besides the options (a remote target's origin).
+    fn run_settings(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+    /// Notes stored with a new run (what this host does not measure).
+    fn run_notes(&self) -> Vec<String> {
+        vec![]
+    }
 }
 
 /// What the suite runs.
@@ -356,7 +373,9 @@ pub fn plan(host: &dyn Host, opts: &SuiteOptions) -> Result<Plan, String> {
                 .copied()
                 .filter(|e| !t.endpoints.iter().any(|s| s == e))
                 .collect();
-            if missing.is_empty() {
+            if let Some(why) = host.skip(&t.name, w.as_ref()) {
+                skipped.push((cell, why));
+            } else if missing.is_empty() {
                 cells.push(cell);
             } else {
                 skipped.push((cell, format!("does not serve /{}", missing.join(", /"))));
@@ -442,11 +461,29 @@ pub fn run(
         None => store
             .begin_run(&NewRun {
                 machine,
-                settings: opts.to_settings(),
+                settings: {
+                    let mut s = opts.to_settings();
+                    s.extend(host.run_settings());
+                    s
+                },
                 plan: plan.cells.clone(),
             })
             .map_err(|e| e.to_string())?,
     };
+    if resume.is_none() {
+        // What this host does not measure, and the cells it skips, are said and stored.
+        let skips = plan.skipped.iter().filter_map(|(c, _)| {
+            let w = workload::by_id(&c.workload)?;
+            let why = host.skip(&c.target, w.as_ref())?;
+            Some(format!("skipped {} {}: {why}", c.target, c.workload))
+        });
+        for note in host.run_notes().into_iter().chain(skips) {
+            store
+                .add_run_warning(run_id, &note)
+                .map_err(|e| e.to_string())?;
+            on(Event::Warning(note));
+        }
+    }
     let missing: BTreeSet<PlannedCell> = store
         .missing_cells(run_id)
         .map_err(|e| e.to_string())?
@@ -1379,6 +1416,9 @@ impl TargetRun<'_, '_> {
             rec.status = CellStatus::Failed(reason);
         }
         rec.elapsed_s = Some(p.elapsed.as_secs_f64());
+        if !self.host.samples_server() {
+            crate::remote::strip_server_side(&mut rec);
+        }
         if w.kind() == Kind::Saturation {
             if let Some(s) = clean_spread(&rec.repeats, |r| r.metric("throughput_rps")) {
                 self.anchors.insert(w.id().to_string(), s.median);

@@ -690,6 +690,18 @@ pub struct LabArgs {
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
 
+    /// Run the workloads against a service you deployed (http://HOST:PORT) instead of the lab's
+    /// targets: conformance check first; workloads needing the lab's upstream or database, and
+    /// server-side measures (CPU, memory, cold start), are skipped and said. --targets NAME names
+    /// it (a lab target's name takes its language and endpoints). Loopback needs no opt-in.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["resume", "workers", "database_url"])]
+    pub target_url: Option<String>,
+
+    /// Allow --target-url to name a non-loopback address (load goes to another machine: only
+    /// against a service you own and may load).
+    #[arg(long, requires = "target_url")]
+    pub allow_remote: bool,
+
     /// Print the run (the RunSummary read model) as JSON on stdout instead of the tables.
     #[arg(long)]
     pub json: bool,

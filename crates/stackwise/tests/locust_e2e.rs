@@ -257,3 +257,120 @@ fn locust_master_and_two_workers_measured_imported_and_reported() {
     drop(procs);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `vector` exported (issue 22: a float answer checked within the contract's tolerance) and run by
+/// a real Locust master and two workers against rust-axum: every answer accepted; and a wrong
+/// expected answer (the script edited) fails every request, so the check is not vacuous.
+#[test]
+fn locust_runs_exported_vector_with_its_float_check() {
+    let venv = locust_venv();
+    let dir = std::env::temp_dir().join(format!("stackwise-locust-vector-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut procs = Procs(Vec::new());
+    let port = free_port();
+    procs.0.push(
+        Command::new(axum_binary())
+            .env("PORT", port.to_string())
+            .env("WORKERS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(port, &mut procs);
+    let url = format!("http://127.0.0.1:{port}");
+    for (run, corrupt) in [("good", false), ("bad", true)] {
+        let master_port = free_port();
+        let file = format!("{run}.py");
+        let out = stackwise()
+            .args(["export", "locust", "--workload", "vector", &url])
+            .args(["--rate", "5", "--duration", "2s", "--workers", "2"])
+            .args(["--master-host", "127.0.0.1", "--master-port"])
+            .arg(master_port.to_string())
+            .args(["--out", &file, "--csv", run])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_success(&out);
+        if corrupt {
+            // The expected answer off by 1e-6 relative: far outside the 1e-9 tolerance.
+            let path = dir.join(&file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let line = "ANSWER_vector_result_1000000 = vector_result(1000000)";
+            assert!(text.contains(line), "{text}");
+            std::fs::write(&path, text.replace(line, &format!("{line} * (1 + 1e-6)"))).unwrap();
+        }
+        let printed = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = printed
+            .lines()
+            .filter(|l| l.starts_with("locust "))
+            .collect();
+        assert_eq!(lines.len(), 2, "{printed}");
+        let mut master = command(lines[0], &venv, &dir);
+        master
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join(format!("{run}-master.err"))).unwrap());
+        procs.0.push(master.spawn().unwrap());
+        let master_idx = procs.0.len() - 1;
+        for _ in 0..2 {
+            let mut w = command(lines[1], &venv, &dir);
+            w.stdout(Stdio::null()).stderr(Stdio::null());
+            procs.0.push(w.spawn().unwrap());
+        }
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let status = loop {
+            if let Some(s) = procs.0[master_idx].try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Locust master did not finish in 120 s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        // Locust exits 1 when a request failed: expected only for the corrupted answer.
+        assert_eq!(
+            status.success(),
+            !corrupt,
+            "{run}: {status}: {}",
+            std::fs::read_to_string(dir.join(format!("{run}-master.err"))).unwrap_or_default()
+        );
+        let out = stackwise()
+            .args(["import", "locust", run, "--target", "rust-axum", "--db"])
+            .arg(dir.join("lab.sqlite3"))
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_success(&out);
+        let said = String::from_utf8(out.stdout).unwrap();
+        let counts = said
+            .split_once(" requests, ")
+            .map(|(a, b)| {
+                let n: u64 = a
+                    .rsplit(char::is_whitespace)
+                    .next()
+                    .unwrap()
+                    .replace(',', "")
+                    .parse()
+                    .unwrap();
+                let f: u64 = b
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .replace(',', "")
+                    .parse()
+                    .unwrap();
+                (n, f)
+            })
+            .unwrap_or_else(|| panic!("{said}"));
+        assert!(counts.0 > 0, "{said}");
+        if corrupt {
+            assert_eq!(counts.1, counts.0, "every wrong answer refused: {said}");
+        } else {
+            assert_eq!(counts.1, 0, "every answer accepted: {said}");
+        }
+    }
+    drop(procs);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -213,6 +213,14 @@ impl RunSummary {
     pub fn target(&self, name: &str) -> Option<&TargetSummary> {
         self.targets.iter().find(|t| t.name == name)
     }
+
+    /// Whether the lab ran (and pinned and sampled) the servers of this run: false for an
+    /// imported run (`stackwise import`) and a `stackwise lab --target-url` run, whose settings
+    /// carry `origin.tool`. Claims read only the metrics comparable across engines and hosts from
+    /// such a run; the adviser prices nothing from it.
+    pub fn server_controlled(&self) -> bool {
+        !self.settings.contains_key("origin.tool")
+    }
 }
 
 #[cfg(test)]

@@ -214,7 +214,9 @@ impl LoadSpec {
         client_cpus: &[usize],
     ) -> Result<LoadConfig, MeasureError> {
         let url = format!("{base_url}{}", self.endpoint.path);
-        let target = Target::parse(&url).map_err(|e| MeasureError::Failed(e.to_string()))?;
+        let mut target = Target::parse(&url).map_err(|e| MeasureError::Failed(e.to_string()))?;
+        // A `--target-url` the user opted into with `--allow-remote` (crate::remote).
+        target.allow_remote = crate::remote::load_allowed(&target);
         let mut config = LoadConfig::new(target);
         config.connections = self.connections;
         config.threads = client_cpus.len().max(1).min(self.connections);

@@ -121,7 +121,15 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
             }
             let f = bridges::locust::shell(&out.display().to_string());
             println!("\n# on each load machine (the script's rate is per machine: divide it among them):");
-            println!("k6 run --out json=k6-$(hostname).json {f}");
+            if p.requests
+                .iter()
+                .any(|r| matches!(r.ids, Some(bridges::plan::Ids::Once { .. })))
+            {
+                // Each machine deletes its own ids (see the note on seeding).
+                println!("k6 run -e STACKWISE_INSTANCE=K --out json=k6-$(hostname).json {f}   # K = 0, 1, …: one per machine");
+            } else {
+                println!("k6 run --out json=k6-$(hostname).json {f}");
+            }
             println!("\n# then, with every machine's file:");
             println!("stackwise import k6 k6-*.json");
             Ok(())
@@ -231,5 +239,23 @@ pub fn import(args: ImportArgs) -> anyhow::Result<()> {
             .map_err(|e| UsageError(e.to_string()))?;
             store_it(&common, imported)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The exporters' crud ids are the lab's (crates/lab/src/crud.rs), so an exported crud run
+    /// reads, updates and deletes the rows the lab's does.
+    #[test]
+    fn exported_crud_ids_are_the_labs() {
+        use bridges::plan::{ids_for, Ids, DELETE_BASE};
+        let range = |r: &std::ops::RangeInclusive<u64>| Ids::Cycle {
+            first: *r.start(),
+            last: *r.end(),
+        };
+        assert_eq!(ids_for("read"), Some(range(&lab::crud::READ_IDS)));
+        assert_eq!(ids_for("update"), Some(range(&lab::crud::UPDATE_IDS)));
+        assert_eq!(DELETE_BASE, lab::crud::DELETE_BASE);
+        assert!(matches!(ids_for("delete"), Some(Ids::Once { base, .. }) if base == DELETE_BASE));
     }
 }

@@ -4,6 +4,8 @@
 //! run. Every cell is in the store the moment it is measured. A run takes the store's run lock
 //! first ([`lab::runlock`]: refuses when another run holds it, or waits with `--wait`; reports the
 //! sweep of what a killed previous run left; starts the watchdog); a failed store write stops it.
+//! `--target-url URL [--allow-remote]` runs the suite over [`lab::remote::RemoteHost`] (a deployed
+//! service: a non-loopback URL is refused without `--allow-remote`, before anything runs).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -49,7 +51,22 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let host = lab::host::lab_host(args.database_url.clone()).map_err(UsageError)?;
+    // --target-url: refused before anything runs when it is not loopback and not allowed.
+    let remote = args
+        .target_url
+        .as_deref()
+        .map(|u| lab::remote::resolve(u, args.allow_remote))
+        .transpose()
+        .map_err(UsageError)?;
+    // A remote run's options are read once, here (the host checks the workloads' endpoints).
+    let remote_opts = remote
+        .as_ref()
+        .map(|_| options_from_args(&args))
+        .transpose()?;
+    let host: Box<dyn Host> = match (&remote, &remote_opts) {
+        (Some(r), Some(o)) => remote_host(r.clone(), &args, &o.workloads)?,
+        _ => lab::host::lab_host(args.database_url.clone()).map_err(UsageError)?,
+    };
     let mut store = open_store(&db_path)?;
     // One run per store: taken before --resume picks the unfinished run (a running one is too).
     let lock = if args.plan {
@@ -65,11 +82,45 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
                 db_path.display()
             ))
         })?;
-        let opts = SuiteOptions::from_settings(&store.run_settings(id)?)
+        let settings = store.run_settings(id)?;
+        if let Some(url) = settings.get("origin.target_url") {
+            return Err(UsageError(format!(
+                "--resume: run {id} measured a remote target ({url}); its server is not under the lab's control, so a resumed run could not vouch it is the same: run `stackwise lab --target-url` again"
+            ))
+            .into());
+        }
+        let opts = SuiteOptions::from_settings(&settings)
             .map_err(|e| anyhow::anyhow!("run {id} in {}: {e}", db_path.display()))?;
         (opts, Some(id))
     } else {
-        (options_from_args(&args)?, None)
+        let mut opts = match remote_opts {
+            Some(o) => o,
+            None => options_from_args(&args)?,
+        };
+        if let Some(r) = &remote {
+            // No cold starts: the lab does not start the server. No server CPUs here either:
+            // the load engine gets every CPU, and nothing is read from "the server's" CPUs.
+            opts.cold_starts = 0;
+            opts.client_cpus = loadgen::cpu::allowed_cpus();
+            opts.server_cpus = vec![];
+            opts.targets = host
+                .targets()
+                .map_err(UsageError)?
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            eprintln!(
+                "note: --target-url {}: {}; {}",
+                r.url,
+                if r.loopback {
+                    "a loopback address"
+                } else {
+                    "a remote address (--allow-remote)"
+                },
+                lab::remote::SERVER_SIDE_NOTE
+            );
+        }
+        (opts, None)
     };
 
     if args.plan {
@@ -97,6 +148,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
     // The BLAS NumPy uses in the Python targets (the `vector` workload; issue 14).
     if let Some(blas) = lab::manifest::TargetsDir::discover(None)
         .ok()
+        .filter(|_| remote.is_none())
         .and_then(|d| lab::machine::blas(&d))
     {
         machine.runtimes.insert("blas".into(), blas);
@@ -158,6 +210,35 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
             std::process::exit(130);
         }
     }
+}
+
+/// The host for `--target-url`: one target, named by `--targets NAME` (a lab target's name takes
+/// its language, framework and endpoints) or after its address.
+fn remote_host(
+    r: lab::remote::RemoteUrl,
+    args: &LabArgs,
+    workloads: &[String],
+) -> anyhow::Result<Box<dyn Host>> {
+    if args.targets.len() > 1 {
+        return Err(UsageError(format!(
+            "--targets: with --target-url, at most one name (the deployed service's), got {}",
+            args.targets.join(",")
+        ))
+        .into());
+    }
+    let name = args
+        .targets
+        .first()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| lab::remote::default_name(&r.addr));
+    let known = lab::host::default_host()
+        .ok()
+        .and_then(|h| h.targets().ok())
+        .and_then(|ts| ts.into_iter().find(|t| t.name == name));
+    Ok(Box::new(lab::remote::RemoteHost::new(
+        r, &name, known, workloads,
+    )))
 }
 
 fn open_store(path: &std::path::Path) -> anyhow::Result<Store> {
