@@ -459,14 +459,12 @@ mod tests {
         assert_eq!(second.slo_p99_ms, 50.0);
         let (abs, rel) = (out.capacity_rps.unwrap(), second.capacity_rps.unwrap());
         assert!(rel < abs, "{rel} vs {abs}");
-        assert!(abs <= 9_000.0 && abs >= 0.9 * 9_000.0, "{abs}");
-        assert!(rel < 8_000.0 && rel >= 0.7 * 8_000.0, "{rel}");
+        assert!((0.9 * 9_000.0..=9_000.0).contains(&abs), "{abs}");
+        assert!((0.7 * 8_000.0..8_000.0).contains(&rel), "{rel}");
         // Each reading is the highest rung of the ladder that passed its SLO.
         assert_eq!(read(&out.ladder, 100.0).capacity_rps, Some(abs));
-        for p in &out.ladder {
-            if p.offered_rps > rel {
-                assert!(!passes(p, 50.0) || p.offered_rps <= rel);
-            }
+        for p in out.ladder.iter().filter(|p| p.offered_rps > rel) {
+            assert!(!passes(p, 50.0), "{p:?} passes 50 ms above {rel}");
         }
         assert_eq!(second.bound, Bound::Bracketed, "{:?}", out.ladder);
         // With a tight budget the first SLO is refined first; the second is still read.
