@@ -381,6 +381,10 @@ pub enum Metric {
     P50Ms,
     /// 99th percentile latency (cell).
     P99Ms,
+    /// Corrected p99 at a rate every compared target was offered (issue 14: "minimal latency" at
+    /// equal load): on a capacity ladder, the highest rate of the shared grid every compared target
+    /// held (kept up with it, no errors); on a concurrency workload (`io-wait`), its one fixed rate.
+    SharedRateP99Ms,
     /// Server CPU time per response, whole process tree (cell).
     ServerCpuUsPerReq,
     /// Mean memory (PSS of the process tree) during the measurement (cell).
@@ -409,6 +413,7 @@ impl Metric {
             Metric::CapacityRps => "capacity_rps",
             Metric::P50Ms => "p50_ms",
             Metric::P99Ms => "p99_ms",
+            Metric::SharedRateP99Ms => "shared_rate_p99_ms",
             Metric::ServerCpuUsPerReq => "server_cpu_us_per_req",
             Metric::PssMeanMb => "pss_mean_mb",
             Metric::PssPeakMb => "pss_peak_mb",
@@ -423,7 +428,7 @@ impl Metric {
     pub fn unit(self) -> &'static str {
         match self {
             Metric::ThroughputRps | Metric::CapacityRps => "req/s",
-            Metric::P50Ms | Metric::P99Ms | Metric::ColdStartMs => "ms",
+            Metric::P50Ms | Metric::P99Ms | Metric::SharedRateP99Ms | Metric::ColdStartMs => "ms",
             Metric::ServerCpuUsPerReq => "µs CPU/req",
             Metric::PssMeanMb | Metric::PssPeakMb | Metric::IdlePssMb => "MB",
             Metric::InstallBytes => "bytes",
@@ -437,6 +442,7 @@ impl Metric {
     pub fn registry_id(self) -> &'static str {
         match self {
             Metric::HeldConnections => "connections_held",
+            Metric::SharedRateP99Ms => "rung_p99_ms",
             m => m.as_str(),
         }
     }
@@ -724,6 +730,22 @@ impl Catalogue {
                     return Err(at(
                         "test.rule.metric",
                         "capacity_rps exists only for capacity workloads (json-slo, io-slo…)"
+                            .into(),
+                    ));
+                }
+                if m == Metric::SharedRateP99Ms
+                    && !t.workloads.iter().all(|w| {
+                        ::workloads::registry().workload(w).is_some_and(|x| {
+                            matches!(
+                                x.kind,
+                                ::workloads::Kind::Capacity | ::workloads::Kind::Concurrency
+                            )
+                        })
+                    })
+                {
+                    return Err(at(
+                        "test.rule.metric",
+                        "shared_rate_p99_ms exists only for capacity ladders (io-slo…) and concurrency workloads (io-wait)"
                             .into(),
                     ));
                 }

@@ -150,7 +150,12 @@ pub fn evaluate_with(
     cat: &Catalogue,
     params: Params,
 ) -> Outcome {
-    let ctx = Ctx { run, cat, params };
+    let ctx = Ctx {
+        run,
+        cat,
+        params,
+        shared_rate: None,
+    };
     match rule {
         RuleSpec::Range {
             group,
@@ -242,6 +247,9 @@ struct Ctx<'a> {
     run: &'a RunSummary,
     cat: &'a Catalogue,
     params: Params,
+    /// `shared_rate_p99_ms` on a capacity ladder: the grid rate the comparison reads p99 at (the
+    /// highest every compared target held), set by [`two_groups`].
+    shared_rate: Option<f64>,
 }
 
 impl Ctx<'_> {
@@ -419,6 +427,17 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
                 .or_else(|| cell.capacity_rps.and_then(|v| Spread::of(&[v]))),
             Metric::P50Ms => cell.metric("p50_ms").cloned(),
             Metric::P99Ms => cell.metric("p99_ms").cloned(),
+            Metric::SharedRateP99Ms if is_concurrency(workload) => cell.metric("p99_ms").cloned(),
+            // Every held rung at the shared rate: one per repeat of the search (a cell's ladder
+            // holds the rungs of all its repeats).
+            Metric::SharedRateP99Ms => ctx.shared_rate.and_then(|r| {
+                let at: Vec<f64> = held_grid_rungs(cell)
+                    .into_iter()
+                    .filter(|p| p.offered_rps == r)
+                    .map(|p| p.p99_ms)
+                    .collect();
+                Spread::of(&at)
+            }),
             Metric::ServerCpuUsPerReq => cell.metric("server_cpu_us_per_req").cloned(),
             Metric::PssMeanMb => cell.metric("pss_mean_mb").cloned(),
             Metric::PssPeakMb => cell.metric("pss_peak_mb").cloned(),
@@ -437,8 +456,12 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
         let held_fewer = (hold == Some(false)).then_some(cell);
         let held_n = cell.metric("connections_held").map(|s| s.median);
         let capped = held_fewer.is_some() && held_n.is_some_and(|h| h < HOLD_COMPARE_MIN);
+        // A concurrency cell (io-wait) with failures is flagged, but failing to hold thousands
+        // of requests is the result measured: its latency counts, censored below (issue 14).
+        let concurrency = is_concurrency(workload);
         let counts_flagged = match metric {
             Metric::HeldConnections => true,
+            Metric::P99Ms | Metric::SharedRateP99Ms if concurrency => true,
             Metric::MbPer1kConns | Metric::P99Ms => held_fewer.is_some() && !capped,
             _ => false,
         };
@@ -451,11 +474,28 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
                     if metric == Metric::P99Ms { "latency" } else { "memory" }
                 ))
             }
-            CellStatus::Flagged(_) if hold.is_some() && counts_flagged => None,
+            CellStatus::Flagged(_) if (hold.is_some() || concurrency) && counts_flagged => None,
             CellStatus::Ok => None,
             CellStatus::Flagged(r) => Some(format!("flagged, not counted: {r}")),
             CellStatus::Failed(r) => Some(format!("failed, not counted: {r}")),
         };
+        let mut s = s;
+        let mut censored_note = None;
+        if concurrency && matches!(metric, Metric::P99Ms | Metric::SharedRateP99Ms) {
+            if let (Some(sp), Some(f)) = (s.as_ref(), cell.metric("failed_share")) {
+                let (censored, note) = censor_failed(sp, f);
+                s = Some(censored);
+                censored_note = note;
+            }
+        }
+        if metric == Metric::SharedRateP99Ms && !concurrency {
+            if let Some(r) = ctx.shared_rate {
+                censored_note = Some(format!(
+                    "p99 at {} req/s, the highest grid rate every compared target held",
+                    fmt_num(r)
+                ));
+            }
+        }
         let mut lb = cell.lower_bound;
         let mut note = lb.then(|| "lower bound: the load engine or upstream was ≥ 90% busy".into());
         // A closed loop on /io?ms=M with C connections cannot exceed C × 1000 / M req/s.
@@ -483,6 +523,9 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
         if !cell.warnings.is_empty() {
             let w = format!("lab warnings: {}", cell.warnings.join("; "));
             note = Some(note.map_or(w.clone(), |n| format!("{n}; {w}")));
+        }
+        if let Some(c) = censored_note {
+            note = Some(note.map_or(c.clone(), |n| format!("{c}; {n}")));
         }
         if let Some(h) = held_fewer {
             let mut held = format!(
@@ -534,6 +577,123 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
         },
         m,
     )
+}
+
+/// Whether a workload is a concurrency workload (`io-wait`: one fixed rate, thousands in flight).
+fn is_concurrency(workload: &str) -> bool {
+    ::workloads::registry()
+        .workload(workload)
+        .is_some_and(|w| w.kind == ::workloads::Kind::Concurrency)
+}
+
+/// The share of failed requests above which a concurrency cell's p99 is censored at the request
+/// time-out: more than 1% of its requests never got a (correct) answer, so its true p99 is at least
+/// that long.
+pub const CONCURRENCY_FAILED_MAX: f64 = 0.01;
+
+/// The lab's per-request time-out in ms (crates/lab/src/workload/http.rs `REQUEST_TIMEOUT`): a
+/// request that failed waited at most this long, so a p99 over failures is censored here.
+pub const REQUEST_TIMEOUT_MS: f64 = 10_000.0;
+
+/// A concurrency cell's p99 with failures counted: in each repeat whose failed share exceeds
+/// [`CONCURRENCY_FAILED_MAX`], the p99 is at least the request time-out (an understatement of a
+/// failing server's latency, so a verdict against it stays sound).
+fn censor_failed(p99: &Spread, failed: &Spread) -> (Spread, Option<String>) {
+    let values: Vec<f64> = p99
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let f = failed.values.get(i).copied().unwrap_or(failed.median);
+            if f > CONCURRENCY_FAILED_MAX {
+                v.max(REQUEST_TIMEOUT_MS)
+            } else {
+                *v
+            }
+        })
+        .collect();
+    let note = (failed.max > 0.0).then(|| {
+        let mut n = format!(
+            "{}% of requests failed or went unanswered",
+            fmt_num(failed.median * 100.0)
+        );
+        if failed.max > CONCURRENCY_FAILED_MAX {
+            n.push_str(&format!(
+                ": p99 read as at least the {} ms time-out (the cap is the finding)",
+                fmt_num(REQUEST_TIMEOUT_MS)
+            ));
+        }
+        n
+    });
+    (Spread::of(&values).unwrap_or_else(|| p99.clone()), note)
+}
+
+/// The rungs of a capacity cell's ladder that are on the shared grid and were held (no errors,
+/// at least the trusted share of the offered rate achieved): their p99 is a latency at that
+/// offered rate, comparable across targets.
+fn held_grid_rungs(cell: &store::CellSummary) -> Vec<&store::LadderPoint> {
+    cell.ladder
+        .iter()
+        .filter(|p| {
+            ::workloads::grid::on_grid(p.offered_rps).is_some()
+                && p.errors == 0
+                && p.achieved_rps >= ::workloads::trust::MIN_ACHIEVED_SHARE * p.offered_rps
+        })
+        .collect()
+}
+
+/// The highest grid rate every target of `groups` whose `workload` cell counts (target not
+/// failed, cell ok) held on its ladder; `Err` names each target's held grid rates when they share
+/// none.
+fn shared_rate(ctx: &Ctx, groups: &[&[String]], workload: &str) -> Result<Option<f64>, String> {
+    let mut common: Option<Vec<f64>> = None;
+    let mut held: Vec<String> = vec![];
+    for g in groups {
+        let (members, _) = ctx.members(g);
+        for t in members {
+            if t.failure.is_some() {
+                continue;
+            }
+            let Some(cell) = ctx.run.cell(&t.name, workload) else {
+                continue;
+            };
+            if cell.status != CellStatus::Ok {
+                continue;
+            }
+            let rates: Vec<f64> = held_grid_rungs(cell)
+                .iter()
+                .map(|p| p.offered_rps)
+                .collect();
+            held.push(format!(
+                "{} {}",
+                t.name,
+                match (
+                    rates.iter().copied().reduce(f64::min),
+                    rates.iter().copied().reduce(f64::max)
+                ) {
+                    (Some(lo), Some(hi)) => format!("{}–{} req/s", fmt_num(lo), fmt_num(hi)),
+                    _ => "none".into(),
+                }
+            ));
+            common = Some(match common {
+                None => rates,
+                Some(c) => c.into_iter().filter(|r| rates.contains(r)).collect(),
+            });
+        }
+    }
+    match common {
+        None => Ok(None),
+        Some(c) => c
+            .into_iter()
+            .reduce(f64::max)
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "{workload}: the compared targets' ladders share no grid rate they all held, so p99 cannot be compared at equal load (held grid rates: {})",
+                    held.join("; ")
+                )
+            }),
+    }
 }
 
 /// Connections a ws-hold server must have held for its memory per connection and echo latency
@@ -656,6 +816,27 @@ fn two_groups(
     metric: Metric,
     test: Test,
 ) -> Outcome {
+    // p99 at equal load on a capacity ladder: read at the highest grid rate every compared target
+    // held (a concurrency workload runs every target at one rate already).
+    let shared;
+    let ctx = if metric == Metric::SharedRateP99Ms && !is_concurrency(workload) {
+        match shared_rate(ctx, &[subject, compared], workload) {
+            Ok(r) => {
+                shared = Ctx {
+                    run: ctx.run,
+                    cat: ctx.cat,
+                    params: ctx.params,
+                    shared_rate: r,
+                };
+                &shared
+            }
+            // The run lacks a figure at equal load: not measured (no lab command fixes it
+            // for targets whose ladders are far apart; the reason names their rates).
+            Err(reason) => return not_measured(reason, vec![], Missing::default()),
+        }
+    } else {
+        ctx
+    };
     let a = collect(ctx, subject, workload, metric, Side::Subject);
     let b = collect(ctx, compared, workload, metric, Side::Compared);
     let c = collect(ctx, context, workload, metric, Side::Context);

@@ -66,6 +66,27 @@ pub fn on_interrupt(handler: Box<dyn Fn() + Send + 'static>) -> Result<(), Strin
     .map_err(|e| e.to_string())
 }
 
+/// File descriptors a server process (and the upstream) may need: `ws-hold`'s 10,000 connections,
+/// or `io-wait`'s 3,000 client connections plus as many upstream calls, with room to spare.
+pub const SERVER_FDS: u64 = 16_384;
+
+/// Raises this process's soft `RLIMIT_NOFILE` to `want`, or to the hard limit when that is lower
+/// (best effort: children spawned afterwards inherit it).
+fn raise_fd_limit(want: u64) {
+    // SAFETY: rlimit is plain data; getrlimit/setrlimit read and write it.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return;
+        }
+        let target = (want as libc::rlim_t).min(lim.rlim_max);
+        if lim.rlim_cur < target {
+            lim.rlim_cur = target;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 impl LabHost {
     /// Loads every manifest; a broken one is an error naming its file, line and field.
     pub fn new(dir: TargetsDir) -> Result<LabHost, String> {
@@ -76,6 +97,11 @@ impl LabHost {
         targets.sort_by(|a, b| a.name().cmp(b.name()));
         let upstream_exe = std::env::current_exe()
             .map_err(|e| format!("cannot find the stackwise binary: {e}"))?;
+        // Targets and the upstream inherit this process's fd limit: `io-wait` keeps thousands of
+        // requests in flight (a socket in and one to the upstream each), `ws-hold` 10,000
+        // connections. Raise the soft limit towards the hard one now, before any is spawned; where
+        // the hard limit is lower, up to it: what a server cannot open shows as its failures.
+        raise_fd_limit(SERVER_FDS);
         Ok(LabHost {
             dir,
             targets,

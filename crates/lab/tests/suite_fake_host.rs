@@ -1109,3 +1109,103 @@ fn capacity_searches_are_repeated_interleaved_and_summarised_by_their_median() {
     assert_eq!(*host.running.lock().unwrap(), 0, "every server was stopped");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 14: a capacity search on /io offers its rungs on the shared rate grid and stores the
+/// capacity at the upstream-relative SLO (5 × the 10 ms wait) read from the same ladder; a
+/// long-wait concurrency workload (`io-wait`'s kind, scaled down to a test's size) keeps many
+/// requests in flight and stores how many, its p99 and its failed share.
+#[test]
+fn the_ladder_is_on_the_grid_with_both_slos_and_a_concurrency_cell_is_stored() {
+    const WAIT_TEST: workloads::Workload = workloads::Workload {
+        id: "test-io-wait",
+        kind: workloads::Kind::Concurrency,
+        availability: workloads::Availability::Available,
+        description: "test-only: GET /io?ms=300 at 200 req/s: ~60 in flight",
+        endpoints: &["io"],
+        services: &[ServiceKind::Upstream],
+        requests: &[workloads::builtin::IO],
+        params: &[
+            workloads::Param {
+                name: "ms",
+                value: "300",
+                why: "a test value",
+            },
+            workloads::Param {
+                name: "rate_rps",
+                value: "200",
+                why: "a test value",
+            },
+            workloads::Param {
+                name: "connections",
+                value: "120",
+                why: "a test value",
+            },
+            workloads::Param {
+                name: "warmup_s",
+                value: "0.4",
+                why: "a test value",
+            },
+            workloads::Param {
+                name: "duration_s",
+                value: "0.6",
+                why: "a test value",
+            },
+        ],
+        metrics: &["in_flight", "p50_ms", "p99_ms", "failed_share"],
+        tier: workloads::Tier::Full,
+    };
+    workloads::register(WAIT_TEST, &[]).unwrap();
+    let host = host();
+    let dir = tempdir("ladder");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let mut opts = options(&["io", "io-slo", WAIT_TEST.id], 1);
+    opts.targets = vec!["good".into()];
+    opts.cold_starts = 0;
+    let (run_id, _) = run_collecting(&host, &mut store, &opts);
+    let run = store.run(run_id).unwrap();
+
+    let slo = run.cell("good", "io-slo").unwrap();
+    assert_eq!(slo.params["slo_rel_p99_ms"], "50");
+    assert!(slo.params["rate_grid"].starts_with("R10"));
+    // The first rung is a grid rate; an off-grid rung only refines between two grid rungs.
+    let first = slo.ladder.iter().map(|p| p.offered_rps).collect::<Vec<_>>();
+    assert!(
+        first.iter().any(|r| lab::search::on_grid(*r).is_some()),
+        "{first:?}"
+    );
+    for r in &first {
+        if lab::search::on_grid(*r).is_none() {
+            let k = lab::search::grid_floor(*r);
+            assert!(first.contains(&lab::search::grid_rate(k)), "{first:?}");
+            assert!(first.contains(&lab::search::grid_rate(k + 1)), "{first:?}");
+        }
+    }
+    // Both capacities come from these rungs: each is the highest rung passing its SLO.
+    let rel = slo.metric("capacity_rel_rps").map(|s| s.median);
+    assert_eq!(rel, lab::search::read(&slo.ladder, 50.0).capacity_rps);
+    assert_eq!(
+        slo.capacity_rps,
+        lab::search::read(&slo.ladder, 100.0).capacity_rps
+    );
+    if let (Some(r), Some(a)) = (rel, slo.capacity_rps) {
+        assert!(r <= a, "a tighter SLO cannot hold more: {r} vs {a}");
+    }
+
+    let c = run
+        .cell("good", WAIT_TEST.id)
+        .expect("the concurrency cell");
+    assert_eq!(c.params["in_flight_target"], "60");
+    let p99 = c.metric("p99_ms").unwrap().median;
+    assert!(p99 >= 300.0, "every answer waited 300 ms upstream: {p99}");
+    let in_flight = c.metric("in_flight").unwrap().median;
+    // Little's law with a generous bound: a loaded machine still keeps tens in flight.
+    assert!(in_flight > 20.0 && in_flight < 200.0, "{in_flight}");
+    let failed = c.metric("failed_share").unwrap().median;
+    assert!((0.0..=1.0).contains(&failed), "{failed}");
+    if failed == 0.0 {
+        assert_eq!(c.status, CellStatus::Ok, "{c:?}");
+    } else {
+        assert!(matches!(c.status, CellStatus::Flagged(_)), "{c:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

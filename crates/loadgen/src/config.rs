@@ -99,6 +99,10 @@ pub struct LoadConfig {
     /// before the run, like the single request; choosing one costs a per-connection counter.
     /// Empty: the target's path.
     pub paths: Vec<String>,
+    /// Open loop: how long after the measuring window the run waits for the window's responses
+    /// ([`OPEN_LOOP_DRAIN`] unless changed; a request that waits seconds upstream needs longer).
+    /// The run ends earlier when every response is in.
+    pub drain: Duration,
 }
 
 /// The configuration field a [`ConfigError`] is about. Front ends map it to their own spelling
@@ -168,6 +172,7 @@ impl LoadConfig {
             headers: Vec::new(),
             body: bytes::Bytes::new(),
             paths: Vec::new(),
+            drain: OPEN_LOOP_DRAIN,
         }
     }
 

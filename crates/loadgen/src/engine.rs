@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{ConfigError, LoadConfig, OPEN_LOOP_DRAIN, OPEN_LOOP_GRACE};
+use crate::config::{ConfigError, LoadConfig, OPEN_LOOP_GRACE};
 use crate::conn::{run_connection, Counter, Flight, RunShared, ThreadCtx};
 use crate::cpu;
 use crate::http1::RequestBytes;
@@ -91,7 +91,7 @@ pub fn start(cfg: LoadConfig) -> Result<RunHandle, EngineError> {
     let measure_start = now + cfg.warmup;
     let deadline = measure_start + cfg.stop.time_bound();
     let (grace, drain) = if cfg.is_open_loop() {
-        (OPEN_LOOP_GRACE, OPEN_LOOP_DRAIN)
+        (OPEN_LOOP_GRACE, cfg.drain)
     } else {
         (Duration::ZERO, Duration::ZERO)
     };

@@ -35,6 +35,7 @@ pub fn headline_metrics(kind: workloads::Kind) -> &'static [&'static str] {
         Capacity => &["capacity_rps"],
         Mixed => &["p99_ms"],
         Hold => &["connections_held", "mb_per_1k_conns"],
+        Concurrency => &["p99_ms", "failed_share"],
         PerTarget => &["cold_start_ms", "idle_pss_mb"],
     }
 }

@@ -336,6 +336,7 @@ fn kind_label(k: Kind) -> &'static str {
         Some(workloads::Kind::Capacity) => "capacity",
         Some(workloads::Kind::Mixed) => "loop blocking",
         Some(workloads::Kind::Hold) => "held connections",
+        Some(workloads::Kind::Concurrency) => "concurrency",
         Some(workloads::Kind::PerTarget) | None => "workload",
     }
 }

@@ -287,6 +287,27 @@ const CAP_METRICS: &[&str] = &[
     "rung_errors",
     "server_cores",
 ];
+/// Capacity searches that wait on the upstream: both SLOs' capacities from one ladder.
+const IO_CAP_METRICS: &[&str] = &[
+    "capacity_rps",
+    "capacity_rel_rps",
+    "offered_rps",
+    "achieved_rps",
+    "rung_p50_ms",
+    "rung_p99_ms",
+    "rung_errors",
+    "server_cores",
+];
+const WAIT_METRICS: &[&str] = &[
+    "in_flight",
+    "p50_ms",
+    "p99_ms",
+    "failed_share",
+    "throughput_rps",
+    "server_cpu_us_per_req",
+    "pss_mean_mb",
+    "pss_peak_mb",
+];
 const MIXED_METRICS: &[&str] = &[
     "p50_ms",
     "p99_ms",
@@ -454,7 +475,7 @@ const fn future(
     }
 }
 
-use Kind::{Capacity, Hold, Mixed, PerTarget, Saturation};
+use Kind::{Capacity, Concurrency, Hold, Mixed, PerTarget, Saturation};
 
 /// Every built-in workload: the measured ones in suite (and report) order, then the per-target
 /// measures, then the announced ones.
@@ -533,7 +554,7 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         UPSTREAM,
         &[IO],
         &[p("anchor_workload", "io", "the saturation cell the search starts from"), IO_MS, OPEN, ANCHOR, IO_SLO_SEARCHES],
-        CAP_METRICS,
+        IO_CAP_METRICS,
         true,
     ),
     workload(
@@ -678,7 +699,7 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
             p("heavy_share", "0.0196", "1 of every 51 requests (mixed: 2 of 102); each rung's rate is split 50:1 between /io and the heavy /cpu"),
             p("slo_on", "io", "the SLO is judged on the /io stream's corrected p99 (the cheap requests users wait on); heavy requests' errors count"),
         ],
-        CAP_METRICS,
+        IO_CAP_METRICS,
         false,
     ),
     on_request(workload(
@@ -739,6 +760,28 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
             p("list_limit", "10", "GET /items?limit=10: a page of a list view"),
         ],
         CRUD_METRICS,
+        false,
+    ),
+    // Issue 14: "thousands of concurrent requests" measured as the words say: a long upstream
+    // wait keeps thousands of requests in flight at a rate far below every async target's /io
+    // capacity, so concurrency, not throughput, is what is tested.
+    workload(
+        "io-wait",
+        Concurrency,
+        "GET /io?ms=2000, open loop at 1,000 req/s: ~2,000 requests in flight at once; their p99 and how many failed",
+        &["io"],
+        UPSTREAM,
+        &[IO],
+        &[
+            p("ms", "2000", "a long upstream wait (a slow model or service): each request stays in flight 2 s"),
+            OPEN,
+            p("rate_rps", "1000", "× 2 s = ~2,000 requests in flight by Little's law, at a rate well under every async target's /io capacity"),
+            p("connections", "3000", "one HTTP/1.1 connection per request in flight, with half as many again for the tail"),
+            p("warmup_s", "3", "longer than the wait: the in-flight count has reached its level when measuring starts"),
+            p("duration_s", "5", "measuring window: 5,000 requests after the warm-up's 3,000; bounded in time and count"),
+            p("max_repeats", "1", "one window per target: ten targets in under 3 minutes"),
+        ],
+        WAIT_METRICS,
         false,
     ),
 ];

@@ -14,6 +14,7 @@
 //! user-declared workload file, adds a workload without touching any other crate.
 
 pub mod builtin;
+pub mod grid;
 pub mod metrics;
 pub mod registry;
 pub mod trust;
@@ -35,6 +36,9 @@ pub enum Kind {
     Mixed,
     /// Held connections (WebSocket) → connections held, memory per connection, echo latency.
     Hold,
+    /// Open loop at one fixed rate on a request that waits long on the upstream, so that
+    /// thousands of requests are in flight at once → their latency and how many failed.
+    Concurrency,
     /// Not a (target, workload) cell: measured once per target (cold start, idle memory,
     /// install footprint) and stored with the target.
     PerTarget,
@@ -246,6 +250,16 @@ impl Workload {
     /// The value of a parameter in the full suite.
     pub fn param(&self, name: &str) -> Option<&'static str> {
         self.params.iter().find(|p| p.name == name).map(|p| p.value)
+    }
+
+    /// The upstream-relative p99 SLO of a capacity search that waits on the upstream:
+    /// [`trust::UPSTREAM_SLO_MULTIPLE`] × its `ms` parameter (`None` without an upstream wait).
+    pub fn upstream_relative_slo_ms(&self) -> Option<f64> {
+        if !self.capacity() || !self.services.contains(&ServiceKind::Upstream) {
+            return None;
+        }
+        let ms: f64 = self.param("ms")?.parse().ok()?;
+        (ms > 0.0).then_some(ms * trust::UPSTREAM_SLO_MULTIPLE)
     }
 
     /// The request with this name.

@@ -99,4 +99,11 @@ pub const METRICS: &[Metric] = &[
       "crud: corrected p99 of PUT /items/{id} at the capacity rung"),
     m("delete_p99_ms", "delete p99 ms", "ms", Lower, true, CleanRepeats,
       "crud: corrected p99 of DELETE /items/{id} at the capacity rung"),
+    // Issue 14: the upstream-relative SLO, and concurrency with a long upstream wait (io-wait).
+    m("capacity_rel_rps", "Capacity req/s at 5× the wait", "rps", Higher, true, CleanRepeats,
+      "the highest offered rate of the same ladder whose corrected p99 stayed under the upstream-relative SLO (5 × the upstream wait: 50 ms for io-slo's 10 ms)"),
+    m("in_flight", "Requests in flight", "count", Higher, true, AllRepeats,
+      "io-wait: requests in flight at once over the measuring window, by Little's law (achieved rate × mean corrected latency)"),
+    m("failed_share", "Failed share", "ratio", Lower, true, AllRepeats,
+      "io-wait: share of the window's requests that failed (errors, time-outs, wrong answers) or were still unanswered at its end"),
 ];

@@ -54,3 +54,9 @@ pub fn is_noisy_cell(warnings: &[String]) -> bool {
 /// the database may have set it. The lab writes it into the cell's warnings; the claims attach the
 /// reason code `database_bound` to a verdict resting on such a figure.
 pub const DATABASE_BOUND_NOTE: &str = "database-bound on this machine";
+
+/// The upstream-relative SLO (issue 14): a capacity search on a workload that waits on the
+/// upstream also reads its capacity at a p99 of this many times the upstream wait (50 ms for
+/// `io-slo`'s 10 ms), from the same ladder as the absolute SLO. "Minimal latency" over a 10 ms
+/// wait is judged against the wait itself, not only against a fixed 100 ms.
+pub const UPSTREAM_SLO_MULTIPLE: f64 = 5.0;

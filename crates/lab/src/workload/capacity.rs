@@ -9,6 +9,12 @@
 //! and the heavy `/cpu` stream by `heavy_share`, both open loop at once; the rung's rate is the
 //! total, its p99 the `/io` stream's (the cheap requests users wait on), its errors both streams'.
 //!
+//! Rungs are offered on the search's fixed rate grid (common to every target: see
+//! [`crate::search`]), so every target has corrected p99 figures at the same offered rates. A
+//! search that waits on the upstream (`io-slo`, `mixed-slo`) also reads its capacity at the
+//! upstream-relative SLO (5 × the wait: 50 ms for 10 ms) from the same ladder, stored as the
+//! repeat's `capacity_rel_rps` (the SLO in the cell's `slo_rel_p99_ms` parameter).
+//!
 //! One search is one repeat of the cell: the suite runs as many as the registry entry's
 //! `max_repeats` allows (`io-slo`: 3 in the full suite), else one ([`crate::suite::cell_repeats`]);
 //! the cell's capacity is the median over its searches (docs/workloads.md "Repeats").
@@ -108,6 +114,13 @@ impl Workload for CapacityAtSlo {
             t.rung_warmup.as_secs_f64().to_string(),
         );
         p.insert("max_rungs".into(), t.max_rungs.to_string());
+        p.insert(
+            "rate_grid".into(),
+            "R10: 1, 1.25, 1.6, 2, 2.5, 3.15, 4, 5, 6.3, 8 × 10^k req/s; off-grid rungs refine a bracket between neighbours".into(),
+        );
+        if let Some(rel) = self.spec.upstream_relative_slo_ms() {
+            p.insert("slo_rel_p99_ms".into(), rel.to_string());
+        }
         if is_mix(&self.spec) {
             let heavy = http::Endpoint::of(&self.spec, self.spec.request("heavy").unwrap());
             p.insert("heavy_path".into(), heavy.path);
@@ -156,7 +169,9 @@ impl Workload for CapacityAtSlo {
                 d.reports[0].throughput_rps.max(1.0)
             }
         };
-        let plan = SearchPlan::new(cx.timing.slo_p99_ms, anchor, cx.timing.max_rungs);
+        let rel_slo = self.spec.upstream_relative_slo_ms();
+        let plan = SearchPlan::new(cx.timing.slo_p99_ms, anchor, cx.timing.max_rungs)
+            .with_second_slo(rel_slo);
         let mut rungs: Vec<(LadderPoint, Measured)> = Vec::new();
         let slo = cx.timing.slo_p99_ms;
         let (rung, rung_warmup) = (cx.timing.rung, cx.timing.rung_warmup);
@@ -222,6 +237,10 @@ impl Workload for CapacityAtSlo {
         })?;
         if let Some(w) = outcome.warning() {
             warnings.push(w);
+        }
+        let ladder_points: Vec<LadderPoint> = rungs.iter().map(|(p, _)| p.clone()).collect();
+        if let Some(w) = outcome.second.and_then(|r| r.warning(&ladder_points)) {
+            warnings.push(format!("upstream-relative SLO: {w}"));
         }
         // The repeat's figures are those of the capacity rung (what the cost model uses: the
         // usable rate, its latency and its CPU per request).
@@ -298,6 +317,10 @@ impl Workload for CapacityAtSlo {
         let mut repeat = at_capacity.map(|m| m.repeat).unwrap_or_default();
         repeat.clean = errors_at_or_below_capacity == 0;
         repeat.capacity_rps = outcome.capacity_rps;
+        repeat.set(
+            "capacity_rel_rps",
+            outcome.second.and_then(|r| r.capacity_rps),
+        );
         repeat.report_json = serde_json::Value::from(reports).to_string();
         repeat.samples_json = serde_json::Value::from(samples).to_string();
         let mut ladder: Vec<LadderPoint> = rungs.into_iter().map(|(p, _)| p).collect();

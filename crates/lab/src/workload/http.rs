@@ -266,9 +266,26 @@ pub fn drive(
     specs: &[LoadSpec],
     label: &str,
 ) -> Result<Driven, MeasureError> {
+    drive_with(cx, specs, label, |_| {})
+}
+
+/// [`drive`] with each engine configuration adjusted first (e.g. `io-wait`'s longer open-loop
+/// drain, so that requests with a 2 s wait sent at the end of the window are answered, not cut
+/// off).
+pub fn drive_with(
+    cx: &mut CellContext<'_>,
+    specs: &[LoadSpec],
+    label: &str,
+    adjust: impl Fn(&mut loadgen::LoadConfig),
+) -> Result<Driven, MeasureError> {
     let configs = specs
         .iter()
-        .map(|s| s.config(&cx.base_url, cx.client_cpus))
+        .map(|s| {
+            s.config(&cx.base_url, cx.client_cpus).map(|mut c| {
+                adjust(&mut c);
+                c
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut handles = Vec::with_capacity(configs.len());
     for c in configs {

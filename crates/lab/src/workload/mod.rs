@@ -18,6 +18,7 @@
 pub mod capacity;
 pub mod crud;
 pub mod http;
+pub mod io_wait;
 pub mod mixed;
 pub mod saturation;
 pub mod ws_hold;
@@ -249,6 +250,9 @@ pub fn implement(spec: &workloads::Workload) -> Option<Box<dyn Workload>> {
         }
         Kind::Mixed => Some(Box::new(mixed::Mixed { spec: *spec })),
         Kind::Hold => Some(Box::new(ws_hold::WsHold { spec: *spec })),
+        Kind::Concurrency if io_wait::IoWait::fits(spec) => {
+            Some(Box::new(io_wait::IoWait { spec: *spec }))
+        }
         _ => None,
     }
 }
@@ -322,7 +326,8 @@ mod tests {
                 "queries",
                 "fortunes",
                 "updates",
-                "crud"
+                "crud",
+                "io-wait"
             ]
         );
         let doc = include_str!("../../../../docs/workloads.md");

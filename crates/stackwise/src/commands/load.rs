@@ -296,6 +296,7 @@ pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
         headers,
         body,
         paths: Vec::new(),
+        drain: loadgen::config::OPEN_LOOP_DRAIN,
     };
     if a.threads == Some(0) {
         return Err(flag_error("--threads", "must be at least 1 (got 0)"));
