@@ -14,6 +14,7 @@
 //! user-declared workload file, adds a workload without touching any other crate.
 
 pub mod builtin;
+pub mod events;
 pub mod metrics;
 pub mod registry;
 pub mod trust;
