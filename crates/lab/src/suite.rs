@@ -10,6 +10,11 @@
 //! The runner reaches targets and services only through [`Host`], so it does not depend on how
 //! they are installed, started and sampled (labcore's modules, see [`crate::host`]), and it can be
 //! tested with a fake host.
+//!
+//! What it does is reported as typed events ([`workloads::events`], re-exported here): data, never
+//! pre-formatted text; the CLI renders them with `reports::live` or writes them as JSON lines.
+//! Options are checked by [`SuiteOptions::validate`] and [`plan`], whose [`SuiteError`] names the
+//! wrong [`Field`] (the CLI spells it as a flag).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
