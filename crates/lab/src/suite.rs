@@ -1380,6 +1380,8 @@ impl TargetRun<'_, '_> {
         }
         let own = self.host.own_start(&t.name, w.id());
         let want = own.then(|| w.id().to_string());
+        // This repeat's noise re-measurements (for its repeat_done event).
+        let retries_before = p.retries;
         loop {
             // A dead default server, a cell with its own start command, or one that needs a
             // server no other load has touched: (re)start.
@@ -1454,7 +1456,15 @@ impl TargetRun<'_, '_> {
                 Ok(m) => {
                     let noise = noise_reasons(&m);
                     if noise.is_empty() {
-                        self.emit(repeat_done(t, w, round, repeats, &m, p.retries, false));
+                        self.emit(repeat_done(
+                            t,
+                            w,
+                            round,
+                            repeats,
+                            &m,
+                            p.retries - retries_before,
+                            false,
+                        ));
                         p.measured.push(m);
                         break;
                     }
@@ -1494,7 +1504,15 @@ impl TargetRun<'_, '_> {
                         round + 1,
                         noise.join("; ")
                     ));
-                    self.emit(repeat_done(t, w, round, repeats, &m, p.retries, true));
+                    self.emit(repeat_done(
+                        t,
+                        w,
+                        round,
+                        repeats,
+                        &m,
+                        p.retries - retries_before,
+                        true,
+                    ));
                     p.measured.push(m);
                     break;
                 }

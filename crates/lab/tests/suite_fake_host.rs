@@ -972,6 +972,21 @@ fn a_cell_that_stays_noisy_is_flagged_once_retries_are_spent() {
     assert!(events
         .iter()
         .any(|e| matches!(e, Event::Warning { code: WarningCode::NoiseRetry, message, .. } if message.contains("re-measured"))));
+    // The kept repeats' trust flags: both noisy by steal; the first was measured again 3 times.
+    let trust: Vec<(u32, bool, u32, Option<f64>)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RepeatDone { repeat, trust, .. } => {
+                Some((*repeat, trust.noisy, trust.retried, trust.steal_pct))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        trust,
+        [(1, true, 3, Some(40.0)), (2, true, 0, Some(40.0))],
+        "{trust:?}"
+    );
 }
 
 /// The run's retry budget is shared: a quarter of the planned repeats, at least 3. Two

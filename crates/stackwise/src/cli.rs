@@ -678,7 +678,7 @@ pub struct LabArgs {
 
     /// Write the run's events on stdout, one JSON object per line (schemas/lab-events.schema.json);
     /// the human text (progress, the tables at the end) goes to stderr.
-    #[arg(long, value_name = "FORMAT", value_parser = ["json"])]
+    #[arg(long, value_name = "FORMAT", value_parser = ["json"], conflicts_with_all = ["plan", "show", "json"])]
     pub events: Option<String>,
 }
 

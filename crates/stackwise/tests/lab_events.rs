@@ -173,5 +173,12 @@ fn a_bad_option_names_its_flag_and_writes_nothing_on_stdout() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The stream would be mixed with other output: refused with those flags.
+    let out = stackwise()
+        .args(["lab", "--plan", "--events", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }

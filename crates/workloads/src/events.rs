@@ -134,7 +134,7 @@ pub struct RepeatTrust {
     pub other_processes: Option<f64>,
     /// Over the steal or other-processes limit (kept, because the retries were spent).
     pub noisy: bool,
-    /// Measured again for noise before this one was kept (count of retries in the cell so far).
+    /// Times this repeat was measured again for noise before this measurement was kept.
     pub retried: u32,
     /// The engine or the upstream was busy: the figure is a lower bound.
     pub lower_bound: bool,
