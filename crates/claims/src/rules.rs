@@ -411,7 +411,12 @@ fn figure(ctx: &Ctx, t: &TargetSummary, workload: &str, metric: Metric, side: Si
         };
         let s = match metric {
             Metric::ThroughputRps => cell.metric("throughput_rps").cloned(),
-            Metric::CapacityRps => cell.capacity_rps.and_then(|v| Spread::of(&[v])),
+            // One value per search (a capacity search is a repeat of its cell: `io-slo` runs
+            // three in the full suite); a run stored before that has the cell's one figure.
+            Metric::CapacityRps => cell
+                .metric("capacity_rps")
+                .cloned()
+                .or_else(|| cell.capacity_rps.and_then(|v| Spread::of(&[v]))),
             Metric::P50Ms => cell.metric("p50_ms").cloned(),
             Metric::P99Ms => cell.metric("p99_ms").cloned(),
             Metric::ServerCpuUsPerReq => cell.metric("server_cpu_us_per_req").cloned(),
@@ -1422,6 +1427,57 @@ mod tests {
         let na = o.measured.iter().find(|m| m.target == "node-a").unwrap();
         assert_eq!(na.per_core, Some(9100.0));
         assert!(o.missing.is_empty());
+    }
+
+    /// Capacity searches are repeats: the pair interval uses every search of each side (three
+    /// searches: min–max of nine pairs, not indicative); a run stored before that (the cell's one
+    /// capacity) still reads, as one repeat (indicative).
+    #[test]
+    fn capacity_reads_every_search_and_old_runs_one_figure() {
+        let rule = RuleSpec::Faster {
+            better: sel(&["node"]),
+            than: sel(&["python"]),
+            metric: Metric::CapacityRps,
+            context: vec![],
+        };
+        let cap = |fx: Fx, t: &str, v: &[f64]| {
+            let v = v.to_vec();
+            fx.cell(t, "io-slo", move |c| {
+                c.set("capacity_rps", Spread::of(&v));
+                c.capacity_rps = Spread::of(&v).map(|s| s.median);
+            })
+        };
+        let fx = langs();
+        let fx = cap(fx, "node-a", &[3000.0, 3300.0, 3150.0]);
+        let fx = cap(fx, "node-b", &[2900.0, 3000.0, 3100.0]);
+        let fx = cap(fx, "python-a", &[1000.0, 1100.0, 1050.0]);
+        let fx = cap(fx, "python-b", &[900.0, 1000.0, 950.0]);
+        let o = run_rule(&fx, rule.clone(), &["io-slo"]);
+        assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
+        assert!(!o.indicative, "three searches a side: {}", o.reason);
+        let best = &o.comparisons[0];
+        let iv = best.interval.as_ref().expect("an interval");
+        assert_eq!((iv.n_num, iv.n_den), (3, 3), "{iv:?}");
+        assert!(iv.lo < iv.ratio && iv.ratio < iv.hi, "{iv:?}");
+        // An older run: only the cell's capacity.
+        let one = |fx: Fx, t: &str, v: f64| fx.cell(t, "io-slo", move |c| c.capacity_rps = Some(v));
+        let fx = one(
+            one(
+                one(one(langs(), "node-a", 3000.0), "node-b", 2900.0),
+                "python-a",
+                1000.0,
+            ),
+            "python-b",
+            900.0,
+        );
+        let o = run_rule(&fx, rule, &["io-slo"]);
+        let iv = o.comparisons[0].interval.as_ref().expect("an interval");
+        assert_eq!((iv.n_num, iv.n_den), (1, 1));
+        assert!(
+            o.indicative,
+            "one search a side is indicative: {}",
+            o.reason
+        );
     }
 
     #[test]

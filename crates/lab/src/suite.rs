@@ -498,6 +498,36 @@ pub fn plan(host: &dyn Host, opts: &SuiteOptions) -> Result<Plan, SuiteError> {
 /// Seconds between a target's cells spent starting, checking and stopping it, and per cold start.
 const START_OVERHEAD: Duration = Duration::from_secs(2);
 const COLD_START_ESTIMATE: Duration = Duration::from_millis(1500);
+/// A capacity search whose anchor (saturation) workload is not in the run probes it first: a 1 s
+/// closed-loop window after 0.5 s of warm-up, per search.
+const ANCHOR_PROBE_ESTIMATE: Duration = Duration::from_millis(1600);
+
+/// Repeats a cell of `w` runs when `requested` are asked for (`--repeats`, 3 by default, 1 with
+/// `--quick`): the registry entry's cap where it has one (its `max_repeats` parameter: `io-slo`'s
+/// 3 searches, `ws-hold`'s 2, `mixed`'s 1), else the workload's own rule (one search for the other
+/// capacity workloads). Repeats of a capacity workload are whole searches, interleaved across
+/// targets like every other repeat (docs/workloads.md "Repeats").
+pub fn cell_repeats(w: &dyn Workload, requested: u32) -> u32 {
+    let own = w.repeats(requested).max(1);
+    match workloads::registry().workload(w.id()) {
+        Some(spec) => spec.repeats_for(requested, own),
+        None => own,
+    }
+}
+
+/// Expected wall time of one cell of `w` (its repeats, and the anchor probe of a capacity search
+/// whose saturation workload is not in the run).
+pub fn cell_estimate(w: &dyn Workload, opts: &SuiteOptions) -> Duration {
+    let n = cell_repeats(w, opts.repeats);
+    let mut d = w.estimate_repeats(&opts.timing, n);
+    let anchor = workloads::registry()
+        .workload(w.id())
+        .and_then(|s| s.param("anchor_workload"));
+    if anchor.is_some_and(|a| !opts.workloads.iter().any(|x| x == a)) {
+        d += ANCHOR_PROBE_ESTIMATE * n;
+    }
+    d
+}
 
 /// Expected wall time of the cells (the workloads' own estimates from the timing settings) plus
 /// per-target overheads (start, conformance, idle memory, cold starts).
@@ -505,7 +535,7 @@ pub fn eta(cells: &[PlannedCell], opts: &SuiteOptions, targets_with_work: usize)
     let mut total = Duration::ZERO;
     for c in cells {
         if let Some(w) = workload::by_id(&c.workload) {
-            total += w.estimate(&opts.timing) * w.repeats(opts.repeats).max(1);
+            total += cell_estimate(w.as_ref(), opts);
         }
     }
     total
@@ -662,7 +692,7 @@ fn run_cells(
     let planned_repeats: u32 = remaining
         .iter()
         .filter_map(|c| workload::by_id(&c.workload))
-        .map(|w| w.repeats(opts.repeats).max(1))
+        .map(|w| cell_repeats(w.as_ref(), opts.repeats))
         .sum();
     let mut budget = RetryBudget {
         left: workloads::trust::noise_retry_budget(planned_repeats),
@@ -781,7 +811,7 @@ fn run_cells(
             .filter(|(_, st)| st.ready && st.cells.iter().any(|c| c.workload == w.id()))
             .map(|(i, _)| (i, CellProgress::default()))
             .collect();
-        let repeats = w.repeats(opts.repeats).max(1);
+        let repeats = cell_repeats(w, opts.repeats);
         for round in 0..repeats {
             for (i, p) in todo.iter_mut() {
                 if p.done {
@@ -1364,7 +1394,7 @@ impl TargetRun<'_, '_> {
                 target: t.name.clone(),
                 workload: w.id().to_string(),
                 repeats,
-                eta_s: (w.estimate(&self.opts.timing) * repeats).as_secs_f64(),
+                eta_s: w.estimate_repeats(&self.opts.timing, repeats).as_secs_f64(),
             });
         }
         // A service that ended is restarted, and the servers with it (they know the old URL).
@@ -1646,12 +1676,25 @@ pub fn summarise(
             k => push(format!("{what} in {k} of {n} repeats; e.g. {}", list[0])),
         }
     }
-    let repeats: Vec<RepeatRecord> = measured.iter().map(|m| m.repeat.clone()).collect();
+    // One search is one repeat of a capacity cell: its capacity is a figure of the repeat (a
+    // row), so the cell shows the median and spread over its clean searches and the claims'
+    // interval pairs every search of one target with every search of the other.
+    let repeats: Vec<RepeatRecord> = measured
+        .iter()
+        .map(|m| {
+            let mut r = m.repeat.clone();
+            if r.metric("capacity_rps").is_none() {
+                r.set("capacity_rps", m.capacity_rps);
+            }
+            r
+        })
+        .collect();
     for (what, f) in [
         (
             "req/s",
             (|r: &RepeatRecord| r.metric("throughput_rps")) as fn(&RepeatRecord) -> Option<f64>,
         ),
+        ("capacity req/s", |r| r.metric("capacity_rps")),
         ("p99", |r| r.metric("p99_ms")),
         ("server CPU µs/req", |r| r.metric("server_cpu_us_per_req")),
     ] {
@@ -1680,16 +1723,47 @@ pub fn summarise(
         .filter(|m| m.errors == 0)
         .filter_map(|m| m.capacity_rps)
         .collect();
-    let ladder = measured.iter().flat_map(|m| m.ladder.clone()).collect();
+    let capacity = Spread::of(&capacities).map(|s| s.median);
+    let mut params = w.params(timing);
+    // Several searches: the cell's ladder is the one of the search whose capacity is the cell's
+    // (the median; the lower middle one of an even count), so that a reader of the ladder (the
+    // adviser's pricing, the reports' curves) reads the same search as the figure; every search's
+    // rungs stay in its repeat's report.
+    let median_search = (w.kind() == Kind::Capacity && n > 1)
+        .then(|| {
+            let c = capacity?;
+            measured
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.errors == 0)
+                .filter_map(|(i, m)| Some((i, m.capacity_rps?)))
+                .filter(|(_, v)| *v <= c)
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(i, _)| i)
+        })
+        .flatten();
+    if w.kind() == Kind::Capacity {
+        params.insert("searches".into(), n.to_string());
+    }
+    let ladder = match median_search {
+        Some(i) => {
+            params.insert(
+                "ladder".into(),
+                format!("search {} of {n}, the median capacity", i + 1),
+            );
+            measured[i].ladder.clone()
+        }
+        None => measured.iter().flat_map(|m| m.ladder.clone()).collect(),
+    };
     CellRecord {
         target: target.to_string(),
         workload: w.id().to_string(),
-        params: w.params(timing),
+        params,
         status,
         warnings,
         lower_bound: measured.iter().any(|m| m.lower_bound),
         slo_p99_ms: (w.kind() == Kind::Capacity).then_some(timing.slo_p99_ms),
-        capacity_rps: Spread::of(&capacities).map(|s| s.median),
+        capacity_rps: capacity,
         ladder,
         repeats,
         elapsed_s: None,

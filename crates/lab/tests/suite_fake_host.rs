@@ -438,7 +438,8 @@ fn a_suite_measures_stores_and_fails_targets_without_stopping() {
     let io = run.cell("good", "io").unwrap();
     assert!(io.metric("p50_ms").unwrap().median >= 10.0, "{io:?}");
     let slo = run.cell("good", "io-slo").unwrap();
-    assert_eq!(slo.repeats, 1);
+    // A capacity search is a repeat: io-slo runs as many as asked, up to 3.
+    assert_eq!(slo.repeats, 2);
     assert!(!slo.ladder.is_empty() && slo.ladder.len() <= 3);
     assert!(slo.capacity_rps.is_some(), "{slo:?}");
     assert_eq!(slo.slo_p99_ms, Some(100.0));
@@ -721,7 +722,7 @@ fn a_workload_registered_at_run_time_is_measured_and_stored() {
             },
         ],
         metrics: &["throughput_rps", "p99_ms", "server_cpu_us_per_req"],
-        quick: false,
+        tier: workloads::Tier::OnRequest,
     };
     workloads::register(JSON_C8, &[]).unwrap();
     let host = host();
@@ -1090,6 +1091,92 @@ fn a_missing_database_fails_only_its_cells() {
             format!("{b}/json")
         ]
     );
+    assert_eq!(*host.running.lock().unwrap(), 0, "every server was stopped");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Capacity searches get repeats like every other cell (issue 14): `io-slo` runs one search per
+/// repeat (up to its registry cap of 3), interleaved across targets round by round; each search's
+/// capacity is a figure of its repeat, the cell's capacity is their median with the spread, and the
+/// cell's ladder is the median search's. A search with no cap (`json-slo`) runs once.
+#[test]
+fn capacity_searches_are_repeated_interleaved_and_summarised_by_their_median() {
+    let host = FakeHost {
+        targets: vec![(info("a"), Behaviour::Good), (info("b"), Behaviour::Good)],
+        ..host()
+    };
+    let dir = tempdir("searches");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let mut opts = options(&["io", "io-slo", "json-slo"], 5);
+    opts.cold_starts = 0;
+    let (run_id, events) = run_collecting(&host, &mut store, &opts);
+    let mut order: Vec<String> = Vec::new();
+    for e in &events {
+        if let Event::Progress {
+            target: Some(t),
+            workload: Some(w),
+            repeat: Some(r),
+            repeats: Some(n),
+            ..
+        } = e
+        {
+            let label = if *n > 1 {
+                format!("{t} {w} [{r}/{n}]")
+            } else {
+                format!("{t} {w}")
+            };
+            if label.contains("-slo") && order.last() != Some(&label) {
+                order.push(label);
+            }
+        }
+    }
+    let mut expected: Vec<String> = Vec::new();
+    for r in 1..=3 {
+        for t in ["a", "b"] {
+            expected.push(format!("{t} io-slo [{r}/3]"));
+        }
+    }
+    expected.extend(["a json-slo".to_string(), "b json-slo".to_string()]);
+    assert_eq!(order, expected, "searches are interleaved round by round");
+    let run = store.run(run_id).unwrap();
+    for t in ["a", "b"] {
+        let c = run.cell(t, "io-slo").unwrap();
+        assert_eq!(c.status, CellStatus::Ok, "{c:?}");
+        assert_eq!(c.repeats, 3);
+        let caps = c.metric("capacity_rps").expect("capacity per search");
+        assert_eq!(caps.values.len(), 3, "{caps:?}");
+        assert_eq!(
+            c.capacity_rps,
+            Some(caps.median),
+            "the cell's capacity is the median"
+        );
+        assert!(caps.min <= caps.median && caps.median <= caps.max);
+        assert_eq!(c.params["searches"], "3");
+        // The ladder is one search's (≤ max_rungs rungs), the one whose capacity is the median.
+        assert!(
+            !c.ladder.is_empty() && c.ladder.len() <= 3,
+            "{:?}",
+            c.ladder
+        );
+        let k: usize = c.params["ladder"]
+            .strip_prefix("search ")
+            .and_then(|r| r.split(' ').next())
+            .and_then(|k| k.parse().ok())
+            .unwrap_or_else(|| panic!("{:?}", c.params.get("ladder")));
+        assert!((1..=3).contains(&k));
+        let stored = store.cell_repeats(run_id, t, "io-slo").unwrap();
+        assert_eq!(stored[k - 1].capacity_rps, Some(caps.median));
+        assert!(c
+            .ladder
+            .iter()
+            .any(|p| Some(p.offered_rps) == c.capacity_rps));
+        let once = run.cell(t, "json-slo").unwrap();
+        assert_eq!(once.repeats, 1, "no cap: one search");
+        assert_eq!(
+            once.metric("capacity_rps").map(|s| s.values.len()),
+            once.capacity_rps.map(|_| 1)
+        );
+    }
     assert_eq!(*host.running.lock().unwrap(), 0, "every server was stopped");
     std::fs::remove_dir_all(&dir).unwrap();
 }

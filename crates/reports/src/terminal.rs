@@ -633,7 +633,7 @@ mod tests {
             requests: &[],
             params: &[],
             metrics: &["widgets_per_s", "p99_ms"],
-            quick: false,
+            tier: workloads::Tier::OnRequest,
         };
         workloads::register(WIDGETS, &[WIDGETS_PER_S]).unwrap();
 

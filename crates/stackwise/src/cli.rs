@@ -577,25 +577,45 @@ pub enum TargetsCommand {
     },
 }
 
-#[derive(Debug, Args)]
-#[command(after_help = "\
+/// `stackwise lab --help`'s closing text; it names the workloads run only on request from the
+/// registry.
+fn lab_after_help() -> String {
+    format!(
+        "\
 Examples:
-  stackwise lab --quick                      # all targets: json, io, cpu, capacity on io (~5 min)
-  stackwise lab                              # the full suite (~30 min on 2 cores)
+  stackwise lab --quick                      # all targets: json, io, cpu, capacity on io (~4.5 min)
+  stackwise lab                              # the full suite (~42 min planned on 2 cores)
   stackwise lab --plan                       # the cells and the ETA, without running
+  stackwise lab --workloads db,queries       # workloads run only on request
+  stackwise lab --all                        # every workload, those on request included
   stackwise lab --targets rust-axum,node-http --workloads json,io-slo --duration 2s --repeats 1
   stackwise lab --resume                     # complete the last interrupted run
   stackwise lab --wait --quick               # another run uses the database: wait for it
 
 Workloads: those of the workloads registry (docs/workloads.md explains each; an unknown
---workloads id lists them). Results go to an SQLite database under your data directory (or --db);
-Ctrl-C keeps every finished cell. One run per database at a time; a run that was killed leaves
-nothing running (see docs/workloads.md, Faults).")]
+--workloads id lists them). The full suite runs every workload a claim or the adviser's pricing
+reads. On request only (nothing reads them; docs/workloads.md gives their minutes):
+  {}
+Run them with --workloads ID, or every workload with --all.
+Results go to an SQLite database under your data directory (or --db); Ctrl-C keeps every finished
+cell. One run per database at a time; a run that was killed leaves nothing running (see
+docs/workloads.md, Faults).",
+        lab::workload::on_request().join(", ")
+    )
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = lab_after_help())]
 pub struct LabArgs {
     /// The quick suite: all targets; json, io and cpu saturation, one capacity search on io,
-    /// 3 cold starts, one repeat.
+    /// 2 cold starts, one repeat.
     #[arg(long)]
     pub quick: bool,
+
+    /// Every available workload: the full suite and the workloads run only on request (--plan
+    /// names them).
+    #[arg(long, conflicts_with_all = ["quick", "workloads"])]
+    pub all: bool,
 
     /// Print the planned cells and the ETA, and exit without running anything.
     #[arg(long)]
@@ -611,18 +631,20 @@ pub struct LabArgs {
     pub wait: bool,
 
     /// Complete the most recent unfinished run with its own settings, measuring only what is missing.
-    #[arg(long, conflicts_with_all = ["quick", "targets", "workloads", "repeats", "duration", "warmup", "server_cpus", "workers", "slo_p99", "cold_starts", "ws_connections"])]
+    #[arg(long, conflicts_with_all = ["quick", "all", "targets", "workloads", "repeats", "duration", "warmup", "server_cpus", "workers", "slo_p99", "cold_starts", "ws_connections"])]
     pub resume: bool,
 
     /// Targets to run, comma-separated [default: all].
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub targets: Vec<String>,
 
-    /// Workload ids to run, comma-separated [default: all, or the quick set with --quick].
+    /// Workload ids to run, comma-separated [default: the full suite (every workload the claims
+    /// or the adviser read), the quick set with --quick, every workload with --all].
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub workloads: Vec<String>,
 
-    /// Repeats per cell (capacity searches run once) [default: 3, 1 with --quick].
+    /// Repeats per cell [default: 3, 1 with --quick]; a capacity search is one repeat (io-slo runs
+    /// up to 3 searches, the other searches 1; ws-hold up to 2, mixed 1).
     #[arg(long, value_name = "N")]
     pub repeats: Option<u32>,
 
@@ -638,7 +660,7 @@ pub struct LabArgs {
     #[arg(long, value_name = "DURATION")]
     pub rung: Option<String>,
 
-    /// Fresh starts measured per target [default: 10, 3 with --quick].
+    /// Fresh starts measured per target [default: 10, 2 with --quick].
     #[arg(long, value_name = "N")]
     pub cold_starts: Option<usize>,
 
@@ -720,5 +742,28 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// `--all` runs every workload; it excludes `--quick` and `--workloads`, and `lab --help`
+    /// names the workloads run only on request.
+    #[test]
+    fn lab_all_and_the_on_request_workloads_in_help() {
+        let lab = |args: &[&str]| {
+            Cli::try_parse_from(["stackwise", "lab"].iter().chain(args)).map(|c| match c.command {
+                Command::Lab(a) => a.all,
+                _ => unreachable!(),
+            })
+        };
+        assert!(lab(&["--all"]).unwrap());
+        assert!(!lab(&[]).unwrap());
+        assert!(lab(&["--all", "--quick"]).is_err());
+        assert!(lab(&["--all", "--workloads", "json"]).is_err());
+        assert!(lab(&["--all", "--resume"]).is_err());
+        let help = lab_after_help();
+        let on_request = lab::workload::on_request();
+        assert!(on_request.contains(&"plaintext"), "{on_request:?}");
+        for id in on_request {
+            assert!(help.contains(id), "{id} missing from: {help}");
+        }
     }
 }

@@ -86,7 +86,8 @@ pub struct CellSummary {
     /// the registry's description (e.g. `ws-hold`'s `throughput_rps` is echoes per second).
     pub metrics: BTreeMap<String, Spread>,
     /// Open-loop ladder: corrected latency at each offered rate (capacity workloads: every rung of
-    /// the search, sorted by rate; `mixed`: per repeat, `[/io alone, /io with heavy /cpu]`).
+    /// the search, sorted by rate, and of several searches the one whose capacity is the cell's
+    /// median; `mixed`: per repeat, `[/io alone, /io with heavy /cpu]`).
     pub ladder: Vec<LadderPoint>,
     /// The highest rate whose corrected p99 stayed under `slo_p99_ms`, from the ladder.
     pub capacity_rps: Option<f64>,

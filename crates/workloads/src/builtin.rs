@@ -1,6 +1,8 @@
 //! The built-in workloads, in the order the suite runs them and the reports show them.
 
-use crate::{Availability, BodyCheck, Kind, Method, Metric, Param, Request, ServiceKind, Workload};
+use crate::{
+    Availability, BodyCheck, Kind, Method, Metric, Param, Request, ServiceKind, Tier, Workload,
+};
 
 pub use crate::metrics::METRICS as BUILTIN_METRICS;
 
@@ -372,6 +374,23 @@ const ANCHOR: Param = p(
     "the search starts from the same endpoint's saturation throughput",
 );
 
+/// The repeat policy of the capacity search most claims read (docs/workloads.md "Repeats"):
+/// three searches, interleaved across targets like every repeat, the cell's capacity their median
+/// with its spread, and the claims' pair interval over them. `--quick` runs one (indicative).
+const IO_SLO_SEARCHES: Param = p(
+    "max_repeats",
+    "3",
+    "capacity searches get repeats like every other cell: three searches (the default --repeats) give the claims' interval three values per target; one with --quick",
+);
+/// `mixed` is context: the loop-blocking claims are decided on `mixed-time` and show `mixed`
+/// beside the verdict, never counting it (docs/claims.md), so one repeat keeps the full suite
+/// within its 45-minute budget.
+const MIXED_CONTEXT_REPEATS: Param = p(
+    "max_repeats",
+    "1",
+    "context only: the loop-blocking verdicts are decided on mixed-time and show mixed beside them, never counted; one repeat keeps the full suite within its budget",
+);
+
 const UPSTREAM: &[ServiceKind] = &[ServiceKind::Upstream];
 const Q20: Param = p(
     "q",
@@ -401,7 +420,16 @@ const fn workload(
         requests,
         params,
         metrics,
-        quick,
+        tier: if quick { Tier::Quick } else { Tier::Full },
+    }
+}
+
+/// A workload nothing in the claims or the adviser's pricing reads: run only on request
+/// (`stackwise lab --workloads ID`, or `--all`), which keeps the full suite within its budget.
+const fn on_request(w: Workload) -> Workload {
+    Workload {
+        tier: Tier::OnRequest,
+        ..w
     }
 }
 
@@ -422,7 +450,7 @@ const fn future(
         requests: &[],
         params: &[],
         metrics: &[],
-        quick: false,
+        tier: Tier::OnRequest,
     }
 }
 
@@ -431,7 +459,7 @@ use Kind::{Capacity, Hold, Mixed, PerTarget, Saturation};
 /// Every built-in workload: the measured ones in suite (and report) order, then the per-target
 /// measures, then the announced ones.
 pub const BUILTIN_WORKLOADS: &[Workload] = &[
-    workload(
+    on_request(workload(
         "plaintext",
         Saturation,
         "GET /plaintext, closed loop: the framework's floor cost",
@@ -441,7 +469,7 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         &[C64, CLOSED],
         SAT_METRICS,
         false,
-    ),
+    )),
     workload(
         "json",
         Saturation,
@@ -486,7 +514,7 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         SAT_METRICS,
         false,
     ),
-    workload(
+    on_request(workload(
         "json-slo",
         Capacity,
         "GET /json, open-loop ladder: capacity at the p99 SLO",
@@ -496,7 +524,7 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         &[p("anchor_workload", "json", "the saturation cell the search starts from"), OPEN, ANCHOR],
         CAP_METRICS,
         false,
-    ),
+    )),
     workload(
         "io-slo",
         Capacity,
@@ -504,7 +532,7 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         &["io"],
         UPSTREAM,
         &[IO],
-        &[p("anchor_workload", "io", "the saturation cell the search starts from"), IO_MS, OPEN, ANCHOR],
+        &[p("anchor_workload", "io", "the saturation cell the search starts from"), IO_MS, OPEN, ANCHOR, IO_SLO_SEARCHES],
         CAP_METRICS,
         true,
     ),
@@ -548,6 +576,7 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
             p("heavy_n", "1000000", "~100 ms of Python, ~1 ms of JavaScript: the same request for all"),
             p("heavy_rate_rps", "2", "2 of every 102 requests (~2%), at most ~20% of one CPU in Python"),
             p("heavy_connections", "2", "two heavy requests may overlap"),
+            MIXED_CONTEXT_REPEATS,
         ],
         MIXED_METRICS,
         false,
@@ -578,9 +607,9 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         endpoints: &[],
         services: &[],
         requests: &[],
-        params: &[p("starts", "10", "fresh starts in the full suite (3 with --quick)")],
+        params: &[p("starts", "10", "fresh starts in the full suite (2 with --quick)")],
         metrics: &["cold_start_ms", "idle_pss_mb", "install_bytes", "install_packages"],
-        quick: true,
+        tier: Tier::Quick,
     },
     future(
         "stream",
@@ -652,7 +681,7 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         CAP_METRICS,
         false,
     ),
-    workload(
+    on_request(workload(
         "db",
         Saturation,
         "GET /db, closed loop: one PostgreSQL row read per request",
@@ -662,8 +691,8 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         &[C64, CLOSED],
         DB_SAT_METRICS,
         false,
-    ),
-    workload(
+    )),
+    on_request(workload(
         "queries",
         Saturation,
         "GET /queries?q=20, closed loop: 20 PostgreSQL reads per request, one query each",
@@ -673,8 +702,8 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         &[Q20, C64, CLOSED],
         DB_SAT_METRICS,
         false,
-    ),
-    workload(
+    )),
+    on_request(workload(
         "fortunes",
         Saturation,
         "GET /fortunes, closed loop: rows read, one added, sorted, escaped, rendered by the framework's template engine",
@@ -684,8 +713,8 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         &[C64, CLOSED],
         DB_SAT_METRICS,
         false,
-    ),
-    workload(
+    )),
+    on_request(workload(
         "updates",
         Saturation,
         "GET /updates?q=20, closed loop: 20 PostgreSQL reads and 20 writes per request",
@@ -695,7 +724,7 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         &[Q20, C64, CLOSED],
         DB_SAT_METRICS,
         false,
-    ),
+    )),
     workload(
         "crud",
         Capacity,

@@ -65,6 +65,20 @@ pub enum Availability {
     Future,
 }
 
+/// Which suite runs a workload (docs/workloads.md "Suites and their budgets"): the full suite
+/// runs every workload a claim (crates/claims) or the adviser's pricing (crates/adviser) reads,
+/// within its time budget; a workload nothing reads runs only when asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// In `stackwise lab --quick` (one repeat, indicative) and in the full suite.
+    Quick,
+    /// In the full (default) suite.
+    Full,
+    /// Only on request: `stackwise lab --workloads ID`, or `--all` (every available workload).
+    OnRequest,
+}
+
 /// HTTP method of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -136,8 +150,8 @@ pub struct Workload {
     pub params: &'static [Param],
     /// The ids of the metrics a cell of it carries (see [`Metric`]), in report order.
     pub metrics: &'static [&'static str],
-    /// Runs in `stackwise lab --quick`.
-    pub quick: bool,
+    /// Which suite runs it: `--quick` (and the full suite), the full suite, or only on request.
+    pub tier: Tier,
 }
 
 /// Which is better for a metric.
@@ -160,7 +174,8 @@ pub enum Over {
     AllRepeats,
     /// One value per rung of a ladder (stored with its rung index).
     Rung,
-    /// One value per cell (e.g. the capacity a search found).
+    /// One value per cell (none of the built-in metrics since a capacity search became a repeat
+    /// of its cell: `capacity_rps` is per search).
     Cell,
     /// Values per target (cold starts, idle memory, install footprint).
     Target,
@@ -194,6 +209,31 @@ impl Workload {
     /// Whether this version of the lab measures it.
     pub fn available(&self) -> bool {
         self.availability == Availability::Available
+    }
+
+    /// Runs in `stackwise lab --quick`.
+    pub fn quick(&self) -> bool {
+        self.tier == Tier::Quick
+    }
+
+    /// Runs in the full (default) suite: the quick workloads and the full ones.
+    pub fn in_full_suite(&self) -> bool {
+        matches!(self.tier, Tier::Quick | Tier::Full)
+    }
+
+    /// The number of repeats (for a capacity workload: of searches) a cell of it runs when
+    /// `requested` are asked for: at most its `max_repeats` parameter when it has one (`ws-hold`:
+    /// 2, each on a fresh server; `io-slo`: 3 searches), else `default` (the measuring code's own
+    /// rule: `requested`, or 1 search for a capacity workload), never less than 1.
+    pub fn repeats_for(&self, requested: u32, default: u32) -> u32 {
+        match self
+            .param("max_repeats")
+            .and_then(|v| v.parse::<u32>().ok())
+        {
+            Some(cap) => requested.min(cap),
+            None => default,
+        }
+        .max(1)
     }
 
     /// A per-target measure (stored with the target, not as a cell).

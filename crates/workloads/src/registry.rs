@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::{Metric, Workload, BUILTIN_METRICS, BUILTIN_WORKLOADS};
+use crate::{Metric, Tier, Workload, BUILTIN_METRICS, BUILTIN_WORKLOADS};
 
 /// Why a workload or metric cannot be registered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +115,24 @@ impl Registry {
     /// The ids of `--quick`'s cells.
     pub fn quick_ids(&self) -> Vec<&'static str> {
         self.cell_workloads()
-            .filter(|w| w.quick)
+            .filter(|w| w.quick())
+            .map(|w| w.id)
+            .collect()
+    }
+
+    /// The ids of the full (default) suite's cells: every available workload but those run only
+    /// on request.
+    pub fn full_ids(&self) -> Vec<&'static str> {
+        self.cell_workloads()
+            .filter(|w| w.in_full_suite())
+            .map(|w| w.id)
+            .collect()
+    }
+
+    /// The ids of the available workloads run only on request (`--workloads ID`, `--all`).
+    pub fn on_request_ids(&self) -> Vec<&'static str> {
+        self.cell_workloads()
+            .filter(|w| w.tier == Tier::OnRequest)
             .map(|w| w.id)
             .collect()
     }
@@ -190,9 +207,60 @@ mod tests {
             assert!(w.available(), "{id}");
             assert_eq!(w.services, &[crate::ServiceKind::Database], "{id}");
             assert!(w.metrics.contains(&"db_cpu_us_per_req"), "{id}");
-            assert!(!w.quick, "{id}: the database workloads are not in --quick");
+            assert!(
+                !w.quick(),
+                "{id}: the database workloads are not in --quick"
+            );
         }
         assert!(r.workload("cold-start").unwrap().per_target());
+    }
+
+    /// The tiers (docs/workloads.md "Suites and their budgets"): `--quick` ⊂ full; what nothing
+    /// reads is on request; the repeat caps are the registry's `max_repeats` parameters.
+    #[test]
+    fn tiers_and_repeat_caps() {
+        let r = Registry::builtin();
+        let full = r.full_ids();
+        for id in r.quick_ids() {
+            assert!(
+                full.contains(&id),
+                "{id} is in --quick but not in the full suite"
+            );
+        }
+        let on_request = r.on_request_ids();
+        assert_eq!(
+            on_request,
+            vec![
+                "plaintext",
+                "json-slo",
+                "db",
+                "queries",
+                "fortunes",
+                "updates"
+            ]
+        );
+        for id in &on_request {
+            assert!(!full.contains(id), "{id}");
+        }
+        assert_eq!(
+            full.len() + on_request.len(),
+            r.cell_workloads().count(),
+            "every available cell workload has one tier"
+        );
+        assert!(full.contains(&"crud"), "the CRUD claims read crud");
+        let io_slo = r.workload("io-slo").unwrap();
+        assert_eq!(
+            io_slo.repeats_for(3, 1),
+            3,
+            "three searches in the full suite"
+        );
+        assert_eq!(io_slo.repeats_for(1, 1), 1, "one with --quick");
+        assert_eq!(io_slo.repeats_for(10, 1), 3, "capped");
+        assert_eq!(r.workload("cpu-slo").unwrap().repeats_for(3, 1), 1);
+        assert_eq!(r.workload("ws-hold").unwrap().repeats_for(3, 3), 2);
+        assert_eq!(r.workload("mixed").unwrap().repeats_for(3, 3), 1);
+        assert_eq!(r.workload("json").unwrap().repeats_for(3, 3), 3);
+        assert_eq!(r.workload("json").unwrap().repeats_for(0, 0), 1);
     }
 
     #[test]
@@ -415,7 +483,7 @@ mod tests {
                 "wh_read_p99_ms",
                 "wh_create_p99_ms",
             ],
-            quick: false,
+            tier: Tier::OnRequest,
         };
         r.register(
             CRUD,

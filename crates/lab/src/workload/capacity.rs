@@ -9,8 +9,9 @@
 //! and the heavy `/cpu` stream by `heavy_share`, both open loop at once; the rung's rate is the
 //! total, its p99 the `/io` stream's (the cheap requests users wait on), its errors both streams'.
 //!
-//! One search is one repeat (its rungs near the answer are themselves repeated measurements of
-//! the knee), so the suite runs it once per cell.
+//! One search is one repeat of the cell: the suite runs as many as the registry entry's
+//! `max_repeats` allows (`io-slo`: 3 in the full suite), else one ([`crate::suite::cell_repeats`]);
+//! the cell's capacity is the median over its searches (docs/workloads.md "Repeats").
 
 use std::collections::BTreeMap;
 use std::time::Duration;

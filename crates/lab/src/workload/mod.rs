@@ -222,6 +222,11 @@ pub trait Workload: Send + Sync {
     }
     /// Expected wall time of one repeat.
     fn estimate(&self, timing: &Timing) -> Duration;
+    /// Expected wall time of `repeats` repeats of one cell (a workload whose later repeats are
+    /// shorter, e.g. a calibration that starts from the last one's answer, says so).
+    fn estimate_repeats(&self, timing: &Timing, repeats: u32) -> Duration {
+        self.estimate(timing) * repeats
+    }
     /// Measures one repeat against the running server.
     fn measure(&self, cx: &mut CellContext<'_>) -> Result<Measured, MeasureError>;
 }
@@ -263,14 +268,33 @@ pub fn by_id(id: &str) -> Option<Box<dyn Workload>> {
     workloads::registry().workload(id).and_then(implement)
 }
 
-/// Workload ids of `--quick` (the registry's `quick` entries).
+/// Workload ids of `--quick` (the registry's `Tier::Quick` entries).
 pub fn quick() -> Vec<&'static str> {
     workloads::registry().quick_ids()
 }
 
+/// Workload ids of the full (default) suite, in suite order: every available workload but those
+/// run only on request.
+pub fn full() -> Vec<&'static str> {
+    workloads::registry()
+        .full_ids()
+        .into_iter()
+        .filter(|id| by_id(id).is_some())
+        .collect()
+}
+
+/// Workload ids run only on request (`--workloads ID` or `--all`).
+pub fn on_request() -> Vec<&'static str> {
+    workloads::registry()
+        .on_request_ids()
+        .into_iter()
+        .filter(|id| by_id(id).is_some())
+        .collect()
+}
+
 /// Per-target measures the suite makes besides cells (not workloads: stored with the target).
 pub const COLD_STARTS_FULL: usize = 10;
-pub const COLD_STARTS_QUICK: usize = 3;
+pub const COLD_STARTS_QUICK: usize = 2;
 
 #[cfg(test)]
 mod tests {

@@ -892,7 +892,8 @@ impl Workload for WsHold {
     }
 
     /// At most two repeats (each on a fresh server, ~13 s): enough to show a spread, and the full
-    /// suite stays within its 30-minute budget with this workload in it.
+    /// suite stays within its 45-minute budget with this workload in it (the registry's
+    /// `max_repeats` says the same to the suite's plan).
     fn repeats(&self, requested: u32) -> u32 {
         requested.min(2)
     }

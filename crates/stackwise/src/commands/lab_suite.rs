@@ -306,11 +306,14 @@ pub fn options_from_args(a: &LabArgs) -> Result<SuiteOptions, UsageError> {
     let workloads: Vec<String> = if a.workloads.is_empty() {
         if a.quick {
             workload::quick().iter().map(|s| s.to_string()).collect()
-        } else {
+        } else if a.all {
             workload::catalogue()
                 .iter()
                 .map(|w| w.id().to_string())
                 .collect()
+        } else {
+            // The full suite: every workload a claim or the adviser reads (the registry's tiers).
+            workload::full().iter().map(|s| s.to_string()).collect()
         }
     } else {
         let mut seen = Vec::new();
@@ -419,8 +422,26 @@ fn print_plan(
     )?;
     for id in &opts.workloads {
         if let Some(w) = workload::by_id(id) {
-            writeln!(out, "  {id:<10} {}", w.describe())?;
+            let n = suite::cell_repeats(w.as_ref(), opts.repeats);
+            let what = match (w.kind() == lab::workload::Kind::Capacity, n) {
+                (true, 1) => "1 search".to_string(),
+                (true, n) => format!("{n} searches"),
+                (false, 1) => "1 repeat".to_string(),
+                (false, n) => format!("{n} repeats"),
+            };
+            writeln!(out, "  {id:<10} {what:<11} {}", w.describe())?;
         }
+    }
+    let left_out: Vec<&str> = workload::on_request()
+        .into_iter()
+        .filter(|id| !opts.workloads.iter().any(|w| w == id))
+        .collect();
+    if !left_out.is_empty() {
+        writeln!(
+            out,
+            "  on request, not in this plan (no claim or adviser price reads them): {}; add them with --workloads ID, or run every workload with --all",
+            left_out.join(" ")
+        )?;
     }
     let mut by_target: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for c in &cells {
