@@ -10,6 +10,11 @@
 //! The runner reaches targets and services only through [`Host`], so it does not depend on how
 //! they are installed, started and sampled (labcore's modules, see [`crate::host`]), and it can be
 //! tested with a fake host.
+//!
+//! What it does is reported as typed events ([`workloads::events`], re-exported here): data, never
+//! pre-formatted text; the CLI renders them with `reports::live` or writes them as JSON lines.
+//! Options are checked by [`SuiteOptions::validate`] and [`plan`], whose [`SuiteError`] names the
+//! wrong [`Field`] (the CLI spells it as a flag).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -272,47 +277,159 @@ impl SuiteOptions {
     }
 }
 
-/// Something the suite reports as it goes (the CLI draws bars and lines from these).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// Starting (or resuming) run `run_id` with `total` cells, `remaining` of them to measure.
-    Begin {
-        run_id: i64,
-        total: usize,
-        remaining: usize,
-        eta: Duration,
-    },
-    Target {
-        target: String,
-    },
-    /// A line of install progress.
-    Installing {
-        target: String,
-        line: String,
-    },
-    TargetFailed {
-        target: String,
-        reason: String,
-    },
-    CellStart {
-        target: String,
-        workload: String,
-        eta: Duration,
-    },
-    /// What the current cell is doing now.
-    Live(String),
-    CellDone {
-        target: String,
-        workload: String,
-        status: CellStatus,
-        /// A one-line result, e.g. "12,345 req/s (12,001–12,790), p99 3.1 ms".
-        line: String,
-    },
-    PerTarget {
-        target: String,
-        line: String,
-    },
-    Warning(String),
+/// What the suite reports as it goes: typed data ([`workloads::events`]); the CLI renders it
+/// with the reports crate or writes it as JSON lines (`stackwise lab --events json`).
+pub use workloads::events::{
+    CellSummary, Event, Figure, Phase, Progress, RepeatTrust, RunEnd, RunPlan, Status, WarningCode,
+};
+
+/// A suite option, as [`SuiteError::Invalid`] names it (the CLI spells it as its flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Targets,
+    Workloads,
+    Repeats,
+    Duration,
+    Warmup,
+    Rung,
+    SloP99,
+    ColdStarts,
+    WsConnections,
+    Workers,
+}
+
+impl Field {
+    /// The option's name in the stored settings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Targets => "targets",
+            Field::Workloads => "workloads",
+            Field::Repeats => "repeats",
+            Field::Duration => "duration",
+            Field::Warmup => "warmup",
+            Field::Rung => "rung",
+            Field::SloP99 => "slo_p99_ms",
+            Field::ColdStarts => "cold_starts",
+            Field::WsConnections => "ws_connections",
+            Field::Workers => "workers",
+        }
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a suite could not be planned or run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SuiteError {
+    /// An option is wrong (the caller's input): which, and why.
+    #[error("{field}: {message}")]
+    Invalid { field: Field, message: String },
+    /// Anything else: the targets folder, the store, a failed store write.
+    #[error("{0}")]
+    Run(String),
+}
+
+impl SuiteError {
+    fn invalid(field: Field, message: impl Into<String>) -> SuiteError {
+        SuiteError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<String> for SuiteError {
+    fn from(e: String) -> SuiteError {
+        SuiteError::Run(e)
+    }
+}
+
+/// The longest window (duration, warm-up, rung) the lab accepts.
+pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
+/// The most repeats, and cold starts, per cell or target.
+pub const MAX_REPEATS: u32 = 100;
+pub const MAX_COLD_STARTS: usize = 100;
+
+impl SuiteOptions {
+    /// Checks what can be checked without the targets folder: the workloads exist, counts and
+    /// windows are in range. [`plan`] checks the target names.
+    pub fn validate(&self) -> Result<(), SuiteError> {
+        let known = || {
+            workload::catalogue()
+                .iter()
+                .map(|w| w.id().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for w in &self.workloads {
+            if workload::by_id(w).is_none() {
+                return Err(SuiteError::invalid(
+                    Field::Workloads,
+                    format!("unknown workload '{w}' (known: {})", known()),
+                ));
+            }
+        }
+        if self.repeats == 0 || self.repeats > MAX_REPEATS {
+            return Err(SuiteError::invalid(
+                Field::Repeats,
+                format!("must be 1 to {MAX_REPEATS} (got {})", self.repeats),
+            ));
+        }
+        if self.cold_starts > MAX_COLD_STARTS {
+            return Err(SuiteError::invalid(
+                Field::ColdStarts,
+                format!("at most {MAX_COLD_STARTS} (got {})", self.cold_starts),
+            ));
+        }
+        let t = &self.timing;
+        for (field, d, zero_ok) in [
+            (Field::Duration, t.duration, false),
+            (Field::Warmup, t.warmup, true),
+            (Field::Rung, t.rung, false),
+        ] {
+            if d.is_zero() && !zero_ok {
+                return Err(SuiteError::invalid(field, "must be longer than zero"));
+            }
+            if d > MAX_WINDOW {
+                return Err(SuiteError::invalid(
+                    field,
+                    format!(
+                        "{} s is longer than the hour the lab accepts",
+                        d.as_secs_f64()
+                    ),
+                ));
+            }
+        }
+        if !(t.slo_p99_ms.is_finite() && t.slo_p99_ms > 0.0) {
+            return Err(SuiteError::invalid(
+                Field::SloP99,
+                format!("{} ms: must be a positive latency", t.slo_p99_ms),
+            ));
+        }
+        if !(1..=workload::ws_hold::MAX_CONNECTIONS).contains(&t.ws_connections) {
+            return Err(SuiteError::invalid(
+                Field::WsConnections,
+                format!(
+                    "must be 1 to {} (got {})",
+                    workload::ws_hold::MAX_CONNECTIONS,
+                    t.ws_connections
+                ),
+            ));
+        }
+        for (name, n) in &self.workers {
+            if !(1..=256).contains(n) {
+                return Err(SuiteError::invalid(
+                    Field::Workers,
+                    format!("'{name}={n}': N must be a number of workers from 1 to 256"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How a suite ended.
@@ -334,22 +451,29 @@ pub struct Plan {
 }
 
 /// Plans the cells: every selected target × every selected workload whose endpoints it serves.
-pub fn plan(host: &dyn Host, opts: &SuiteOptions) -> Result<Plan, String> {
+pub fn plan(host: &dyn Host, opts: &SuiteOptions) -> Result<Plan, SuiteError> {
+    opts.validate()?;
     let all = host.targets()?;
     let known: BTreeSet<&str> = all.iter().map(|t| t.name.as_str()).collect();
     for t in &opts.targets {
         if !known.contains(t.as_str()) {
-            return Err(format!(
-                "--targets: no target named '{t}' (known: {})",
-                known.iter().copied().collect::<Vec<_>>().join(", ")
+            return Err(SuiteError::invalid(
+                Field::Targets,
+                format!(
+                    "no target named '{t}' (known: {})",
+                    known.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
             ));
         }
     }
     for t in opts.workers.keys() {
         if !known.contains(t.as_str()) {
-            return Err(format!(
-                "--workers: no target named '{t}' (known: {})",
-                known.iter().copied().collect::<Vec<_>>().join(", ")
+            return Err(SuiteError::invalid(
+                Field::Workers,
+                format!(
+                    "no target named '{t}' (known: {})",
+                    known.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
             ));
         }
     }
@@ -361,8 +485,9 @@ pub fn plan(host: &dyn Host, opts: &SuiteOptions) -> Result<Plan, String> {
     let mut skipped = Vec::new();
     for t in &targets {
         for id in &opts.workloads {
-            let w = workload::by_id(id)
-                .ok_or_else(|| format!("--workloads: unknown workload '{id}'"))?;
+            let w = workload::by_id(id).ok_or_else(|| {
+                SuiteError::invalid(Field::Workloads, format!("unknown workload '{id}'"))
+            })?;
             let cell = PlannedCell {
                 target: t.name.clone(),
                 workload: id.clone(),
@@ -438,7 +563,7 @@ pub fn eta(cells: &[PlannedCell], opts: &SuiteOptions, targets_with_work: usize)
 }
 
 /// Runs (or, with `resume`, completes) a suite. Returns when every planned cell is stored, or on
-/// Ctrl-C.
+/// Ctrl-C; either way its last event is [`Event::RunFinished`].
 pub fn run(
     host: &dyn Host,
     store: &mut Store,
@@ -447,7 +572,40 @@ pub fn run(
     resume: Option<i64>,
     stop: &StopFlag,
     on: &mut dyn FnMut(Event),
-) -> Result<Outcome, String> {
+) -> Result<Outcome, SuiteError> {
+    let started = Instant::now();
+    let outcome = run_cells(host, store, opts, machine, resume, stop, on)?;
+    let (run_id, end) = match outcome {
+        Outcome::Finished { run_id } => (run_id, RunEnd::Finished),
+        Outcome::Interrupted { run_id } => (run_id, RunEnd::Interrupted),
+    };
+    let run = store.run(run_id).map_err(|e| e.to_string())?;
+    let count = |f: fn(&CellStatus) -> bool| run.cells.iter().filter(|c| f(&c.status)).count();
+    on(Event::RunFinished {
+        run_id,
+        end,
+        ok: count(|s| matches!(s, CellStatus::Ok)),
+        flagged: count(|s| matches!(s, CellStatus::Flagged(_))),
+        failed: count(|s| matches!(s, CellStatus::Failed(_))),
+        missing: store
+            .missing_cells(run_id)
+            .map_err(|e| e.to_string())?
+            .len(),
+        wall_s: started.elapsed().as_secs_f64(),
+        store: store.path().to_string(),
+    });
+    Ok(outcome)
+}
+
+fn run_cells(
+    host: &dyn Host,
+    store: &mut Store,
+    opts: &SuiteOptions,
+    machine: Machine,
+    resume: Option<i64>,
+    stop: &StopFlag,
+    on: &mut dyn FnMut(Event),
+) -> Result<Outcome, SuiteError> {
     let mut plan = plan(host, opts)?;
     if let Some(id) = resume {
         // A resumed run measures what it planned, not targets added since.
@@ -481,7 +639,12 @@ pub fn run(
             store
                 .add_run_warning(run_id, &note)
                 .map_err(|e| e.to_string())?;
-            on(Event::Warning(note));
+            on(Event::Warning {
+                code: WarningCode::RunNote,
+                message: note,
+                target: None,
+                workload: None,
+            });
         }
     }
     let missing: BTreeSet<PlannedCell> = store
@@ -530,21 +693,33 @@ pub fn run(
             },
         };
         store.save_cell(run_id, &rec).map_err(|e| e.to_string())?;
-        on(Event::Warning(format!(
-            "{} {}: {}",
-            c.target,
-            c.workload,
-            match &rec.status {
-                CellStatus::Failed(r) => r.as_str(),
-                _ => "",
-            }
-        )));
+        on(Event::Warning {
+            code: WarningCode::NotMeasurable,
+            message: match &rec.status {
+                CellStatus::Failed(r) => r.clone(),
+                _ => String::new(),
+            },
+            target: Some(c.target.clone()),
+            workload: Some(c.workload.clone()),
+        });
     }
-    on(Event::Begin {
+    on(Event::RunStarted {
         run_id,
-        total: plan.cells.len(),
-        remaining: remaining.len(),
-        eta: eta(&remaining, opts, todo_targets.len()),
+        resumed: resume.is_some(),
+        plan: RunPlan {
+            targets: todo_targets.iter().map(|t| t.name.clone()).collect(),
+            workloads: opts.workloads.clone(),
+            cells: plan
+                .cells
+                .iter()
+                .map(|c| workloads::events::CellId {
+                    target: c.target.clone(),
+                    workload: c.workload.clone(),
+                })
+                .collect(),
+            remaining: remaining.len(),
+            eta_s: eta(&remaining, opts, todo_targets.len()).as_secs_f64(),
+        },
     });
 
     // The interleaved order (docs/workloads.md "Order of measurement"): every target is prepared
@@ -591,9 +766,9 @@ pub fn run(
             }
             if let Some(e) = store_failed.take() {
                 // A failed write (disk full, read-only file): stop; what was committed stays.
-                return Err(format!(
+                return Err(SuiteError::Run(format!(
                     "{e}; the run stopped (run {run_id} keeps every cell stored before this one; free space or fix the file, then `stackwise lab --resume` completes it)"
-                ));
+                )));
             }
             return Ok(Outcome::Interrupted { run_id });
         }};
@@ -888,7 +1063,12 @@ impl TargetRun<'_, '_> {
             if let Err(e) = self.store.add_run_warning(self.run_id, &note) {
                 *self.store_failed = Some(format!("could not store a note of the run: {e}"));
             }
-            self.emit(Event::Warning(note));
+            self.emit(Event::Warning {
+                code: WarningCode::StartNote,
+                message: note,
+                target: Some(target.to_string()),
+                workload: opts.workload.clone(),
+            });
         }
         Ok(server)
     }
@@ -921,11 +1101,15 @@ impl TargetRun<'_, '_> {
             self.emit(Event::CellDone {
                 target: t.name.clone(),
                 workload: c.workload.clone(),
-                status: rec.status.clone(),
-                line: format!(
-                    "failed: {} (see above)",
-                    f.reason.split(':').next().unwrap_or("target failed")
+                status: status_of(&rec.status),
+                failed_with: Some(
+                    f.reason
+                        .split(':')
+                        .next()
+                        .unwrap_or("target failed")
+                        .to_string(),
                 ),
+                summary: cell_summary(&rec),
             });
         }
         Ok(())
@@ -964,7 +1148,12 @@ impl TargetRun<'_, '_> {
         for (k, e) in &dead {
             self.services.remove(k);
             let msg = format!("the {k:?} service ended ({e}); restarting it and the target");
-            self.emit(Event::Warning(msg));
+            self.emit(Event::Warning {
+                code: WarningCode::ServiceEnded,
+                message: msg,
+                target: None,
+                workload: None,
+            });
         }
         !dead.is_empty()
     }
@@ -976,7 +1165,13 @@ impl TargetRun<'_, '_> {
             }
             if !self.services.contains_key(k) {
                 if *k == ServiceKind::Database {
-                    self.emit(Event::Live("starting the database (PostgreSQL)".into()));
+                    self.emit(Event::Progress {
+                        target: None,
+                        workload: None,
+                        repeat: None,
+                        repeats: None,
+                        progress: Progress::phase(Phase::StartingDatabase),
+                    });
                 }
                 let s = match self.host.start_service(*k, &self.opts.client_cpus) {
                     Ok(s) => s,
@@ -985,9 +1180,14 @@ impl TargetRun<'_, '_> {
                         if *k == ServiceKind::Database {
                             // Not retried for every target: the run says it once.
                             self.service_failed.insert(*k, msg.clone());
-                            self.emit(Event::Warning(format!(
-                                "{msg}; the cells that need it fail, the others run"
-                            )));
+                            self.emit(Event::Warning {
+                                code: WarningCode::ServiceUnavailable,
+                                message: format!(
+                                    "{msg}; the cells that need it fail, the others run"
+                                ),
+                                target: None,
+                                workload: None,
+                            });
                         }
                         return Err(TargetFailure::new(msg));
                     }
@@ -1023,7 +1223,7 @@ impl TargetRun<'_, '_> {
         cells: &[PlannedCell],
         per_target: bool,
     ) -> Result<Option<Prepared>, Stopped> {
-        self.emit(Event::Target {
+        self.emit(Event::TargetStarted {
             target: t.name.clone(),
         });
         *self.record = Some(self.record.take().unwrap_or_else(|| TargetRecord {
@@ -1105,7 +1305,7 @@ impl TargetRun<'_, '_> {
             r.config = server.config();
         }
         if per_target {
-            self.emit(Event::Live(format!("{}: idle memory", t.name)));
+            self.emit(target_progress(t, Progress::phase(Phase::IdleMemory)));
             if self.sleep(self.opts.timing.idle_settle).is_err() {
                 server.stop();
                 return Err(Stopped);
@@ -1115,7 +1315,7 @@ impl TargetRun<'_, '_> {
                 r.set("idle_pss_mb", idle);
             }
         }
-        self.emit(Event::Live(format!("{}: conformance check", t.name)));
+        self.emit(target_progress(t, Progress::phase(Phase::Conformance)));
         if let Err(f) = self.host.check(&t.name, server.as_mut()) {
             server.stop();
             return self
@@ -1134,48 +1334,39 @@ impl TargetRun<'_, '_> {
                 if self.stop.is_set() {
                     return Err(Stopped);
                 }
-                self.emit(Event::Live(format!(
-                    "{}: cold start {}/{}",
-                    t.name,
-                    i + 1,
-                    self.opts.cold_starts
-                )));
+                self.emit(target_progress(
+                    t,
+                    Progress::phase(Phase::ColdStart)
+                        .figure("done", i as f64)
+                        .figure("of", self.opts.cold_starts as f64),
+                ));
                 match self
                     .host
                     .cold_start(&t.name, &self.start_opts(&t.name, None))
                 {
                     Ok(d) => times.push(d.as_secs_f64() * 1000.0),
                     Err(f) => {
-                        self.emit(Event::Warning(format!(
-                            "{}: cold start {} failed: {}",
-                            t.name,
-                            i + 1,
-                            f.reason
-                        )));
+                        self.emit(Event::Warning {
+                            code: WarningCode::ColdStartFailed,
+                            message: format!("cold start {} failed: {}", i + 1, f.reason),
+                            target: Some(t.name.clone()),
+                            workload: None,
+                        });
                     }
                 }
             }
             if self.stop.is_set() {
                 return Err(Stopped);
             }
-            let line = match stats::median_p90(&times) {
-                Some((m, p90)) => format!(
-                    "cold start median {m:.0} ms, p90 {p90:.0} ms ({} starts); idle PSS {}",
-                    times.len(),
-                    self.record
-                        .as_ref()
-                        .and_then(|r| r.value("idle_pss_mb"))
-                        .map_or("n/a".into(), |v| format!("{v:.1} MB"))
-                ),
-                None => "cold start: no start succeeded".into(),
-            };
+            let idle_pss_mb = self.record.as_ref().and_then(|r| r.value("idle_pss_mb"));
             if let Some(r) = self.record.as_mut() {
-                r.figures.insert("cold_start_ms".into(), times);
+                r.figures.insert("cold_start_ms".into(), times.clone());
             }
             self.save_record();
-            self.emit(Event::PerTarget {
+            self.emit(Event::TargetFigures {
                 target: t.name.clone(),
-                line,
+                cold_start_ms: times,
+                idle_pss_mb,
             });
         }
         Ok(())
@@ -1202,6 +1393,7 @@ impl TargetRun<'_, '_> {
         self.save_record();
         self.emit(Event::TargetFailed {
             target: t.name.clone(),
+            stage: stage.to_string(),
             reason: f.full(),
         });
         self.fail_cells(t, cells, &f)
@@ -1240,10 +1432,11 @@ impl TargetRun<'_, '_> {
         let t0 = Instant::now();
         if !p.started {
             p.started = true;
-            self.emit(Event::CellStart {
+            self.emit(Event::CellStarted {
                 target: t.name.clone(),
                 workload: w.id().to_string(),
-                eta: w.estimate_repeats(&self.opts.timing, repeats),
+                repeats,
+                eta_s: w.estimate_repeats(&self.opts.timing, repeats).as_secs_f64(),
             });
         }
         // A service that ended is restarted, and the servers with it (they know the old URL).
@@ -1259,6 +1452,8 @@ impl TargetRun<'_, '_> {
         }
         let own = self.host.own_start(&t.name, w.id());
         let want = own.then(|| w.id().to_string());
+        // This repeat's noise re-measurements (for its repeat_done event).
+        let retries_before = p.retries;
         loop {
             // A dead default server, a cell with its own start command, or one that needs a
             // server no other load has touched: (re)start.
@@ -1301,12 +1496,15 @@ impl TargetRun<'_, '_> {
             let srv = srv.as_mut();
             let base_url = srv.base_url();
             let on = &mut *self.on;
-            let label = if repeats > 1 {
-                format!("{} {} [{}/{}]", t.name, w.id(), round + 1, repeats)
-            } else {
-                format!("{} {}", t.name, w.id())
+            let mut live = |progress: Progress| {
+                on(Event::Progress {
+                    target: Some(t.name.clone()),
+                    workload: Some(w.id().to_string()),
+                    repeat: Some(round + 1),
+                    repeats: Some(repeats),
+                    progress,
+                })
             };
-            let mut live = |s: String| on(Event::Live(format!("{label}: {s}")));
             let mut cx = CellContext {
                 target: &t.name,
                 base_url,
@@ -1330,6 +1528,15 @@ impl TargetRun<'_, '_> {
                 Ok(m) => {
                     let noise = noise_reasons(&m);
                     if noise.is_empty() {
+                        self.emit(repeat_done(
+                            t,
+                            w,
+                            round,
+                            repeats,
+                            &m,
+                            p.retries - retries_before,
+                            false,
+                        ));
                         p.measured.push(m);
                         break;
                     }
@@ -1346,7 +1553,12 @@ impl TargetRun<'_, '_> {
                                 budget.total - budget.left,
                                 budget.total
                             );
-                            self.emit(Event::Warning(format!("{} {}: {note}", t.name, w.id())));
+                            self.emit(Event::Warning {
+                                code: WarningCode::NoiseRetry,
+                                message: note.clone(),
+                                target: Some(t.name.clone()),
+                                workload: Some(w.id().to_string()),
+                            });
                             p.notes.push(note);
                         }
                         if self.stop.is_set() {
@@ -1363,6 +1575,15 @@ impl TargetRun<'_, '_> {
                         "repeat {}: {} ({why})",
                         round + 1,
                         noise.join("; ")
+                    ));
+                    self.emit(repeat_done(
+                        t,
+                        w,
+                        round,
+                        repeats,
+                        &m,
+                        p.retries - retries_before,
+                        true,
                     ));
                     p.measured.push(m);
                     break;
@@ -1424,13 +1645,13 @@ impl TargetRun<'_, '_> {
                 self.anchors.insert(w.id().to_string(), s.median);
             }
         }
-        let line = cell_line(&rec);
         self.save_cell(&rec)?;
         self.emit(Event::CellDone {
             target: t.name.clone(),
             workload: w.id().to_string(),
-            status: rec.status.clone(),
-            line,
+            status: status_of(&rec.status),
+            failed_with: None,
+            summary: cell_summary(&rec),
         });
         Ok(())
     }
@@ -1594,126 +1815,107 @@ pub fn summarise(
     }
 }
 
-/// The live line of a finished cell.
-pub fn cell_line(c: &CellRecord) -> String {
-    if let CellStatus::Failed(r) = &c.status {
-        let first = r.lines().next().unwrap_or("");
-        return if first.chars().count() > 200 {
-            format!(
-                "failed: {}… (in full in the notes)",
-                first.chars().take(200).collect::<String>()
-            )
-        } else {
-            format!("failed: {first}")
-        };
+/// A progress event of a target's own step (idle memory, conformance, cold starts).
+fn target_progress(t: &TargetInfo, progress: Progress) -> Event {
+    Event::Progress {
+        target: Some(t.name.clone()),
+        workload: None,
+        repeat: None,
+        repeats: None,
+        progress,
     }
-    let mut parts = Vec::new();
-    let fmt = |s: &Spread, unit: &str| {
-        if s.values.len() > 1 {
-            format!(
-                "{} {unit} ({}–{})",
-                stats::fmt_num(s.median),
-                stats::fmt_num(s.min),
-                stats::fmt_num(s.max)
-            )
-        } else {
-            format!("{} {unit}", stats::fmt_num(s.median))
-        }
+}
+
+/// A kept repeat, with its figures by metric id and how far it can be trusted.
+fn repeat_done(
+    t: &TargetInfo,
+    w: &dyn Workload,
+    round: u32,
+    repeats: u32,
+    m: &Measured,
+    retried: u32,
+    noisy: bool,
+) -> Event {
+    let samples: serde_json::Value =
+        serde_json::from_str(&m.repeat.samples_json).unwrap_or_default();
+    let windows: Vec<&serde_json::Value> = match &samples {
+        serde_json::Value::Array(v) => v.iter().collect(),
+        v => vec![v],
     };
-    let used: Vec<RepeatRecord> = if c.repeats.iter().any(|r| r.clean) {
-        c.repeats.iter().filter(|r| r.clean).cloned().collect()
-    } else {
-        c.repeats.clone()
+    let worst = |key: &str| {
+        windows
+            .iter()
+            .filter_map(|v| v[key].as_f64())
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
     };
-    let spread = |f: fn(&RepeatRecord) -> Option<f64>| {
-        Spread::of(&used.iter().filter_map(f).collect::<Vec<_>>())
+    let steal_pct = match (m.repeat.steal_pct, worst("steal_pct")) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     };
-    let kind = workloads::registry().workload(&c.workload).map(|w| w.kind);
-    if kind == Some(Kind::Mixed) && c.ladder.len() >= 2 {
-        // Per repeat: [/io alone, /io with heavy requests].
-        let alone: Vec<f64> = c.ladder.iter().step_by(2).map(|p| p.p99_ms).collect();
-        let mixed: Vec<f64> = c
-            .ladder
-            .iter()
-            .skip(1)
-            .step_by(2)
-            .map(|p| p.p99_ms)
-            .collect();
-        if let (Some(a), Some(m)) = (Spread::of(&alone), Spread::of(&mixed)) {
-            parts.push(format!(
-                "/io p99 {} ms alone → {} ms with heavy /cpu",
-                stats::fmt_num(a.median),
-                stats::fmt_num(m.median)
-            ));
-        }
-        // The heavy request each repeat priced (mixed-time: calibrated) and the blocking ratio.
-        if let (Some(h), Some(r)) = (
-            spread(|r| r.metric("heavy_cpu_ms")),
-            spread(|r| r.metric("blocking_ratio")),
-        ) {
-            parts.push(format!(
-                "heavy /cpu {} ms of CPU, blocking ratio {}",
-                stats::fmt_num(h.median),
-                stats::fmt_num(r.median)
-            ));
-        }
-    } else if let Some(cap) = c.capacity_rps {
-        parts.push(format!(
-            "capacity {} req/s at p99 < {} ms",
-            stats::fmt_num(cap),
-            c.slo_p99_ms.unwrap_or_default()
-        ));
-    } else if c
-        .repeats
-        .iter()
-        .any(|r| r.metric("connections_held").is_some())
-    {
-        // Held connections are a result over every repeat, clean or not.
-        let held: Vec<f64> = c
-            .repeats
-            .iter()
-            .filter_map(|r| r.metric("connections_held"))
-            .collect();
-        let attempted = c
-            .repeats
-            .iter()
-            .filter_map(|r| r.metric("connections_attempted"))
-            .fold(0u64, |m, v| m.max(v as u64));
-        let (lo, hi) = held
-            .iter()
-            .fold((f64::INFINITY, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
-        parts.push(if lo == hi {
-            format!("held {lo:.0} of {attempted} connections")
-        } else {
-            format!("held {lo:.0}–{hi:.0} of {attempted} connections")
-        });
-        let mb: Vec<f64> = c
-            .repeats
-            .iter()
-            .filter_map(|r| r.metric("mb_per_1k_conns"))
-            .collect();
-        if let Some(s) = Spread::of(&mb) {
-            parts.push(fmt(&s, "MB per 1k connections"));
-        }
-        if let Some(s) = spread(|r| r.metric("throughput_rps")) {
-            parts.push(fmt(&s, "echoes/s"));
-        }
-    } else if let Some(s) = spread(|r| r.metric("throughput_rps")) {
-        parts.push(fmt(&s, "req/s"));
+    Event::RepeatDone {
+        target: t.name.clone(),
+        workload: w.id().to_string(),
+        repeat: round + 1,
+        repeats,
+        figures: m.repeat.metrics.clone(),
+        trust: RepeatTrust {
+            clean: m.repeat.clean,
+            errors: m.errors,
+            steal_pct,
+            other_processes: worst("server_cpus_foreign"),
+            noisy,
+            retried,
+            lower_bound: m.lower_bound,
+        },
     }
-    if let Some(s) = spread(|r| r.metric("p99_ms")) {
-        parts.push(format!("p99 {}", fmt(&s, "ms")));
+}
+
+fn status_of(s: &CellStatus) -> Status {
+    match s {
+        CellStatus::Ok => Status::Ok,
+        CellStatus::Flagged(r) => Status::Flagged(r.clone()),
+        CellStatus::Failed(r) => Status::Failed(r.clone()),
     }
-    if let Some(s) = spread(|r| r.metric("server_cpu_us_per_req")) {
-        parts.push(format!("server CPU {}", fmt(&s, "µs/req")));
+}
+
+/// A stored cell's summary figures, by the registry's rule for each metric: over the clean
+/// repeats (every repeat when none is clean), or over every repeat.
+pub fn cell_summary(c: &CellRecord) -> CellSummary {
+    let any_clean = c.repeats.iter().any(|r| r.clean);
+    let ids: BTreeSet<&String> = c.repeats.iter().flat_map(|r| r.metrics.keys()).collect();
+    let figures = ids
+        .into_iter()
+        .filter_map(|id| {
+            let all = workloads::registry()
+                .metric(id)
+                .is_some_and(|m| m.over == workloads::Over::AllRepeats);
+            let values: Vec<f64> = c
+                .repeats
+                .iter()
+                .filter(|r| all || !any_clean || r.clean)
+                .filter_map(|r| r.metric(id))
+                .collect();
+            let s = Spread::of(&values)?;
+            Some((
+                id.clone(),
+                Figure {
+                    median: s.median,
+                    min: s.min,
+                    max: s.max,
+                    n: s.values.len(),
+                },
+            ))
+        })
+        .collect();
+    CellSummary {
+        figures,
+        capacity_rps: c.capacity_rps,
+        slo_p99_ms: c.slo_p99_ms,
+        ladder_p99_ms: c.ladder.iter().map(|p| p.p99_ms).collect(),
+        lower_bound: c.lower_bound,
+        warnings: c.warnings.clone(),
+        elapsed_s: c.elapsed_s,
     }
-    if c.lower_bound {
-        parts.push("lower bound".into());
-    }
-    if let CellStatus::Flagged(r) = &c.status {
-        parts.push(format!("FLAGGED: {r}"));
-    }
-    parts.join(", ")
 }
 
 #[cfg(test)]
@@ -1792,11 +1994,85 @@ mod tests {
         );
         assert_eq!(rec.status, CellStatus::Ok);
         assert!(rec.warnings.is_empty(), "{:?}", rec.warnings);
-        assert!(
-            cell_line(&rec).starts_with("101 req/s (100–104)"),
-            "{}",
-            cell_line(&rec)
+        let s = cell_summary(&rec);
+        assert_eq!(
+            s.figures["throughput_rps"],
+            Figure {
+                median: 101.0,
+                min: 100.0,
+                max: 104.0,
+                n: 3
+            }
         );
+    }
+
+    #[test]
+    fn summary_figures_follow_the_registry_rule_for_each_metric() {
+        let w = workload::by_id("json").unwrap();
+        let mut flagged = repeat(10.0, 5, &[]);
+        flagged.repeat.set("connections_held", Some(7.0));
+        let mut clean = repeat(1000.0, 0, &[]);
+        clean.repeat.set("connections_held", Some(9.0));
+        let rec = summarise("x", w.as_ref(), &Timing::full(), vec![flagged, clean]);
+        let s = cell_summary(&rec);
+        // Over the clean repeats…
+        assert_eq!(s.figures["throughput_rps"].n, 1);
+        assert_eq!(s.figures["throughput_rps"].median, 1000.0);
+        // …or over every repeat, as the registry says.
+        assert_eq!(s.figures["connections_held"].n, 2);
+        assert_eq!(s.figures["connections_held"].min, 7.0);
+    }
+
+    fn valid() -> SuiteOptions {
+        SuiteOptions {
+            targets: vec![],
+            workloads: vec!["json".into()],
+            repeats: 3,
+            timing: Timing::quick(),
+            quick: true,
+            cold_starts: 3,
+            server_cpus: vec![1],
+            client_cpus: vec![0],
+            workers: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn validate_names_the_field_that_is_wrong() {
+        assert_eq!(valid().validate(), Ok(()));
+        let field = |o: SuiteOptions| match o.validate() {
+            Err(SuiteError::Invalid { field, .. }) => field,
+            r => panic!("{r:?}"),
+        };
+        let mut o = valid();
+        o.workloads.push("nope".into());
+        assert_eq!(field(o), Field::Workloads);
+        let mut o = valid();
+        o.repeats = 0;
+        assert_eq!(field(o), Field::Repeats);
+        let mut o = valid();
+        o.cold_starts = 101;
+        assert_eq!(field(o), Field::ColdStarts);
+        let mut o = valid();
+        o.timing.duration = Duration::ZERO;
+        assert_eq!(field(o), Field::Duration);
+        let mut o = valid();
+        o.timing.rung = Duration::from_secs(7200);
+        assert_eq!(field(o), Field::Rung);
+        let mut o = valid();
+        o.timing.slo_p99_ms = f64::NAN;
+        assert_eq!(field(o), Field::SloP99);
+        let mut o = valid();
+        o.timing.ws_connections = 0;
+        assert_eq!(field(o), Field::WsConnections);
+        let mut o = valid();
+        o.workers.insert("a".into(), 0);
+        assert_eq!(field(o), Field::Workers);
+        let e = SuiteError::Invalid {
+            field: Field::Repeats,
+            message: "must be 1 to 100 (got 0)".into(),
+        };
+        assert_eq!(e.to_string(), "repeats: must be 1 to 100 (got 0)");
     }
 
     #[test]

@@ -197,7 +197,7 @@ fn with_cx<T>(
     let mut services = BTreeMap::new();
     let anchors = BTreeMap::new();
     let stop = StopFlag::new();
-    let mut live = |_s: String| {};
+    let mut live = |_p: lab::workload::Progress| {};
     let mut cx = CellContext {
         target,
         base_url: format!("http://{addr}"),

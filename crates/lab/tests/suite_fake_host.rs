@@ -14,8 +14,8 @@ use axum::extract::RawQuery;
 use axum::routing::get;
 use axum::Router;
 use lab::suite::{
-    self, Event, Host, Installed, Outcome, Server, StartOptions, SuiteOptions, TargetFailure,
-    TargetInfo,
+    self, Event, Host, Installed, Outcome, Phase, Progress, RunEnd, Server, StartOptions,
+    SuiteOptions, TargetFailure, TargetInfo, WarningCode,
 };
 use lab::workload::http::{cpu_result, hash_hex};
 use lab::workload::{ServerMeter, ServerUsage, ServiceHandle, ServiceKind, StopFlag, Timing};
@@ -500,7 +500,14 @@ fn ctrl_c_mid_cell_keeps_finished_cells_and_resume_completes() {
         &mut |e| match e {
             Event::CellDone { .. } => done += 1,
             // Ctrl-C while the third cell (a/json: the order is interleaved) is measuring.
-            Event::Live(l) if done == 2 && l.contains("measuring") => stop2.trigger(),
+            Event::Progress {
+                progress:
+                    Progress {
+                        phase: Some(Phase::Measuring),
+                        ..
+                    },
+                ..
+            } if done == 2 => stop2.trigger(),
             _ => {}
         },
     )
@@ -631,8 +638,8 @@ fn an_upstream_that_ends_is_restarted_with_the_target() {
         None,
         &StopFlag::new(),
         &mut |e| {
-            if let Event::Warning(w) = e {
-                warnings.push(w);
+            if let Event::Warning { message, .. } = e {
+                warnings.push(message);
             }
         },
     )
@@ -783,17 +790,59 @@ fn repeats_are_measured_round_robin_across_targets() {
     let mut opts = options(&["plaintext", "json"], 2);
     opts.cold_starts = 0;
     let (run_id, events) = run_collecting(&host, &mut store, &opts);
-    // The order of the repeats, from the live lines ("a plaintext [1/2]: measuring …").
+    // The order of the repeats, from the progress events.
     let mut order: Vec<String> = Vec::new();
     for e in &events {
-        if let Event::Live(l) = e {
-            if let Some((label, _)) = l.split_once("]: ") {
-                let label = format!("{label}]");
-                if order.last() != Some(&label) {
-                    order.push(label);
-                }
+        if let Event::Progress {
+            target: Some(t),
+            workload: Some(w),
+            repeat: Some(r),
+            repeats: Some(n),
+            ..
+        } = e
+        {
+            let label = format!("{t} {w} [{r}/{n}]");
+            if order.last() != Some(&label) {
+                order.push(label);
             }
         }
+    }
+    // The stream: run started (the plan: 3 targets, 6 cells), a repeat_done per repeat with its
+    // figures, run finished last with the counts.
+    match &events[0] {
+        Event::RunStarted {
+            run_id: id, plan, ..
+        } => {
+            assert_eq!(*id, run_id);
+            assert_eq!(plan.targets, ["a", "b", "c"]);
+            assert_eq!((plan.cells.len(), plan.remaining), (6, 6));
+            assert!(plan.eta_s > 0.0);
+        }
+        e => panic!("first event {e:?}"),
+    }
+    let repeats: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::RepeatDone { .. }))
+        .collect();
+    assert_eq!(repeats.len(), 12, "3 targets × 2 workloads × 2 repeats");
+    for e in repeats {
+        let Event::RepeatDone { figures, trust, .. } = e else {
+            unreachable!()
+        };
+        assert!(figures.contains_key("throughput_rps"), "{figures:?}");
+        assert!(trust.clean && !trust.noisy);
+    }
+    match events.last().unwrap() {
+        Event::RunFinished {
+            run_id: id,
+            end,
+            ok,
+            missing,
+            ..
+        } => {
+            assert_eq!((*id, *end, *ok, *missing), (run_id, RunEnd::Finished, 6, 0));
+        }
+        e => panic!("last event {e:?}"),
     }
     let mut expected = Vec::new();
     for w in ["plaintext", "json"] {
@@ -923,7 +972,22 @@ fn a_cell_that_stays_noisy_is_flagged_once_retries_are_spent() {
     assert_eq!(host.steal.lock().unwrap()["a"].lock().unwrap().len(), 15);
     assert!(events
         .iter()
-        .any(|e| matches!(e, Event::Warning(w) if w.contains("re-measured"))));
+        .any(|e| matches!(e, Event::Warning { code: WarningCode::NoiseRetry, message, .. } if message.contains("re-measured"))));
+    // The kept repeats' trust flags: both noisy by steal; the first was measured again 3 times.
+    let trust: Vec<(u32, bool, u32, Option<f64>)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RepeatDone { repeat, trust, .. } => {
+                Some((*repeat, trust.noisy, trust.retried, trust.steal_pct))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        trust,
+        [(1, true, 3, Some(40.0)), (2, true, 0, Some(40.0))],
+        "{trust:?}"
+    );
 }
 
 /// The run's retry budget is shared: a quarter of the planned repeats, at least 3. Two
@@ -1005,7 +1069,7 @@ fn a_missing_database_fails_only_its_cells() {
     }
     assert_eq!(*host.db_starts.lock().unwrap(), 1, "tried once per run");
     assert!(events.iter().any(
-        |e| matches!(e, Event::Warning(w) if w.contains("postgresql-15") && w.contains("others run"))
+        |e| matches!(e, Event::Warning { message: w, .. } if w.contains("postgresql-15") && w.contains("others run"))
     ));
     // Interleaved: the db cells fail while the targets are prepared, before any json repeat.
     let done: Vec<String> = events
@@ -1048,11 +1112,21 @@ fn capacity_searches_are_repeated_interleaved_and_summarised_by_their_median() {
     let (run_id, events) = run_collecting(&host, &mut store, &opts);
     let mut order: Vec<String> = Vec::new();
     for e in &events {
-        if let Event::Live(l) = e {
-            if let Some((label, _)) = l.split_once(": ") {
-                if label.contains("-slo") && order.last().map(String::as_str) != Some(label) {
-                    order.push(label.to_string());
-                }
+        if let Event::Progress {
+            target: Some(t),
+            workload: Some(w),
+            repeat: Some(r),
+            repeats: Some(n),
+            ..
+        } = e
+        {
+            let label = if *n > 1 {
+                format!("{t} {w} [{r}/{n}]")
+            } else {
+                format!("{t} {w}")
+            };
+            if label.contains("-slo") && order.last() != Some(&label) {
+                order.push(label);
             }
         }
     }

@@ -235,7 +235,7 @@ fn measure(
     let mut services = BTreeMap::new();
     let anchors = BTreeMap::new();
     let mut lines = Vec::new();
-    let mut live = |s: String| lines.push(s);
+    let mut live = |p: lab::workload::Progress| lines.push(p);
     let mut cx = CellContext {
         target: "in-process",
         base_url: format!("http://{addr}"),

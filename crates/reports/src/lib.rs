@@ -10,6 +10,7 @@
 //! - [`html`], [`markdown`], [`json`]: the three outputs.
 //! - [`claims_text`]: the claims verdicts as terminal text (`stackwise claims`).
 //! - [`terminal`]: the terminal tables of a run (the end of `stackwise lab`, `lab --show`).
+//! - [`live`]: the lab's progress (live line, per-cell result line) from its typed events.
 //! - [`export`]: the one seam every output goes through (an `Exporter` per format).
 //! - [`assemble`]: one assembly of a run with its details, the claims verdicts and the advice
 //!   ([`sections`] lays the verdicts and the advice out), for every output and the web UI.
@@ -26,6 +27,7 @@ pub mod format;
 pub mod html;
 pub mod input;
 pub mod json;
+pub mod live;
 pub mod markdown;
 pub mod sections;
 pub mod svg;

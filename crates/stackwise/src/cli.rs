@@ -709,6 +709,11 @@ pub struct LabArgs {
     /// Never show progress bars (they are shown only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Write the run's events on stdout, one JSON object per line (schemas/lab-events.schema.json);
+    /// the human text (progress, the tables at the end) goes to stderr.
+    #[arg(long, value_name = "FORMAT", value_parser = ["json"], conflicts_with_all = ["plan", "show", "json"])]
+    pub events: Option<String>,
 }
 
 /// Prints a clap error as one line (the line that names the argument) and returns exit code 2;

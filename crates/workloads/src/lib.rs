@@ -4,6 +4,8 @@
 //! and services it needs, the requests it sends **with their validation** (so that an exporter to
 //! another load engine can send and check the same ones), its parameters, the metrics it
 //! produces, and the trust constants ([`trust`]) the lab measures by and the readers judge by.
+//! It also owns the vocabulary of a lab run in progress ([`events`]): the suite's typed events,
+//! which the lab emits and the reports render.
 //!
 //! It depends on no other workspace crate and runs nothing: the lab's measuring code
 //! (`crates/lab/src/workload/`) implements a registry entry; the store names stored figures by
@@ -14,6 +16,7 @@
 //! user-declared workload file, adds a workload without touching any other crate.
 
 pub mod builtin;
+pub mod events;
 pub mod grid;
 pub mod metrics;
 pub mod registry;

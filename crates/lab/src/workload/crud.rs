@@ -233,7 +233,7 @@ impl Workload for CrudAtSlo {
 impl CrudAtSlo {
     /// Runs one rung of the mix at `rate`.
     fn rung(&self, cx: &mut CellContext<'_>, rate: f64) -> Result<Rung, MeasureError> {
-        (cx.live)(format!("{} at {rate:.0} req/s", self.spec.id));
+        (cx.live)(super::Progress::phase(super::Phase::Rung).figure("offered_rps", rate));
         let plan = RungPlan {
             rate,
             duration: cx.timing.rung,

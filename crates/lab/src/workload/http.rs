@@ -336,15 +336,16 @@ pub fn drive_with(
         if last_live.elapsed() >= Duration::from_millis(250) {
             let p = handles[0].progress();
             let phase = match p.phase {
-                Phase::WarmUp => "warm-up",
-                Phase::Measuring => "measuring",
+                Phase::WarmUp => super::Phase::WarmUp,
+                Phase::Measuring => super::Phase::Measuring,
             };
-            (cx.live)(format!(
-                "{label}: {phase} {:.0}/{:.0}s, {} responses",
-                started.elapsed().as_secs_f64().min(total.as_secs_f64()),
-                total.as_secs_f64(),
-                p.completed
-            ));
+            (cx.live)(super::Progress {
+                phase: Some(phase),
+                step: Some(label.to_string()),
+                elapsed_s: Some(started.elapsed().as_secs_f64().min(total.as_secs_f64())),
+                total_s: Some(total.as_secs_f64()),
+                figures: [("responses".to_string(), p.completed as f64)].into(),
+            });
             last_live = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(if in_window { 20 } else { 2 }));

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use store::{LadderPoint, RepeatRecord};
+pub use workloads::events::{Phase, Progress};
 
 /// A service a workload needs running beside the target while it is measured (the registry's
 /// enum: `Upstream` is the HTTP service `/io` calls, its URL reaching the target as
@@ -166,8 +167,9 @@ pub struct CellContext<'a> {
     /// Saturation throughput (req/s) of this target per workload id, measured earlier: capacity
     /// searches are anchored on it.
     pub anchors: &'a BTreeMap<String, f64>,
-    /// The live line: what the workload is doing now.
-    pub live: &'a mut dyn FnMut(String),
+    /// What the workload is doing now, as data (the suite adds the target, workload and repeat
+    /// and reports it as a progress event).
+    pub live: &'a mut dyn FnMut(Progress),
 }
 
 /// One measured repeat.

@@ -963,17 +963,18 @@ impl Workload for WsHold {
             if last_live.elapsed() >= Duration::from_millis(250) {
                 let p = &client.progress;
                 let what = match ph {
-                    phase::RAMP => "opening",
-                    phase::HOLD => "holding",
-                    _ => "closing",
+                    phase::RAMP => super::Phase::Opening,
+                    phase::HOLD => super::Phase::Holding,
+                    _ => super::Phase::Closing,
                 };
-                (cx.live)(format!(
-                    "ws-hold: {what} {:.0}s, {} of {n} open, {} failed, {} echoes",
-                    started.elapsed().as_secs_f64(),
-                    p.open_now.load(Ordering::Relaxed),
-                    p.failed.load(Ordering::Relaxed),
-                    p.echoes.load(Ordering::Relaxed),
-                ));
+                (cx.live)(super::Progress {
+                    elapsed_s: Some(started.elapsed().as_secs_f64()),
+                    ..super::Progress::phase(what)
+                        .figure("open", p.open_now.load(Ordering::Relaxed) as f64)
+                        .figure("target_connections", n as f64)
+                        .figure("failed", p.failed.load(Ordering::Relaxed) as f64)
+                        .figure("echoes", p.echoes.load(Ordering::Relaxed) as f64)
+                });
                 last_live = Instant::now();
             }
             std::thread::sleep(Duration::from_millis(20));

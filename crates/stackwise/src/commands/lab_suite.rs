@@ -6,6 +6,9 @@
 //! sweep of what a killed previous run left; starts the watchdog); a failed store write stops it.
 //! `--target-url URL [--allow-remote]` runs the suite over [`lab::remote::RemoteHost`] (a deployed
 //! service: a non-loopback URL is refused without `--allow-remote`, before anything runs).
+//! `--events json` writes the suite's typed events on stdout, one JSON line each (the human text
+//! goes to stderr); the lines and the live line are rendered by [`reports::live`]. The suite's
+//! option errors are typed ([`lab::suite::SuiteError`]); [`flag`] spells their fields as flags.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -13,9 +16,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lab::suite::{self, Event, Host, Outcome, SuiteOptions};
+use lab::suite::{self, Event, Field, Host, Outcome, SuiteError, SuiteOptions};
 use lab::workload::{self, StopFlag, Timing};
-use store::{CellStatus, Store, StoreError};
+use store::{Store, StoreError};
 
 use crate::cli::LabArgs;
 use crate::UsageError;
@@ -155,7 +158,15 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
     }
     let stop = StopFlag::new();
     install_ctrl_c(stop.clone());
-    let mut ui = Ui::new(!args.no_progress && std::io::stderr().is_terminal());
+    let events = args.events.is_some();
+    // With --events json, stdout carries the events only: the human text is left to stderr, and
+    // the progress lines are off (the events say it all).
+    let mut ui = Ui::new(
+        !events && !args.no_progress && std::io::stderr().is_terminal(),
+        !events,
+    );
+    let mut event_out = std::io::stdout();
+    let mut write_failed: Option<std::io::Error> = None;
     let outcome = suite::run(
         host.as_ref(),
         &mut store,
@@ -164,23 +175,39 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
         resume,
         &stop,
         &mut |e| {
-            if let Event::Begin { run_id, .. } = &e {
+            if let Event::RunStarted { run_id, .. } = &e {
                 lab::runlock::set_run_id(*run_id);
+            }
+            if events && write_failed.is_none() {
+                let line = workloads::events::EventLine::new(e.clone());
+                let r = serde_json::to_writer(&mut event_out, &line)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| writeln!(event_out))
+                    .and_then(|()| event_out.flush());
+                if let Err(err) = r {
+                    // The reader is gone (a closed pipe): the run goes on and is stored.
+                    write_failed = Some(err);
+                }
             }
             ui.on(e)
         },
     )
-    .map_err(|e| {
-        if e.starts_with("--") {
-            anyhow::Error::new(UsageError(e))
-        } else {
-            anyhow::anyhow!(e)
-        }
-    })?;
+    .map_err(suite_error)?;
     ui.finish();
+    if let Some(e) = write_failed {
+        eprintln!(
+            "warning: --events: writing the events to stdout failed ({e}); the run was stored"
+        );
+    }
     match outcome {
         Outcome::Finished { run_id } => {
             let run = store.run(run_id)?;
+            if events {
+                let mut out = std::io::stderr().lock();
+                write!(out, "{}", reports::terminal::tables(&run))?;
+                writeln!(out, "Stored as run {run_id} in {}", db_path.display())?;
+                return Ok(());
+            }
             let mut out = std::io::stdout().lock();
             if args.json {
                 serde_json::to_writer_pretty(&mut out, &run)?;
@@ -274,6 +301,32 @@ fn take_lock(db: &std::path::Path, wait: bool) -> anyhow::Result<lab::runlock::R
     Ok(lock)
 }
 
+/// The flag of a suite option.
+pub fn flag(field: Field) -> &'static str {
+    match field {
+        Field::Targets => "--targets",
+        Field::Workloads => "--workloads",
+        Field::Repeats => "--repeats",
+        Field::Duration => "--duration",
+        Field::Warmup => "--warmup",
+        Field::Rung => "--rung",
+        Field::SloP99 => "--slo-p99",
+        Field::ColdStarts => "--cold-starts",
+        Field::WsConnections => "--ws-connections",
+        Field::Workers => "--workers",
+    }
+}
+
+/// A suite error: an option's is a usage error naming its flag (exit 2), the rest fail the run.
+fn suite_error(e: SuiteError) -> anyhow::Error {
+    match e {
+        SuiteError::Invalid { field, message } => {
+            anyhow::Error::new(flag_error(flag(field), message))
+        }
+        SuiteError::Run(e) => anyhow::anyhow!(e),
+    }
+}
+
 fn flag_error(flag: &str, msg: impl std::fmt::Display) -> UsageError {
     UsageError(format!("{flag}: {msg}"))
 }
@@ -329,15 +382,6 @@ pub fn options_from_args(a: &LabArgs) -> Result<SuiteOptions, UsageError> {
         timing.slo_p99_ms = ms;
     }
     if let Some(n) = a.ws_connections {
-        if !(1..=workload::ws_hold::MAX_CONNECTIONS).contains(&n) {
-            return Err(flag_error(
-                "--ws-connections",
-                format!(
-                    "must be 1 to {} (got {n})",
-                    workload::ws_hold::MAX_CONNECTIONS
-                ),
-            ));
-        }
         timing.ws_connections = n;
     }
     let workloads: Vec<String> = if a.workloads.is_empty() {
@@ -353,18 +397,6 @@ pub fn options_from_args(a: &LabArgs) -> Result<SuiteOptions, UsageError> {
             workload::full().iter().map(|s| s.to_string()).collect()
         }
     } else {
-        let known: Vec<String> = workload::catalogue()
-            .iter()
-            .map(|w| w.id().to_string())
-            .collect();
-        for w in &a.workloads {
-            if !known.contains(w) {
-                return Err(flag_error(
-                    "--workloads",
-                    format!("unknown workload '{w}' (known: {})", known.join(", ")),
-                ));
-            }
-        }
         let mut seen = Vec::new();
         for w in &a.workloads {
             if !seen.contains(w) {
@@ -374,23 +406,11 @@ pub fn options_from_args(a: &LabArgs) -> Result<SuiteOptions, UsageError> {
         seen
     };
     let repeats = a.repeats.unwrap_or(if a.quick { 1 } else { 3 });
-    if repeats == 0 || repeats > 100 {
-        return Err(flag_error(
-            "--repeats",
-            format!("must be 1 to 100 (got {repeats})"),
-        ));
-    }
     let cold_starts = a.cold_starts.unwrap_or(if a.quick {
         workload::COLD_STARTS_QUICK
     } else {
         workload::COLD_STARTS_FULL
     });
-    if cold_starts > 100 {
-        return Err(flag_error(
-            "--cold-starts",
-            format!("at most 100 (got {cold_starts})"),
-        ));
-    }
     let server = a
         .server_cpus
         .as_deref()
@@ -430,7 +450,7 @@ pub fn options_from_args(a: &LabArgs) -> Result<SuiteOptions, UsageError> {
             targets.push(t);
         }
     }
-    Ok(SuiteOptions {
+    let opts = SuiteOptions {
         targets,
         workloads,
         repeats,
@@ -440,7 +460,13 @@ pub fn options_from_args(a: &LabArgs) -> Result<SuiteOptions, UsageError> {
         server_cpus,
         client_cpus,
         workers,
-    })
+    };
+    // The ranges and names the suite checks; its fields are spelled as flags here.
+    opts.validate().map_err(|e| match e {
+        SuiteError::Invalid { field, message } => flag_error(flag(field), message),
+        SuiteError::Run(e) => UsageError(e),
+    })?;
+    Ok(opts)
 }
 
 fn print_plan(
@@ -449,13 +475,7 @@ fn print_plan(
     opts: &SuiteOptions,
     resume: Option<i64>,
 ) -> anyhow::Result<()> {
-    let plan = suite::plan(host, opts).map_err(|e| {
-        if e.starts_with("--") {
-            anyhow::Error::new(UsageError(e))
-        } else {
-            anyhow::anyhow!(e)
-        }
-    })?;
+    let plan = suite::plan(host, opts).map_err(suite_error)?;
     let cells: Vec<store::PlannedCell> = match resume {
         Some(id) => store.missing_cells(id)?,
         None => plan.cells.clone(),
@@ -529,12 +549,7 @@ fn print_plan(
 }
 
 fn fmt_eta(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
+    reports::live::eta(d.as_secs_f64())
 }
 
 /// First Ctrl-C: stop the current cell, stop every target, keep what is stored. Second: exit.
@@ -554,20 +569,21 @@ fn install_ctrl_c(stop: StopFlag) {
 }
 
 /// Progress: a bar over the suite (cells done, ETA) and a live line for the current cell on a
-/// terminal; plain lines otherwise.
+/// terminal; plain lines otherwise (or none: `--events json`). The text is [`reports::live`]'s.
 struct Ui {
     bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
+    /// Print the log lines (off with `--events json`).
+    lines: bool,
     started: Instant,
-    total_estimate: Duration,
     remaining_estimate: Duration,
     /// The estimates of the cells started and not yet done (repeats are interleaved across
     /// targets, so several cells are in progress at once).
-    current_estimate: std::collections::BTreeMap<(String, String), Duration>,
+    current_estimate: BTreeMap<(String, String), Duration>,
     done_estimate: Duration,
 }
 
 impl Ui {
-    fn new(tty: bool) -> Ui {
+    fn new(tty: bool, lines: bool) -> Ui {
         let bars = tty.then(|| {
             let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
             let bar = mp.add(
@@ -586,8 +602,8 @@ impl Ui {
         });
         Ui {
             bars,
+            lines,
             started: Instant::now(),
-            total_estimate: Duration::ZERO,
             remaining_estimate: Duration::ZERO,
             current_estimate: Default::default(),
             done_estimate: Duration::ZERO,
@@ -615,51 +631,26 @@ impl Ui {
     }
 
     fn on(&mut self, e: Event) {
-        match e {
-            Event::Begin {
-                run_id,
-                total,
-                remaining,
-                eta,
-            } => {
-                self.total_estimate = eta;
-                self.remaining_estimate = eta;
-                self.line(format!(
-                    "run {run_id}: {total} cells, {remaining} to measure, ETA {} once installed",
-                    fmt_eta(eta)
-                ));
+        match &e {
+            Event::RunStarted { plan, .. } => {
+                self.remaining_estimate = Duration::from_secs_f64(plan.eta_s.max(0.0));
                 if let Some((_, bar, _)) = &self.bars {
-                    bar.set_length(remaining as u64);
-                    bar.set_message(self.eta());
+                    bar.set_length(plan.remaining as u64);
                 }
             }
-            Event::Target { target } => self.line(target),
-            Event::Installing { target, line } => match &self.bars {
-                Some((_, _, live)) => live.set_message(format!("{target}: installing: {line}")),
-                None => eprintln!("  installing: {line}"),
-            },
-            Event::TargetFailed { target, reason } => self.line(format!(
-                "  {target} FAILED: {}",
-                reason.replace('\n', "\n    ")
-            )),
-            Event::CellStart {
+            Event::CellStarted {
                 target,
                 workload,
-                eta,
+                eta_s,
+                ..
             } => {
-                self.current_estimate.insert((target, workload), eta);
-            }
-            Event::Live(text) => {
-                if let Some((_, bar, live)) = &self.bars {
-                    live.set_message(text);
-                    bar.set_message(self.eta());
-                }
+                self.current_estimate.insert(
+                    (target.clone(), workload.clone()),
+                    Duration::from_secs_f64(eta_s.max(0.0)),
+                );
             }
             Event::CellDone {
-                target,
-                workload,
-                status,
-                line,
+                target, workload, ..
             } => {
                 let estimate = self
                     .current_estimate
@@ -667,20 +658,26 @@ impl Ui {
                     .unwrap_or_default();
                 self.remaining_estimate = self.remaining_estimate.saturating_sub(estimate);
                 self.done_estimate += estimate;
-                let mark = match status {
-                    CellStatus::Ok => " ",
-                    CellStatus::Flagged(_) => "!",
-                    CellStatus::Failed(_) => "x",
-                };
-                // Cells of several targets finish in turn (interleaved repeats): each names its own.
-                self.line(format!("  {mark} {target:<22} {workload:<10} {line}"));
                 if let Some((_, bar, _)) = &self.bars {
                     bar.inc(1);
-                    bar.set_message(self.eta());
                 }
             }
-            Event::PerTarget { line, .. } => self.line(format!("    {line}")),
-            Event::Warning(w) => self.line(format!("  warning: {w}")),
+            _ => {}
+        }
+        match (&self.bars, reports::live::live_line(&e)) {
+            // On a terminal, progress and install output move the live line.
+            (Some((_, bar, live)), Some(text)) => {
+                live.set_message(text);
+                bar.set_message(self.eta());
+                return;
+            }
+            (Some((_, bar, _)), None) => bar.set_message(self.eta()),
+            (None, _) => {}
+        }
+        if self.lines {
+            if let Some(text) = reports::live::log_line(&e) {
+                self.line(text);
+            }
         }
     }
 

@@ -493,14 +493,15 @@ await step('stop a real lab run from the page: finished cells kept, the run resu
     page.waitForURL(`${base}/lab`, { waitUntil: 'load' }),
     form.getByRole('button', { name: 'Start the lab' }).click(),
   ]);
-  // Stop once the first cell is measured (its result line is in the log): the next cell runs.
+  // Stop once the first cell is measured (its result line, rendered from the lab's event stream,
+  // is in the log; thousands are grouped: 12,345 req/s): the next cell runs.
   const deadline = Date.now() + 40_000;
   let log = '';
-  while (!/json\s+\d+ req\/s/.test(log) && Date.now() < deadline) {
+  while (!/json\s+[\d,]+ req\/s/.test(log) && Date.now() < deadline) {
     await page.waitForTimeout(250);
     log = await page.locator('#log').innerText();
   }
-  check(/json\s+\d+ req\/s/.test(log), `no measured json cell in the log within 40 s: ${JSON.stringify(log)}`);
+  check(/json\s+[\d,]+ req\/s/.test(log), `no measured json cell in the log within 40 s: ${JSON.stringify(log)}`);
   await Promise.all([
     page.waitForURL(`${base}/lab`, { waitUntil: 'load' }),
     page.getByRole('button', { name: 'Stop the run' }).click(),

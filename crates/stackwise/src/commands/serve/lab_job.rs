@@ -9,8 +9,10 @@
 //! group and every process it had started (its targets and upstream, found by parentage when the
 //! stop was asked) are checked: anything left is killed and named in the log.
 //!
-//! The child's text output is read line by line by [`parse_line`], the one place that knows its
-//! format (to be replaced by the `lab --events json` stream).
+//! The lab runs with `--events json`: its stdout is the typed event stream
+//! ([`workloads::events`]), read by [`parse_event_line`] and rendered with the terminal's own
+//! text ([`reports::live`]) into the log's lines and the live line; its stderr (errors, notes,
+//! the tables at the end, how to resume) is kept as text lines ([`parse_line`]).
 
 use std::io::{BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};
@@ -25,10 +27,12 @@ pub const STOP_GRACE: Duration = Duration::from_secs(30);
 /// SIGTERM → SIGKILL grace of the supervisor's stop, after the lab has ended or the grace above ran out.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// One event for the page: a line of output, or the end (how it ended).
+/// One event for the page: a line of output, the live line (what the run is doing now, not
+/// kept in the log), or the end (how it ended).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobEvent {
     Line(String),
+    Live(String),
     End(String),
 }
 
@@ -37,9 +41,28 @@ impl JobEvent {
     pub fn sse(&self) -> (&'static str, &str) {
         match self {
             JobEvent::Line(l) => ("line", l),
+            JobEvent::Live(l) => ("live", l),
             JobEvent::End(e) => ("end", e),
         }
     }
+}
+
+/// Reads one line of the lab's event stream (stdout) into events for the page: the lines the
+/// terminal would print, and the live line. A line that is not an event (a newer lab's kind, or
+/// not JSON) is kept as text, so nothing the lab said is lost.
+pub fn parse_event_line(raw: &str) -> Vec<JobEvent> {
+    let Ok(line) = serde_json::from_str::<workloads::events::EventLine>(raw.trim()) else {
+        return vec![parse_line(raw)];
+    };
+    let e = &line.event;
+    let mut out = Vec::new();
+    if let Some(live) = reports::live::live_line(e) {
+        out.push(JobEvent::Live(live.replace(['\r', '\n'], " ")));
+    }
+    if let Some(text) = reports::live::log_line(e) {
+        out.extend(text.split('\n').map(parse_line));
+    }
+    out
 }
 
 /// Reads one line of the child's text output into an event for the page. Progress redraws use
@@ -54,6 +77,8 @@ pub fn parse_line(raw: &str) -> JobEvent {
 pub struct Snapshot {
     pub command: String,
     pub log: Vec<String>,
+    /// What the run is doing now.
+    pub live: Option<String>,
     pub skipped: usize,
     pub ended: Option<String>,
 }
@@ -61,6 +86,7 @@ pub struct Snapshot {
 /// What the job's threads and the handlers share.
 struct State {
     log: Vec<String>,
+    live: Option<String>,
     skipped: usize,
     ended: Option<String>,
     /// When a stop was asked (SIGINT sent), with the processes the lab had started then.
@@ -96,23 +122,32 @@ impl LabJob {
             child: Arc::new(Mutex::new(child)),
             state: Arc::new(Mutex::new(State {
                 log: Vec::new(),
+                live: None,
                 skipped: 0,
                 ended: None,
                 stop: None,
             })),
             tx,
         };
+        // stdout: the event stream; stderr: text.
         let readers: Vec<_> = [
-            Box::new(out) as Box<dyn Read + Send>,
-            Box::new(err) as Box<dyn Read + Send>,
+            (Box::new(out) as Box<dyn Read + Send>, true),
+            (Box::new(err) as Box<dyn Read + Send>, false),
         ]
         .into_iter()
-        .map(|pipe| {
+        .map(|(pipe, events)| {
             let (state, tx) = (job.state.clone(), job.tx.clone());
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).split(b'\n') {
                     let Ok(line) = line else { break };
-                    push(&state, &tx, parse_line(&String::from_utf8_lossy(&line)));
+                    let line = String::from_utf8_lossy(&line);
+                    if events {
+                        for ev in parse_event_line(&line) {
+                            push(&state, &tx, ev);
+                        }
+                    } else {
+                        push(&state, &tx, parse_line(&line));
+                    }
                 }
             })
         })
@@ -127,6 +162,7 @@ impl LabJob {
         Snapshot {
             command: self.command.clone(),
             log: s.log.clone(),
+            live: s.live.clone(),
             skipped: s.skipped,
             ended: s.ended.clone(),
         }
@@ -200,12 +236,16 @@ impl LabJob {
 
 fn push(state: &Mutex<State>, tx: &tokio::sync::broadcast::Sender<JobEvent>, ev: JobEvent) {
     let mut s = state.lock().expect("lab job");
-    if let JobEvent::Line(l) = &ev {
-        if s.log.len() == LOG_LINES {
-            s.log.remove(0);
-            s.skipped += 1;
+    match &ev {
+        JobEvent::Line(l) => {
+            if s.log.len() == LOG_LINES {
+                s.log.remove(0);
+                s.skipped += 1;
+            }
+            s.log.push(l.clone());
         }
-        s.log.push(l.clone());
+        JobEvent::Live(l) => s.live = Some(l.clone()),
+        JobEvent::End(_) => {}
     }
     let _ = tx.send(ev);
 }
@@ -288,7 +328,11 @@ fn supervise(
         },
         None => "cannot tell how it ended".to_string(),
     };
-    state.lock().expect("lab job").ended = Some(ended.clone());
+    {
+        let mut s = state.lock().expect("lab job");
+        s.ended = Some(ended.clone());
+        s.live = None;
+    }
     let _ = tx.send(JobEvent::End(ended));
 }
 
@@ -305,6 +349,55 @@ mod tests {
         assert_eq!(parse_line("a\rb\r\n"), JobEvent::Line("a b".into()));
         assert_eq!(parse_line(""), JobEvent::Line(" ".into()));
         assert_eq!(JobEvent::End("finished".into()).sse(), ("end", "finished"));
+    }
+
+    #[test]
+    fn events_become_the_terminal_lines_and_the_live_line() {
+        use workloads::events::{CellSummary, Event, EventLine, Figure, Phase, Progress, Status};
+        let json = |e: Event| serde_json::to_string(&EventLine::new(e)).unwrap();
+        let done = json(Event::CellDone {
+            target: "rust-axum".into(),
+            workload: "json".into(),
+            status: Status::Ok,
+            failed_with: None,
+            summary: CellSummary {
+                figures: [(
+                    "throughput_rps".to_string(),
+                    Figure::of(&[12_345.0]).unwrap(),
+                )]
+                .into(),
+                ..CellSummary::default()
+            },
+        });
+        assert_eq!(
+            parse_event_line(&done),
+            [JobEvent::Line(
+                "    rust-axum              json       12,345 req/s".into()
+            )]
+        );
+        let progress = json(Event::Progress {
+            target: Some("rust-axum".into()),
+            workload: None,
+            repeat: None,
+            repeats: None,
+            progress: Progress::phase(Phase::Conformance),
+        });
+        assert_eq!(
+            parse_event_line(&progress),
+            [JobEvent::Live("rust-axum: conformance check".into())]
+        );
+        // A failed target's reason spans lines: each is a line of the log.
+        let failed = json(Event::TargetFailed {
+            target: "t".into(),
+            stage: "start".into(),
+            reason: "start: exited\n--- last lines of stderr ---".into(),
+        });
+        assert_eq!(parse_event_line(&failed).len(), 2);
+        // Not an event: kept as text.
+        assert_eq!(
+            parse_event_line("plain text\n"),
+            [JobEvent::Line("plain text".into())]
+        );
     }
 
     fn wait_ended(job: &LabJob) -> String {

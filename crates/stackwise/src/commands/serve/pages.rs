@@ -210,6 +210,7 @@ pub fn lab(app: &App, job: Option<Snapshot>, nonce: &str) -> Response {
     if let Some(Snapshot {
         command,
         log,
+        live,
         skipped,
         ended,
     }) = job
@@ -224,8 +225,9 @@ pub fn lab(app: &App, job: Option<Snapshot>, nonce: &str) -> Response {
             .map(|e| format!("Ended: {e}."))
             .unwrap_or_else(|| "Running…".into());
         b.push_str(&format!(
-            r#"<p id="status">{}</p><pre id="log">"#,
-            esc(&status)
+            r#"<p id="status">{}</p><p id="live">{}</p><pre id="log">"#,
+            esc(&status),
+            esc(live.as_deref().unwrap_or(""))
         ));
         for l in &log {
             b.push_str(&esc(l));
@@ -237,7 +239,7 @@ pub fn lab(app: &App, job: Option<Snapshot>, nonce: &str) -> Response {
         }
     }
     b.push_str(&format!(
-        r#"<script nonce="{nonce}">(function(){{var log=document.getElementById('log');var st=document.getElementById('status');if(!log||!st||st.textContent.indexOf('Running')!==0)return;var es=new EventSource('/lab/events?from={from}');es.addEventListener('line',function(e){{log.appendChild(document.createTextNode(e.data+'\n'));}});es.addEventListener('end',function(e){{st.textContent='Ended: '+e.data+'.';es.close();}});}})();</script>"#
+        r#"<script nonce="{nonce}">(function(){{var log=document.getElementById('log');var st=document.getElementById('status');if(!log||!st||st.textContent.indexOf('Running')!==0)return;var es=new EventSource('/lab/events?from={from}');var lv=document.getElementById('live');es.addEventListener('line',function(e){{log.appendChild(document.createTextNode(e.data+'\n'));}});es.addEventListener('live',function(e){{if(lv)lv.textContent=e.data;}});es.addEventListener('end',function(e){{st.textContent='Ended: '+e.data+'.';if(lv)lv.textContent='';es.close();}});}})();</script>"#
     ));
     let mut r = page(app, "stackwise: lab run", &b);
     let csp = format!(

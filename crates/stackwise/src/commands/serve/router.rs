@@ -220,6 +220,9 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
         "--no-progress".into(),
         "--db".into(),
         app.db.display().to_string(),
+        // The lab job reads the typed event stream on stdout (its stderr stays text).
+        "--events".into(),
+        "json".into(),
     ];
     if field("quick").is_some() {
         args.push("--quick".into());
@@ -292,7 +295,8 @@ async fn lab_stop(State(app): State<Arc<App>>, body: Bytes) -> Response {
     }
 }
 
-/// The lab run's output as server-sent events: `line` for each line (from the `from`-th), `end`
+/// The lab run's output as server-sent events: `line` for each line (from the `from`-th), `live` for
+/// what it is doing now (not kept), `end`
 /// when it has ended.
 async fn lab_events(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
     use super::lab_job::JobEvent;
