@@ -15,6 +15,18 @@
 //! processes' load is therefore read from task time only ([`task_share`]: user, nice, system): a
 //! quiet machine serving 20,000 req/s on loopback spends 10–20% of the server CPU in softirq, which
 //! would otherwise read as "other processes" and send quiet repeats to be measured again.
+//!
+//! Task time is read against the window's **wall-clock time**, as what was not idle
+//! ([`task_share_over`]), not as user + system over the sum of the fields: the kernel measures a
+//! CPU's idle time exactly (no-HZ idle accounting) but samples user and system time at the tick
+//! (4 ms at HZ=250), charging a whole tick to whatever runs when it fires. A server woken by a
+//! fixed-rate open loop (`mixed`, `mixed-time`: `/io` at 100 req/s, one request every 10 ms, a
+//! multiple of the tick's period, so every request lands at the same phase of it) for a fraction of
+//! a millisecond per request is then charged a tick per request, or none, for a whole repeat: the
+//! sampled user time can read 10–20% of the server CPU for a server that used a few percent (its
+//! own CPU is read exactly, from its threads' run time), and the difference was reported as other
+//! processes' load: the cause found in the code for node:http and Koa repeats of `mixed-time`
+//! re-measured for "other processes used 10–20%" on a quiet machine (2026-12-06).
 
 /// Per-CPU busy and total jiffies, for a set of CPUs.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -25,6 +37,8 @@ pub struct CpuSnapshot {
     pub irq: u64,
     /// Jiffies stolen by the hypervisor.
     pub steal: u64,
+    /// Jiffies idle (idle + iowait): measured exactly by the kernel where the tick stops when idle.
+    pub idle: u64,
     /// All jiffies (busy + idle + iowait + steal).
     pub total: u64,
 }
@@ -58,6 +72,7 @@ pub fn parse(stat: &str, cpus: &[usize]) -> CpuSnapshot {
         snap.total += total;
         snap.steal += steal;
         snap.irq += irq;
+        snap.idle += idle;
         snap.busy += total - idle - steal;
     }
     snap
@@ -86,6 +101,41 @@ pub fn task_share(start: CpuSnapshot, end: CpuSnapshot) -> Option<f64> {
     let busy = end.busy.checked_sub(start.busy)?;
     let irq = end.irq.checked_sub(start.irq)?;
     (total > 0).then(|| busy.saturating_sub(irq) as f64 / total as f64)
+}
+
+/// `/proc/stat` units per second (USER_HZ).
+pub fn user_hz() -> f64 {
+    // SAFETY: sysconf is always safe.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// Share (0–1) of `cpus` CPUs' time that tasks ran over a window of `wall` between two snapshots:
+/// the wall-clock time that was not idle, stolen or interrupt handling. Unlike [`task_share`], it
+/// does not rest on the tick-sampled user and system time (see the module docs): what is compared
+/// with a process tree's own CPU time (exact) to find other processes' load. `None` without data.
+pub fn task_share_over(
+    start: CpuSnapshot,
+    end: CpuSnapshot,
+    wall: std::time::Duration,
+    cpus: usize,
+) -> Option<f64> {
+    task_share_in(start, end, wall.as_secs_f64() * user_hz() * cpus as f64)
+}
+
+/// [`task_share_over`] for a window of `capacity` jiffies (wall time × USER_HZ × CPUs).
+pub fn task_share_in(start: CpuSnapshot, end: CpuSnapshot, capacity: f64) -> Option<f64> {
+    let idle = end.idle.checked_sub(start.idle)?;
+    let steal = end.steal.checked_sub(start.steal)?;
+    let irq = end.irq.checked_sub(start.irq)?;
+    (capacity > 0.0).then(|| {
+        let tasks = capacity - idle as f64 - steal as f64 - irq as f64;
+        (tasks / capacity).clamp(0.0, 1.0)
+    })
 }
 
 /// Stolen share (0–1) of the CPUs between two snapshots; `None` without data.
@@ -144,6 +194,81 @@ mod tests {
         // The server's own 700 jiffies leave no load to other processes: the softirq is not theirs.
         assert!((task_share(a, b).unwrap() - 0.7).abs() < 1e-9);
         assert_eq!(task_share(b, a), None);
+    }
+
+    #[test]
+    fn task_time_is_the_windows_wall_time_not_idle_so_tick_sampling_cannot_inflate_it() {
+        // CPU 1 over a 1 s window (100 jiffies at USER_HZ 100), a Node server answering /io at
+        // 100 req/s, 0.3 ms per request: 3 jiffies of work, idle (measured exactly) 97. Each
+        // request lands at the same phase of the 4 ms tick, and the tick catches every other one:
+        // 50 ticks of 4 ms charged as user time = 20 jiffies sampled, so the fields add up to 117.
+        let a = parse(
+            "cpu1 0 0 0 0 0 0 0 0 0 0
+",
+            &[1],
+        );
+        let b = parse(
+            "cpu1 20 0 0 97 0 0 0 0 0 0
+",
+            &[1],
+        );
+        assert_eq!(b.idle, 97);
+        // The sampled share: 17% of the CPU, where the server's own exact CPU time is 3%, so 14%
+        // read as other processes' load (over FOREIGN_LIMIT: the repeat was measured again).
+        let sampled = task_share(a, b).unwrap();
+        assert!((sampled - 20.0 / 117.0).abs() < 1e-9);
+        // Against the wall-clock window: what was not idle, 3%.
+        let exact = task_share_in(a, b, 100.0).unwrap();
+        assert!((exact - 0.03).abs() < 1e-9, "{exact}");
+        let own = 0.03;
+        assert!(exact - own < 1e-9);
+        // Two CPUs over 2 s: capacity 400 jiffies; steal and interrupts are not tasks' time.
+        let a = parse(
+            "cpu1 0 0 0 0 0 0 0 0 0 0
+cpu2 0 0 0 0 0 0 0 0 0 0
+",
+            &[1, 2],
+        );
+        let b = parse(
+            "cpu1 90 0 10 100 0 0 20 80 0 0
+cpu2 100 0 0 100 0 0 0 0 0 0
+",
+            &[1, 2],
+        );
+        // Not idle: 400 − 200 idle = 200; minus 80 stolen and 20 softirq: 100 jiffies of tasks.
+        let share = task_share_in(a, b, 400.0).unwrap();
+        assert!((share - 0.25).abs() < 1e-9, "{share}");
+        // Real foreign load still shows: a busy loop beside the server leaves no idle time.
+        let busy = parse(
+            "cpu1 100 0 0 0 0 0 0 0 0 0
+",
+            &[1],
+        );
+        let z = parse(
+            "cpu1 0 0 0 0 0 0 0 0 0 0
+",
+            &[1],
+        );
+        assert_eq!(task_share_in(z, busy, 100.0), Some(1.0));
+        // A window a little shorter than the jiffies counted (the snapshots' instants): clamped.
+        assert_eq!(task_share_in(z, busy, 99.0), Some(1.0));
+        assert_eq!(task_share_in(b, a, 400.0), None);
+        assert_eq!(task_share_in(a, b, 0.0), None);
+        let d = task_share_over(
+            z,
+            parse(
+                "cpu1 0 0 0 0 0 0 0 0 0 0
+",
+                &[1],
+            ),
+            std::time::Duration::from_secs(1),
+            1,
+        );
+        assert_eq!(
+            d,
+            Some(1.0),
+            "no idle at all in the window: all of it was tasks'"
+        );
     }
 
     #[test]

@@ -19,7 +19,9 @@
 //! workers) do not. A **watchdog** ([`RunLock::start_watchdog`], the hidden `stackwise
 //! lab-watchdog` subcommand running [`watchdog_main`]) sits in its own session on a pipe from the
 //! lab: when the lab dies the pipe closes, and the watchdog sweeps at once, so no worker outlives a
-//! killed lab by more than a moment. If the watchdog is killed too, the next start sweeps.
+//! killed lab by more than a moment (the dying lab's lock is released a moment *after* its pipe
+//! closes: the watchdog waits for it, [`sweep_after_death`]). If the watchdog is killed too, the
+//! next start sweeps.
 //!
 //! A clean exit empties the file (it is never deleted, so that a waiting run never locks a file
 //! that a third one has replaced).
@@ -500,9 +502,7 @@ fn cmdline(pid: i32) -> String {
 }
 
 /// The watchdog (`stackwise lab-watchdog`): waits until its stdin closes (the lab died or released
-/// its lock), then, if the lock file still describes the lab `pid` started at `start` and nobody
-/// holds the lock, kills the groups it lists, deletes its temp dirs and notes what it did in the
-/// file (the next start reports it).
+/// its lock), then sweeps for the lab `pid` started at `start` ([`sweep_after_death`]).
 pub fn watchdog_main(lock: &Path, pid: i32, start: u64) -> std::io::Result<()> {
     // SAFETY: ignoring terminal signals in this single-threaded helper.
     unsafe {
@@ -520,10 +520,39 @@ pub fn watchdog_main(lock: &Path, pid: i32, start: u64) -> std::io::Result<()> {
             Err(_) => break,
         }
     }
+    sweep_after_death(lock, pid, start, Duration::from_secs(5))
+}
+
+/// What the watchdog does once its pipe has closed: takes the lock and, if the file still
+/// describes the lab `pid` started at `start`, kills the groups it lists, deletes its temp dirs
+/// and notes what it did in the file (the next start reports it).
+///
+/// The pipe closes *before* the dying lab's lock is released: a killed process's files are
+/// released in reverse order of closing (deferred `fput`s run last-queued first), so the pipe
+/// (opened after the lock file) goes first, and the lock follows a moment later, or later still
+/// when another thread of the lab is the last to let go of the descriptor table. So a lock still
+/// held while the file describes the dying lab is waited for, up to `patience`; a lock held by a
+/// run that has rewritten the file (a new run, which sweeps itself) ends the watchdog's work.
+/// (Giving up at the first refusal left every gunicorn worker of a killed lab running.)
+pub fn sweep_after_death(
+    lock: &Path,
+    pid: i32,
+    start: u64,
+    patience: Duration,
+) -> std::io::Result<()> {
     let mut file = OpenOptions::new().read(true).write(true).open(lock)?;
-    if !flock(&file, false)? {
-        // The lab released the lock and a new run took it (it sweeps what it finds itself).
-        return Ok(());
+    let describes_the_lab = |s: &Option<Result<LockState, String>>| matches!(s, Some(Ok(s)) if s.pid == pid && s.start_time == start);
+    let deadline = Instant::now() + patience;
+    loop {
+        if flock(&file, false)? {
+            break;
+        }
+        // Held: by the dying lab (its file still describes it) or by a new run (which has
+        // rewritten it, or is about to and then sweeps what it finds).
+        if !describes_the_lab(&read_state(&mut file)?) || Instant::now() >= deadline {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     let Some(Ok(mut state)) = read_state(&mut file)? else {
         return Ok(());
@@ -625,6 +654,113 @@ mod tests {
         assert_eq!(now.pid, std::process::id() as i32);
         drop(lock);
         assert_eq!(std::fs::read_to_string(lock_path(&db)).unwrap(), "");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A process group of three (a shell and two sleepers), as a killed run leaves a server's
+    /// workers; returns it and its leader's start time.
+    fn leftover_group() -> (std::process::Child, i32, u64) {
+        let child = Command::new("sh")
+            .args(["-c", "sleep 60 & sleep 60 & wait"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = child.id() as i32;
+        let t0 = Instant::now();
+        while crate::process::group_members(pgid).len() < 3 {
+            assert!(t0.elapsed() < Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let start = crate::sample::read_stat(pgid).unwrap().starttime;
+        (child, pgid, start)
+    }
+
+    /// The watchdog's pipe closes before the killed lab's lock is released (the kernel releases a
+    /// dying process's files last-closed first): the watchdog waits for the lock while the file
+    /// still describes the lab, then sweeps. It used to give up at the first refusal, leaving
+    /// every worker of the run alive.
+    #[test]
+    fn the_watchdog_waits_for_a_dying_labs_lock_then_sweeps() {
+        let d = dir("dying");
+        let db = d.join("lab.sqlite3");
+        let (mut leftover, pgid, start_time) = leftover_group();
+        let lab = LockState {
+            pid: 999_999_998,
+            start_time: 5,
+            started_at: "2026-01-01T00:00:00Z".into(),
+            run_id: Some(2),
+            groups: vec![GroupEntry {
+                pgid,
+                start_time,
+                name: "python-flask-sync".into(),
+            }],
+            ..Default::default()
+        };
+        std::fs::write(lock_path(&db), serde_json::to_vec(&lab).unwrap()).unwrap();
+        // The dying lab's descriptor: held for a moment after the pipe closed.
+        let dying = File::open(lock_path(&db)).unwrap();
+        assert!(flock(&dying, false).unwrap());
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(dying);
+        });
+        sweep_after_death(
+            &lock_path(&db),
+            lab.pid,
+            lab.start_time,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        release.join().unwrap();
+        let left = crate::process::group_members(pgid);
+        // SAFETY: the group this test started (a no-op when the sweep ended it).
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        let _ = leftover.wait();
+        assert!(left.is_empty(), "the watchdog left {left:?} running");
+        let after: LockState =
+            serde_json::from_str(&std::fs::read_to_string(lock_path(&db)).unwrap()).unwrap();
+        assert_eq!(after.watchdog_notes.len(), 1, "{after:?}");
+        assert!(
+            after.watchdog_notes[0].contains("python-flask-sync")
+                && after.watchdog_notes[0].contains("3 processes"),
+            "{after:?}"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A lock held by a new run (the file describes it) is its business: the watchdog leaves at
+    /// once and kills nothing (the new run sweeps what it found).
+    #[test]
+    fn the_watchdog_leaves_a_lock_a_new_run_holds_alone() {
+        let d = dir("newrun");
+        let db = d.join("lab.sqlite3");
+        let (mut leftover, pgid, start_time) = leftover_group();
+        let new_run = LockState {
+            pid: std::process::id() as i32,
+            start_time: start_time_of(std::process::id() as i32).unwrap(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            groups: vec![GroupEntry {
+                pgid,
+                start_time,
+                name: "node-http".into(),
+            }],
+            ..Default::default()
+        };
+        std::fs::write(lock_path(&db), serde_json::to_vec(&new_run).unwrap()).unwrap();
+        let holder = File::open(lock_path(&db)).unwrap();
+        assert!(flock(&holder, false).unwrap());
+        let t0 = Instant::now();
+        sweep_after_death(&lock_path(&db), 999_999_998, 5, Duration::from_secs(30)).unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+        assert_eq!(crate::process::group_members(pgid).len(), 3);
+        drop(holder);
+        // SAFETY: the group this test started.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        let _ = leftover.wait();
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -5,46 +5,15 @@
 //! included) and no cluster directory is left. Short windows: it checks the plumbing, not the
 //! figures.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
-fn stackwise() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stackwise"))
-}
+use std::path::{Path, PathBuf};
+
+use support::lab::processes_with;
+use support::stackwise;
 
 fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stackwise-lab-db-e2e-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Processes whose environment carries `STACKWISE_E2E_MARK=marker` (everything the lab started
-/// inherits it, the cluster's postgres processes too).
-fn processes_with(marker: &str) -> Vec<(i32, String)> {
-    let needle = format!("STACKWISE_E2E_MARK={marker}");
-    let me = std::process::id() as i32;
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
-            let cmd = std::fs::read(entry.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-                .unwrap_or_default();
-            if !cmd.trim().is_empty() {
-                found.push((pid, cmd));
-            }
-        }
-    }
-    found
+    support::lab::tempdir("lab-db-e2e", tag)
 }
 
 /// Cluster directories (`stackwise-pg-…`) under `dir`.

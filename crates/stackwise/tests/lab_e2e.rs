@@ -5,28 +5,16 @@
 //! with `cargo test --workspace` (CI has Node 20; the first run installs node-http's packages and
 //! builds stackwise-axum).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod support;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// The lab runs of these tests share the machine's CPUs (servers pinned to the same CPU): one at a
-/// time, so that they measure and time out as a user's run would.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+use support::lab::{processes_with, read_until, serial, start_lab};
+use support::stackwise;
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn stackwise() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stackwise"))
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stackwise-lab-e2e-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tempdir(tag: &str) -> std::path::PathBuf {
+    support::lab::tempdir("lab-e2e", tag)
 }
 
 /// Short windows so the whole run takes seconds per target.
@@ -43,35 +31,6 @@ const SHORT: &[&str] = &[
     "2",
     "--no-progress",
 ];
-
-/// Processes (other than this test) whose environment carries `marker`: everything the lab
-/// started inherits the variable, so this finds leftovers of one test run only.
-fn processes_with(marker: &str) -> Vec<(i32, String)> {
-    let needle = format!("STACKWISE_E2E_MARK={marker}");
-    let me = std::process::id() as i32;
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
-            let cmd = std::fs::read(entry.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-                .unwrap_or_default();
-            // Zombies have an empty cmdline and are already dead.
-            if !cmd.trim().is_empty() {
-                found.push((pid, cmd));
-            }
-        }
-    }
-    found
-}
 
 fn read_run(db: &Path) -> store::RunSummary {
     let s = store::Store::open(db).unwrap();
@@ -261,15 +220,12 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
     let dir = tempdir("sigint");
     let db = dir.join("lab.sqlite3");
     let marker = format!("sigint-{}", std::process::id());
-    let mut child = stackwise()
-        .args([
-            "lab",
+    let (mut child, rx) = start_lab(
+        &[
             "--targets",
             "rust-axum,node-http",
             "--workloads",
             "plaintext,json",
-        ])
-        .args([
             "--repeats",
             "1",
             "--duration",
@@ -279,35 +235,19 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
             "--cold-starts",
             "1",
             "--no-progress",
-        ])
-        .arg("--db")
-        .arg(&db)
-        .env("STACKWISE_E2E_MARK", &marker)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        &db,
+        &marker,
+        &|_| {},
+    );
     // Repeats are interleaved across targets (name order within a workload): wait until
     // node-http's plaintext is stored and rust-axum's is being measured, then Ctrl-C.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("no first cell within the deadline: {seen:#?}"));
-        let first_cell_done = line.contains("plaintext") && line.contains("req/s");
-        seen.push(line);
-        if first_cell_done {
-            break;
-        }
-    }
+    let seen = read_until(
+        &rx,
+        Duration::from_secs(300),
+        "no first cell within the deadline",
+        &|line| line.contains("plaintext") && line.contains("req/s"),
+    );
     // Mid-way through the second cell (rust-axum plaintext: 0.2 s warm-up + 2 s).
     std::thread::sleep(Duration::from_millis(1200));
     assert!(

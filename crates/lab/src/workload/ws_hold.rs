@@ -1006,9 +1006,16 @@ fn client_and_foreign(
     server0: cpuload::CpuSnapshot,
     server_cpu_s: f64,
 ) -> (Option<f64>, Option<f64>) {
-    let wall = at.elapsed().as_secs_f64();
     let client = cpuload::busy_share(client0, cpuload::snapshot(cx.client_cpus));
-    let server = cpuload::task_share(server0, cpuload::snapshot(cx.server_cpus));
+    let server_end = cpuload::snapshot(cx.server_cpus);
+    let wall = at.elapsed().as_secs_f64();
+    // Against the window's wall-clock time, not the tick-sampled task time (crate::cpuload).
+    let server = cpuload::task_share_over(
+        server0,
+        server_end,
+        Duration::from_secs_f64(wall),
+        cx.server_cpus.len(),
+    );
     let distinct = !cx.client_cpus.is_empty()
         && !cx.server_cpus.is_empty()
         && cx.client_cpus.iter().all(|c| !cx.server_cpus.contains(c));

@@ -1,7 +1,10 @@
 //! Test servers for the end-to-end tests: real HTTP servers on loopback, started inside the test
-//! process on their own threads, and the helpers that run the real `stackwise` binary.
+//! process on their own threads, and the helpers that run the real `stackwise` binary; [`lab`]:
+//! the scaffolding of the tests that run `stackwise lab`.
 
 #![allow(dead_code)]
+
+pub mod lab;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Output};
