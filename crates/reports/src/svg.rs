@@ -213,22 +213,6 @@ pub fn fmt_plain(v: f64) -> String {
     }
 }
 
-pub(crate) fn group_thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
 /// Writes one SVG document. Text and attribute values are escaped here; coordinates are rounded
 /// to 0.1 px to keep files small.
 pub struct Svg {

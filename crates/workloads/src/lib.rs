@@ -3,7 +3,8 @@
 //! adviser and the reports use them), what kind of measurement each is, the contract endpoints
 //! and services it needs, the requests it sends **with their validation** (so that an exporter to
 //! another load engine can send and check the same ones), its parameters, the metrics it
-//! produces, and the trust constants ([`trust`]) the lab measures by and the readers judge by.
+//! produces, the trust constants ([`trust`]) the lab measures by and the readers judge by, and
+//! the one number formatter of figures ([`format`]).
 //!
 //! It depends on no other workspace crate and runs nothing: the lab's measuring code
 //! (`crates/lab/src/workload/`) implements a registry entry; the store names stored figures by
@@ -14,6 +15,7 @@
 //! user-declared workload file, adds a workload without touching any other crate.
 
 pub mod builtin;
+pub mod format;
 pub mod metrics;
 pub mod registry;
 pub mod trust;
