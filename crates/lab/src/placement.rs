@@ -50,21 +50,9 @@ fn list(v: &[usize]) -> String {
     v.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// The note readers need when a run used Node.js 20 (end of life on 2026-04-30).
-pub fn node_eol_note(node_version: &str) -> Option<String> {
-    let major: u32 = node_version
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()?;
-    (major <= 20).then(|| {
-        format!(
-            "Node.js {node_version} is past its end of life (Node 20: 2026-04-30; Node 18 and older earlier): \
-             no security fixes; production should use a supported release (22 or 24 LTS)"
-        )
-    })
-}
+/// The note readers need when a run used a Node.js past its end of life: the rule lives in the
+/// workload registry's trust rules, so the lab and the reports word it the same way.
+pub use workloads::trust::node_eol_note;
 
 #[cfg(test)]
 mod tests {
@@ -87,13 +75,5 @@ mod tests {
         assert!(w.unwrap().contains("share"));
         let e = split_cpus(&[0, 1], Some(&[5])).unwrap_err();
         assert!(e.starts_with("--server-cpus: CPU 5"), "{e}");
-    }
-
-    #[test]
-    fn node_20_is_past_end_of_life() {
-        assert!(node_eol_note("20.20.2").unwrap().contains("end of life"));
-        assert!(node_eol_note("v18.1.0").is_some());
-        assert!(node_eol_note("22.3.0").is_none());
-        assert!(node_eol_note("garbage").is_none());
     }
 }

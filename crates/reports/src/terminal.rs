@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use store::{CellStatus, CellSummary, RunSummary, Spread};
+use workloads::trust::{median_p90, node_eol_note};
 
 /// The reports' one number formatter (issue 19: the lab's tables printed `5524` beside `12,624`).
 fn num(v: f64) -> String {
@@ -395,33 +396,6 @@ fn blocking_table(out: &mut String, run: &RunSummary) {
         ],
         &rows,
     );
-}
-
-/// Median and 90th percentile (nearest rank) of fresh starts: the lab's rule
-/// (`lab::stats::median_p90`), here so that the reports never import the lab.
-fn median_p90(values: &[f64]) -> Option<(f64, f64)> {
-    let s = Spread::of(values)?;
-    let mut v = s.values.clone();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let rank = ((0.9 * v.len() as f64).ceil() as usize).clamp(1, v.len());
-    Some((s.median, v[rank - 1]))
-}
-
-/// The end-of-life note of a Node.js version, worded as the lab words it
-/// (`lab::placement::node_eol_note`), here so that the reports never import the lab.
-fn node_eol_note(node_version: &str) -> Option<String> {
-    let major: u32 = node_version
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()?;
-    (major <= 20).then(|| {
-        format!(
-            "Node.js {node_version} is past its end of life (Node 20: 2026-04-30; Node 18 and older earlier): \
-             no security fixes; production should use a supported release (22 or 24 LTS)"
-        )
-    })
 }
 
 #[cfg(test)]
