@@ -86,13 +86,7 @@ pub fn held_of(c: &CellSummary) -> Option<String> {
         c.metric("connections_attempted")?,
     );
     // Connection counts are whole numbers: 9,997 not 9997.00.
-    let count = |v: f64| {
-        if v.abs() >= 10_000.0 {
-            num(v)
-        } else {
-            format!("{v:.0}")
-        }
-    };
+    let count = |v: f64| crate::format::count(v.round().max(0.0) as u64);
     let held = if held.values.len() > 1 && held.min != held.max {
         format!(
             "{} ({}–{})",
