@@ -26,6 +26,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use store::{CellStatus, CellSummary, LadderPoint, RunSummary};
 
+use workloads::format::{amount, count, num, usd};
+
 use crate::profile::{DataFlow, Profile};
 use crate::rules::Choice;
 
@@ -265,11 +267,11 @@ pub fn capacity_at(ladder: &[LadderPoint], p99_target_ms: f64) -> CapacityReadin
         } else if first.achieved_rps < ACHIEVED_SHARE * first.offered_rps {
             format!(
                 "only {} of {} req/s achieved",
-                fmt_num(first.achieved_rps),
-                fmt_num(first.offered_rps)
+                num(first.achieved_rps),
+                num(first.offered_rps)
             )
         } else {
-            format!("p99 {} ms", fmt_num(first.p99_ms))
+            format!("p99 {} ms", num(first.p99_ms))
         };
         return CapacityReading {
             kind: CapacityKind::Unattainable,
@@ -277,8 +279,8 @@ pub fn capacity_at(ladder: &[LadderPoint], p99_target_ms: f64) -> CapacityReadin
             rungs: vec![rung(first)],
             text: format!(
                 "the lowest measured rate ({} req/s) already missed p99 ≤ {} ms ({why}); no figure below the measured range",
-                fmt_num(first.achieved_rps),
-                fmt_num(p99_target_ms)
+                num(first.achieved_rps),
+                num(p99_target_ms)
             ),
         };
     }
@@ -290,9 +292,9 @@ pub fn capacity_at(ladder: &[LadderPoint], p99_target_ms: f64) -> CapacityReadin
             rungs: vec![rung(last)],
             text: format!(
                 "p99 stayed ≤ {} ms up to the highest measured rate ({} req/s, p99 {} ms): capacity is at least that; not extrapolated",
-                fmt_num(p99_target_ms),
-                fmt_num(last.achieved_rps),
-                fmt_num(last.p99_ms)
+                num(p99_target_ms),
+                num(last.achieved_rps),
+                num(last.p99_ms)
             ),
         };
     };
@@ -307,8 +309,8 @@ pub fn capacity_at(ladder: &[LadderPoint], p99_target_ms: f64) -> CapacityReadin
         } else if hi.achieved_rps < ACHIEVED_SHARE * hi.offered_rps {
             format!(
                 "only {} of {} req/s achieved",
-                fmt_num(hi.achieved_rps),
-                fmt_num(hi.offered_rps)
+                num(hi.achieved_rps),
+                num(hi.offered_rps)
             )
         } else {
             "no rise in achieved rate or p99 to interpolate along".to_string()
@@ -319,9 +321,9 @@ pub fn capacity_at(ladder: &[LadderPoint], p99_target_ms: f64) -> CapacityReadin
             rungs: vec![rung(lo), rung(hi)],
             text: format!(
                 "{} req/s (p99 {} ms), the last rung within target; the next ({} req/s offered) missed it with {why}",
-                fmt_num(lo.achieved_rps),
-                fmt_num(lo.p99_ms),
-                fmt_num(hi.offered_rps)
+                num(lo.achieved_rps),
+                num(lo.p99_ms),
+                num(hi.offered_rps)
             ),
         };
     }
@@ -333,31 +335,12 @@ pub fn capacity_at(ladder: &[LadderPoint], p99_target_ms: f64) -> CapacityReadin
         rungs: vec![rung(lo), rung(hi)],
         text: format!(
             "{} req/s, interpolated between {} req/s (p99 {} ms) and {} req/s (p99 {} ms)",
-            fmt_num(rps),
-            fmt_num(lo.achieved_rps),
-            fmt_num(lo.p99_ms),
-            fmt_num(hi.achieved_rps),
-            fmt_num(hi.p99_ms)
+            num(rps),
+            num(lo.achieved_rps),
+            num(lo.p99_ms),
+            num(hi.achieved_rps),
+            num(hi.p99_ms)
         ),
-    }
-}
-
-/// A number with up to 3 significant decimals, no trailing zeros.
-pub fn fmt_num(x: f64) -> String {
-    if !x.is_finite() {
-        return format!("{x}");
-    }
-    let s = if x.abs() >= 100.0 {
-        format!("{x:.0}")
-    } else if x.abs() >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.3}")
-    };
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
     }
 }
 
@@ -498,9 +481,9 @@ fn size_target(
     if bound == Bound::NotMeasuredHighEnough {
         warnings.push(format!(
             "not measured high enough: the measured range ends before this target's capacity at p99 ≤ {} ms, so no monthly cost is given; run `{}` with rates past {} req/s",
-            fmt_num(profile.load.p99_ms),
+            num(profile.load.p99_ms),
             lab_command(&cell.workload),
-            capacity.rps.map(fmt_num).unwrap_or_else(|| "?".into())
+            capacity.rps.map(num).unwrap_or_else(|| "?".into())
         ));
     }
     let monthly = provisioned
@@ -613,7 +596,7 @@ pub fn cost(profile: &Profile, options: &[Choice], run: Option<(&RunSummary, &st
     let mut assumptions = vec![
         format!(
             "Capacity is read from each open-loop ladder at the profile's p99 ≤ {} ms (latency corrected for coordinated omission), interpolated linearly between the two measured rates around it and never extrapolated beyond the measured range; a rung with errors, or under 97% of its offered rate achieved, counts as missing the target.",
-            fmt_num(profile.load.p99_ms)
+            num(profile.load.p99_ms)
         ),
         format!(
             "Capacity scales linearly with cores from the {} server CPU(s) of run {} (scaling across more cores was not measured).",
@@ -623,13 +606,13 @@ pub fn cost(profile: &Profile, options: &[Choice], run: Option<(&RunSummary, &st
         "Your requests cost what the workload's requests cost (its parameters are shown with each figure); the measuring machine's CPU stands in for production CPUs.".into(),
         format!(
             "Headroom {} (costs.headroom; {} when not given): cores provisioned = cores needed / (1 − {}), rounded up to whole cores.",
-            fmt_num(h),
-            fmt_num(crate::profile::DEFAULT_HEADROOM),
-            fmt_num(h),
+            amount(h),
+            amount(crate::profile::DEFAULT_HEADROOM),
+            amount(h),
         ),
         format!(
             "Monthly cost = provisioned cores × {} USD per core-hour × {} hours per month.",
-            fmt_num(profile.costs.core_hour_usd),
+            usd(profile.costs.core_hour_usd),
             HOURS_PER_MONTH
         ),
         "Best = the target needing the fewest cores; typical = the median target of the stack.".into(),
@@ -690,13 +673,13 @@ pub fn cost(profile: &Profile, options: &[Choice], run: Option<(&RunSummary, &st
         assumptions.push(match profile.load.python_share {
             Some(s) => format!(
                 "Hybrid split: every request enters through the Node.js gateway ({} req/s, sized on io-slo); a share of {} reaches the Python services ({} req/s, sized on compute workloads).",
-                fmt_num(profile.load.peak_rps),
-                fmt_num(s),
-                fmt_num(s * profile.load.peak_rps)
+                num(profile.load.peak_rps),
+                num(s),
+                num(s * profile.load.peak_rps)
             ),
             None => format!(
                 "Hybrid split: every request enters through the Node.js gateway ({} req/s, sized on io-slo); the share reaching the Python services is unknown (set load.python_share), so they are not sized.",
-                fmt_num(profile.load.peak_rps)
+                num(profile.load.peak_rps)
             ),
         });
     }
@@ -808,10 +791,10 @@ pub fn tco(
     };
     let formula = format!(
         "monthly TCO = measured infrastructure + hires × {} USD ÷ 12 + switchers × {} months to fluency × {} USD ÷ 12 ÷ {} months of horizon{} (+ the cost of running two stacks, for a hybrid). Switchers: for Node.js the Python engineers, for Python the JavaScript engineers, for a hybrid none (each keeps their language); the team's two counts are taken as different people.",
-        fmt_num(year),
-        c.months_to_fluency.map(fmt_num).unwrap_or_else(|| "?".into()),
-        fmt_num(year),
-        fmt_num(horizon),
+        usd(year),
+        c.months_to_fluency.map(amount).unwrap_or_else(|| "?".into()),
+        usd(year),
+        amount(horizon),
         if (horizon - crate::profile::DEFAULT_HORIZON_MONTHS).abs() < 1e-9 {
             " (the default horizon)"
         } else {
@@ -900,9 +883,9 @@ pub fn tco(
             let mut f = format!(
                 "{}: {side} cost dominates at {} req/s ({} USD/month against {} USD/month for {other})",
                 o.label(),
-                fmt_num(profile.load.peak_rps),
-                fmt_num_usd(p.max(i)),
-                fmt_num_usd(p.min(i)),
+                num(profile.load.peak_rps),
+                usd(p.max(i)),
+                usd(p.min(i)),
             );
             if let (Some(cores), true) = (cores, p > i) {
                 // Infrastructure grows linearly with the peak (cores ∝ load, unrounded).
@@ -910,7 +893,7 @@ pub fn tco(
                 if per_rps > 0.0 {
                     f.push_str(&format!(
                         "; infrastructure would reach the people cost at a peak of about {} req/s (linear in load from the typical target's measured capacity)",
-                        fmt_num_usd(p / per_rps)
+                        num(p / per_rps)
                     ));
                 }
             }
@@ -935,24 +918,6 @@ pub fn tco(
         options: out,
         findings,
         not_priced,
-    }
-}
-
-/// A monthly amount in whole dollars with thousands separated.
-pub fn fmt_num_usd(x: f64) -> String {
-    let n = x.round() as i64;
-    let s = n.abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
     }
 }
 
@@ -1003,7 +968,7 @@ fn memory(profile: &Profile, run: Option<&RunSummary>) -> MemoryEstimate {
         return MemoryEstimate {
             status: "not-measured".into(),
             text: format!(
-                "No measurement of memory per held connection in this run from a target that held every connection: the `ws-hold` workload (held WebSocket connections, `stackwise lab --workloads ws-hold`) supplies it; no memory figure is given for {conns} connections."
+                "No measurement of memory per held connection in this run from a target that held every connection: the `ws-hold` workload (held WebSocket connections, `stackwise lab --workloads ws-hold`) supplies it; no memory figure is given for {} connections.", count(conns)
             ),
             per_stack: vec![],
         };
@@ -1016,7 +981,8 @@ fn memory(profile: &Profile, run: Option<&RunSummary>) -> MemoryEstimate {
     MemoryEstimate {
         status: status.into(),
         text: format!(
-            "Memory for {conns} held connections = idle PSS + connections × the measured MB per held connection (ws-hold: PSS while holding − idle PSS, over the connections held), per stack's leanest target that held all its connections{}.",
+            "Memory for {} held connections = idle PSS + connections × the measured MB per held connection (ws-hold: PSS while holding − idle PSS, over the connections held), per stack's leanest target that held all its connections{}.",
+            count(conns),
             if profile.costs.gb_hour_usd.is_none() {
                 "; no price given (costs.gb_hour_usd)"
             } else {
@@ -1088,14 +1054,6 @@ mod tests {
         let r = capacity_at(&[pt(1000.0, 5.0, 0), slow], 100.0);
         assert_eq!(r.kind, CapacityKind::AtRung);
         assert_eq!(r.rps, Some(1000.0));
-        assert!(r.text.contains("only 1500 of 2000"), "{}", r.text);
-    }
-
-    #[test]
-    fn numbers_are_formatted_compactly() {
-        assert_eq!(fmt_num(2500.0), "2500");
-        assert_eq!(fmt_num(12.25), "12.2");
-        assert_eq!(fmt_num(0.04), "0.04");
-        assert_eq!(fmt_num(0.3), "0.3");
+        assert!(r.text.contains("only 1,500 of 2,000"), "{}", r.text);
     }
 }

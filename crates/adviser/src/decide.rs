@@ -17,10 +17,10 @@ use crate::advice::{
     Change, Confidence, Conflict, Level, OptionScore, Reason, Resolution, ServicePlacement,
     Tension, TierStep,
 };
-use crate::cost::fmt_num;
 use crate::evidence::{Effect, Evidence};
 use crate::profile::{derived_from, key_at, KeyKind, Profile, Value};
 use crate::rules::{Choice, Favours, Rule, RuleSet};
+use workloads::format::amount;
 
 /// The outcome of the tiers for one profile.
 #[derive(Debug, Clone)]
@@ -303,8 +303,8 @@ pub fn tension(
         python_weight: w(&python),
         resolution: format!(
             "the product pulls both ways (Node.js {} against Python {} points of weight); resolved by the split: {} on Node.js, {} on Python. Each side's rules count for the hybrid only through the service it places on that stack.",
-            crate::cost::fmt_num(w(&node)),
-            crate::cost::fmt_num(w(&python)),
+            amount(w(&node)),
+            amount(w(&python)),
             on(Choice::Node).join("; "),
             on(Choice::Python).join("; ")
         ),
@@ -384,8 +384,8 @@ pub fn conflicts(
                         choice.as_str(),
                         step.name,
                         step.rank,
-                        fmt_num(ps),
-                        fmt_num(os),
+                        amount(ps),
+                        amount(os),
                         other.as_str(),
                         names.join(", "),
                         tier.why
@@ -396,8 +396,8 @@ pub fn conflicts(
                         choice.as_str(),
                         step.name,
                         step.rank,
-                        fmt_num(ps),
-                        fmt_num(os),
+                        amount(ps),
+                        amount(os),
                         other.as_str()
                     )
                 };
@@ -469,8 +469,8 @@ pub fn confidence(
     };
     let mut why = format!(
         "the choice meets {} of the {} points of weight of the fired rules ({:.0}%), from {n} rule{} in {} tier{}, {measured} of them with a premise measured and supported here (high: ≥ 75% from ≥ 3 rules in ≥ 2 tiers; medium: ≥ 50% from ≥ 2 rules or one of weight ≥ 3)",
-        fmt_num(met),
-        fmt_num(total),
+        amount(met),
+        amount(total),
         share * 100.0,
         if n == 1 { "" } else { "s" },
         tiers.len(),
@@ -613,7 +613,8 @@ pub fn what_would_change(
                     v.dedup();
                     v
                 };
-                let fmt = |x: f64| fmt_num(x);
+                // A profile value as the user would write it (not a figure for humans: `5`, `2000`).
+                let fmt = |x: f64| x.to_string();
                 let results: Vec<(f64, Option<Choice>)> = values
                     .iter()
                     .filter_map(|&x| at(&fmt(x)).map(|c| (x, c)))

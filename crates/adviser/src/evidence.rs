@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use claims::{Catalogue, ClaimResult, ReasonCode, Verdict};
 use store::RunSummary;
 
-use crate::cost::fmt_num;
 use crate::rules::{ClaimRef, Rule, RuleSet};
+use workloads::format::num;
 
 /// The factor applied to a rule whose measured premise is `partly` true or `depends` on the
 /// framework (stackwise's judgement: half the article's weight).
@@ -235,7 +235,7 @@ fn claim_evidence(c: &ClaimRef, res: &ClaimResult) -> ClaimEvidence {
         .map(|m| {
             let range = match (m.min, m.max) {
                 (Some(lo), Some(hi)) if m.values.len() > 1 => {
-                    format!(" ({}–{})", fmt_num(lo), fmt_num(hi))
+                    format!(" ({}–{})", num(lo), num(hi))
                 }
                 _ => String::new(),
             };
@@ -245,7 +245,7 @@ fn claim_evidence(c: &ClaimRef, res: &ClaimResult) -> ClaimEvidence {
                 m.workload,
                 m.metric.as_str(),
                 if m.lower_bound { " ≥" } else { "" },
-                m.median.map(fmt_num).unwrap_or_else(|| "–".into()),
+                m.median.map(num).unwrap_or_else(|| "–".into()),
                 if m.unit.is_empty() {
                     String::new()
                 } else {
@@ -324,7 +324,7 @@ fn combine(rule: &Rule, claims: Vec<ClaimEvidence>, run_id: Option<i64>) -> Rule
         ),
         Effect::Reduced => format!(
             "measured here, only partly true or on one repeat ({run}): weight × {} (stackwise's factor for partly, depends, or a one-repeat refutation); {}{}",
-            fmt_num(REDUCED),
+            num(REDUCED),
             counted_refs.iter().map(|c| label(c)).collect::<Vec<_>>().join("; "),
             figures(&counted_refs)
         ),

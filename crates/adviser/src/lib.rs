@@ -10,10 +10,12 @@
 //! - [`cost`]: cores and monthly cost from measured capacity ladders ([`store::RunSummary`]), and
 //!   the total cost of ownership from the user's own figures.
 //! - [`advice`]: the output model (JSON schema in schemas/advice.schema.json).
-//! - [`render`]: the terminal summary and the Architecture Decision Record (MADR).
 //! - [`questionnaire`]: the articles' questions as data (the CLI asks them on a terminal).
 //!
-//! No flag parsing and no terminal I/O here: the CLI (crates/stackwise) owns both.
+//! No flag parsing, no terminal I/O and no rendering here: the CLI (crates/stackwise) owns the
+//! first two; the reports crate renders the advice (`reports::advice_text`: the terminal summary and
+//! the Architecture Decision Record). Figures in the explanations are formatted by the one
+//! formatter, [`workloads::format::num`].
 //! - [`seeds`]: finding the articles, to check the rules' quotes.
 
 pub mod advice;
@@ -22,7 +24,6 @@ pub mod decide;
 pub mod evidence;
 pub mod profile;
 pub mod questionnaire;
-pub mod render;
 pub mod rules;
 pub mod seeds;
 
@@ -31,9 +32,9 @@ pub use profile::{parse_profile, read_profile, FieldError, PartialProfile, Profi
 pub use rules::{Choice, RuleSet};
 
 use advice::{EvidenceSummary, LoadSplit, NoClearWinner, Recommendation, ADVICE_FORMAT};
-use cost::fmt_num;
 use profile::DataFlow;
 use rules::Source;
+use workloads::format::num;
 
 /// Below this share of the fired weight (or after a tie no measured cost broke) there is no clear
 /// winner.
@@ -118,12 +119,12 @@ pub fn advise_with(
         note: match profile.load.python_share {
             Some(s) => format!(
                 "Every request enters through the Node.js gateway ({} req/s at peak); a share of {} reaches the Python services.",
-                fmt_num(profile.load.peak_rps),
-                fmt_num(s)
+                num(profile.load.peak_rps),
+                num(s)
             ),
             None => format!(
                 "Every request enters through the Node.js gateway ({} req/s at peak); the share reaching the Python services is not given (load.python_share).",
-                fmt_num(profile.load.peak_rps)
+                num(profile.load.peak_rps)
             ),
         },
     });
@@ -283,8 +284,9 @@ fn no_clear_winner(
         },
         options[0].label(),
         options[1].label(),
-        fmt_num(profile.load.p99_ms),
-        fmt_num(profile.load.peak_rps.min(5000.0))
+        num(profile.load.p99_ms),
+        // A command-line argument, not a figure for humans: `-r 5000`, never `-r 5,000`.
+        profile.load.peak_rps.min(5000.0).round()
     );
     NoClearWinner {
         shares: options

@@ -1,6 +1,7 @@
-//! The adviser end to end in-process: the rules' quotes against the articles, golden advice for
-//! every example profile (on the fixture run), the committed JSON schema, conflicts, and the cost
-//! model on the fixture.
+//! The adviser end to end in-process: the rules' quotes against the articles, the advice for every
+//! example profile (on the fixture run; its rendering and golden files are the reports crate's,
+//! crates/reports/tests/advice_text.rs), the committed JSON schema, conflicts, and the cost model
+//! on the fixture.
 
 mod common;
 use common::*;
@@ -65,41 +66,11 @@ fn load(path: &Path) -> adviser::Profile {
     adviser::read_profile(path).unwrap().complete().unwrap()
 }
 
-/// Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it.
-fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create)",
-            path.display()
-        )
-    });
-    if expected != actual {
-        let line = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .map(|i| i + 1);
-        panic!(
-            "{} differs from the advice (first differing line {line:?}); review and rerun with UPDATE_GOLDEN=1\n--- actual ---\n{actual}",
-            path.display()
-        );
-    }
-}
-
 #[test]
-fn each_example_profile_advice_matches_its_golden_file() {
+fn each_example_profile_advice_without_measurements_recommends_the_same() {
     let run = fixture_run();
     for path in examples() {
-        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
         let advice = adviser::advise(&load(&path), Some((&run, FIXTURE)));
-        golden(&format!("{stem}.txt"), &adviser::render::text(&advice));
         // Without measurements the same profile gets no cost figure and the lab commands.
         let bare = adviser::advise(&load(&path), None);
         assert_eq!(bare.recommendation, advice.recommendation);
@@ -133,27 +104,6 @@ fn the_personas_get_the_articles_answers() {
             "{name}"
         );
     }
-}
-
-#[test]
-fn the_adr_has_the_madr_sections_and_cites_the_run() {
-    let run = fixture_run();
-    let p = load(&repo().join("examples/startup-ai-app-post-pmf.toml"));
-    let adr = adviser::render::adr(&adviser::advise(&p, Some((&run, FIXTURE))), "2026-01-01");
-    golden("startup-ai-app-post-pmf.adr.md", &adr);
-    for h in [
-        "## Context and Problem Statement",
-        "## Decision Drivers",
-        "## Considered Options",
-        "## Decision Outcome",
-        "### Consequences",
-        "## Pros and Cons of the Options",
-        "## More Information",
-    ] {
-        assert!(adr.contains(h), "missing {h}");
-    }
-    assert!(adr.contains("Chosen option: \"hybrid (Node.js + Python)\""));
-    assert!(adr.contains("lab run 7"));
 }
 
 fn schema() -> serde_json::Value {
@@ -276,7 +226,15 @@ fn a_conflict_within_one_tier_is_resolved_by_weight() {
         (c.resolution.prevailing_score, c.resolution.overruled_score),
         (4.0, 2.0)
     );
-    assert!(c.resolution.explanation.contains("weigh 4 against 2"));
+    // Weights are sums of whole rule weights: the one formatter's amounts (`4`, not `4.00`).
+    let (four, two) = (
+        workloads::format::amount(4.0),
+        workloads::format::amount(2.0),
+    );
+    assert!(c
+        .resolution
+        .explanation
+        .contains(&format!("weigh {four} against {two}")));
 }
 
 #[test]
@@ -369,8 +327,6 @@ fn the_cost_model_on_the_fixture_interpolates_never_extrapolates_and_adds_headro
         "{:?}",
         fa.warnings
     );
-    let text = adviser::render::text(&b);
-    assert!(text.contains("not measured high enough"), "{text}");
     // A p99 target below the lowest measured rung gives no figure.
     let tight = with(p.clone(), &[("load.p99_ms", "5")]);
     let a = adviser::advise(&tight, Some((&run, FIXTURE)));
@@ -541,7 +497,6 @@ fn the_adviser_reads_a_real_lab_run() {
     for path in examples() {
         let a = adviser::advise(&load(&path), Some((&run, "lab run 1")));
         assert!(a.cost.run.is_some());
-        let _ = adviser::render::text(&a);
     }
     let p = load(&repo().join("examples/startup-chat-mvp.toml"));
     let a = adviser::advise(&p, Some((&run, "lab run 1")));

@@ -840,20 +840,7 @@ pub fn fmt_num(v: f64) -> String {
         return format!("{v}");
     }
     if v.abs() >= 100.0 {
-        let r = v.round() as i64;
-        let s = r.unsigned_abs().to_string();
-        let mut out = String::new();
-        for (i, ch) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(ch);
-        }
-        if r < 0 {
-            format!("-{out}")
-        } else {
-            out
-        }
+        ::workloads::format::group_thousands(v.round() as i64)
     } else if v.abs() >= 10.0 {
         format!("{v:.1}").trim_end_matches(".0").to_string()
     } else {

@@ -51,7 +51,7 @@ pub fn default_host() -> Result<Box<dyn Host>, String> {
 
 /// [`default_host`] with `--database-url` (the user's database for the database workloads).
 pub fn lab_host(database_url: Option<String>) -> Result<Box<dyn Host>, String> {
-    let dir = TargetsDir::discover(None)?;
+    let dir = TargetsDir::discover(None).map_err(|e| e.to_string())?;
     Ok(Box::new(LabHost::new(dir)?.with_database_url(database_url)))
 }
 

@@ -374,12 +374,10 @@ pub fn install(
     let ph = placeholders_for_install(target, repo);
     let mut done = Vec::new();
     for step in &target.manifest.install.steps {
-        let argv = ph
-            .expand_all(step)
-            .map_err(|message| InstallError::Config {
-                target: name.clone(),
-                message,
-            })?;
+        let argv = ph.expand_all(step).map_err(|e| InstallError::Config {
+            target: name.clone(),
+            message: e.to_string(),
+        })?;
         let text = argv.join(" ");
         run_step(&name, &argv, &target.dir, &text, step_timeout, on_line)?;
         done.push(text);

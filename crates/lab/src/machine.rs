@@ -135,28 +135,53 @@ fn run_bounded(argv: &[String], dir: Option<&Path>, timeout: Duration) -> Result
     Ok(s)
 }
 
+/// Why a target's versions could not be read: which target, and what its command did.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionsError {
+    /// The `[versions] command` has a placeholder the lab cannot fill.
+    #[error(transparent)]
+    Placeholder(#[from] crate::manifest::PlaceholderError),
+    /// The command could not be run, or failed.
+    #[error("{target}: versions command: {message}")]
+    Command { target: String, message: String },
+    /// The command printed something that is not JSON.
+    #[error("{target}: versions command printed no JSON object ({error}): {printed}")]
+    NotJson {
+        target: String,
+        error: String,
+        printed: String,
+    },
+    /// The command printed JSON that is not an object.
+    #[error("{target}: versions command printed {printed}, not an object")]
+    NotAnObject { target: String, printed: String },
+}
+
 /// The versions the target reports (its `[versions] command`, run in its folder, printing a JSON
 /// object); values that are not strings are kept as their JSON text. Empty without a command.
-pub fn target_versions(target: &Target, repo: &Path) -> Result<BTreeMap<String, String>, String> {
+pub fn target_versions(
+    target: &Target,
+    repo: &Path,
+) -> Result<BTreeMap<String, String>, VersionsError> {
     let Some(v) = &target.manifest.versions else {
         return Ok(BTreeMap::new());
     };
     let ph = crate::launch::placeholders(target, repo, 0, 1, 1, 1, "");
     let argv = ph.expand_all(&v.command)?;
-    let out = run_bounded(&argv, Some(&target.dir), Duration::from_secs(30))
-        .map_err(|e| format!("{}: versions command: {e}", target.name()))?;
-    let json: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| {
-        format!(
-            "{}: versions command printed no JSON object ({e}): {}",
-            target.name(),
-            out.trim()
-        )
+    let out = run_bounded(&argv, Some(&target.dir), Duration::from_secs(30)).map_err(|e| {
+        VersionsError::Command {
+            target: target.name().to_string(),
+            message: e.to_string(),
+        }
     })?;
-    let obj = json.as_object().ok_or_else(|| {
-        format!(
-            "{}: versions command printed {json}, not an object",
-            target.name()
-        )
+    let json: serde_json::Value =
+        serde_json::from_str(out.trim()).map_err(|e| VersionsError::NotJson {
+            target: target.name().to_string(),
+            error: e.to_string(),
+            printed: out.trim().to_string(),
+        })?;
+    let obj = json.as_object().ok_or_else(|| VersionsError::NotAnObject {
+        target: target.name().to_string(),
+        printed: json.to_string(),
     })?;
     Ok(obj
         .iter()

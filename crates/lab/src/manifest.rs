@@ -384,10 +384,61 @@ pub struct Placeholders {
     pub db_pool: u32,
 }
 
+/// A command or value whose placeholders cannot be filled: which text, and which placeholder.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaceholderError {
+    /// A known placeholder opened and never closed (`{port`).
+    #[error("unclosed '{{' in \"{text}\"")]
+    Unclosed { text: String },
+    /// `{name}` is not a placeholder the lab fills.
+    #[error("unknown placeholder {{{name}}} in \"{text}\" (known: {})", KNOWN_PLACEHOLDERS.join(", "))]
+    Unknown { name: String, text: String },
+}
+
+/// A count (`start.workers`, `start.threads`) that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CountError {
+    /// A term is not an integer or `{cpus}`.
+    #[error("\"{expr}\" is not a count: use an integer, \"{{cpus}}\" or e.g. \"2*{{cpus}}+1\"")]
+    NotACount { expr: String },
+    /// The count is outside 1..=4096.
+    #[error("\"{expr}\" gives {value}; a count must be 1 to 4096")]
+    OutOfRange { expr: String, value: u64 },
+}
+
+/// A targets directory that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetsDirError {
+    /// The path is not a directory.
+    #[error("not a directory")]
+    NotADirectory { path: PathBuf },
+    /// The path cannot be made absolute.
+    #[error("cannot resolve: {source}")]
+    Resolve {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The directory named by `--targets-dir` cannot be used.
+    #[error("--targets-dir {}: {source}", path.display())]
+    Flag {
+        path: PathBuf,
+        source: Box<TargetsDirError>,
+    },
+    /// The directory named by `$STACKWISE_TARGETS` cannot be used.
+    #[error("STACKWISE_TARGETS={}: {source}", path.display())]
+    Env {
+        path: PathBuf,
+        source: Box<TargetsDirError>,
+    },
+    /// No `targets/` directory where the lab looks for one.
+    #[error("no targets/ directory found (looked in {}); pass --targets-dir DIR or set STACKWISE_TARGETS", tried.join(" and "))]
+    NotFound { tried: Vec<String> },
+}
+
 impl Placeholders {
     /// Replaces every `{name}`; an unknown placeholder is an error naming it. Braces around anything
     /// but a lowercase identifier (JSON, code) are kept as written.
-    pub fn expand(&self, s: &str) -> Result<String, String> {
+    pub fn expand(&self, s: &str) -> Result<String, PlaceholderError> {
         let mut out = String::with_capacity(s.len());
         let mut rest = s;
         while let Some(open) = rest.find('{') {
@@ -398,7 +449,7 @@ impl Placeholders {
                     .iter()
                     .any(|k| after.starts_with(k.trim_matches(|c| c == '{' || c == '}')));
                 if known {
-                    return Err(format!("unclosed '{{' in \"{s}\""));
+                    return Err(PlaceholderError::Unclosed { text: s.into() });
                 }
                 out.push('{');
                 rest = after;
@@ -423,10 +474,10 @@ impl Placeholders {
                 "database" => self.database.clone(),
                 "db_pool" => self.db_pool.to_string(),
                 other => {
-                    return Err(format!(
-                        "unknown placeholder {{{other}}} in \"{s}\" (known: {})",
-                        KNOWN_PLACEHOLDERS.join(", ")
-                    ))
+                    return Err(PlaceholderError::Unknown {
+                        name: other.into(),
+                        text: s.into(),
+                    })
                 }
             };
             out.push_str(&value);
@@ -437,7 +488,7 @@ impl Placeholders {
     }
 
     /// Expands every element of a command.
-    pub fn expand_all(&self, v: &[String]) -> Result<Vec<String>, String> {
+    pub fn expand_all(&self, v: &[String]) -> Result<Vec<String>, PlaceholderError> {
         v.iter().map(|s| self.expand(s)).collect()
     }
 }
@@ -457,24 +508,25 @@ const KNOWN_PLACEHOLDERS: [&str; 10] = [
 
 /// Evaluates a count such as `4`, `{cpus}` or `2*{cpus}+1` (integers, `{cpus}`, `+`, `*`,
 /// parentheses not supported). The result must be at least 1.
-pub fn eval_count(expr: &str, cpus: usize) -> Result<u32, String> {
+pub fn eval_count(expr: &str, cpus: usize) -> Result<u32, CountError> {
     let e = expr.replace("{cpus}", &cpus.to_string());
     let mut total: u64 = 0;
     for term in e.split('+') {
         let mut product: u64 = 1;
         for factor in term.split('*') {
             let f = factor.trim();
-            let v: u64 = f.parse().map_err(|_| {
-                format!("\"{expr}\" is not a count: use an integer, \"{{cpus}}\" or e.g. \"2*{{cpus}}+1\"")
-            })?;
+            let v: u64 = f
+                .parse()
+                .map_err(|_| CountError::NotACount { expr: expr.into() })?;
             product = product.saturating_mul(v);
         }
         total = total.saturating_add(product);
     }
     if total == 0 || total > 4096 {
-        return Err(format!(
-            "\"{expr}\" gives {total}; a count must be 1 to 4096"
-        ));
+        return Err(CountError::OutOfRange {
+            expr: expr.into(),
+            value: total,
+        });
     }
     Ok(total as u32)
 }
@@ -665,7 +717,7 @@ fn validate(
         ));
     }
     for (key, v) in [("workers", &m.start.workers), ("threads", &m.start.threads)] {
-        eval_count(v, 1).map_err(|e| err("start", key, e))?;
+        eval_count(v, 1).map_err(|e| err("start", key, e.to_string()))?;
     }
     for (i, step) in m.install.steps.iter().enumerate() {
         if step.is_empty() || step[0].is_empty() {
@@ -732,7 +784,7 @@ fn validate(
     }
     for (table, key, s) in strings {
         if let Err(e) = probe.expand(s) {
-            let mut error = err(&table, key, e);
+            let mut error = err(&table, key, e.to_string());
             if table == "start.env" && error.line.is_none() {
                 error.line = line_of(text, "start", "env");
             }
@@ -752,13 +804,19 @@ impl TargetsDir {
     /// Finds the targets directory: `flag` (`--targets-dir`), else `$STACKWISE_TARGETS`, else a
     /// `targets/` directory in the current directory or one of its parents, else next to the
     /// repository the running binary was built in.
-    pub fn discover(flag: Option<&Path>) -> Result<TargetsDir, String> {
+    pub fn discover(flag: Option<&Path>) -> Result<TargetsDir, TargetsDirError> {
         if let Some(p) = flag {
-            return Self::at(p).map_err(|e| format!("--targets-dir {}: {e}", p.display()));
+            return Self::at(p).map_err(|e| TargetsDirError::Flag {
+                path: p.to_path_buf(),
+                source: Box::new(e),
+            });
         }
         if let Some(p) = std::env::var_os("STACKWISE_TARGETS").filter(|v| !v.is_empty()) {
             let p = PathBuf::from(p);
-            return Self::at(&p).map_err(|e| format!("STACKWISE_TARGETS={}: {e}", p.display()));
+            return Self::at(&p).map_err(|e| TargetsDirError::Env {
+                path: p.clone(),
+                source: Box::new(e),
+            });
         }
         let mut tried = Vec::new();
         if let Ok(cwd) = std::env::current_dir() {
@@ -779,20 +837,22 @@ impl TargetsDir {
             }
             tried.push(format!("the ancestors of {}", exe.display()));
         }
-        Err(format!(
-            "no targets/ directory found (looked in {}); pass --targets-dir DIR or set STACKWISE_TARGETS",
-            tried.join(" and ")
-        ))
+        Err(TargetsDirError::NotFound { tried })
     }
 
     /// Uses `path` as the targets directory (it must exist).
-    pub fn at(path: &Path) -> Result<TargetsDir, String> {
+    pub fn at(path: &Path) -> Result<TargetsDir, TargetsDirError> {
         if !path.is_dir() {
-            return Err("not a directory".into());
+            return Err(TargetsDirError::NotADirectory {
+                path: path.to_path_buf(),
+            });
         }
         let path = path
             .canonicalize()
-            .map_err(|e| format!("cannot resolve: {e}"))?;
+            .map_err(|source| TargetsDirError::Resolve {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(TargetsDir { path })
     }
 
@@ -1011,14 +1071,50 @@ command = ["node", "versions.js"]
                 .unwrap(),
             "DATABASE_URL=postgresql://stackwise@127.0.0.1:5/stackwise DB_POOL=4"
         );
-        assert!(p.expand("{nope}").is_err());
-        assert!(p.expand("{port").is_err());
+        // Typed errors carry the placeholder and the text; their messages name both.
+        let e = p.expand("x {nope}").unwrap_err();
+        assert_eq!(
+            e,
+            PlaceholderError::Unknown {
+                name: "nope".into(),
+                text: "x {nope}".into()
+            }
+        );
+        assert!(e
+            .to_string()
+            .starts_with("unknown placeholder {nope} in \"x {nope}\" (known: {port}, "));
+        assert_eq!(
+            p.expand("{port").unwrap_err().to_string(),
+            "unclosed '{' in \"{port\""
+        );
         assert_eq!(
             p.expand("print({'a': 1}, {port})").unwrap(),
             "print({'a': 1}, 8080)"
         );
         assert_eq!(eval_count("{cpus}", 3).unwrap(), 3);
         assert_eq!(eval_count(" 2 * {cpus} + 1 ", 2).unwrap(), 5);
-        assert!(eval_count("0", 2).is_err());
+        assert_eq!(
+            eval_count("0", 2),
+            Err(CountError::OutOfRange {
+                expr: "0".into(),
+                value: 0
+            })
+        );
+        assert_eq!(
+            eval_count("two", 2).unwrap_err().to_string(),
+            "\"two\" is not a count: use an integer, \"{cpus}\" or e.g. \"2*{cpus}+1\""
+        );
+    }
+
+    #[test]
+    fn a_targets_dir_that_is_not_one_says_where() {
+        let missing = Path::new("/nonexistent/stackwise-targets");
+        let e = TargetsDir::at(missing).unwrap_err();
+        assert!(matches!(&e, TargetsDirError::NotADirectory { path } if path == missing));
+        let e = TargetsDir::discover(Some(missing)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--targets-dir /nonexistent/stackwise-targets: not a directory"
+        );
     }
 }

@@ -4,23 +4,40 @@
 /// Server CPUs, client CPUs, and a warning when they had to be shared.
 pub type CpuSplit = (Vec<usize>, Vec<usize>, Option<String>);
 
+/// Why the CPUs cannot be split as asked. The messages name the flag (`--server-cpus`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CpuSplitError {
+    /// The process may run on no CPU.
+    #[error("no CPU is available to this process")]
+    NoCpu,
+    /// The server CPUs asked for are an empty list.
+    #[error("--server-cpus: names no CPU")]
+    NoServerCpu,
+    /// A server CPU asked for is not one this process may use.
+    #[error(
+        "--server-cpus: CPU {cpu} is not available to this process (available: {})",
+        list(available)
+    )]
+    ServerCpuUnavailable { cpu: usize, available: Vec<usize> },
+}
+
 /// Splits the CPUs this process may use: the servers get `server` (`--server-cpus`) or the upper
 /// half, the load engine and the services the rest. On one CPU both share it (a warning says so).
-pub fn split_cpus(allowed: &[usize], server: Option<&[usize]>) -> Result<CpuSplit, String> {
+pub fn split_cpus(allowed: &[usize], server: Option<&[usize]>) -> Result<CpuSplit, CpuSplitError> {
     if allowed.is_empty() {
-        return Err("no CPU is available to this process".into());
+        return Err(CpuSplitError::NoCpu);
     }
     let server: Vec<usize> = match server {
         Some(s) => {
             if s.is_empty() {
-                return Err("--server-cpus: names no CPU".into());
+                return Err(CpuSplitError::NoServerCpu);
             }
             for c in s {
                 if !allowed.contains(c) {
-                    return Err(format!(
-                        "--server-cpus: CPU {c} is not available to this process (available: {})",
-                        list(allowed)
-                    ));
+                    return Err(CpuSplitError::ServerCpuUnavailable {
+                        cpu: *c,
+                        available: allowed.to_vec(),
+                    });
                 }
             }
             s.to_vec()
@@ -50,21 +67,9 @@ fn list(v: &[usize]) -> String {
     v.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// The note readers need when a run used Node.js 20 (end of life on 2026-04-30).
-pub fn node_eol_note(node_version: &str) -> Option<String> {
-    let major: u32 = node_version
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()?;
-    (major <= 20).then(|| {
-        format!(
-            "Node.js {node_version} is past its end of life (Node 20: 2026-04-30; Node 18 and older earlier): \
-             no security fixes; production should use a supported release (22 or 24 LTS)"
-        )
-    })
-}
+/// The note readers need when a run used a Node.js past its end of life: the rule lives in the
+/// workload registry's trust rules, so the lab and the reports word it the same way.
+pub use workloads::trust::node_eol_note;
 
 #[cfg(test)]
 mod tests {
@@ -86,14 +91,16 @@ mod tests {
         assert_eq!((s, c), (vec![0], vec![0]));
         assert!(w.unwrap().contains("share"));
         let e = split_cpus(&[0, 1], Some(&[5])).unwrap_err();
-        assert!(e.starts_with("--server-cpus: CPU 5"), "{e}");
-    }
-
-    #[test]
-    fn node_20_is_past_end_of_life() {
-        assert!(node_eol_note("20.20.2").unwrap().contains("end of life"));
-        assert!(node_eol_note("v18.1.0").is_some());
-        assert!(node_eol_note("22.3.0").is_none());
-        assert!(node_eol_note("garbage").is_none());
+        assert_eq!(
+            e,
+            CpuSplitError::ServerCpuUnavailable {
+                cpu: 5,
+                available: vec![0, 1]
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "--server-cpus: CPU 5 is not available to this process (available: 0,1)"
+        );
     }
 }

@@ -96,14 +96,9 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
-/// Median and p90 (nearest rank) of a set of samples, e.g. cold starts.
-pub fn median_p90(values: &[f64]) -> Option<(f64, f64)> {
-    let s = Spread::of(values)?;
-    let mut v = s.values.clone();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let rank = ((0.9 * v.len() as f64).ceil() as usize).clamp(1, v.len());
-    Some((s.median, v[rank - 1]))
-}
+/// Median and p90 (nearest rank) of a set of samples, e.g. cold starts: the trust rule the
+/// reports apply to the stored samples too.
+pub use workloads::trust::median_p90;
 
 #[cfg(test)]
 mod tests {
@@ -151,13 +146,5 @@ mod tests {
     fn steal_over_two_percent_is_flagged() {
         assert!(steal_warning(2.0).is_none());
         assert!(steal_warning(2.5).unwrap().contains("2.5%"));
-    }
-
-    #[test]
-    fn cold_start_median_and_p90() {
-        let v: Vec<f64> = (1..=10).map(f64::from).collect();
-        assert_eq!(median_p90(&v), Some((5.5, 9.0)));
-        assert_eq!(median_p90(&[4.0, 2.0, 3.0]), Some((3.0, 4.0)));
-        assert_eq!(median_p90(&[]), None);
     }
 }

@@ -5,7 +5,7 @@
 //! independent tests stand behind the verdicts, and a verdict resting on one repeat is labelled
 //! "(indicative)".
 
-use claims::catalogue::fmt_num;
+use crate::format::num;
 use claims::{ClaimResult, ClaimsReport, Kind, Measured, Metric, Side, Verdict};
 
 /// Wide enough for "equivalent (indicative)".
@@ -241,8 +241,8 @@ fn render_testable(out: &mut String, c: &ClaimResult, claim_w: usize) {
             &format!("{pad}tie    "),
             &format!(
                 "within ±{}% (a factor {} either way)",
-                fmt_num(m * 100.0),
-                fmt_num(1.0 + m)
+                num(m * 100.0),
+                num(1.0 + m)
             ),
         ),
         _ => {}
@@ -286,14 +286,9 @@ fn measured_line(m: &Measured, pw: usize, tw: usize, notes: bool) -> String {
             let lb = if m.lower_bound { "≥" } else { "" };
             let (med, min, max, unit) = scaled(m, med, min, max);
             if (max - min).abs() < f64::EPSILON {
-                format!("{lb}{} {unit}", fmt_num(med))
+                format!("{lb}{} {unit}", num(med))
             } else {
-                format!(
-                    "{lb}{} {unit} ({}–{})",
-                    fmt_num(med),
-                    fmt_num(min),
-                    fmt_num(max)
-                )
+                format!("{lb}{} {unit} ({}–{})", num(med), num(min), num(max))
             }
         }
         _ => "no figure".into(),

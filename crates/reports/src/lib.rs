@@ -3,18 +3,22 @@
 //! runs by a stated noise rule.
 //!
 //! - [`escape`]: every user-provided text goes through it (HTML, Markdown).
-//! - [`svg`]: scales, ticks, number formats and an escaping SVG writer; [`charts`]: the charts.
+//! - [`format`]: the one number formatter of every output.
+//! - [`svg`]: scales, ticks and an escaping SVG writer; [`charts`]: the charts.
 //! - [`input`]: what a report is made of; [`derive`]: derived figures, warnings, the comparison rule.
 //! - [`findings`]: the summary every output leads with (headline comparisons, claims, advice,
 //!   the run's trust, warnings grouped by cause).
 //! - [`html`], [`markdown`], [`json`]: the three outputs.
 //! - [`claims_text`]: the claims verdicts as terminal text (`stackwise claims`).
+//! - [`advice_text`]: the advice as terminal text (`stackwise advise`) and as an Architecture
+//!   Decision Record (MADR); the adviser returns typed advice and renders nothing.
 //! - [`terminal`]: the terminal tables of a run (the end of `stackwise lab`, `lab --show`).
 //! - [`live`]: the lab's progress (live line, per-cell result line) from its typed events.
 //! - [`export`]: the one seam every output goes through (an `Exporter` per format).
 //! - [`assemble`]: one assembly of a run with its details, the claims verdicts and the advice
 //!   ([`sections`] lays the verdicts and the advice out), for every output and the web UI.
 
+pub mod advice_text;
 pub mod assemble;
 pub mod charts;
 pub mod claims_text;

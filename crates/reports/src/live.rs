@@ -14,7 +14,7 @@ use crate::format::num;
 
 /// A count, thousands grouped: `45,000`, `5`.
 fn count(v: f64) -> String {
-    crate::svg::group_thousands(v.round() as i64)
+    workloads::format::group_thousands(v.round() as i64)
 }
 
 /// An ETA as `42s` or `3m05s`.

@@ -232,7 +232,7 @@ pub fn advice_section(advice: &adviser::Advice, profile_name: &str, profile_text
             advice.evidence.unchecked.len()
         ));
     }
-    for l in adviser::render::tco_lines(advice) {
+    for l in crate::advice_text::tco_lines(advice) {
         items.push(format!("Total cost of ownership: {l}"));
     }
     for c in &advice.conflicts {

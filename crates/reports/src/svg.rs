@@ -213,22 +213,6 @@ pub fn fmt_plain(v: f64) -> String {
     }
 }
 
-pub(crate) fn group_thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
 /// Writes one SVG document. Text and attribute values are escaped here; coordinates are rounded
 /// to 0.1 px to keep files small.
 pub struct Svg {
@@ -442,15 +426,9 @@ mod tests {
     }
 
     #[test]
-    fn numbers_are_short_and_grouped() {
+    fn ticks_are_short() {
+        // Figures are the one formatter's (workloads::format, tested there).
         assert_eq!(fmt_num(15234.4), "15,234");
-        assert_eq!(fmt_num(1_234_567.0), "1,234,567");
-        assert_eq!(fmt_num(987.4), "987");
-        assert_eq!(fmt_num(12.34), "12.3");
-        assert_eq!(fmt_num(1.254), "1.25");
-        assert_eq!(fmt_num(0.01234), "0.0123");
-        assert_eq!(fmt_num(0.0), "0");
-        assert_eq!(fmt_num(f64::NAN), "–");
         assert_eq!(fmt_tick(20000.0), "20k");
         assert_eq!(fmt_tick(2500.0), "2500");
         assert_eq!(fmt_tick(0.30000000000000004), "0.3");

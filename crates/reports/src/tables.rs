@@ -256,7 +256,8 @@ pub fn hold(run: &RunSummary, w: &str) -> TableSpec {
         ("Repeats", true),
         ("Notes", false),
     ]);
-    let count = |v: f64| format!("{v:.0}");
+    // Connection counts are whole numbers, grouped like every figure (9,997).
+    let count = |v: f64| crate::format::count(v.round().max(0.0) as u64);
     for c in run.cells.iter().filter(|c| c.workload == w) {
         let (mut note, mut mark) = status_text(c);
         for wn in &c.warnings {
@@ -386,7 +387,7 @@ pub fn workload(run: &RunSummary, derived: &Derived, w: &str) -> TableSpec {
         }
         let ratio = d
             .and_then(|d| d.throughput_vs_best.or(d.capacity_vs_best))
-            .map(|r| format!("{:.2}×", r))
+            .map(|r| format!("{}×", fmt_num(r)))
             .unwrap_or_default();
         let failed = matches!(c.status, CellStatus::Failed(_));
         let cap = match (c.capacity_rps, c.slo_p99_ms) {
@@ -676,7 +677,7 @@ mod tests {
         assert_eq!(t.columns[1], "Held / attempted");
         assert!(t.columns.iter().any(|c| c == "MB per 1k conns"));
         let row = &t.rows[0];
-        assert_eq!(row[1].text, "4 (3–4) / 10000");
+        assert_eq!(row[1].text, "4 (3–4) / 10,000");
         assert_eq!(row[1].mark, Mark::Warn);
         assert!(row.last().unwrap().text.contains("held 3 of 10000"));
         // Other workloads keep their table.

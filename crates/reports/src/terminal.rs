@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use store::{CellStatus, CellSummary, RunSummary, Spread};
+use workloads::trust::{median_p90, node_eol_note};
 
 /// The reports' one number formatter (issue 19: the lab's tables printed `5524` beside `12,624`).
 fn num(v: f64) -> String {
@@ -85,13 +86,7 @@ pub fn held_of(c: &CellSummary) -> Option<String> {
         c.metric("connections_attempted")?,
     );
     // Connection counts are whole numbers: 9,997 not 9997.00.
-    let count = |v: f64| {
-        if v.abs() >= 10_000.0 {
-            num(v)
-        } else {
-            format!("{v:.0}")
-        }
-    };
+    let count = |v: f64| crate::format::count(v.round().max(0.0) as u64);
     let held = if held.values.len() > 1 && held.min != held.max {
         format!(
             "{} ({}–{})",
@@ -395,33 +390,6 @@ fn blocking_table(out: &mut String, run: &RunSummary) {
         ],
         &rows,
     );
-}
-
-/// Median and 90th percentile (nearest rank) of fresh starts: the lab's rule
-/// (`lab::stats::median_p90`), here so that the reports never import the lab.
-fn median_p90(values: &[f64]) -> Option<(f64, f64)> {
-    let s = Spread::of(values)?;
-    let mut v = s.values.clone();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let rank = ((0.9 * v.len() as f64).ceil() as usize).clamp(1, v.len());
-    Some((s.median, v[rank - 1]))
-}
-
-/// The end-of-life note of a Node.js version, worded as the lab words it
-/// (`lab::placement::node_eol_note`), here so that the reports never import the lab.
-fn node_eol_note(node_version: &str) -> Option<String> {
-    let major: u32 = node_version
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()?;
-    (major <= 20).then(|| {
-        format!(
-            "Node.js {node_version} is past its end of life (Node 20: 2026-04-30; Node 18 and older earlier): \
-             no security fixes; production should use a supported release (22 or 24 LTS)"
-        )
-    })
 }
 
 #[cfg(test)]
@@ -783,11 +751,11 @@ rule = { name = "faster", better = ["node"], than = ["python"], metric = "p99_ms
             .any(|x| x.figure == "widgets_per_s" && x.workload == WIDGETS.id));
     }
 
-    /// Issue 19: every table of every format (terminal, Markdown, HTML, the findings) formats the
-    /// same figure the same way, by the reports' one formatter; no table prints a figure of
-    /// 1,000 or more ungrouped (the README's quick table once printed `5524` beside `12,624`).
+    /// Issue 19: the json medians read the same in the terminal, Markdown and HTML, ungrouped
+    /// nowhere, and the findings' best figures as in the tables (the full check of every table of
+    /// every format: tests/one_formatter.rs).
     #[test]
-    fn every_table_of_every_format_formats_the_same_figure_the_same_way() {
+    fn the_json_medians_and_the_findings_best_figures_read_the_same_in_every_format() {
         let path = format!(
             "{}/../reports/tests/fixtures/run-a.json",
             env!("CARGO_MANIFEST_DIR")

@@ -372,7 +372,7 @@ fn the_questionnaire_asks_for_what_is_missing_on_a_terminal() {
 /// The two commands of issue 16, as flags only (the keys the issue leaves out given plainly), on the
 /// real binary: the ML backend built by a near-even team with data scientists goes to Python; the
 /// pre-PMF chat with a full-stack JavaScript wish is not decided by one head (the team is balanced,
-/// the product decides: Node.js). Their full text is golden in crates/adviser/tests/golden/
+/// the product decides: Node.js). Their full text is golden in crates/reports/tests/golden/advice/
 /// scenario-issue-*.txt.
 #[test]
 fn the_issues_two_commands_get_their_expected_answers() {

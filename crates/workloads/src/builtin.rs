@@ -413,6 +413,23 @@ const MIXED_CONTEXT_REPEATS: Param = p(
 );
 
 const UPSTREAM: &[ServiceKind] = &[ServiceKind::Upstream];
+
+// The mixed traffic pattern, shared by `mixed`, `mixed-time` and `mixed-slo`: cheap /io requests
+// on an open loop with a share of heavy /cpu ones (50 : 1 by weight).
+const MIXED_ENDPOINTS: &[&str] = &["io", "cpu"];
+const MIXED_REQUESTS: &[Request] = &[Request { weight: 50, ..IO }, HEAVY_CPU];
+const MIXED_IO_RATE: Param = p(
+    "io_rate_rps",
+    "100",
+    "far below every target's /io capacity: a latency rise is blocking, not saturation",
+);
+const MIXED_IO_CONNECTIONS: Param = p(
+    "io_connections",
+    "16",
+    "enough for 100 req/s of 10 ms requests",
+);
+const MIXED_HEAVY_CONNECTIONS: Param =
+    p("heavy_connections", "2", "two heavy requests may overlap");
 const Q20: Param = p(
     "q",
     "20",
@@ -583,20 +600,17 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         "mixed",
         Mixed,
         "/io latency, open loop, while a share of requests are heavy /cpu (loop blocking)",
-        &["io", "cpu"],
+        MIXED_ENDPOINTS,
         UPSTREAM,
-        &[
-            Request { weight: 50, ..IO },
-            HEAVY_CPU,
-        ],
+        MIXED_REQUESTS,
         &[
             IO_MS,
             OPEN,
-            p("io_rate_rps", "100", "far below every target's /io capacity: a latency rise is blocking, not saturation"),
-            p("io_connections", "16", "enough for 100 req/s of 10 ms requests"),
+            MIXED_IO_RATE,
+            MIXED_IO_CONNECTIONS,
             p("heavy_n", "1000000", "~100 ms of Python, ~1 ms of JavaScript: the same request for all"),
             p("heavy_rate_rps", "2", "2 of every 102 requests (~2%), at most ~20% of one CPU in Python"),
-            p("heavy_connections", "2", "two heavy requests may overlap"),
+            MIXED_HEAVY_CONNECTIONS,
             MIXED_CONTEXT_REPEATS,
         ],
         MIXED_METRICS,
@@ -657,23 +671,20 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         "mixed-time",
         Mixed,
         "/io latency, open loop, while heavy /cpu requests of 50 ms of server CPU each arrive (loop blocking, equal time)",
-        &["io", "cpu"],
+        MIXED_ENDPOINTS,
         UPSTREAM,
-        &[
-            Request { weight: 50, ..IO },
-            HEAVY_CPU,
-        ],
+        MIXED_REQUESTS,
         &[
             IO_MS,
             OPEN,
-            p("io_rate_rps", "100", "far below every target's /io capacity: a latency rise is blocking, not saturation"),
-            p("io_connections", "16", "enough for 100 req/s of 10 ms requests"),
+            MIXED_IO_RATE,
+            MIXED_IO_CONNECTIONS,
             p("heavy_n", "calibrated", "chosen per target and repeat by serial /cpu probes with the server's CPU sampled, so that one heavy request costs heavy_cpu_target_ms"),
             p("heavy_cpu_target_ms", "50", "heavy on every runtime (the articles' \"heavy computation\"), yet 2 req/s of it is ~10% of one CPU"),
             p("heavy_cpu_tolerance", "0.1", "the calibrated request's measured CPU time must be within ±10% of the target"),
             p("heavy_n_start", "1000000", "the first probe's n (mixed's heavy request); later probes scale n by target ÷ measured"),
             p("heavy_rate_rps", "2", "2 of every 102 requests (~2%), ~10% of one CPU at 50 ms each"),
-            p("heavy_connections", "2", "two heavy requests may overlap"),
+            MIXED_HEAVY_CONNECTIONS,
         ],
         MIXED_METRICS,
         false,
@@ -684,12 +695,9 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         "mixed-slo",
         Capacity,
         "/io with a 2% share of heavy /cpu, open-loop ladder: capacity at the /io p99 SLO",
-        &["io", "cpu"],
+        MIXED_ENDPOINTS,
         UPSTREAM,
-        &[
-            Request { weight: 50, ..IO },
-            HEAVY_CPU,
-        ],
+        MIXED_REQUESTS,
         &[
             p("anchor_workload", "io", "the saturation cell the search starts from"),
             IO_MS,

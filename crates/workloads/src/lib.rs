@@ -5,7 +5,8 @@
 //! another load engine can send and check the same ones), its parameters, the metrics it
 //! produces, and the trust constants ([`trust`]) the lab measures by and the readers judge by.
 //! It also owns the vocabulary of a lab run in progress ([`events`]): the suite's typed events,
-//! which the lab emits and the reports render.
+//! which the lab emits and the reports render, and the one number formatter of figures
+//! ([`format`]).
 //!
 //! It depends on no other workspace crate and runs nothing: the lab's measuring code
 //! (`crates/lab/src/workload/`) implements a registry entry; the store names stored figures by
@@ -17,6 +18,7 @@
 
 pub mod builtin;
 pub mod events;
+pub mod format;
 pub mod grid;
 pub mod metrics;
 pub mod registry;

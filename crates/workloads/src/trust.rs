@@ -60,3 +60,65 @@ pub const DATABASE_BOUND_NOTE: &str = "database-bound on this machine";
 /// `io-slo`'s 10 ms), from the same ladder as the absolute SLO. "Minimal latency" over a 10 ms
 /// wait is judged against the wait itself, not only against a fixed 100 ms.
 pub const UPSTREAM_SLO_MULTIPLE: f64 = 5.0;
+
+/// Median and 90th percentile (nearest rank) of a set of samples, e.g. the fresh starts of a
+/// target's cold-start measure: the lab prints them as it measures, the reports from the stored
+/// samples. NaN samples are left out; `None` when none is left.
+pub fn median_p90(values: &[f64]) -> Option<(f64, f64)> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    let rank = ((0.9 * n as f64).ceil() as usize).clamp(1, n);
+    Some((median, v[rank - 1]))
+}
+
+/// The newest Node.js major past its end of life (Node 20: 2026-04-30).
+pub const NODE_EOL_MAJOR: u32 = 20;
+
+/// The note readers need when a run used a Node.js past its end of life (`v20.20.2`, `18.1.0`);
+/// `None` for a supported release or a version that does not parse.
+pub fn node_eol_note(node_version: &str) -> Option<String> {
+    let major: u32 = node_version
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()?;
+    (major <= NODE_EOL_MAJOR).then(|| {
+        format!(
+            "Node.js {node_version} is past its end of life (Node 20: 2026-04-30; Node 18 and older earlier): \
+             no security fixes; production should use a supported release (22 or 24 LTS)"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_p90_by_nearest_rank() {
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(median_p90(&v), Some((5.5, 9.0)));
+        assert_eq!(median_p90(&[4.0, 2.0, 3.0]), Some((3.0, 4.0)));
+        assert_eq!(median_p90(&[7.0]), Some((7.0, 7.0)));
+        assert_eq!(median_p90(&[f64::NAN, 2.0]), Some((2.0, 2.0)));
+        assert_eq!(median_p90(&[]), None);
+    }
+
+    #[test]
+    fn node_20_and_older_are_past_their_end_of_life() {
+        assert!(node_eol_note("20.20.2").unwrap().contains("end of life"));
+        assert!(node_eol_note("v18.1.0").is_some());
+        assert!(node_eol_note("22.3.0").is_none());
+        assert!(node_eol_note("garbage").is_none());
+    }
+}

@@ -263,6 +263,35 @@ fn world_object(v: &serde_json::Value) -> Result<(i64, i64), String> {
     }
 }
 
+/// One GET of a world endpoint (/db, /queries, /updates) with the database's statement
+/// statistics reset before it and read after it: the answer, its JSON body and the counts, or
+/// `None` (the failure noted) when the request failed or its body is not JSON.
+async fn world_request(
+    client: &mut Client,
+    db: &Database,
+    path: &str,
+    what: &str,
+    result: &mut EndpointResult,
+) -> Result<Option<(Resp, serde_json::Value, Option<WorldCounts>)>, String> {
+    stat_reset(db)?;
+    let r = match client.send("GET", path, None).await {
+        Ok(r) => r,
+        Err(e) => {
+            result.failures.push(format!("{what}: {e}"));
+            return Ok(None);
+        }
+    };
+    result.requests += 1;
+    let counts = if db.stats {
+        Some(world_counts(db)?)
+    } else {
+        None
+    };
+    common(&r, "application/json", &mut result.failures, what);
+    let body = json_body(&r, what, &mut result.failures);
+    Ok(body.map(|v| (r, v, counts)))
+}
+
 async fn check_db(
     client: &mut Client,
     db: &Database,
@@ -272,25 +301,10 @@ async fn check_db(
     let mut ids = Vec::new();
     for k in 0..n {
         let what = format!("request {} (GET /db)", k + 1);
-        stat_reset(db)?;
-        let r = match client.send("GET", "/db", None).await {
-            Ok(r) => r,
-            Err(e) => {
-                result.failures.push(format!("{what}: {e}"));
-                continue;
-            }
-        };
-        result.requests += 1;
-        let counts = if db.stats {
-            Some(world_counts(db)?)
-        } else {
-            None
-        };
-        let out = &mut result.failures;
-        common(&r, "application/json", out, &what);
-        let Some(v) = json_body(&r, &what, out) else {
+        let Some((_, v, counts)) = world_request(client, db, "/db", &what, result).await? else {
             continue;
         };
+        let out = &mut result.failures;
         match world_object(&v) {
             Err(e) => out.push(format!("{what}: {e}")),
             Ok((id, rn)) => {
@@ -355,25 +369,10 @@ async fn check_queries(
         };
         let what = format!("request {} (GET {path})", k + 1);
         let before = if updates { Some(stored_all(db)?) } else { None };
-        stat_reset(db)?;
-        let r = match client.send("GET", &path, None).await {
-            Ok(r) => r,
-            Err(e) => {
-                result.failures.push(format!("{what}: {e}"));
-                continue;
-            }
-        };
-        result.requests += 1;
-        let counts = if db.stats {
-            Some(world_counts(db)?)
-        } else {
-            None
-        };
-        let out = &mut result.failures;
-        common(&r, "application/json", out, &what);
-        let Some(v) = json_body(&r, &what, out) else {
+        let Some((r, v, counts)) = world_request(client, db, &path, &what, result).await? else {
             continue;
         };
+        let out = &mut result.failures;
         let Some(arr) = v.as_array() else {
             out.push(format!(
                 "{what}: expected a JSON array, got {}",

@@ -418,7 +418,8 @@ pub fn options_from_args(a: &LabArgs) -> Result<SuiteOptions, UsageError> {
         .transpose()?;
     let allowed = loadgen::cpu::allowed_cpus();
     let (server_cpus, client_cpus, warning) =
-        lab::placement::split_cpus(&allowed, server.as_deref()).map_err(UsageError)?;
+        lab::placement::split_cpus(&allowed, server.as_deref())
+            .map_err(|e| UsageError(e.to_string()))?;
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }

@@ -47,7 +47,8 @@ pub(crate) fn install_interrupt_handler() {
 
 pub fn run(args: TargetsArgs) -> anyhow::Result<()> {
     install_interrupt_handler();
-    let dir = TargetsDir::discover(args.targets_dir.as_deref()).map_err(UsageError)?;
+    let dir =
+        TargetsDir::discover(args.targets_dir.as_deref()).map_err(|e| UsageError(e.to_string()))?;
     match args.command {
         TargetsCommand::List => list(&dir),
         TargetsCommand::Install { names, force } => {

@@ -43,12 +43,12 @@ pub fn run(args: AdviseArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&advice)?);
     } else {
-        print!("{}", adviser::render::text(&advice));
+        print!("{}", reports::advice_text::text(&advice));
     }
     if let Some(path) = &args.adr {
         std::fs::write(
             path,
-            adviser::render::adr(&advice, &adviser::render::today()),
+            reports::advice_text::adr(&advice, &reports::advice_text::today()),
         )
         .with_context(|| format!("cannot write the ADR to {}", path.display()))?;
         if !args.json {

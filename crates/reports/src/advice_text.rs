@@ -1,11 +1,16 @@
-//! Rendering advice: the terminal summary ([`text`]) and the Architecture Decision Record in the
-//! MADR layout ([`adr`]). Both read only the [`Advice`] data, so JSON, terminal and ADR agree.
+//! The advice rendered: the terminal summary of `stackwise advise` ([`text`]) and the
+//! Architecture Decision Record in the MADR layout ([`adr`]). Both read only the typed
+//! [`Advice`] the adviser returns, so JSON, terminal and ADR agree; every figure is formatted by
+//! the one formatter ([`crate::format::num`]).
 
 use std::fmt::Write;
 
-use crate::advice::{Advice, Reason};
-use crate::cost::{fmt_num, Bound, StackEstimate, TargetEstimate};
-use crate::rules::{Choice, Favours};
+use adviser::advice::{Advice, Reason};
+use adviser::cost::{Bound, StackEstimate, TargetEstimate};
+use adviser::rules::{Choice, Favours};
+
+use workloads::format::count;
+use workloads::format::{amount, num, usd};
 
 fn is_vote(r: &Reason) -> bool {
     !matches!(
@@ -38,7 +43,7 @@ fn weight_text(r: &Reason) -> String {
         format!(
             "weight {} → {} after evidence",
             r.weight,
-            fmt_num(r.effective_weight)
+            amount(r.effective_weight)
         )
     }
 }
@@ -58,7 +63,7 @@ fn profile_line(a: &Advice) -> Vec<String> {
     if p.product.serverless {
         flags.push("serverless");
     }
-    if p.product.compliance == crate::profile::Compliance::High {
+    if p.product.compliance == adviser::profile::Compliance::High {
         flags.push("high compliance");
     }
     if p.product.readability {
@@ -92,10 +97,10 @@ fn profile_line(a: &Advice) -> Vec<String> {
         ),
         format!(
             "peak {} req/s, {} connections, p99 ≤ {} ms; {} USD per core-hour",
-            fmt_num(p.load.peak_rps),
-            p.load.concurrent_connections,
-            fmt_num(p.load.p99_ms),
-            fmt_num(p.costs.core_hour_usd)
+            amount(p.load.peak_rps),
+            count(p.load.concurrent_connections),
+            amount(p.load.p99_ms),
+            usd(p.costs.core_hour_usd)
         ),
     ]
 }
@@ -131,14 +136,14 @@ fn target_line(t: &TargetEstimate, role: &str) -> String {
         (Bound::None, _, _) | (_, None, _) => format!("{head}: no figure — {}", t.capacity.text),
         (_, Some(pc), None) => format!(
             "{head}: {} req/s per core ({}); load for this part unknown",
-            fmt_num(pc),
+            num(pc),
             t.capacity.text
         ),
         (Bound::NotMeasuredHighEnough, Some(pc), Some(c)) => format!(
             "{head}: ≥ {} req/s per core ({}) → not measured high enough: at most {} cores needed; no monthly cost",
-            fmt_num(pc),
+            num(pc),
             t.capacity.text,
-            fmt_num(c),
+            num(c),
         ),
         (b, Some(pc), Some(c)) => {
             let at_most = if b == Bound::NotMeasuredHighEnough {
@@ -149,12 +154,12 @@ fn target_line(t: &TargetEstimate, role: &str) -> String {
             let n = t.provisioned_cores.unwrap_or(0);
             format!(
                 "{head}: {} req/s per core ({}) → {at_most}{} cores needed, {} with headroom → {at_most}{n} core{}, {at_most}{} USD/month",
-                fmt_num(pc),
+                num(pc),
                 t.capacity.text,
-                fmt_num(c),
-                fmt_num(t.cores_with_headroom.unwrap_or(c)),
+                num(c),
+                num(t.cores_with_headroom.unwrap_or(c)),
                 if n == 1 { "" } else { "s" },
-                t.monthly_usd.map(|m| format!("{m:.2}")).unwrap_or_default()
+                t.monthly_usd.map(usd).unwrap_or_default()
             )
         }
     }
@@ -173,14 +178,14 @@ fn stack_block(out: &mut String, s: &StackEstimate, p99: f64) {
         .unwrap_or_default();
     let rps = s
         .required_rps
-        .map(|r| format!("{} req/s", fmt_num(r)))
+        .map(|r| format!("{} req/s", num(r)))
         .unwrap_or_else(|| "load unknown".into());
     let _ = writeln!(
         out,
         "  {}{service} on {}{variant}: {rps} at p99 ≤ {} ms",
         s.stack.label(),
         s.workload,
-        fmt_num(p99)
+        num(p99)
     );
     for t in &s.targets {
         if t.roles.is_empty() {
@@ -327,7 +332,7 @@ pub fn text(a: &Advice) -> String {
         let scores: Vec<String> = s
             .scores
             .iter()
-            .map(|o| format!("{} {}", o.option.as_str(), fmt_num(o.score)))
+            .map(|o| format!("{} {}", o.option.as_str(), amount(o.score)))
             .collect();
         let elim = if s.eliminated.is_empty() {
             String::new()
@@ -375,7 +380,7 @@ pub fn text(a: &Advice) -> String {
     out
 }
 
-fn no_clear_winner_text(out: &mut String, n: &crate::advice::NoClearWinner) {
+fn no_clear_winner_text(out: &mut String, n: &adviser::advice::NoClearWinner) {
     let _ = writeln!(
         out,
         "\nNo clear winner: {} ({:.0}%) or {} ({:.0}%)",
@@ -433,7 +438,7 @@ pub fn tco_lines(a: &Advice) -> Vec<String> {
     }
     for o in &t.options {
         let part = |x: Option<f64>| {
-            x.map(|u| format!("{} USD", crate::cost::fmt_num_usd(u)))
+            x.map(|u| format!("{} USD", usd(u)))
                 .unwrap_or_else(|| "not priced".into())
         };
         let mut line = format!(
@@ -451,7 +456,7 @@ pub fn tco_lines(a: &Advice) -> Vec<String> {
             line.push_str(&format!(" + two stacks {}", part(o.two_stacks_monthly_usd)));
         }
         line.push_str(&match o.total_monthly_usd {
-            Some(x) => format!(" = {} USD/month", crate::cost::fmt_num_usd(x)),
+            Some(x) => format!(" = {} USD/month", usd(x)),
             None => format!(" = not priced ({})", o.not_priced.join("; ")),
         });
         v.push(line);
@@ -497,8 +502,8 @@ fn cost_text(out: &mut String, a: &Advice) {
             };
             let _ = writeln!(
                 out,
-                "  Hybrid total (typical targets, Python work as {}): {} Node.js + {} Python cores, {at_most}{:.2} USD/month",
-                t.python_workload, t.node_cores, t.python_cores, t.monthly_usd
+                "  Hybrid total (typical targets, Python work as {}): {} Node.js + {} Python cores, {at_most}{} USD/month",
+                t.python_workload, t.node_cores, t.python_cores, usd(t.monthly_usd)
             );
         }
     }
@@ -509,10 +514,10 @@ fn cost_text(out: &mut String, a: &Advice) {
             "    {} ({}): {} MB per connection, {} GB{}",
             m.stack.label(),
             m.target,
-            fmt_num(m.mb_per_connection),
-            fmt_num(m.gb_total),
+            num(m.mb_per_connection),
+            num(m.gb_total),
             m.monthly_usd
-                .map(|u| format!(", {u:.2} USD/month"))
+                .map(|u| format!(", {} USD/month", usd(u)))
                 .unwrap_or_default()
         );
     }
@@ -530,7 +535,7 @@ fn cost_text(out: &mut String, a: &Advice) {
     let _ = writeln!(
         out,
         "  Total cost of ownership (horizon {} months):",
-        fmt_num(c.tco.horizon_months)
+        amount(c.tco.horizon_months)
     );
     for l in tco_lines(a) {
         let _ = writeln!(out, "    {l}");
@@ -638,8 +643,8 @@ pub fn adr(a: &Advice, date: &str) -> String {
         let _ = writeln!(
             out,
             "* Measured capacity at our p99 target of {} ms and peak of {} req/s (lab run {}, {})",
-            fmt_num(p.load.p99_ms),
-            fmt_num(p.load.peak_rps),
+            num(p.load.p99_ms),
+            num(p.load.peak_rps),
             run.run_id,
             run.cpu_model
         );
@@ -810,7 +815,7 @@ pub fn adr(a: &Advice, date: &str) -> String {
             for t in &a.cost.hybrid_totals {
                 let _ = writeln!(
                     out,
-                    "* Measured total (typical targets, Python work as {}): {} Node.js + {} Python cores, {}{:.2} USD/month",
+                    "* Measured total (typical targets, Python work as {}): {} Node.js + {} Python cores, {}{} USD/month",
                     t.python_workload,
                     t.node_cores,
                     t.python_cores,
@@ -819,7 +824,7 @@ pub fn adr(a: &Advice, date: &str) -> String {
                     } else {
                         ""
                     },
-                    t.monthly_usd
+                    usd(t.monthly_usd)
                 );
             }
         }
