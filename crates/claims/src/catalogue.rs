@@ -830,24 +830,15 @@ impl Catalogue {
     }
 }
 
-/// A number for humans: thousands separated, at most 2 decimals for small values.
+/// A figure in a verdict's text: the one formatter's amount ([`workloads::format::amount`]:
+/// `12,345`, `27.8`, `8.5`, `0.57`), so a claim's reason reads a figure as the reports' tables do,
+/// without the zeros of precision; "∞" for a ws-hold server that could not hold the whole set.
 pub fn fmt_num(v: f64) -> String {
     if v == f64::INFINITY {
         // A ws-hold server that could not hold the whole set (see claims::rules).
         return "∞ (not every connection held)".into();
     }
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    if v.abs() >= 100.0 {
-        ::workloads::format::group_thousands(v.round() as i64)
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}").trim_end_matches(".0").to_string()
-    } else {
-        let s = format!("{v:.2}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
-    }
+    ::workloads::format::amount(v)
 }
 
 #[cfg(test)]

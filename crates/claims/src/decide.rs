@@ -353,26 +353,13 @@ pub fn describe(c: &Comparison, test: Test) -> String {
     format!("{} {fig}: {what}", c.reading)
 }
 
-/// A ratio for humans: 3 significant digits, "∞" for an unbounded one.
+/// A ratio in a verdict's text: the one formatter's amount (3 significant digits, no zeros of
+/// precision: `4.8`, `12.3`, `0.279`), "∞" for an unbounded one.
 pub fn fmt_ratio(r: f64) -> String {
     if r.is_infinite() {
         return "∞".into();
     }
-    if r >= 100.0 {
-        return fmt_num(r);
-    }
-    let s = if r >= 10.0 {
-        format!("{r:.1}")
-    } else if r >= 0.1 {
-        format!("{r:.2}")
-    } else {
-        format!("{r:.3}")
-    };
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    ::workloads::format::amount(r)
 }
 
 #[cfg(test)]

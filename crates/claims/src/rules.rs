@@ -1703,7 +1703,7 @@ mod tests {
         assert_eq!(o.verdict, Verdict::Depends, "{}", o.reason);
         assert!(
             o.reason.contains("best node-a/python-a 2.25×")
-                && o.reason.contains("typical node-b/python-b 0.67×"),
+                && o.reason.contains("typical node-b/python-b 0.667×"),
             "{}",
             o.reason
         );

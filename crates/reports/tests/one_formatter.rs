@@ -94,9 +94,9 @@ fn terminal_rows(text: &str, run: &store::RunSummary) -> Vec<String> {
 }
 
 /// What the tables show that is not a figure of the reports: a target's framework and versions
-/// (`Django 5.2`), the articles' quotes, and the claims crate's own verdict explanations (its
-/// reasons, readings and claimed figures: the claims crate still formats those itself, with
-/// `claims::catalogue::fmt_num` and `claims::decide::fmt_ratio`; see the module doc).
+/// (`Django 5.2`), the articles' quotes, and the claims crate's verdict explanations (its reasons,
+/// readings and claimed figures, formatted as the one formatter's amounts by
+/// `claims::catalogue::fmt_num` and `claims::decide::fmt_ratio`, and mixed with quoted figures).
 fn not_figures(run: &store::RunSummary, claims: &claims::ClaimsReport) -> Vec<String> {
     fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
         match v {
