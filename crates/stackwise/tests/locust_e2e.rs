@@ -38,7 +38,16 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The venv with the pinned Locust, made once (a marker file says it is complete).
+/// One Locust test at a time: both make the same venv on first use (two `python3 -m venv` into one
+/// directory at once fail with "File exists"), and each runs a master and two workers.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The venv with the pinned Locust, made once (a marker file says it is complete). Callers hold
+/// [`serial`].
 fn locust_venv() -> PathBuf {
     let req = repo().join("crates/bridges/engines/locust/requirements.txt");
     let text = std::fs::read_to_string(&req).unwrap();
@@ -125,6 +134,7 @@ fn command(line: &str, venv: &Path, dir: &Path) -> Command {
 
 #[test]
 fn locust_master_and_two_workers_measured_imported_and_reported() {
+    let _serial = serial();
     let venv = locust_venv();
     let dir = std::env::temp_dir().join(format!("stackwise-locust-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -263,6 +273,7 @@ fn locust_master_and_two_workers_measured_imported_and_reported() {
 /// expected answer (the script edited) fails every request, so the check is not vacuous.
 #[test]
 fn locust_runs_exported_vector_with_its_float_check() {
+    let _serial = serial();
     let venv = locust_venv();
     let dir = std::env::temp_dir().join(format!("stackwise-locust-vector-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
