@@ -903,6 +903,12 @@ fn run_cells(
         }
     }
 
+    // The time budget counts from the first measurement: installs (first use) are outside the
+    // plan ("ETA … once installed"), and so is the preparation the plan estimated.
+    budget.started = Instant::now();
+    budget.limit = budget
+        .limit
+        .saturating_sub(START_OVERHEAD * states.len() as u32);
     for (wi, id) in opts.workloads.iter().enumerate() {
         let Some(w) = workload::by_id(id) else {
             continue;
