@@ -1033,8 +1033,20 @@ fn run_cells(
                 measure!(*i, p, repeats + p.extras, |p: &mut CellProgress| {
                     p.extras += 1;
                     p.extra_round = false;
-                    p.failure.is_some()
-                        || p.extras >= extra_cap
+                    // An extra repeat that fails (the server died) does not fail the cell: its
+                    // planned repeats stand, and the note says why it stopped.
+                    if let Some((reason, _)) = p.failure.take() {
+                        p.extras -= 1;
+                        let first = reason.lines().next().unwrap_or_default().to_string();
+                        p.notes.push(format!(
+                            "extra repeat {} failed ({first}); the cell keeps its {} repeats",
+                            repeats + p.extras + 1,
+                            p.measured.len()
+                        ));
+                        p.extras_stopped = Some("an extra repeat failed");
+                        return true;
+                    }
+                    p.extras >= extra_cap
                         || primary_spread(w, &p.measured)
                             .is_none_or(|s| s <= workloads::trust::SPREAD_LIMIT)
                 });

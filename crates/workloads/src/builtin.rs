@@ -687,6 +687,7 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
             p("heavy_n_start", "1000000", "the first probe's n (mixed's heavy request); later probes scale n by target ÷ measured"),
             p("heavy_rate_rps", "2", "2 of every 102 requests (~2%), ~10% of one CPU at 50 ms each"),
             MIXED_HEAVY_CONNECTIONS,
+            p("primary_metric", "p99_ms", "the loop-blocking rule reads /io p99 (with heavy requests minus without): its spread decides extra repeats"),
         ],
         MIXED_METRICS,
         false,
