@@ -1,7 +1,9 @@
 //! The suite runner: plans the (target × workload) cells, installs and starts each target, runs
 //! every cell's repeats — interleaved across targets, round robin per workload, each server kept up
 //! between rounds, a repeat over the steal or other-processes limit measured again within a retry
-//! budget (docs/workloads.md "Noise") — summarises them by the trust rules ([`crate::stats`]) and
+//! budget (docs/workloads.md "Noise"), a cell whose primary figure spreads too wide given extra
+//! repeats ([`top_up_order`]), neither past the run's time budget ([`eta_up_to`]) — summarises them
+//! by the trust rules ([`crate::stats`]) and
 //! saves each cell to the store the moment its last repeat is measured. Per target it also measures idle memory, the install
 //! footprint and cold starts. A target that fails to install, fails conformance or dies mid-run
 //! fails its cells (with the last lines of its stderr) and the suite goes on; Ctrl-C stops the
