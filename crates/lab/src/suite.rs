@@ -1,7 +1,9 @@
 //! The suite runner: plans the (target × workload) cells, installs and starts each target, runs
 //! every cell's repeats — interleaved across targets, round robin per workload, each server kept up
 //! between rounds, a repeat over the steal or other-processes limit measured again within a retry
-//! budget (docs/workloads.md "Noise") — summarises them by the trust rules ([`crate::stats`]) and
+//! budget (docs/workloads.md "Noise"), a cell whose primary figure spreads too wide given extra
+//! repeats ([`top_up_order`]), neither past the run's time budget ([`eta_up_to`]) — summarises them
+//! by the trust rules ([`crate::stats`]) and
 //! saves each cell to the store the moment its last repeat is measured. Per target it also measures idle memory, the install
 //! footprint and cold starts. A target that fails to install, fails conformance or dies mid-run
 //! fails its cells (with the last lines of its stderr) and the suite goes on; Ctrl-C stops the
@@ -448,6 +450,11 @@ pub struct Plan {
     pub skipped: Vec<(PlannedCell, String)>,
     /// Targets in the plan, in order.
     pub targets: Vec<TargetInfo>,
+    /// The expected wall time of the cells ([`eta`])…
+    pub eta: Duration,
+    /// …and the most the run may take with its noise re-measurements and extra repeats
+    /// ([`eta_up_to`]: the tier's budget, or the plan when that is longer).
+    pub up_to: Duration,
 }
 
 /// Plans the cells: every selected target × every selected workload whose endpoints it serves.
@@ -507,11 +514,77 @@ pub fn plan(host: &dyn Host, opts: &SuiteOptions) -> Result<Plan, SuiteError> {
             }
         }
     }
+    let with_work = targets
+        .iter()
+        .filter(|t| cells.iter().any(|c| c.target == t.name))
+        .count();
+    let eta = eta(&cells, opts, with_work);
     Ok(Plan {
         cells,
         skipped,
         targets,
+        eta,
+        up_to: eta_up_to(opts, eta),
     })
+}
+
+/// The most a run planned at `eta` may take, re-measured and extra repeats included: its tier's
+/// time budget, or `eta` when that is longer ([`workloads::trust::run_limit`], which states the
+/// reserve). `--plan` prints "ETA X (up to Y with re-measured and extra repeats)".
+pub fn eta_up_to(opts: &SuiteOptions, eta: Duration) -> Duration {
+    workloads::trust::run_limit(opts.quick, eta)
+}
+
+/// Expected wall time of one repeat of a cell of `w` (the cost of a noise re-measurement or of
+/// an extra repeat).
+pub fn repeat_estimate(w: &dyn Workload, opts: &SuiteOptions) -> Duration {
+    cell_estimate(w, opts) / cell_repeats(w, opts.repeats)
+}
+
+/// Extra repeats a cell of `w` may get in this run (docs/workloads.md "Extra repeats"): none
+/// with `--quick` or one planned repeat (indicative verdicts, no spread to narrow), else the
+/// registry's cap for the workload ([`workloads::trust::EXTRA_REPEATS_PER_CELL`] unless it opts
+/// out).
+pub fn extra_repeats_cap(w: &dyn Workload, opts: &SuiteOptions) -> u32 {
+    if opts.quick || cell_repeats(w, opts.repeats) < 2 {
+        return 0;
+    }
+    workloads::registry()
+        .workload(w.id())
+        .map_or(workloads::trust::EXTRA_REPEATS_PER_CELL, |s| {
+            s.extra_repeats()
+        })
+}
+
+/// Which cells get an extra round now, widest first: those whose primary figure's relative
+/// spread is over [`workloads::trust::SPREAD_LIMIT`] and that have had fewer than `cap` extra
+/// repeats. `cells[i]` is (spread so far, extra repeats so far); the result indexes `cells`.
+pub fn top_up_order(cells: &[(Option<f64>, u32)], cap: u32) -> Vec<usize> {
+    let mut v: Vec<(usize, f64)> = cells
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, extra))| *extra < cap)
+        .filter_map(|(i, (spread, _))| Some((i, (*spread)?)))
+        .filter(|(_, s)| *s > workloads::trust::SPREAD_LIMIT)
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter().map(|(i, _)| i).collect()
+}
+
+/// The relative spread of a cell's primary figure ([`workloads::Workload::primary_metric`]) over
+/// its clean repeats so far.
+fn primary_spread(w: &dyn Workload, measured: &[Measured]) -> Option<f64> {
+    let id = workloads::registry().workload(w.id())?.primary_metric()?;
+    let values: Vec<f64> = measured
+        .iter()
+        .filter(|m| m.errors == 0 && m.repeat.clean)
+        .filter_map(|m| {
+            m.repeat
+                .metric(id)
+                .or_else(|| (id == "capacity_rps").then_some(m.capacity_rps).flatten())
+        })
+        .collect();
+    workloads::trust::relative_spread(&values)
 }
 
 /// Seconds between a target's cells spent starting, checking and stopping it, and per cold start.
@@ -636,15 +709,16 @@ fn run_cells(
             Some(format!("skipped {} {}: {why}", c.target, c.workload))
         });
         for note in host.run_notes().into_iter().chain(skips) {
-            store
-                .add_run_warning(run_id, &note)
-                .map_err(|e| e.to_string())?;
-            on(Event::Warning {
-                code: WarningCode::RunNote,
-                message: note,
-                target: None,
-                workload: None,
-            });
+            store_and_warn(
+                store,
+                run_id,
+                on,
+                None,
+                WarningCode::RunNote,
+                note,
+                None,
+                None,
+            )?;
         }
     }
     let missing: BTreeSet<PlannedCell> = store
@@ -676,32 +750,17 @@ fn run_cells(
             "not measurable any more: {} {} is not in the current plan (target folder or endpoint gone)",
             c.target, c.workload
         );
-        let rec = match workload::by_id(&c.workload) {
-            Some(w) => failed_cell(&c.target, w.as_ref(), &opts.timing, reason),
-            None => CellRecord {
-                target: c.target.clone(),
-                workload: c.workload.clone(),
-                params: BTreeMap::new(),
-                status: CellStatus::Failed(reason),
-                warnings: vec![],
-                lower_bound: false,
-                slo_p99_ms: None,
-                capacity_rps: None,
-                ladder: vec![],
-                repeats: vec![],
-                elapsed_s: None,
-            },
-        };
-        store.save_cell(run_id, &rec).map_err(|e| e.to_string())?;
-        on(Event::Warning {
-            code: WarningCode::NotMeasurable,
-            message: match &rec.status {
-                CellStatus::Failed(r) => r.clone(),
-                _ => String::new(),
-            },
-            target: Some(c.target.clone()),
-            workload: Some(c.workload.clone()),
-        });
+        let rec = failed_cell(&c.target, &c.workload, &opts.timing, reason.clone());
+        store_and_warn(
+            store,
+            run_id,
+            on,
+            Some(&rec),
+            WarningCode::NotMeasurable,
+            reason,
+            Some(&c.target),
+            Some(&c.workload),
+        )?;
     }
     on(Event::RunStarted {
         run_id,
@@ -739,6 +798,10 @@ fn run_cells(
     let mut budget = RetryBudget {
         left: workloads::trust::noise_retry_budget(planned_repeats),
         total: workloads::trust::noise_retry_budget(planned_repeats),
+        limit: eta_up_to(opts, eta(&remaining, opts, todo_targets.len())),
+        started: Instant::now(),
+        planned_left: Duration::ZERO,
+        warned: false,
     };
     let mut states: Vec<TargetState> = Vec::new();
     macro_rules! runner {
@@ -842,11 +905,19 @@ fn run_cells(
         }
     }
 
-    for id in &opts.workloads {
+    // The time budget counts from the first measurement: installs (first use) are outside the
+    // plan ("ETA … once installed"), and so is the preparation the plan estimated.
+    budget.started = Instant::now();
+    budget.limit = budget
+        .limit
+        .saturating_sub(START_OVERHEAD * states.len() as u32);
+    for (wi, id) in opts.workloads.iter().enumerate() {
         let Some(w) = workload::by_id(id) else {
             continue;
         };
         let w = w.as_ref();
+        let per_repeat = repeat_estimate(w, opts);
+        let extra_cap = extra_repeats_cap(w, opts);
         let mut todo: Vec<(usize, CellProgress)> = states
             .iter()
             .enumerate()
@@ -854,15 +925,12 @@ fn run_cells(
             .map(|(i, _)| (i, CellProgress::default()))
             .collect();
         let repeats = cell_repeats(w, opts.repeats);
-        for round in 0..repeats {
-            for (i, p) in todo.iter_mut() {
-                if p.done {
-                    continue;
-                }
-                if stop.is_set() {
-                    bail!(states);
-                }
-                let st = &mut states[*i];
+        // Measures one repeat of the cell of target `states[$i]` (a planned one or an extra) and
+        // stores the cell when `$finish` says so once it is measured; Ctrl-C or a failed store
+        // write ends the run.
+        macro_rules! measure {
+            ($i:expr, $p:expr, $round:expr, $finish:expr) => {{
+                let st = &mut states[$i];
                 let t = st.info.clone();
                 let kinds = st.kinds.clone();
                 let outcome = runner!(st).measure_round(
@@ -871,9 +939,9 @@ fn run_cells(
                     &kinds,
                     &mut st.server,
                     &mut st.server_for,
-                    round,
+                    $round,
                     repeats,
-                    p,
+                    $p,
                     &mut budget,
                 );
                 match outcome {
@@ -886,12 +954,112 @@ fn run_cells(
                     }
                     Err(Stopped) => bail!(states),
                 }
-                let st = &mut states[*i];
-                if (p.failure.is_some() || round + 1 == repeats)
-                    && runner!(st).finish_cell(&t, w, p).is_err()
-                {
+                let finish: bool = $finish($p);
+                let st = &mut states[$i];
+                if finish && runner!(st).finish_cell(&t, w, $p).is_err() {
                     bail!(states);
                 }
+            }};
+        }
+        // The planned repeats of this workload not yet measured (for the time budget).
+        let mut open = todo.len() as u32 * repeats;
+        for round in 0..repeats {
+            for (i, p) in todo.iter_mut() {
+                if p.done {
+                    continue;
+                }
+                if stop.is_set() {
+                    bail!(states);
+                }
+                open = open.saturating_sub(1);
+                budget.planned_left = planned_left(&states, opts, wi, per_repeat * open);
+                let last = round + 1 == repeats;
+                measure!(*i, p, round, |p: &mut CellProgress| {
+                    if p.failure.is_some() {
+                        open = open.saturating_sub(repeats - round - 1);
+                        return true;
+                    }
+                    // A cell whose primary figure spreads too wide waits for its extra repeats.
+                    let spread = primary_spread(w, &p.measured);
+                    let wide =
+                        extra_cap > 0 && spread.is_some_and(|s| s > workloads::trust::SPREAD_LIMIT);
+                    if last && wide {
+                        p.spread_before = spread;
+                    }
+                    last && !wide
+                });
+            }
+        }
+        // Extra repeats (docs/workloads.md "Extra repeats"): rounds over the cells still too
+        // wide, widest first, each while the run's time budget allows one more repeat.
+        loop {
+            let now: Vec<(Option<f64>, u32)> = todo
+                .iter()
+                .map(|(_, p)| match p.done {
+                    true => (None, 0),
+                    false => (primary_spread(w, &p.measured), p.extras),
+                })
+                .collect();
+            let order = top_up_order(&now, extra_cap);
+            if order.is_empty() {
+                break;
+            }
+            for k in order {
+                if stop.is_set() {
+                    bail!(states);
+                }
+                let (i, p) = &mut todo[k];
+                budget.planned_left = planned_left(&states, opts, wi, Duration::ZERO);
+                if !budget.time_allows(budget.started.elapsed(), per_repeat) {
+                    p.extras_stopped = Some("the run's time budget is spent");
+                    if !budget.warned {
+                        budget.warned = true;
+                        on(Event::Warning {
+                            code: WarningCode::BudgetSpent,
+                            message: format!(
+                                "no more extra repeats or re-measurements: they would take the run past its {} limit; wide cells are stored as they are ({BUDGET_ADVICE})",
+                                reports_eta(budget.limit)
+                            ),
+                            target: Some(states[*i].info.name.clone()),
+                            workload: Some(w.id().to_string()),
+                        });
+                    }
+                    let st = &mut states[*i];
+                    let t = st.info.clone();
+                    if runner!(st).finish_cell(&t, w, p).is_err() {
+                        bail!(states);
+                    }
+                    continue;
+                }
+                p.extra_round = true;
+                measure!(*i, p, repeats + p.extras, |p: &mut CellProgress| {
+                    p.extras += 1;
+                    p.extra_round = false;
+                    // An extra repeat that fails (the server died) does not fail the cell: its
+                    // planned repeats stand, and the note says why it stopped.
+                    if let Some((reason, _)) = p.failure.take() {
+                        p.extras -= 1;
+                        let first = reason.lines().next().unwrap_or_default().to_string();
+                        p.notes.push(format!(
+                            "extra repeat {} failed ({first}); the cell keeps its {} repeats",
+                            repeats + p.extras + 1,
+                            p.measured.len()
+                        ));
+                        p.extras_stopped = Some("an extra repeat failed");
+                        return true;
+                    }
+                    p.extras >= extra_cap
+                        || primary_spread(w, &p.measured)
+                            .is_none_or(|s| s <= workloads::trust::SPREAD_LIMIT)
+                });
+            }
+        }
+        // Every cell of the workload is stored before the next workload starts.
+        for (i, p) in todo.iter_mut().filter(|(_, p)| !p.done) {
+            let st = &mut states[*i];
+            let t = st.info.clone();
+            if runner!(st).finish_cell(&t, w, p).is_err() {
+                bail!(states);
             }
         }
         // A server started with this workload's own command is not the target's default one.
@@ -973,12 +1141,106 @@ struct CellProgress {
     elapsed: Duration,
     started: bool,
     done: bool,
+    /// Extra repeats measured (docs/workloads.md "Extra repeats"), and whether the one being
+    /// measured is one.
+    extras: u32,
+    extra_round: bool,
+    /// The primary figure's spread after the planned repeats, when it was over the limit.
+    spread_before: Option<f64>,
+    /// Why the extra repeats stopped short of the limit (the run's time budget).
+    extras_stopped: Option<&'static str>,
 }
 
-/// The run's budget of noise re-measurements.
+impl CellProgress {
+    /// The cell's note on its extra repeats ("2 extra repeats: spread 18% → 7%"), if it had or
+    /// wanted any.
+    fn extras_note(&self, w: &dyn Workload) -> Option<String> {
+        let before = self.spread_before?;
+        let after = primary_spread(w, &self.measured);
+        let pct = |x: f64| format!("{:.0}%", x * 100.0);
+        let mut note = format!(
+            "{} extra repeat{}: spread {} → {}",
+            self.extras,
+            if self.extras == 1 { "" } else { "s" },
+            pct(before),
+            after.map_or("?".to_string(), pct)
+        );
+        if after.is_some_and(|a| a > workloads::trust::SPREAD_LIMIT) {
+            note.push_str(&format!(
+                ", still over {} ({})",
+                pct(workloads::trust::SPREAD_LIMIT),
+                self.extras_stopped
+                    .unwrap_or("the cell's extra repeats are spent")
+            ));
+        }
+        Some(note)
+    }
+}
+
+/// The run's budget of noise re-measurements, and its time budget (shared with the extra
+/// repeats).
 struct RetryBudget {
     left: u32,
     total: u32,
+    /// The most the run may take ([`workloads::trust::run_limit`]), from `started`.
+    limit: Duration,
+    started: Instant,
+    /// The planned work still to do besides the repeat being measured (set before each).
+    planned_left: Duration,
+    /// The "time budget spent" warning was given.
+    warned: bool,
+}
+
+/// What to do when a repeat may not be re-measured or topped up for time.
+const BUDGET_ADVICE: &str =
+    "run on a quieter machine, or with fewer targets or --repeats N to leave more reserve";
+
+impl RetryBudget {
+    /// Whether one more repeat costing `cost` may start `elapsed` into the run.
+    fn time_allows(&self, elapsed: Duration, cost: Duration) -> bool {
+        workloads::trust::within_limit(elapsed, self.planned_left, cost, self.limit)
+    }
+
+    /// Why a noisy repeat of a cell that has had `cell_retries` is not measured again, `elapsed`
+    /// into the run, a repeat costing `cost`; `None`: it is.
+    fn retry_refusal(
+        &self,
+        cell_retries: u32,
+        elapsed: Duration,
+        cost: Duration,
+    ) -> Option<&'static str> {
+        if cell_retries >= workloads::trust::NOISE_RETRIES_PER_CELL {
+            Some("the cell's retries are spent")
+        } else if self.left == 0 {
+            Some("the run's retries are spent")
+        } else if !self.time_allows(elapsed, cost) {
+            Some("the run's time budget is spent")
+        } else {
+            None
+        }
+    }
+}
+
+/// The planned work still to do: the current workload's (`current`, the caller's count of its
+/// repeats not yet measured), the later workloads' cells (index past `wi`) and the cold starts.
+fn planned_left(
+    states: &[TargetState],
+    opts: &SuiteOptions,
+    wi: usize,
+    current: Duration,
+) -> Duration {
+    let mut d = current;
+    for id in opts.workloads.iter().skip(wi + 1) {
+        if let Some(w) = workload::by_id(id) {
+            let n = states
+                .iter()
+                .filter(|s| s.ready && s.cells.iter().any(|c| &c.workload == id))
+                .count();
+            d += cell_estimate(w.as_ref(), opts) * n as u32;
+        }
+    }
+    let cold = states.iter().filter(|s| s.ready && s.per_target).count();
+    d + COLD_START_ESTIMATE * (opts.cold_starts * cold) as u32
 }
 
 /// Steal and other processes' load of a measured repeat, each over its limit, as separate
@@ -1060,15 +1322,18 @@ impl TargetRun<'_, '_> {
     ) -> Result<Box<dyn Server>, TargetFailure> {
         let server = self.host.start(target, opts)?;
         for note in server.start_notes() {
-            if let Err(e) = self.store.add_run_warning(self.run_id, &note) {
-                *self.store_failed = Some(format!("could not store a note of the run: {e}"));
+            if let Err(e) = store_and_warn(
+                self.store,
+                self.run_id,
+                &mut *self.on,
+                None,
+                WarningCode::StartNote,
+                note,
+                Some(target),
+                opts.workload.as_deref(),
+            ) {
+                *self.store_failed = Some(e);
             }
-            self.emit(Event::Warning {
-                code: WarningCode::StartNote,
-                message: note,
-                target: Some(target.to_string()),
-                workload: opts.workload.clone(),
-            });
         }
         Ok(server)
     }
@@ -1095,8 +1360,7 @@ impl TargetRun<'_, '_> {
         f: &TargetFailure,
     ) -> Result<(), Stopped> {
         for c in cells {
-            let w = workload::by_id(&c.workload).expect("planned workloads exist");
-            let rec = failed_cell(&t.name, w.as_ref(), &self.opts.timing, f.full());
+            let rec = failed_cell(&t.name, &c.workload, &self.opts.timing, f.full());
             self.save_cell(&rec)?;
             self.emit(Event::CellDone {
                 target: t.name.clone(),
@@ -1536,11 +1800,17 @@ impl TargetRun<'_, '_> {
                             &m,
                             p.retries - retries_before,
                             false,
+                            p.extra_round,
                         ));
                         p.measured.push(m);
                         break;
                     }
-                    if p.retries < workloads::trust::NOISE_RETRIES_PER_CELL && budget.left > 0 {
+                    let refusal = budget.retry_refusal(
+                        p.retries,
+                        budget.started.elapsed(),
+                        repeat_estimate(w, self.opts),
+                    );
+                    if refusal.is_none() {
                         p.retries += 1;
                         budget.left -= 1;
                         // Each cause on its own line: steal and other processes differ.
@@ -1566,11 +1836,19 @@ impl TargetRun<'_, '_> {
                         }
                         continue;
                     }
-                    let why = if p.retries >= workloads::trust::NOISE_RETRIES_PER_CELL {
-                        "the cell's retries are spent"
-                    } else {
-                        "the run's retries are spent"
-                    };
+                    let why = refusal.unwrap_or_default();
+                    if why == "the run's time budget is spent" && !budget.warned {
+                        budget.warned = true;
+                        self.emit(Event::Warning {
+                            code: WarningCode::BudgetSpent,
+                            message: format!(
+                                "no more re-measurements or extra repeats: they would take the run past its {} limit; noisy repeats are kept and flagged ({BUDGET_ADVICE})",
+                                reports_eta(budget.limit)
+                            ),
+                            target: Some(t.name.clone()),
+                            workload: Some(w.id().to_string()),
+                        });
+                    }
                     p.noisy.push(format!(
                         "repeat {}: {} ({why})",
                         round + 1,
@@ -1584,6 +1862,7 @@ impl TargetRun<'_, '_> {
                         &m,
                         p.retries - retries_before,
                         true,
+                        p.extra_round,
                     ));
                     p.measured.push(m);
                     break;
@@ -1619,6 +1898,9 @@ impl TargetRun<'_, '_> {
         p: &mut CellProgress,
     ) -> Result<(), Stopped> {
         p.done = true;
+        if let Some(note) = p.extras_note(w) {
+            p.notes.push(note);
+        }
         let measured = std::mem::take(&mut p.measured);
         let n = measured.len();
         let mut rec = summarise(&t.name, w, &self.opts.timing, measured);
@@ -1657,15 +1939,62 @@ impl TargetRun<'_, '_> {
     }
 }
 
-fn failed_cell(target: &str, w: &dyn Workload, timing: &Timing, reason: String) -> CellRecord {
+/// A duration as the plan prints it ("43m45s").
+fn reports_eta(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Stores what a run could not measure and says it: a failed cell (`cell`: a target or
+/// service that failed it, a cell of a resumed run no longer measurable) or, without one, a note
+/// of the run (what the host skips, a start note); then the warning (`code`, `message`). The
+/// error names what could not be stored.
+#[allow(clippy::too_many_arguments)]
+fn store_and_warn(
+    store: &mut Store,
+    run_id: i64,
+    on: &mut dyn FnMut(Event),
+    cell: Option<&CellRecord>,
+    code: WarningCode,
+    message: String,
+    target: Option<&str>,
+    workload: Option<&str>,
+) -> Result<(), String> {
+    match cell {
+        Some(c) => store
+            .save_cell(run_id, c)
+            .map_err(|e| format!("could not store cell {}/{}: {e}", c.target, c.workload))?,
+        None => store
+            .add_run_warning(run_id, &message)
+            .map_err(|e| format!("could not store a note of the run: {e}"))?,
+    }
+    on(Event::Warning {
+        code,
+        message,
+        target: target.map(str::to_string),
+        workload: workload.map(str::to_string),
+    });
+    Ok(())
+}
+
+/// A failed cell's record; `workload` may be one this lab no longer knows (a resumed run's).
+fn failed_cell(target: &str, workload: &str, timing: &Timing, reason: String) -> CellRecord {
+    let w = workload::by_id(workload);
     CellRecord {
         target: target.to_string(),
-        workload: w.id().to_string(),
-        params: w.params(timing),
+        workload: workload.to_string(),
+        params: w.as_ref().map(|w| w.params(timing)).unwrap_or_default(),
         status: CellStatus::Failed(reason),
         warnings: vec![],
         lower_bound: false,
-        slo_p99_ms: (w.kind() == Kind::Capacity).then_some(timing.slo_p99_ms),
+        slo_p99_ms: w
+            .as_ref()
+            .filter(|w| w.kind() == Kind::Capacity)
+            .map(|_| timing.slo_p99_ms),
         capacity_rps: None,
         ladder: vec![],
         repeats: vec![],
@@ -1826,7 +2155,9 @@ fn target_progress(t: &TargetInfo, progress: Progress) -> Event {
     }
 }
 
-/// A kept repeat, with its figures by metric id and how far it can be trusted.
+/// A kept repeat, with its figures by metric id and how far it can be trusted (`extra`: an extra
+/// repeat).
+#[allow(clippy::too_many_arguments)]
 fn repeat_done(
     t: &TargetInfo,
     w: &dyn Workload,
@@ -1835,6 +2166,7 @@ fn repeat_done(
     m: &Measured,
     retried: u32,
     noisy: bool,
+    extra: bool,
 ) -> Event {
     let samples: serde_json::Value =
         serde_json::from_str(&m.repeat.samples_json).unwrap_or_default();
@@ -1867,6 +2199,7 @@ fn repeat_done(
             retried,
             lower_bound: m.lower_bound,
         },
+        extra,
     }
 }
 
@@ -2101,6 +2434,115 @@ mod tests {
                 "other processes used 20% of the server CPUs (> 10%)"
             ]
         );
+    }
+
+    #[test]
+    fn top_up_picks_the_cells_over_the_limit_widest_first_within_the_cap() {
+        // (spread, extra repeats so far)
+        let cells = [
+            (Some(0.18), 0), // wide
+            (Some(0.05), 0), // within the limit
+            (Some(0.40), 1), // widest, one extra so far
+            (None, 0),       // no spread (one clean repeat)
+            (Some(0.30), 2), // at the cap
+            (Some(0.10), 0), // at the limit: not over it
+        ];
+        assert_eq!(top_up_order(&cells, 2), [2, 0]);
+        assert_eq!(top_up_order(&cells, 1), [0], "the cap counts per cell");
+        assert!(top_up_order(&cells, 0).is_empty(), "opted out");
+        // Ties keep the plan's order.
+        assert_eq!(top_up_order(&[(Some(0.2), 0), (Some(0.2), 0)], 2), [0, 1]);
+    }
+
+    #[test]
+    fn quick_and_one_repeat_runs_plan_no_extra_repeats() {
+        let json = workload::by_id("json").unwrap();
+        let mut o = valid();
+        o.quick = false;
+        assert_eq!(
+            extra_repeats_cap(json.as_ref(), &o),
+            workloads::trust::EXTRA_REPEATS_PER_CELL
+        );
+        o.quick = true;
+        assert_eq!(extra_repeats_cap(json.as_ref(), &o), 0, "--quick");
+        o.quick = false;
+        o.repeats = 1;
+        assert_eq!(extra_repeats_cap(json.as_ref(), &o), 0, "one repeat");
+        // Opted out in the registry: ws-hold restarts its server per repeat, mixed is context.
+        o.repeats = 3;
+        for id in ["ws-hold", "mixed"] {
+            assert_eq!(
+                extra_repeats_cap(workload::by_id(id).unwrap().as_ref(), &o),
+                0,
+                "{id}"
+            );
+        }
+        assert_eq!(
+            extra_repeats_cap(workload::by_id("io-slo").unwrap().as_ref(), &o),
+            workloads::trust::EXTRA_REPEATS_PER_CELL,
+            "capacity searches get extra searches like every other cell"
+        );
+    }
+
+    #[test]
+    fn a_retry_past_the_time_budget_is_refused() {
+        let min = |m: u64| Duration::from_secs(m * 60);
+        let budget = RetryBudget {
+            left: 10,
+            total: 10,
+            limit: min(45),
+            started: Instant::now(),
+            planned_left: min(10),
+            warned: false,
+        };
+        let cost = min(1);
+        // 30 min in, 10 planned left, 1 for the retry: 41 ≤ 45.
+        assert_eq!(budget.retry_refusal(0, min(30), cost), None);
+        // 35 min in: 46 > 45.
+        assert_eq!(
+            budget.retry_refusal(0, min(35), cost),
+            Some("the run's time budget is spent")
+        );
+        // The count budgets come first.
+        assert_eq!(
+            budget.retry_refusal(workloads::trust::NOISE_RETRIES_PER_CELL, min(0), cost),
+            Some("the cell's retries are spent")
+        );
+        let spent = RetryBudget { left: 0, ..budget };
+        assert_eq!(
+            spent.retry_refusal(0, min(0), cost),
+            Some("the run's retries are spent")
+        );
+        assert!(spent.time_allows(min(34), cost) && !spent.time_allows(min(35), cost));
+    }
+
+    #[test]
+    fn the_extras_note_says_the_spread_before_and_after() {
+        let w = workload::by_id("json").unwrap();
+        let mut p = CellProgress {
+            measured: vec![
+                repeat(100.0, 0, &[]),
+                repeat(104.0, 0, &[]),
+                repeat(102.0, 0, &[]),
+                repeat(101.0, 0, &[]),
+            ],
+            extras: 1,
+            spread_before: Some(0.18),
+            ..CellProgress::default()
+        };
+        assert_eq!(
+            p.extras_note(w.as_ref()).unwrap(),
+            "1 extra repeat: spread 18% → 4%"
+        );
+        p.measured.push(repeat(130.0, 0, &[]));
+        p.extras = 2;
+        p.extras_stopped = Some("the run's time budget is spent");
+        assert_eq!(
+            p.extras_note(w.as_ref()).unwrap(),
+            "2 extra repeats: spread 18% → 29%, still over 10% (the run's time budget is spent)"
+        );
+        p.spread_before = None;
+        assert_eq!(p.extras_note(w.as_ref()), None, "never wide: no note");
     }
 
     #[test]

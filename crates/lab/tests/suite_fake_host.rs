@@ -28,6 +28,9 @@ enum Behaviour {
     WrongJson,
     /// Stops answering after this many requests (the server "dies").
     DiesAfter(u64),
+    /// Answers /json after 40 ms in odd measuring windows and at once in even ones: its repeats'
+    /// throughput spreads far over 10%.
+    Alternating,
 }
 
 struct FakeServer {
@@ -37,6 +40,8 @@ struct FakeServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     running: Arc<Mutex<u32>>,
+    /// Measuring windows begun on it.
+    windows: Arc<AtomicU64>,
 }
 
 fn q(query: &Option<String>, k: &str) -> u64 {
@@ -60,6 +65,8 @@ impl FakeServer {
         let seq = Arc::new(AtomicU64::new(0));
         let crash = Arc::new(tokio::sync::Notify::new());
         let crash2 = crash.clone();
+        let windows = Arc::new(AtomicU64::new(0));
+        let windows2 = windows.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -75,7 +82,12 @@ impl FakeServer {
                         "/json",
                         get(move || {
                             let n = c2();
+                            let slow = b == Behaviour::Alternating
+                                && windows2.load(Ordering::SeqCst) % 2 == 1;
                             async move {
+                                if slow {
+                                    tokio::time::sleep(Duration::from_millis(40)).await;
+                                }
                                 if let Behaviour::DiesAfter(limit) = b {
                                     if n == limit {
                                         // A crash: the server stops listening.
@@ -140,6 +152,7 @@ impl FakeServer {
             shutdown: Some(tx),
             thread: Some(thread),
             running,
+            windows,
         }
     }
 }
@@ -163,7 +176,9 @@ impl Drop for FakeServer {
 }
 
 impl ServerMeter for FakeServer {
-    fn begin(&mut self) {}
+    fn begin(&mut self) {
+        self.windows.fetch_add(1, Ordering::SeqCst);
+    }
     fn end(&mut self) -> ServerUsage {
         ServerUsage {
             cpu_s: 0.01,
@@ -183,7 +198,9 @@ impl ServerMeter for FakeServer {
 struct Dying(FakeServer, Arc<Mutex<VecDeque<f64>>>);
 
 impl ServerMeter for Dying {
-    fn begin(&mut self) {}
+    fn begin(&mut self) {
+        self.0.begin();
+    }
     fn end(&mut self) -> ServerUsage {
         let mut u = self.0.end();
         if let Some(s) = self.1.lock().unwrap().pop_front() {
@@ -384,7 +401,10 @@ fn options(workloads: &[&str], repeats: u32) -> SuiteOptions {
             idle_settle: Duration::from_millis(50),
             ws_connections: 10,
         },
-        quick: false,
+        // No extra repeats (docs/workloads.md "Extra repeats") in these tests, whose repeat counts
+        // are their subject: the fake servers' sub-second windows often spread over 10%.
+        // `extra_repeats_top_up_the_wide_cell_only` runs with them.
+        quick: true,
         cold_starts: 2,
         server_cpus: vec![],
         client_cpus: vec![],
@@ -1282,4 +1302,99 @@ fn the_ladder_is_on_the_grid_with_both_slos_and_a_concurrency_cell_is_stored() {
         assert!(matches!(c.status, CellStatus::Flagged(_)), "{c:?}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Extra repeats (docs/workloads.md "Extra repeats"): after the planned rounds, a cell whose
+/// primary figure (json: throughput) spreads over 10% gets extra repeats up to the per-cell cap,
+/// reported as extra `repeat_done` events and noted on the stored cell; a cell within the limit
+/// gets none and is stored after its planned repeats.
+#[test]
+fn extra_repeats_top_up_the_wide_cell_only() {
+    let mut host = host();
+    host.targets = vec![
+        (info("wide"), Behaviour::Alternating),
+        (info("good"), Behaviour::Good),
+    ];
+    let dir = tempdir("topup");
+    let mut store = Store::open(&dir.join("lab.sqlite3")).unwrap();
+    let mut opts = options(&["json"], 3);
+    opts.quick = false;
+    opts.cold_starts = 0;
+    let mut events = Vec::new();
+    let out = suite::run(
+        &host,
+        &mut store,
+        &opts,
+        machine(),
+        None,
+        &StopFlag::new(),
+        &mut |e| events.push(e),
+    )
+    .unwrap();
+    let Outcome::Finished { run_id } = out else {
+        panic!("{out:?}")
+    };
+    let run = store.run(run_id).unwrap();
+    let cap = workloads::trust::EXTRA_REPEATS_PER_CELL;
+    // (repeat number, extra, throughput) per target, in order.
+    let repeats_of = |t: &str| -> Vec<(u32, bool, f64)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::RepeatDone {
+                    target,
+                    repeat,
+                    extra,
+                    figures,
+                    ..
+                } if target == t => Some((*repeat, *extra, figures["throughput_rps"])),
+                _ => None,
+            })
+            .collect()
+    };
+    let wide = repeats_of("wide");
+    assert_eq!(wide.len() as u32, 3 + cap, "{wide:?}");
+    assert!(wide[..3].iter().all(|r| !r.1) && wide[3..].iter().all(|r| r.1));
+    assert_eq!(wide[3].0, 4, "an extra repeat counts past the planned ones");
+    let cell = run.cell("wide", "json").unwrap();
+    assert_eq!(cell.repeats, 3 + cap);
+    assert!(
+        cell.warnings
+            .iter()
+            .any(|w| w.starts_with(&format!("{cap} extra repeats: spread "))
+                && w.contains("still over 10%")),
+        "{:?}",
+        cell.warnings
+    );
+    // The steady target: extra repeats only if its own planned repeats spread over the limit
+    // (a loaded machine can do that to any server), none otherwise.
+    let good = repeats_of("good");
+    let planned: Vec<f64> = good[..3].iter().map(|r| r.2).collect();
+    let spread = workloads::trust::relative_spread(&planned).unwrap();
+    let extras = good.iter().filter(|r| r.1).count();
+    if spread <= workloads::trust::SPREAD_LIMIT {
+        assert_eq!(extras, 0, "{good:?}");
+        assert_eq!(run.cell("good", "json").unwrap().repeats, 3);
+        assert!(!run
+            .cell("good", "json")
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|w| w.contains("extra repeat")));
+    } else {
+        assert!(extras >= 1, "{good:?}");
+    }
+    // The wide cell's extra repeats come after every planned round of the workload.
+    let last_planned = events
+        .iter()
+        .rposition(|e| matches!(e, Event::RepeatDone { extra: false, .. }))
+        .unwrap();
+    let first_extra = events
+        .iter()
+        .position(|e| matches!(e, Event::RepeatDone { extra: true, .. }))
+        .unwrap();
+    assert!(
+        first_extra > last_planned,
+        "extras follow the planned rounds"
+    );
 }

@@ -225,6 +225,9 @@ pub enum WarningCode {
     /// A note of the run itself: what its host does not measure (a deployed service's server-side
     /// figures), a cell it skips and why.
     RunNote,
+    /// A noise re-measurement or an extra repeat was not started: it would have taken the run
+    /// past its time budget (docs/workloads.md "Time budget"); the repeat is kept as it is.
+    BudgetSpent,
 }
 
 /// How a run ended.
@@ -291,6 +294,11 @@ pub enum Event {
         /// By registry metric id.
         figures: BTreeMap<String, f64>,
         trust: RepeatTrust,
+        /// An extra repeat (docs/workloads.md "Extra repeats"): measured after the planned
+        /// ones because the cell's primary figure spread over the limit; `repeat` then counts
+        /// past `repeats`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        extra: bool,
     },
     /// A cell is stored.
     CellDone {

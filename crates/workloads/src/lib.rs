@@ -242,6 +242,23 @@ impl Workload {
         .max(1)
     }
 
+    /// The figure whose spread decides extra repeats (docs/workloads.md "Extra repeats"): the
+    /// `primary_metric` parameter where one is set, else the first metric the workload lists
+    /// (`throughput_rps`, `capacity_rps`, …).
+    pub fn primary_metric(&self) -> Option<&'static str> {
+        self.param("primary_metric")
+            .or_else(|| self.metrics.first().copied())
+    }
+
+    /// Extra repeats a cell of it may get when its primary figure spreads too wide: at most
+    /// [`trust::EXTRA_REPEATS_PER_CELL`], or its `extra_repeats` parameter (0: opted out).
+    pub fn extra_repeats(&self) -> u32 {
+        self.param("extra_repeats")
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(trust::EXTRA_REPEATS_PER_CELL)
+            .min(trust::EXTRA_REPEATS_PER_CELL)
+    }
+
     /// A per-target measure (stored with the target, not as a cell).
     pub fn per_target(&self) -> bool {
         self.kind == Kind::PerTarget

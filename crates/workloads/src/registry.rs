@@ -193,7 +193,23 @@ mod tests {
             for q in w.requests {
                 assert!(q.path.starts_with('/'), "{} {}", w.id, q.name);
             }
+            // The figure whose spread decides extra repeats is one the workload carries.
+            if let Some(m) = w.primary_metric() {
+                assert!(w.metrics.contains(&m), "{}: primary metric {m}", w.id);
+            }
+            assert!(w.extra_repeats() <= crate::trust::EXTRA_REPEATS_PER_CELL);
         }
+        let r2 = Registry::builtin();
+        let by = |id: &str| r2.workloads().iter().find(|w| w.id == id).unwrap();
+        assert_eq!(by("json").primary_metric(), Some("throughput_rps"));
+        assert_eq!(by("io-slo").primary_metric(), Some("capacity_rps"));
+        assert_eq!(by("mixed-time").primary_metric(), Some("p99_ms"));
+        assert_eq!(by("ws-hold").extra_repeats(), 0);
+        assert_eq!(by("mixed").extra_repeats(), 0);
+        assert_eq!(
+            by("json").extra_repeats(),
+            crate::trust::EXTRA_REPEATS_PER_CELL
+        );
         for (i, m) in r.metrics().iter().enumerate() {
             assert!(r.metrics()[..i].iter().all(|x| x.id != m.id), "{}", m.id);
         }

@@ -543,8 +543,9 @@ fn print_plan(
     let eta = suite::eta(&cells, opts, targets_with_work);
     writeln!(
         out,
-        "ETA {} once installed (first use also installs the targets)",
-        fmt_eta(eta)
+        "ETA {} (up to {} with re-measured and extra repeats) once installed (first use also installs the targets)",
+        fmt_eta(eta),
+        fmt_eta(suite::eta_up_to(opts, eta))
     )?;
     Ok(())
 }
