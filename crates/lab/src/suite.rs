@@ -574,6 +574,9 @@ pub fn run(
     on: &mut dyn FnMut(Event),
 ) -> Result<Outcome, SuiteError> {
     let started = Instant::now();
+    // The lab's own threads (this one, samplers, output readers, watchdog…) keep off the server
+    // CPUs while the run lasts: their CPU there read as other processes' load (crate::affinity).
+    let _pinned = crate::affinity::pin_lab_threads(&opts.client_cpus, &opts.server_cpus);
     let outcome = run_cells(host, store, opts, machine, resume, stop, on)?;
     let (run_id, end) = match outcome {
         Outcome::Finished { run_id } => (run_id, RunEnd::Finished),
@@ -1009,13 +1012,30 @@ pub fn noise_reasons(m: &Measured) -> Vec<String> {
         ));
     }
     if let Some(f) = worst("server_cpus_foreign").filter(|f| *f > stats::FOREIGN_LIMIT) {
+        // Who they were, when the host could tell (crate::culprits).
+        let by = server_cpus_by(&windows)
+            .map(|b| format!(": {}", b.describe()))
+            .unwrap_or_default();
         out.push(format!(
-            "other processes used {:.0}% of the server CPUs (> {:.0}%)",
+            "other processes used {:.0}% of the server CPUs (> {:.0}%){by}",
             f * 100.0,
             stats::FOREIGN_LIMIT * 100.0
         ));
     }
     out
+}
+
+/// Who used the server CPUs in the window where other processes used the most of them (a
+/// host's `server_cpus_by` sample, [`crate::culprits`]).
+fn server_cpus_by(windows: &[&serde_json::Value]) -> Option<workloads::events::ServerCpuUse> {
+    windows
+        .iter()
+        .filter(|v| !v["server_cpus_by"].is_null())
+        .max_by(|a, b| {
+            let f = |v: &serde_json::Value| v["server_cpus_foreign"].as_f64().unwrap_or(0.0);
+            f(a).total_cmp(&f(b))
+        })
+        .and_then(|v| serde_json::from_value(v["server_cpus_by"].clone()).ok())
 }
 
 /// Ctrl-C seen: stop everything, store nothing more.
@@ -1863,6 +1883,7 @@ fn repeat_done(
             errors: m.errors,
             steal_pct,
             other_processes: worst("server_cpus_foreign"),
+            other_processes_by: server_cpus_by(&windows),
             noisy,
             retried,
             lower_bound: m.lower_bound,
@@ -2100,6 +2121,15 @@ mod tests {
                 "steal 31.6% of CPU time (> 2%)",
                 "other processes used 20% of the server CPUs (> 10%)"
             ]
+        );
+        // The host named who they were: the worst window's breakdown is in the reason.
+        m.repeat.steal_pct = None;
+        m.repeat.samples_json = r#"[{"server_cpus_foreign":0.02,"server_cpus_by":{"other_targets":0.0,"lab_services":0.0,"lab_itself":0.0,"machine":0.02}},
+            {"server_cpus_foreign":0.14,"server_cpus_by":{"other_targets":0.09,"other_targets_by":[{"name":"python-django","share":0.09}],"lab_services":0.0,"lab_itself":0.01,"lab_itself_by":[{"name":"pss-sampler","share":0.01}],"machine":0.03,"machine_top":[{"name":"rustc","share":0.03}]}}]"#
+            .into();
+        assert_eq!(
+            noise_reasons(&m),
+            ["other processes used 14% of the server CPUs (> 10%): the lab's other targets 9.0% (python-django 9.0%); other processes on this machine 3.0% (rustc 3.0%); the lab's own threads 1.0% (pss-sampler 1.0%)"]
         );
     }
 

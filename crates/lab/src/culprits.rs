@@ -1,0 +1,392 @@
+//! Who used the server CPUs during a measuring window, besides the measured server.
+//!
+//! [`crate::cpuload`] measures *how much* of the server CPUs other processes used (exactly: the
+//! CPUs' non-idle time minus the server's own); this module names *who*, so that a repeat
+//! re-measured for "other processes used 14%" says whether that was the lab's other targets
+//! (kept up between their rounds in the interleaved order: a backlog being worked off, timers and
+//! heartbeats), the lab's services (upstream, PostgreSQL), the lab process's own threads, or
+//! other processes on the machine (the three largest by command name).
+//!
+//! How: a [`Snapshot`] at the window's start and end holds every process's CPU time
+//! (`/proc/<pid>/stat` utime + stime: the kernel scales them to the task's exact run time, so they
+//! are not tick-sampled, only rounded to the clock tick) and, for the lab process itself, every
+//! thread's (`/proc/self/task/<tid>/stat`). A process's time in the window is the difference
+//! (a process started in the window counts all of it; one that ended in it is lost: its time is
+//! in no snapshot, an underestimate stated here). A snapshot reads one small file per process
+//! (a few hundred on a developer machine: milliseconds, on the client CPUs), so every window
+//! takes two.
+//!
+//! Where the time ran: procfs has no per-CPU time per process. The approximation: a process (or
+//! a lab thread) counts with its window time × the share of the CPUs it may use that are server
+//! CPUs (`Cpus_allowed_list` of its `status`, read at the window's end), i.e. as if the
+//! scheduler spread it evenly over its CPUs. A process pinned off the server CPUs (the load engine,
+//! the upstream) counts nothing; one pinned to them (another target's server) counts all; an
+//! unpinned compiler on a 2-CPU machine with one server CPU counts half. The owners' shares are
+//! estimates; the total other processes' share stays cpuload's exact figure.
+//!
+//! Owners: the measured server's process group is left out; a process group the lab registered
+//! ([`crate::process::live_groups`]) is another target's (when its name is a target's) or a
+//! service's; the lab process's threads are its own; anything else is the machine's.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+pub use workloads::events::{NamedShare, ServerCpuUse};
+
+/// One process's (or thread's) CPU time at a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcCpu {
+    pub pid: i32,
+    /// With the pid, tells a process from a later one that reused its pid.
+    pub starttime: u64,
+    pub pgrp: i32,
+    pub comm: String,
+    /// utime + stime, clock ticks.
+    pub ticks: u64,
+}
+
+/// Parses a `/proc/<pid>/stat` (or a task's) line.
+pub fn parse_proc_stat(text: &str) -> Option<ProcCpu> {
+    let st = crate::sample::parse_stat(text)?;
+    let comm = text[text.find('(')? + 1..text.rfind(')')?].to_string();
+    Some(ProcCpu {
+        pid: st.pid,
+        starttime: st.starttime,
+        pgrp: st.pgrp,
+        comm,
+        ticks: st.utime + st.stime,
+    })
+}
+
+/// Every process's CPU time, and the lab process's threads'.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub at: Instant,
+    pub procs: HashMap<i32, ProcCpu>,
+    /// This process's threads, by thread id.
+    pub own_threads: HashMap<i32, ProcCpu>,
+    pub own_pid: i32,
+}
+
+fn read_dir_stats(dir: &str) -> HashMap<i32, ProcCpu> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let text = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let mut p = parse_proc_stat(&text)?;
+            p.pid = pid;
+            Some((pid, p))
+        })
+        .collect()
+}
+
+impl Snapshot {
+    /// Reads every process of the machine now.
+    pub fn take() -> Snapshot {
+        Snapshot {
+            at: Instant::now(),
+            procs: read_dir_stats("/proc"),
+            own_threads: read_dir_stats("/proc/self/task"),
+            own_pid: std::process::id() as i32,
+        }
+    }
+}
+
+/// Whose CPU mask to look up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Process(i32),
+    /// A thread of the lab process.
+    OwnThread(i32),
+}
+
+/// The CPUs a process or a lab thread may use, from `/proc` (`None` if it is gone).
+pub fn allowed_cpus(t: Task) -> Option<Vec<usize>> {
+    let path = match t {
+        Task::Process(pid) => format!("/proc/{pid}/status"),
+        Task::OwnThread(tid) => format!("/proc/self/task/{tid}/status"),
+    };
+    crate::affinity::allowed_in_status(&std::fs::read_to_string(path).ok()?)
+}
+
+/// Who is who: the measured server's process group, the lab's registered groups (pgid, name), and
+/// which of those names are targets.
+#[derive(Debug, Clone, Default)]
+pub struct Owners {
+    pub measured_pgid: Option<i32>,
+    pub groups: Vec<(i32, String)>,
+    pub targets: BTreeSet<String>,
+}
+
+impl Owners {
+    /// The lab's live groups now ([`crate::process::live_groups`]).
+    pub fn live(measured_pgid: Option<i32>, targets: BTreeSet<String>) -> Owners {
+        Owners {
+            measured_pgid,
+            groups: crate::process::live_groups(),
+            targets,
+        }
+    }
+}
+
+/// CPU time (ticks) of `p` in the window: the difference, or all of it for a process that was
+/// not in the start snapshot (new, or a reused pid).
+fn delta(start: &HashMap<i32, ProcCpu>, p: &ProcCpu) -> u64 {
+    match start.get(&p.pid) {
+        Some(s) if s.starttime == p.starttime => p.ticks.saturating_sub(s.ticks),
+        _ => p.ticks,
+    }
+}
+
+/// Share of `allowed` that are server CPUs (unknown mask: all CPUs, i.e. `server.len() / cpus`).
+fn on_server(allowed: Option<Vec<usize>>, server: &[usize], cpus: usize) -> f64 {
+    match allowed {
+        Some(a) if !a.is_empty() => {
+            a.iter().filter(|c| server.contains(c)).count() as f64 / a.len() as f64
+        }
+        _ => server.len() as f64 / cpus.max(1) as f64,
+    }
+}
+
+/// Who used the `server` CPUs between two snapshots, as shares of their time (wall time × server
+/// CPUs). `hz`: clock ticks per second; `cpus`: CPUs of the machine (for an unknown mask);
+/// `allowed`: a task's CPU mask (injected by tests; [`allowed_cpus`] in a run).
+pub fn attribute(
+    start: &Snapshot,
+    end: &Snapshot,
+    server: &[usize],
+    owners: &Owners,
+    hz: f64,
+    cpus: usize,
+    allowed: &dyn Fn(Task) -> Option<Vec<usize>>,
+) -> ServerCpuUse {
+    let wall = end.at.saturating_duration_since(start.at).as_secs_f64();
+    let capacity = wall * server.len() as f64;
+    if capacity <= 0.0 || hz <= 0.0 {
+        return ServerCpuUse::default();
+    }
+    let share = |ticks: u64, on: f64| ticks as f64 / hz * on / capacity;
+    let mut targets: BTreeMap<String, f64> = BTreeMap::new();
+    let mut services: BTreeMap<String, f64> = BTreeMap::new();
+    let mut machine: BTreeMap<String, f64> = BTreeMap::new();
+    let mut lab: BTreeMap<String, f64> = BTreeMap::new();
+    for p in end.procs.values() {
+        if p.pid == end.own_pid || Some(p.pgrp) == owners.measured_pgid {
+            continue;
+        }
+        let d = delta(&start.procs, p);
+        if d == 0 {
+            continue;
+        }
+        let on = on_server(allowed(Task::Process(p.pid)), server, cpus);
+        if on == 0.0 {
+            continue;
+        }
+        let s = share(d, on);
+        match owners.groups.iter().find(|(g, _)| *g == p.pgrp) {
+            Some((_, name)) if owners.targets.contains(name) => {
+                *targets.entry(name.clone()).or_default() += s
+            }
+            Some((_, name)) => *services.entry(name.clone()).or_default() += s,
+            None => *machine.entry(p.comm.clone()).or_default() += s,
+        }
+    }
+    for t in end.own_threads.values() {
+        let d = delta(&start.own_threads, t);
+        if d == 0 {
+            continue;
+        }
+        let on = on_server(allowed(Task::OwnThread(t.pid)), server, cpus);
+        if on > 0.0 {
+            *lab.entry(t.comm.clone()).or_default() += share(d, on);
+        }
+    }
+    let ranked = |m: BTreeMap<String, f64>, keep: usize| -> (f64, Vec<NamedShare>) {
+        let total = m.values().sum();
+        let mut v: Vec<NamedShare> = m
+            .into_iter()
+            .map(|(name, share)| NamedShare { name, share })
+            .collect();
+        v.sort_by(|a, b| b.share.total_cmp(&a.share).then(a.name.cmp(&b.name)));
+        v.truncate(keep);
+        (total, v)
+    };
+    let (other_targets, other_targets_by) = ranked(targets, usize::MAX);
+    let (lab_services, lab_services_by) = ranked(services, usize::MAX);
+    let (lab_itself, lab_itself_by) = ranked(lab, 3);
+    let (machine, machine_top) = ranked(machine, 3);
+    ServerCpuUse {
+        other_targets,
+        other_targets_by,
+        lab_services,
+        lab_services_by,
+        lab_itself,
+        lab_itself_by,
+        machine,
+        machine_top,
+    }
+}
+
+/// [`attribute`] on this machine: clock ticks and CPU count read here, masks from `/proc`.
+pub fn attribute_here(
+    start: &Snapshot,
+    end: &Snapshot,
+    server: &[usize],
+    owners: &Owners,
+) -> ServerCpuUse {
+    attribute(
+        start,
+        end,
+        server,
+        owners,
+        crate::cpuload::user_hz(),
+        crate::launch::cpu_count(&[]),
+        &allowed_cpus,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn stat(pid: i32, comm: &str, pgrp: i32, utime: u64, stime: u64, start: u64) -> String {
+        format!(
+            "{pid} ({comm}) S 1 {pgrp} {pgrp} 0 -1 4194560 100 0 0 0 {utime} {stime} 0 0 20 0 1 0 {start} 0"
+        )
+    }
+
+    fn snap(at: Instant, procs: &[String], threads: &[String]) -> Snapshot {
+        let map = |v: &[String]| {
+            v.iter()
+                .map(|t| parse_proc_stat(t).unwrap())
+                .map(|p| (p.pid, p))
+                .collect()
+        };
+        Snapshot {
+            at,
+            procs: map(procs),
+            own_threads: map(threads),
+            own_pid: 500,
+        }
+    }
+
+    #[test]
+    fn parses_names_with_spaces_and_parentheses() {
+        let p = parse_proc_stat(&stat(42, "gunicorn: worker (app)", 40, 7, 3, 99)).unwrap();
+        assert_eq!((p.pid, p.pgrp, p.ticks, p.starttime), (42, 40, 10, 99));
+        assert_eq!(p.comm, "gunicorn: worker (app)");
+    }
+
+    /// A 10 s window on server CPU 1 of a 2-CPU machine (100 ticks/s: 1,000 ticks of capacity).
+    #[test]
+    fn attributes_cpu_time_to_targets_services_the_lab_and_the_machine() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(10);
+        let start = snap(
+            t0,
+            &[
+                stat(100, "node", 100, 1000, 0, 5),   // the measured server
+                stat(200, "python3", 200, 50, 0, 6),  // python-django, pinned to CPU 1
+                stat(201, "python3", 200, 10, 0, 6),  // its worker
+                stat(300, "stackwise", 300, 0, 0, 7), // the upstream, on CPU 0
+                stat(400, "postgres", 400, 0, 0, 8),  // postgres, on CPU 0
+                stat(600, "rustc", 600, 100, 0, 9),   // a compiler, unpinned
+                stat(601, "cc1", 601, 0, 0, 9),       // unpinned
+                stat(602, "pinned-elsewhere", 602, 0, 0, 9),
+                stat(700, "old", 700, 0, 0, 10), // its pid is reused in the window
+                stat(500, "stackwise", 500, 0, 0, 1), // the lab: per thread
+            ],
+            &[
+                stat(500, "stackwise", 500, 10, 0, 1),
+                stat(501, "pss-sampler", 500, 0, 0, 1),
+                stat(502, "loadgen-0", 500, 0, 0, 1),
+            ],
+        );
+        let end = snap(
+            t1,
+            &[
+                stat(100, "node", 100, 1500, 0, 5),
+                stat(200, "python3", 200, 90, 10, 6), // +50 ticks
+                stat(201, "python3", 200, 20, 0, 6),  // +10
+                stat(300, "stackwise", 300, 400, 0, 7),
+                stat(400, "postgres", 400, 200, 0, 8),
+                stat(600, "rustc", 600, 300, 0, 9), // +200, half on CPU 1
+                stat(601, "cc1", 601, 20, 20, 9),   // +40, half on CPU 1
+                stat(602, "pinned-elsewhere", 602, 500, 0, 9),
+                stat(700, "new", 700, 6, 0, 50), // new process: all 6 ticks, half
+                stat(800, "sh", 800, 2, 0, 60),  // born in the window
+                stat(500, "stackwise", 500, 999, 0, 1),
+            ],
+            &[
+                stat(500, "stackwise", 500, 30, 0, 1),   // +20 on 0-1: half
+                stat(501, "pss-sampler", 500, 40, 0, 1), // +40 on 0-1: half
+                stat(502, "loadgen-0", 500, 900, 0, 1),  // pinned to CPU 0
+            ],
+        );
+        let owners = Owners {
+            measured_pgid: Some(100),
+            groups: vec![
+                (100, "node-http".into()),
+                (200, "python-django".into()),
+                (300, "upstream".into()),
+                (400, "postgres".into()),
+            ],
+            targets: ["node-http", "python-django"].map(String::from).into(),
+        };
+        let masks = |t: Task| -> Option<Vec<usize>> {
+            Some(match t {
+                Task::Process(200 | 201 | 100) => vec![1],
+                Task::Process(300 | 400 | 602) => vec![0],
+                Task::OwnThread(502) => vec![0],
+                Task::Process(800) => return None, // gone: unknown mask, all CPUs
+                _ => vec![0, 1],
+            })
+        };
+        let u = attribute(&start, &end, &[1], &owners, 100.0, 2, &masks);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(u.other_targets, 0.06), "{u:?}");
+        assert_eq!(u.other_targets_by.len(), 1);
+        assert_eq!(u.other_targets_by[0].name, "python-django");
+        assert!(
+            close(u.lab_services, 0.0),
+            "the services ran on CPU 0: {u:?}"
+        );
+        assert!(close(u.lab_itself, 0.03), "{u:?}"); // (20 + 40) / 2 / 1000
+        assert_eq!(u.lab_itself_by[0].name, "pss-sampler");
+        assert!(close(u.lab_itself_by[0].share, 0.02));
+        // rustc 100, cc1 20, new 3, sh 1 (unknown mask: 1 of 2 CPUs) of 1,000.
+        assert!(close(u.machine, 0.124), "{u:?}");
+        let top: Vec<&str> = u.machine_top.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(top, ["rustc", "cc1", "new"], "the top three, largest first");
+        assert!(close(u.machine_top[0].share, 0.1));
+        let text = u.describe();
+        assert!(
+            text.starts_with("other processes on this machine 12% (rustc 10%, cc1 2.0%"),
+            "{text}"
+        );
+        assert!(
+            text.contains("the lab's other targets 6.0% (python-django 6.0%)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("the lab's own threads 3.0% (pss-sampler 2.0%, stackwise 1.0%)"),
+            "{text}"
+        );
+        // A zero-length window names nobody.
+        assert_eq!(
+            attribute(&start, &start, &[1], &owners, 100.0, 2, &masks),
+            ServerCpuUse::default()
+        );
+    }
+
+    #[test]
+    fn a_snapshot_of_this_machine_has_this_process_and_its_threads() {
+        let s = Snapshot::take();
+        assert!(s.procs.contains_key(&s.own_pid));
+        assert!(!s.own_threads.is_empty());
+    }
+}
