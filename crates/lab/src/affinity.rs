@@ -12,13 +12,30 @@
 //! client CPUs; threads started afterwards inherit their creator's mask, so they stay there too. A
 //! child process inherits the mask of the thread that forks it: the servers set their own (a
 //! thread may widen its mask to any CPU its cpuset allows), children spawned without CPUs (install
-//! steps) run on the client CPUs while a run lasts. Dropping the guard gives the threads it pinned
+//! steps) run on the client CPUs while a run lasts. What the process may use is still the mask
+//! it had before ([`process_cpus`]: the spawn check and `{cpus}` read it). Dropping the guard gives the threads it pinned
 //! their masks back (for a process that outlives the run: the web UI).
 
 /// Threads pinned by [`pin_lab_threads`], with the masks they had.
 #[derive(Debug)]
 pub struct Pinned {
     restore: Vec<(i32, Vec<usize>)>,
+    /// This guard recorded [`process_cpus`] (the outermost one, when runs nest).
+    owns_original: bool,
+}
+
+/// The calling thread's mask before [`pin_lab_threads`], while its guard lives.
+static ORIGINAL: std::sync::Mutex<Option<Vec<usize>>> = std::sync::Mutex::new(None);
+
+/// The CPUs this process may use: the mask its threads had before [`pin_lab_threads`] while they
+/// are pinned (a server spawned during a run is pinned to server CPUs that the spawning thread's
+/// own mask no longer holds), else the calling thread's.
+pub fn process_cpus() -> Vec<usize> {
+    ORIGINAL
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_else(loadgen::cpu::allowed_cpus)
 }
 
 /// Thread ids of this process.
@@ -69,6 +86,14 @@ pub fn pin_lab_threads(client: &[usize], server: &[usize]) -> Option<Pinned> {
     if client.is_empty() || server.is_empty() || client.iter().any(|c| server.contains(c)) {
         return None;
     }
+    let owns_original = {
+        let mut o = ORIGINAL.lock().unwrap_or_else(|p| p.into_inner());
+        let first = o.is_none();
+        if first {
+            *o = Some(loadgen::cpu::allowed_cpus());
+        }
+        first
+    };
     let mut restore: Vec<(i32, Vec<usize>)> = Vec::new();
     // Twice: a thread started while the first pass ran may have copied an unpinned mask.
     for _ in 0..2 {
@@ -82,7 +107,10 @@ pub fn pin_lab_threads(client: &[usize], server: &[usize]) -> Option<Pinned> {
             }
         }
     }
-    Some(Pinned { restore })
+    Some(Pinned {
+        restore,
+        owns_original,
+    })
 }
 
 impl Drop for Pinned {
@@ -92,6 +120,9 @@ impl Drop for Pinned {
             if alive.contains(tid) {
                 set(*tid, mask);
             }
+        }
+        if self.owns_original {
+            *ORIGINAL.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
     }
 }

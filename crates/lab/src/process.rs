@@ -454,7 +454,8 @@ impl Supervised {
             return Err(fail("empty command".into()));
         };
         if !spec.cpus.is_empty() {
-            let allowed = loadgen::cpu::allowed_cpus();
+            // The process's CPUs, not this thread's (pinned off the server CPUs during a run).
+            let allowed = crate::affinity::process_cpus();
             if let Some(c) = spec.cpus.iter().find(|c| !allowed.contains(c)) {
                 return Err(fail(format!(
                     "CPU {c} is not available to this process (available: {allowed:?})"
