@@ -248,6 +248,41 @@ pub fn attribute_here(
     )
 }
 
+/// The share (0–1) of the `server` CPUs the lab's own processes (every target's server, the
+/// services, the lab's threads) used over `step`, and who (e.g. "python-django 40%"): the sample
+/// of the suite's wait for quiet server CPUs ([`crate::cpuload::settle`]). Other processes on the
+/// machine are left out: waiting would not make them go away, and the repeat's own figures report
+/// them.
+pub fn lab_busy_over(
+    step: std::time::Duration,
+    server: &[usize],
+    targets: &BTreeSet<String>,
+) -> Option<(f64, String)> {
+    let c0 = Snapshot::take();
+    std::thread::sleep(step);
+    let c1 = Snapshot::take();
+    let owners = Owners::live(None, targets.clone());
+    let u = attribute_here(&c0, &c1, server, &owners);
+    let share = u.other_targets + u.lab_services + u.lab_itself;
+    let mut by: Vec<NamedShare> = u
+        .other_targets_by
+        .into_iter()
+        .chain(u.lab_services_by)
+        .chain(u.lab_itself_by.into_iter().map(|n| NamedShare {
+            name: format!("the lab's {} thread", n.name),
+            share: n.share,
+        }))
+        .filter(|n| n.share >= ServerCpuUse::SHOWN_FROM)
+        .collect();
+    by.sort_by(|a, b| b.share.total_cmp(&a.share));
+    let who = by
+        .iter()
+        .map(|n| format!("{} {:.0}%", n.name, n.share * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((share, who))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1419,6 +1419,34 @@ impl TargetRun<'_, '_> {
         self.fail_cells(t, cells, &f)
     }
 
+    /// Waits (bounded) until the lab's own processes leave the server CPUs before a repeat is
+    /// measured; `None` where it cannot tell (no server sampled, shared or unknown CPUs).
+    fn settle(&mut self) -> Option<crate::cpuload::Settled> {
+        let (client, server) = (&self.opts.client_cpus, &self.opts.server_cpus);
+        if !self.host.samples_server()
+            || server.is_empty()
+            || client.is_empty()
+            || client.iter().any(|c| server.contains(c))
+        {
+            return None;
+        }
+        let targets: BTreeSet<String> = self
+            .host
+            .targets()
+            .ok()?
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        let stop = self.stop;
+        Some(crate::cpuload::settle(
+            crate::cpuload::SETTLE_STEP,
+            crate::cpuload::SETTLE_BOUND,
+            crate::cpuload::SETTLE_QUIET,
+            &mut |step| crate::culprits::lab_busy_over(step, server, &targets),
+            &|| stop.is_set(),
+        ))
+    }
+
     fn sleep(&self, d: Duration) -> Result<(), Stopped> {
         let end = Instant::now() + d;
         while Instant::now() < end {
@@ -1510,6 +1538,13 @@ impl TargetRun<'_, '_> {
                     break;
                 }
             }
+            // The server CPUs quiet before the measurement: a previous target may still be
+            // working off its backlog (crate::cpuload::settle).
+            let settled = if server.is_some() {
+                self.settle()
+            } else {
+                None
+            };
             let Some(srv) = server.as_mut() else {
                 break;
             };
@@ -1556,6 +1591,7 @@ impl TargetRun<'_, '_> {
                             &m,
                             p.retries - retries_before,
                             false,
+                            settled.as_ref(),
                         ));
                         p.measured.push(m);
                         break;
@@ -1604,6 +1640,7 @@ impl TargetRun<'_, '_> {
                         &m,
                         p.retries - retries_before,
                         true,
+                        settled.as_ref(),
                     ));
                     p.measured.push(m);
                     break;
@@ -1855,7 +1892,9 @@ fn repeat_done(
     m: &Measured,
     retried: u32,
     noisy: bool,
+    settled: Option<&crate::cpuload::Settled>,
 ) -> Event {
+    let waited = settled.filter(|s| !s.waited.is_zero());
     let samples: serde_json::Value =
         serde_json::from_str(&m.repeat.samples_json).unwrap_or_default();
     let windows: Vec<&serde_json::Value> = match &samples {
@@ -1884,6 +1923,8 @@ fn repeat_done(
             steal_pct,
             other_processes: worst("server_cpus_foreign"),
             other_processes_by: server_cpus_by(&windows),
+            waited_s: waited.map(|s| s.waited.as_secs_f64()),
+            waited_for: waited.and_then(|s| s.busy_with.clone()),
             noisy,
             retried,
             lower_bound: m.lower_bound,

@@ -136,6 +136,13 @@ pub struct RepeatTrust {
     /// lab's other targets, its services, the lab process itself, other processes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other_processes_by: Option<ServerCpuUse>,
+    /// Seconds the suite waited before the repeat for the lab's own processes to leave the
+    /// server CPUs (a previous target working off its backlog), when it had to wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_s: Option<f64>,
+    /// Who kept them busy then, e.g. "python-django 40%".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_for: Option<String>,
     /// Over the steal or other-processes limit (kept, because the retries were spent).
     pub noisy: bool,
     /// Times this repeat was measured again for noise before this measurement was kept.
