@@ -1884,6 +1884,7 @@ fn target_progress(t: &TargetInfo, progress: Progress) -> Event {
 }
 
 /// A kept repeat, with its figures by metric id and how far it can be trusted.
+#[allow(clippy::too_many_arguments)]
 fn repeat_done(
     t: &TargetInfo,
     w: &dyn Workload,
