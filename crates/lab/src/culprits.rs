@@ -330,6 +330,16 @@ pub fn lab_busy_over(
     Some((share, who))
 }
 
+/// A repeat's other-processes warning with who they were, when the window's samples name them
+/// (`server_cpus_by`, written by the real host): "…, figures are noisy (who: the lab's other
+/// targets 9.0% (python-django 9.0%); …)".
+pub fn warning_with_breakdown(warning: String, samples: &serde_json::Value) -> String {
+    match serde_json::from_value::<ServerCpuUse>(samples["server_cpus_by"].clone()) {
+        Ok(by) => format!("{warning} (who: {})", by.describe()),
+        Err(_) => warning,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,6 +493,19 @@ mod tests {
             attribute(&start, &start, &[1], &owners, 100.0, 2, &masks),
             ServerCpuUse::default()
         );
+    }
+
+    #[test]
+    fn a_warning_names_who_when_the_samples_do() {
+        let w = "other processes used 14% of the server CPUs".to_string();
+        let samples = serde_json::json!({"server_cpus_by": {"other_targets": 0.09,
+            "other_targets_by": [{"name": "python-django", "share": 0.09}],
+            "lab_services": 0.0, "lab_itself": 0.0, "machine": 0.0}});
+        assert_eq!(
+            warning_with_breakdown(w.clone(), &samples),
+            "other processes used 14% of the server CPUs (who: the lab's other targets 9.0% (python-django 9.0%))"
+        );
+        assert_eq!(warning_with_breakdown(w.clone(), &serde_json::json!({})), w);
     }
 
     #[test]
