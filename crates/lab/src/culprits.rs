@@ -170,6 +170,21 @@ pub fn attribute(
     cpus: usize,
     allowed: &dyn Fn(Task) -> Option<Vec<usize>>,
 ) -> ServerCpuUse {
+    attribute_top(start, end, server, owners, hz, cpus, allowed, 3)
+}
+
+/// [`attribute`] naming the `top` largest other processes (and lab threads) instead of three.
+#[allow(clippy::too_many_arguments)]
+pub fn attribute_top(
+    start: &Snapshot,
+    end: &Snapshot,
+    server: &[usize],
+    owners: &Owners,
+    hz: f64,
+    cpus: usize,
+    allowed: &dyn Fn(Task) -> Option<Vec<usize>>,
+    top: usize,
+) -> ServerCpuUse {
     let wall = end.at.saturating_duration_since(start.at).as_secs_f64();
     let capacity = wall * server.len() as f64;
     if capacity <= 0.0 || hz <= 0.0 {
@@ -263,8 +278,8 @@ pub fn attribute(
     };
     let (other_targets, other_targets_by) = ranked(targets, usize::MAX);
     let (lab_services, lab_services_by) = ranked(services, usize::MAX);
-    let (lab_itself, lab_itself_by) = ranked(lab, 3);
-    let (machine, machine_top) = ranked(machine, 3);
+    let (lab_itself, lab_itself_by) = ranked(lab, top);
+    let (machine, machine_top) = ranked(machine, top);
     ServerCpuUse {
         other_targets,
         other_targets_by,

@@ -213,15 +213,39 @@ fn no_lab_thread_runs_on_the_server_cpus_during_a_run_and_a_busy_process_there_i
     let _ = spin.kill();
     let _ = spin.wait();
     let _ = std::fs::remove_file(&link);
-    let machine = culprits::attribute_here(&c0, &c1, &[server], &Owners::default());
     let name = link.file_name().unwrap().to_str().unwrap();
     let comm: String = name.chars().take(15).collect(); // comm is 15 bytes at most
-    let found = machine.machine_top.iter().find(|n| n.name == comm);
-    assert!(
-        found.is_some_and(|n| n.share > 0.05),
-        "the spin loop is among the top three: {machine:?}"
+                                                        // Every process named: the spin loop used a real share of the server CPU.
+    let all = culprits::attribute_top(
+        &c0,
+        &c1,
+        &[server],
+        &Owners::default(),
+        lab::cpuload::user_hz(),
+        lab::launch::cpu_count(&[]),
+        &culprits::allowed_cpus,
+        usize::MAX,
     );
-    assert!(machine.describe().contains(&comm), "{}", machine.describe());
+    let spun = all
+        .machine_top
+        .iter()
+        .find(|n| n.name == comm)
+        .map(|n| n.share)
+        .unwrap_or_else(|| panic!("the spin loop is named: {all:?}"));
+    assert!(spun > 0.05, "{all:?}");
+    // The top three: it is there, unless three others used at least as much (a busy machine).
+    let machine = culprits::attribute_here(&c0, &c1, &[server], &Owners::default());
+    assert!(machine.machine_top.len() <= 3);
+    assert!(
+        machine.machine_top.iter().any(|n| n.name == comm)
+            || machine
+                .machine_top
+                .iter()
+                .filter(|n| n.share >= spun)
+                .count()
+                == 3,
+        "{machine:?}"
+    );
     let owners = Owners {
         measured_pgid: None,
         groups: vec![(pid, "spinning-target".into())],
