@@ -20,7 +20,8 @@ use crate::services::{Service, Upstream, UpstreamSpec};
 use crate::suite::{Host, Installed, Server, StartOptions, TargetFailure, TargetInfo};
 use crate::workload::{ServerMeter, ServerUsage, ServiceHandle, ServiceKind};
 
-/// How often the server's PSS is sampled during a measuring window.
+/// How often the server's PSS is sampled during a measuring window (only then: see
+/// [`Sampler`]).
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 /// How long a server gets to stop before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -227,6 +228,9 @@ impl Host for LabHost {
             launched,
             sampler,
             window: None,
+            server_cpus: opts.server_cpus.clone(),
+            target_names: self.targets.iter().map(|t| t.name().to_string()).collect(),
+            culprits: None,
         }))
     }
 
@@ -341,10 +345,21 @@ struct LabServer {
     sampler: Sampler,
     config: BTreeMap<String, String>,
     window: Option<(WindowStart, StealMeter)>,
+    /// The CPUs it is pinned to, and every target's name: who else used them in a window
+    /// ([`crate::culprits`]).
+    server_cpus: Vec<usize>,
+    target_names: std::collections::BTreeSet<String>,
+    culprits: Option<crate::culprits::Snapshot>,
 }
 
 impl ServerMeter for LabServer {
     fn begin(&mut self) {
+        // A window begun and never ended (an interrupted measurement) is closed first: the
+        // sampler samples only while a window is open.
+        if let Some((start, _)) = self.window.take() {
+            let _ = self.sampler.window_end(&start);
+        }
+        self.culprits = (!self.server_cpus.is_empty()).then(crate::culprits::Snapshot::take);
         self.window = Some((self.sampler.window_start(), StealMeter::start()));
     }
 
@@ -354,6 +369,16 @@ impl ServerMeter for LabServer {
         };
         let cost = self.sampler.window_end(&start);
         let steal_pct = steal.share() * 100.0;
+        // Who else used the server CPUs in the window (the suite names them when other
+        // processes' share is over the limit).
+        let by = self.culprits.take().map(|c0| {
+            let owners = crate::culprits::Owners::live(
+                Some(self.sampler.tree().pgid),
+                self.target_names.clone(),
+            );
+            let c1 = crate::culprits::Snapshot::take();
+            crate::culprits::attribute_here(&c0, &c1, &self.server_cpus, &owners)
+        });
         ServerUsage {
             cpu_s: cost.cpu_seconds,
             pss_mean_mb: cost.pss_mean_bytes.map(|b| b / MIB),
@@ -368,6 +393,7 @@ impl ServerMeter for LabServer {
                 "pss_peak_mb": cost.pss_peak_bytes.map(|b| b as f64 / MIB),
                 "steal_pct": steal_pct,
                 "cgroup": self.launched.server.process.has_cgroup(),
+                "server_cpus_by": by.map(|b| serde_json::to_value(b).unwrap_or_default()),
             }),
         }
     }

@@ -106,7 +106,7 @@ impl Launched {
 /// The number of CPUs `{cpus}` stands for.
 pub fn cpu_count(server_cpus: &[usize]) -> usize {
     if server_cpus.is_empty() {
-        loadgen::cpu::allowed_cpus().len().max(1)
+        crate::affinity::process_cpus().len().max(1)
     } else {
         server_cpus.len()
     }

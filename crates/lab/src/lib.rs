@@ -13,6 +13,9 @@
 //! - [`services`]: services a workload brings (trait [`services::Service`]); the upstream.
 //! - [`postgres`]: the lab's PostgreSQL (a throwaway cluster, or `--database-url`), its schema,
 //!   reset between cells and `pg_stat_statements` counts.
+//! - [`affinity`]: the lab's own threads kept off the server CPUs during a run;
+//!   [`culprits`]: who used the server CPUs in a measuring window (the lab's other targets, its
+//!   services, itself, other processes on the machine).
 //! - [`upstream`]: the upstream HTTP server itself (run by `stackwise upstream --port P`).
 //! - [`check`]: the conformance verifier (`stackwise targets check`).
 //! - [`machine`]: the machine fingerprint and a target's reported versions.
@@ -76,3 +79,6 @@ pub mod search;
 pub mod stats;
 pub mod suite;
 pub mod workload;
+// Quiet server CPUs: the lab's own threads kept off them, and who used them in a window.
+pub mod affinity;
+pub mod culprits;

@@ -184,6 +184,8 @@ struct LiveGroup {
     /// Sent to the root only instead of SIGTERM to the group (e.g. SIGINT: PostgreSQL's fast
     /// shutdown; its postmaster stops its own children).
     stop_signal: Option<i32>,
+    /// What it is (a target's name, `upstream`, `postgres`, an install step's).
+    name: String,
 }
 
 static LIVE: Mutex<Vec<LiveGroup>> = Mutex::new(Vec::new());
@@ -199,6 +201,7 @@ fn register(pgid: i32, cgroup: Option<Cgroup>, stop_signal: Option<i32>, name: &
         pgid,
         cgroup,
         stop_signal,
+        name: name.to_string(),
     });
     crate::runlock::group_started(pgid, name);
     id
@@ -250,6 +253,12 @@ fn unregister(id: u64) {
 
 fn live() -> std::sync::MutexGuard<'static, Vec<LiveGroup>> {
     LIVE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The live supervised groups of this process: (process group id, name), e.g. to tell which
+/// processes are the lab's own ([`crate::culprits`]).
+pub fn live_groups() -> Vec<(i32, String)> {
+    live().iter().map(|g| (g.pgid, g.name.clone())).collect()
 }
 
 /// Number of live supervised groups in this process.
@@ -445,7 +454,8 @@ impl Supervised {
             return Err(fail("empty command".into()));
         };
         if !spec.cpus.is_empty() {
-            let allowed = loadgen::cpu::allowed_cpus();
+            // The process's CPUs, not this thread's (pinned off the server CPUs during a run).
+            let allowed = crate::affinity::process_cpus();
             if let Some(c) = spec.cpus.iter().find(|c| !allowed.contains(c)) {
                 return Err(fail(format!(
                     "CPU {c} is not available to this process (available: {allowed:?})"

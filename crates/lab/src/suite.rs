@@ -647,6 +647,9 @@ pub fn run(
     on: &mut dyn FnMut(Event),
 ) -> Result<Outcome, SuiteError> {
     let started = Instant::now();
+    // The lab's own threads (this one, samplers, output readers, watchdog…) keep off the server
+    // CPUs while the run lasts: their CPU there read as other processes' load (crate::affinity).
+    let _pinned = crate::affinity::pin_lab_threads(&opts.client_cpus, &opts.server_cpus);
     let outcome = run_cells(host, store, opts, machine, resume, stop, on)?;
     let (run_id, end) = match outcome {
         Outcome::Finished { run_id } => (run_id, RunEnd::Finished),
@@ -1271,13 +1274,30 @@ pub fn noise_reasons(m: &Measured) -> Vec<String> {
         ));
     }
     if let Some(f) = worst("server_cpus_foreign").filter(|f| *f > stats::FOREIGN_LIMIT) {
+        // Who they were, when the host could tell (crate::culprits).
+        let by = server_cpus_by(&windows)
+            .map(|b| format!(": {}", b.describe()))
+            .unwrap_or_default();
         out.push(format!(
-            "other processes used {:.0}% of the server CPUs (> {:.0}%)",
+            "other processes used {:.0}% of the server CPUs (> {:.0}%){by}",
             f * 100.0,
             stats::FOREIGN_LIMIT * 100.0
         ));
     }
     out
+}
+
+/// Who used the server CPUs in the window where other processes used the most of them (a
+/// host's `server_cpus_by` sample, [`crate::culprits`]).
+fn server_cpus_by(windows: &[&serde_json::Value]) -> Option<workloads::events::ServerCpuUse> {
+    windows
+        .iter()
+        .filter(|v| !v["server_cpus_by"].is_null())
+        .max_by(|a, b| {
+            let f = |v: &serde_json::Value| v["server_cpus_foreign"].as_f64().unwrap_or(0.0);
+            f(a).total_cmp(&f(b))
+        })
+        .and_then(|v| serde_json::from_value(v["server_cpus_by"].clone()).ok())
 }
 
 /// Ctrl-C seen: stop everything, store nothing more.
@@ -1663,6 +1683,34 @@ impl TargetRun<'_, '_> {
         self.fail_cells(t, cells, &f)
     }
 
+    /// Waits (bounded) until the lab's own processes leave the server CPUs before a repeat is
+    /// measured; `None` where it cannot tell (no server sampled, shared or unknown CPUs).
+    fn settle(&mut self) -> Option<crate::cpuload::Settled> {
+        let (client, server) = (&self.opts.client_cpus, &self.opts.server_cpus);
+        if !self.host.samples_server()
+            || server.is_empty()
+            || client.is_empty()
+            || client.iter().any(|c| server.contains(c))
+        {
+            return None;
+        }
+        let targets: BTreeSet<String> = self
+            .host
+            .targets()
+            .ok()?
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        let stop = self.stop;
+        Some(crate::cpuload::settle(
+            crate::cpuload::SETTLE_STEP,
+            crate::cpuload::SETTLE_BOUND,
+            crate::cpuload::SETTLE_QUIET,
+            &mut |step| crate::culprits::lab_busy_over(step, server, &targets),
+            &|| stop.is_set(),
+        ))
+    }
+
     fn sleep(&self, d: Duration) -> Result<(), Stopped> {
         let end = Instant::now() + d;
         while Instant::now() < end {
@@ -1754,6 +1802,13 @@ impl TargetRun<'_, '_> {
                     break;
                 }
             }
+            // The server CPUs quiet before the measurement: a previous target may still be
+            // working off its backlog (crate::cpuload::settle).
+            let settled = if server.is_some() {
+                self.settle()
+            } else {
+                None
+            };
             let Some(srv) = server.as_mut() else {
                 break;
             };
@@ -1801,6 +1856,7 @@ impl TargetRun<'_, '_> {
                             p.retries - retries_before,
                             false,
                             p.extra_round,
+                            settled.as_ref(),
                         ));
                         p.measured.push(m);
                         break;
@@ -1863,6 +1919,7 @@ impl TargetRun<'_, '_> {
                         p.retries - retries_before,
                         true,
                         p.extra_round,
+                        settled.as_ref(),
                     ));
                     p.measured.push(m);
                     break;
@@ -2167,7 +2224,9 @@ fn repeat_done(
     retried: u32,
     noisy: bool,
     extra: bool,
+    settled: Option<&crate::cpuload::Settled>,
 ) -> Event {
+    let waited = settled.filter(|s| !s.waited.is_zero());
     let samples: serde_json::Value =
         serde_json::from_str(&m.repeat.samples_json).unwrap_or_default();
     let windows: Vec<&serde_json::Value> = match &samples {
@@ -2195,6 +2254,9 @@ fn repeat_done(
             errors: m.errors,
             steal_pct,
             other_processes: worst("server_cpus_foreign"),
+            other_processes_by: server_cpus_by(&windows),
+            waited_s: waited.map(|s| s.waited.as_secs_f64()),
+            waited_for: waited.and_then(|s| s.busy_with.clone()),
             noisy,
             retried,
             lower_bound: m.lower_bound,
@@ -2433,6 +2495,15 @@ mod tests {
                 "steal 31.6% of CPU time (> 2%)",
                 "other processes used 20% of the server CPUs (> 10%)"
             ]
+        );
+        // The host named who they were: the worst window's breakdown is in the reason.
+        m.repeat.steal_pct = None;
+        m.repeat.samples_json = r#"[{"server_cpus_foreign":0.02,"server_cpus_by":{"other_targets":0.0,"lab_services":0.0,"lab_itself":0.0,"machine":0.02}},
+            {"server_cpus_foreign":0.14,"server_cpus_by":{"other_targets":0.09,"other_targets_by":[{"name":"python-django","share":0.09}],"lab_services":0.0,"lab_itself":0.01,"lab_itself_by":[{"name":"pss-sampler","share":0.01}],"machine":0.03,"machine_top":[{"name":"rustc","share":0.03}]}}]"#
+            .into();
+        assert_eq!(
+            noise_reasons(&m),
+            ["other processes used 14% of the server CPUs (> 10%): the lab's other targets 9.0% (python-django 9.0%); other processes on this machine 3.0% (rustc 3.0%); the lab's own threads 1.0% (pss-sampler 1.0%)"]
         );
     }
 

@@ -132,12 +132,122 @@ pub struct RepeatTrust {
     /// Other processes' share of the server CPUs, 0–1 (the worst window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other_processes: Option<f64>,
+    /// Who used the server CPUs besides the measured server (the worst window), when known: the
+    /// lab's other targets, its services, the lab process itself, other processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_processes_by: Option<ServerCpuUse>,
+    /// Seconds the suite waited before the repeat for the lab's own processes to leave the
+    /// server CPUs (a previous target working off its backlog), when it had to wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_s: Option<f64>,
+    /// Who kept them busy then, e.g. "python-django 40%".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_for: Option<String>,
     /// Over the steal or other-processes limit (kept, because the retries were spent).
     pub noisy: bool,
     /// Times this repeat was measured again for noise before this measurement was kept.
     pub retried: u32,
     /// The engine or the upstream was busy: the figure is a lower bound.
     pub lower_bound: bool,
+}
+
+/// Who used the server CPUs over a measuring window besides the measured server: shares (0–1)
+/// of the server CPUs' time, by owner. Estimates (procfs has no per-CPU time per process: a
+/// process allowed on server and client CPUs counts in proportion to the server CPUs it may use);
+/// the total other processes' share is measured apart, exactly.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ServerCpuUse {
+    /// The lab's other targets' servers (up between their rounds in the interleaved order).
+    pub other_targets: f64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_targets_by: Vec<NamedShare>,
+    /// The lab's services (upstream, PostgreSQL) and other process groups the lab started.
+    pub lab_services: f64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lab_services_by: Vec<NamedShare>,
+    /// The lab process's own threads (those that may run on a server CPU), by thread name.
+    pub lab_itself: f64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lab_itself_by: Vec<NamedShare>,
+    /// Every other process on this machine.
+    pub machine: f64,
+    /// The three largest, by command name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machine_top: Vec<NamedShare>,
+}
+
+/// A name and its share (0–1) of the server CPUs' time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NamedShare {
+    pub name: String,
+    pub share: f64,
+}
+
+impl ServerCpuUse {
+    /// Shares under this are left out of [`ServerCpuUse::describe`].
+    pub const SHOWN_FROM: f64 = 0.005;
+
+    /// One line for a warning, largest owners first, e.g. "the lab's other targets 6%
+    /// (python-django 5%, node-http 1%); other processes on this machine 4% (rustc 3%, cc1 1%)";
+    /// "none of it named" when every share is negligible.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<(f64, String)> = [
+            (
+                "the lab's other targets",
+                self.other_targets,
+                &self.other_targets_by,
+            ),
+            (
+                "the lab's services",
+                self.lab_services,
+                &self.lab_services_by,
+            ),
+            (
+                "the lab's own threads",
+                self.lab_itself,
+                &self.lab_itself_by,
+            ),
+            (
+                "other processes on this machine",
+                self.machine,
+                &self.machine_top,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, share, _)| *share >= Self::SHOWN_FROM)
+        .map(|(what, share, by)| {
+            let names: Vec<String> = by
+                .iter()
+                .filter(|n| n.share >= Self::SHOWN_FROM)
+                .map(|n| format!("{} {}", n.name, pct(n.share)))
+                .collect();
+            let text = if names.is_empty() {
+                format!("{what} {}", pct(share))
+            } else {
+                format!("{what} {} ({})", pct(share), names.join(", "))
+            };
+            (share, text)
+        })
+        .collect();
+        if parts.is_empty() {
+            return "none of it named".to_string();
+        }
+        parts.sort_by(|a, b| b.0.total_cmp(&a.0));
+        parts
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+fn pct(share: f64) -> String {
+    let p = share * 100.0;
+    if p >= 9.95 {
+        format!("{p:.0}%")
+    } else {
+        format!("{p:.1}%")
+    }
 }
 
 /// A cell's status.
@@ -407,5 +517,32 @@ mod tests {
         let s = serde_json::to_string(&p).unwrap();
         assert!(s.contains(r#""phase":"measuring""#), "{s}");
         assert_eq!(serde_json::from_str::<EventLine>(&s).unwrap(), p);
+    }
+
+    #[test]
+    fn server_cpu_use_names_the_largest_owners_first_and_skips_negligible_ones() {
+        let n = |name: &str, share: f64| NamedShare {
+            name: name.into(),
+            share,
+        };
+        let u = ServerCpuUse {
+            other_targets: 0.06,
+            other_targets_by: vec![n("python-django", 0.05), n("node-http", 0.01)],
+            lab_services: 0.001,
+            lab_services_by: vec![n("upstream", 0.001)],
+            lab_itself: 0.0,
+            lab_itself_by: vec![],
+            machine: 0.12,
+            machine_top: vec![n("rustc", 0.1), n("cc1", 0.015), n("sh", 0.002)],
+        };
+        assert_eq!(
+            u.describe(),
+            "other processes on this machine 12% (rustc 10%, cc1 1.5%); \
+             the lab's other targets 6.0% (python-django 5.0%, node-http 1.0%)"
+        );
+        assert_eq!(ServerCpuUse::default().describe(), "none of it named");
+        let v = serde_json::to_value(&u).unwrap();
+        assert!(v.get("lab_itself_by").is_none(), "{v}");
+        assert_eq!(serde_json::from_value::<ServerCpuUse>(v).unwrap(), u);
     }
 }

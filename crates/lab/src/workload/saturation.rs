@@ -161,7 +161,7 @@ pub fn measured_from(
         warnings.push(w);
     }
     if let Some(w) = d.server_foreign.and_then(stats::foreign_warning) {
-        warnings.push(w);
+        warnings.push(crate::culprits::warning_with_breakdown(w, &usage.samples));
     }
     if let Some(w) = usage.steal_pct.and_then(stats::steal_warning) {
         warnings.push(w);

@@ -1058,7 +1058,7 @@ pub fn measured(
         warnings.push(w.replace("the load engine", "the WebSocket client"));
     }
     if let Some(w) = server_foreign.and_then(stats::foreign_warning) {
-        warnings.push(w);
+        warnings.push(crate::culprits::warning_with_breakdown(w, &usage.samples));
     }
     if let Some(w) = usage.steal_pct.and_then(stats::steal_warning) {
         warnings.push(w);
