@@ -225,6 +225,7 @@ impl Host for LabHost {
         let sampler = Sampler::start(launched.server.process.tree(), SAMPLE_EVERY);
         Ok(Box::new(LabServer {
             config: launched.config.to_map(t),
+            connect: t.client_connect(),
             launched,
             sampler,
             window: None,
@@ -344,6 +345,8 @@ struct LabServer {
     launched: Launched,
     sampler: Sampler,
     config: BTreeMap<String, String>,
+    /// How the load engine connects to it (`[start] connections`).
+    connect: loadgen::Connect,
     window: Option<(WindowStart, StealMeter)>,
     /// The CPUs it is pinned to, and every target's name: who else used them in a window
     /// ([`crate::culprits`]).
@@ -410,6 +413,10 @@ impl ServerMeter for LabServer {
                 .collect();
             format!("{}\n{}", c.status, tail.join("\n"))
         })
+    }
+
+    fn client_connect(&self) -> loadgen::Connect {
+        self.connect
     }
 }
 

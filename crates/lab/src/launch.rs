@@ -62,8 +62,9 @@ pub struct ResolvedConfig {
 
 impl ResolvedConfig {
     /// What to store with a result: the manifest's `[config]` plus the values used: `workers`,
-    /// `threads` (numbers), `server_cpus`, `command` and (for a target with database endpoints)
-    /// `db_pool`. Where `[config]` describes `workers` or
+    /// `threads` (numbers), `server_cpus`, `command`, `load_connect` (when the lab's load engine
+    /// opens connections to it: `eager` or `when-due`, [`Target::client_connect`]) and (for a
+    /// target with database endpoints) `db_pool`. Where `[config]` describes `workers` or
     /// `threads` in words, the words are kept as `workers_note` / `threads_note`.
     pub fn to_map(&self, target: &Target) -> BTreeMap<String, String> {
         let mut m = target.manifest.config.clone();
@@ -83,6 +84,10 @@ impl ResolvedConfig {
                 .join(","),
         );
         m.insert("command".into(), self.command.join(" "));
+        m.insert(
+            "load_connect".into(),
+            target.client_connect().as_str().to_string(),
+        );
         if target.needs_database() {
             m.insert("db_pool".into(), self.db_pool.to_string());
         }
@@ -258,6 +263,7 @@ mod tests {
         assert_eq!(m["server"], "node:cluster");
         assert_eq!(m["server_cpus"], "1,2");
         assert_eq!(m["threads"], "1");
+        assert_eq!(m["load_connect"], "eager");
         let r = resolve(
             &t,
             &t.repo(),

@@ -168,6 +168,13 @@ pub struct StartSpec {
     /// is capped at `threads` for the latter.
     #[serde(default)]
     pub concurrency: Concurrency,
+    /// How the server treats a connection: `"keep-alive"` (the default: it serves many requests
+    /// on a connection and waits for an idle one without tying up a worker) or `"per-request"`
+    /// (it closes every connection after one response, and a worker that accepted a connection
+    /// is blocked on it until a request arrives: gunicorn's sync worker). The lab's load engine
+    /// connects to a `per-request` server only when a request is due ([`Target::client_connect`]).
+    #[serde(default)]
+    pub connections: Connections,
     /// A start command per workload id, where one differs.
     #[serde(default)]
     pub workload: BTreeMap<String, WorkloadStart>,
@@ -182,6 +189,21 @@ pub enum Concurrency {
     EventLoop,
     /// One request per thread: a worker serves at most `threads` at once.
     Threads,
+}
+
+/// `start.connections`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Connections {
+    /// Many requests per connection; an idle connection ties up no worker (an event loop, or a
+    /// thread server that waits for idle keep-alive connections in a poller, as gunicorn's
+    /// gthread worker does).
+    #[default]
+    KeepAlive,
+    /// One request per connection, closed after the response; a worker that accepted a
+    /// connection blocks reading it until the request arrives (gunicorn's sync worker, which its
+    /// documentation puts behind a buffering proxy).
+    PerRequest,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -351,6 +373,17 @@ impl Target {
     /// Declares a database endpoint (`db`, `queries`, `fortunes`, `updates`, `crud`)?
     pub fn needs_database(&self) -> bool {
         self.manifest.endpoints.iter().any(Endpoint::needs_database)
+    }
+
+    /// When the lab's load engine opens connections to this target: only when a request is due
+    /// for a `per-request` server (`start.connections`), as the buffering proxy such a server is
+    /// documented to run behind would (nginx connects once it holds a whole request), so that no
+    /// worker waits on an idle connection; otherwise eagerly, as wrk does.
+    pub fn client_connect(&self) -> loadgen::Connect {
+        match self.manifest.start.connections {
+            Connections::KeepAlive => loadgen::Connect::Eager,
+            Connections::PerRequest => loadgen::Connect::WhenDue,
+        }
     }
 
     /// `{db_pool}` for this many workers and threads ([`crate::postgres::db_pool`]).
@@ -998,6 +1031,35 @@ command = ["node", "versions.js"]
         let e = parse(&GOOD.replace("threads = 4\n", "threads = 4\nconcurrency = \"fibers\"\n"))
             .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("start.concurrency"), "{e}");
+    }
+
+    #[test]
+    fn connections_parse_to_the_client_mode_and_a_bad_value_names_the_field() {
+        let t = |text: &str| Target {
+            manifest: parse(text).unwrap(),
+            dir: PathBuf::from("/t"),
+            file: PathBuf::from("/t/target.toml"),
+        };
+        let keep = t(GOOD);
+        assert_eq!(keep.manifest.start.connections, Connections::KeepAlive);
+        assert_eq!(keep.client_connect(), loadgen::Connect::Eager);
+        let per_request = GOOD.replace(
+            "threads = 4\n",
+            "threads = 4\nconnections = \"per-request\"\n",
+        );
+        let sync = t(&per_request);
+        assert_eq!(sync.manifest.start.connections, Connections::PerRequest);
+        assert_eq!(sync.client_connect(), loadgen::Connect::WhenDue);
+        let bad = GOOD.replace("threads = 4\n", "threads = 4\nconnections = \"close\"\n");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("start.connections"), "{e}");
+        assert_eq!(
+            e.line,
+            bad.lines()
+                .position(|l| l.starts_with("connections"))
+                .map(|i| i + 1)
+        );
+        assert!(e.message.contains("per-request"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,11 @@
 //!   `store::RunSummary::server_controlled` (only metrics comparable across engines and hosts,
 //!   never a price).
 //!
+//! The load engine connects to a deployed service eagerly (`loadgen::Connect::Eager`, the
+//! [`ServerMeter::client_connect`] default, stored as the target's `load_connect`): the lab knows
+//! nothing of how it treats connections, and a service that needs a buffering proxy in front of
+//! it is deployed with one.
+//!
 //! The same conformance check as for the lab's own targets runs first ([`crate::check`]), over the
 //! endpoints the measured workloads use; the check's binding rule (servers bind loopback only) is
 //! the lab's own targets' and is not applied to a deployed service.
@@ -388,6 +393,7 @@ impl Server for RemoteServer {
         BTreeMap::from([
             ("url".into(), self.url.clone()),
             ("server".into(), NOT_CONTROLLED.into()),
+            ("load_connect".into(), self.client_connect().as_str().into()),
         ])
     }
 

@@ -44,6 +44,75 @@ pub const MAX_TIMER_SLACK: Duration = Duration::from_millis(100);
 /// Default time allowed to open a TCP connection (the pre-run check and every reconnect).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// When the engine opens a connection (see the module doc of [`crate::conn`]). In both modes a
+/// connection that a response ended (`Connection: close`) is closed at once, not held until its
+/// next slot: a server may wait for the client's close after its last response.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Connect {
+    /// Every connection is opened when the run starts and reopened at once when it ends (a
+    /// response closed it, or an error): all `connections` are open throughout, as in wrk and
+    /// oha. In an open loop most of them sit idle between their send slots, which an event loop
+    /// or a keep-alive thread server does not mind, but a server whose worker blocks on the
+    /// connection it accepted until a request arrives (gunicorn's sync worker) does: a worker
+    /// that accepted an idle connection serves nothing until that connection's next slot.
+    #[default]
+    Eager,
+    /// Open loop: a connection is opened only when its next request's slot is due (the first
+    /// connect and every reconnect), and the request follows at once, so no connection is ever
+    /// open and idle before its request; the slot's latency includes the connect. The engine's
+    /// threads do not nap through response arrivals: a response that ends its connection is
+    /// read, and the connection closed, as it arrives (more engine CPU per request, at the
+    /// modest rates such servers take). A connection the server keeps open after a response is
+    /// kept for the next slot, as under `Eager` (closing it would leave a client socket in
+    /// TIME_WAIT per request): the mode is meant for servers that close every connection, which
+    /// it meets as the buffering proxy they are documented to run behind does (nginx connects
+    /// to gunicorn once it holds a whole request). Closed loop: the same as `Eager` (each
+    /// request follows its connect at once anyway).
+    WhenDue,
+}
+
+impl Connect {
+    /// The spelling used in reports and on the command line: `eager`, `when-due`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Connect::Eager => "eager",
+            Connect::WhenDue => "when-due",
+        }
+    }
+}
+
+impl std::fmt::Display for Connect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Connect {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Connect, String> {
+        match s.trim() {
+            "eager" => Ok(Connect::Eager),
+            "when-due" => Ok(Connect::WhenDue),
+            other => Err(format!(
+                "'{other}' is not a connect mode: eager or when-due"
+            )),
+        }
+    }
+}
+
 /// When a run stops. At least one of the two is always set; a run stops at whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StopCondition {
@@ -80,6 +149,11 @@ pub struct LoadConfig {
     pub timeout: Duration,
     /// Time allowed to open a TCP connection (pre-run check and reconnects).
     pub connect_timeout: Duration,
+    /// When connections are opened: up front and reopened at once ([`Connect::Eager`], the
+    /// default), or in an open loop only when a request is due ([`Connect::WhenDue`], for
+    /// servers that close every connection and block a worker on an idle one). Either way a
+    /// connection a response ended is closed at once, not held until its next slot.
+    pub connect: Connect,
     /// Open loop: how late a connection may be woken for its send slot so that close slots share
     /// a wake-up (see [`DEFAULT_TIMER_SLACK`]). Zero: a wake-up per slot.
     pub timer_slack: Duration,
@@ -165,6 +239,7 @@ impl LoadConfig {
             rate: None,
             timeout: Duration::from_secs(10),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            connect: Connect::Eager,
             timer_slack: DEFAULT_TIMER_SLACK,
             keep_histograms: false,
             validation: Validation::default(),
@@ -402,6 +477,20 @@ mod tests {
         c.stop.requests = Some(1);
         let e = c.validate().unwrap_err().to_string();
         assert!(!e.contains("--") && !e.contains(" -d"), "{e}");
+    }
+
+    #[test]
+    fn connect_modes_parse_and_print_the_same_spelling() {
+        for c in [Connect::Eager, Connect::WhenDue] {
+            assert_eq!(c.as_str().parse::<Connect>(), Ok(c));
+            assert_eq!(
+                serde_json::to_string(&c).unwrap(),
+                format!("\"{}\"", c.as_str())
+            );
+        }
+        assert_eq!(Connect::default(), Connect::Eager);
+        let e = "lazy".parse::<Connect>().unwrap_err();
+        assert!(e.contains("eager or when-due"), "{e}");
     }
 
     #[test]

@@ -7,6 +7,25 @@
 //! drain, or a stop such as Ctrl-C): each connection task registers its waker once, and the
 //! watcher wakes them all. A request in flight at that moment is *cut off*: counted as such, and
 //! in an open loop recorded as a censored sample.
+//!
+//! When a connection is opened is [`LoadConfig::connect`]'s choice. Under [`Connect::Eager`] (the
+//! default, as in wrk and oha) each task connects as soon as the run starts and reconnects at once
+//! when its connection ends, so all connections are open throughout. Under [`Connect::WhenDue`],
+//! in an open loop, a task connects only once its next slot is due — the first connect and every
+//! reconnect — and sends at once: no connection is ever open and idle before its request, which
+//! matters to a server whose worker blocks on the connection it accepted until a request arrives
+//! (gunicorn's sync worker). The slot's latency then includes the connect; its scheduled time,
+//! and so the coordinated-omission correction, are unchanged; the connect counts as waiting for
+//! the connection, the engine's own lateness in waking for the slot as send lag. The thread does
+//! not nap through response arrivals (no [`IdleGate`]): a response is read as it arrives, so a
+//! connection it ended is closed at once. Errors,
+//! back-off, cut-off and censoring are the same in both modes; a closed loop is the same in both
+//! (its request follows the connect at once anyway).
+//!
+//! In both modes a connection that a response ended (`Connection: close`) is closed at once, not
+//! held until its next slot: a server may linger after its last response until the client closes
+//! (gunicorn ≥ 23's sync worker half-closes, then reads until the client's close, for up to 2 s),
+//! and would spend that time waiting for the engine instead of serving.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -21,7 +40,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
-use crate::config::LoadConfig;
+use crate::config::{Connect, LoadConfig};
 use crate::http1::{BodySink, Connection, ExchangeError, RequestBytes, Response, Socket};
 use crate::schedule::Schedule;
 use crate::series::SeriesCollector;
@@ -300,8 +319,25 @@ pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize, local: usiz
     }
     let mut sleep = pin!(tokio::time::sleep(Duration::ZERO));
     let mut backoff = Backoff(Backoff::FIRST);
+    let when_due = cfg.connect == Connect::WhenDue;
+    // When this connection was last free to send: the run's start, then its last response.
+    let mut free_at = run.load_start;
+    // Connect when due: for the slot being connected for, the instant from which it waited for
+    // the connection (its time, or the last response if later) and when the first attempt began.
+    let mut attempt: Option<(Instant, Instant)> = None;
 
     while !ctx.should_stop(Instant::now()) {
+        if let (true, None, Some(s)) = (when_due, attempt, &schedule) {
+            let t = s.peek();
+            if t >= run.deadline || !wait_slot(ctx, t).await {
+                break;
+            }
+            let now = Instant::now();
+            if ctx.should_stop(now) {
+                break;
+            }
+            attempt = Some((t.max(free_at), now));
+        }
         let stream = tokio::select! {
             s = connect(run.addr, cfg.connect_timeout, cfg.is_open_loop()) => s,
             _ = ctx.cut() => break,
@@ -314,8 +350,25 @@ pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize, local: usiz
                 continue;
             }
         };
+        let connected = Instant::now();
+        // Waiting for the connection: from the slot (or the last response) until connected, less
+        // the engine's own lateness in waking for the slot, which is send lag.
+        free_at = match attempt.take() {
+            Some((ready, began)) => ready + (connected - began),
+            None => connected,
+        };
         let mut conn = Connection::new(stream);
-        let outcome = request_loop(ctx, local, &mut conn, schedule.as_mut(), sleep.as_mut()).await;
+        let outcome = request_loop(
+            ctx,
+            local,
+            &mut conn,
+            schedule.as_mut(),
+            sleep.as_mut(),
+            &mut free_at,
+        )
+        .await;
+        // Closed now, before any wait for the next slot.
+        drop(conn);
         match outcome {
             Outcome::Stop => break,
             Outcome::Reconnect { answered: true } => backoff.reset(),
@@ -399,14 +452,15 @@ async fn request_loop(
     conn: &mut Connection,
     mut schedule: Option<&mut Schedule>,
     mut sleep: Pin<&mut Sleep>,
+    free_at: &mut Instant,
 ) -> Outcome {
     let run = &*ctx.run;
     let cfg = &run.cfg;
     let keep_body = cfg.validation.needs_body();
     let mut answered = false;
-    // When this connection was last free to send: now (it has just been opened), then at every
-    // response. A slot due earlier waited for the connection, not for the engine.
-    let mut free_at = Instant::now();
+    // `free_at`: when this connection was free to send (it has just been opened; see
+    // `run_connection`), then at every response. A slot due earlier waited for the connection,
+    // not for the engine.
     loop {
         let scheduled = schedule.as_deref().map(Schedule::peek);
         if scheduled.is_some_and(|t| t >= run.deadline) {
@@ -418,8 +472,7 @@ async fn request_loop(
             }
         }
         // Checked after the wait: a server that closed an idle connection meanwhile (keep-alive
-        // timeout), or a response that ended the connection, costs a reconnect, which the slot's
-        // latency includes, not an error.
+        // timeout) costs a reconnect, which the slot's latency includes, not an error.
         if !conn.usable() {
             return Outcome::Reconnect { answered };
         }
@@ -442,7 +495,7 @@ async fn request_loop(
             }
         }
         if let (true, Some(t)) = (measured, scheduled) {
-            ctx.stats.borrow_mut().record_send(t, free_at, sent);
+            ctx.stats.borrow_mut().record_send(t, *free_at, sent);
         }
         let due = sent + cfg.timeout;
         let mut kept = Vec::new();
@@ -533,10 +586,18 @@ async fn request_loop(
         if ctx.timer.is_some() {
             ctx.release_due(now);
         }
-        free_at = done;
+        *free_at = done;
         answered |= ok;
         if !ok {
             return Outcome::Reconnect { answered };
+        }
+        // A response that ended the connection: closed by the caller now, not held until the
+        // next slot (see the module doc); replaced only if a slot of the window is left.
+        if conn.ended() {
+            return match schedule.as_deref() {
+                Some(s) if s.peek() >= run.deadline => Outcome::Stop,
+                _ => Outcome::Reconnect { answered },
+            };
         }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{ConfigError, LoadConfig, OPEN_LOOP_GRACE};
+use crate::config::{ConfigError, Connect, LoadConfig, OPEN_LOOP_GRACE};
 use crate::conn::{run_connection, Counter, Flight, RunShared, ThreadCtx};
 use crate::cpu;
 use crate::http1::RequestBytes;
@@ -195,8 +195,11 @@ fn worker(
         }
     }
     // Open loop: the thread sleeps through response arrivals until its next slots are due (see
-    // `IdleGate`), and its sleeps end on time (the kernel's default timer slack is 50 µs).
-    let gate = shared.cfg.is_open_loop().then(IdleGate::new);
+    // `IdleGate`), and its sleeps end on time (the kernel's default timer slack is 50 µs). Not
+    // when connecting when due: there a response ends its connection, which is closed as the
+    // response arrives, since the server may wait for that close (see `crate::conn`).
+    let gate =
+        (shared.cfg.is_open_loop() && shared.cfg.connect != Connect::WhenDue).then(IdleGate::new);
     let gate_outer = gate.clone();
     let mut builder = tokio::runtime::Builder::new_current_thread();
     builder.enable_all();
@@ -214,9 +217,12 @@ fn worker(
         }
     };
     let local = tokio::task::LocalSet::new();
+    // With a gate, its pacer arms the slot timer when the thread parks; without, every slot
+    // scheduled arms it.
+    let lazy_timer = gate.is_some();
     let tasks = local.run_until(async move {
         let timer = shared.cfg.is_open_loop().then(|| {
-            let (timer, err) = ThreadTimer::new(shared.cfg.timer_slack, true);
+            let (timer, err) = ThreadTimer::new(shared.cfg.timer_slack, lazy_timer);
             if let Some(e) = err {
                 notes.push(format!(
                     "thread {index}: precise timer unavailable ({e}); using tokio's 1 ms timer"
@@ -545,6 +551,7 @@ fn build_report(s: &RunShared, t: &ThreadStats, started_at: SystemTime, threads:
             rate_rps: cfg.rate,
             timeout_s: cfg.timeout.as_secs_f64(),
             connect_timeout_s: cfg.connect_timeout.as_secs_f64(),
+            connect: cfg.connect,
             timer_slack_us: open.then_some(cfg.timer_slack.as_secs_f64() * 1e6),
             expect_status: cfg.validation.status.to_string(),
             expect_body: cfg.validation.body.as_ref().map(|b| b.describe()),

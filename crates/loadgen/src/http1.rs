@@ -367,6 +367,13 @@ impl<T: Transport> Connection<T> {
         self.reusable
     }
 
+    /// Whether the last response ended the connection (`Connection: close`, HTTP/1.0 without
+    /// keep-alive, a body delimited by the close, or bytes beyond the response): no request may
+    /// follow, and the connection should be closed now. No syscall.
+    pub fn ended(&self) -> bool {
+        !self.reusable
+    }
+
     /// Sends `req` and reads its whole response. After an error the connection must be dropped.
     pub async fn exchange(
         &mut self,

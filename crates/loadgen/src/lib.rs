@@ -93,7 +93,7 @@ pub mod target;
 pub mod timer;
 pub mod validate;
 
-pub use config::{ConfigError, Field, LoadConfig, StopCondition};
+pub use config::{ConfigError, Connect, Field, LoadConfig, StopCondition};
 pub use engine::{run, start, EngineError, Progress, RunHandle};
 pub use report::{Report, Thresholds};
 pub use target::Target;

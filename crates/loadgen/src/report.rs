@@ -110,6 +110,11 @@ pub struct RunConfig {
     pub timeout_s: f64,
     /// Time allowed to open a connection, in seconds.
     pub connect_timeout_s: f64,
+    /// When connections were opened: `eager` (up front, reopened at once when one ended) or
+    /// `when-due` (open loop: each only when its request's slot was due, the connect counted in
+    /// that request's latency). Absent from reports written before it existed: `eager`.
+    #[serde(default)]
+    pub connect: crate::config::Connect,
     /// Open loop: how late a send slot may be woken so that close slots share a wake-up (µs).
     pub timer_slack_us: Option<f64>,
     /// Expected status: a code (`200`) or a class (`2xx`).

@@ -319,6 +319,13 @@ pub struct LoadArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub connect_timeout: String,
 
+    /// When connections are opened: eager (all at the start, reopened at once when one ends, as
+    /// wrk does) or when-due (open loop: each only when its request is due, as a buffering proxy
+    /// would; for servers that close every connection and block a worker on an idle one, such as
+    /// gunicorn's sync worker).
+    #[arg(long, value_name = "MODE", default_value = "eager")]
+    pub connect: String,
+
     /// Open loop: how late a connection may be woken for its send slot, so that slots falling
     /// close together share one wake-up (less CPU, more send lag; latency is still measured from
     /// each exact scheduled time, and to each response's kernel receive time). 0 wakes for every

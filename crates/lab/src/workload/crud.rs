@@ -247,9 +247,13 @@ impl CrudAtSlo {
             .ok_or_else(|| MeasureError::Failed("the database service ended".into()))?;
         let ids = model::seed_deletes(db, plan.deletes_needed())
             .map_err(|e| MeasureError::Failed(format!("seeding rows to delete: {e}")))?;
-        let configs =
+        let mut configs =
             model::rung_configs(&cx.base_url, &plan, ids, cx.client_cpus, REQUEST_TIMEOUT)
                 .map_err(MeasureError::Failed)?;
+        let connect = cx.client_connect();
+        for (_, c) in &mut configs {
+            c.connect = connect;
+        }
         let client_cpus = cx.client_cpus.to_vec();
         let meter = &mut *cx.meter;
         let services = &mut *cx.services;

@@ -278,10 +278,12 @@ pub fn drive_with(
     label: &str,
     adjust: impl Fn(&mut loadgen::LoadConfig),
 ) -> Result<Driven, MeasureError> {
+    let connect = cx.client_connect();
     let configs = specs
         .iter()
         .map(|s| {
             s.config(&cx.base_url, cx.client_cpus).map(|mut c| {
+                c.connect = connect;
                 adjust(&mut c);
                 c
             })

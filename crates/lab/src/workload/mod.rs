@@ -125,6 +125,12 @@ pub trait ServerMeter {
     fn end(&mut self) -> ServerUsage;
     /// Whether the server is still running; when not, the last lines of its stderr.
     fn check_alive(&mut self) -> Result<(), String>;
+    /// When a load engine should open its connections to this server: eagerly (the default), or
+    /// only when a request is due, for a server that closes every connection and blocks a worker
+    /// on an idle one (a target's `[start] connections = "per-request"`).
+    fn client_connect(&self) -> loadgen::Connect {
+        loadgen::Connect::Eager
+    }
 }
 
 /// A running service, as a workload sees it.
@@ -170,6 +176,14 @@ pub struct CellContext<'a> {
     /// What the workload is doing now, as data (the suite adds the target, workload and repeat
     /// and reports it as a progress event).
     pub live: &'a mut dyn FnMut(Progress),
+}
+
+impl CellContext<'_> {
+    /// How the workload's HTTP client opens connections to this server (see
+    /// [`ServerMeter::client_connect`]): every load engine configuration of a workload takes it.
+    pub fn client_connect(&self) -> loadgen::Connect {
+        self.meter.client_connect()
+    }
 }
 
 /// One measured repeat.

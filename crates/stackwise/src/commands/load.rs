@@ -286,6 +286,7 @@ pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
         rate: a.rate,
         timeout: parse_duration("--timeout", &a.timeout)?,
         connect_timeout: parse_duration("--connect-timeout", &a.connect_timeout)?,
+        connect: a.connect.parse().map_err(|e| flag_error("--connect", e))?,
         timer_slack: parse_duration("--timer-slack", &a.timer_slack)?,
         keep_histograms: a.histograms,
         validation: Validation {
