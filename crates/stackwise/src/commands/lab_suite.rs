@@ -60,7 +60,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|u| lab::remote::resolve(u, args.allow_remote))
         .transpose()
-        .map_err(UsageError)?;
+        .map_err(|e| UsageError(e.to_string()))?;
     // A remote run's options are read once, here (the host checks the workloads' endpoints).
     let remote_opts = remote
         .as_ref()
@@ -68,7 +68,9 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
         .transpose()?;
     let host: Box<dyn Host> = match (&remote, &remote_opts) {
         (Some(r), Some(o)) => remote_host(r.clone(), &args, &o.workloads)?,
-        _ => lab::host::lab_host(args.database_url.clone()).map_err(UsageError)?,
+        _ => {
+            lab::host::lab_host(args.database_url.clone()).map_err(|e| UsageError(e.to_string()))?
+        }
     };
     let mut store = open_store(&db_path)?;
     // One run per store: taken before --resume picks the unfinished run (a running one is too).
@@ -108,7 +110,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
             opts.server_cpus = vec![];
             opts.targets = host
                 .targets()
-                .map_err(UsageError)?
+                .map_err(|e| UsageError(e.to_string()))?
                 .into_iter()
                 .map(|t| t.name)
                 .collect();

@@ -308,7 +308,7 @@ fn start_database(
             }
             Ok(Some(db))
         }
-        Err(e) if url.is_some() => Err(UsageError(e).into()),
+        Err(e) if url.is_some() => Err(UsageError(e.to_string()).into()),
         Err(e) => {
             eprintln!(
                 "warning: the database endpoints cannot run: {e}\n  (the other endpoints go on without it)"
