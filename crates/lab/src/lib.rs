@@ -73,6 +73,8 @@ pub mod crud;
 pub mod host;
 pub mod placement;
 pub mod search;
+pub mod session;
 pub mod stats;
 pub mod suite;
+pub mod targets;
 pub mod workload;
