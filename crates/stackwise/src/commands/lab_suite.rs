@@ -1,14 +1,10 @@
-//! `stackwise lab`: arguments → [`lab::suite::SuiteOptions`] → the suite runner with a progress
-//! bar over the suite, a live line per cell and Ctrl-C handling → a table per workload (or the
-//! run as JSON). `--plan` prints the cells and the ETA; `--resume` completes the last unfinished
-//! run. Every cell is in the store the moment it is measured. A run takes the store's run lock
-//! first ([`lab::runlock`]: refuses when another run holds it, or waits with `--wait`; reports the
-//! sweep of what a killed previous run left; starts the watchdog); a failed store write stops it.
-//! `--target-url URL [--allow-remote]` runs the suite over [`lab::remote::RemoteHost`] (a deployed
-//! service: a non-loopback URL is refused without `--allow-remote`, before anything runs).
-//! `--events json` writes the suite's typed events on stdout, one JSON line each (the human text
-//! goes to stderr); the lines and the live line are rendered by [`reports::live`]. The suite's
-//! option errors are typed ([`lab::suite::SuiteError`]); [`flag`] spells their fields as flags.
+//! `stackwise lab`: arguments → [`lab::suite::SuiteOptions`] and [`lab::session::SessionOptions`]
+//! → [`lab::session::Session`] (host, store, run lock, `--resume`, `--target-url`, Ctrl-C, the
+//! run) → a table per workload (or the run as JSON). `--plan` prints [`reports::plan`]'s text;
+//! the progress is [`reports::progress`]'s; `--events json` writes the suite's typed events on
+//! stdout, one JSON line each (the human text goes to stderr). Errors are typed
+//! ([`lab::session::SessionError`], [`lab::suite::SuiteError`]); [`flag`] spells the suite's
+//! fields as flags.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
