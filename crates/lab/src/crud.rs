@@ -161,6 +161,26 @@ pub fn seed_deletes(db: &Database, n: u64) -> Result<std::ops::Range<u64>, DbErr
     Ok(ids)
 }
 
+/// Why a CRUD rung did not run: which operation's engine, and what it said.
+#[derive(Debug, thiserror::Error)]
+pub enum CrudError {
+    /// The operation's engine configuration is invalid.
+    #[error("{}: {source}", .op.name())]
+    Config {
+        op: CrudOp,
+        source: loadgen::ConfigError,
+    },
+    /// The operation's load engine failed.
+    #[error("load engine ({}): {source}", .op.name())]
+    Engine {
+        op: CrudOp,
+        source: loadgen::EngineError,
+    },
+    /// Stopped (Ctrl-C) before the rung finished.
+    #[error("interrupted")]
+    Interrupted,
+}
+
 /// One engine configuration per operation of the mix, for `base_url` (the target).
 pub fn rung_configs(
     base_url: &str,
@@ -168,7 +188,7 @@ pub fn rung_configs(
     delete_ids: std::ops::Range<u64>,
     client_cpus: &[usize],
     timeout: Duration,
-) -> Result<Vec<(CrudOp, LoadConfig)>, String> {
+) -> Result<Vec<(CrudOp, LoadConfig)>, CrudError> {
     let mut out = Vec::new();
     for (op, _) in MIX {
         let (path, paths): (String, Vec<String>) = match op {
@@ -188,7 +208,7 @@ pub fn rung_configs(
             ),
         };
         let target = loadgen::Target::parse(&format!("{base_url}{path}"))
-            .map_err(|e| format!("{}: {e}", op.name()))?;
+            .map_err(|source| CrudError::Config { op, source })?;
         let mut c = LoadConfig::new(target);
         let connections = plan.connections_of(op);
         c.connections = connections;
@@ -216,7 +236,8 @@ pub fn rung_configs(
             status: StatusExpectation::Exact(op.status()),
             body: op.body(),
         };
-        c.validate().map_err(|e| format!("{}: {e}", op.name()))?;
+        c.validate()
+            .map_err(|source| CrudError::Config { op, source })?;
         out.push((op, c));
     }
     Ok(out)
@@ -307,7 +328,7 @@ pub fn run_rung(
     db: Option<&Postgres>,
     on_window: &mut dyn FnMut(bool),
     stop: &dyn Fn() -> bool,
-) -> Result<CrudRung, String> {
+) -> Result<CrudRung, CrudError> {
     let offered: f64 = configs.iter().filter_map(|(_, c)| c.rate).sum();
     let mut handles = Vec::new();
     for (op, c) in &configs {
@@ -317,7 +338,7 @@ pub fn run_rung(
                 for (_, _, h) in &handles {
                     h.stop();
                 }
-                return Err(format!("load engine ({}): {e}", op.name()));
+                return Err(CrudError::Engine { op: *op, source: e });
             }
         }
     }
@@ -333,7 +354,7 @@ pub fn run_rung(
             if window.is_some() {
                 on_window(false);
             }
-            return Err("interrupted".into());
+            return Err(CrudError::Interrupted);
         }
         if window.is_none() && handles[0].2.progress().phase == loadgen::engine::Phase::Measuring {
             window = Some((Instant::now(), db.and_then(|p| p.cpu_seconds().ok())));
@@ -358,7 +379,7 @@ pub fn run_rung(
     for (op, rate, h) in handles {
         let r = h
             .join()
-            .map_err(|e| format!("load engine ({}): {e}", op.name()))?;
+            .map_err(|source| CrudError::Engine { op, source })?;
         let achieved = r.rate.as_ref().map_or(r.throughput_rps, |o| o.achieved_rps);
         // Open loop: from each request's scheduled time (corrected for coordinated omission).
         let lat = r.latency.from_schedule.as_ref();

@@ -18,7 +18,7 @@ use crate::sample::ProcessTree;
 use crate::sample::{BusyMeter, Sampler, StealMeter, WindowStart};
 use crate::services::{Service, Upstream, UpstreamSpec};
 use crate::suite::{Host, Installed, Server, StartOptions, TargetFailure, TargetInfo};
-use crate::workload::{ServerMeter, ServerUsage, ServiceHandle, ServiceKind};
+use crate::workload::{Gone, ServerMeter, ServerUsage, ServiceHandle, ServiceKind};
 
 /// How often the server's PSS is sampled during a measuring window (only then: see
 /// [`Sampler`]).
@@ -45,26 +45,51 @@ pub struct LabHost {
     database: Mutex<Option<Database>>,
 }
 
+/// Why the lab's host cannot be made (or list its targets): the targets folder, a manifest
+/// (naming its file, line and field), or this binary.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    TargetsDir(#[from] crate::manifest::TargetsDirError),
+    #[error(transparent)]
+    Manifest(#[from] crate::manifest::ManifestError),
+    #[error("cannot find the stackwise binary: {0}")]
+    Exe(std::io::Error),
+}
+
+/// Why a service ([`Host::start_service`]) did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The upstream service.
+    #[error(transparent)]
+    Upstream(#[from] crate::process::StartError),
+    /// The run's database (the lab's cluster, or a refused `--database-url`).
+    #[error(transparent)]
+    Database(#[from] crate::postgres::RunDatabaseError),
+    /// A remote target's host starts no service.
+    #[error("the {0:?} service is not started for a remote target (its workloads are skipped)")]
+    Remote(ServiceKind),
+}
+
 /// The host for `targets/` found from the current directory or the binary's location.
-pub fn default_host() -> Result<Box<dyn Host>, String> {
+pub fn default_host() -> Result<Box<dyn Host>, HostError> {
     lab_host(None)
 }
 
 /// [`default_host`] with `--database-url` (the user's database for the database workloads).
-pub fn lab_host(database_url: Option<String>) -> Result<Box<dyn Host>, String> {
-    let dir = TargetsDir::discover(None).map_err(|e| e.to_string())?;
+pub fn lab_host(database_url: Option<String>) -> Result<Box<dyn Host>, HostError> {
+    let dir = TargetsDir::discover(None)?;
     Ok(Box::new(LabHost::new(dir)?.with_database_url(database_url)))
 }
 
 /// Runs `handler` on Ctrl-C after stopping every target, install step and service this process
 /// started (their process groups), so nothing is left behind even while the runner is busy.
-pub fn on_interrupt(handler: Box<dyn Fn() + Send + 'static>) -> Result<(), String> {
+pub fn on_interrupt(handler: Box<dyn Fn() + Send + 'static>) -> Result<(), ctrlc::Error> {
     crate::process::install_panic_hook();
     ctrlc::set_handler(move || {
         handler();
         crate::process::kill_all(Duration::from_secs(2));
     })
-    .map_err(|e| e.to_string())
 }
 
 /// File descriptors a server process (and the upstream) may need: `ws-hold`'s 10,000 connections,
@@ -90,14 +115,13 @@ fn raise_fd_limit(want: u64) {
 
 impl LabHost {
     /// Loads every manifest; a broken one is an error naming its file, line and field.
-    pub fn new(dir: TargetsDir) -> Result<LabHost, String> {
+    pub fn new(dir: TargetsDir) -> Result<LabHost, HostError> {
         let mut targets = Vec::new();
         for t in dir.load_all() {
-            targets.push(t.map_err(|e| e.to_string())?);
+            targets.push(t?);
         }
         targets.sort_by(|a, b| a.name().cmp(b.name()));
-        let upstream_exe = std::env::current_exe()
-            .map_err(|e| format!("cannot find the stackwise binary: {e}"))?;
+        let upstream_exe = std::env::current_exe().map_err(HostError::Exe)?;
         // Targets and the upstream inherit this process's fd limit: `io-wait` keeps thousands of
         // requests in flight (a socket in and one to the upstream each), `ws-hold` 10,000
         // connections. Raise the soft limit towards the hard one now, before any is spawned; where
@@ -163,7 +187,7 @@ impl LabHost {
 }
 
 impl Host for LabHost {
-    fn targets(&self) -> Result<Vec<TargetInfo>, String> {
+    fn targets(&self) -> Result<Vec<TargetInfo>, HostError> {
         Ok(self
             .targets
             .iter()
@@ -271,7 +295,7 @@ impl Host for LabHost {
         );
         Err(TargetFailure {
             reason,
-            stderr_tail: server.check_alive().err(),
+            stderr_tail: server.check_alive().err().map(|g| g.to_string()),
         })
     }
 
@@ -287,7 +311,7 @@ impl Host for LabHost {
         &self,
         kind: ServiceKind,
         cpus: &[usize],
-    ) -> Result<Box<dyn ServiceHandle>, String> {
+    ) -> Result<Box<dyn ServiceHandle>, ServiceError> {
         match kind {
             ServiceKind::Upstream => {
                 let spec = UpstreamSpec {
@@ -295,7 +319,7 @@ impl Host for LabHost {
                     cpus: cpus.to_vec(),
                     port: None,
                 };
-                let upstream = spec.start_upstream().map_err(|e| e.to_string())?;
+                let upstream = spec.start_upstream()?;
                 let url = upstream.url();
                 let upstream = Arc::new(Mutex::new(upstream));
                 *self.upstream.lock().expect("upstream") = Some(upstream.clone());
@@ -401,7 +425,7 @@ impl ServerMeter for LabServer {
         }
     }
 
-    fn check_alive(&mut self) -> Result<(), String> {
+    fn check_alive(&mut self) -> Result<(), Gone> {
         self.launched.server.check_alive().map_err(|c| {
             let tail: Vec<String> = c
                 .stderr_tail
@@ -411,7 +435,10 @@ impl ServerMeter for LabServer {
                 .rev()
                 .cloned()
                 .collect();
-            format!("{}\n{}", c.status, tail.join("\n"))
+            Gone::Server {
+                status: c.status,
+                stderr_tail: tail,
+            }
         })
     }
 
@@ -463,12 +490,8 @@ impl ServiceHandle for UpstreamHandle {
         self.meter.take().map(|m| m.share(self.cpus))
     }
 
-    fn check_alive(&mut self) -> Result<(), String> {
-        self.upstream
-            .lock()
-            .expect("upstream")
-            .check_alive()
-            .map_err(|c| c.to_string())
+    fn check_alive(&mut self) -> Result<(), Gone> {
+        Ok(self.upstream.lock().expect("upstream").check_alive()?)
     }
 }
 
@@ -514,8 +537,8 @@ impl ServiceHandle for DatabaseHandle {
         (wall > 0.0).then(|| cpu / wall / self.cpus as f64)
     }
 
-    fn check_alive(&mut self) -> Result<(), String> {
-        self.run.check_alive().map_err(|c| c.to_string())
+    fn check_alive(&mut self) -> Result<(), Gone> {
+        Ok(self.run.check_alive()?)
     }
 
     fn database(&self) -> Option<&Database> {

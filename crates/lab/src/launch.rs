@@ -141,13 +141,30 @@ pub fn placeholders(
     }
 }
 
+/// A start command or environment value of a manifest whose placeholders cannot be filled:
+/// the manifest's file, the field, and the placeholder.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{}: start command: {source}", .file.display())]
+    Command {
+        file: std::path::PathBuf,
+        source: crate::manifest::PlaceholderError,
+    },
+    #[error("{}: start.env.{key}: {source}", .file.display())]
+    Env {
+        file: std::path::PathBuf,
+        key: String,
+        source: crate::manifest::PlaceholderError,
+    },
+}
+
 /// Resolves the configuration for `port` (without starting anything).
 pub fn resolve(
     target: &Target,
     repo: &std::path::Path,
     opts: &LaunchOptions,
     port: u16,
-) -> Result<ResolvedConfig, String> {
+) -> Result<ResolvedConfig, ResolveError> {
     let cpus = cpu_count(&opts.server_cpus);
     let workers = opts.workers.unwrap_or_else(|| target.default_workers(cpus));
     let threads = opts.threads.unwrap_or_else(|| target.default_threads(cpus));
@@ -165,17 +182,20 @@ pub fn resolve(
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     let (command, env) = target.start_for(opts.workload.as_deref());
-    let file = target.file.display();
     let command = ph
         .expand_all(&command)
-        .map_err(|e| format!("{file}: start command: {e}"))?;
+        .map_err(|source| ResolveError::Command {
+            file: target.file.clone(),
+            source,
+        })?;
     let mut expanded = Vec::new();
     for (k, v) in env {
-        expanded.push((
-            k.clone(),
-            ph.expand(&v)
-                .map_err(|e| format!("{file}: start.env.{k}: {e}"))?,
-        ));
+        let value = ph.expand(&v).map_err(|source| ResolveError::Env {
+            file: target.file.clone(),
+            key: k.clone(),
+            source,
+        })?;
+        expanded.push((k.clone(), value));
     }
     Ok(ResolvedConfig {
         workers,
@@ -195,7 +215,7 @@ pub fn launch(
     opts: &LaunchOptions,
 ) -> Result<Launched, StartError> {
     let resolved = std::cell::RefCell::new(None);
-    let make = |port: u16| -> Result<SpawnSpec, String> {
+    let make = |port: u16| -> Result<SpawnSpec, ResolveError> {
         let r = resolve(target, repo, opts, port)?;
         let mut env = opts.services_env.clone();
         env.extend(r.env.iter().cloned());

@@ -28,6 +28,12 @@
 //! - [`crud`]: the CRUD load model (the mix of `/items` operations, one open-loop engine each).
 //! - [`suite`]: the runner (plan, cells, repeats, store, resume) over a [`suite::Host`];
 //!   [`host`]: the real host over the core modules; [`placement`]: CPU split, runtime notes.
+//! - [`session`]: a `stackwise lab` run around the suite (host, store, run lock, resume, the
+//!   plan as data, Ctrl-C; [`session::Session::run`] is a measuring run's one entry point);
+//!   [`targets`]: `stackwise targets` (list rows, install, contract check, serve).
+//!
+//! Public functions return typed errors (enums that say what is wrong and where), never
+//! `Result<_, String>`; `tests/typed_api.rs` checks it.
 //!
 //! Typical use (what `stackwise targets check` and the suite do):
 //!
@@ -76,8 +82,10 @@ pub mod crud;
 pub mod host;
 pub mod placement;
 pub mod search;
+pub mod session;
 pub mod stats;
 pub mod suite;
+pub mod targets;
 pub mod workload;
 // Quiet server CPUs: the lab's own threads kept off them, and who used them in a window.
 pub mod affinity;

@@ -19,6 +19,37 @@ pub enum CpuSplitError {
         list(available)
     )]
     ServerCpuUnavailable { cpu: usize, available: Vec<usize> },
+    /// `--server-cpus` is not a CPU list.
+    #[error("--server-cpus: {0}")]
+    BadList(String),
+}
+
+/// The `stackwise targets` split: `server_cpus` (a CPU list as given, e.g. `2-3`) and the rest
+/// of the allowed CPUs for the client side (all of them shared when none is left), or the
+/// default split ([`crate::launch::split_cpus`]).
+pub fn server_and_client(
+    server_cpus: Option<&str>,
+) -> Result<(Vec<usize>, Vec<usize>), CpuSplitError> {
+    let allowed = loadgen::cpu::allowed_cpus();
+    let Some(s) = server_cpus else {
+        return Ok(crate::launch::split_cpus(&allowed));
+    };
+    let server = loadgen::cpu::parse_cpu_list(s).map_err(CpuSplitError::BadList)?;
+    if let Some(c) = server.iter().find(|c| !allowed.contains(c)) {
+        return Err(CpuSplitError::ServerCpuUnavailable {
+            cpu: *c,
+            available: allowed,
+        });
+    }
+    let mut client: Vec<usize> = allowed
+        .iter()
+        .copied()
+        .filter(|c| !server.contains(c))
+        .collect();
+    if client.is_empty() {
+        client = server.clone();
+    }
+    Ok((server, client))
 }
 
 /// Splits the CPUs this process may use: the servers get `server` (`--server-cpus`) or the upper

@@ -822,6 +822,16 @@ pub enum RunDatabase {
     External(Database),
 }
 
+/// Why the run's database did not start: the user's (`--database-url`) was refused, or the
+/// lab's cluster did not start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunDatabaseError {
+    #[error(transparent)]
+    External(#[from] DbError),
+    #[error(transparent)]
+    Lab(#[from] StartError),
+}
+
 impl RunDatabase {
     /// `url` given: the user's database ([`Database::external`]); else the lab's cluster on
     /// `cpus` (the load side's), sized for targets of up to `max_workers` workers.
@@ -829,16 +839,13 @@ impl RunDatabase {
         url: Option<&str>,
         cpus: Vec<usize>,
         max_workers: u32,
-    ) -> Result<RunDatabase, String> {
-        match url {
-            Some(u) => Database::external(u)
-                .map(RunDatabase::External)
-                .map_err(|e| e.to_string()),
+    ) -> Result<RunDatabase, RunDatabaseError> {
+        Ok(match url {
+            Some(u) => Database::external(u).map(RunDatabase::External)?,
             None => PostgresSpec::new(cpus, max_workers)
                 .start_postgres()
-                .map(|p| RunDatabase::Lab(Box::new(p)))
-                .map_err(|e| e.to_string()),
-        }
+                .map(|p| RunDatabase::Lab(Box::new(p)))?,
+        })
     }
 
     pub fn database(&self) -> &Database {

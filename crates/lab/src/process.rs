@@ -867,7 +867,7 @@ pub fn port_is_free(port: u16) -> bool {
 pub struct ServerSpec<'a> {
     pub name: String,
     /// Builds the spawn spec for a port (placeholders expanded by the caller).
-    pub make: &'a dyn Fn(u16) -> Result<SpawnSpec, String>,
+    pub make: &'a dyn Fn(u16) -> Result<SpawnSpec, crate::launch::ResolveError>,
     /// A preferred port; if it is in use another one is picked.
     pub port: Option<u16>,
     /// Polled until it answers 200.
@@ -997,9 +997,9 @@ pub fn start_server(spec: &ServerSpec<'_>) -> Result<Server, StartError> {
                 message: format!("cannot find a free port: {e}"),
             })?,
         };
-        let spawn = (spec.make)(port).map_err(|message| StartError::Config {
+        let spawn = (spec.make)(port).map_err(|e| StartError::Config {
             name: spec.name.clone(),
-            message,
+            message: e.to_string(),
         })?;
         let mut process = Supervised::spawn(&spawn)?;
         match wait_ready(&mut process, port, &spec.ready_path, spec.ready_timeout) {

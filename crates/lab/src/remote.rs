@@ -66,20 +66,40 @@ pub struct RemoteUrl {
     pub loopback: bool,
 }
 
+/// Why a `--target-url` is refused (each names the URL as given).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UrlError {
+    #[error("--target-url {url:?}: https is not supported by the lab's load engine; give the service's plain http:// address (e.g. behind the TLS terminator)")]
+    Https { url: String },
+    #[error("--target-url {url:?}: must start with http:// (the service's base URL, e.g. http://10.0.0.5:8080)")]
+    NotHttp { url: String },
+    #[error("--target-url {url:?}: give the service's base URL (scheme, host and port only); the workloads add the paths")]
+    NotBaseUrl { url: String },
+    #[error("--target-url {url:?}: cannot resolve {authority}: {reason}")]
+    Unresolved {
+        url: String,
+        authority: String,
+        reason: String,
+    },
+    #[error("--target-url {url:?}: {authority} resolves to no address")]
+    NoAddress { url: String, authority: String },
+    #[error("--target-url {url:?}: {ip} is not a loopback address; the lab sends load only to this machine unless told otherwise, because load sent to another machine lands on a service it does not control (and may not be yours). Pass --allow-remote to opt in, against a service you own and may load")]
+    NotLoopback { url: String, ip: std::net::IpAddr },
+}
+
 /// Parses and resolves `url`; a non-loopback address without `allow_remote` is refused.
-pub fn resolve(url: &str, allow_remote: bool) -> Result<RemoteUrl, String> {
+pub fn resolve(url: &str, allow_remote: bool) -> Result<RemoteUrl, UrlError> {
+    let u = || url.to_string();
     let rest = url.strip_prefix("http://").ok_or_else(|| {
         if url.starts_with("https://") {
-            format!("--target-url {url:?}: https is not supported by the lab's load engine; give the service's plain http:// address (e.g. behind the TLS terminator)")
+            UrlError::Https { url: u() }
         } else {
-            format!("--target-url {url:?}: must start with http:// (the service's base URL, e.g. http://10.0.0.5:8080)")
+            UrlError::NotHttp { url: u() }
         }
     })?;
     let authority = rest.trim_end_matches('/');
     if authority.is_empty() || authority.contains(['/', '?', '#', ' ', '@']) {
-        return Err(format!(
-            "--target-url {url:?}: give the service's base URL (scheme, host and port only); the workloads add the paths"
-        ));
+        return Err(UrlError::NotBaseUrl { url: u() });
     }
     let has_port = match authority.strip_prefix('[') {
         Some(v6) => v6.contains("]:"),
@@ -92,17 +112,22 @@ pub fn resolve(url: &str, allow_remote: bool) -> Result<RemoteUrl, String> {
     };
     let addrs: Vec<SocketAddr> = with_port
         .to_socket_addrs()
-        .map_err(|e| format!("--target-url {url:?}: cannot resolve {authority}: {e}"))?
+        .map_err(|e| UrlError::Unresolved {
+            url: u(),
+            authority: authority.to_string(),
+            reason: e.to_string(),
+        })?
         .collect();
-    let addr = *addrs
-        .first()
-        .ok_or_else(|| format!("--target-url {url:?}: {authority} resolves to no address"))?;
+    let addr = *addrs.first().ok_or_else(|| UrlError::NoAddress {
+        url: u(),
+        authority: authority.to_string(),
+    })?;
     let loopback = addrs.iter().all(|a| a.ip().is_loopback());
     if !loopback && !allow_remote {
-        return Err(format!(
-            "--target-url {url:?}: {} is not a loopback address; the lab sends load only to this machine unless told otherwise, because load sent to another machine lands on a service it does not control (and may not be yours). Pass --allow-remote to opt in, against a service you own and may load",
-            addr.ip()
-        ));
+        return Err(UrlError::NotLoopback {
+            url: u(),
+            ip: addr.ip(),
+        });
     }
     Ok(RemoteUrl {
         url: url.trim_end_matches('/').to_string(),
@@ -250,7 +275,7 @@ pub fn default_name(addr: &SocketAddr) -> String {
 }
 
 impl Host for RemoteHost {
-    fn targets(&self) -> Result<Vec<TargetInfo>, String> {
+    fn targets(&self) -> Result<Vec<TargetInfo>, crate::host::HostError> {
         Ok(vec![self.info.clone()])
     }
 
@@ -319,10 +344,8 @@ impl Host for RemoteHost {
         &self,
         kind: ServiceKind,
         _cpus: &[usize],
-    ) -> Result<Box<dyn ServiceHandle>, String> {
-        Err(format!(
-            "the {kind:?} service is not started for a remote target (its workloads are skipped)"
-        ))
+    ) -> Result<Box<dyn ServiceHandle>, crate::host::ServiceError> {
+        Err(crate::host::ServiceError::Remote(kind))
     }
 
     fn skip(&self, _target: &str, w: &dyn Workload) -> Option<String> {
@@ -373,10 +396,13 @@ impl ServerMeter for RemoteServer {
     }
 
     /// Reachable: a TCP connection opens within 5 s.
-    fn check_alive(&mut self) -> Result<(), String> {
+    fn check_alive(&mut self) -> Result<(), crate::workload::Gone> {
         std::net::TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
             .map(|_| ())
-            .map_err(|e| format!("{} is not reachable: {e}", self.url))
+            .map_err(|e| crate::workload::Gone::Unreachable {
+                url: self.url.clone(),
+                reason: e.to_string(),
+            })
     }
 }
 
@@ -417,6 +443,8 @@ mod tests {
     #[test]
     fn a_remote_address_is_refused_without_allow_remote() {
         let e = resolve("http://10.200.1.2:8080", false).unwrap_err();
+        assert!(matches!(e, UrlError::NotLoopback { .. }), "{e}");
+        let e = e.to_string();
         assert!(
             e.contains("10.200.1.2") && e.contains("not a loopback"),
             "{e}"
@@ -432,7 +460,7 @@ mod tests {
     #[test]
     fn bad_urls_name_the_flag() {
         for u in ["ftp://h:1", "https://h:1", "http://h:1/json", "http://"] {
-            let e = resolve(u, true).unwrap_err();
+            let e = resolve(u, true).unwrap_err().to_string();
             assert!(e.starts_with("--target-url"), "{u}: {e}");
         }
     }

@@ -66,7 +66,7 @@ impl UpstreamSpec {
     pub fn start_upstream(&self) -> Result<Upstream, StartError> {
         let exe = self.exe.clone();
         let cpus = self.cpus.clone();
-        let make = move |port: u16| -> Result<SpawnSpec, String> {
+        let make = move |port: u16| -> Result<SpawnSpec, crate::launch::ResolveError> {
             Ok(SpawnSpec {
                 name: "upstream".into(),
                 command: vec![

@@ -110,7 +110,7 @@ pub trait Server: ServerMeter {
 /// Everything the suite needs from the lab's core (manifests, install, processes, sampling,
 /// services, conformance).
 pub trait Host {
-    fn targets(&self) -> Result<Vec<TargetInfo>, String>;
+    fn targets(&self) -> Result<Vec<TargetInfo>, crate::host::HostError>;
     /// Installs the target if needed (a no-op when already installed), reporting progress lines.
     fn install(
         &self,
@@ -132,7 +132,7 @@ pub trait Host {
         &self,
         kind: ServiceKind,
         cpus: &[usize],
-    ) -> Result<Box<dyn ServiceHandle>, String>;
+    ) -> Result<Box<dyn ServiceHandle>, crate::host::ServiceError>;
     /// Why this host does not measure `w` on `target` (a remote target: [`crate::remote`]);
     /// `None`: measured.
     fn skip(&self, _target: &str, _w: &dyn Workload) -> Option<String> {
@@ -168,113 +168,215 @@ pub struct SuiteOptions {
     pub workers: BTreeMap<String, u32>,
 }
 
-impl SuiteOptions {
-    /// The settings stored with the run (and read back by `--resume`).
-    pub fn to_settings(&self) -> BTreeMap<String, String> {
-        let list = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
-        BTreeMap::from([
-            ("targets".into(), self.targets.join(",")),
-            ("workloads".into(), self.workloads.join(",")),
-            ("repeats".into(), self.repeats.to_string()),
-            ("quick".into(), self.quick.to_string()),
-            ("cold_starts".into(), self.cold_starts.to_string()),
-            (
-                "duration_s".into(),
-                self.timing.duration.as_secs_f64().to_string(),
-            ),
-            (
-                "warmup_s".into(),
-                self.timing.warmup.as_secs_f64().to_string(),
-            ),
-            ("rung_s".into(), self.timing.rung.as_secs_f64().to_string()),
-            (
-                "rung_warmup_s".into(),
-                self.timing.rung_warmup.as_secs_f64().to_string(),
-            ),
-            ("max_rungs".into(), self.timing.max_rungs.to_string()),
-            ("slo_p99_ms".into(), self.timing.slo_p99_ms.to_string()),
-            (
-                "idle_settle_s".into(),
-                self.timing.idle_settle.as_secs_f64().to_string(),
-            ),
-            (
-                "ws_connections".into(),
-                self.timing.ws_connections.to_string(),
-            ),
-            ("server_cpus".into(), list(&self.server_cpus)),
-            ("client_cpus".into(), list(&self.client_cpus)),
-            (
-                "workers".into(),
-                self.workers
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-        ])
+/// The settings a run stores (read back by `--resume`), with serde: the store keeps them as
+/// one text value per key (`repeats` = `3`, `targets` = `a,b`, `workers` = `a=4`), the shape
+/// every stored run has; other keys (a host's `origin.*`) are left alone. Runs stored before
+/// `ws_connections` existed get its default.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct StoredSettings {
+    #[serde(with = "stored::list")]
+    targets: Vec<String>,
+    #[serde(with = "stored::list")]
+    workloads: Vec<String>,
+    #[serde(with = "stored::text")]
+    repeats: u32,
+    #[serde(with = "stored::text")]
+    quick: bool,
+    #[serde(with = "stored::text")]
+    cold_starts: usize,
+    #[serde(with = "stored::text")]
+    duration_s: f64,
+    #[serde(with = "stored::text")]
+    warmup_s: f64,
+    #[serde(with = "stored::text")]
+    rung_s: f64,
+    #[serde(with = "stored::text")]
+    rung_warmup_s: f64,
+    #[serde(with = "stored::text")]
+    max_rungs: usize,
+    #[serde(with = "stored::text")]
+    slo_p99_ms: f64,
+    #[serde(with = "stored::text")]
+    idle_settle_s: f64,
+    #[serde(with = "stored::text", default = "default_ws_connections")]
+    ws_connections: usize,
+    #[serde(with = "stored::list")]
+    server_cpus: Vec<usize>,
+    #[serde(with = "stored::list")]
+    client_cpus: Vec<usize>,
+    #[serde(with = "stored::list")]
+    workers: Vec<stored::Workers>,
+}
+
+fn default_ws_connections() -> usize {
+    workload::ws_hold::CONNECTIONS
+}
+
+/// The text forms of [`StoredSettings`]' values.
+mod stored {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// A value as its text (`Display` / `FromStr`).
+    pub mod text {
+        use super::*;
+
+        pub fn serialize<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_str(v)
+        }
+
+        pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+        where
+            T: FromStr,
+            T::Err: Display,
+            D: Deserializer<'de>,
+        {
+            let s = String::deserialize(d)?;
+            s.trim()
+                .parse()
+                .map_err(|e| D::Error::custom(format!("'{s}': {e}")))
+        }
     }
 
-    /// The options of a stored run (for `--resume`).
-    pub fn from_settings(s: &BTreeMap<String, String>) -> Result<SuiteOptions, String> {
-        let get = |k: &str| {
-            s.get(k)
-                .cloned()
-                .ok_or_else(|| format!("stored settings lack '{k}'"))
-        };
-        let num = |k: &str| -> Result<f64, String> {
-            get(k)?
-                .parse::<f64>()
-                .map_err(|e| format!("stored setting '{k}': {e}"))
-        };
-        let secs = |k: &str| num(k).map(Duration::from_secs_f64);
-        let list = |k: &str| -> Result<Vec<String>, String> {
-            Ok(get(k)?
+    /// A comma-separated list (empty: none).
+    pub mod list {
+        use super::*;
+
+        pub fn serialize<T: Display, S: Serializer>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
+            let items: Vec<String> = v.iter().map(T::to_string).collect();
+            s.collect_str(&items.join(","))
+        }
+
+        pub fn deserialize<'de, T, D>(d: D) -> Result<Vec<T>, D::Error>
+        where
+            T: FromStr,
+            T::Err: Display,
+            D: Deserializer<'de>,
+        {
+            String::deserialize(d)?
                 .split(',')
                 .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect())
-        };
-        let cpus = |k: &str| -> Result<Vec<usize>, String> {
-            list(k)?
-                .iter()
-                .map(|c| {
-                    c.parse::<usize>()
-                        .map_err(|e| format!("stored setting '{k}': {e}"))
+                .map(|x| {
+                    x.parse()
+                        .map_err(|e| D::Error::custom(format!("'{x}': {e}")))
                 })
                 .collect()
+        }
+    }
+
+    /// One `NAME=N` of the workers setting.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Workers(pub String, pub u32);
+
+    impl Display for Workers {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}={}", self.0, self.1)
+        }
+    }
+
+    impl FromStr for Workers {
+        type Err = String;
+        fn from_str(s: &str) -> Result<Workers, String> {
+            let (k, v) = s.split_once('=').ok_or("expected NAME=N")?;
+            Ok(Workers(
+                k.to_string(),
+                v.parse().map_err(|e| format!("{e}"))?,
+            ))
+        }
+    }
+}
+
+/// A stored run's settings that cannot be read back: which key, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("stored setting{}: {message}", .key.as_ref().map(|k| format!(" '{k}'")).unwrap_or_else(|| "s".into()))]
+pub struct SettingsError {
+    /// The key whose value is wrong; `None` when the settings as a whole are (a key missing:
+    /// the message names it).
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl SuiteOptions {
+    fn stored(&self) -> StoredSettings {
+        StoredSettings {
+            targets: self.targets.clone(),
+            workloads: self.workloads.clone(),
+            repeats: self.repeats,
+            quick: self.quick,
+            cold_starts: self.cold_starts,
+            duration_s: self.timing.duration.as_secs_f64(),
+            warmup_s: self.timing.warmup.as_secs_f64(),
+            rung_s: self.timing.rung.as_secs_f64(),
+            rung_warmup_s: self.timing.rung_warmup.as_secs_f64(),
+            max_rungs: self.timing.max_rungs,
+            slo_p99_ms: self.timing.slo_p99_ms,
+            idle_settle_s: self.timing.idle_settle.as_secs_f64(),
+            ws_connections: self.timing.ws_connections,
+            server_cpus: self.server_cpus.clone(),
+            client_cpus: self.client_cpus.clone(),
+            workers: self
+                .workers
+                .iter()
+                .map(|(k, v)| stored::Workers(k.clone(), *v))
+                .collect(),
+        }
+    }
+
+    /// The settings stored with the run (and read back by `--resume`).
+    pub fn to_settings(&self) -> BTreeMap<String, String> {
+        let value = serde_json::to_value(self.stored()).expect("settings serialize");
+        let serde_json::Value::Object(map) = value else {
+            unreachable!("a struct serializes to an object")
         };
-        let workers = list("workers")?
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv
-                    .split_once('=')
-                    .ok_or("stored setting 'workers' malformed")?;
-                Ok((k.to_string(), v.parse::<u32>().map_err(|e| e.to_string())?))
+        map.into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
             })
-            .collect::<Result<_, String>>()?;
+            .collect()
+    }
+
+    /// The options of a stored run (for `--resume`), as this version or an older one stored
+    /// them.
+    pub fn from_settings(s: &BTreeMap<String, String>) -> Result<SuiteOptions, SettingsError> {
+        let de = serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(
+            s.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let st: StoredSettings = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            SettingsError {
+                key: (path != ".").then_some(path),
+                message: e.into_inner().to_string(),
+            }
+        })?;
+        let secs = |key: &str, v: f64| {
+            Duration::try_from_secs_f64(v).map_err(|e| SettingsError {
+                key: Some(key.into()),
+                message: format!("'{v}': {e}"),
+            })
+        };
         Ok(SuiteOptions {
-            targets: list("targets")?,
-            workloads: list("workloads")?,
-            repeats: num("repeats")? as u32,
+            targets: st.targets,
+            workloads: st.workloads,
+            repeats: st.repeats,
             timing: Timing {
-                duration: secs("duration_s")?,
-                warmup: secs("warmup_s")?,
-                rung: secs("rung_s")?,
-                rung_warmup: secs("rung_warmup_s")?,
-                max_rungs: num("max_rungs")? as usize,
-                slo_p99_ms: num("slo_p99_ms")?,
-                idle_settle: secs("idle_settle_s")?,
-                // Runs stored before ws-hold existed lack it.
-                ws_connections: match s.get("ws_connections") {
-                    Some(_) => num("ws_connections")? as usize,
-                    None => workload::ws_hold::CONNECTIONS,
-                },
+                duration: secs("duration_s", st.duration_s)?,
+                warmup: secs("warmup_s", st.warmup_s)?,
+                rung: secs("rung_s", st.rung_s)?,
+                rung_warmup: secs("rung_warmup_s", st.rung_warmup_s)?,
+                max_rungs: st.max_rungs,
+                slo_p99_ms: st.slo_p99_ms,
+                idle_settle: secs("idle_settle_s", st.idle_settle_s)?,
+                ws_connections: st.ws_connections,
             },
-            quick: get("quick")? == "true",
-            cold_starts: num("cold_starts")? as usize,
-            server_cpus: cpus("server_cpus")?,
-            client_cpus: cpus("client_cpus")?,
-            workers,
+            quick: st.quick,
+            cold_starts: st.cold_starts,
+            server_cpus: st.server_cpus,
+            client_cpus: st.client_cpus,
+            workers: st.workers.into_iter().map(|w| (w.0, w.1)).collect(),
         })
     }
 }
@@ -347,6 +449,12 @@ impl SuiteError {
 impl From<String> for SuiteError {
     fn from(e: String) -> SuiteError {
         SuiteError::Run(e)
+    }
+}
+
+impl From<crate::host::HostError> for SuiteError {
+    fn from(e: crate::host::HostError) -> SuiteError {
+        SuiteError::Run(e.to_string())
     }
 }
 
@@ -1427,7 +1535,7 @@ impl TargetRun<'_, '_> {
         let dead: Vec<(ServiceKind, String)> = self
             .services
             .iter_mut()
-            .filter_map(|(k, s)| s.check_alive().err().map(|e| (*k, e)))
+            .filter_map(|(k, s)| s.check_alive().err().map(|e| (*k, e.to_string())))
             .collect();
         for (k, e) in &dead {
             self.services.remove(k);
@@ -2653,6 +2761,78 @@ mod tests {
         broken.remove("repeats");
         assert!(SuiteOptions::from_settings(&broken)
             .unwrap_err()
+            .to_string()
             .contains("repeats"));
+        let mut bad = opts.to_settings();
+        bad.insert("cold_starts".into(), "many".into());
+        let e = SuiteOptions::from_settings(&bad).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("cold_starts"), "{e}");
+        assert!(e.to_string().contains("'many'"), "{e}");
+    }
+
+    /// A run stored by an older version (its settings as the store's fixtures hold them: text
+    /// values, other keys beside, no `ws_connections`) still resumes.
+    #[test]
+    fn an_old_runs_settings_still_resume() {
+        let old: BTreeMap<String, String> = [
+            ("targets", "node-http,python-fastapi"),
+            ("workloads", "json,io-slo"),
+            ("repeats", "3"),
+            ("quick", "false"),
+            ("cold_starts", "5"),
+            ("duration_s", "10"),
+            ("warmup_s", "2"),
+            ("rung_s", "3"),
+            ("rung_warmup_s", "1"),
+            ("max_rungs", "12"),
+            ("slo_p99_ms", "100"),
+            ("idle_settle_s", "1.5"),
+            ("server_cpus", "1"),
+            ("client_cpus", "0"),
+            ("workers", "python-fastapi=4"),
+            ("origin.tool", "stackwise"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let o = SuiteOptions::from_settings(&old).unwrap();
+        assert_eq!(o.targets, ["node-http", "python-fastapi"]);
+        assert_eq!(o.workloads, ["json", "io-slo"]);
+        assert_eq!((o.repeats, o.quick, o.cold_starts), (3, false, 5));
+        assert_eq!(o.timing.duration, Duration::from_secs(10));
+        assert_eq!(o.timing.idle_settle, Duration::from_millis(1500));
+        assert_eq!(o.timing.max_rungs, 12);
+        assert_eq!(o.timing.slo_p99_ms, 100.0);
+        assert_eq!(o.timing.ws_connections, workload::ws_hold::CONNECTIONS);
+        assert_eq!((o.server_cpus, o.client_cpus), (vec![1], vec![0]));
+        assert_eq!(o.workers, BTreeMap::from([("python-fastapi".into(), 4)]));
+        // What this version stores is what it always stored: the same keys, text values.
+        let mut back = SuiteOptions::from_settings(&old).unwrap().to_settings();
+        back.remove("ws_connections");
+        let mut old_keys = old.clone();
+        old_keys.remove("origin.tool");
+        assert_eq!(back, old_keys);
+        // The runs of the store's v3 fixture (written by an older stackwise).
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../store/tests/fixtures/v3-store.expected.json"
+        );
+        let runs: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut read = 0;
+        for r in runs.iter().filter(|r| r["run"]["settings"].is_object()) {
+            read += 1;
+            let settings: BTreeMap<String, String> =
+                serde_json::from_value(r["run"]["settings"].clone()).unwrap();
+            let o = SuiteOptions::from_settings(&settings).unwrap();
+            assert!(!o.workloads.is_empty() && o.repeats >= 1);
+            // Read back exactly: storing the options again gives the run's own values.
+            for (k, v) in o.to_settings() {
+                if k != "ws_connections" {
+                    assert_eq!(settings.get(&k), Some(&v), "{k}");
+                }
+            }
+        }
+        assert!(read >= 1, "no run with settings in {path}");
     }
 }

@@ -166,7 +166,7 @@ impl ServerMeter for HandlerMeter {
             ..ServerUsage::default()
         }
     }
-    fn check_alive(&mut self) -> Result<(), String> {
+    fn check_alive(&mut self) -> Result<(), lab::workload::Gone> {
         Ok(())
     }
 }

@@ -188,7 +188,7 @@ impl ServerMeter for FakeServer {
             samples: serde_json::json!([]),
         }
     }
-    fn check_alive(&mut self) -> Result<(), String> {
+    fn check_alive(&mut self) -> Result<(), lab::workload::Gone> {
         Ok(())
     }
 }
@@ -208,11 +208,14 @@ impl ServerMeter for Dying {
         }
         u
     }
-    fn check_alive(&mut self) -> Result<(), String> {
+    fn check_alive(&mut self) -> Result<(), lab::workload::Gone> {
         if self.0.alive.load(Ordering::SeqCst) {
             Ok(())
         } else {
-            Err("Segmentation fault (core dumped)\n".into())
+            Err(lab::workload::Gone::Server {
+                status: "Segmentation fault (core dumped)".into(),
+                stderr_tail: vec![],
+            })
         }
     }
 }
@@ -235,9 +238,13 @@ struct Upstream {
     die: Arc<AtomicBool>,
 }
 impl ServiceHandle for Upstream {
-    fn check_alive(&mut self) -> Result<(), String> {
+    fn check_alive(&mut self) -> Result<(), lab::workload::Gone> {
         if self.die.swap(false, Ordering::SeqCst) {
-            Err("upstream exited with signal 9".into())
+            Err(lab::workload::Gone::Service(lab::process::Crash {
+                name: "upstream".into(),
+                status: "exited with signal 9".into(),
+                stderr_tail: vec![],
+            }))
         } else {
             Ok(())
         }
@@ -281,7 +288,7 @@ impl FakeHost {
 }
 
 impl Host for FakeHost {
-    fn targets(&self) -> Result<Vec<TargetInfo>, String> {
+    fn targets(&self) -> Result<Vec<TargetInfo>, lab::host::HostError> {
         Ok(self.targets.iter().map(|(t, _)| t.clone()).collect())
     }
     fn install(
@@ -346,10 +353,13 @@ impl Host for FakeHost {
         &self,
         kind: ServiceKind,
         _cpus: &[usize],
-    ) -> Result<Box<dyn ServiceHandle>, String> {
+    ) -> Result<Box<dyn ServiceHandle>, lab::host::ServiceError> {
         if kind == ServiceKind::Database {
             *self.db_starts.lock().unwrap() += 1;
-            return Err("PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH): install the Debian package postgresql-15".into());
+            return Err(lab::postgres::RunDatabaseError::External(lab::postgres::DbError(
+                "PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH): install the Debian package postgresql-15".into(),
+            ))
+            .into());
         }
         assert_eq!(kind, ServiceKind::Upstream);
         *self.service_starts.lock().unwrap() += 1;

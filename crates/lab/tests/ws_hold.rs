@@ -178,9 +178,11 @@ fn nothing_listening_is_a_connect_failure_not_a_hang() {
 #[test]
 fn only_loopback_targets_are_accepted() {
     let e = HoldConfig::for_base_url("http://10.0.0.1:80", 10, Duration::from_secs(1)).unwrap_err();
-    assert!(e.contains("loopback"), "{e}");
+    assert!(matches!(e, ws_hold::HoldError::NotLoopback { .. }), "{e}");
+    assert!(e.to_string().contains("loopback"), "{e}");
     let e = HoldConfig::for_base_url("http://127.0.0.1:80", 0, Duration::from_secs(1)).unwrap_err();
-    assert!(e.contains("connections"), "{e}");
+    assert_eq!(e, ws_hold::HoldError::Connections { connections: 0 });
+    assert!(e.to_string().contains("connections"), "{e}");
 }
 
 /// Reads this process (the in-process server lives in it): CPU time and PSS, both real.
@@ -213,7 +215,7 @@ impl ServerMeter for SelfMeter {
             samples: serde_json::json!({}),
         }
     }
-    fn check_alive(&mut self) -> Result<(), String> {
+    fn check_alive(&mut self) -> Result<(), lab::workload::Gone> {
         Ok(())
     }
 }

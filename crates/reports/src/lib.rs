@@ -33,6 +33,8 @@ pub mod input;
 pub mod json;
 pub mod live;
 pub mod markdown;
+pub mod plan;
+pub mod progress;
 pub mod sections;
 pub mod svg;
 pub mod tables;

@@ -21,6 +21,7 @@ pub mod events;
 pub mod format;
 pub mod grid;
 pub mod metrics;
+pub mod plan;
 pub mod registry;
 pub mod trust;
 

@@ -249,7 +249,7 @@ impl CrudAtSlo {
             .map_err(|e| MeasureError::Failed(format!("seeding rows to delete: {e}")))?;
         let mut configs =
             model::rung_configs(&cx.base_url, &plan, ids, cx.client_cpus, REQUEST_TIMEOUT)
-                .map_err(MeasureError::Failed)?;
+                .map_err(|e| MeasureError::Failed(e.to_string()))?;
         let connect = cx.client_connect();
         for (_, c) in &mut configs {
             c.connect = connect;
@@ -286,11 +286,11 @@ impl CrudAtSlo {
             Ok(r) => r,
             Err(_) if cx.stop.is_set() => return Err(MeasureError::Interrupted),
             Err(e) => {
-                cx.meter.check_alive().map_err(MeasureError::ServerDied)?;
-                return Err(MeasureError::Failed(e));
+                cx.meter.check_alive().map_err(MeasureError::died)?;
+                return Err(MeasureError::Failed(e.to_string()));
             }
         };
-        cx.meter.check_alive().map_err(MeasureError::ServerDied)?;
+        cx.meter.check_alive().map_err(MeasureError::died)?;
         let usage = usage.unwrap_or_default();
         let db_cpu_s = cx
             .services

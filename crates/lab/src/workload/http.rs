@@ -28,6 +28,32 @@ pub struct Endpoint {
     pub validation: Validation,
 }
 
+/// Why a registry request cannot be made an endpoint: which request, and what of it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EndpointError {
+    /// A template names a parameter that is not given (the message names it).
+    #[error("{message}")]
+    Template { request: String, message: String },
+    #[error("request {request:?}: no n= in {path:?} to compute its answer")]
+    NoN { request: String, path: String },
+    #[error("request {request:?}: {source}")]
+    Vector {
+        request: String,
+        source: VectorRangeError,
+    },
+    #[error("request {request:?}: no client computes {computed:?}")]
+    UnknownComputed { request: String, computed: String },
+    #[error("request {request:?}: {reason}")]
+    Regex { request: String, reason: String },
+}
+
+/// An expected vector result that a server would print with an exponent.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("vector result {expected} is outside the range printed without an exponent (0, or 1e-4 to 1e15)")]
+pub struct VectorRangeError {
+    pub expected: f64,
+}
+
 impl Endpoint {
     /// A registry request with its templates filled from `param` (the workload's parameters):
     /// the path, the expected status and the body check. Answers the request lists as
@@ -36,17 +62,20 @@ impl Endpoint {
     pub fn from_request(
         req: &workloads::Request,
         param: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Endpoint, String> {
-        let path = workloads::fill(req.path, param)?;
-        let n = || -> Result<u64, String> {
+    ) -> Result<Endpoint, EndpointError> {
+        let request = || req.name.to_string();
+        let template = |message: String| EndpointError::Template {
+            request: request(),
+            message,
+        };
+        let path = workloads::fill(req.path, param).map_err(template)?;
+        let n = || -> Result<u64, EndpointError> {
             path.split_once('?')
                 .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("n=")))
                 .and_then(|v| v.parse().ok())
-                .ok_or_else(|| {
-                    format!(
-                        "request {:?}: no n= in {path:?} to compute its answer",
-                        req.name
-                    )
+                .ok_or_else(|| EndpointError::NoN {
+                    request: request(),
+                    path: path.clone(),
                 })
         };
         let mut computed = std::collections::BTreeMap::new();
@@ -55,12 +84,15 @@ impl Endpoint {
                 "cpu_result" => cpu_result(n()?).to_string(),
                 "sha256" => hash_hex(n()?),
                 "vector_result" => vector_result_regex(crate::check::db::vector_result(n()?))
-                    .map_err(|e| format!("request {:?}: {e}", req.name))?,
+                    .map_err(|source| EndpointError::Vector {
+                        request: request(),
+                        source,
+                    })?,
                 other => {
-                    return Err(format!(
-                        "request {:?}: no client computes {other:?}",
-                        req.name
-                    ))
+                    return Err(EndpointError::UnknownComputed {
+                        request: request(),
+                        computed: other.to_string(),
+                    })
                 }
             };
             computed.insert(*c, v);
@@ -69,11 +101,15 @@ impl Endpoint {
         let body = match req.body_check {
             None => None,
             Some(workloads::BodyCheck::Exact(t)) => Some(BodyExpectation::Exact(
-                bytes::Bytes::from(workloads::fill(t, &values)?),
+                bytes::Bytes::from(workloads::fill(t, &values).map_err(template)?),
             )),
             Some(workloads::BodyCheck::Regex(t)) => Some(
-                BodyExpectation::regex(&workloads::fill(t, &values)?)
-                    .map_err(|e| format!("request {:?}: {e}", req.name))?,
+                BodyExpectation::regex(&workloads::fill(t, &values).map_err(template)?).map_err(
+                    |e| EndpointError::Regex {
+                        request: request(),
+                        reason: e.to_string(),
+                    },
+                )?,
             ),
         };
         Ok(Endpoint {
@@ -158,14 +194,12 @@ pub const VECTOR_TOLERANCE: f64 = 1e-9;
 /// falls inside the interval, with k chosen so the interval spans at least 4 steps: every
 /// value in the middle half of the tolerance passes, nothing outside it. Exponent notation is
 /// refused (an error for an `expected` a server would print with one: below 1e-4, from 1e15).
-pub fn vector_result_regex(expected: f64) -> Result<String, String> {
+pub fn vector_result_regex(expected: f64) -> Result<String, VectorRangeError> {
     if !expected.is_finite()
         || expected < 0.0
         || (expected != 0.0 && !(1e-4..1e15).contains(&expected))
     {
-        return Err(format!(
-            "vector result {expected} is outside the range printed without an exponent (0, or 1e-4 to 1e15)"
-        ));
+        return Err(VectorRangeError { expected });
     }
     let tol = VECTOR_TOLERANCE * expected.max(1.0);
     let (lo, hi) = ((expected - tol).max(0.0), expected + tol);
@@ -297,7 +331,7 @@ pub fn drive_with(
                 for h in &handles {
                     h.stop();
                 }
-                cx.meter.check_alive().map_err(MeasureError::ServerDied)?;
+                cx.meter.check_alive().map_err(MeasureError::died)?;
                 return Err(MeasureError::Failed(format!("load engine: {e}")));
             }
         }
@@ -396,7 +430,7 @@ pub fn drive_with(
                 .map_err(|e| MeasureError::Failed(format!("load engine: {e}")))?,
         );
     }
-    cx.meter.check_alive().map_err(MeasureError::ServerDied)?;
+    cx.meter.check_alive().map_err(MeasureError::died)?;
     Ok(Driven {
         reports,
         usage,

@@ -124,7 +124,7 @@ pub trait ServerMeter {
     /// Ends the window and returns what the server used in it.
     fn end(&mut self) -> ServerUsage;
     /// Whether the server is still running; when not, the last lines of its stderr.
-    fn check_alive(&mut self) -> Result<(), String>;
+    fn check_alive(&mut self) -> Result<(), Gone>;
     /// When a load engine should open its connections to this server: eagerly (the default), or
     /// only when a request is due, for a server that closes every connection and blocks a worker
     /// on an idle one (a target's `[start] connections = "per-request"`).
@@ -141,7 +141,7 @@ pub trait ServiceHandle {
     /// The service's busy fraction (CPU seconds per second of its CPU allotment) since `begin`.
     fn busy(&mut self) -> Option<f64>;
     /// `Err` (with what it printed last) when the service has ended.
-    fn check_alive(&mut self) -> Result<(), String> {
+    fn check_alive(&mut self) -> Result<(), Gone> {
         Ok(())
     }
     /// The database (a [`ServiceKind::Database`] service): to reset it before a cell and seed
@@ -198,6 +198,24 @@ pub struct Measured {
     pub warnings: Vec<String>,
 }
 
+/// A server or service that is no longer there ([`ServerMeter::check_alive`],
+/// [`ServiceHandle::check_alive`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Gone {
+    /// The target's server ended: how (exit status or signal), then the last lines of its stderr.
+    #[error("{status}\n{}", .stderr_tail.join("\n"))]
+    Server {
+        status: String,
+        stderr_tail: Vec<String>,
+    },
+    /// A service's process ended (the upstream, the lab's PostgreSQL).
+    #[error(transparent)]
+    Service(#[from] crate::process::Crash),
+    /// A server the lab does not run (a remote target) does not accept connections.
+    #[error("{url} is not reachable: {reason}")]
+    Unreachable { url: String, reason: String },
+}
+
 /// Why a repeat has no result.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MeasureError {
@@ -208,6 +226,13 @@ pub enum MeasureError {
     ServerDied(String),
     #[error("{0}")]
     Failed(String),
+}
+
+impl MeasureError {
+    /// [`MeasureError::ServerDied`] with what the server left ([`Gone`]).
+    pub fn died(g: Gone) -> MeasureError {
+        MeasureError::ServerDied(g.to_string())
+    }
 }
 
 /// A workload of the catalogue.

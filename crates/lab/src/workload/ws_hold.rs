@@ -176,29 +176,46 @@ pub struct HoldConfig {
     pub pin: Option<usize>,
 }
 
+/// Why a ws-hold client cannot run: its base URL or connection count (as given), the fd limit,
+/// or its thread.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HoldError {
+    #[error("ws-hold: base URL {base_url} is not http://HOST:PORT")]
+    NotHttp { base_url: String },
+    #[error("ws-hold: base URL {base_url} is not http://IP:PORT")]
+    NotIp { base_url: String },
+    #[error("ws-hold: {base_url} is not a loopback address; load goes to loopback only")]
+    NotLoopback { base_url: String },
+    #[error("ws-hold: connections must be 1 to {MAX_CONNECTIONS} (got {connections})")]
+    Connections { connections: usize },
+    #[error("ws-hold: {0}")]
+    FdLimit(String),
+    #[error("ws-hold: cannot start the client thread: {0}")]
+    Thread(String),
+    #[error("ws-hold: the client thread panicked")]
+    Panicked,
+}
+
 impl HoldConfig {
     /// The ws:// URL and address of a lab base URL (`http://127.0.0.1:PORT`), loopback only.
     pub fn for_base_url(
         base_url: &str,
         connections: usize,
         hold: Duration,
-    ) -> Result<HoldConfig, String> {
+    ) -> Result<HoldConfig, HoldError> {
+        let base = || base_url.to_string();
         let rest = base_url
             .strip_prefix("http://")
-            .ok_or_else(|| format!("ws-hold: base URL {base_url} is not http://HOST:PORT"))?;
+            .ok_or_else(|| HoldError::NotHttp { base_url: base() })?;
         let hostport = rest.trim_end_matches('/');
         let addr: SocketAddr = hostport
             .parse()
-            .map_err(|_| format!("ws-hold: base URL {base_url} is not http://IP:PORT"))?;
+            .map_err(|_| HoldError::NotIp { base_url: base() })?;
         if !addr.ip().is_loopback() {
-            return Err(format!(
-                "ws-hold: {base_url} is not a loopback address; load goes to loopback only"
-            ));
+            return Err(HoldError::NotLoopback { base_url: base() });
         }
         if connections == 0 || connections > MAX_CONNECTIONS {
-            return Err(format!(
-                "ws-hold: connections must be 1 to {MAX_CONNECTIONS} (got {connections})"
-            ));
+            return Err(HoldError::Connections { connections });
         }
         Ok(HoldConfig {
             addr,
@@ -266,16 +283,16 @@ pub struct Client {
 
 impl Client {
     /// Starts the client thread (pinned to `cfg.pin`). It raises the fd limit first.
-    pub fn start(cfg: HoldConfig) -> Result<Client, String> {
+    pub fn start(cfg: HoldConfig) -> Result<Client, HoldError> {
         loadgen::limits::ensure_fd_limit(loadgen::limits::fds_needed(cfg.connections, 1, true))
-            .map_err(|e| format!("ws-hold: {}", e.message))?;
+            .map_err(|e| HoldError::FdLimit(e.message))?;
         let progress = Arc::new(Progress::default());
         let (tx, rx) = watch::channel(Signal::Run);
         let p = progress.clone();
         let thread = std::thread::Builder::new()
             .name("ws-hold".into())
             .spawn(move || run_client(cfg, p, rx))
-            .map_err(|e| format!("ws-hold: cannot start the client thread: {e}"))?;
+            .map_err(|e| HoldError::Thread(e.to_string()))?;
         Ok(Client {
             thread,
             progress,
@@ -296,10 +313,8 @@ impl Client {
         self.thread.is_finished()
     }
 
-    pub fn join(self) -> Result<HoldReport, String> {
-        self.thread
-            .join()
-            .map_err(|_| "ws-hold: the client thread panicked".to_string())
+    pub fn join(self) -> Result<HoldReport, HoldError> {
+        self.thread.join().map_err(|_| HoldError::Panicked)
     }
 }
 
@@ -824,7 +839,7 @@ pub struct WsHold {
 
 impl WsHold {
     /// The client's settings for a repeat against `base_url`.
-    pub fn config(&self, base_url: &str, t: &Timing) -> Result<HoldConfig, String> {
+    pub fn config(&self, base_url: &str, t: &Timing) -> Result<HoldConfig, HoldError> {
         HoldConfig::for_base_url(base_url, t.ws_connections, t.duration)
     }
 }
@@ -905,7 +920,7 @@ impl Workload for WsHold {
     fn measure(&self, cx: &mut CellContext<'_>) -> Result<Measured, MeasureError> {
         let mut cfg = self
             .config(&cx.base_url, cx.timing)
-            .map_err(MeasureError::Failed)?;
+            .map_err(|e| MeasureError::Failed(e.to_string()))?;
         cfg.pin = cx.client_cpus.first().copied();
         // The server's idle memory, after the previous repeat's connections are gone.
         let settle_end = Instant::now() + cx.timing.idle_settle;
@@ -919,7 +934,7 @@ impl Workload for WsHold {
         let pss_idle_mb = cx.meter.end().pss_mean_mb;
         let bound = cfg.bound();
         let n = cfg.connections;
-        let client = Client::start(cfg).map_err(MeasureError::Failed)?;
+        let client = Client::start(cfg).map_err(|e| MeasureError::Failed(e.to_string()))?;
         let started = Instant::now();
         let mut window: Option<(Instant, cpuload::CpuSnapshot, cpuload::CpuSnapshot)> = None;
         let mut began = false;
@@ -979,7 +994,9 @@ impl Workload for WsHold {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let mut report = client.join().map_err(MeasureError::Failed)?;
+        let mut report = client
+            .join()
+            .map_err(|e| MeasureError::Failed(e.to_string()))?;
         if over_bound {
             report.notes.push(format!(
                 "the run passed its time bound ({bound:?}) and was ended"
@@ -987,7 +1004,7 @@ impl Workload for WsHold {
         }
         // No hold seen (the client could not run): no server window, no usage.
         let (usage, client_cpus_busy, server_foreign) = ended.unwrap_or_default();
-        cx.meter.check_alive().map_err(MeasureError::ServerDied)?;
+        cx.meter.check_alive().map_err(MeasureError::died)?;
         Ok(measured(
             report,
             usage,
