@@ -1,5 +1,5 @@
 //! The commands: each turns its parsed arguments into a typed configuration, runs the core, and
-//! hands the result to [`crate::reports`].
+//! hands the result to the `reports` crate.
 
 pub mod advise;
 mod bridges;
