@@ -14,6 +14,7 @@
 //!   Decision Record (MADR); the adviser returns typed advice and renders nothing.
 //! - [`terminal`]: the terminal tables of a run (the end of `stackwise lab`, `lab --show`).
 //! - [`load`]: the terminal summary of one `stackwise load` run (the engine's report).
+//! - [`ui`]: the HTML bodies of the web UI's pages (`stackwise serve`).
 //! - [`live`]: the lab's progress (live line, per-cell result line) from its typed events.
 //! - [`export`]: the one seam every output goes through (an `Exporter` per format).
 //! - [`assemble`]: one assembly of a run with its details, the claims verdicts and the advice
@@ -39,6 +40,7 @@ pub mod sections;
 pub mod svg;
 pub mod tables;
 pub mod terminal;
+pub mod ui;
 
 pub use input::{
     CellDetail, InputError, PercentilePoint, ReportInput, SecondSample, Section, Table,

@@ -33,7 +33,7 @@ pub struct App {
     csrf: String,
     opts: reports::html::Options,
     /// The lab run started from the UI (one at a time; the last one is kept to be shown).
-    lab: Mutex<Option<lab_job::LabJob>>,
+    lab: Mutex<Option<lab::process::job::Job>>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {

@@ -13,11 +13,12 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::guard::{self, csrf_ok, refuse, refuse_with, BAD_TOKEN};
-use super::lab_job::LabJob;
+use super::lab_job;
 use super::pages::{self, error_page, page, status_of, EXAMPLE_PROFILE};
 use super::App;
 use crate::commands::report;
 use crate::UsageError;
+use lab::process::job::Job as LabJob;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -263,7 +264,7 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
         Err(e) => return error_page(&app, StatusCode::INTERNAL_SERVER_ERROR, &e.into()),
     };
     let shown = format!("stackwise {}", args.join(" "));
-    match LabJob::start(&exe.display().to_string(), &args, shown) {
+    match lab_job::start(&exe.display().to_string(), &args, shown) {
         Ok(job) => *g = Some(job),
         Err(e) => {
             return error_page(
@@ -299,9 +300,9 @@ async fn lab_stop(State(app): State<Arc<App>>, body: Bytes) -> Response {
 /// what it is doing now (not kept), `end`
 /// when it has ended.
 async fn lab_events(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
-    use super::lab_job::JobEvent;
     use axum::response::sse::{Event, KeepAlive, Sse};
     use futures_util::StreamExt;
+    use lab::process::job::JobEvent;
     let from: usize = query_pairs(q.as_deref())
         .iter()
         .find(|(k, _)| k == "from")
