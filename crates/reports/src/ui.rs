@@ -81,6 +81,15 @@ pub fn example_values() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The advice for a profile given in the form (`text`: the profile as TOML), with the links on.
+pub fn advice(advice: &adviser::Advice, text: &str) -> String {
+    let section = crate::sections::advice_section(advice, "given in the form", text);
+    format!(
+        "{}<p><a href=\"/advise\">Another profile</a> · <a href=\"/\">All runs</a></p>",
+        crate::html::section("advice", "Advice", &section)
+    )
+}
+
 /// A lab run as the lab page shows it.
 pub struct LabRun {
     /// The command as shown.

@@ -250,16 +250,7 @@ fn update_bar(bar: &ProgressBar, p: &loadgen::Progress) {
         Phase::WarmUp => "warm-up",
         Phase::Measuring => "measuring",
     });
-    let by_time = p
-        .planned
-        .filter(|d| !d.is_zero())
-        .map(|d| p.elapsed.as_secs_f64() / d.as_secs_f64());
-    let by_count = match (p.phase, p.requests) {
-        (Phase::Measuring, Some(n)) => Some(p.completed as f64 / n as f64),
-        _ => None,
-    };
-    let fraction = by_time.into_iter().chain(by_count).fold(0.0, f64::max);
-    bar.set_position((fraction.min(1.0) * 1000.0) as u64);
+    bar.set_position((p.fraction() * 1000.0) as u64);
     bar.set_message(format!(
         "{:.1}s, {} responses",
         p.elapsed.as_secs_f64(),

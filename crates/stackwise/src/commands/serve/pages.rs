@@ -42,15 +42,6 @@ pub fn index(app: &App, runs: &[store::RunListing]) -> Response {
     Html(reports::html::page("stackwise: lab runs", &body, &opts)).into_response()
 }
 
-pub fn advise_form_html(
-    app: &App,
-    values: &[(String, String)],
-    toml: &str,
-    error: Option<&str>,
-) -> String {
-    reports::ui::advise_form(values, toml, error, &app.csrf)
-}
-
 /// The lab page, with the policy that lets its one script (`nonce`) run.
 pub fn lab(app: &App, job: Option<Snapshot>, nonce: &str) -> Response {
     let run = job.map(|j| reports::ui::LabRun {

@@ -34,7 +34,8 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-fn form(body: &Bytes) -> Vec<(String, String)> {
+/// A form's fields or a query's pairs.
+fn form(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
@@ -79,14 +80,8 @@ async fn run_report(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -
     Html(reports::html::render(&input, &app.opts)).into_response()
 }
 
-fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(q.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
-}
-
 async fn compare(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
-    let pairs = query_pairs(q.as_deref());
+    let pairs = form(q.unwrap_or_default().as_bytes());
     let get = |k: &str| {
         pairs
             .iter()
@@ -107,7 +102,7 @@ async fn compare(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response
 }
 
 async fn advise_form(State(app): State<Arc<App>>) -> Response {
-    let body = pages::advise_form_html(&app, &pages::example_values(), EXAMPLE_PROFILE, None);
+    let body = reports::ui::advise_form(&pages::example_values(), EXAMPLE_PROFILE, None, &app.csrf);
     page(&app, "stackwise: advice for a profile", &body)
 }
 
@@ -126,18 +121,12 @@ async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
             text.to_string(),
         ),
         None => {
-            let mut partial = adviser::PartialProfile::default();
-            let mut res = Ok(());
-            for (k, v) in pairs
-                .iter()
-                .filter(|(k, v)| k != "csrf" && !v.trim().is_empty())
-            {
-                if let Err(e) = partial.set(k, v) {
-                    res = Err(e.to_string());
-                    break;
-                }
-            }
-            let done = res.and_then(|_| partial.complete().map_err(|e| e.to_string()));
+            let answers = pairs.iter().filter(|(k, _)| k != "csrf");
+            let done = adviser::PartialProfile::from_answers(
+                answers.map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .map_err(|e| e.to_string())
+            .and_then(|p| p.complete().map_err(|e| e.to_string()));
             let text = done.as_ref().map(|p| p.to_toml()).unwrap_or_default();
             (done, text)
         }
@@ -150,7 +139,7 @@ async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
             } else {
                 pairs.clone()
             };
-            let body = pages::advise_form_html(&app, &values, &text, Some(&e));
+            let body = reports::ui::advise_form(&values, &text, Some(&e), &app.csrf);
             let mut r = page(&app, "stackwise: advice for a profile", &body);
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return r;
@@ -168,12 +157,11 @@ async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
         .map(|r| format!("lab run #{}", r.run_id))
         .unwrap_or_default();
     let advice = adviser::advise(&profile, run.as_ref().map(|r| (r, source.as_str())));
-    let section = reports::sections::advice_section(&advice, "given in the form", &text);
-    let body = format!(
-        "{}<p><a href=\"/advise\">Another profile</a> · <a href=\"/\">All runs</a></p>",
-        reports::html::section("advice", "Advice", &section)
-    );
-    page(&app, "stackwise: advice", &body)
+    page(
+        &app,
+        "stackwise: advice",
+        &reports::ui::advice(&advice, &text),
+    )
 }
 
 /// A comma-separated list of ids (target names, workload ids): letters, digits, `-`, `_`, `,`.
@@ -303,7 +291,7 @@ async fn lab_events(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Respo
     use axum::response::sse::{Event, KeepAlive, Sse};
     use futures_util::StreamExt;
     use lab::process::job::JobEvent;
-    let from: usize = query_pairs(q.as_deref())
+    let from: usize = form(q.unwrap_or_default().as_bytes())
         .iter()
         .find(|(k, _)| k == "from")
         .and_then(|(_, v)| v.parse().ok())
