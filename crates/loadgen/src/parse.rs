@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method};
 
-use crate::{ConfigError, Field, StatusExpectation, Target, Thresholds};
+use crate::{ConfigError, Field, StatusExpectation, StopCondition, Target, Thresholds};
 
 /// `10s`, `500ms`, `2m` (humantime).
 pub fn duration(field: Field, s: &str) -> Result<Duration, ConfigError> {
@@ -17,6 +17,36 @@ pub fn duration(field: Field, s: &str) -> Result<Duration, ConfigError> {
             field,
             format!("'{s}' is not a duration ({e}); use e.g. 10s, 500ms, 2m"),
         )
+    })
+}
+
+/// How long a closed loop runs when neither a duration nor a count is given.
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
+/// When the run stops: the duration (text) and the count given; a closed loop given neither runs
+/// [`DEFAULT_DURATION`], an open loop must say how long it runs ([`crate::LoadConfig::validate`]).
+pub fn stop(
+    duration: Option<&str>,
+    requests: Option<u64>,
+    open_loop: bool,
+) -> Result<StopCondition, ConfigError> {
+    let duration = duration
+        .map(|d| self::duration(Field::Duration, d))
+        .transpose()?;
+    Ok(match (duration, requests) {
+        (None, None) if !open_loop => StopCondition {
+            duration: Some(DEFAULT_DURATION),
+            requests: None,
+        },
+        (duration, requests) => StopCondition { duration, requests },
+    })
+}
+
+/// The engine's threads: as given, else one per pinned CPU, else one per CPU this process may use.
+pub fn threads(given: Option<usize>, pin: Option<&[usize]>) -> usize {
+    given.unwrap_or_else(|| match pin {
+        Some(p) => p.len(),
+        None => crate::cpu::allowed_cpus().len().max(1),
     })
 }
 
@@ -124,6 +154,23 @@ mod tests {
             field(thresholds(None, Some("soon")).map(drop)),
             Field::MaxP99
         );
+    }
+
+    #[test]
+    fn a_closed_loop_defaults_to_ten_seconds_and_threads_follow_the_pinned_cpus() {
+        assert_eq!(
+            stop(None, None, false).unwrap().duration,
+            Some(DEFAULT_DURATION)
+        );
+        assert_eq!(stop(None, None, true).unwrap().duration, None);
+        assert_eq!(stop(None, Some(5), false).unwrap().duration, None);
+        assert_eq!(field_of(stop(Some("x"), None, false)), Field::Duration);
+        assert_eq!(threads(None, Some(&[0, 2])), 2);
+        assert_eq!(threads(Some(3), Some(&[0])), 3);
+    }
+
+    fn field_of<T>(r: Result<T, ConfigError>) -> Field {
+        r.err().unwrap().field
     }
 
     #[test]

@@ -42,6 +42,12 @@ fn plan(c: &ExportCommon) -> Result<Plan, UsageError> {
     .map_err(|e| UsageError(e.to_string()))
 }
 
+/// `--out`, else `stackwise_WORKLOAD.EXT` here.
+fn out_path(c: &ExportCommon, p: &Plan, ext: &str) -> PathBuf {
+    let default = || format!("stackwise_{}.{ext}", p.workload.replace('-', "_"));
+    c.out.clone().unwrap_or_else(|| default().into())
+}
+
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text)
         .map_err(|e| UsageError(format!("--out {}: cannot write: {e}", path.display())).into())
@@ -62,9 +68,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
                 );
             }
             let p = plan(&common)?;
-            let out = common.out.clone().unwrap_or_else(|| {
-                PathBuf::from(format!("stackwise_{}.py", p.workload.replace('-', "_")))
-            });
+            let out = out_path(&common, &p, "py");
             let csv_prefix = csv.unwrap_or_else(|| out.with_extension("").display().to_string());
             let layout = bridges::locust::Layout {
                 locustfile: out.display().to_string(),
@@ -79,9 +83,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         }
         ExportEngine::K6 { common } => {
             let p = plan(&common)?;
-            let out = common.out.clone().unwrap_or_else(|| {
-                PathBuf::from(format!("stackwise_{}.k6.js", p.workload.replace('-', "_")))
-            });
+            let out = out_path(&common, &p, "k6.js");
             write(&out, &bridges::k6::export(&p, &generator()))?;
             print!(
                 "{}",
@@ -93,20 +95,23 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
 }
 
 fn store_it(common: &ImportCommon, imported: bridges::Imported) -> anyhow::Result<()> {
-    if let Some(w) = &common.workload {
-        if workloads::registry().workload(w).is_none() {
-            return Err(UsageError(format!(
-                "--workload {w}: no such workload (known: {})",
-                workloads::registry().known_ids()
-            ))
-            .into());
-        }
+    let known = || workloads::registry().known_ids();
+    if let Some(w) = common
+        .workload
+        .as_ref()
+        .filter(|w| workloads::registry().workload(w).is_none())
+    {
+        return Err(UsageError(format!(
+            "--workload {w}: no such workload (known: {})",
+            known()
+        ))
+        .into());
     }
     if workloads::registry().workload(&imported.workload).is_none() {
         return Err(UsageError(format!(
             "the run names workload {:?}, which the registry does not know (known: {}); give --workload",
             imported.workload,
-            workloads::registry().known_ids()
+            known()
         ))
         .into());
     }

@@ -10,16 +10,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use loadgen::engine::Phase;
 use loadgen::stop::StopSignal;
 use loadgen::{
-    parse, BodyExpectation, ConfigError, EngineError, Field, LoadConfig, StopCondition, Target,
-    Validation,
+    parse, BodyExpectation, ConfigError, EngineError, Field, LoadConfig, Target, Validation,
 };
 
 use crate::cli::LoadArgs;
-
 use crate::UsageError;
-
-/// Used when neither -d nor -n is given.
-const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 pub fn run(args: LoadArgs) -> anyhow::Result<()> {
     let cfg = config_from_args(&args)?;
@@ -78,17 +73,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<()> {
             format!("--export-json: cannot write {path} (the report was printed above)")
         })?;
     }
-    let mut failures = Vec::new();
-    if report.requests.succeeded == 0 {
-        failures.push(format!(
-            "no correct response: {} sent, {} responses, {} errors (see the report)",
-            report.requests.sent, report.requests.completed, report.requests.total_errors
-        ));
-    }
-    let broken = report.check(&thresholds);
-    if !broken.is_empty() {
-        failures.push(format!("threshold broken: {}", broken.join("; ")));
-    }
+    let failures = report.failures(&thresholds);
     if !failures.is_empty() {
         anyhow::bail!("{}", failures.join("; "));
     }
@@ -156,24 +141,9 @@ fn engine_error(e: EngineError) -> anyhow::Error {
 pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
     let mut target = Target::parse(&a.url)?;
     target.allow_remote = a.allow_remote;
-    let duration = a
-        .duration
-        .as_deref()
-        .map(|d| parse::duration(Field::Duration, d))
-        .transpose()?;
-    // A closed loop defaults to 10 s; an open loop must say how long it runs.
-    let stop = match (duration, a.requests) {
-        (None, None) if a.rate.is_none() => StopCondition {
-            duration: Some(DEFAULT_DURATION),
-            requests: None,
-        },
-        (duration, requests) => StopCondition { duration, requests },
-    };
+    let stop = parse::stop(a.duration.as_deref(), a.requests, a.rate.is_some())?;
     let pin = a.pin.as_deref().map(parse::pin).transpose()?;
-    let threads = a.threads.unwrap_or_else(|| match &pin {
-        Some(p) => p.len(),
-        None => loadgen::cpu::allowed_cpus().len().max(1),
-    });
+    let threads = parse::threads(a.threads, pin.as_deref());
     let status = parse::status(&a.expect_status)?;
     let expected_body = match (&a.expect_body, &a.expect_body_regex) {
         (Some(text), _) => Some(BodyExpectation::Exact(bytes::Bytes::from(text.clone()))),
@@ -281,7 +251,7 @@ mod tests {
     #[test]
     fn defaults_to_ten_seconds_closed_loop() {
         let c = parse(&[]).unwrap();
-        assert_eq!(c.stop.duration, Some(DEFAULT_DURATION));
+        assert_eq!(c.stop.duration, Some(parse::DEFAULT_DURATION));
         assert!(c.rate.is_none());
         assert_eq!(c.connections, 50);
         // The flag's default is spelled in the CLI; it must be the engine's.

@@ -152,14 +152,12 @@ pub fn read_run(
             path.display()
         ))
         .into()),
-        Err(e @ store::StoreError::NoSuchRun { .. }) => {
-            Err(UsageError(format!("{flag} {}: {e}", run.unwrap_or_default())).into())
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(super::run_error(flag, run.unwrap_or_default(), e)),
     }
 }
 
-fn html_options() -> reports::html::Options {
+/// The HTML options of every page: the generator line names this version.
+pub fn html_options() -> reports::html::Options {
     reports::html::Options {
         generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
         home_link: None,

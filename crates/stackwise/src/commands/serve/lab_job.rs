@@ -9,13 +9,12 @@ use lab::process::SpawnError;
 use reports::live::PageLine;
 
 fn events(raw: &str) -> Vec<JobEvent> {
-    let event = |l| match l {
-        PageLine::Log(l) => JobEvent::Line(l),
-        PageLine::Live(l) => JobEvent::Live(l),
-    };
-    reports::live::page_lines(raw)
-        .into_iter()
-        .map(event)
+    let lines = reports::live::page_lines(raw).into_iter();
+    lines
+        .map(|l| match l {
+            PageLine::Log(l) => JobEvent::Line(l),
+            PageLine::Live(l) => JobEvent::Live(l),
+        })
         .collect()
 }
 
@@ -23,15 +22,8 @@ fn text(raw: &str) -> Vec<JobEvent> {
     vec![JobEvent::Line(reports::live::text_line(raw))]
 }
 
-/// Starts `program args…` (the lab); `shown` is the command as the page shows it.
-pub fn start(program: &str, args: &[String], shown: String) -> Result<Job, SpawnError> {
-    let mut command = vec![program.to_string()];
-    command.extend(args.iter().cloned());
-    Job::start(
-        "stackwise lab",
-        command,
-        shown,
-        "the lab run",
-        [events, text],
-    )
+/// Starts the lab: `command` is the program and its arguments, `shown` as the page shows it.
+pub fn start(command: Vec<String>, shown: String) -> Result<Job, SpawnError> {
+    let (name, what) = ("stackwise lab", "the lab run");
+    Job::start(name, command, shown, what, [events, text])
 }

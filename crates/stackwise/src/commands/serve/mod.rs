@@ -57,8 +57,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             csrf,
             lab: Mutex::new(None),
             opts: reports::html::Options {
-                generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
                 home_link: Some("/".into()),
+                ..super::report::html_options()
             },
         });
         let shown = if ip.is_loopback() {

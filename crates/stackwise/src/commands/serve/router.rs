@@ -39,6 +39,11 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
+/// The value of field `k` (the first one).
+fn field<'a>(pairs: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+}
+
 fn open_store(app: &App) -> anyhow::Result<Option<store::Store>> {
     if !app.db.is_file() {
         return Ok(None);
@@ -82,12 +87,7 @@ async fn run_report(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -
 
 async fn compare(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
     let pairs = form(q.unwrap_or_default().as_bytes());
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .and_then(|(_, v)| v.parse::<i64>().ok())
-    };
+    let get = |k: &str| field(&pairs, k).and_then(|v| v.parse::<i64>().ok());
     let (Some(a), Some(b)) = (get("run"), get("baseline")) else {
         return error_page(
             &app,
@@ -108,12 +108,11 @@ async fn advise_form(State(app): State<Arc<App>>) -> Response {
 
 async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let pairs = form(&body);
-    let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     if !csrf_ok(&app.csrf, &pairs) {
         return refuse(BAD_TOKEN);
     }
     // Either a whole profile (TOML) or the questionnaire's fields (key path → value).
-    let (profile, text) = match field("profile") {
+    let (profile, text) = match field(&pairs, "profile") {
         Some(text) => (
             adviser::parse_profile(text, "the profile")
                 .map_err(|e| e.to_string())
@@ -134,7 +133,7 @@ async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let profile = match profile {
         Ok(p) => p,
         Err(e) => {
-            let values: Vec<(String, String)> = if field("profile").is_some() {
+            let values: Vec<(String, String)> = if field(&pairs, "profile").is_some() {
                 pages::example_values()
             } else {
                 pairs.clone()
@@ -197,13 +196,7 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
     if !csrf_ok(&app.csrf, &pairs) {
         return refuse(BAD_TOKEN);
     }
-    let field = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
-    };
+    let given = |k| field(&pairs, k).map(str::trim).filter(|v| !v.is_empty());
     let mut args: Vec<String> = vec![
         "lab".into(),
         "--no-progress".into(),
@@ -213,11 +206,11 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
         "--events".into(),
         "json".into(),
     ];
-    if field("quick").is_some() {
+    if given("quick").is_some() {
         args.push("--quick".into());
     }
     for (name, flag) in [("targets", "--targets"), ("workloads", "--workloads")] {
-        if let Some(v) = field(name) {
+        if let Some(v) = given(name) {
             match id_list(v) {
                 Some(v) => args.extend([flag.to_string(), v]),
                 None => {
@@ -229,7 +222,7 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
             }
         }
     }
-    if let Some(v) = field("repeats") {
+    if let Some(v) = given("repeats") {
         match v.parse::<u32>() {
             Ok(n) if n >= 1 => args.extend(["--repeats".to_string(), n.to_string()]),
             _ => {
@@ -252,7 +245,10 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
         Err(e) => return error_page(&app, StatusCode::INTERNAL_SERVER_ERROR, &e.into()),
     };
     let shown = format!("stackwise {}", args.join(" "));
-    match lab_job::start(&exe.display().to_string(), &args, shown) {
+    let command = std::iter::once(exe.display().to_string())
+        .chain(args)
+        .collect();
+    match lab_job::start(command, shown) {
         Ok(job) => *g = Some(job),
         Err(e) => {
             return error_page(
@@ -291,10 +287,9 @@ async fn lab_events(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Respo
     use axum::response::sse::{Event, KeepAlive, Sse};
     use futures_util::StreamExt;
     use lab::process::job::JobEvent;
-    let from: usize = form(q.unwrap_or_default().as_bytes())
-        .iter()
-        .find(|(k, _)| k == "from")
-        .and_then(|(_, v)| v.parse().ok())
+    let pairs = form(q.unwrap_or_default().as_bytes());
+    let from: usize = field(&pairs, "from")
+        .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let (history, ended, rx) = match app.lab.lock().expect("lab state").as_ref() {
         Some(j) => {
