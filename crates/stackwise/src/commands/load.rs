@@ -18,7 +18,8 @@ use crate::UsageError;
 
 pub fn run(args: LoadArgs) -> anyhow::Result<()> {
     let cfg = config_from_args(&args)?;
-    let thresholds = parse::thresholds(args.max_error_rate.as_deref(), args.max_p99.as_deref())?;
+    let thresholds = parse::thresholds(args.max_error_rate.as_deref(), args.max_p99.as_deref())
+        .map_err(|e| config_error(&e))?;
     // Checked before the run, so that a finished run is never lost to an unwritable path.
     let export = args
         .export_json
