@@ -761,6 +761,18 @@ impl PartialProfile {
         }
     }
 
+    /// A profile from answers (key path → text: the web UI's questionnaire form); a blank answer
+    /// is not given, the first bad one is the error.
+    pub fn from_answers<'a>(
+        answers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<PartialProfile, FieldError> {
+        let mut p = PartialProfile::default();
+        for (k, v) in answers.into_iter().filter(|(_, v)| !v.trim().is_empty()) {
+            p.set(k, v)?;
+        }
+        Ok(p)
+    }
+
     /// Sets the key at `path` from text (a flag's or an answer's). Errors name the allowed values.
     pub fn set(&mut self, path: &str, text: &str) -> Result<(), FieldError> {
         let key = key_at(path).ok_or_else(|| FieldError {
@@ -1258,5 +1270,15 @@ headroom = 0.3
         let e = p.validate().unwrap_err();
         assert_eq!(e.key, "costs.headroom");
         assert!(e.message.contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn answers_fill_a_profile_and_blank_ones_are_not_given() {
+        let p = PartialProfile::from_answers([("product.stage", "post-pmf"), ("team.python", " ")])
+            .unwrap();
+        assert_eq!(p.product.stage, Some(Stage::PostPmf));
+        assert_eq!(p.team.python, None);
+        let e = PartialProfile::from_answers([("team.python", "many")]).unwrap_err();
+        assert_eq!(e.key, "team.python");
     }
 }

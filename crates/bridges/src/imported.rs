@@ -306,6 +306,46 @@ pub fn origin_of(run: &RunSummary) -> Option<&str> {
     run.settings.get("origin.tool").map(String::as_str)
 }
 
+impl Imported {
+    /// What `stackwise import` prints once the run is stored as run `id` in `store`: where, from
+    /// which tool, its figures, its warnings.
+    pub fn stored_text(&self, id: i64, store: &str) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let o = &self.origin;
+        let _ = writeln!(
+            s,
+            "stored run {id} in {store}: {} {} ({} {}) against {} ({}), workload {}",
+            o.tool,
+            o.version.as_deref().unwrap_or("(version not recorded)"),
+            o.workers
+                .map_or("workers not recorded".into(), |w| w.to_string()),
+            if o.tool == "k6" {
+                "machine(s)"
+            } else {
+                "worker(s)"
+            },
+            self.target,
+            o.target_url.as_deref().unwrap_or("URL not recorded"),
+            self.workload
+        );
+        let _ = writeln!(
+            s,
+            "{} requests, {} failed, achieved {} req/s; p50 {} ms, p99 {} ms ({})",
+            self.requests,
+            self.failed,
+            self.achieved_rps.map_or("(not recorded)".into(), num),
+            self.latency.p50_ms.map_or("—".into(), num),
+            self.latency.p99_ms.map_or("—".into(), num),
+            self.latency_kind.id()
+        );
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning: {w}");
+        }
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

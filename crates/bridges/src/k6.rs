@@ -500,6 +500,44 @@ pub fn import_text(parts: &[(&str, &str)], opts: &ImportOptions) -> Result<Impor
     finish(acc, parts.len() as u32, source, opts)
 }
 
+/// What `stackwise export k6` prints after writing the script (`file`): what was written, the
+/// plan's notes, and the commands that run it on each machine and import the results. Nothing is
+/// run.
+pub fn how_to_run(p: &Plan, file: &str) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "wrote {file} ({} at {} req/s for {} s: constant-arrival-rate, {} VUs, p99 threshold {} ms)",
+        p.workload, p.rate, p.duration_s, p.users, p.slo_ms
+    );
+    for n in &p.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    let f = crate::locust::shell(file);
+    let _ = writeln!(
+        s,
+        "\n# on each load machine (the script's rate is per machine: divide it among them):"
+    );
+    if p.requests
+        .iter()
+        .any(|r| matches!(r.ids, Some(crate::plan::Ids::Once { .. })))
+    {
+        // Each machine deletes its own ids (see the note on seeding).
+        let _ = writeln!(
+            s,
+            "k6 run -e STACKWISE_INSTANCE=K --out json=k6-$(hostname).json {f}   # K = 0, 1, …: one per machine"
+        );
+    } else {
+        let _ = writeln!(s, "k6 run --out json=k6-$(hostname).json {f}");
+    }
+    let _ = writeln!(
+        s,
+        "\n# then, with every machine's file:\nstackwise import k6 k6-*.json"
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -553,6 +553,40 @@ pub fn default_target(url: Option<&str>) -> String {
     }
 }
 
+/// What `stackwise export locust` prints after writing the locustfile: what was written, the
+/// plan's notes, and the commands that run it (master, workers) and import its CSVs. Nothing is
+/// run.
+pub fn how_to_run(p: &Plan, l: &Layout) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let cmds = commands(p, l);
+    let workers = l.workers;
+    let _ = writeln!(
+        s,
+        "wrote {} ({} at {} req/s for {} s: {} users, each paced every {:.3} s = 2 x the {} ms SLO)",
+        l.locustfile, p.workload, p.rate, p.duration_s, p.users, p.pacing_s, p.slo_ms
+    );
+    for n in &p.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    let _ = writeln!(
+        s,
+        "\n# the master (waits for {workers} workers, then runs headless and writes the CSVs):\n{}",
+        cmds[0]
+    );
+    let _ = writeln!(
+        s,
+        "\n# on each load machine, {workers} in all (the locustfile must be there too):\n{}",
+        cmds[1]
+    );
+    let _ = writeln!(
+        s,
+        "\n# then, where the CSVs are:\nstackwise import locust {}",
+        shell(&l.csv_prefix)
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

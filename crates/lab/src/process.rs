@@ -12,12 +12,15 @@
 //!   200) is measured.
 //! - A process-wide registry of live groups: [`kill_all`] (for the CLI's Ctrl-C handler) and
 //!   [`install_panic_hook`] kill every one of them.
+//! - [`job`]: a long-running child for a UI (the web UI's lab run), its output as events.
 //! - [`Supervised::check_alive`] detects a target that crashed (exit status + last stderr lines).
 //! - Every process is started by [`spawn_tied`]: from one long-lived spawner thread, with
 //!   `PR_SET_PDEATHSIG` = SIGKILL, so that it dies with the lab however the lab ends (SIGKILL, OOM;
 //!   the signal fires when the *thread* that forked exits, hence the dedicated thread). It covers
 //!   the direct child only: its own workers are ended by the run lock's watchdog and sweep
 //!   ([`crate::runlock`]), to which the registry reports every group as it comes and goes.
+
+pub mod job;
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -201,6 +201,14 @@ pub enum Field {
     BodyRegex,
     /// An extra request header that would break the request's framing.
     Headers,
+    /// The expected status (`200`, `2xx`).
+    Status,
+    /// The request method.
+    Method,
+    /// [`crate::Thresholds::max_error_rate`].
+    MaxErrorRate,
+    /// [`crate::Thresholds::max_p99_us`].
+    MaxP99,
 }
 
 /// A configuration that cannot run: which field is at fault, and why (in words that name no

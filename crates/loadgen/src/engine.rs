@@ -61,6 +61,26 @@ pub struct Progress {
     pub requests: Option<u64>,
 }
 
+impl Progress {
+    /// How far along the current phase is, 0 to 1: the further of elapsed time (when the length
+    /// is planned) and responses (when a count is asked for, while measuring).
+    pub fn fraction(&self) -> f64 {
+        let by_time = self
+            .planned
+            .filter(|d| !d.is_zero())
+            .map(|d| self.elapsed.as_secs_f64() / d.as_secs_f64());
+        let by_count = match (self.phase, self.requests) {
+            (Phase::Measuring, Some(n)) => Some(self.completed as f64 / n as f64),
+            _ => None,
+        };
+        by_time
+            .into_iter()
+            .chain(by_count)
+            .fold(0.0, f64::max)
+            .min(1.0)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     WarmUp,

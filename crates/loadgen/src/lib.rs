@@ -84,6 +84,7 @@ pub mod engine;
 pub mod histogram;
 pub mod http1;
 pub mod limits;
+pub mod parse;
 pub mod report;
 pub mod schedule;
 pub mod series;

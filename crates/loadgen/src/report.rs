@@ -356,6 +356,24 @@ impl Report {
             .and_then(|l| l.at(99.0))
     }
 
+    /// Why this run fails, each as a sentence (empty: it passes): no correct response at all, or
+    /// the thresholds it broke ([`Report::check`]).
+    pub fn failures(&self, t: &Thresholds) -> Vec<String> {
+        let q = &self.requests;
+        let mut failures = Vec::new();
+        if q.succeeded == 0 {
+            failures.push(format!(
+                "no correct response: {} sent, {} responses, {} errors (see the report)",
+                q.sent, q.completed, q.total_errors
+            ));
+        }
+        let broken = self.check(t);
+        if !broken.is_empty() {
+            failures.push(format!("threshold broken: {}", broken.join("; ")));
+        }
+        failures
+    }
+
     /// The thresholds this run broke, each as a sentence (empty: all met).
     pub fn check(&self, t: &Thresholds) -> Vec<String> {
         let mut broken = Vec::new();

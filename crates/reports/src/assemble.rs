@@ -1,6 +1,8 @@
 //! One assembly of a run with its verdicts and advice, for every output (Markdown, HTML, JSON, the
 //! end of `stackwise lab`) and the web UI: a stored run with each cell's detail ([`details`]), the
-//! claims verdicts ([`with_verdicts`]) and the advice for a profile ([`with_advice`]).
+//! claims verdicts ([`with_verdicts`]) and the advice for a profile ([`with_advice`],
+//! [`with_profile`]). [`read_run`] reads a run with its details; the front ends say which run
+//! and spell their errors.
 
 use crate::findings::{AdviceDigest, ClaimsDigest};
 use crate::{sections, CellDetail, ReportInput};
@@ -47,6 +49,35 @@ pub fn with_advice(
 ) {
     input.advice = Some(sections::advice_section(advice, profile_name, profile_text));
     input.advice_digest = Some(AdviceDigest::from_advice(advice));
+}
+
+/// Run `run` (`None`: the latest; `Ok(None)`: the store holds no run) with each cell's detail.
+pub fn read_run(
+    store: &store::Store,
+    run: Option<i64>,
+) -> Result<Option<ReportInput>, store::StoreError> {
+    let summary = match run {
+        Some(id) => store.run(id)?,
+        None => match store.latest_run()? {
+            Some(s) => s,
+            None => return Ok(None),
+        },
+    };
+    let mut input = ReportInput::new(summary);
+    details(store, &mut input)?;
+    Ok(Some(input))
+}
+
+/// The advice for `profile` against the run (`profile_name`, whose text is `profile_text`).
+pub fn with_profile(
+    input: &mut ReportInput,
+    profile: &adviser::Profile,
+    profile_name: &str,
+    profile_text: &str,
+) {
+    let source = format!("lab run #{}", input.summary.run_id);
+    let advice = adviser::advise(profile, Some((&input.summary, source.as_str())));
+    with_advice(input, &advice, profile_name, profile_text);
 }
 
 type Get = fn(&store::RepeatRecord) -> Option<f64>;

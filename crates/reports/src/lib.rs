@@ -13,6 +13,8 @@
 //! - [`advice_text`]: the advice as terminal text (`stackwise advise`) and as an Architecture
 //!   Decision Record (MADR); the adviser returns typed advice and renders nothing.
 //! - [`terminal`]: the terminal tables of a run (the end of `stackwise lab`, `lab --show`).
+//! - [`load`]: the terminal summary of one `stackwise load` run (the engine's report).
+//! - [`ui`]: the HTML bodies of the web UI's pages (`stackwise serve`).
 //! - [`live`]: the lab's progress (live line, per-cell result line) from its typed events.
 //! - [`export`]: the one seam every output goes through (an `Exporter` per format).
 //! - [`assemble`]: one assembly of a run with its details, the claims verdicts and the advice
@@ -32,6 +34,7 @@ pub mod html;
 pub mod input;
 pub mod json;
 pub mod live;
+pub mod load;
 pub mod markdown;
 pub mod plan;
 pub mod progress;
@@ -39,6 +42,7 @@ pub mod sections;
 pub mod svg;
 pub mod tables;
 pub mod terminal;
+pub mod ui;
 
 pub use input::{
     CellDetail, InputError, PercentilePoint, ReportInput, SecondSample, Section, Table,

@@ -5,7 +5,8 @@
 //! import it); numbers go through [`crate::format::num`], the one formatter.
 //!
 //! The CLI draws these on the terminal; the web UI's lab job renders the `--events json` stream it
-//! reads with the same functions, so the page's log reads as the terminal does.
+//! reads with the same functions ([`page_lines`], [`text_line`]), so the page's log reads as the
+//! terminal does.
 
 use workloads::events::{CellSummary, Event, Figure, Phase, Progress, Status, WarningCode};
 use workloads::Kind;
@@ -283,6 +284,44 @@ pub fn target_figures(cold_start_ms: &[f64], idle_pss_mb: Option<f64>) -> String
     )
 }
 
+/// A line for the web UI's lab page: one of its log, or the live line (what the run is doing now,
+/// not kept in the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageLine {
+    Log(String),
+    Live(String),
+}
+
+/// Reads one line of the lab's event stream (`--events json`) into the page's lines: those the
+/// terminal would print, and the live line. A line that is not an event (a newer lab's kind, or
+/// not JSON) is kept as text, so nothing the lab said is lost.
+pub fn page_lines(raw: &str) -> Vec<PageLine> {
+    let Ok(line) = serde_json::from_str::<workloads::events::EventLine>(raw.trim()) else {
+        return vec![PageLine::Log(text_line(raw))];
+    };
+    let e = &line.event;
+    let mut out = Vec::new();
+    if let Some(live) = live_line(e) {
+        out.push(PageLine::Live(live.replace(['\r', '\n'], " ")));
+    }
+    if let Some(text) = log_line(e) {
+        out.extend(text.split('\n').map(|l| PageLine::Log(text_line(l))));
+    }
+    out
+}
+
+/// One line of the lab's text output as a line of the page's log (a server-sent event's data).
+/// Progress redraws use `\r` and an event's data must not contain it; an event with empty data is
+/// never delivered by browsers, so a blank line is a space.
+pub fn text_line(raw: &str) -> String {
+    let line = raw.trim_end_matches(['\n', '\r']).replace('\r', " ");
+    if line.is_empty() {
+        " ".into()
+    } else {
+        line
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,6 +433,62 @@ mod tests {
         assert_eq!(
             log_line(&w).unwrap(),
             "  warning: a json: repeat 1 re-measured"
+        );
+    }
+
+    #[test]
+    fn text_lines_have_no_carriage_returns_or_empty_data() {
+        assert_eq!(text_line("cell 1/4 done\n"), "cell 1/4 done");
+        assert_eq!(text_line("a\rb\r\n"), "a b");
+        assert_eq!(text_line(""), " ");
+    }
+
+    #[test]
+    fn events_become_the_terminal_lines_and_the_live_line() {
+        use workloads::events::EventLine;
+        let json = |e: Event| serde_json::to_string(&EventLine::new(e)).unwrap();
+        let done = json(Event::CellDone {
+            target: "rust-axum".into(),
+            workload: "json".into(),
+            status: Status::Ok,
+            failed_with: None,
+            summary: CellSummary {
+                figures: [(
+                    "throughput_rps".to_string(),
+                    Figure::of(&[12_345.0]).unwrap(),
+                )]
+                .into(),
+                ..CellSummary::default()
+            },
+        });
+        assert_eq!(
+            page_lines(&done),
+            [PageLine::Log(
+                "    rust-axum              json       12,345 req/s".into()
+            )]
+        );
+        let progress = json(Event::Progress {
+            target: Some("rust-axum".into()),
+            workload: None,
+            repeat: None,
+            repeats: None,
+            progress: Progress::phase(Phase::Conformance),
+        });
+        assert_eq!(
+            page_lines(&progress),
+            [PageLine::Live("rust-axum: conformance check".into())]
+        );
+        // A failed target's reason spans lines: each is a line of the log.
+        let failed = json(Event::TargetFailed {
+            target: "t".into(),
+            stage: "start".into(),
+            reason: "start: exited\n--- last lines of stderr ---".into(),
+        });
+        assert_eq!(page_lines(&failed).len(), 2);
+        // Not an event: kept as text.
+        assert_eq!(
+            page_lines("plain text\n"),
+            [PageLine::Log("plain text".into())]
         );
     }
 }

@@ -7,7 +7,6 @@
 
 mod cli;
 mod commands;
-mod reports;
 
 use std::process::ExitCode;
 

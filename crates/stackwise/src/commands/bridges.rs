@@ -42,6 +42,12 @@ fn plan(c: &ExportCommon) -> Result<Plan, UsageError> {
     .map_err(|e| UsageError(e.to_string()))
 }
 
+/// `--out`, else `stackwise_WORKLOAD.EXT` here.
+fn out_path(c: &ExportCommon, p: &Plan, ext: &str) -> PathBuf {
+    let default = || format!("stackwise_{}.{ext}", p.workload.replace('-', "_"));
+    c.out.clone().unwrap_or_else(|| default().into())
+}
+
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text)
         .map_err(|e| UsageError(format!("--out {}: cannot write: {e}", path.display())).into())
@@ -62,9 +68,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
                 );
             }
             let p = plan(&common)?;
-            let out = common.out.clone().unwrap_or_else(|| {
-                PathBuf::from(format!("stackwise_{}.py", p.workload.replace('-', "_")))
-            });
+            let out = out_path(&common, &p, "py");
             let csv_prefix = csv.unwrap_or_else(|| out.with_extension("").display().to_string());
             let layout = bridges::locust::Layout {
                 locustfile: out.display().to_string(),
@@ -74,84 +78,40 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
                 csv_prefix: csv_prefix.clone(),
             };
             write(&out, &bridges::locust::export(&p, &layout, &generator()))?;
-            let cmds = bridges::locust::commands(&p, &layout);
-            println!(
-                "wrote {} ({} at {} req/s for {} s: {} users, each paced every {:.3} s = 2 x the {} ms SLO)",
-                out.display(),
-                p.workload,
-                p.rate,
-                p.duration_s,
-                p.users,
-                p.pacing_s,
-                p.slo_ms
-            );
-            for n in &p.notes {
-                println!("note: {n}");
-            }
-            println!("\n# the master (waits for {workers} workers, then runs headless and writes the CSVs):");
-            println!("{}", cmds[0]);
-            println!(
-                "\n# on each load machine, {workers} in all (the locustfile must be there too):"
-            );
-            println!("{}", cmds[1]);
-            println!("\n# then, where the CSVs are:");
-            println!(
-                "stackwise import locust {}",
-                bridges::locust::shell(&csv_prefix)
-            );
+            print!("{}", bridges::locust::how_to_run(&p, &layout));
             Ok(())
         }
         ExportEngine::K6 { common } => {
             let p = plan(&common)?;
-            let out = common.out.clone().unwrap_or_else(|| {
-                PathBuf::from(format!("stackwise_{}.k6.js", p.workload.replace('-', "_")))
-            });
+            let out = out_path(&common, &p, "k6.js");
             write(&out, &bridges::k6::export(&p, &generator()))?;
-            println!(
-                "wrote {} ({} at {} req/s for {} s: constant-arrival-rate, {} VUs, p99 threshold {} ms)",
-                out.display(),
-                p.workload,
-                p.rate,
-                p.duration_s,
-                p.users,
-                p.slo_ms
+            print!(
+                "{}",
+                bridges::k6::how_to_run(&p, &out.display().to_string())
             );
-            for n in &p.notes {
-                println!("note: {n}");
-            }
-            let f = bridges::locust::shell(&out.display().to_string());
-            println!("\n# on each load machine (the script's rate is per machine: divide it among them):");
-            if p.requests
-                .iter()
-                .any(|r| matches!(r.ids, Some(bridges::plan::Ids::Once { .. })))
-            {
-                // Each machine deletes its own ids (see the note on seeding).
-                println!("k6 run -e STACKWISE_INSTANCE=K --out json=k6-$(hostname).json {f}   # K = 0, 1, …: one per machine");
-            } else {
-                println!("k6 run --out json=k6-$(hostname).json {f}");
-            }
-            println!("\n# then, with every machine's file:");
-            println!("stackwise import k6 k6-*.json");
             Ok(())
         }
     }
 }
 
 fn store_it(common: &ImportCommon, imported: bridges::Imported) -> anyhow::Result<()> {
-    if let Some(w) = &common.workload {
-        if workloads::registry().workload(w).is_none() {
-            return Err(UsageError(format!(
-                "--workload {w}: no such workload (known: {})",
-                workloads::registry().known_ids()
-            ))
-            .into());
-        }
+    let known = || workloads::registry().known_ids();
+    if let Some(w) = common
+        .workload
+        .as_ref()
+        .filter(|w| workloads::registry().workload(w).is_none())
+    {
+        return Err(UsageError(format!(
+            "--workload {w}: no such workload (known: {})",
+            known()
+        ))
+        .into());
     }
     if workloads::registry().workload(&imported.workload).is_none() {
         return Err(UsageError(format!(
             "the run names workload {:?}, which the registry does not know (known: {}); give --workload",
             imported.workload,
-            workloads::registry().known_ids()
+            known()
         ))
         .into());
     }
@@ -162,43 +122,7 @@ fn store_it(common: &ImportCommon, imported: bridges::Imported) -> anyhow::Resul
     let mut db = store::Store::open(&path)?;
     let summary = imported.to_run_summary(&store::now_rfc3339(), &generator());
     let id = db.import_run(&summary)?;
-    let o = &imported.origin;
-    println!(
-        "stored run {id} in {}: {} {} ({} {}) against {} ({}), workload {}",
-        path.display(),
-        o.tool,
-        o.version.as_deref().unwrap_or("(version not recorded)"),
-        o.workers
-            .map_or("workers not recorded".into(), |w| w.to_string()),
-        if o.tool == "k6" {
-            "machine(s)"
-        } else {
-            "worker(s)"
-        },
-        imported.target,
-        o.target_url.as_deref().unwrap_or("URL not recorded"),
-        imported.workload
-    );
-    println!(
-        "{} requests, {} failed, achieved {} req/s; p50 {} ms, p99 {} ms ({})",
-        imported.requests,
-        imported.failed,
-        imported
-            .achieved_rps
-            .map_or("(not recorded)".into(), bridges::imported::num),
-        imported
-            .latency
-            .p50_ms
-            .map_or("—".into(), bridges::imported::num),
-        imported
-            .latency
-            .p99_ms
-            .map_or("—".into(), bridges::imported::num),
-        imported.latency_kind.id()
-    );
-    for w in &imported.warnings {
-        println!("warning: {w}");
-    }
+    print!("{}", imported.stored_text(id, &path.display().to_string()));
     println!("report: stackwise report --run {id}");
     Ok(())
 }

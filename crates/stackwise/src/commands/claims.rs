@@ -77,13 +77,10 @@ fn load_run(args: &ClaimsArgs) -> anyhow::Result<Option<RunSummary>> {
     };
     let db = store::Store::open(&path)?;
     match args.run {
-        Some(id) => match db.run(id) {
-            Ok(r) => Ok(Some(r)),
-            Err(e @ store::StoreError::NoSuchRun { .. }) => {
-                Err(UsageError(format!("--run {id}: {e}")).into())
-            }
-            Err(e) => Err(e.into()),
-        },
+        Some(id) => db
+            .run(id)
+            .map(Some)
+            .map_err(|e| super::run_error("--run", id, e)),
         None => Ok(db.latest_run()?),
     }
 }

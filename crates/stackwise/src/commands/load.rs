@@ -10,25 +10,28 @@ use indicatif::{ProgressBar, ProgressStyle};
 use loadgen::engine::Phase;
 use loadgen::stop::StopSignal;
 use loadgen::{
-    BodyExpectation, ConfigError, EngineError, Field, LoadConfig, StatusExpectation, StopCondition,
-    Target, Thresholds, Validation,
+    parse, BodyExpectation, ConfigError, EngineError, Field, LoadConfig, Target, Validation,
 };
 
 use crate::cli::LoadArgs;
-use crate::reports;
 use crate::UsageError;
-
-/// Used when neither -d nor -n is given.
-const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 pub fn run(args: LoadArgs) -> anyhow::Result<()> {
     let cfg = config_from_args(&args)?;
-    let thresholds = thresholds_from_args(&args)?;
+    let thresholds = parse::thresholds(args.max_error_rate.as_deref(), args.max_p99.as_deref())
+        .map_err(|e| config_error(&e))?;
     // Checked before the run, so that a finished run is never lost to an unwritable path.
     let export = args
         .export_json
         .as_deref()
-        .map(ExportFile::open)
+        .map(|p| {
+            reports::load::ReportFile::open(p).map_err(|e| {
+                flag_error(
+                    "--export-json",
+                    format!("cannot write {}: {e}", p.display()),
+                )
+            })
+        })
         .transpose()?;
     let handle = match loadgen::start(cfg) {
         Ok(h) => h,
@@ -66,72 +69,16 @@ pub fn run(args: LoadArgs) -> anyhow::Result<()> {
         out.flush()?;
     }
     if let Some(f) = export {
-        f.write(&text)?;
+        let path = f.path().display().to_string();
+        f.write(&text).with_context(|| {
+            format!("--export-json: cannot write {path} (the report was printed above)")
+        })?;
     }
-    let mut failures = Vec::new();
-    if report.requests.succeeded == 0 {
-        failures.push(format!(
-            "no correct response: {} sent, {} responses, {} errors (see the report)",
-            report.requests.sent, report.requests.completed, report.requests.total_errors
-        ));
-    }
-    let broken = report.check(&thresholds);
-    if !broken.is_empty() {
-        failures.push(format!("threshold broken: {}", broken.join("; ")));
-    }
+    let failures = report.failures(&thresholds);
     if !failures.is_empty() {
         anyhow::bail!("{}", failures.join("; "));
     }
     Ok(())
-}
-
-/// The file given to --export-json, opened (not truncated) before the run.
-struct ExportFile {
-    path: std::path::PathBuf,
-    file: std::fs::File,
-    created: bool,
-}
-
-impl ExportFile {
-    fn open(path: &std::path::Path) -> Result<ExportFile, UsageError> {
-        let created = !path.exists();
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| {
-                flag_error(
-                    "--export-json",
-                    format!("cannot write {}: {e}", path.display()),
-                )
-            })?;
-        Ok(ExportFile {
-            path: path.to_path_buf(),
-            file,
-            created,
-        })
-    }
-
-    /// Removes the file if the run made it and produced nothing.
-    fn discard(self) {
-        if self.created {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-
-    fn write(mut self, text: &str) -> anyhow::Result<()> {
-        self.file
-            .set_len(0)
-            .and_then(|()| self.file.write_all(text.as_bytes()))
-            .and_then(|()| self.file.flush())
-            .with_context(|| {
-                format!(
-                    "--export-json: cannot write {} (the report was printed above)",
-                    self.path.display()
-                )
-            })
-    }
 }
 
 /// The command-line spelling of a configuration field.
@@ -151,6 +98,10 @@ fn flag_of(field: Field) -> &'static str {
         Field::TimerSlack => "--timer-slack",
         Field::BodyRegex => "--expect-body-regex",
         Field::Headers => "--header",
+        Field::Status => "--expect-status",
+        Field::Method => "--method",
+        Field::MaxErrorRate => "--max-error-rate",
+        Field::MaxP99 => "--max-p99",
     }
 }
 
@@ -187,85 +138,21 @@ fn engine_error(e: EngineError) -> anyhow::Error {
     }
 }
 
-fn thresholds_from_args(a: &LoadArgs) -> Result<Thresholds, UsageError> {
-    let max_error_rate = a
-        .max_error_rate
-        .as_deref()
-        .map(|s| parse_rate_limit(s).map_err(|m| flag_error("--max-error-rate", m)))
-        .transpose()?;
-    let max_p99_us = a
-        .max_p99
-        .as_deref()
-        .map(|s| parse_duration("--max-p99", s).map(|d| d.as_secs_f64() * 1e6))
-        .transpose()?;
-    Ok(Thresholds {
-        max_error_rate,
-        max_p99_us,
-    })
-}
-
-/// `1%` or `0.01` → 0.01.
-fn parse_rate_limit(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let (num, scale) = match t.strip_suffix('%') {
-        Some(n) => (n.trim(), 100.0),
-        None => (t, 1.0),
-    };
-    match num.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v / scale <= 1.0 => Ok(v / scale),
-        _ => Err(format!(
-            "'{s}' is not a share of requests: use e.g. 1% or 0.01 (0 to 100%)"
-        )),
-    }
-}
-
 /// Turns arguments into a checked configuration; every error names its flag.
 pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
     let mut target = Target::parse(&a.url)?;
     target.allow_remote = a.allow_remote;
-    let duration = a
-        .duration
-        .as_deref()
-        .map(|d| parse_duration("--duration", d))
-        .transpose()?;
-    // A closed loop defaults to 10 s; an open loop must say how long it runs.
-    let stop = match (duration, a.requests) {
-        (None, None) if a.rate.is_none() => StopCondition {
-            duration: Some(DEFAULT_DURATION),
-            requests: None,
-        },
-        (duration, requests) => StopCondition { duration, requests },
-    };
-    let pin = a
-        .pin
-        .as_deref()
-        .map(|p| loadgen::cpu::parse_cpu_list(p).map_err(|e| flag_error("--pin", e)))
-        .transpose()?;
-    let threads = a.threads.unwrap_or_else(|| match &pin {
-        Some(p) => p.len(),
-        None => loadgen::cpu::allowed_cpus().len().max(1),
-    });
-    let status: StatusExpectation = a
-        .expect_status
-        .parse()
-        .map_err(|e| flag_error("--expect-status", e))?;
+    let stop = parse::stop(a.duration.as_deref(), a.requests, a.rate.is_some())?;
+    let pin = a.pin.as_deref().map(parse::pin).transpose()?;
+    let threads = parse::threads(a.threads, pin.as_deref());
+    let status = parse::status(&a.expect_status)?;
     let expected_body = match (&a.expect_body, &a.expect_body_regex) {
         (Some(text), _) => Some(BodyExpectation::Exact(bytes::Bytes::from(text.clone()))),
         (None, Some(re)) => Some(BodyExpectation::regex(re)?),
         (None, None) => None,
     };
-    let mut headers = a
-        .headers
-        .iter()
-        .map(|h| parse_header(h))
-        .collect::<Result<Vec<_>, _>>()?;
-    // A Host header given with -H replaces the URL's (a request must carry exactly one).
-    if let Some(i) = headers.iter().rposition(|(k, _)| k == http::header::HOST) {
-        target.host_header = headers[i].1.clone();
-        headers.retain(|(k, _)| k != http::header::HOST);
-    }
-    let method = http::Method::from_bytes(a.method.trim().as_bytes())
-        .map_err(|_| flag_error("--method", format!("'{}' is not an HTTP method", a.method)))?;
+    let headers = parse::headers(&a.headers, &mut target)?;
+    let method = parse::method(&a.method)?;
     let body = match (&a.body, &a.body_file) {
         (Some(text), _) => bytes::Bytes::from(text.clone()),
         (None, Some(path)) => std::fs::read(path).map(bytes::Bytes::from).map_err(|e| {
@@ -282,12 +169,12 @@ pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
         threads: threads.min(a.connections.max(1)),
         pin,
         stop,
-        warmup: parse_duration("--warmup", &a.warmup)?,
+        warmup: parse::duration(Field::Warmup, &a.warmup)?,
         rate: a.rate,
-        timeout: parse_duration("--timeout", &a.timeout)?,
-        connect_timeout: parse_duration("--connect-timeout", &a.connect_timeout)?,
+        timeout: parse::duration(Field::Timeout, &a.timeout)?,
+        connect_timeout: parse::duration(Field::ConnectTimeout, &a.connect_timeout)?,
         connect: a.connect.parse().map_err(|e| flag_error("--connect", e))?,
-        timer_slack: parse_duration("--timer-slack", &a.timer_slack)?,
+        timer_slack: parse::duration(Field::TimerSlack, &a.timer_slack)?,
         keep_histograms: a.histograms,
         validation: Validation {
             status,
@@ -308,25 +195,6 @@ pub fn config_from_args(a: &LoadArgs) -> Result<LoadConfig, UsageError> {
 
 fn flag_error(flag: &str, msg: impl std::fmt::Display) -> UsageError {
     UsageError(format!("{flag}: {msg}"))
-}
-
-fn parse_duration(flag: &str, s: &str) -> Result<Duration, UsageError> {
-    humantime::parse_duration(s.trim()).map_err(|e| {
-        flag_error(
-            flag,
-            format!("'{s}' is not a duration ({e}); use e.g. 10s, 500ms, 2m"),
-        )
-    })
-}
-
-fn parse_header(h: &str) -> Result<(http::HeaderName, http::HeaderValue), UsageError> {
-    let bad = |why: String| flag_error("--header", format!("'{h}': {why}; expected 'Name: value'"));
-    let (name, value) = h.split_once(':').ok_or_else(|| bad("no ':'".into()))?;
-    let name = http::HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|e| bad(format!("bad name ({e})")))?;
-    let value =
-        http::HeaderValue::from_str(value.trim()).map_err(|e| bad(format!("bad value ({e})")))?;
-    Ok((name, value))
 }
 
 /// First Ctrl-C: stop the run and report what was measured. Second: exit at once.
@@ -354,16 +222,7 @@ fn update_bar(bar: &ProgressBar, p: &loadgen::Progress) {
         Phase::WarmUp => "warm-up",
         Phase::Measuring => "measuring",
     });
-    let by_time = p
-        .planned
-        .filter(|d| !d.is_zero())
-        .map(|d| p.elapsed.as_secs_f64() / d.as_secs_f64());
-    let by_count = match (p.phase, p.requests) {
-        (Phase::Measuring, Some(n)) => Some(p.completed as f64 / n as f64),
-        _ => None,
-    };
-    let fraction = by_time.into_iter().chain(by_count).fold(0.0, f64::max);
-    bar.set_position((fraction.min(1.0) * 1000.0) as u64);
+    bar.set_position((p.fraction() * 1000.0) as u64);
     bar.set_message(format!(
         "{:.1}s, {} responses",
         p.elapsed.as_secs_f64(),
@@ -394,7 +253,7 @@ mod tests {
     #[test]
     fn defaults_to_ten_seconds_closed_loop() {
         let c = parse(&[]).unwrap();
-        assert_eq!(c.stop.duration, Some(DEFAULT_DURATION));
+        assert_eq!(c.stop.duration, Some(parse::DEFAULT_DURATION));
         assert!(c.rate.is_none());
         assert_eq!(c.connections, 50);
         // The flag's default is spelled in the CLI; it must be the engine's.

@@ -1,5 +1,5 @@
 //! The commands: each turns its parsed arguments into a typed configuration, runs the core, and
-//! hands the result to [`crate::reports`].
+//! hands the result to the `reports` crate.
 
 pub mod advise;
 mod bridges;
@@ -11,6 +11,7 @@ mod serve;
 pub(crate) mod targets;
 
 use crate::cli::{Cli, Command};
+use crate::UsageError;
 
 pub use load::config_error;
 
@@ -41,5 +42,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Claims(args) => claims::run(args),
         Command::Export(args) => bridges::export(args),
         Command::Import(args) => bridges::import(args),
+    }
+}
+
+/// A store error reading run `id`: an unknown id is the user's (naming the flag), others are not.
+fn run_error(flag: &str, id: i64, e: store::StoreError) -> anyhow::Error {
+    match e {
+        store::StoreError::NoSuchRun { .. } => UsageError(format!("{flag} {id}: {e}")).into(),
+        e => e.into(),
     }
 }

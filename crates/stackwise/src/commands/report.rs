@@ -51,11 +51,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         (None, Some(id)) => Some(load_from_store(args.db.as_deref(), Some(id), "--compare")?),
         (None, None) => None,
     };
-    let opts = reports::html::Options {
-        generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
-        home_link: None,
-    };
-
+    let opts = html_options();
     use reports::export::{exporter, Format};
     if let Some(path) = &args.html {
         let html = exporter(Format::Html, &opts).render(&this, baseline.as_ref());
@@ -93,13 +89,11 @@ pub fn add_sections(input: &mut ReportInput, profile: Option<&Path>) -> anyhow::
                 path.display()
             ))
         })?;
-        let source = format!("lab run #{}", input.summary.run_id);
-        let advice = adviser::advise(&profile, Some((&input.summary, source.as_str())));
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
-        reports::assemble::with_advice(input, &advice, &name, &text);
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
+        reports::assemble::with_profile(input, &profile, &name, &text);
     }
     Ok(())
 }
@@ -151,24 +145,23 @@ pub fn read_run(
     run: Option<i64>,
     flag: &str,
 ) -> anyhow::Result<ReportInput> {
-    let summary = match run {
-        Some(id) => match store.run(id) {
-            Ok(r) => r,
-            Err(e @ store::StoreError::NoSuchRun { .. }) => {
-                return Err(UsageError(format!("{flag} {id}: {e}")).into())
-            }
-            Err(e) => return Err(e.into()),
-        },
-        None => store.latest_run()?.ok_or_else(|| {
-            UsageError(format!(
-                "{flag}: the lab database {} holds no run yet; run `stackwise lab` first",
-                path.display()
-            ))
-        })?,
-    };
-    let mut input = ReportInput::new(summary);
-    reports::assemble::details(store, &mut input)?;
-    Ok(input)
+    match reports::assemble::read_run(store, run) {
+        Ok(Some(input)) => Ok(input),
+        Ok(None) => Err(UsageError(format!(
+            "{flag}: the lab database {} holds no run yet; run `stackwise lab` first",
+            path.display()
+        ))
+        .into()),
+        Err(e) => Err(super::run_error(flag, run.unwrap_or_default(), e)),
+    }
+}
+
+/// The HTML options of every page: the generator line names this version.
+pub fn html_options() -> reports::html::Options {
+    reports::html::Options {
+        generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
+        home_link: None,
+    }
 }
 
 fn write_out(path: &Path, text: &str, flag: &str) -> anyhow::Result<()> {
@@ -193,11 +186,8 @@ pub fn lab_end(
     add_sections(&mut input, None)?;
     let findings = reports::findings::findings(&input);
     let html_path = db_path.with_file_name(format!("stackwise-run-{run_id}.html"));
-    let opts = reports::html::Options {
-        generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
-        home_link: None,
-    };
-    let page = reports::export::exporter(reports::export::Format::Html, &opts).render(&input, None);
+    let page = reports::export::exporter(reports::export::Format::Html, &html_options())
+        .render(&input, None);
     let written = std::fs::write(&html_path, page)
         .map(|()| html_path.display().to_string())
         .map_err(|e| format!("cannot write {}: {e}", html_path.display()));

@@ -103,12 +103,7 @@ fn load_run(args: &AdviseArgs) -> anyhow::Result<Option<(store::RunSummary, Stri
     }
     let db = store::Store::open(&path).map_err(|e| UsageError(e.to_string()))?;
     let run = match args.run {
-        Some(id) => Some(db.run(id).map_err(|e| match e {
-            store::StoreError::NoSuchRun { .. } => {
-                anyhow::Error::from(UsageError(format!("--run {id}: {e}")))
-            }
-            other => anyhow::Error::from(other),
-        })?),
+        Some(id) => Some(db.run(id).map_err(|e| super::run_error("--run", id, e))?),
         None => db.latest_run()?,
     };
     Ok(run.map(|r| (r, format!("store {}", path.display()))))

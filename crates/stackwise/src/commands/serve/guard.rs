@@ -65,43 +65,38 @@ pub struct Refusal {
 /// Host and Origin checks for every request, and the Referer fallback for a request that changes
 /// state (not GET or HEAD) without an Origin. `hosts` are the server's own `host:port` names.
 pub fn check(hosts: &[String], method: &Method, headers: &HeaderMap) -> Result<(), Refusal> {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-        return Err(Refusal {
-            status: StatusCode::MISDIRECTED_REQUEST,
-            why: "this server answers only to its own address (Host header refused)",
-        });
-    }
-    let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
-    if let Some(o) = origin {
-        if !hosts
-            .iter()
-            .any(|h| o.eq_ignore_ascii_case(&format!("http://{h}")))
-        {
-            return Err(Refusal {
-                status: StatusCode::FORBIDDEN,
-                why: "requests from other sites are refused (Origin header)",
-            });
-        }
-    }
-    if method != Method::GET && method != Method::HEAD && origin.is_none() {
-        let referer = headers
-            .get(header::REFERER)
+    let get = |name| {
+        headers
+            .get(name)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("")
-            .to_ascii_lowercase();
-        let from_here = hosts
-            .iter()
-            .any(|h| referer.starts_with(&format!("http://{}/", h.to_ascii_lowercase())));
-        if !from_here {
-            return Err(Refusal {
-                status: StatusCode::FORBIDDEN,
-                why: "a form is accepted only from this server's own pages (no Origin or Referer)",
-            });
-        }
+    };
+    let refused = |status, why| Err(Refusal { status, why });
+    if !hosts
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(get(header::HOST)))
+    {
+        let why = "this server answers only to its own address (Host header refused)";
+        return refused(StatusCode::MISDIRECTED_REQUEST, why);
+    }
+    // The server's own origins: `http://` and any of its names.
+    let own: Vec<String> = hosts
+        .iter()
+        .map(|h| format!("http://{h}").to_ascii_lowercase())
+        .collect();
+    let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
+    let origin = origin.map(str::to_ascii_lowercase);
+    if origin.as_ref().is_some_and(|o| !own.contains(o)) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "requests from other sites are refused (Origin header)",
+        );
+    }
+    let referer = get(header::REFERER).to_ascii_lowercase();
+    let from_here = own.iter().any(|o| referer.starts_with(&format!("{o}/")));
+    if method != Method::GET && method != Method::HEAD && origin.is_none() && !from_here {
+        let why = "a form is accepted only from this server's own pages (no Origin or Referer)";
+        return refused(StatusCode::FORBIDDEN, why);
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ pub struct App {
     csrf: String,
     opts: reports::html::Options,
     /// The lab run started from the UI (one at a time; the last one is kept to be shown).
-    lab: Mutex<Option<lab_job::LabJob>>,
+    lab: Mutex<Option<lab::process::job::Job>>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -57,8 +57,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             csrf,
             lab: Mutex::new(None),
             opts: reports::html::Options {
-                generator: format!("stackwise {}", env!("CARGO_PKG_VERSION")),
                 home_link: Some("/".into()),
+                ..super::report::html_options()
             },
         });
         let shown = if ip.is_loopback() {

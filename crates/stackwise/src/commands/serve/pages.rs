@@ -1,34 +1,25 @@
-//! The HTML of the UI's pages (on `reports::html`'s layout and styles): the list of runs, errors,
-//! the questionnaire as a form, the lab page. No request handling here (see `router`).
+//! The UI's pages as responses: their bodies are rendered by [`reports::ui`] on
+//! [`reports::html::page`]'s layout; here only the status, the headers and the App's options.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use lab::process::job::Snapshot;
 
-use reports::escape::html as esc;
-
-use super::lab_job::Snapshot;
 use super::App;
 use crate::UsageError;
+
+pub use reports::ui::{example_values, EXAMPLE_PROFILE};
 
 pub fn page(app: &App, title: &str, body: &str) -> Response {
     Html(reports::html::page(title, body, &app.opts)).into_response()
 }
 
-/// The list of runs: the home page, so without the link back to itself.
-fn home_page(app: &App, body: &str) -> Response {
-    let opts = reports::html::Options {
-        home_link: None,
-        ..app.opts.clone()
-    };
-    Html(reports::html::page("stackwise: lab runs", body, &opts)).into_response()
-}
-
 pub fn error_page(app: &App, status: StatusCode, e: &anyhow::Error) -> Response {
-    let body = format!(
-        "<p>{}</p><p><a href=\"/\">All runs</a></p>",
-        esc(&format!("{e:#}"))
+    let mut r = page(
+        app,
+        "stackwise: error",
+        &reports::ui::error(&format!("{e:#}")),
     );
-    let mut r = page(app, "stackwise: error", &body);
     *r.status_mut() = status;
     r
 }
@@ -41,211 +32,28 @@ pub fn status_of(e: &anyhow::Error) -> StatusCode {
     }
 }
 
-/// The home page: the stored runs, and a form to compare two of them.
+/// The home page (the stored runs), so without the link back to itself.
 pub fn index(app: &App, runs: &[store::RunListing]) -> Response {
-    let mut b = String::new();
-    b.push_str(r#"<p><a href="/advise">Get the advice for a profile</a> · <a href="/lab">Run the lab</a></p>"#);
-    if runs.is_empty() {
-        b.push_str(&format!(
-            "<p>No lab run in {} yet: run <code>stackwise lab</code> first.</p>",
-            esc(&app.db.display().to_string())
-        ));
-        return home_page(app, &b);
-    }
-    b.push_str(r#"<h2 id="runs">Lab runs</h2><div class="scroll"><table><thead><tr><th>Run</th><th>Started</th><th>Finished</th><th class="n">Cells</th><th>Targets</th></tr></thead><tbody>"#);
-    for r in runs {
-        b.push_str(&format!(
-            r#"<tr><td><a href="/runs/{id}">run #{id}</a></td><td class="nw">{}</td><td class="nw">{}</td><td class="n">{} of {}</td><td>{}</td></tr>"#,
-            esc(&r.started_at),
-            esc(r.finished_at.as_deref().unwrap_or("unfinished")),
-            r.stored_cells,
-            r.planned_cells,
-            esc(&r.targets.join(", ")),
-            id = r.run_id,
-        ));
-    }
-    b.push_str("</tbody></table></div>");
-    if runs.len() > 1 {
-        let options = |selected: i64| {
-            runs.iter()
-                .map(|r| {
-                    let sel = if r.run_id == selected {
-                        " selected"
-                    } else {
-                        ""
-                    };
-                    format!(
-                        r#"<option value="{id}"{sel}>run #{id} ({})</option>"#,
-                        esc(&r.started_at),
-                        id = r.run_id
-                    )
-                })
-                .collect::<String>()
-        };
-        b.push_str(&format!(
-            r#"<h2 id="compare">Compare two runs</h2><form method="get" action="/compare"><label>Run <select name="run">{}</select></label> <label>against the baseline <select name="baseline">{}</select></label> <button type="submit">Compare</button></form>"#,
-            options(runs[0].run_id),
-            options(runs[1].run_id)
-        ));
-    }
-    home_page(app, &b)
-}
-
-pub const EXAMPLE_PROFILE: &str = include_str!("../../../../../examples/startup-chat-mvp.toml");
-
-/// The questionnaire as a form (the articles' questions with their help text), filled with
-/// `values` (key path → text); then, as an alternative, a whole profile as TOML.
-pub fn advise_form_html(
-    app: &App,
-    values: &[(String, String)],
-    toml: &str,
-    error: Option<&str>,
-) -> String {
-    use adviser::profile::{key_at, KeyKind};
-    let err = error
-        .map(|e| {
-            format!(
-                r#"<div class="box"><strong>The profile was not accepted:</strong> {}</div>"#,
-                esc(e)
-            )
-        })
-        .unwrap_or_default();
-    let value = |k: &str| {
-        values
-            .iter()
-            .find(|(p, _)| p == k)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
+    let opts = reports::html::Options {
+        home_link: None,
+        ..app.opts.clone()
     };
-    let mut rows = String::new();
-    let asked: Vec<&str> = adviser::questionnaire::QUESTIONS
-        .iter()
-        .map(|q| q.key)
-        .collect();
-    let extra = adviser::profile::KEYS
-        .iter()
-        .filter(|k| !asked.contains(&k.path))
-        .map(|k| (k.path, k.path, ""));
-    let questions = adviser::questionnaire::QUESTIONS
-        .iter()
-        .map(|q| (q.key, q.ask, q.help))
-        .chain(extra);
-    for (path, ask, help) in questions {
-        let Some(key) = key_at(path) else { continue };
-        let v = value(path);
-        let name = esc(path);
-        let choice = |opts: &[&str]| {
-            let mut o = String::from(r#"<option value="">(not given)</option>"#);
-            for x in opts {
-                let sel = if *x == v { " selected" } else { "" };
-                o.push_str(&format!(r#"<option{sel}>{}</option>"#, esc(x)));
-            }
-            format!(r#"<select name="{name}" id="{name}">{o}</select>"#)
-        };
-        let field = match key.kind {
-            KeyKind::Bool => choice(&["true", "false"]),
-            KeyKind::Choice(opts) => choice(opts),
-            KeyKind::Count | KeyKind::Number => format!(
-                r#"<input name="{name}" id="{name}" value="{}" inputmode="decimal" size="10">"#,
-                esc(v)
-            ),
-        };
-        let optional = if key.optional { " (optional)" } else { "" };
-        rows.push_str(&format!(
-            r#"<tr><td><label for="{name}">{}</label><br><small>{}{optional}</small></td><td>{field}<br><small><code>{name}</code></small></td></tr>"#,
-            esc(ask),
-            esc(help),
-        ));
-    }
-    format!(
-        r#"{err}<p>Answer the articles' questions; the cost comes from the latest lab run.</p>
-<form method="post" action="/advise"><input type="hidden" name="csrf" value="{csrf}"><div class="scroll"><table class="form"><tbody>{rows}</tbody></table></div><p><button type="submit">Advise</button> <a href="/">All runs</a></p></form>
-<h2 id="toml">Or give a whole profile</h2><p>TOML, as for <code>stackwise advise --profile</code> (docs/profile.md).</p>
-<form method="post" action="/advise"><input type="hidden" name="csrf" value="{csrf}"><textarea name="profile" rows="24" cols="90" spellcheck="false">{}</textarea><p><button type="submit">Advise</button></p></form>"#,
-        esc(toml),
-        csrf = esc(&app.csrf),
-    )
+    let body = reports::ui::index(runs, &app.db);
+    Html(reports::html::page("stackwise: lab runs", &body, &opts)).into_response()
 }
 
-/// The example profile's values, to start the form from.
-pub fn example_values() -> Vec<(String, String)> {
-    let Ok(profile) = adviser::parse_profile(EXAMPLE_PROFILE, "example")
-        .map_err(|e| e.to_string())
-        .and_then(|p| p.complete().map_err(|e| e.to_string()))
-    else {
-        return Vec::new();
-    };
-    adviser::profile::KEYS
-        .iter()
-        .filter_map(|k| match profile.get(k.path)? {
-            adviser::profile::Value::Absent => None,
-            v => Some((k.path.to_string(), v.to_string())),
-        })
-        .collect()
-}
-
-/// The lab page: the form to start a run (or the button to stop it), and the run's output, live
-/// through server-sent events where scripts run (`nonce`: this page's script nonce).
+/// The lab page, with the policy that lets its one script (`nonce`) run.
 pub fn lab(app: &App, job: Option<Snapshot>, nonce: &str) -> Response {
-    let csrf = esc(&app.csrf);
-    let mut b = String::new();
-    let running = job.as_ref().is_some_and(|j| j.ended.is_none());
-    if running {
-        b.push_str(&format!(
-            r#"<form method="post" action="/lab/stop"><input type="hidden" name="csrf" value="{csrf}"><p><button type="submit">Stop the run</button> (finished cells stay stored)</p></form>"#
-        ));
-    } else {
-        b.push_str(&format!(
-            r#"<p>Starts <code>stackwise lab</code> on this machine with the store {}; its output appears below as it runs. A full suite takes up to 30 minutes; <code>quick</code> about 5.</p>
-<form method="post" action="/lab/start"><input type="hidden" name="csrf" value="{csrf}"><table class="form"><tbody>
-<tr><td><label for="quick">Quick suite</label></td><td><input type="checkbox" name="quick" id="quick" value="1" checked></td></tr>
-<tr><td><label for="targets">Targets (comma-separated; empty: all)</label></td><td><input name="targets" id="targets" size="50"></td></tr>
-<tr><td><label for="workloads">Workloads (comma-separated; empty: the suite's)</label></td><td><input name="workloads" id="workloads" size="50"></td></tr>
-<tr><td><label for="repeats">Repeats (empty: the suite's)</label></td><td><input name="repeats" id="repeats" size="4" inputmode="numeric"></td></tr>
-</tbody></table><p><button type="submit">Start the lab</button></p></form>"#,
-            esc(&app.db.display().to_string())
-        ));
-    }
-    let mut from = 0;
-    if let Some(Snapshot {
-        command,
-        log,
-        live,
-        skipped,
-        ended,
-    }) = job
-    {
-        from = skipped + log.len();
-        b.push_str(&format!(
-            r#"<h2 id="run">{}</h2><p><code>{}</code></p>"#,
-            if running { "Running" } else { "Last run" },
-            esc(&command)
-        ));
-        let status = ended
-            .map(|e| format!("Ended: {e}."))
-            .unwrap_or_else(|| "Running…".into());
-        b.push_str(&format!(
-            r#"<p id="status">{}</p><p id="live">{}</p><pre id="log">"#,
-            esc(&status),
-            esc(live.as_deref().unwrap_or(""))
-        ));
-        for l in &log {
-            b.push_str(&esc(l));
-            b.push('\n');
-        }
-        b.push_str("</pre>");
-        if running {
-            b.push_str(r#"<noscript><p>Reload the page to see new lines.</p></noscript>"#);
-        }
-    }
-    b.push_str(&format!(
-        r#"<script nonce="{nonce}">(function(){{var log=document.getElementById('log');var st=document.getElementById('status');if(!log||!st||st.textContent.indexOf('Running')!==0)return;var es=new EventSource('/lab/events?from={from}');var lv=document.getElementById('live');es.addEventListener('line',function(e){{log.appendChild(document.createTextNode(e.data+'\n'));}});es.addEventListener('live',function(e){{if(lv)lv.textContent=e.data;}});es.addEventListener('end',function(e){{st.textContent='Ended: '+e.data+'.';if(lv)lv.textContent='';es.close();}});}})();</script>"#
-    ));
-    let mut r = page(app, "stackwise: lab run", &b);
-    let csp = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'nonce-{nonce}'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    );
-    if let Ok(v) = HeaderValue::from_str(&csp) {
+    let run = job.map(|j| reports::ui::LabRun {
+        command: j.command,
+        log: j.log,
+        live: j.live,
+        skipped: j.skipped,
+        ended: j.ended,
+    });
+    let body = reports::ui::lab(run, &app.db, &app.csrf, nonce);
+    let mut r = page(app, "stackwise: lab run", &body);
+    if let Ok(v) = HeaderValue::from_str(&reports::ui::lab_csp(nonce)) {
         r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }
     r

@@ -13,11 +13,12 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::guard::{self, csrf_ok, refuse, refuse_with, BAD_TOKEN};
-use super::lab_job::LabJob;
+use super::lab_job;
 use super::pages::{self, error_page, page, status_of, EXAMPLE_PROFILE};
 use super::App;
 use crate::commands::report;
 use crate::UsageError;
+use lab::process::job::Job as LabJob;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -33,8 +34,14 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-fn form(body: &Bytes) -> Vec<(String, String)> {
+/// A form's fields or a query's pairs.
+fn form(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The value of field `k` (the first one).
+fn field<'a>(pairs: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
 }
 
 fn open_store(app: &App) -> anyhow::Result<Option<store::Store>> {
@@ -78,20 +85,9 @@ async fn run_report(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -
     Html(reports::html::render(&input, &app.opts)).into_response()
 }
 
-fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(q.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
-}
-
 async fn compare(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
-    let pairs = query_pairs(q.as_deref());
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .and_then(|(_, v)| v.parse::<i64>().ok())
-    };
+    let pairs = form(q.unwrap_or_default().as_bytes());
+    let get = |k: &str| field(&pairs, k).and_then(|v| v.parse::<i64>().ok());
     let (Some(a), Some(b)) = (get("run"), get("baseline")) else {
         return error_page(
             &app,
@@ -106,18 +102,17 @@ async fn compare(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response
 }
 
 async fn advise_form(State(app): State<Arc<App>>) -> Response {
-    let body = pages::advise_form_html(&app, &pages::example_values(), EXAMPLE_PROFILE, None);
+    let body = reports::ui::advise_form(&pages::example_values(), EXAMPLE_PROFILE, None, &app.csrf);
     page(&app, "stackwise: advice for a profile", &body)
 }
 
 async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let pairs = form(&body);
-    let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     if !csrf_ok(&app.csrf, &pairs) {
         return refuse(BAD_TOKEN);
     }
     // Either a whole profile (TOML) or the questionnaire's fields (key path → value).
-    let (profile, text) = match field("profile") {
+    let (profile, text) = match field(&pairs, "profile") {
         Some(text) => (
             adviser::parse_profile(text, "the profile")
                 .map_err(|e| e.to_string())
@@ -125,18 +120,12 @@ async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
             text.to_string(),
         ),
         None => {
-            let mut partial = adviser::PartialProfile::default();
-            let mut res = Ok(());
-            for (k, v) in pairs
-                .iter()
-                .filter(|(k, v)| k != "csrf" && !v.trim().is_empty())
-            {
-                if let Err(e) = partial.set(k, v) {
-                    res = Err(e.to_string());
-                    break;
-                }
-            }
-            let done = res.and_then(|_| partial.complete().map_err(|e| e.to_string()));
+            let answers = pairs.iter().filter(|(k, _)| k != "csrf");
+            let done = adviser::PartialProfile::from_answers(
+                answers.map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .map_err(|e| e.to_string())
+            .and_then(|p| p.complete().map_err(|e| e.to_string()));
             let text = done.as_ref().map(|p| p.to_toml()).unwrap_or_default();
             (done, text)
         }
@@ -144,12 +133,12 @@ async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let profile = match profile {
         Ok(p) => p,
         Err(e) => {
-            let values: Vec<(String, String)> = if field("profile").is_some() {
+            let values: Vec<(String, String)> = if field(&pairs, "profile").is_some() {
                 pages::example_values()
             } else {
                 pairs.clone()
             };
-            let body = pages::advise_form_html(&app, &values, &text, Some(&e));
+            let body = reports::ui::advise_form(&values, &text, Some(&e), &app.csrf);
             let mut r = page(&app, "stackwise: advice for a profile", &body);
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return r;
@@ -167,12 +156,11 @@ async fn advise_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
         .map(|r| format!("lab run #{}", r.run_id))
         .unwrap_or_default();
     let advice = adviser::advise(&profile, run.as_ref().map(|r| (r, source.as_str())));
-    let section = reports::sections::advice_section(&advice, "given in the form", &text);
-    let body = format!(
-        "{}<p><a href=\"/advise\">Another profile</a> · <a href=\"/\">All runs</a></p>",
-        reports::html::section("advice", "Advice", &section)
-    );
-    page(&app, "stackwise: advice", &body)
+    page(
+        &app,
+        "stackwise: advice",
+        &reports::ui::advice(&advice, &text),
+    )
 }
 
 /// A comma-separated list of ids (target names, workload ids): letters, digits, `-`, `_`, `,`.
@@ -208,13 +196,7 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
     if !csrf_ok(&app.csrf, &pairs) {
         return refuse(BAD_TOKEN);
     }
-    let field = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
-    };
+    let given = |k| field(&pairs, k).map(str::trim).filter(|v| !v.is_empty());
     let mut args: Vec<String> = vec![
         "lab".into(),
         "--no-progress".into(),
@@ -224,11 +206,11 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
         "--events".into(),
         "json".into(),
     ];
-    if field("quick").is_some() {
+    if given("quick").is_some() {
         args.push("--quick".into());
     }
     for (name, flag) in [("targets", "--targets"), ("workloads", "--workloads")] {
-        if let Some(v) = field(name) {
+        if let Some(v) = given(name) {
             match id_list(v) {
                 Some(v) => args.extend([flag.to_string(), v]),
                 None => {
@@ -240,7 +222,7 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
             }
         }
     }
-    if let Some(v) = field("repeats") {
+    if let Some(v) = given("repeats") {
         match v.parse::<u32>() {
             Ok(n) if n >= 1 => args.extend(["--repeats".to_string(), n.to_string()]),
             _ => {
@@ -263,7 +245,10 @@ async fn lab_start(State(app): State<Arc<App>>, body: Bytes) -> Response {
         Err(e) => return error_page(&app, StatusCode::INTERNAL_SERVER_ERROR, &e.into()),
     };
     let shown = format!("stackwise {}", args.join(" "));
-    match LabJob::start(&exe.display().to_string(), &args, shown) {
+    let command = std::iter::once(exe.display().to_string())
+        .chain(args)
+        .collect();
+    match lab_job::start(command, shown) {
         Ok(job) => *g = Some(job),
         Err(e) => {
             return error_page(
@@ -299,13 +284,12 @@ async fn lab_stop(State(app): State<Arc<App>>, body: Bytes) -> Response {
 /// what it is doing now (not kept), `end`
 /// when it has ended.
 async fn lab_events(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
-    use super::lab_job::JobEvent;
     use axum::response::sse::{Event, KeepAlive, Sse};
     use futures_util::StreamExt;
-    let from: usize = query_pairs(q.as_deref())
-        .iter()
-        .find(|(k, _)| k == "from")
-        .and_then(|(_, v)| v.parse().ok())
+    use lab::process::job::JobEvent;
+    let pairs = form(q.unwrap_or_default().as_bytes());
+    let from: usize = field(&pairs, "from")
+        .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let (history, ended, rx) = match app.lab.lock().expect("lab state").as_ref() {
         Some(j) => {

@@ -1,10 +1,14 @@
-//! The terminal summary of one load run.
+//! The terminal summary of one `stackwise load` run ([`loadgen::Report`]): the engine's own
+//! report as the CLI prints it. Here rather than in the CLI because every rendering of a result
+//! lives in this crate; the CLI only chooses between this text and the report's JSON.
+//!
+//! Latencies are printed by [`fmt_us`] (three significant figures with a unit: `87.2µs`,
+//! `1.25ms`): a duration in microseconds, which the one number formatter ([`crate::format::num`])
+//! has no unit for; this text is the only place a single run's latencies are shown.
 
 use std::fmt::Write;
 
 use loadgen::report::{LatencyStats, Mode, Report};
-
-use super::fmt_us;
 
 const SHOWN: [(f64, &str); 7] = [
     (50.0, "p50"),
@@ -175,4 +179,100 @@ pub fn summary(r: &Report) -> String {
         }
     }
     s
+}
+
+/// Formats microseconds with a unit that keeps three significant digits: `87.2µs`, `1.25ms`, `2.03s`.
+/// The value is rounded first, so that 999.7 µs prints as `1.00ms`, not `1000µs`.
+pub fn fmt_us(us: f64) -> String {
+    let us = round_sig3(us);
+    if us < 1.0 {
+        format!("{:.0}ns", us * 1000.0)
+    } else if us < 1000.0 {
+        format!("{}µs", sig3(us))
+    } else if us < 1_000_000.0 {
+        format!("{}ms", sig3(us / 1000.0))
+    } else {
+        format!("{}s", sig3(us / 1_000_000.0))
+    }
+}
+
+fn round_sig3(x: f64) -> f64 {
+    if x <= 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(x.log10().floor() as i32 - 2);
+    (x / scale).round() * scale
+}
+
+fn sig3(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// The file a run's JSON report goes to (`--export-json`), opened before the run (not truncated,
+/// so that an unwritable path is known before anything is measured) and written after it.
+pub struct ReportFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    created: bool,
+}
+
+impl ReportFile {
+    pub fn open(path: &std::path::Path) -> std::io::Result<ReportFile> {
+        let created = !path.exists();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        Ok(ReportFile {
+            path: path.to_path_buf(),
+            file,
+            created,
+        })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Removes the file if opening it made it (the run produced nothing).
+    pub fn discard(self) {
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    /// Replaces the file's content with `text`.
+    pub fn write(mut self, text: &str) -> std::io::Result<()> {
+        use std::io::Write as _;
+        self.file.set_len(0)?;
+        self.file.write_all(text.as_bytes())?;
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(fmt_us(0.5), "500ns");
+        assert_eq!(fmt_us(87.24), "87.2µs");
+        assert_eq!(fmt_us(999.0), "999µs");
+        assert_eq!(fmt_us(1250.0), "1.25ms");
+        assert_eq!(fmt_us(512_000.0), "512ms");
+        assert_eq!(fmt_us(2_030_000.0), "2.03s");
+        // Rounding never produces a four-digit figure in the smaller unit.
+        assert_eq!(fmt_us(999.7), "1.00ms");
+        assert_eq!(fmt_us(999_700.0), "1.00s");
+        assert_eq!(fmt_us(0.9996), "1.00µs");
+        assert_eq!(fmt_us(99.96), "100µs");
+    }
 }
