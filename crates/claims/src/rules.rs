@@ -1449,9 +1449,7 @@ pub fn all_available(ws: &[String]) -> bool {
 mod tests {
     //! Each rule on small fixture runs built here, one per verdict the rule can give.
 
-    use std::collections::BTreeMap;
-
-    use store::{CellSummary, Machine};
+    use store::{testing, CellSummary};
 
     use super::*;
 
@@ -1461,36 +1459,14 @@ mod tests {
     impl Fx {
         fn new() -> Fx {
             Fx(RunSummary {
-                run_id: 7,
                 started_at: "2026-11-24T09:00:00Z".into(),
                 finished_at: Some("2026-11-24T09:30:00Z".into()),
-                machine: Machine {
-                    cpu_model: "Test CPU".into(),
-                    cores: 2,
-                    kernel: "6.1".into(),
-                    os: "Debian 12".into(),
-                    memory_mb: 4096,
-                    runtimes: BTreeMap::new(),
-                    server_cpus: vec![1],
-                    client_cpus: vec![0],
-                },
-                settings: BTreeMap::new(),
-                targets: vec![],
-                cells: vec![],
-                warnings: vec![],
+                ..testing::run(7)
             })
         }
 
         fn target(mut self, name: &str, language: &str) -> Fx {
-            self.0.targets.push(TargetSummary {
-                name: name.into(),
-                language: language.into(),
-                framework: name.into(),
-                versions: BTreeMap::new(),
-                config: BTreeMap::new(),
-                metrics: BTreeMap::new(),
-                failure: None,
-            });
+            self.0.targets.push(testing::target(name, language));
             self
         }
 
@@ -1501,17 +1477,8 @@ mod tests {
 
         fn cell(mut self, target: &str, workload: &str, f: impl FnOnce(&mut CellSummary)) -> Fx {
             let mut c = CellSummary {
-                target: target.into(),
-                workload: workload.into(),
-                status: CellStatus::Ok,
                 repeats: 3,
-                metrics: BTreeMap::new(),
-                ladder: vec![],
-                capacity_rps: None,
-                slo_p99_ms: None,
-                lower_bound: false,
-                params: BTreeMap::new(),
-                warnings: vec![],
+                ..testing::cell(target, workload)
             };
             f(&mut c);
             self.0.cells.push(c);
@@ -1520,6 +1487,12 @@ mod tests {
 
         fn rps(self, target: &str, workload: &str, v: &[f64]) -> Fx {
             self.cell(target, workload, |c| c.set("throughput_rps", Spread::of(v)))
+        }
+
+        fn cpu_per_req(self, target: &str, workload: &str, v: &[f64]) -> Fx {
+            self.cell(target, workload, |c| {
+                c.set("server_cpu_us_per_req", Spread::of(v))
+            })
         }
 
         fn p50(self, target: &str, workload: &str, v: &[f64]) -> Fx {
@@ -1816,18 +1789,10 @@ mod tests {
             context: vec![],
         };
         let fx = langs()
-            .cell("node-a", "json", |c| {
-                c.set("server_cpu_us_per_req", Spread::of(&[50.0, 52.0]))
-            })
-            .cell("node-b", "json", |c| {
-                c.set("server_cpu_us_per_req", Spread::of(&[70.0]))
-            })
-            .cell("python-a", "json", |c| {
-                c.set("server_cpu_us_per_req", Spread::of(&[150.0]))
-            })
-            .cell("python-b", "json", |c| {
-                c.set("server_cpu_us_per_req", Spread::of(&[300.0]))
-            });
+            .cpu_per_req("node-a", "json", &[50.0, 52.0])
+            .cpu_per_req("node-b", "json", &[70.0])
+            .cpu_per_req("python-a", "json", &[150.0])
+            .cpu_per_req("python-b", "json", &[300.0]);
         let o = run_rule(&fx, rule, &["json"]);
         assert_eq!(o.verdict, Verdict::Supported, "{}", o.reason);
         // Lower is better: the ratio is oriented compared / subject.

@@ -7,7 +7,7 @@
 //! verdict on it; [`two_cpus`] is the same figures labelled as measured on two, for those rules.
 
 use claims::{evaluate, Catalogue, ClaimsReport, Filter, Kind, ReasonCode, Verdict};
-use store::RunSummary;
+use store::{CellSummary, RunSummary};
 
 fn fixture() -> RunSummary {
     let p = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/run.json");
@@ -20,6 +20,26 @@ fn two_cpus() -> RunSummary {
     r.machine.server_cpus = vec![1, 2];
     r.machine.cores = 4;
     r
+}
+
+/// The fixture with `edit` applied to every cell of `workload`, given its target's language.
+fn fixture_with(workload: &str, mut edit: impl FnMut(&mut CellSummary, &str)) -> RunSummary {
+    let mut r = fixture();
+    let langs: std::collections::BTreeMap<String, String> = r
+        .targets
+        .iter()
+        .map(|t| (t.name.clone(), t.language.clone()))
+        .collect();
+    for c in r.cells.iter_mut().filter(|c| c.workload == workload) {
+        edit(c, &langs[&c.target]);
+    }
+    r
+}
+
+/// Asserts the verdict the built-in catalogue gives claim `id` on `run` (its reason shown when not).
+fn assert_verdict(run: &RunSummary, id: &str, want: Verdict) {
+    let r = report(Some(run));
+    assert_eq!(verdict(&r, id), want, "{}", claim(&r, id).reason);
 }
 
 fn claim<'a>(r: &'a ClaimsReport, id: &str) -> &'a claims::ClaimResult {
@@ -517,21 +537,12 @@ fn a_server_short_of_the_set_by_upgrade_timeouts_is_compared_at_the_number_held(
 /// The fixture with every `crud` capacity set by language: `node` and `python` give each target's
 /// capacity (in the fixture's target order within the language).
 fn with_crud(node: &[f64], python: &[f64]) -> RunSummary {
-    let mut r = fixture();
-    let langs: std::collections::BTreeMap<String, String> = r
-        .targets
-        .iter()
-        .map(|t| (t.name.clone(), t.language.clone()))
-        .collect();
     let (mut n, mut p) = (node.iter(), python.iter());
-    for c in r.cells.iter_mut().filter(|c| c.workload == "crud") {
-        match langs[&c.target].as_str() {
-            "node" => c.capacity_rps = n.next().copied(),
-            "python" => c.capacity_rps = p.next().copied(),
-            _ => {}
-        }
-    }
-    r
+    fixture_with("crud", |c, language| match language {
+        "node" => c.capacity_rps = n.next().copied(),
+        "python" => c.capacity_rps = p.next().copied(),
+        _ => {}
+    })
 }
 
 /// "For most standard CRUD operations and REST APIs, the performance difference between the two is
@@ -548,37 +559,19 @@ fn the_crud_claim_is_decided_by_equivalence_on_crud_capacity() {
         &[2000.0, 2020.0, 1990.0, 2010.0, 2005.0],
         &[1995.0, 2015.0, 1985.0, 2000.0],
     );
-    let r = report(Some(&eq));
-    assert_eq!(
-        verdict(&r, id),
-        Verdict::Equivalent,
-        "{}",
-        claim(&r, id).reason
-    );
+    assert_verdict(&eq, id, Verdict::Equivalent);
     // Refuted: Node.js at twice Python's capacity, best against best and median against median.
     let far = with_crud(
         &[4000.0, 4100.0, 3900.0, 4050.0, 3950.0],
         &[2000.0, 1950.0, 2050.0, 1900.0],
     );
-    let r = report(Some(&far));
-    assert_eq!(
-        verdict(&r, id),
-        Verdict::Refuted,
-        "{}",
-        claim(&r, id).reason
-    );
+    assert_verdict(&far, id, Verdict::Refuted);
     // Inconclusive: the best pair is within the margin, the typical one straddles its edge.
     let unsure = with_crud(
         &[2200.0, 1500.0, 2150.0, 1700.0, 2000.0],
         &[1500.0, 1300.0, 1700.0, 1800.0],
     );
-    let r = report(Some(&unsure));
-    assert_eq!(
-        verdict(&r, id),
-        Verdict::Inconclusive,
-        "{}",
-        claim(&r, id).reason
-    );
+    assert_verdict(&unsure, id, Verdict::Inconclusive);
     // "Frequent database operations" (001) reads the same figure, directionally.
     let r = report(Some(&far));
     assert_eq!(verdict(&r, "a1-high-io-database"), Verdict::Supported);
@@ -658,14 +651,8 @@ fn a_run_the_lab_did_not_control_is_read_on_comparable_metrics_only() {
 /// The fixture with every `io-wait` cell's p99 (three repeats around `node` / `python` ms) and
 /// Python's failed share (a cell with failures is flagged, as the lab flags it).
 fn with_io_wait(node: f64, python: f64, python_failed: f64) -> RunSummary {
-    let mut r = fixture();
-    let langs: std::collections::BTreeMap<String, String> = r
-        .targets
-        .iter()
-        .map(|t| (t.name.clone(), t.language.clone()))
-        .collect();
-    for c in r.cells.iter_mut().filter(|c| c.workload == "io-wait") {
-        let (p99, failed) = match langs[&c.target].as_str() {
+    fixture_with("io-wait", |c, language| {
+        let (p99, failed) = match language {
             "node" => (node, 0.0),
             "python" => (python, python_failed),
             _ => (2005.0, 0.0),
@@ -678,8 +665,7 @@ fn with_io_wait(node: f64, python: f64, python_failed: f64) -> RunSummary {
         } else {
             store::CellStatus::Ok
         };
-    }
-    r
+    })
 }
 
 /// "Managing massive concurrent loads" (000) reads `io-wait` (~2,000 requests in flight), not a
@@ -715,22 +701,10 @@ fn massive_concurrent_loads_read_the_long_wait_workload() {
         .contains("at least the 10,000 ms time-out"));
     // Python holds the 2,000 requests as fast as Node.js: within noise of no advantage…
     let holding = with_io_wait(2020.0, 2030.0, 0.0);
-    let r = report(Some(&holding));
-    assert_eq!(
-        verdict(&r, id),
-        Verdict::Inconclusive,
-        "{}",
-        claim(&r, id).reason
-    );
+    assert_verdict(&holding, id, Verdict::Inconclusive);
     // …and faster: refuted.
     let faster = with_io_wait(2300.0, 2020.0, 0.0);
-    let r = report(Some(&faster));
-    assert_eq!(
-        verdict(&r, id),
-        Verdict::Refuted,
-        "{}",
-        claim(&r, id).reason
-    );
+    assert_verdict(&faster, id, Verdict::Refuted);
     // Under 1% failed: the p99 is read as measured, with the share said.
     let few = with_io_wait(2020.0, 2030.0, 0.005);
     let r = report(Some(&few));
@@ -751,12 +725,6 @@ fn massive_concurrent_loads_read_the_long_wait_workload() {
 /// req/s for every target (p99 `node` / `python` ms at 250, 80% of it at 200), each repeated
 /// three times (three searches), and a Node.js-only rung at 3,150 req/s.
 fn with_grid_ladders(node: f64, python: f64) -> RunSummary {
-    let mut r = fixture();
-    let langs: std::collections::BTreeMap<String, String> = r
-        .targets
-        .iter()
-        .map(|t| (t.name.clone(), t.language.clone()))
-        .collect();
     let rung = |rate: f64, p99: f64| store::LadderPoint {
         offered_rps: rate,
         achieved_rps: rate,
@@ -765,8 +733,7 @@ fn with_grid_ladders(node: f64, python: f64) -> RunSummary {
         errors: 0,
         server_cores: None,
     };
-    for c in r.cells.iter_mut().filter(|c| c.workload == "io-slo") {
-        let lang = langs[&c.target].as_str();
+    fixture_with("io-slo", |c, lang| {
         let p = match lang {
             "node" => node,
             "python" => python,
@@ -782,8 +749,7 @@ fn with_grid_ladders(node: f64, python: f64) -> RunSummary {
         }
         // A refinement rung between two grid rates is never compared.
         c.ladder.push(rung(260.0, 1.0));
-    }
-    r
+    })
 }
 
 /// "Minimal latency" (000) is p99 at equal offered load: the highest grid rate every compared
@@ -818,13 +784,7 @@ fn minimal_latency_compares_p99_at_the_shared_grid_rate() {
     for c in run.cells.iter_mut().filter(|c| c.workload == "io-wait") {
         *c = holding.cell(&c.target, "io-wait").unwrap().clone();
     }
-    let r = report(Some(&run));
-    assert_eq!(
-        verdict(&r, id),
-        Verdict::Refuted,
-        "{}",
-        claim(&r, id).reason
-    );
+    assert_verdict(&run, id, Verdict::Refuted);
 
     // A target that did not hold 250 (errors there) moves the shared rate down to 200.
     let mut run = with_grid_ladders(12.8, 45.0);

@@ -396,13 +396,10 @@ fn blocking_table(out: &mut String, run: &RunSummary) {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
-    use store::{Machine, TargetSummary};
+    use store::{testing, Machine, TargetSummary};
 
     fn cell(target: &str, workload: &str, rps: &[f64]) -> CellSummary {
         CellSummary {
-            target: target.into(),
-            workload: workload.into(),
-            status: CellStatus::Ok,
             repeats: rps.len() as u32,
             metrics: [
                 ("throughput_rps", Spread::of(rps)),
@@ -413,15 +410,11 @@ mod tests {
             .into_iter()
             .filter_map(|(k, v)| Some((k.to_string(), v?)))
             .collect(),
-            ladder: vec![],
-            capacity_rps: None,
-            slo_p99_ms: None,
-            lower_bound: false,
             params: BTreeMap::from([
                 ("connections".into(), "64".into()),
                 ("path".into(), "/json".into()),
             ]),
-            warnings: vec![],
+            ..testing::cell(target, workload)
         }
     }
 
@@ -464,26 +457,14 @@ mod tests {
         let mut flagged = cell("node-http", "json", &[9000.0]);
         flagged.status = CellStatus::Flagged("3 errors".into());
         let run = RunSummary {
-            run_id: 3,
-            started_at: "2026-11-24T10:00:00Z".into(),
             finished_at: Some("2026-11-24T10:05:00Z".into()),
             machine: Machine {
-                cpu_model: "Test CPU".into(),
-                cores: 2,
-                kernel: "6.1".into(),
-                os: "Debian".into(),
-                memory_mb: 4000,
                 runtimes: BTreeMap::from([("node".into(), "20.20.2".into())]),
-                server_cpus: vec![1],
-                client_cpus: vec![0],
+                ..testing::machine()
             },
-            settings: BTreeMap::new(),
             targets: vec![TargetSummary {
-                name: "node-http".into(),
-                language: "node".into(),
                 framework: "node:http".into(),
                 versions: BTreeMap::from([("node".into(), "20.20.2".into())]),
-                config: BTreeMap::new(),
                 metrics: BTreeMap::from([
                     (
                         "cold_start_ms".into(),
@@ -493,13 +474,13 @@ mod tests {
                     ("install_bytes".into(), Spread::of(&[0.0]).unwrap()),
                     ("install_packages".into(), Spread::of(&[0.0]).unwrap()),
                 ]),
-                failure: None,
+                ..testing::target("node-http", "node")
             }],
             cells: vec![
                 cell("rust-axum", "json", &[30000.0, 31000.0, 32500.0]),
                 flagged,
             ],
-            warnings: vec![],
+            ..testing::run(3)
         };
         let t = tables(&run);
         assert!(t.contains("31,000 (30,000–32,500)"), "{t}");
@@ -529,7 +510,7 @@ mod tests {
             }
             c
         };
-        let mut run = empty_run();
+        let mut run = testing::run(1);
         run.cells = vec![
             blocking("mixed", 11.0, 12.0, 1e6, 1.5),
             blocking("mixed-time", 11.0, 51.0, 3e7, 50.0),
@@ -552,28 +533,6 @@ mod tests {
         // No loop-blocking cell, no table.
         run.cells = vec![cell("node-http", "json", &[1.0])];
         assert!(!tables(&run).contains("Loop blocking"));
-    }
-
-    fn empty_run() -> RunSummary {
-        RunSummary {
-            run_id: 1,
-            started_at: "2026-11-24T10:00:00Z".into(),
-            finished_at: None,
-            machine: Machine {
-                cpu_model: "Test CPU".into(),
-                cores: 2,
-                kernel: "6.1".into(),
-                os: "Debian".into(),
-                memory_mb: 4000,
-                runtimes: BTreeMap::new(),
-                server_cpus: vec![1],
-                client_cpus: vec![0],
-            },
-            settings: BTreeMap::new(),
-            targets: vec![],
-            cells: vec![],
-            warnings: vec![],
-        }
     }
 
     /// A workload declared here, in the test, and registered at run time reaches the store, the
@@ -608,14 +567,8 @@ mod tests {
         // The store: rows named by the metric ids, read back as the cell's metrics.
         let mut db = store::Store::open_in_memory().unwrap();
         let machine = Machine {
-            cpu_model: "Test CPU".into(),
-            cores: 2,
-            kernel: "6.1".into(),
-            os: "Debian 12".into(),
             memory_mb: 2048,
-            runtimes: BTreeMap::new(),
-            server_cpus: vec![1],
-            client_cpus: vec![0],
+            ..testing::machine()
         };
         let id = db
             .begin_run(&store::NewRun {

@@ -2,11 +2,11 @@
 //! (crates/claims/tests/fixtures/run.json, synthetic figures) prints the verdict table and JSON that
 //! validates against schemas/claims.schema.json; bad input exits 2 naming the flag.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn stackwise() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stackwise"))
-}
+mod support;
+
+use support::stackwise;
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -18,14 +18,14 @@ mod support;
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::lab::{
-    count, fixtures, kill_marked, processes_with, read_until, serial, start_lab, wait_for_tree,
-    Procs,
+    cluster_tmpdir, clusters_in, count, fixture_targets, kill_and_expect_nothing_left, kill_marked,
+    latest_run, long_cell, no_setup, processes_with, read_until, run_lab, run_stored, serial,
+    start_lab, start_lab_until, Procs,
 };
-use support::stackwise;
 
 fn tempdir(tag: &str) -> std::path::PathBuf {
     support::lab::tempdir("faults", tag)
@@ -44,19 +44,14 @@ const SHORT: &[&str] = &[
     "--no-progress",
 ];
 
-/// SIGKILL of the lab, then: nothing of the run is left 2 s later.
-fn kill_and_expect_nothing_left(child: &mut Child, marker: &str) {
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGKILL);
-    }
-    let _ = child.wait();
-    std::thread::sleep(Duration::from_secs(2));
-    let left = processes_with(marker);
-    kill_marked(marker);
-    assert!(
-        left.is_empty(),
-        "left running 2 s after SIGKILL of the lab: {left:#?}"
-    );
+/// `--targets TARGET --workloads plaintext` with the short windows: the quick run of the tests
+/// that look at what a lab says when it starts.
+fn short_plaintext(target: &str) -> Vec<&str> {
+    [
+        &["--targets", target, "--workloads", "plaintext"][..],
+        SHORT,
+    ]
+    .concat()
 }
 
 fn read_lock(db: &Path) -> serde_json::Value {
@@ -70,29 +65,17 @@ fn sigkill_mid_cell_leaves_no_node_process_and_no_upstream() {
     let dir = tempdir("kill-node");
     let db = dir.join("lab.sqlite3");
     let marker = format!("kill-node-{}", std::process::id());
-    let (mut child, _rx) = start_lab(
-        &[
-            "--targets",
-            "node-http",
-            "--workloads",
-            "io",
-            "--workers",
-            "node-http=2",
-            "--repeats",
-            "1",
-            "--duration",
-            "60s",
-            "--cold-starts",
-            "0",
-            "--no-progress",
-        ],
+    let args = [
+        &long_cell("node-http", "io")[..],
+        &["--workers", "node-http=2"],
+    ]
+    .concat();
+    // The cluster primary, its 2 workers and the upstream.
+    let (mut child, _rx) = start_lab_until(
+        &args,
         &db,
         &marker,
-        &|_| {},
-    );
-    // The cluster primary, its 2 workers and the upstream.
-    wait_for_tree(
-        &marker,
+        &no_setup,
         "node-http's primary, 2 workers and the upstream",
         &|ps| count(ps, "node-http/server.js") >= 3 && count(ps, "upstream --port") == 1,
     );
@@ -113,27 +96,12 @@ fn sigkill_idle_or_mid_cell_leaves_no_gunicorn_process_and_no_upstream() {
         let dir = tempdir(&format!("kill-gunicorn-{tag}"));
         let db = dir.join("lab.sqlite3");
         let marker = format!("kill-gunicorn-{tag}-{}", std::process::id());
-        let (mut child, _rx) = start_lab(
-            &[
-                "--targets",
-                "python-flask-sync",
-                "--workloads",
-                "io",
-                "--repeats",
-                "1",
-                "--duration",
-                "60s",
-                "--cold-starts",
-                "0",
-                "--no-progress",
-            ],
+        // The gunicorn arbiter and its 3 sync workers (2 × 1 server CPU + 1), and the upstream.
+        let (mut child, _rx) = start_lab_until(
+            &long_cell("python-flask-sync", "io"),
             &db,
             &marker,
-            &|_| {},
-        );
-        // The gunicorn arbiter and its 3 sync workers (2 × 1 server CPU + 1), and the upstream.
-        wait_for_tree(
-            &marker,
+            &no_setup,
             "gunicorn's arbiter, 3 workers and the upstream",
             &|ps| count(ps, "gunicorn") >= 4 && count(ps, "upstream --port") == 1,
         );
@@ -141,16 +109,6 @@ fn sigkill_idle_or_mid_cell_leaves_no_gunicorn_process_and_no_upstream() {
         kill_and_expect_nothing_left(&mut child, &marker);
         std::fs::remove_dir_all(&dir).unwrap();
     }
-}
-
-/// Cluster directories (`stackwise-pg-…`) under `dir`.
-fn clusters_in(dir: &Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("stackwise-pg-"))
-        .map(|e| e.path())
-        .collect()
 }
 
 fn cmdline(pid: i32) -> String {
@@ -196,43 +154,20 @@ fn children_of(parents: &[i32]) -> Vec<(i32, String)> {
 fn sigkill_mid_db_cell_leaves_no_postgres_and_no_cluster_directory() {
     let _s = serial();
     let dir = tempdir("kill-db");
-    // The cluster's directory goes under the test's own temp dir, so the test sees it and only it.
-    let tmp = dir.join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // As root the cluster runs as `nobody`, which must reach its directory.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    }
+    let tmp = cluster_tmpdir(&dir);
     let db = dir.join("lab.sqlite3");
     let marker = format!("kill-db-{}", std::process::id());
     let with_tmp = |cmd: &mut Command| {
         cmd.env("TMPDIR", &tmp);
     };
-    let (mut child, _rx) = start_lab(
-        &[
-            "--targets",
-            "python-flask-sync",
-            "--workloads",
-            "db",
-            "--repeats",
-            "1",
-            "--duration",
-            "60s",
-            "--cold-starts",
-            "0",
-            "--no-progress",
-        ],
-        &db,
-        &marker,
-        &with_tmp,
-    );
     // The postmaster, the target's arbiter and 3 workers, and a backend per worker connected
     // (`postgres: USER DB 127.0.0.1(PORT) …`): the cell's load is on. The backends' environment
     // is overwritten by their process titles, so they are found as the postmaster's children.
-    wait_for_tree(
+    let (mut child, _rx) = start_lab_until(
+        &long_cell("python-flask-sync", "db"),
+        &db,
         &marker,
+        &with_tmp,
         "postgres with 3 client backends and gunicorn",
         &|ps| {
             let backends = children_of(&postmasters(ps));
@@ -263,22 +198,10 @@ fn sigkill_mid_db_cell_leaves_no_postgres_and_no_cluster_directory() {
         clusters_in(&tmp)
     );
     // The next start on the store reports what the killed run's watchdog ended.
-    let out = stackwise()
-        .args([
-            "lab",
-            "--targets",
-            "py-contract",
-            "--workloads",
-            "plaintext",
-        ])
-        .args(SHORT)
-        .arg("--db")
-        .arg(&db)
-        .env("STACKWISE_TARGETS", fixtures())
-        .env("STACKWISE_E2E_MARK", &marker)
-        .env("TMPDIR", &tmp)
-        .output()
-        .unwrap();
+    let out = run_lab(&short_plaintext("py-contract"), &db, &|cmd| {
+        fixture_targets(cmd);
+        cmd.env("STACKWISE_E2E_MARK", &marker).env("TMPDIR", &tmp);
+    });
     let stderr = String::from_utf8_lossy(&out.stderr);
     let left = processes_with(&marker);
     kill_marked(&marker);
@@ -299,27 +222,14 @@ fn the_leftover_of_a_run_killed_with_its_watchdog_is_ended_at_the_next_start() {
     let dir = tempdir("leftover");
     let db = dir.join("lab.sqlite3");
     let marker = format!("leftover-{}", std::process::id());
-    let (mut child, _rx) = start_lab(
-        &[
-            "--targets",
-            "python-flask-sync",
-            "--workloads",
-            "json",
-            "--repeats",
-            "1",
-            "--duration",
-            "60s",
-            "--cold-starts",
-            "0",
-            "--no-progress",
-        ],
+    let (mut child, _rx) = start_lab_until(
+        &long_cell("python-flask-sync", "json"),
         &db,
         &marker,
-        &|_| {},
+        &no_setup,
+        "gunicorn's arbiter and 3 workers",
+        &|ps| count(ps, "gunicorn") >= 4,
     );
-    wait_for_tree(&marker, "gunicorn's arbiter and 3 workers", &|ps| {
-        count(ps, "gunicorn") >= 4
-    });
     // The lab and its watchdog die at once (as with an OOM kill of both): the arbiter dies with
     // the lab (PR_SET_PDEATHSIG), its workers stay.
     let lock = read_lock(&db);
@@ -368,19 +278,7 @@ fn the_leftover_of_a_run_killed_with_its_watchdog_is_ended_at_the_next_start() {
         "the workers outlive their arbiter: {left:#?}"
     );
     // The next start on the same store finds them in the lock, ends them and says so.
-    let out = stackwise()
-        .args([
-            "lab",
-            "--targets",
-            "python-flask-sync",
-            "--workloads",
-            "plaintext",
-        ])
-        .args(SHORT)
-        .arg("--db")
-        .arg(&db)
-        .output()
-        .unwrap();
+    let out = run_lab(&short_plaintext("python-flask-sync"), &db, &no_setup);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let left = processes_with(&marker);
     kill_marked(&marker);
@@ -417,7 +315,7 @@ fn a_full_disk_stops_the_run_naming_the_store_and_keeps_the_cells_stored() {
         &db,
         &marker,
         &|cmd| {
-            cmd.env("STACKWISE_TARGETS", fixtures());
+            fixture_targets(cmd);
             // SIGXFSZ ignored: a write over the file size limit fails with EFBIG, as on a full disk.
             unsafe {
                 cmd.pre_exec(|| {
@@ -463,11 +361,7 @@ fn a_full_disk_stops_the_run_naming_the_store_and_keeps_the_cells_stored() {
     let left = processes_with(&marker);
     kill_marked(&marker);
     assert!(left.is_empty(), "{left:#?}");
-    let run = store::Store::open(&db)
-        .unwrap()
-        .latest_run()
-        .unwrap()
-        .unwrap();
+    let run = latest_run(&db);
     assert!(
         run.cell("py-contract", "plaintext").is_some(),
         "{:#?}",
@@ -475,23 +369,7 @@ fn a_full_disk_stops_the_run_naming_the_store_and_keeps_the_cells_stored() {
     );
     assert!(run.cell("py-contract", "json").is_none());
     // Space again: --resume completes it.
-    let out = stackwise()
-        .args(["lab", "--resume", "--no-progress"])
-        .arg("--db")
-        .arg(&db)
-        .env("STACKWISE_TARGETS", fixtures())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = store::Store::open(&db)
-        .unwrap()
-        .latest_run()
-        .unwrap()
-        .unwrap();
+    let (run, _, _) = run_stored(&["--resume", "--no-progress"], &db, &fixture_targets);
     assert!(run.finished_at.is_some() && run.cell("py-contract", "cpu").is_some());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -502,20 +380,7 @@ fn a_damaged_store_is_refused_with_what_to_do_and_left_as_it_was() {
     let db = dir.join("lab.sqlite3");
     let garbage: Vec<u8> = (0..16384u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&db, &garbage).unwrap();
-    let out = stackwise()
-        .args([
-            "lab",
-            "--targets",
-            "py-contract",
-            "--workloads",
-            "plaintext",
-        ])
-        .args(SHORT)
-        .arg("--db")
-        .arg(&db)
-        .env("STACKWISE_TARGETS", fixtures())
-        .output()
-        .unwrap();
+    let out = run_lab(&short_plaintext("py-contract"), &db, &fixture_targets);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -550,20 +415,7 @@ fn a_store_from_a_newer_stackwise_is_refused_with_what_to_do() {
         Some(true)
     );
     let before = std::fs::read(&db).unwrap();
-    let out = stackwise()
-        .args([
-            "lab",
-            "--targets",
-            "py-contract",
-            "--workloads",
-            "plaintext",
-        ])
-        .args(SHORT)
-        .arg("--db")
-        .arg(&db)
-        .env("STACKWISE_TARGETS", fixtures())
-        .output()
-        .unwrap();
+    let out = run_lab(&short_plaintext("py-contract"), &db, &fixture_targets);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -580,9 +432,6 @@ fn a_second_run_on_a_store_in_use_refuses_naming_the_first_and_wait_waits() {
     let dir = tempdir("two");
     let db = dir.join("lab.sqlite3");
     let marker = format!("two-{}", std::process::id());
-    let fixtures_env = |cmd: &mut Command| {
-        cmd.env("STACKWISE_TARGETS", fixtures());
-    };
     let (mut first, rx) = start_lab(
         &[
             "--targets",
@@ -601,7 +450,7 @@ fn a_second_run_on_a_store_in_use_refuses_naming_the_first_and_wait_waits() {
         ],
         &db,
         &marker,
-        &fixtures_env,
+        &fixture_targets,
     );
     // Its run has begun ("run N: …").
     let begun = read_until(
@@ -615,20 +464,7 @@ fn a_second_run_on_a_store_in_use_refuses_naming_the_first_and_wait_waits() {
         .next()
         .unwrap()
         .to_string();
-    let second = stackwise()
-        .args([
-            "lab",
-            "--targets",
-            "py-contract",
-            "--workloads",
-            "plaintext",
-        ])
-        .args(SHORT)
-        .arg("--db")
-        .arg(&db)
-        .env("STACKWISE_TARGETS", fixtures())
-        .output()
-        .unwrap();
+    let second = run_lab(&short_plaintext("py-contract"), &db, &fixture_targets);
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(2), "{stderr}");
     assert!(
@@ -638,21 +474,8 @@ fn a_second_run_on_a_store_in_use_refuses_naming_the_first_and_wait_waits() {
         "{stderr}"
     );
     // --wait: waits for the first, then runs.
-    let third = stackwise()
-        .args([
-            "lab",
-            "--wait",
-            "--targets",
-            "py-contract",
-            "--workloads",
-            "plaintext",
-        ])
-        .args(SHORT)
-        .arg("--db")
-        .arg(&db)
-        .env("STACKWISE_TARGETS", fixtures())
-        .output()
-        .unwrap();
+    let wait = [&["--wait"][..], &short_plaintext("py-contract")].concat();
+    let third = run_lab(&wait, &db, &fixture_targets);
     let first_status = first.wait().unwrap();
     let stderr = String::from_utf8_lossy(&third.stderr);
     assert!(first_status.success());
@@ -671,30 +494,12 @@ fn a_port_taken_before_the_bind_is_retried_and_noted() {
     let dir = tempdir("bind");
     let db = dir.join("lab.sqlite3");
     let flag = dir.join("bound-once");
-    let out = stackwise()
-        .args([
-            "lab",
-            "--targets",
-            "py-bind-once",
-            "--workloads",
-            "plaintext",
-            "--json",
-        ])
-        .args(SHORT)
-        .arg("--db")
-        .arg(&db)
-        .env("STACKWISE_TARGETS", fixtures())
-        .env("BIND_ONCE_FLAG", &flag)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let args = [&short_plaintext("py-bind-once")[..], &["--json"]].concat();
+    let (run, _, stderr) = run_stored(&args, &db, &|cmd| {
+        fixture_targets(cmd);
+        cmd.env("BIND_ONCE_FLAG", &flag);
+    });
     assert!(flag.exists(), "the first bind was made to fail");
-    let run = store::Store::open(&db)
-        .unwrap()
-        .latest_run()
-        .unwrap()
-        .unwrap();
     assert!(
         run.warnings.iter().any(|w| w.contains("py-bind-once")
             && w.contains("taken between the free-port check and the server's bind")

@@ -6,31 +6,17 @@
 //! `cargo test -p stackwise --test io_wait_e2e -- --ignored`. Figures are asserted as behaviour with generous bounds, never as a
 //! speed: this machine may be loaded.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod support;
 
-fn stackwise() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stackwise"))
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "stackwise-io-wait-e2e-{tag}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use support::lab::{no_setup, run_stored};
 
 #[test]
 #[ignore = "about 85 s on a loaded 2-core machine: run with --ignored"]
 fn io_wait_holds_thousands_in_flight_on_node_and_python_and_stores_them() {
-    let dir = tempdir("run");
+    let dir = support::lab::tempdir("io-wait-e2e", "run");
     let db = dir.join("lab.sqlite3");
-    let out = stackwise()
-        .args([
-            "lab",
+    let (run, stdout, stderr) = run_stored(
+        &[
             "--targets",
             "node-http,python-fastapi",
             "--workloads",
@@ -40,19 +26,10 @@ fn io_wait_holds_thousands_in_flight_on_node_and_python_and_stores_them() {
             "--cold-starts",
             "1",
             "--no-progress",
-        ])
-        .arg("--db")
-        .arg(&db)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let run = store::Store::open(&db)
-        .unwrap()
-        .latest_run()
-        .unwrap()
-        .expect("a run is stored");
+        ],
+        &db,
+        &no_setup,
+    );
     for target in ["node-http", "python-fastapi"] {
         let c = run
             .cell(target, "io-wait")

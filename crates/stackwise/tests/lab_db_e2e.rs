@@ -7,44 +7,23 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use support::lab::processes_with;
-use support::stackwise;
+use support::lab::{cluster_tmpdir, clusters_in, processes_with, run_stored};
 
 fn tempdir(tag: &str) -> PathBuf {
     support::lab::tempdir("lab-db-e2e", tag)
 }
 
-/// Cluster directories (`stackwise-pg-…`) under `dir`.
-fn clusters_in(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("stackwise-pg-"))
-        .map(|e| e.path())
-        .collect()
-}
-
 #[test]
 fn db_and_crud_cells_are_stored_and_the_cluster_is_gone() {
     let dir = tempdir("run");
-    // The cluster's directory goes under the run's temp dir, so the test sees it and only it.
-    let tmp = dir.join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // As root the cluster runs as `nobody`, which must reach its directory.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    }
+    let tmp = cluster_tmpdir(&dir);
     let db = dir.join("lab.sqlite3");
     let marker = format!("db-{}", std::process::id());
     let targets = ["rust-axum", "node-http", "python-fastapi"];
-    let out = stackwise()
-        .args([
-            "lab",
+    let (stored, stdout, stderr) = run_stored(
+        &[
             "--targets",
             &targets.join(","),
             "--workloads",
@@ -61,21 +40,13 @@ fn db_and_crud_cells_are_stored_and_the_cluster_is_gone() {
             "1",
             "--no-progress",
             "--json",
-        ])
-        .arg("--db")
-        .arg(&db)
-        .env("STACKWISE_E2E_MARK", &marker)
-        .env("TMPDIR", &tmp)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let run: store::RunSummary = serde_json::from_slice(&out.stdout).unwrap();
-    let stored = store::Store::open(&db)
-        .unwrap()
-        .latest_run()
-        .unwrap()
-        .unwrap();
+        ],
+        &db,
+        &|cmd| {
+            cmd.env("STACKWISE_E2E_MARK", &marker).env("TMPDIR", &tmp);
+        },
+    );
+    let run: store::RunSummary = serde_json::from_str(&stdout).unwrap();
     assert_eq!(run, stored);
     assert_eq!(run.cells.len(), 6, "{:#?}", run.cells);
     for t in targets {

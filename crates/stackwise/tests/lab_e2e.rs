@@ -7,10 +7,11 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::lab::{processes_with, read_until, serial, start_lab};
+use support::lab::{
+    latest_run, no_setup, processes_with, read_until, run_stored, serial, start_lab,
+};
 use support::stackwise;
 
 fn tempdir(tag: &str) -> std::path::PathBuf {
@@ -31,11 +32,6 @@ const SHORT: &[&str] = &[
     "2",
     "--no-progress",
 ];
-
-fn read_run(db: &Path) -> store::RunSummary {
-    let s = store::Store::open(db).unwrap();
-    s.latest_run().unwrap().expect("a run is stored")
-}
 
 #[test]
 fn plan_lists_cells_and_an_eta_without_running() {
@@ -101,25 +97,21 @@ fn a_short_two_target_run_is_stored_and_read_back() {
     let dir = tempdir("run");
     let db = dir.join("lab.sqlite3");
     let marker = format!("run-{}", std::process::id());
-    let out = stackwise()
-        .args([
-            "lab",
+    let args = [
+        &[
             "--targets",
             "rust-axum,node-http",
             "--workloads",
             "json,io,io-slo",
             "--json",
-        ])
-        .args(SHORT)
-        .arg("--db")
-        .arg(&db)
-        .env("STACKWISE_E2E_MARK", &marker)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let printed: store::RunSummary = serde_json::from_slice(&out.stdout).unwrap();
-    let run = read_run(&db);
+        ][..],
+        SHORT,
+    ]
+    .concat();
+    let (run, stdout, _) = run_stored(&args, &db, &|cmd| {
+        cmd.env("STACKWISE_E2E_MARK", &marker);
+    });
+    let printed: store::RunSummary = serde_json::from_str(&stdout).unwrap();
     assert_eq!(printed, run, "--json prints what was stored");
     let shown = stackwise()
         .args(["lab", "--show", "--json"])
@@ -177,19 +169,12 @@ fn a_short_two_target_run_is_stored_and_read_back() {
     );
 
     // Without --json: the tables.
-    let out = stackwise()
-        .args(["lab", "--targets", "rust-axum", "--workloads", "plaintext"])
-        .args(SHORT)
-        .arg("--db")
-        .arg(&db)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = [
+        &["--targets", "rust-axum", "--workloads", "plaintext"][..],
+        SHORT,
+    ]
+    .concat();
+    let (_, stdout, _) = run_stored(&args, &db, &no_setup);
     assert!(
         stdout.contains("plaintext") && stdout.contains("req/s") && stdout.contains("rust-axum"),
         "{stdout}"
@@ -275,7 +260,7 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
         "left running: {:?}",
         processes_with(&marker)
     );
-    let run = read_run(&db);
+    let run = latest_run(&db);
     assert!(run.finished_at.is_none());
     assert!(
         run.cell("node-http", "plaintext").is_some(),
@@ -289,19 +274,9 @@ fn sigint_mid_cell_leaves_nothing_running_and_resume_completes() {
     let run_id = run.run_id;
 
     // --resume completes it, measuring only what is missing.
-    let out = stackwise()
-        .args(["lab", "--resume", "--no-progress", "--json"])
-        .arg("--db")
-        .arg(&db)
-        .env("STACKWISE_E2E_MARK", &marker)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = read_run(&db);
+    let (run, _, _) = run_stored(&["--resume", "--no-progress", "--json"], &db, &|cmd| {
+        cmd.env("STACKWISE_E2E_MARK", &marker);
+    });
     assert_eq!(run.run_id, run_id);
     assert!(run.finished_at.is_some());
     assert_eq!(run.cells.len(), 4);
@@ -331,23 +306,12 @@ fn the_vector_workload_measures_a_real_target_with_checked_answers() {
     let _serial = serial();
     let dir = tempdir("vector");
     let db = dir.join("lab.sqlite3");
-    let out = stackwise()
-        .args([
-            "lab",
-            "--targets",
-            "node-http",
-            "--workloads",
-            "vector",
-            "--json",
-        ])
-        .args(SHORT)
-        .arg("--db")
-        .arg(&db)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let run = read_run(&db);
+    let args = [
+        &["--targets", "node-http", "--workloads", "vector", "--json"][..],
+        SHORT,
+    ]
+    .concat();
+    let (run, _, _) = run_stored(&args, &db, &no_setup);
     let c = run.cell("node-http", "vector").unwrap();
     assert_eq!(c.status, store::CellStatus::Ok, "{c:?}");
     assert_eq!(c.params.get("n").map(String::as_str), Some("1000000"));

@@ -5,17 +5,12 @@
 //! run_finished; the human text (the tables) is on stderr. A bad option is a usage error naming
 //! its flag, with nothing on stdout.
 
-use std::process::Command;
+mod support;
 
-fn stackwise() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stackwise"))
-}
+use support::stackwise;
 
 fn tempdir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("stackwise-lab-events-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    support::lab::tempdir("lab-events", tag)
 }
 
 fn schema() -> serde_json::Value {

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
+use support::lab::tempdir;
 use support::{assert_success, stackwise};
 
 /// Processes this test started, ended (by pid) when dropped.
@@ -132,15 +133,10 @@ fn command(line: &str, venv: &Path, dir: &Path) -> Command {
     c
 }
 
-#[test]
-fn locust_master_and_two_workers_measured_imported_and_reported() {
-    let _serial = serial();
-    let venv = locust_venv();
-    let dir = std::env::temp_dir().join(format!("stackwise-locust-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+/// The rust-axum reference backend started on a free loopback port (one worker), ready: the
+/// processes to end (it is the first) and its URL.
+fn start_axum() -> (Procs, String) {
     let mut procs = Procs(Vec::new());
-
     let port = free_port();
     procs.0.push(
         Command::new(axum_binary())
@@ -152,7 +148,66 @@ fn locust_master_and_two_workers_measured_imported_and_reported() {
             .unwrap(),
     );
     wait_ready(port, &mut procs);
-    let url = format!("http://127.0.0.1:{port}");
+    (procs, format!("http://127.0.0.1:{port}"))
+}
+
+/// The `locust …` command lines `stackwise export locust` printed (the master's, then the
+/// workers').
+fn locust_commands(printed: &str) -> Vec<&str> {
+    printed
+        .lines()
+        .filter(|l| l.starts_with("locust "))
+        .collect()
+}
+
+/// What the master of `run` wrote on stderr.
+fn master_err(dir: &Path, run: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{run}-master.err"))).unwrap_or_default()
+}
+
+/// Starts the master (`lines[0]`) and two workers (`lines[1]`) in `dir` (added to `procs`; their
+/// output in `dir/{run}-master.log`, `{run}-master.err`, `{run}-worker{i}.err`) and waits for the
+/// master to end, bounded at 120 s: its exit status.
+fn run_master_and_two_workers(
+    lines: &[&str],
+    venv: &Path,
+    dir: &Path,
+    run: &str,
+    procs: &mut Procs,
+) -> std::process::ExitStatus {
+    let log = |name: String| std::fs::File::create(dir.join(name)).unwrap();
+    let mut master = command(lines[0], venv, dir);
+    master
+        .stdout(log(format!("{run}-master.log")))
+        .stderr(log(format!("{run}-master.err")));
+    procs.0.push(master.spawn().unwrap());
+    let master_idx = procs.0.len() - 1;
+    for i in 0..2 {
+        let mut w = command(lines[1], venv, dir);
+        w.stdout(Stdio::null())
+            .stderr(log(format!("{run}-worker{i}.err")));
+        procs.0.push(w.spawn().unwrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(s) = procs.0[master_idx].try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Locust master did not finish in 120 s: {}",
+            master_err(dir, run)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn locust_master_and_two_workers_measured_imported_and_reported() {
+    let _serial = serial();
+    let venv = locust_venv();
+    let dir = tempdir("locust-e2e", "cpu");
+    let (mut procs, url) = start_axum();
 
     let master_port = free_port();
     let out = stackwise()
@@ -166,44 +221,18 @@ fn locust_master_and_two_workers_measured_imported_and_reported() {
         .unwrap();
     assert_success(&out);
     let printed = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = printed
-        .lines()
-        .filter(|l| l.starts_with("locust "))
-        .collect();
+    let lines = locust_commands(&printed);
     assert_eq!(lines.len(), 2, "{printed}");
     assert!(lines[0].contains("--master") && lines[0].contains("--expect-workers 2"));
     assert!(lines[1].contains("--worker") && lines[1].contains("--master-host 127.0.0.1"));
     assert!(printed.contains("stackwise import locust run"), "{printed}");
 
-    let mut master = command(lines[0], &venv, &dir);
-    master
-        .stdout(std::fs::File::create(dir.join("master.log")).unwrap())
-        .stderr(std::fs::File::create(dir.join("master.err")).unwrap());
-    procs.0.push(master.spawn().unwrap());
-    let master_idx = procs.0.len() - 1;
-    for i in 0..2 {
-        let mut w = command(lines[1], &venv, &dir);
-        w.stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join(format!("worker{i}.err"))).unwrap());
-        procs.0.push(w.spawn().unwrap());
-    }
-    // 3 s of load + 1 s of ramp, workers joining, start-up: bounded at 120 s.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = procs.0[master_idx].try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the Locust master did not finish in 120 s: {}",
-            std::fs::read_to_string(dir.join("master.err")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    // 3 s of load + 1 s of ramp, workers joining, start-up.
+    let status = run_master_and_two_workers(&lines, &venv, &dir, "run", &mut procs);
     assert!(
         status.success(),
         "locust master: {status}: {}",
-        std::fs::read_to_string(dir.join("master.err")).unwrap_or_default()
+        master_err(&dir, "run")
     );
 
     let db = dir.join("lab.sqlite3");
@@ -275,22 +304,8 @@ fn locust_master_and_two_workers_measured_imported_and_reported() {
 fn locust_runs_exported_vector_with_its_float_check() {
     let _serial = serial();
     let venv = locust_venv();
-    let dir = std::env::temp_dir().join(format!("stackwise-locust-vector-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut procs = Procs(Vec::new());
-    let port = free_port();
-    procs.0.push(
-        Command::new(axum_binary())
-            .env("PORT", port.to_string())
-            .env("WORKERS", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_ready(port, &mut procs);
-    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempdir("locust-e2e", "vector");
+    let (mut procs, url) = start_axum();
     for (run, corrupt) in [("good", false), ("bad", true)] {
         let master_port = free_port();
         let file = format!("{run}.py");
@@ -313,39 +328,15 @@ fn locust_runs_exported_vector_with_its_float_check() {
             std::fs::write(&path, text.replace(line, &format!("{line} * (1 + 1e-6)"))).unwrap();
         }
         let printed = String::from_utf8(out.stdout).unwrap();
-        let lines: Vec<&str> = printed
-            .lines()
-            .filter(|l| l.starts_with("locust "))
-            .collect();
+        let lines = locust_commands(&printed);
         assert_eq!(lines.len(), 2, "{printed}");
-        let mut master = command(lines[0], &venv, &dir);
-        master
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join(format!("{run}-master.err"))).unwrap());
-        procs.0.push(master.spawn().unwrap());
-        let master_idx = procs.0.len() - 1;
-        for _ in 0..2 {
-            let mut w = command(lines[1], &venv, &dir);
-            w.stdout(Stdio::null()).stderr(Stdio::null());
-            procs.0.push(w.spawn().unwrap());
-        }
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let status = loop {
-            if let Some(s) = procs.0[master_idx].try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the Locust master did not finish in 120 s"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        };
+        let status = run_master_and_two_workers(&lines, &venv, &dir, run, &mut procs);
         // Locust exits 1 when a request failed: expected only for the corrupted answer.
         assert_eq!(
             status.success(),
             !corrupt,
             "{run}: {status}: {}",
-            std::fs::read_to_string(dir.join(format!("{run}-master.err"))).unwrap_or_default()
+            master_err(&dir, run)
         );
         let out = stackwise()
             .args(["import", "locust", run, "--target", "rust-axum", "--db"])

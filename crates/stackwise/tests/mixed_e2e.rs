@@ -4,27 +4,19 @@
 //! calibrated `n` and its measured CPU time, the blocking ratio) and the adviser prices a `mixed`
 //! product from the real `mixed-slo` cell. About 30 s, so in its own test binary, like lab_e2e.
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::Command;
 
-fn stackwise() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stackwise"))
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stackwise-mixed-e2e-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use support::lab::{no_setup, run_stored};
+use support::stackwise;
 
 #[test]
 fn mixed_time_calibrates_on_node_and_python_and_mixed_slo_prices_a_mixed_product() {
-    let dir = tempdir("run");
+    let dir = support::lab::tempdir("mixed-e2e", "run");
     let db = dir.join("lab.sqlite3");
-    let out = stackwise()
-        .args([
-            "lab",
+    let (run, stdout, stderr) = run_stored(
+        &[
             "--targets",
             "node-http,python-fastapi",
             "--workloads",
@@ -40,19 +32,10 @@ fn mixed_time_calibrates_on_node_and_python_and_mixed_slo_prices_a_mixed_product
             "--cold-starts",
             "1",
             "--no-progress",
-        ])
-        .arg("--db")
-        .arg(&db)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let run = store::Store::open(&db)
-        .unwrap()
-        .latest_run()
-        .unwrap()
-        .expect("a run is stored");
+        ],
+        &db,
+        &no_setup,
+    );
     for target in ["node-http", "python-fastapi"] {
         let c = run
             .cell(target, "mixed-time")

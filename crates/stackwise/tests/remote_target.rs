@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod support;
+
 fn stackwise() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stackwise"));
     c.env(
@@ -28,10 +30,7 @@ fn stackwise() -> Command {
 }
 
 fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stackwise-remote-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    support::lab::tempdir("remote", tag)
 }
 
 fn fixture() -> PathBuf {

@@ -2,11 +2,11 @@
 //! fixtures (TEST DATA, not measurements), writing Markdown, HTML and JSON; bad input.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn stackwise() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stackwise"))
-}
+mod support;
+
+use support::{assert_success, stackwise};
 
 fn fixture(name: &str) -> String {
     format!(
@@ -17,20 +17,7 @@ fn fixture(name: &str) -> String {
 
 /// A fresh directory for one test's output files.
 fn out_dir(test: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stackwise-report-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::lab::tempdir("report", test)
 }
 
 fn usage_error(out: &Output, needle: &str) {
@@ -51,7 +38,7 @@ fn writes_markdown_and_self_contained_html() {
         .arg(&html)
         .output()
         .unwrap();
-    ok(&out);
+    assert_success(&out);
     assert!(out.stdout.is_empty(), "files only, nothing on stdout");
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(md.starts_with("# stackwise report: run #7"));
@@ -73,7 +60,7 @@ fn markdown_on_stdout_by_default_and_json_with_a_comparison() {
         .args(["report", "--summary-json", &fixture("run-a.json")])
         .output()
         .unwrap();
-    ok(&out);
+    assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("# stackwise report: run #7"));
 
     let out = stackwise()
@@ -87,7 +74,7 @@ fn markdown_on_stdout_by_default_and_json_with_a_comparison() {
         ])
         .output()
         .unwrap();
-    ok(&out);
+    assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["summary"]["run_id"], 7);
     assert_eq!(v["comparison"]["baseline_run_id"], 5);
@@ -114,7 +101,7 @@ fn comparison_html() {
         .arg(&html)
         .output()
         .unwrap();
-    ok(&out);
+    assert_success(&out);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("run #7 against baseline run #5"));
     assert!(
@@ -369,7 +356,7 @@ fn reads_runs_from_a_real_store_with_curves_series_and_a_comparison() {
         .arg(&html)
         .output()
         .unwrap();
-    ok(&out);
+    assert_success(&out);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains(&format!("run #{second}")), "the latest run");
     // Curves and series came from the stored engine reports.
@@ -395,7 +382,7 @@ fn reads_runs_from_a_real_store_with_curves_series_and_a_comparison() {
         ])
         .output()
         .unwrap();
-    ok(&out);
+    assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let figs = v["comparison"]["figures"].as_array().unwrap();
     let tp = figs
@@ -442,7 +429,7 @@ fn claims_always_and_advice_with_a_profile() {
         .arg(&html)
         .output()
         .unwrap();
-    ok(&out);
+    assert_success(&out);
     let page = std::fs::read_to_string(&html).unwrap();
     let claims = &page[page.find("id=\"claims\"").unwrap()..page.find("id=\"advice\"").unwrap()];
     assert!(claims.contains("testable claims of the articles checked against this run"));
@@ -472,7 +459,7 @@ fn claims_always_and_advice_with_a_profile() {
         .arg(&html)
         .output()
         .unwrap();
-    ok(&out);
+    assert_success(&out);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(!page.contains("<script"));
     assert!(page.contains("# &lt;script&gt;alert(&#39;p&#39;)&lt;/script&gt; | *x*"));

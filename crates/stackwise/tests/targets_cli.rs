@@ -4,12 +4,12 @@
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn stackwise() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stackwise"))
-}
+mod support;
+
+use support::{serve_fixture, stackwise};
 
 fn fixtures(which: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -256,22 +256,8 @@ fn sigterm_during_serve_leaves_no_process_behind() {
 }
 
 fn serve_then_signal(signal: i32) {
-    let dir = fixtures("targets");
     let port = free_port();
-    let mut child = stackwise()
-        .args([
-            "targets",
-            "--targets-dir",
-            dir.to_str().unwrap(),
-            "serve",
-            "py-forking",
-            "--port",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = serve_fixture("py-forking", port, Stdio::piped());
     let pid = child.id() as i32;
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
@@ -391,21 +377,7 @@ fn every_other_shipped_target_passes_check() {
 fn serve_on_a_busy_port_moves_to_another_and_a_crash_is_reported() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
-    let dir = fixtures("targets");
-    let mut child = stackwise()
-        .args([
-            "targets",
-            "--targets-dir",
-            dir.to_str().unwrap(),
-            "serve",
-            "py-crash",
-            "--port",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = serve_fixture("py-crash", port, Stdio::piped());
     let pid = child.id() as i32;
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().expect("a banner").unwrap();

@@ -4,17 +4,14 @@
 //! directory are left; `--database-url` refuses a database holding other tables, naming them.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn stackwise() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stackwise"))
-}
+mod support;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/targets")
-}
+use support::lab::fixtures;
+use support::{serve_fixture, stackwise};
 
 fn alive(pid: i32) -> bool {
     lab::sample::read_stat(pid).is_some_and(|s| s.state != 'Z' && s.state != 'X')
@@ -31,20 +28,7 @@ fn serve_brings_up_the_database_and_sigterm_leaves_nothing() {
 }
 
 fn serve_then_signal(signal: i32) {
-    let mut child = stackwise()
-        .args([
-            "targets",
-            "--targets-dir",
-            fixtures().to_str().unwrap(),
-            "serve",
-            "py-db",
-            "--port",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = serve_fixture("py-db", 0, Stdio::piped());
     let pid = child.id() as i32;
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
@@ -143,20 +127,7 @@ fn serve_then_signal(signal: i32) {
 /// sweep (here called directly) stops it and deletes its directory.
 #[test]
 fn a_hard_kill_leaves_a_cluster_that_the_next_sweep_removes() {
-    let mut child = stackwise()
-        .args([
-            "targets",
-            "--targets-dir",
-            fixtures().to_str().unwrap(),
-            "serve",
-            "py-db",
-            "--port",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = serve_fixture("py-db", 0, Stdio::null());
     let pid = child.id() as i32;
     let mut line = String::new();
     for l in BufReader::new(child.stdout.take().unwrap()).lines() {

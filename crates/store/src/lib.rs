@@ -11,6 +11,8 @@ pub mod db;
 pub mod json;
 pub mod model;
 pub mod schema;
+#[doc(hidden)]
+pub mod testing;
 
 pub use db::{
     default_path, now_rfc3339, CellRecord, NewRun, PlannedCell, RepeatRecord, RunListing, Store,

@@ -492,6 +492,41 @@ const fn future(
     }
 }
 
+/// `ENDPOINT-slo`: the capacity search on one endpoint (`GET /ENDPOINT`, one request), an
+/// open-loop ladder started from the endpoint's own saturation cell. What differs between them:
+/// the services, the request, the endpoint's parameters (before the ladder's), parameters after
+/// the ladder's, the metrics and the tier. (A macro, not a `const fn`: the id and the description
+/// are the endpoint's name in a `concat!`.)
+macro_rules! capacity {
+    (
+        $endpoint:literal,
+        $services:expr,
+        $request:expr,
+        [$($endpoint_param:expr),*],
+        [$($after:expr),*],
+        $metrics:expr,
+        $quick:expr
+    ) => {
+        workload(
+            concat!($endpoint, "-slo"),
+            Capacity,
+            concat!("GET /", $endpoint, ", open-loop ladder: capacity at the p99 SLO"),
+            &[$endpoint],
+            $services,
+            &[$request],
+            &[
+                p("anchor_workload", $endpoint, "the saturation cell the search starts from"),
+                $($endpoint_param,)*
+                OPEN,
+                ANCHOR,
+                $($after,)*
+            ],
+            $metrics,
+            $quick,
+        )
+    };
+}
+
 use Kind::{Capacity, Concurrency, Hold, Mixed, PerTarget, Saturation};
 
 /// Every built-in workload: the measured ones in suite (and report) order, then the per-target
@@ -552,50 +587,10 @@ pub const BUILTIN_WORKLOADS: &[Workload] = &[
         SAT_METRICS,
         false,
     ),
-    on_request(workload(
-        "json-slo",
-        Capacity,
-        "GET /json, open-loop ladder: capacity at the p99 SLO",
-        &["json"],
-        &[],
-        &[JSON_REQ],
-        &[p("anchor_workload", "json", "the saturation cell the search starts from"), OPEN, ANCHOR],
-        CAP_METRICS,
-        false,
-    )),
-    workload(
-        "io-slo",
-        Capacity,
-        "GET /io, open-loop ladder: capacity at the p99 SLO",
-        &["io"],
-        UPSTREAM,
-        &[IO],
-        &[p("anchor_workload", "io", "the saturation cell the search starts from"), IO_MS, OPEN, ANCHOR, IO_SLO_SEARCHES],
-        IO_CAP_METRICS,
-        true,
-    ),
-    workload(
-        "cpu-slo",
-        Capacity,
-        "GET /cpu, open-loop ladder: capacity at the p99 SLO",
-        &["cpu"],
-        &[],
-        &[CPU],
-        &[p("anchor_workload", "cpu", "the saturation cell the search starts from"), CPU_N, OPEN, ANCHOR],
-        CAP_METRICS,
-        false,
-    ),
-    workload(
-        "hash-slo",
-        Capacity,
-        "GET /hash, open-loop ladder: capacity at the p99 SLO",
-        &["hash"],
-        &[],
-        &[HASH],
-        &[p("anchor_workload", "hash", "the saturation cell the search starts from"), HASH_N, OPEN, ANCHOR],
-        CAP_METRICS,
-        false,
-    ),
+    on_request(capacity!("json", &[], JSON_REQ, [], [], CAP_METRICS, false)),
+    capacity!("io", UPSTREAM, IO, [IO_MS], [IO_SLO_SEARCHES], IO_CAP_METRICS, true),
+    capacity!("cpu", &[], CPU, [CPU_N], [], CAP_METRICS, false),
+    capacity!("hash", &[], HASH, [HASH_N], [], CAP_METRICS, false),
     workload(
         "mixed",
         Mixed,

@@ -1,15 +1,24 @@
-//! Scaffolding of the tests that run `stackwise lab` (faults.rs, lab_e2e.rs, lab_db_e2e.rs): one
-//! lab at a time, temporary directories, a lab started with its stderr lines on a channel, and
+//! Scaffolding of the tests that run `stackwise lab` (faults.rs, lab_e2e.rs, lab_db_e2e.rs,
+//! io_wait_e2e.rs, mixed_e2e.rs): one lab at a time, temporary directories, a lab run to its end and
+//! its stored run read back, a lab started with its stderr lines on a channel (and killed), and
 //! the processes a run started, found by a marker in their environment (everything the lab starts
 //! inherits `STACKWISE_E2E_MARK`: servers, workers, upstream, watchdog, postgres).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use super::stackwise;
+
+/// No addition to a lab's command (the `setup` of [`start_lab`] and [`run_lab`]).
+pub fn no_setup(_: &mut Command) {}
+
+/// The `setup` that points the lab at the stdlib-only fixture targets.
+pub fn fixture_targets(cmd: &mut Command) {
+    cmd.env("STACKWISE_TARGETS", fixtures());
+}
 
 /// One lab at a time per test binary (they share the CPUs and pin servers to the same one).
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -29,6 +38,28 @@ pub fn tempdir(binary: &str, tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// A `tmp` directory under `dir` for the lab's TMPDIR, where its PostgreSQL cluster directory goes:
+/// so the test sees its own cluster directory and only it. As root the cluster runs as `nobody`,
+/// which must reach it (`dir` 0755, `tmp` 1777).
+pub fn cluster_tmpdir(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    tmp
+}
+
+/// Cluster directories (`stackwise-pg-…`) under `dir`.
+pub fn clusters_in(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("stackwise-pg-"))
+        .map(|e| e.path())
+        .collect()
 }
 
 /// Processes as (pid, command line).
@@ -142,4 +173,89 @@ pub fn read_until(
             return seen;
         }
     }
+}
+
+/// Runs `stackwise lab ARGS --db DB` to its end (`setup` adds to the command): its output.
+pub fn run_lab(args: &[&str], db: &Path, setup: &dyn Fn(&mut Command)) -> Output {
+    let mut cmd = stackwise();
+    cmd.arg("lab").args(args).arg("--db").arg(db);
+    setup(&mut cmd);
+    cmd.output().unwrap()
+}
+
+/// The latest run stored in `db` (there must be one).
+pub fn latest_run(db: &Path) -> store::RunSummary {
+    store::Store::open(db)
+        .unwrap()
+        .latest_run()
+        .unwrap()
+        .expect("a run is stored")
+}
+
+/// Runs `stackwise lab ARGS --db DB` (as [`run_lab`]), asserts that it succeeded (showing both
+/// streams when not), and returns the latest run stored, stdout and stderr.
+pub fn run_stored(
+    args: &[&str],
+    db: &Path,
+    setup: &dyn Fn(&mut Command),
+) -> (store::RunSummary, String, String) {
+    let out = run_lab(args, db, setup);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status.code()
+    );
+    (latest_run(db), stdout, stderr)
+}
+
+/// The arguments of a lab that measures `workload` on `target` for 60 s, one repeat and no cold
+/// start: a run long enough to be killed mid-cell.
+pub fn long_cell<'a>(target: &'a str, workload: &'a str) -> Vec<&'a str> {
+    vec![
+        "--targets",
+        target,
+        "--workloads",
+        workload,
+        "--repeats",
+        "1",
+        "--duration",
+        "60s",
+        "--cold-starts",
+        "0",
+        "--no-progress",
+    ]
+}
+
+/// Starts a lab as [`start_lab`] does and waits until `ok` holds of its processes (as
+/// [`wait_for_tree`]: `what` names them).
+pub fn start_lab_until(
+    args: &[&str],
+    db: &Path,
+    marker: &str,
+    setup: &dyn Fn(&mut Command),
+    what: &str,
+    ok: &dyn Fn(&Procs) -> bool,
+) -> (Child, Receiver<String>) {
+    let started = start_lab(args, db, marker, setup);
+    wait_for_tree(marker, what, ok);
+    started
+}
+
+/// SIGKILL of the lab `child` (started by this test, killed by its pid), then: nothing of the run
+/// (`marker`) is left 2 s later. What is left is killed (by pid) before the assertion fails.
+pub fn kill_and_expect_nothing_left(child: &mut Child, marker: &str) {
+    // SAFETY: a signal to the lab this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_secs(2));
+    let left = processes_with(marker);
+    kill_marked(marker);
+    assert!(
+        left.is_empty(),
+        "left running 2 s after SIGKILL of the lab: {left:#?}"
+    );
 }

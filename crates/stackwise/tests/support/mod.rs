@@ -7,7 +7,7 @@
 pub mod lab;
 
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::extract::Path;
@@ -135,6 +135,19 @@ pub fn closed_port() -> u16 {
 
 pub fn stackwise() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stackwise"))
+}
+
+/// Starts `stackwise targets --targets-dir tests/fixtures/targets serve NAME --port PORT` with its
+/// stdout piped (the banner) and its stderr as given.
+pub fn serve_fixture(name: &str, port: u16, stderr: Stdio) -> Child {
+    stackwise()
+        .args(["targets", "--targets-dir"])
+        .arg(self::lab::fixtures())
+        .args(["serve", name, "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
 }
 
 /// Runs `stackwise load URL ARGS… --json` and returns the parsed report.
