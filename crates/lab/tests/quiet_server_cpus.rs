@@ -47,7 +47,7 @@ struct Probe {
 }
 
 impl Host for Probe {
-    fn targets(&self) -> Result<Vec<TargetInfo>, String> {
+    fn targets(&self) -> Result<Vec<TargetInfo>, lab::host::HostError> {
         Ok(vec![TargetInfo {
             name: "probe".into(),
             language: "rust".into(),
@@ -100,10 +100,11 @@ impl Host for Probe {
     }
     fn start_service(
         &self,
-        _k: ServiceKind,
+        k: ServiceKind,
         _cpus: &[usize],
-    ) -> Result<Box<dyn ServiceHandle>, String> {
-        Err("no services in this test".into())
+    ) -> Result<Box<dyn ServiceHandle>, lab::host::ServiceError> {
+        // No services in this test.
+        Err(lab::host::ServiceError::Remote(k))
     }
 }
 
