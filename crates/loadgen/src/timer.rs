@@ -26,7 +26,9 @@
 //! is, the thread does not nap but wakes on responses, so that an overdue connection sends as
 //! soon as it is free. The `timerfd` is then armed only when the thread parks, for slots further
 //! away than a nap may last. On a VM where a thread wake-up costs ~10–20 µs of CPU, this is what
-//! keeps the open loop's CPU per request near the closed loop's.
+//! keeps the open loop's CPU per request near the closed loop's. A thread that stops napping for
+//! good (a response without a receive time) makes its timer eager again
+//! ([`ThreadTimer::make_eager`]): with no pacer to arm it, its slots would never be released.
 
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
