@@ -232,8 +232,14 @@ impl ThreadCtx {
     }
 
     /// Stops napping: a response came without the kernel's receive time (see [`ThreadCtx::gate`]).
+    /// The slot timer, until now armed only by the pacer when the thread parked, is from now on
+    /// armed by every slot scheduled: with no nap, nothing else would arm it, and a connection
+    /// waiting for its slot (`wait_slot`) would never be woken.
     fn no_receive_times(&self) {
         self.gate.borrow_mut().take();
+        if let Some(timer) = &self.timer {
+            timer.make_eager();
+        }
         self.stats.borrow_mut().notes.push(format!(
             "thread {}: no kernel receive timestamps on this system; the open loop wakes for \
              every response instead of coalescing its wake-ups (more CPU per request)",
@@ -405,9 +411,18 @@ pub(crate) async fn run_connection(ctx: Rc<ThreadCtx>, index: usize, local: usiz
     }
 }
 
+/// Tests only: connections to this port read without the kernel's receive times, as on a
+/// system that has none (or before the kernel has switched its timestamping on), so that the
+/// engine's path for responses without one runs deterministically. 0: none.
+#[cfg(test)]
+pub(crate) static NO_RECEIVE_TIMES_PORT: std::sync::atomic::AtomicU16 =
+    std::sync::atomic::AtomicU16::new(0);
+
 /// Opens a connection. `timestamps`: the socket records the kernel's receive time of what it
 /// reads (open loop; see [`Socket`]).
 async fn connect(addr: SocketAddr, timeout: Duration, timestamps: bool) -> Result<Socket, String> {
+    #[cfg(test)]
+    let timestamps = timestamps && addr.port() != NO_RECEIVE_TIMES_PORT.load(Ordering::Relaxed);
     let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| format!("no connection to {addr} within {timeout:?}"))?

@@ -26,7 +26,9 @@
 //! is, the thread does not nap but wakes on responses, so that an overdue connection sends as
 //! soon as it is free. The `timerfd` is then armed only when the thread parks, for slots further
 //! away than a nap may last. On a VM where a thread wake-up costs ~10–20 µs of CPU, this is what
-//! keeps the open loop's CPU per request near the closed loop's.
+//! keeps the open loop's CPU per request near the closed loop's. A thread that stops napping for
+//! good (a response without a receive time) makes its timer eager again
+//! ([`ThreadTimer::make_eager`]): with no pacer to arm it, its slots would never be released.
 
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
@@ -163,8 +165,9 @@ pub struct ThreadTimer {
     /// Kernel wake-ups so far (for tests and diagnostics).
     fires: Cell<u64>,
     /// Armed by the thread's pacer, only when the thread parks ([`ThreadTimer::arm_for_park`]),
-    /// not at every [`ThreadTimer::schedule`].
-    lazy: bool,
+    /// not at every [`ThreadTimer::schedule`]. Cleared for good by [`ThreadTimer::make_eager`]
+    /// when the thread stops napping: no pacer would arm it any more.
+    lazy: Cell<bool>,
 }
 
 impl ThreadTimer {
@@ -174,7 +177,7 @@ impl ThreadTimer {
     /// thread with a pacer); otherwise by every [`ThreadTimer::schedule`] that needs it earlier.
     pub fn new(slack: Duration, lazy: bool) -> (ThreadTimer, Option<io::Error>) {
         let mut t = ThreadTimer {
-            lazy,
+            lazy: Cell::new(lazy),
             #[cfg(target_os = "linux")]
             fd: None,
             heap: RefCell::new(BinaryHeap::new()),
@@ -216,7 +219,7 @@ impl ThreadTimer {
     pub fn schedule(&self, at: Instant, who: usize) {
         self.heap.borrow_mut().push(Reverse((at, who)));
         let fire = at + self.slack;
-        if !self.lazy && self.armed.get().is_none_or(|a| fire < a) {
+        if !self.lazy.get() && self.armed.get().is_none_or(|a| fire < a) {
             self.arm(fire);
         }
     }
@@ -233,6 +236,16 @@ impl ThreadTimer {
                 self.arm(fire);
             }
         }
+    }
+
+    /// Turns a lazy timer into one armed by every [`ThreadTimer::schedule`] (and re-armed after
+    /// every fire), and arms it now for the pending entries. For a thread whose pacer stops
+    /// napping (and so stops calling [`ThreadTimer::arm_for_park`]): without this, an entry
+    /// scheduled afterwards would wait for a kernel timer that nobody arms, and its connection,
+    /// parked until its slot is released, would never send again.
+    pub fn make_eager(&self) {
+        self.lazy.set(false);
+        self.arm_for_park();
     }
 
     /// Releases every entry due at `now`, calling `wake` for each; returns how many.
@@ -263,7 +276,7 @@ impl ThreadTimer {
             self.fires.set(self.fires.get() + 1);
             self.armed.set(None);
             self.release(Instant::now(), &mut wake);
-            if !self.lazy {
+            if !self.lazy.get() {
                 if let Some(fire) = self.fire_at() {
                     self.arm(fire);
                 }
