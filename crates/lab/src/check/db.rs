@@ -213,6 +213,27 @@ fn world_counts(db: &Database) -> Result<WorldCounts, String> {
     Ok(c)
 }
 
+/// The counts once they stop moving: `pg_stat_statements` records a statement when its executor
+/// ends, which for an extended-protocol query (asyncpg, psycopg) can come a moment after the rows
+/// reached the driver, so on a loaded machine the app may answer before its statements are counted
+/// (seen once: FastAPI's /queries counted 0). Read until two reads 20 ms apart agree, at most
+/// [`COUNT_SETTLE_READS`] times; the counts only grow after the reset.
+async fn settled_world_counts(db: &Database) -> Result<WorldCounts, String> {
+    let mut last = world_counts(db)?;
+    for _ in 1..COUNT_SETTLE_READS {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let now = world_counts(db)?;
+        if (now.selects, now.updates) == (last.selects, last.updates) {
+            return Ok(now);
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
+/// Most reads of [`settled_world_counts`] (about 200 ms).
+const COUNT_SETTLE_READS: u32 = 10;
+
 fn stat_reset(db: &Database) -> Result<(), String> {
     if db.stats {
         db.stat_reset().map_err(db_err)?;
@@ -283,7 +304,7 @@ async fn world_request(
     };
     result.requests += 1;
     let counts = if db.stats {
-        Some(world_counts(db)?)
+        Some(settled_world_counts(db).await?)
     } else {
         None
     };
