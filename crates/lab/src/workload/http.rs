@@ -396,30 +396,7 @@ pub fn drive_with(
     }
     let usage = cx.meter.end();
     let (client_cpus_busy, server_foreign) = match cpu_start {
-        Some((at, client0, server0)) => {
-            let client = cpuload::busy_share(client0, cpuload::snapshot(cx.client_cpus));
-            let server_end = cpuload::snapshot(cx.server_cpus);
-            let wall = at.elapsed().as_secs_f64();
-            // Against the window's wall-clock time, not the tick-sampled user + system time
-            // (a fixed-rate open loop phase-locks with the tick: see crate::cpuload).
-            let server = cpuload::task_share_over(
-                server0,
-                server_end,
-                Duration::from_secs_f64(wall),
-                cx.server_cpus.len(),
-            );
-            let own = (wall > 0.0 && !cx.server_cpus.is_empty())
-                .then(|| usage.cpu_s / wall / cx.server_cpus.len() as f64);
-            // Only meaningful when the client and server CPUs are distinct.
-            let distinct = !cx.client_cpus.is_empty()
-                && !cx.server_cpus.is_empty()
-                && cx.client_cpus.iter().all(|c| !cx.server_cpus.contains(c));
-            let foreign = match (server, own) {
-                (Some(s), Some(o)) if distinct => Some((s - o).max(0.0)),
-                _ => None,
-            };
-            (client.filter(|_| distinct), foreign)
-        }
+        Some((at, client0, server0)) => cx.client_and_foreign(at, client0, server0, usage.cpu_s),
         None => (None, None),
     };
     let services_busy = cx.services.values_mut().map(|s| s.busy()).collect();

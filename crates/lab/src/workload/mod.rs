@@ -184,6 +184,43 @@ impl CellContext<'_> {
     pub fn client_connect(&self) -> loadgen::Connect {
         self.meter.client_connect()
     }
+
+    /// Over a window that began at `at` with the snapshots `client0` and `server0`: the busy share
+    /// of the client CPUs, and other processes' share of the server CPUs (the server CPUs' task
+    /// time against the window's wall-clock time, not the tick-sampled user + system time: a
+    /// fixed-rate open loop phase-locks with the tick, see [`crate::cpuload`], minus the server's
+    /// own `server_cpu_s`). Both `None` unless the client and server CPUs are distinct.
+    pub fn client_and_foreign(
+        &self,
+        at: std::time::Instant,
+        client0: crate::cpuload::CpuSnapshot,
+        server0: crate::cpuload::CpuSnapshot,
+        server_cpu_s: f64,
+    ) -> (Option<f64>, Option<f64>) {
+        use crate::cpuload;
+        let client = cpuload::busy_share(client0, cpuload::snapshot(self.client_cpus));
+        let server_end = cpuload::snapshot(self.server_cpus);
+        let wall = at.elapsed().as_secs_f64();
+        let server = cpuload::task_share_over(
+            server0,
+            server_end,
+            Duration::from_secs_f64(wall),
+            self.server_cpus.len(),
+        );
+        let distinct = !self.client_cpus.is_empty()
+            && !self.server_cpus.is_empty()
+            && self
+                .client_cpus
+                .iter()
+                .all(|c| !self.server_cpus.contains(c));
+        let own = (wall > 0.0 && !self.server_cpus.is_empty())
+            .then(|| server_cpu_s / wall / self.server_cpus.len() as f64);
+        let foreign = match (server, own) {
+            (Some(s), Some(o)) if distinct => Some((s - o).max(0.0)),
+            _ => None,
+        };
+        (client.filter(|_| distinct), foreign)
+    }
 }
 
 /// One measured repeat.

@@ -963,7 +963,7 @@ impl Workload for WsHold {
             if ph >= phase::DRAIN && ended.is_none() {
                 if let Some((at, c0, s0)) = window.take() {
                     let usage = cx.meter.end();
-                    let (c, f) = client_and_foreign(cx, at, c0, s0, usage.cpu_s);
+                    let (c, f) = cx.client_and_foreign(at, c0, s0, usage.cpu_s);
                     ended = Some((usage, c, f));
                 }
             }
@@ -1013,36 +1013,6 @@ impl Workload for WsHold {
             server_foreign,
         ))
     }
-}
-
-/// Busy share of the client CPUs, and other processes' share of the server CPUs, over a window.
-fn client_and_foreign(
-    cx: &CellContext<'_>,
-    at: Instant,
-    client0: cpuload::CpuSnapshot,
-    server0: cpuload::CpuSnapshot,
-    server_cpu_s: f64,
-) -> (Option<f64>, Option<f64>) {
-    let client = cpuload::busy_share(client0, cpuload::snapshot(cx.client_cpus));
-    let server_end = cpuload::snapshot(cx.server_cpus);
-    let wall = at.elapsed().as_secs_f64();
-    // Against the window's wall-clock time, not the tick-sampled task time (crate::cpuload).
-    let server = cpuload::task_share_over(
-        server0,
-        server_end,
-        Duration::from_secs_f64(wall),
-        cx.server_cpus.len(),
-    );
-    let distinct = !cx.client_cpus.is_empty()
-        && !cx.server_cpus.is_empty()
-        && cx.client_cpus.iter().all(|c| !cx.server_cpus.contains(c));
-    let own = (wall > 0.0 && !cx.server_cpus.is_empty())
-        .then(|| server_cpu_s / wall / cx.server_cpus.len() as f64);
-    let foreign = match (server, own) {
-        (Some(s), Some(o)) if distinct => Some((s - o).max(0.0)),
-        _ => None,
-    };
-    (client.filter(|_| distinct), foreign)
 }
 
 /// MB of server PSS per 1,000 held connections: (PSS while holding − idle PSS) / held × 1000.
